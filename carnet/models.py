@@ -1,0 +1,470 @@
+"""ORM models: the system of record.
+
+Timestamps of readings are stored as integer UTC epoch seconds (`ts`): dialect-neutral, compact,
+and fast to bulk-write and to turn into pandas datetimes. Other instants are timezone-aware UTC
+datetimes; calendar dates (`*_on`) are local Europe/Paris dates.
+Money is stored in integer cents (`*_cents`) or `Numeric` for contract prices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every dialect (SQLite forgets the offset)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self, timezone: bool = True):
+        super().__init__(timezone=timezone)
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store aware UTC datetimes")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Quality(enum.IntEnum):
+    """Quality flag of a reading. Order matters: a measured value outranks an estimate."""
+
+    MEASURED = 0
+    ESTIMATED = 1
+    GAP = 2  # value is NULL: the source was asked and did not answer
+    INVALID = 3  # the device said "invalid" (e.g. 0xFFFF); value NULL
+    RESET = 4  # first reading of a new index (meter replaced): no difference across it
+
+
+class ChannelKind(enum.StrEnum):
+    INDEX = "index"
+    INTERVAL = "interval"
+    INSTANT = "instant"
+
+
+ROLES = ("manager", "contractor", "finance", "programmer", "agent")
+LOG_KINDS = (
+    "observation",
+    "preventive",
+    "corrective",
+    "inspection",
+    "works",
+    "alarm",
+    "adjustment",
+    "meter_change",
+)
+LOG_STATUSES = ("open", "in_progress", "done", "cancelled")
+BOOKING_STATUSES = ("option", "confirmed", "cancelled")
+
+
+class Station(Base):
+    """A weather station whose channels give outdoor temperatures."""
+
+    __tablename__ = "station"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    channels: Mapped[list[Channel]] = relationship(back_populates="station")
+
+
+class Building(Base):
+    __tablename__ = "building"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    usage: Mapped[str | None] = mapped_column(String(64))
+    heated_area_m2: Mapped[float | None] = mapped_column(Float)
+    tertiary_area_m2: Mapped[float | None] = mapped_column(Float)
+    year_built: Mapped[int | None] = mapped_column(Integer)
+    erp_category: Mapped[int | None] = mapped_column(SmallInteger)
+    erp_type: Mapped[str | None] = mapped_column(String(8))
+    main_energy: Mapped[str | None] = mapped_column(String(32))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"))
+    # usual occupancy, e.g. {"mon": ["08:00-18:00"], ...} (local time)
+    schedule: Mapped[dict | None] = mapped_column(JSON)
+    qr_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    station: Mapped[Station | None] = relationship()
+    rooms: Mapped[list[Room]] = relationship(back_populates="building", order_by="Room.code")
+    equipment: Mapped[list[Equipment]] = relationship(
+        back_populates="building", order_by="Equipment.code"
+    )
+    channels: Mapped[list[Channel]] = relationship(
+        back_populates="building", order_by="Channel.code"
+    )
+
+
+class Room(Base):
+    __tablename__ = "room"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    bookable: Mapped[bool] = mapped_column(Boolean, default=False)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    area_m2: Mapped[float | None] = mapped_column(Float)
+    heating_zone: Mapped[str | None] = mapped_column(String(64))
+    building: Mapped[Building] = relationship(back_populates="rooms")
+
+
+class Equipment(Base):
+    __tablename__ = "equipment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"))
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # boiler, burner, heat_pump, gas_meter, ...
+    name: Mapped[str | None] = mapped_column(String(200))
+    make: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    serial: Mapped[str | None] = mapped_column(String(100))
+    power_kw: Mapped[float | None] = mapped_column(Float)
+    fuel: Mapped[str | None] = mapped_column(String(32))
+    installed_on: Mapped[dt.date | None] = mapped_column(Date)
+    removed_on: Mapped[dt.date | None] = mapped_column(Date)
+    building: Mapped[Building] = relationship(back_populates="equipment")
+    parent: Mapped[Equipment | None] = relationship(remote_side="Equipment.id")
+
+
+class Channel(Base):
+    """One measured quantity (point de mesure) of a building, room, equipment or station."""
+
+    __tablename__ = "channel"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"), index=True)
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"), index=True)
+    equipment_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"))
+    quantity: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # ChannelKind
+    unit: Mapped[str] = mapped_column(String(16))
+    kwh_per_unit: Mapped[float | None] = mapped_column(Float)  # default conversion (PCS)
+    modulus: Mapped[float | None] = mapped_column(Float)  # counter rollover for index channels
+    external_ref: Mapped[str | None] = mapped_column(String(64), index=True)  # PCE, PRM
+    description: Mapped[str | None] = mapped_column(String(300))
+    building: Mapped[Building | None] = relationship(back_populates="channels")
+    station: Mapped[Station | None] = relationship(back_populates="channels")
+    equipment: Mapped[Equipment | None] = relationship()
+    room: Mapped[Room | None] = relationship()
+
+
+class ConversionFactor(Base):
+    """kWh per unit (e.g. gas PCS coefficient) valid from a local date until the next one."""
+
+    __tablename__ = "conversion_factor"
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), primary_key=True)
+    valid_from: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kwh_per_unit: Mapped[float] = mapped_column(Float)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+
+
+class ImportBatch(Base):
+    """One file import or one poll run: everything read is accounted for here."""
+
+    __tablename__ = "import_batch"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(500))  # file path or gateway code
+    origin: Mapped[str] = mapped_column(String(16))  # csv, modbus, demo, manual
+    format: Mapped[str | None] = mapped_column(String(32))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    user_login: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # ok, partial, failed
+    message: Mapped[str | None] = mapped_column(Text)
+    rejected: Mapped[list[RejectedRow]] = relationship(
+        back_populates="batch", order_by="RejectedRow.line_no"
+    )
+
+
+class RejectedRow(Base):
+    __tablename__ = "rejected_row"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
+    file: Mapped[str] = mapped_column(String(500))
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    batch: Mapped[ImportBatch] = relationship(back_populates="rejected")
+
+
+class Reading(Base):
+    """The big table. Written in bulk by `carnet.store`, read through rollups."""
+
+    __tablename__ = "reading"
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # UTC epoch seconds
+    value: Mapped[float | None] = mapped_column(Float)
+    quality: Mapped[int] = mapped_column(SmallInteger, default=Quality.MEASURED)
+    batch_id: Mapped[int | None] = mapped_column(Integer)  # no FK: keeps bulk writes lean
+
+
+class DailyRollup(Base):
+    """Per channel and local Europe/Paris day: consumption (index/interval) or mean (instant)."""
+
+    __tablename__ = "daily_rollup"
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)  # channel unit (sum or mean)
+    energy_kwh: Mapped[float | None] = mapped_column(Float)  # value x conversion, if energy
+    min_value: Mapped[float | None] = mapped_column(Float)
+    max_value: Mapped[float | None] = mapped_column(Float)
+    n_readings: Mapped[int] = mapped_column(Integer, default=0)
+    coverage: Mapped[float | None] = mapped_column(Float)  # share of the day's hours covered
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IndexReset(Base):
+    """A meter replacement: the old index closes at `old_final_value`, the new starts at
+    `new_start_value`; consumption across `ts` is (old_final - previous) + (next - new_start)."""
+
+    __tablename__ = "index_reset"
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    old_final_value: Mapped[float] = mapped_column(Float)
+    new_start_value: Mapped[float] = mapped_column(Float)
+    logbook_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    contract: Mapped[Contract | None] = relationship()
+
+
+class Contract(Base):
+    __tablename__ = "contract"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    contractor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="MTI")  # MTI, MCI, CPI, CPE
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    season_start: Mapped[str] = mapped_column(String(5), default="10-01")  # MM-DD
+    season_end: Mapped[str] = mapped_column(String(5), default="05-20")
+    dju_method: Mapped[str] = mapped_column(String(16), default="costic")
+    dju_base_c: Mapped[float] = mapped_column(Float, default=18.0)
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"))
+    price_eur_per_mwh_pci: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    pcs_pci_ratio: Mapped[float] = mapped_column(Float, default=1.11)
+    franchise_pct: Mapped[float] = mapped_column(Float, default=0.0)
+    savings_share_contractor: Mapped[float] = mapped_column(Float, default=0.5)
+    savings_cap_pct: Mapped[float | None] = mapped_column(Float, default=15.0)
+    overrun_share_contractor: Mapped[float] = mapped_column(Float, default=1.0)
+    guaranteed_savings_pct: Mapped[float | None] = mapped_column(Float)  # CPE only
+    nb_revision_pct_one_season: Mapped[float] = mapped_column(Float, default=12.0)
+    nb_revision_pct_two_seasons: Mapped[float] = mapped_column(Float, default=8.0)
+    ical_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    terms: Mapped[dict | None] = mapped_column(JSON)  # any further term, kept verbatim
+    station: Mapped[Station | None] = relationship()
+    buildings: Mapped[list[ContractBuilding]] = relationship(back_populates="contract")
+
+
+class ContractBuilding(Base):
+    """The per-building reference of a contract: NB for DJU_ref, measured on `channel`."""
+
+    __tablename__ = "contract_building"
+    __table_args__ = (UniqueConstraint("contract_id", "building_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id"))
+    nb_mwh_pci: Mapped[float] = mapped_column(Float)
+    dju_ref: Mapped[float] = mapped_column(Float)
+    ecs_channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id"))
+    q_ecs_mwh_per_m3: Mapped[float | None] = mapped_column(Float)
+    reference_year: Mapped[int | None] = mapped_column(Integer)  # Décret tertiaire
+    reference_kwh: Mapped[float | None] = mapped_column(Float)
+    contract: Mapped[Contract] = relationship(back_populates="buildings")
+    building: Mapped[Building] = relationship()
+    channel: Mapped[Channel | None] = relationship(foreign_keys=[channel_id])
+
+
+class Adjustment(Base):
+    """A non-routine adjustment of a building's reference, with its justification."""
+
+    __tablename__ = "adjustment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_building_id: Mapped[int] = mapped_column(
+        ForeignKey("contract_building.id"), index=True
+    )
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    effective_to: Mapped[dt.date | None] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(32))  # area_added, closed, usage_change, other
+    nb_factor: Mapped[float | None] = mapped_column(Float)  # multiplies NB over the period
+    delta_mwh_pci: Mapped[float | None] = mapped_column(Float)  # added to the target
+    justification: Mapped[str] = mapped_column(Text)
+    author_login: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    logbook_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+
+
+class LogbookEntry(Base):
+    """The carnet de santé. Never hard-deleted: cancel instead; edits go to the audit trail."""
+
+    __tablename__ = "logbook_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    equipment_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"))
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligation.id"))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    author_login: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    cost_cents: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16), default="user")  # user, poller, engine, qr
+    alarm_key: Mapped[str | None] = mapped_column(String(100))  # e.g. device fault episode
+    answer: Mapped[str | None] = mapped_column(Text)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    building: Mapped[Building] = relationship()
+    equipment: Mapped[Equipment | None] = relationship()
+    room: Mapped[Room | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="entry")
+
+
+class Attachment(Base):
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("logbook_entry.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))  # relative to CARNET_HOME
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    entry: Mapped[LogbookEntry] = relationship(back_populates="attachments")
+
+
+class Obligation(Base):
+    """A recurring duty; `next_due_on` = `last_done_on` + periodicity (month-end aware)."""
+
+    __tablename__ = "obligation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    equipment_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"))
+    template: Mapped[str | None] = mapped_column(String(64))  # key of the template applied
+    label: Mapped[str] = mapped_column(String(300))
+    periodicity_months: Mapped[int | None] = mapped_column(Integer)
+    periodicity_days: Mapped[int | None] = mapped_column(Integer)  # e.g. lifts: 42 days
+    last_done_on: Mapped[dt.date | None] = mapped_column(Date)
+    next_due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    building: Mapped[Building] = relationship()
+    equipment: Mapped[Equipment | None] = relationship()
+
+
+class Booking(Base):
+    __tablename__ = "booking"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id"), index=True)
+    series_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    organiser: Mapped[str | None] = mapped_column(String(200))
+    attendance: Mapped[int | None] = mapped_column(Integer)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    setpoint_c: Mapped[float | None] = mapped_column(Float)
+    preheat_min: Mapped[int | None] = mapped_column(Integer)
+    heating_note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    room: Mapped[Room] = relationship()
+
+
+class AuditEvent(Base):
+    """Who changed what, when, with the before and after images."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))  # create, update, delete, load, login...
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+
+
+class DeviceStatus(Base):
+    """Last contact of each Modbus device, for the pages that show the poller's health."""
+
+    __tablename__ = "device_status"
+    __table_args__ = (UniqueConstraint("gateway_code", "unit"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gateway_code: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(String(64))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    equipment_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"))
+    last_contact_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+Index("ix_logbook_building_time", LogbookEntry.building_id, LogbookEntry.occurred_at)

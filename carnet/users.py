@@ -1,0 +1,81 @@
+"""Users and passwords. Passwords are hashed (scrypt via werkzeug), never stored or logged."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from carnet.audit import record
+from carnet.models import Contract, User
+from carnet.roles import ROLES
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserError(ValueError):
+    pass
+
+
+def set_user(
+    session: Session,
+    login: str,
+    role: str,
+    name: str | None = None,
+    contract_code: str | None = None,
+    password: str | None = None,
+    actor: str = "system",
+) -> User:
+    """Create or update a user by login."""
+    if role not in ROLES:
+        raise UserError(f"rôle inconnu « {role} » (attendu : {', '.join(ROLES)})")
+    contract = None
+    if role == "contractor":
+        if not contract_code:
+            raise UserError("un exploitant est rattaché à un contrat : --contract CODE")
+    if contract_code:
+        contract = session.scalar(select(Contract).where(Contract.code == contract_code))
+        if contract is None:
+            raise UserError(f"contrat inconnu « {contract_code} »")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"mot de passe trop court (au moins {MIN_PASSWORD_LENGTH} caractères)")
+    user = session.scalar(select(User).where(User.login == login))
+    before = None if user is None else _image(user)
+    if user is None:
+        user = User(login=login, name=name or login, role=role)
+        session.add(user)
+    user.role = role
+    if name:
+        user.name = name
+    user.contract_id = contract.id if contract else None
+    if password is not None:
+        user.password_hash = generate_password_hash(password)
+    session.flush()
+    after = _image(user)
+    if before != after or password is not None:
+        record(
+            session,
+            actor,
+            "create" if before is None else "update",
+            "user",
+            login,
+            before,
+            after | ({"password": "(modifié)"} if password is not None else {}),
+        )
+    return user
+
+
+def _image(user: User) -> dict:
+    return {
+        "login": user.login,
+        "name": user.name,
+        "role": user.role,
+        "contract_id": user.contract_id,
+    }
+
+
+def authenticate(session: Session, login: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.login == login, User.active.is_(True)))
+    if user is None or not user.password_hash:
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
