@@ -30,9 +30,8 @@ def set_user(
     if role not in ROLES:
         raise UserError(f"rôle inconnu « {role} » (attendu : {', '.join(ROLES)})")
     contract = None
-    if role == "contractor":
-        if not contract_code:
-            raise UserError("un exploitant est rattaché à un contrat : --contract CODE")
+    if role == "contractor" and not contract_code:
+        raise UserError("un exploitant est rattaché à un contrat : --contract CODE")
     if contract_code:
         contract = session.scalar(select(Contract).where(Contract.code == contract_code))
         if contract is None:
