@@ -468,3 +468,16 @@ class DeviceStatus(Base):
 
 
 Index("ix_logbook_building_time", LogbookEntry.building_id, LogbookEntry.occurred_at)
+
+
+class LoggerMap(Base):
+    """How a boiler-room data-logger export maps its columns to channels (portfolio `loggers:`)."""
+
+    __tablename__ = "logger_map"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    timestamp_column: Mapped[str] = mapped_column(String(100))
+    timestamp_format: Mapped[str | None] = mapped_column(String(64))  # strptime; None = sniff
+    timezone: Mapped[str] = mapped_column(String(16), default="local")  # local or utc
+    columns: Mapped[dict] = mapped_column(JSON)  # {"column header": "CHANNEL-CODE"}
