@@ -146,6 +146,7 @@ class Room(Base):
     capacity: Mapped[int | None] = mapped_column(Integer)
     area_m2: Mapped[float | None] = mapped_column(Float)
     heating_zone: Mapped[str | None] = mapped_column(String(64))
+    ical_token: Mapped[str | None] = mapped_column(String(64), unique=True)  # room feed secret
     building: Mapped[Building] = relationship(back_populates="rooms")
 
 
@@ -434,6 +435,14 @@ class Booking(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     room: Mapped[Room] = relationship()
+
+
+class ScheduleView(Base):
+    """When a user last looked at the heating schedule: what changed since is highlighted."""
+
+    __tablename__ = "schedule_view"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEvent(Base):

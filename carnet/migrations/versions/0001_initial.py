@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 01:44:37.448482
+Create Date: 2026-11-26 01:46:29.216800
 """
 
 import sqlalchemy as sa
@@ -159,9 +159,11 @@ def upgrade() -> None:
     sa.Column('capacity', sa.Integer(), nullable=True),
     sa.Column('area_m2', sa.Float(), nullable=True),
     sa.Column('heating_zone', sa.String(length=64), nullable=True),
+    sa.Column('ical_token', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['building_id'], ['building.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('code')
+    sa.UniqueConstraint('code'),
+    sa.UniqueConstraint('ical_token')
     )
     with op.batch_alter_table('room', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_room_building_id'), ['building_id'], unique=False)
@@ -214,6 +216,12 @@ def upgrade() -> None:
     with op.batch_alter_table('equipment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_equipment_building_id'), ['building_id'], unique=False)
 
+    op.create_table('schedule_view',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('seen_at', carnet.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], ),
+    sa.PrimaryKeyConstraint('user_id')
+    )
     op.create_table('channel',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
@@ -445,6 +453,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_channel_building_id'))
 
     op.drop_table('channel')
+    op.drop_table('schedule_view')
     with op.batch_alter_table('equipment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_equipment_building_id'))
 
