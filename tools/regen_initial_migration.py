@@ -3,6 +3,8 @@
 Usage: .venv/bin/python tools/regen_initial_migration.py
 """
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,4 +24,8 @@ with tempfile.TemporaryDirectory() as tmp:
         command.revision(cfg, message="initial schema", autogenerate=True, rev_id="0001")
 generated = next((MIGRATIONS_DIR / "versions").glob("0001_*.py"))
 generated.rename(target)
+target.write_text("\n".join(line.rstrip() for line in target.read_text().splitlines()) + "\n")
+ruff = Path(sys.executable).with_name("ruff")
+subprocess.run([str(ruff), "check", "--fix", "-q", str(target)], check=False)
+subprocess.run([str(ruff), "format", "-q", str(target)], check=False)
 print(f"wrote {target}")
