@@ -13,6 +13,8 @@ import sys
 # command modules, in the order `carnet --help` lists them
 COMMAND_MODULES = [
     "carnet_cli.db_cmd",
+    "carnet_cli.portfolio_cmd",
+    "carnet_cli.readings_cmd",
 ]
 
 
