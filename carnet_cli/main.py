@@ -15,6 +15,9 @@ COMMAND_MODULES = [
     "carnet_cli.db_cmd",
     "carnet_cli.portfolio_cmd",
     "carnet_cli.readings_cmd",
+    "carnet_cli.user_cmd",
+    "carnet_cli.serve_cmd",
+    "carnet_cli.log_cmd",
 ]
 
 

@@ -1,0 +1,146 @@
+"""Who is signed in, and whether they may use a page, a callback or a download.
+
+Everything here is enforced on the server: the navigation only hides what these checks
+already refuse. See `dashboards/README.md` for how page authors use it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import flask
+import flask_login
+from sqlalchemy import select
+from werkzeug.exceptions import abort
+
+from carnet.models import ContractBuilding, User
+from carnet.roles import CAPABILITIES, ROLE_LABELS_FR, can, is_scoped_to_contract
+
+
+@dataclass(frozen=True, eq=False)
+class SignedInUser(flask_login.UserMixin):
+    """The signed-in user, loaded from the database on every request (so a role change or a
+    deactivation takes effect at once)."""
+
+    id: int
+    login: str
+    name: str
+    role: str
+    contract_id: int | None
+    fingerprint: str = ""
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS_FR.get(self.role, self.role)
+
+    def can(self, capability: str) -> bool:
+        return can(self.role, capability)
+
+    def get_id(self) -> str:
+        # the fingerprint of the password hash ends every session when the password changes
+        return f"{self.id}:{self.fingerprint}"
+
+
+def fingerprint(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+def signed_in_user(user: User) -> SignedInUser:
+    return SignedInUser(
+        id=user.id,
+        login=user.login,
+        name=user.name,
+        role=user.role,
+        contract_id=user.contract_id,
+        fingerprint=fingerprint(user.password_hash),
+    )
+
+
+def current_user() -> SignedInUser | None:
+    """The signed-in user of this request, or None (anonymous, or outside a request)."""
+    if not flask.has_request_context():
+        return None
+    user = flask_login.current_user
+    if user is None or not user.is_authenticated:
+        return None
+    return user._get_current_object() if hasattr(user, "_get_current_object") else user
+
+
+def require(capability: str) -> SignedInUser:
+    """The signed-in user if their role has `capability`; else abort 401 (anonymous) or 403."""
+    if capability not in CAPABILITIES:
+        raise KeyError(f"unknown capability {capability!r}")
+    user = current_user()
+    if user is None:
+        abort(401)
+    if not user.can(capability):
+        abort(403)
+    return user
+
+
+def guarded(capability: str) -> Callable:
+    """Decorator for Dash callbacks: refuse (HTTP 403) a user whose role lacks `capability`.
+    Put it BELOW `@dash.callback(...)`, right above the function."""
+    if capability not in CAPABILITIES:
+        raise KeyError(f"unknown capability {capability!r}")
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            require(capability)
+            return func(*args, **kwargs)
+
+        wrapper.carnet_capability = capability
+        return wrapper
+
+    return decorate
+
+
+# Flask views (downloads, exports) are guarded the same way.
+guarded_route = guarded
+
+# rule -> (endpoint, view, methods, capability); added to the Flask server by `create_app`.
+ROUTES: dict[str, tuple[str, Callable, tuple[str, ...], str]] = {}
+
+
+def route(rule: str, capability: str, methods: tuple[str, ...] = ("GET",)) -> Callable:
+    """Declare a plain Flask route (a download, an export) guarded by `capability`, e.g.
+    `@route("/export/finance.csv", "finance.export")`. `create_app` registers it."""
+    if capability not in CAPABILITIES:
+        raise KeyError(f"unknown capability {capability!r}")
+
+    def decorate(func: Callable) -> Callable:
+        endpoint = "carnet_route_" + rule.strip("/").replace("/", "_").replace("<", "").replace(
+            ">", ""
+        ).replace(":", "_")
+        ROUTES[rule] = (endpoint, guarded(capability)(func), tuple(methods), capability)
+        return func
+
+    return decorate
+
+
+def contract_scope() -> int | None:
+    """None when the user sees every contract and building; else the id of the one contract
+    the user is bound to (a contractor). Aborts 403 for a scoped user without a contract."""
+    user = current_user()
+    if user is None:
+        abort(401)
+    if not is_scoped_to_contract(user.role):
+        return None
+    if user.contract_id is None:
+        abort(403)
+    return user.contract_id
+
+
+def building_scope(session) -> list[int] | None:
+    """None when the user sees every building; else the ids of its contract's buildings."""
+    contract_id = contract_scope()
+    if contract_id is None:
+        return None
+    rows = session.scalars(
+        select(ContractBuilding.building_id).where(ContractBuilding.contract_id == contract_id)
+    )
+    return sorted(set(rows))

@@ -1,0 +1,2 @@
+"""Pages of the Carnet app, one module per page. How to add one (capability, guarded callbacks,
+downloads, current user, contract scope, browser tests): see `dashboards/README.md`."""

@@ -1,0 +1,220 @@
+"""Portefeuille: the buildings (code, name, usage, heated area) and, per channel, the last
+reading. A contractor sees only its contract's buildings."""
+
+from __future__ import annotations
+
+import time
+
+import dash
+import pandas as pd
+from dash import Input, Output, callback, dcc, html
+
+from carnet.queries import portfolio_overview
+from dashboards import db
+from dashboards.auth import building_scope, guarded
+from dashboards.fmt import fr_datetime, fr_number, fr_quantity, fr_unit
+
+CAPABILITY = "portfolio.view"
+
+dash.register_page(
+    __name__,
+    path="/portefeuille",
+    name="Portefeuille",
+    title="Portefeuille · Carnet",
+    description="Les bâtiments, leur surface, leur usage et les derniers relevés.",
+    order=10,
+    capability=CAPABILITY,
+)
+
+QUANTITY_LABELS = {
+    "gas_volume_m3": "Gaz (volume)",
+    "energy_kwh": "Énergie",
+    "heat_energy_kwh": "Chaleur",
+    "electricity_kwh": "Électricité",
+    "temp_outdoor_c": "Température extérieure",
+    "temp_indoor_c": "Température intérieure",
+    "temp_flow_c": "Température départ",
+    "temp_return_c": "Température retour",
+    "temp_min_c": "Température minimale",
+    "temp_max_c": "Température maximale",
+    "burner_hours": "Heures brûleur",
+    "burner_starts": "Démarrages brûleur",
+    "fault_code": "Code défaut",
+    "power_kw": "Puissance",
+    "water_volume_m3": "Eau",
+}
+STALE_AFTER_S = 48 * 3600
+
+
+def _frame() -> pd.DataFrame:
+    with db.session() as s:
+        scope = building_scope(s)
+    return portfolio_overview(db.engine(), building_ids=scope)
+
+
+def _filter(frame: pd.DataFrame, search: str | None, usage: str | None) -> pd.DataFrame:
+    if usage:
+        frame = frame[frame["usage"] == usage]
+    if search:
+        needle = search.strip().casefold()
+        hay = (
+            frame["building_code"].astype(str)
+            + " "
+            + frame["building_name"].astype(str)
+            + " "
+            + frame["channel_code"].fillna("").astype(str)
+        ).str.casefold()
+        frame = frame[hay.str.contains(needle, regex=False)]
+    return frame
+
+
+def _summary(frame: pd.DataFrame) -> list:
+    buildings = frame.drop_duplicates("building_id")
+    channels = frame.dropna(subset=["channel_id"])
+    now = time.time()
+    stale = channels["last_ts"].isna() | (channels["last_ts"] < now - STALE_AFTER_S)
+    tiles = [
+        ("Bâtiments", fr_number(len(buildings)), "summary-buildings"),
+        (
+            "Surface chauffée",
+            f"{fr_number(buildings['heated_area_m2'].sum(min_count=1))}\u00a0m²",
+            "summary-area",
+        ),
+        ("Points de mesure", fr_number(len(channels)), "summary-channels"),
+        ("Sans relevé depuis 48 h", fr_number(int(stale.sum())), "summary-stale"),
+    ]
+    return [
+        html.Div(
+            [html.Span(label, className="tile-label"), html.Span(value, className="tile-value")],
+            className="tile" + (" tile-warn" if key == "summary-stale" and stale.any() else ""),
+            id=key,
+        )
+        for label, value, key in tiles
+    ]
+
+
+def _table(frame: pd.DataFrame):
+    if frame.empty:
+        return html.P("Aucun bâtiment ne correspond.", className="muted", id="portfolio-empty")
+    now = time.time()
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th("Code"),
+                html.Th("Bâtiment"),
+                html.Th("Usage"),
+                html.Th("Surface chauffée", className="num"),
+                html.Th("Point de mesure"),
+                html.Th("Grandeur"),
+                html.Th("Dernier relevé"),
+                html.Th("Valeur", className="num"),
+            ]
+        )
+    )
+    rows = []
+    for _building_id, group in frame.groupby("building_id", sort=False):
+        first = group.iloc[0]
+        span = len(group)
+        for i, ch in enumerate(group.itertuples(index=False)):
+            cells = []
+            if i == 0:
+                area = first["heated_area_m2"]
+                cells += [
+                    html.Td(first["building_code"], rowSpan=span, className="code"),
+                    html.Td(first["building_name"], rowSpan=span, className="building-name"),
+                    html.Td(_usage_label(first["usage"]), rowSpan=span),
+                    html.Td(
+                        f"{fr_number(area)}\u00a0m²" if pd.notna(area) else "—",
+                        rowSpan=span,
+                        className="num",
+                    ),
+                ]
+            if pd.isna(ch.channel_id):
+                cells += [html.Td("Aucun point de mesure", colSpan=4, className="muted")]
+            else:
+                stale = pd.isna(ch.last_ts) or ch.last_ts < now - STALE_AFTER_S
+                decimals = 0 if ch.kind == "index" else 1
+                cells += [
+                    html.Td(ch.channel_code, className="code"),
+                    html.Td(QUANTITY_LABELS.get(ch.quantity, ch.quantity)),
+                    html.Td(
+                        fr_datetime(None if pd.isna(ch.last_ts) else int(ch.last_ts)),
+                        className="date" + (" stale" if stale else ""),
+                        title="Aucun relevé depuis plus de 48 h" if stale else None,
+                    ),
+                    html.Td(
+                        fr_quantity(ch.last_value, ch.unit, decimals),
+                        className="num",
+                        title=f"unité : {fr_unit(ch.unit)}",
+                    ),
+                ]
+            rows.append(
+                html.Tr(
+                    cells,
+                    className="group-start" if i == 0 else None,
+                    **{"data-building": str(first["building_code"])},
+                )
+            )
+    return html.Table([head, html.Tbody(rows)], className="data-table", id="portfolio-table")
+
+
+def _usage_label(usage) -> str:
+    if usage is None or pd.isna(usage) or not str(usage):
+        return "—"
+    text = str(usage).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def layout(**_query):
+    frame = _frame()
+    usages = sorted({u for u in frame["usage"].dropna().astype(str) if u})
+    return html.Div(
+        className="page portfolio",
+        children=[
+            html.Div(
+                className="page-head",
+                children=[
+                    html.H1("Portefeuille"),
+                    html.P(
+                        "Bâtiments, surfaces et derniers relevés par point de mesure "
+                        "(heure de Paris).",
+                        className="lead",
+                    ),
+                ],
+            ),
+            html.Div(_summary(frame), className="tiles", id="portfolio-summary"),
+            html.Div(
+                className="filters",
+                children=[
+                    dcc.Input(
+                        id="portfolio-search",
+                        type="search",
+                        placeholder="Rechercher un bâtiment ou un point de mesure…",
+                        debounce=True,
+                        className="input",
+                    ),
+                    dcc.Dropdown(
+                        id="portfolio-usage",
+                        options=[{"label": _usage_label(u), "value": u} for u in usages],
+                        placeholder="Tous les usages",
+                        clearable=True,
+                        className="dropdown",
+                    ),
+                ],
+            ),
+            html.Div(_table(frame), id="portfolio-table-wrap", className="table-wrap"),
+        ],
+    )
+
+
+@callback(
+    Output("portfolio-table-wrap", "children"),
+    Output("portfolio-summary", "children"),
+    Input("portfolio-search", "value"),
+    Input("portfolio-usage", "value"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def update_portfolio(search, usage):
+    frame = _filter(_frame(), search, usage)
+    return _table(frame), _summary(frame)

@@ -1,0 +1,133 @@
+"""The frame around every page: navigation built from the page registry and the user's role,
+the user's name and role, the sign-out link; and the "access refused" block."""
+
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+
+from carnet.roles import CAPABILITIES
+from dashboards.auth import SignedInUser, current_user
+
+# French wording of each capability, for the home page ("what you can do here")
+CAPABILITY_LABELS_FR = {
+    "portfolio.view": "consulter le patrimoine et les dernières mesures",
+    "savings.view": "suivre les économies d'énergie",
+    "contract.view": "consulter les termes du contrat de chauffage",
+    "contract.edit": "modifier les termes du contrat",
+    "adjustment.edit": "saisir les ajustements de référence",
+    "carnet.view": "consulter le carnet de santé des bâtiments",
+    "carnet.edit": "tenir le carnet de santé",
+    "carnet.intervention": "consigner des interventions",
+    "carnet.observation": "signaler des observations",
+    "carnet.triage": "trier les signalements",
+    "bookings.view": "consulter les réservations de salles",
+    "bookings.edit": "créer et modifier les réservations",
+    "heating_schedule.view": "consulter le programme de chauffe",
+    "finance.export": "produire l'export financier mensuel",
+    "import.csv": "importer des relevés (CSV)",
+    "devices.view": "surveiller les équipements communicants",
+    "users.admin": "gérer les utilisateurs",
+}
+
+HIDDEN_FROM_NAV = {"/", "/not-found-404"}
+
+
+def page_allowed(page: dict, user: SignedInUser | None) -> bool:
+    capability = page.get("capability")
+    if user is None:
+        return False
+    return capability is None or user.can(capability)
+
+
+def pages_for(user: SignedInUser | None) -> list[dict]:
+    """The registered pages this user may open, in registry order, for navigation."""
+    return [
+        page
+        for page in dash.page_registry.values()
+        if page_allowed(page, user)
+        and page.get("nav", True)
+        and page["path"] not in HIDDEN_FROM_NAV
+        and not page["module"].endswith("not_found_404")
+    ]
+
+
+def capabilities_for(user: SignedInUser) -> list[str]:
+    return [c for c in CAPABILITIES if user.can(c)]
+
+
+def navbar(user: SignedInUser) -> html.Header:
+    links = [
+        dcc.Link(
+            page["name"],
+            href=page["relative_path"],
+            className="nav-link",
+            id={"type": "nav-link", "path": page["path"]},
+        )
+        for page in pages_for(user)
+    ]
+    return html.Header(
+        className="topbar",
+        children=[
+            dcc.Link(
+                [html.Span("◧", className="brand-mark"), html.Span("Carnet")],
+                href="/",
+                className="brand",
+            ),
+            html.Nav(links, className="nav", id="main-nav"),
+            html.Div(
+                className="user-box",
+                children=[
+                    html.Div(
+                        [
+                            html.Span(user.name, className="user-name", id="user-name"),
+                            html.Span(user.role_label, className="user-role", id="user-role"),
+                        ],
+                        className="user-id",
+                    ),
+                    html.A("Se déconnecter", href="/deconnexion", className="signout"),
+                ],
+            ),
+        ],
+    )
+
+
+def shell_layout() -> html.Div:
+    """`app.layout`: evaluated per request, so the navigation follows the signed-in user."""
+    user = current_user()
+    children = [] if user is None else [navbar(user)]
+    children.append(html.Main(dash.page_container, className="content"))
+    return html.Div(children, className="app")
+
+
+def forbidden_block(page_name: str | None = None) -> html.Div:
+    what = f"la page « {page_name} »" if page_name else "cette page"
+    return html.Div(
+        className="forbidden",
+        id="acces-refuse",
+        children=[
+            html.H1("Accès refusé"),
+            html.P(f"Votre rôle ne permet pas d'ouvrir {what}."),
+            dcc.Link("Retour à l'accueil", href="/"),
+        ],
+    )
+
+
+def guard_layout(page: dict) -> None:
+    """Wrap a registered page's layout so that client-side navigation to a page the role may
+    not use renders the refusal instead of the page (the HTTP guard covers direct loads)."""
+    layout = page.get("layout")
+    capability = page.get("capability")
+    if capability is None or getattr(layout, "carnet_guarded", False):
+        return
+    if capability not in CAPABILITIES:
+        raise KeyError(f"page {page['module']}: unknown capability {capability!r}")
+
+    def guarded_layout(**kwargs):
+        user = current_user()
+        if user is None or not user.can(capability):
+            return forbidden_block(page.get("name"))
+        return layout(**kwargs) if callable(layout) else layout
+
+    guarded_layout.carnet_guarded = True
+    page["layout"] = guarded_layout
