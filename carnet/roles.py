@@ -29,6 +29,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "bookings.view": frozenset({"manager", "contractor", "programmer"}),
     "bookings.edit": frozenset({"manager", "programmer"}),
     "heating_schedule.view": frozenset({"manager", "contractor"}),
+    "comfort.view": frozenset({"manager", "contractor"}),
     "finance.export": frozenset({"manager", "finance"}),
     "import.csv": frozenset({"manager", "contractor"}),
     "devices.view": frozenset({"manager", "contractor"}),

@@ -13,6 +13,7 @@ import sys
 # command modules, in the order `carnet --help` lists them
 COMMAND_MODULES = [
     "carnet_cli.db_cmd",
+    "carnet_cli.booking_cmd",
     "carnet_cli.portfolio_cmd",
     "carnet_cli.readings_cmd",
     "carnet_cli.user_cmd",
