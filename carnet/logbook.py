@@ -1,0 +1,663 @@
+"""The logbook of the carnet de santé: what happened to a building, written once, found again.
+
+Rules live here, not in the pages: who may write which kind of entry on which building, that
+nothing is hard-deleted (cancel instead), that every change is audited with its before/after,
+that a preventive visit or inspection linked to an obligation moves its next due date, and how
+the manager triages the agents' observations (accept as work, merge, close with an answer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from carnet.access import (
+    SYSTEM,
+    ActorLike,
+    CarnetPermissionError,
+    building_ids_in_scope,
+    can_view_building,
+    require_view_logbook,
+)
+from carnet.audit import record, row_image
+from carnet.models import (
+    LOG_KINDS,
+    LOG_STATUSES,
+    Attachment,
+    Building,
+    Equipment,
+    LogbookEntry,
+    Obligation,
+    Room,
+    User,
+)
+from carnet.obligations import complete_obligation
+from carnet.roles import can
+from carnet.timeutil import TZ, fr_date
+
+KIND_LABELS_FR = {
+    "observation": "Observation",
+    "preventive": "Maintenance préventive",
+    "corrective": "Dépannage",
+    "inspection": "Contrôle réglementaire",
+    "works": "Travaux",
+    "alarm": "Alarme",
+    "adjustment": "Ajustement",
+    "meter_change": "Changement de compteur",
+}
+STATUS_LABELS_FR = {
+    "open": "Ouvert",
+    "in_progress": "En cours",
+    "done": "Terminé",
+    "cancelled": "Annulé",
+}
+# kinds a contractor records on its contract's buildings (its interventions)
+INTERVENTION_KINDS = frozenset({"preventive", "corrective", "inspection", "works", "meter_change"})
+# kinds whose completion fulfils a linked obligation
+COMPLETING_KINDS = frozenset({"preventive", "inspection"})
+WORK_KINDS = frozenset({"corrective", "works", "preventive", "inspection"})
+EDITABLE_FIELDS = (
+    "kind",
+    "title",
+    "text",
+    "status",
+    "cost_cents",
+    "occurred_at",
+    "equipment_id",
+    "room_id",
+    "obligation_id",
+    "answer",
+    "merged_into_id",
+)
+CLOSED = frozenset({"done", "cancelled"})
+
+
+class LogbookError(ValueError):
+    """Invalid input (unknown kind, equipment of another building...), French message."""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+_COST_RE = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def parse_cost_cents(value) -> int | None:
+    """Euros to integer cents, half-up: "1 234,56", "1234.5 €", Decimal("12.345") -> 1235."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, int | Decimal):
+        amount = Decimal(value)
+    else:
+        text = str(value).strip().replace("€", "").replace("EUR", "")
+        text = re.sub(r"[\s\u00a0\u202f']", "", text)
+        if "," in text:
+            text = text.replace(".", "").replace(",", ".")
+        if not _COST_RE.match(text):
+            raise LogbookError(f"montant illisible « {value} » (ex. 1 234,56)")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation as exc:
+            raise LogbookError(f"montant illisible « {value} »") from exc
+    if amount < 0:
+        raise LogbookError("un coût ne peut pas être négatif")
+    return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def format_cents(cents: int | None) -> str:
+    """1234567 -> "12 345,67 €" (French, narrow no-break space as thousands separator)."""
+    if cents is None:
+        return ""
+    euros, rest = divmod(int(cents), 100)
+    return f"{euros:,}".replace(",", "\u202f") + f",{rest:02d} €"
+
+
+def _entry_image(entry: LogbookEntry) -> dict:
+    return row_image(entry, list(EDITABLE_FIELDS)) | {
+        "building_id": entry.building_id,
+        "author_login": entry.author_login,
+    }
+
+
+def resolve_building(session: Session, building: Building | str | int) -> Building:
+    if isinstance(building, Building):
+        return building
+    if isinstance(building, int):
+        found = session.get(Building, building)
+    else:
+        found = session.scalar(select(Building).where(Building.code == building))
+    if found is None:
+        raise LookupError(f"bâtiment inconnu « {building} »")
+    return found
+
+
+def _resolve_equipment(
+    session: Session, building: Building, equipment: Equipment | str | int | None
+) -> Equipment | None:
+    if equipment is None or equipment == "":
+        return None
+    if isinstance(equipment, Equipment):
+        eq = equipment
+    elif isinstance(equipment, int):
+        eq = session.get(Equipment, equipment)
+    else:
+        eq = session.scalar(select(Equipment).where(Equipment.code == equipment))
+    if eq is None:
+        raise LookupError(f"équipement inconnu « {equipment} »")
+    if eq.building_id != building.id:
+        raise LogbookError(f"l'équipement {eq.code} n'appartient pas au bâtiment {building.code}")
+    return eq
+
+
+def _resolve_room(
+    session: Session, building: Building, room: Room | str | int | None
+) -> Room | None:
+    if room is None or room == "":
+        return None
+    if isinstance(room, Room):
+        found = room
+    elif isinstance(room, int):
+        found = session.get(Room, room)
+    else:
+        found = session.scalar(select(Room).where(Room.code == room))
+    if found is None:
+        raise LookupError(f"salle inconnue « {room} »")
+    if found.building_id != building.id:
+        raise LogbookError(f"la salle {found.code} n'appartient pas au bâtiment {building.code}")
+    return found
+
+
+def _aware(when: dt.datetime | dt.date | None) -> dt.datetime:
+    if when is None:
+        return dt.datetime.now(dt.UTC)
+    if not isinstance(when, dt.datetime):
+        when = dt.datetime.combine(when, dt.time(12, 0))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=TZ)  # naive = Europe/Paris wall clock
+    return when.astimezone(dt.UTC)
+
+
+def local_date(when: dt.datetime) -> dt.date:
+    return when.astimezone(TZ).date()
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def may_write(session: Session, actor: ActorLike, building: Building, kind: str) -> bool:
+    """DESIGN.md roles: the manager writes everything; a contractor its interventions (and
+    observations) on its contract's buildings; an agent observations; nobody else."""
+    if actor.role == "manager":
+        return True
+    if not can_view_building(session, actor, building.id):
+        return False
+    if kind == "observation":
+        return can(actor.role, "carnet.observation")
+    if kind in INTERVENTION_KINDS:
+        return can(actor.role, "carnet.intervention")
+    return False  # alarm (poller), adjustment (manager)
+
+
+def may_edit(session: Session, actor: ActorLike, entry: LogbookEntry) -> bool:
+    """The manager edits any entry; a contractor its own interventions on its buildings."""
+    if actor.role == "manager":
+        return True
+    building = session.get(Building, entry.building_id)
+    return (
+        actor.role == "contractor"
+        and entry.author_login == actor.login
+        and may_write(session, actor, building, entry.kind)
+    )
+
+
+def _deny(actor: ActorLike, what: str) -> CarnetPermissionError:
+    return CarnetPermissionError(f"accès refusé : {actor.login} ({actor.role}) ne peut pas {what}")
+
+
+# ---------------------------------------------------------------- writing
+
+
+def add_entry(
+    session: Session,
+    actor: ActorLike,
+    building: Building | str | int,
+    kind: str,
+    text: str,
+    *,
+    equipment: Equipment | str | int | None = None,
+    room: Room | str | int | None = None,
+    occurred_at: dt.datetime | dt.date | None = None,
+    title: str | None = None,
+    cost=None,
+    status: str | None = None,
+    obligation: Obligation | int | None = None,
+    source: str = "user",
+    alarm_key: str | None = None,
+    author_login: str | None = None,
+) -> LogbookEntry:
+    """Write an entry as `actor` (raises `CarnetPermissionError` when the role may not).
+
+    Interventions default to "done", observations and alarms to "open". A done preventive or
+    inspection entry linked to an obligation completes it on the entry's local date."""
+    building = resolve_building(session, building)
+    if kind not in LOG_KINDS:
+        raise LogbookError(f"nature inconnue « {kind} » (attendu : {', '.join(LOG_KINDS)})")
+    if not may_write(session, actor, building, kind):
+        raise _deny(actor, f"ajouter « {KIND_LABELS_FR[kind]} » au carnet de {building.code}")
+    text = (text or "").strip()
+    if not text:
+        raise LogbookError("le texte de l'entrée est vide")
+    if status is None:
+        status = "open" if kind in ("observation", "alarm") else "done"
+    if status not in LOG_STATUSES:
+        raise LogbookError(f"statut inconnu « {status} »")
+    eq = _resolve_equipment(session, building, equipment)
+    rm = _resolve_room(session, building, room)
+    ob = _resolve_obligation(session, building, obligation)
+    entry = LogbookEntry(
+        building_id=building.id,
+        equipment_id=eq.id if eq else (ob.equipment_id if ob else None),
+        room_id=rm.id if rm else None,
+        obligation_id=ob.id if ob else None,
+        occurred_at=_aware(occurred_at),
+        kind=kind,
+        title=(title or "").strip() or None,
+        text=text,
+        author_login=author_login or actor.login,
+        status=status,
+        cost_cents=parse_cost_cents(cost),
+        source=source,
+        alarm_key=alarm_key,
+    )
+    session.add(entry)
+    session.flush()
+    record(session, actor.login, "create", "logbook_entry", entry.id, None, _entry_image(entry))
+    _after_status_change(session, entry, actor.login)
+    return entry
+
+
+def _resolve_obligation(
+    session: Session, building: Building, obligation: Obligation | int | None
+) -> Obligation | None:
+    if obligation is None or obligation == "":
+        return None
+    ob = (
+        obligation
+        if isinstance(obligation, Obligation)
+        else session.get(Obligation, int(obligation))
+    )
+    if ob is None:
+        raise LookupError(f"obligation {obligation} inconnue")
+    if ob.building_id != building.id:
+        raise LogbookError(f"l'obligation {ob.id} ne concerne pas le bâtiment {building.code}")
+    return ob
+
+
+def _after_status_change(session: Session, entry: LogbookEntry, actor_login: str) -> None:
+    """Side effects of an entry reaching "done": its obligation, and the observations it
+    answers (accepted or merged into it) are done too."""
+    if entry.status != "done":
+        return
+    if entry.obligation_id and entry.kind in COMPLETING_KINDS:
+        ob = session.get(Obligation, entry.obligation_id)
+        complete_obligation(session, ob, local_date(entry.occurred_at), actor_login)
+    followers = session.scalars(
+        select(LogbookEntry).where(
+            LogbookEntry.merged_into_id == entry.id, LogbookEntry.status.not_in(CLOSED)
+        )
+    ).all()
+    for follower in followers:
+        before = _entry_image(follower)
+        follower.status = "done"
+        record(
+            session,
+            actor_login,
+            "update",
+            "logbook_entry",
+            follower.id,
+            before,
+            _entry_image(follower),
+        )
+        _after_status_change(session, follower, actor_login)
+
+
+def get_entry(session: Session, entry_id: int) -> LogbookEntry:
+    entry = session.get(LogbookEntry, entry_id)
+    if entry is None:
+        raise LookupError(f"entrée {entry_id} inconnue")
+    return entry
+
+
+def edit_entry(session: Session, actor: ActorLike, entry_id: int, **changes) -> LogbookEntry:
+    """Change fields of an entry; the audit trail keeps the before and after images.
+
+    Accepts `cost` (euros) besides `cost_cents`, and equipment/room codes."""
+    entry = get_entry(session, entry_id)
+    if not may_edit(session, actor, entry):
+        raise _deny(actor, f"modifier l'entrée {entry_id}")
+    building = session.get(Building, entry.building_id)
+    if "cost" in changes:
+        changes["cost_cents"] = parse_cost_cents(changes.pop("cost"))
+    if "equipment" in changes:
+        eq = _resolve_equipment(session, building, changes.pop("equipment"))
+        changes["equipment_id"] = eq.id if eq else None
+    if "room" in changes:
+        rm = _resolve_room(session, building, changes.pop("room"))
+        changes["room_id"] = rm.id if rm else None
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise LogbookError(f"champ(s) non modifiable(s) : {', '.join(sorted(unknown))}")
+    if "kind" in changes and changes["kind"] not in LOG_KINDS:
+        raise LogbookError(f"nature inconnue « {changes['kind']} »")
+    if "kind" in changes and not may_write(session, actor, building, changes["kind"]):
+        raise _deny(actor, f"donner la nature « {changes['kind']} » à une entrée")
+    if "status" in changes and changes["status"] not in LOG_STATUSES:
+        raise LogbookError(f"statut inconnu « {changes['status']} »")
+    if "text" in changes and not (changes["text"] or "").strip():
+        raise LogbookError("le texte de l'entrée est vide")
+    if "occurred_at" in changes:
+        changes["occurred_at"] = _aware(changes["occurred_at"])
+    if changes.get("obligation_id") is not None:
+        _resolve_obligation(session, building, changes["obligation_id"])
+    if changes.get("merged_into_id") is not None:
+        _check_merge_target(session, entry, changes["merged_into_id"])
+    before = _entry_image(entry)
+    for name, value in changes.items():
+        setattr(entry, name, value)
+    session.flush()
+    after = _entry_image(entry)
+    if after != before:
+        record(session, actor.login, "update", "logbook_entry", entry.id, before, after)
+        if before["status"] != "done":
+            _after_status_change(session, entry, actor.login)
+    return entry
+
+
+def cancel_entry(
+    session: Session, actor: ActorLike, entry_id: int, reason: str | None = None
+) -> LogbookEntry:
+    """Nothing is deleted: a mistaken entry is cancelled, with its reason in the answer."""
+    changes: dict = {"status": "cancelled"}
+    if reason:
+        changes["answer"] = reason
+    return edit_entry(session, actor, entry_id, **changes)
+
+
+# ---------------------------------------------------------------- triage of observations
+
+
+def _require_triage(session: Session, actor: ActorLike, entry_id: int) -> LogbookEntry:
+    if not can(actor.role, "carnet.triage"):
+        raise _deny(actor, "traiter les signalements")
+    entry = get_entry(session, entry_id)
+    if entry.kind != "observation":
+        raise LogbookError(f"l'entrée {entry_id} n'est pas une observation")
+    return entry
+
+
+def _check_merge_target(session: Session, entry: LogbookEntry, target_id: int) -> LogbookEntry:
+    target = get_entry(session, target_id)
+    if target.id == entry.id:
+        raise LogbookError("une entrée ne peut pas être fusionnée avec elle-même")
+    if target.building_id != entry.building_id:
+        raise LogbookError("fusion impossible : les entrées concernent deux bâtiments différents")
+    seen = {entry.id}
+    cursor = target
+    while cursor.merged_into_id is not None:  # refuse cycles
+        if cursor.merged_into_id in seen or cursor.id in seen:
+            raise LogbookError("fusion impossible : elle créerait une boucle")
+        seen.add(cursor.id)
+        cursor = get_entry(session, cursor.merged_into_id)
+    if cursor.id in seen:
+        raise LogbookError("fusion impossible : elle créerait une boucle")
+    return target
+
+
+def accept_as_work(
+    session: Session,
+    actor: ActorLike,
+    observation_id: int,
+    kind: str = "corrective",
+    text: str | None = None,
+    answer: str | None = None,
+    equipment: Equipment | str | int | None = None,
+) -> LogbookEntry:
+    """Turn an observation into an open work entry; the observation follows it (in progress,
+    done when the work is done) and the agent reads the answer."""
+    observation = _require_triage(session, actor, observation_id)
+    if kind not in WORK_KINDS:
+        raise LogbookError(f"nature de travail invalide « {kind} »")
+    work = add_entry(
+        session,
+        actor,
+        observation.building_id,
+        kind,
+        text or observation.text,
+        equipment=equipment if equipment is not None else observation.equipment_id,
+        room=observation.room_id,
+        title=observation.title,
+        status="open",
+    )
+    edit_entry(
+        session,
+        actor,
+        observation.id,
+        status="in_progress",
+        merged_into_id=work.id,
+        answer=answer or f"Pris en charge : intervention n° {work.id} programmée.",
+    )
+    return work
+
+
+def merge_into(
+    session: Session,
+    actor: ActorLike,
+    observation_id: int,
+    target_id: int,
+    answer: str | None = None,
+) -> LogbookEntry:
+    """A duplicate report: it follows `target` (same status rules as an accepted one)."""
+    observation = _require_triage(session, actor, observation_id)
+    target = _check_merge_target(session, observation, target_id)
+    status = target.status if target.status in CLOSED else "in_progress"
+    return edit_entry(
+        session,
+        actor,
+        observation.id,
+        status=status,
+        merged_into_id=target.id,
+        answer=answer or f"Déjà signalé : suivi dans l'entrée n° {target.id}.",
+    )
+
+
+def close_with_answer(
+    session: Session, actor: ActorLike, observation_id: int, answer: str
+) -> LogbookEntry:
+    """Close an observation that needs no work, with the answer its author will read."""
+    _require_triage(session, actor, observation_id)
+    if not (answer or "").strip():
+        raise LogbookError("une réponse est nécessaire pour clore un signalement")
+    return edit_entry(session, actor, observation_id, status="done", answer=answer.strip())
+
+
+# ---------------------------------------------------------------- reading
+
+TIMELINE_COLUMNS = [
+    "id",
+    "occurred_at",
+    "date",
+    "kind",
+    "kind_label",
+    "status",
+    "status_label",
+    "title",
+    "text",
+    "author_login",
+    "author_name",
+    "building_code",
+    "equipment_code",
+    "room_code",
+    "cost_cents",
+    "cost",
+    "source",
+    "answer",
+    "merged_into_id",
+    "obligation_id",
+    "attachments",
+]
+
+
+def timeline(
+    session: Session,
+    actor: ActorLike = SYSTEM,
+    building: Building | str | int | None = None,
+    *,
+    kind: str | list[str] | None = None,
+    equipment: Equipment | str | int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    author: str | None = None,
+    status: str | list[str] | None = None,
+    include_cancelled: bool = True,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Entries newest first, filtered by kind, equipment, local period (inclusive) and author.
+
+    Without a building: every building the actor may see (e.g. a contractor's portfolio)."""
+    stmt = (
+        select(
+            LogbookEntry.id,
+            LogbookEntry.occurred_at,
+            LogbookEntry.kind,
+            LogbookEntry.status,
+            LogbookEntry.title,
+            LogbookEntry.text,
+            LogbookEntry.author_login,
+            User.name.label("author_name"),
+            Building.code.label("building_code"),
+            Equipment.code.label("equipment_code"),
+            Room.code.label("room_code"),
+            LogbookEntry.cost_cents,
+            LogbookEntry.source,
+            LogbookEntry.answer,
+            LogbookEntry.merged_into_id,
+            LogbookEntry.obligation_id,
+        )
+        .join(Building, Building.id == LogbookEntry.building_id)
+        .outerjoin(Equipment, Equipment.id == LogbookEntry.equipment_id)
+        .outerjoin(Room, Room.id == LogbookEntry.room_id)
+        .outerjoin(User, User.login == LogbookEntry.author_login)
+        .order_by(LogbookEntry.occurred_at.desc(), LogbookEntry.id.desc())
+    )
+    if building is not None:
+        b = resolve_building(session, building)
+        require_view_logbook(session, actor, b)
+        stmt = stmt.where(LogbookEntry.building_id == b.id)
+    else:
+        if actor.role == "programmer":
+            raise _deny(actor, "consulter le carnet")
+        scope = building_ids_in_scope(session, actor)
+        if scope is not None:
+            stmt = stmt.where(LogbookEntry.building_id.in_(scope or [-1]))
+    if kind:
+        stmt = stmt.where(LogbookEntry.kind.in_([kind] if isinstance(kind, str) else kind))
+    if status:
+        stmt = stmt.where(LogbookEntry.status.in_([status] if isinstance(status, str) else status))
+    if not include_cancelled:
+        stmt = stmt.where(LogbookEntry.status != "cancelled")
+    if equipment is not None and equipment != "":
+        if isinstance(equipment, Equipment):
+            stmt = stmt.where(LogbookEntry.equipment_id == equipment.id)
+        elif isinstance(equipment, int):
+            stmt = stmt.where(LogbookEntry.equipment_id == equipment)
+        else:
+            stmt = stmt.where(Equipment.code == equipment)
+    if date_from is not None:
+        stmt = stmt.where(LogbookEntry.occurred_at >= _local_midnight(date_from))
+    if date_to is not None:
+        stmt = stmt.where(
+            LogbookEntry.occurred_at < _local_midnight(date_to + dt.timedelta(days=1))
+        )
+    if author:
+        stmt = stmt.where(LogbookEntry.author_login == author)
+    if limit:
+        stmt = stmt.limit(limit)
+    rows = [dict(r) for r in session.execute(stmt).mappings()]
+    frame = pd.DataFrame(rows, columns=[c for c in TIMELINE_COLUMNS if c not in _DERIVED])
+    counts = _attachment_counts(session, frame["id"].tolist())
+    frame["date"] = [fr_date(t) for t in frame["occurred_at"]]
+    frame["kind_label"] = frame["kind"].map(KIND_LABELS_FR)
+    frame["status_label"] = frame["status"].map(STATUS_LABELS_FR)
+    frame["cost"] = [format_cents(None if pd.isna(c) else int(c)) for c in frame["cost_cents"]]
+    frame["cost_cents"] = frame["cost_cents"].astype("Int64")
+    frame["attachments"] = frame["id"].map(counts).fillna(0).astype(int)
+    return frame[TIMELINE_COLUMNS].reset_index(drop=True)
+
+
+_DERIVED = {"date", "kind_label", "status_label", "cost", "attachments"}
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=TZ).astimezone(dt.UTC)
+
+
+def _attachment_counts(session: Session, entry_ids: list[int]) -> dict[int, int]:
+    if not entry_ids:
+        return {}
+    rows = session.execute(
+        select(Attachment.entry_id, func.count())
+        .where(Attachment.entry_id.in_(entry_ids))
+        .group_by(Attachment.entry_id)
+    )
+    return {entry_id: n for entry_id, n in rows}
+
+
+def my_observations(session: Session, actor: ActorLike) -> pd.DataFrame:
+    """The observations `actor` reported, with the answers given (what an agent reads)."""
+    stmt = (
+        select(
+            LogbookEntry.id,
+            LogbookEntry.occurred_at,
+            Building.code.label("building_code"),
+            Building.name.label("building_name"),
+            Room.name.label("room_name"),
+            LogbookEntry.text,
+            LogbookEntry.status,
+            LogbookEntry.answer,
+            LogbookEntry.merged_into_id,
+        )
+        .join(Building, Building.id == LogbookEntry.building_id)
+        .outerjoin(Room, Room.id == LogbookEntry.room_id)
+        .where(LogbookEntry.kind == "observation", LogbookEntry.author_login == actor.login)
+        .order_by(LogbookEntry.occurred_at.desc(), LogbookEntry.id.desc())
+    )
+    frame = pd.DataFrame(
+        [dict(r) for r in session.execute(stmt).mappings()],
+        columns=[
+            "id",
+            "occurred_at",
+            "building_code",
+            "building_name",
+            "room_name",
+            "text",
+            "status",
+            "answer",
+            "merged_into_id",
+        ],
+    )
+    frame["date"] = [fr_date(t) for t in frame["occurred_at"]]
+    frame["status_label"] = frame["status"].map(STATUS_LABELS_FR)
+    return frame
+
+
+def open_observations(session: Session, actor: ActorLike, building: Building) -> pd.DataFrame:
+    """Observations waiting for the manager's triage (open, not yet followed by anything)."""
+    frame = timeline(session, actor, building, kind="observation", status="open")
+    return frame[frame["merged_into_id"].isna()].reset_index(drop=True)

@@ -1,0 +1,531 @@
+"""Recurring obligations of a building: regulatory templates, due dates, the overdue list.
+
+Templates derive duties from what the record already knows (equipment kind, fuel and power, the
+building's ERP category and tertiary area), so that a town does not have to remember them.
+Each template cites its text; where the periodicity could not be checked it says « à vérifier ».
+Applying templates is idempotent: an obligation is keyed on (building, equipment, template)
+and is never overwritten once it exists, because the manager may have edited it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carnet.access import SYSTEM, ActorLike, CarnetPermissionError, building_ids_in_scope
+from carnet.audit import record, row_image
+from carnet.models import Building, Contract, ContractBuilding, Equipment, Obligation
+from carnet.roles import can
+from carnet.timeutil import TZ
+
+COMBUSTION_FUELS = frozenset(
+    {"gas", "gaz", "natural_gas", "propane", "oil", "fioul", "fuel_oil", "wood", "bois", "pellets"}
+    | {"granules", "coal", "charbon", "biomass", "biomasse"}
+)
+GAS_FUELS = frozenset({"gas", "gaz", "natural_gas", "propane"})
+BOILER_KINDS = frozenset({"boiler", "chaudiere", "chaudière"})
+HEAT_PUMP_KINDS = frozenset({"heat_pump", "pac"})
+LIFT_KINDS = frozenset({"lift", "elevator", "ascenseur"})
+BACS_KINDS = frozenset({"bacs", "gtb", "gtc", "building_automation"})
+OPERAT_TEMPLATE = "operat"
+OBLIGATION_FIELDS = [
+    "label",
+    "periodicity_months",
+    "periodicity_days",
+    "last_done_on",
+    "next_due_on",
+    "active",
+    "notes",
+    "equipment_id",
+]
+
+
+# ---------------------------------------------------------------- due dates
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar months, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day.day, last))
+
+
+def next_due(last_done: dt.date, months: int | None = None, days: int | None = None) -> dt.date:
+    """`last_done` + periodicity: months are calendar months (month-end aware), days are days."""
+    if months:
+        return add_months(last_done, months)
+    if days:
+        return last_done + dt.timedelta(days=days)
+    raise ValueError("périodicité manquante (mois ou jours)")
+
+
+def local_today() -> dt.date:
+    return dt.datetime.now(TZ).date()
+
+
+def _operat_due(after: dt.date, inclusive: bool) -> dt.date:
+    """The next 30 September (the OPERAT declaration of the previous year)."""
+    due = dt.date(after.year, 9, 30)
+    if due < after or (due == after and not inclusive):
+        due = dt.date(after.year + 1, 9, 30)
+    return due
+
+
+def due_after(obligation: Obligation, done_on: dt.date) -> dt.date:
+    """Next due date once `obligation` has been done on `done_on`."""
+    if obligation.template == OPERAT_TEMPLATE:
+        # the declaration done this year (even late) covers this year's deadline
+        return dt.date(done_on.year + 1, 9, 30)
+    return next_due(done_on, obligation.periodicity_months, obligation.periodicity_days)
+
+
+# ---------------------------------------------------------------- templates
+
+
+@dataclass(frozen=True)
+class Context:
+    building: Building
+    equipment: list[Equipment]  # installed (not removed) equipment of the building
+    heating_kw: float  # sum of the nominal power of the heat generators
+    has_gas: bool
+    under_cpe: bool
+
+
+@dataclass(frozen=True)
+class Template:
+    key: str
+    label: str
+    reference: str  # the text, or « à vérifier » when we could not confirm it
+    months: int | None = None
+    days: int | None = None
+    # per-equipment templates: predicate on (equipment, context); building-level: on context
+    equipment_rule: Callable[[Equipment, Context], bool] | None = None
+    building_rule: Callable[[Context], bool] | None = None
+    waived: Callable[[Context], str | None] | None = None  # reason -> created inactive
+
+
+def _power(eq: Equipment) -> float:
+    return float(eq.power_kw or 0.0)
+
+
+def _fuel(eq: Equipment) -> str:
+    return (eq.fuel or "").strip().lower()
+
+
+def _is_boiler(eq: Equipment) -> bool:
+    return eq.kind.lower() in BOILER_KINDS
+
+
+def _combustion_boiler(eq: Equipment) -> bool:
+    return _is_boiler(eq) and _fuel(eq) in COMBUSTION_FUELS
+
+
+def _erp(ctx: Context) -> bool:
+    return ctx.building.erp_category is not None
+
+
+def _erp_1_to_4(ctx: Context) -> bool:
+    return ctx.building.erp_category is not None and 1 <= ctx.building.erp_category <= 4
+
+
+def _tertiary_area(b: Building) -> float:
+    return float(b.tertiary_area_m2 if b.tertiary_area_m2 is not None else b.heated_area_m2 or 0)
+
+
+TEMPLATES: tuple[Template, ...] = (
+    Template(
+        "boiler_maintenance",
+        "Entretien annuel de la chaudière (4 à 400 kW) : attestation sous 15 jours, "
+        "conservée 2 ans",
+        "Code de l'environnement, art. R. 224-41-4 à R. 224-41-9 (décret n° 2009-649 du "
+        "9 juin 2009) ; arrêté du 15 septembre 2009",
+        months=12,
+        equipment_rule=lambda eq, ctx: _combustion_boiler(eq) and 4 <= _power(eq) <= 400,
+    ),
+    Template(
+        "boiler_efficiency_check",
+        "Contrôle périodique de l'efficacité énergétique de la chaudière (400 kW à 20 MW) "
+        "par un organisme accrédité",
+        "Code de l'environnement, art. R. 224-31 à R. 224-41-3, périodicité art. R. 224-35 "
+        "(3 ans ; 2 ans à partir de 5 MW) ; arrêté du 2 octobre 2009. Dispense sous CPE : "
+        "à vérifier",
+        months=36,
+        equipment_rule=lambda eq, ctx: _combustion_boiler(eq) and 400 < _power(eq) < 5000,
+        waived=lambda ctx: (
+            "dispensé : bâtiment sous contrat de performance énergétique (CPE) (à vérifier)"
+            if ctx.under_cpe
+            else None
+        ),
+    ),
+    Template(
+        "boiler_efficiency_check_5mw",
+        "Contrôle périodique de l'efficacité énergétique de la chaudière (5 à 20 MW) "
+        "par un organisme accrédité",
+        "Code de l'environnement, art. R. 224-35 (2 ans à partir de 5 MW) ; arrêté du "
+        "2 octobre 2009. Dispense sous CPE : à vérifier",
+        months=24,
+        equipment_rule=lambda eq, ctx: _combustion_boiler(eq) and 5000 <= _power(eq) < 20000,
+        waived=lambda ctx: (
+            "dispensé : bâtiment sous contrat de performance énergétique (CPE) (à vérifier)"
+            if ctx.under_cpe
+            else None
+        ),
+    ),
+    Template(
+        "heating_inspection_70kw",
+        "Inspection périodique du système de chauffage (puissance totale > 70 kW)",
+        "Décret n° 2020-912 du 28 juillet 2020 (code de l'environnement, inspection des "
+        "systèmes de chauffage > 70 kW) : 5 ans ; numéros d'articles à vérifier",
+        months=60,
+        building_rule=lambda ctx: ctx.heating_kw > 70,
+    ),
+    Template(
+        "heat_pump_maintenance",
+        "Entretien de la pompe à chaleur (4 à 70 kW) : attestation sous 15 jours",
+        "Décret n° 2020-912 du 28 juillet 2020 ; arrêté du 24 juillet 2020 (au plus tous les "
+        "2 ans)",
+        months=24,
+        equipment_rule=lambda eq, ctx: eq.kind.lower() in HEAT_PUMP_KINDS and 4 <= _power(eq) <= 70,
+    ),
+    Template(
+        # Twice a year, one of them in the heating season. The RSD allows once a year only for
+        # gas appliances on special, tubed or never-used-for-solid/liquid-fuel flues: the record
+        # does not know a flue's history, so we default to 6 months and the manager may set
+        # 12 months on the building's obligation when the flue qualifies.
+        "chimney_sweeping",
+        "Ramonage du conduit de fumée : deux fois par an dont une pendant la saison de "
+        "chauffe (une fois par an pour un conduit gaz éligible, à régler par bâtiment)",
+        "Règlement sanitaire départemental type, art. 31.6 (variable selon le département : "
+        "à vérifier localement)",
+        months=6,
+        equipment_rule=lambda eq, ctx: _combustion_boiler(eq),
+    ),
+    Template(
+        "bacs_inspection",
+        "Inspection du système d'automatisation et de contrôle du bâtiment (GTB/BACS, "
+        "chauffage > 70 kW)",
+        "Code de la construction et de l'habitation, art. R. 175-5-1 (décret n° 2023-259 du "
+        "7 avril 2023) ; arrêté du 7 avril 2023 : au plus tous les 5 ans",
+        months=60,
+        equipment_rule=lambda eq, ctx: eq.kind.lower() in BACS_KINDS and ctx.heating_kw > 70,
+    ),
+    Template(
+        "erp_electrical",
+        "ERP : vérification périodique des installations électriques",
+        "Arrêté du 25 juin 1980 (règlement de sécurité ERP), art. EL 19 : annuelle ; "
+        "périodicité selon catégorie et type à vérifier",
+        months=12,
+        building_rule=_erp,
+    ),
+    Template(
+        "erp_emergency_lighting",
+        "ERP : vérification de l'éclairage de sécurité",
+        "Arrêté du 25 juin 1980, art. EC 15 : à vérifier",
+        months=12,
+        building_rule=_erp,
+    ),
+    Template(
+        "erp_gas",
+        "ERP : vérification des installations de gaz",
+        "Arrêté du 25 juin 1980, art. GZ 30 : à vérifier",
+        months=12,
+        building_rule=lambda ctx: _erp(ctx) and ctx.has_gas,
+    ),
+    Template(
+        "erp_smoke_extraction",
+        "ERP : vérification du désenfumage",
+        "Arrêté du 25 juin 1980, art. DF 10 : à vérifier (catégories 1 à 4)",
+        months=12,
+        building_rule=_erp_1_to_4,
+    ),
+    Template(
+        "erp_fire_equipment",
+        "ERP : vérification des moyens de secours (extincteurs, alarme incendie)",
+        "Arrêté du 25 juin 1980, art. MS 73 : à vérifier",
+        months=12,
+        building_rule=_erp,
+    ),
+    Template(
+        "lift_visit",
+        "Ascenseur : visite d'entretien (au moins toutes les 6 semaines)",
+        "Code de la construction et de l'habitation (décret n° 2004-964 du 9 septembre 2004, "
+        "anc. art. R. 125-2, recodifié en R. 134-…) : numéro d'article à vérifier",
+        days=42,
+        equipment_rule=lambda eq, ctx: eq.kind.lower() in LIFT_KINDS,
+    ),
+    Template(
+        "lift_technical_inspection",
+        "Ascenseur : contrôle technique quinquennal",
+        "Code de la construction et de l'habitation, art. R. 134-11 (contrôle technique tous "
+        "les 5 ans)",
+        months=60,
+        equipment_rule=lambda eq, ctx: eq.kind.lower() in LIFT_KINDS,
+    ),
+    Template(
+        OPERAT_TEMPLATE,
+        "Décret tertiaire : déclaration OPERAT des consommations de l'année précédente "
+        "(avant le 30 septembre)",
+        "Code de la construction et de l'habitation, art. L. 174-1 et R. 174-22 s. (décret "
+        "n° 2019-771 du 23 juillet 2019) ; arrêté du 10 avril 2020",
+        months=12,
+        building_rule=lambda ctx: _tertiary_area(ctx.building) >= 1000,
+    ),
+)
+TEMPLATES_BY_KEY = {t.key: t for t in TEMPLATES}
+
+
+def _context(session: Session, building: Building, today: dt.date) -> Context:
+    equipment = [
+        eq
+        for eq in session.scalars(select(Equipment).where(Equipment.building_id == building.id))
+        if eq.removed_on is None or eq.removed_on > today
+    ]
+    generators = [eq for eq in equipment if _is_boiler(eq) or eq.kind.lower() in HEAT_PUMP_KINDS]
+    heating_kw = sum(_power(eq) for eq in generators)
+    has_gas = (building.main_energy or "").lower() in GAS_FUELS or any(
+        _fuel(eq) in GAS_FUELS for eq in equipment
+    )
+    under_cpe = (
+        session.scalar(
+            select(Contract.id)
+            .join(ContractBuilding, ContractBuilding.contract_id == Contract.id)
+            .where(ContractBuilding.building_id == building.id, Contract.kind == "CPE")
+            .limit(1)
+        )
+        is not None
+    )
+    return Context(building, equipment, heating_kw, has_gas, under_cpe)
+
+
+def _first_due(template: Template, installed_on: dt.date | None, today: dt.date) -> dt.date:
+    """Never done: due one period after installation if known, otherwise due now."""
+    if template.key == OPERAT_TEMPLATE:
+        return _operat_due(today, inclusive=True)
+    if installed_on is not None:
+        return next_due(installed_on, template.months, template.days)
+    return today
+
+
+def apply_templates(
+    session: Session,
+    building: Building,
+    actor: ActorLike = SYSTEM,
+    today: dt.date | None = None,
+) -> list[Obligation]:
+    """Create the obligations the templates derive for `building`; return the new ones.
+
+    Idempotent: an existing (building, equipment, template) obligation is left as it is, even
+    if it was edited or deactivated by the manager."""
+    _require_edit(actor)
+    today = today or local_today()
+    ctx = _context(session, building, today)
+    existing = {
+        (o.equipment_id, o.template)
+        for o in session.scalars(select(Obligation).where(Obligation.building_id == building.id))
+    }
+    created: list[Obligation] = []
+    for template in TEMPLATES:
+        targets: list[Equipment | None] = []
+        if template.equipment_rule is not None:
+            targets = [eq for eq in ctx.equipment if template.equipment_rule(eq, ctx)]
+        elif template.building_rule is not None and template.building_rule(ctx):
+            targets = [None]
+        for eq in targets:
+            key = (eq.id if eq else None, template.key)
+            if key in existing:
+                continue
+            waived = template.waived(ctx) if template.waived else None
+            label = template.label + (f" — {eq.code}" if eq else "")
+            ob = Obligation(
+                building_id=building.id,
+                equipment_id=eq.id if eq else None,
+                template=template.key,
+                label=label,
+                periodicity_months=template.months,
+                periodicity_days=template.days,
+                next_due_on=_first_due(template, eq.installed_on if eq else None, today),
+                active=waived is None,
+                notes="; ".join(filter(None, [f"Texte : {template.reference}", waived])),
+            )
+            session.add(ob)
+            session.flush()
+            record(session, actor.login, "create", "obligation", ob.id, None, _image(ob))
+            existing.add(key)
+            created.append(ob)
+    return created
+
+
+# ---------------------------------------------------------------- editing and completion
+
+
+def _image(ob: Obligation) -> dict:
+    return row_image(ob, OBLIGATION_FIELDS) | {"building_id": ob.building_id}
+
+
+def _require_edit(actor: ActorLike) -> None:
+    if not can(actor.role, "carnet.edit"):
+        raise CarnetPermissionError(
+            f"accès refusé : {actor.login} ne peut pas modifier les obligations"
+        )
+
+
+def add_obligation(
+    session: Session,
+    actor: ActorLike,
+    building: Building,
+    label: str,
+    months: int | None = None,
+    days: int | None = None,
+    last_done_on: dt.date | None = None,
+    next_due_on: dt.date | None = None,
+    equipment: Equipment | None = None,
+    notes: str | None = None,
+) -> Obligation:
+    """A building-specific obligation that no template knows (e.g. a legionella check)."""
+    _require_edit(actor)
+    if not (months or days):
+        raise ValueError("périodicité manquante (mois ou jours)")
+    if next_due_on is None:
+        next_due_on = next_due(last_done_on, months, days) if last_done_on else local_today()
+    ob = Obligation(
+        building_id=building.id,
+        equipment_id=equipment.id if equipment else None,
+        label=label,
+        periodicity_months=months,
+        periodicity_days=days,
+        last_done_on=last_done_on,
+        next_due_on=next_due_on,
+        notes=notes,
+    )
+    session.add(ob)
+    session.flush()
+    record(session, actor.login, "create", "obligation", ob.id, None, _image(ob))
+    return ob
+
+
+def edit_obligation(
+    session: Session, actor: ActorLike, obligation_id: int, **changes
+) -> Obligation:
+    """Edit label, periodicity, dates, notes or `active`; a new periodicity or last-done date
+    recomputes the next due date unless `next_due_on` is given."""
+    _require_edit(actor)
+    ob = session.get(Obligation, obligation_id)
+    if ob is None:
+        raise LookupError(f"obligation {obligation_id} inconnue")
+    unknown = set(changes) - set(OBLIGATION_FIELDS)
+    if unknown:
+        raise ValueError(f"champ(s) non modifiable(s) : {', '.join(sorted(unknown))}")
+    before = _image(ob)
+    for name, value in changes.items():
+        setattr(ob, name, value)
+    if (ob.periodicity_months or 0) <= 0 and (ob.periodicity_days or 0) <= 0:
+        raise ValueError("périodicité manquante (mois ou jours)")
+    recompute = {"periodicity_months", "periodicity_days", "last_done_on"} & set(changes)
+    if recompute and "next_due_on" not in changes and ob.last_done_on is not None:
+        ob.next_due_on = due_after(ob, ob.last_done_on)
+    after = _image(ob)
+    if after != before:
+        record(session, actor.login, "update", "obligation", ob.id, before, after)
+    return ob
+
+
+def complete_obligation(
+    session: Session, obligation: Obligation, done_on: dt.date, actor_login: str
+) -> Obligation:
+    """Mark done on `done_on`: the next due date moves one period after it (never backwards,
+    so recording an old intervention late does not undo a more recent one)."""
+    if obligation.last_done_on is not None and done_on < obligation.last_done_on:
+        return obligation
+    before = _image(obligation)
+    obligation.last_done_on = done_on
+    obligation.next_due_on = due_after(obligation, done_on)
+    record(
+        session, actor_login, "complete", "obligation", obligation.id, before, _image(obligation)
+    )
+    return obligation
+
+
+# ---------------------------------------------------------------- queries
+
+OBLIGATION_COLUMNS = [
+    "id",
+    "building_code",
+    "building_name",
+    "equipment_code",
+    "template",
+    "label",
+    "periodicity_months",
+    "periodicity_days",
+    "last_done_on",
+    "next_due_on",
+    "days_overdue",
+    "overdue",
+    "active",
+    "notes",
+]
+
+
+def obligations_frame(
+    session: Session,
+    actor: ActorLike = SYSTEM,
+    building: Building | None = None,
+    overdue_only: bool = False,
+    include_inactive: bool = False,
+    today: dt.date | None = None,
+) -> pd.DataFrame:
+    """Obligations in the actor's scope, soonest due first, with `days_overdue` (> 0 = late)."""
+    today = today or local_today()
+    if actor.role == "programmer":
+        raise CarnetPermissionError("accès refusé : les obligations ne sont pas visibles")
+    stmt = (
+        select(
+            Obligation.id,
+            Building.code.label("building_code"),
+            Building.name.label("building_name"),
+            Equipment.code.label("equipment_code"),
+            Obligation.template,
+            Obligation.label,
+            Obligation.periodicity_months,
+            Obligation.periodicity_days,
+            Obligation.last_done_on,
+            Obligation.next_due_on,
+            Obligation.active,
+            Obligation.notes,
+        )
+        .join(Building, Building.id == Obligation.building_id)
+        .outerjoin(Equipment, Equipment.id == Obligation.equipment_id)
+    )
+    scope = building_ids_in_scope(session, actor)
+    if scope is not None:
+        stmt = stmt.where(Obligation.building_id.in_(scope or [-1]))
+    if building is not None:
+        stmt = stmt.where(Obligation.building_id == building.id)
+    if not include_inactive:
+        stmt = stmt.where(Obligation.active.is_(True))
+    if overdue_only:
+        stmt = stmt.where(Obligation.next_due_on < today)
+    rows = session.execute(stmt).mappings().all()
+    frame = pd.DataFrame(
+        [dict(r) for r in rows],
+        columns=[c for c in OBLIGATION_COLUMNS if c not in ("days_overdue", "overdue")],
+    )
+    due = pd.to_datetime(frame["next_due_on"])
+    frame["days_overdue"] = (pd.Timestamp(today) - due).dt.days.astype("Int64")
+    frame["overdue"] = (frame["days_overdue"] > 0).fillna(False).astype(bool)
+    frame = frame.sort_values(["next_due_on", "building_code", "label"], na_position="last")
+    return frame[OBLIGATION_COLUMNS].reset_index(drop=True)
+
+
+def overdue(
+    session: Session, actor: ActorLike = SYSTEM, today: dt.date | None = None
+) -> pd.DataFrame:
+    """The portfolio's overdue list (active obligations whose due date has passed)."""
+    return obligations_frame(session, actor, overdue_only=True, today=today)
