@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "carnet_cli.user_cmd",
     "carnet_cli.serve_cmd",
     "carnet_cli.log_cmd",
+    "carnet_cli.poll_cmd",
+    "carnet_cli.contract_cmd",
 ]
 
 

@@ -1,0 +1,450 @@
+"""`carnet settle`, `carnet baseline`, `carnet adjust`, `carnet adjustments`: the contract engine.
+
+Tables are French (decimal commas); `--json` is for other tools: dots, euros as strings with two
+decimals, field names stable (new fields may be added, none renamed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import math
+import os
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from carnet import db
+from carnet.adjustments import ADJUSTMENT_KINDS, AdjustmentError, add_adjustment, list_adjustments
+from carnet.models import User
+from carnet.roles import can
+from carnet.timeutil import fr_date, parse_local_date
+from carnet_cli.main import CliError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("settle", help="décompte de l'intéressement d'un contrat (saison ou mois)")
+    p.add_argument("--contract", required=True, help="code du contrat")
+    p.add_argument("--season", required=True, help="saison de chauffe, ex. 2025-2026")
+    p.add_argument("--month", help="un mois de la saison, AAAA-MM")
+    p.add_argument("--as-of", help="date d'arrêt (défaut : aujourd'hui)")
+    p.add_argument("--json", action="store_true", help="sortie JSON")
+    p.set_defaults(handler=_settle)
+
+    b = sub.add_parser("baseline", help="modèle de référence IPMVP (option C) et économies")
+    b.add_argument("--channel", required=True, help="code du point de mesure de consommation")
+    b.add_argument("--station", required=True, help="code de la station météo")
+    b.add_argument("--baseline", required=True, help="période de référence DU:AU (incluses)")
+    b.add_argument("--reporting", required=True, help="période de suivi DU:AU (incluses)")
+    b.add_argument("--freq", choices=("daily", "monthly"), default="daily")
+    b.add_argument("--cooling", action="store_true", help="ajoute un terme de climatisation")
+    b.add_argument("--adjustment-kwh", type=float, default=0.0, help="ajustement non périodique")
+    b.add_argument("--json", action="store_true", help="sortie JSON")
+    b.set_defaults(handler=_baseline)
+
+    a = sub.add_parser("adjust", help="ajustement non périodique de la référence d'un bâtiment")
+    a.add_argument("--contract", required=True)
+    a.add_argument("--building", required=True)
+    a.add_argument("--from", dest="date_from", required=True, help="date d'effet")
+    a.add_argument("--to", dest="date_to", help="date de fin (incluse), sinon sans fin")
+    a.add_argument("--kind", required=True, choices=ADJUSTMENT_KINDS)
+    what = a.add_mutually_exclusive_group(required=True)
+    what.add_argument("--factor", type=float, help="multiplie le NB (0 = bâtiment fermé)")
+    what.add_argument("--delta-mwh", type=float, help="ajoute au NB (MWh PCI par saison)")
+    a.add_argument("--why", required=True, help="justification")
+    a.add_argument("--author", help="identifiant de l'auteur (défaut : $CARNET_USER)")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler=_adjust)
+
+    lst = sub.add_parser("adjustments", help="liste les ajustements d'un contrat")
+    lst.add_argument("--contract", required=True)
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=_adjustments)
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def fr_number(value, decimals: int = 1) -> str:
+    """1234.5 → '1 234,5' (the thousands separator is a no-break space)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    text = f"{float(value):,.{decimals}f}"
+    return text.replace(",", "\u00a0").replace(".", ",")
+
+
+def fr_eur(value: Decimal) -> str:
+    return fr_number(value, 2) + " €"
+
+
+def _num(value, ndigits: int = 4):
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, ndigits) if math.isfinite(value) else None
+
+
+def _eur(value: Decimal) -> str:
+    return f"{Decimal(value):.2f}"
+
+
+def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells):
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [line(headers), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in rows]
+    return "\n".join(out)
+
+
+def _engine():
+    return db.get_engine()
+
+
+# --- settle ----------------------------------------------------------------------------------
+
+SETTLE_FIELDS = (
+    "actual_mwh_pci",
+    "qt_mwh_pci",
+    "ecs_mwh_pci",
+    "dju",
+    "dju_ref",
+    "nb_mwh_pci",
+    "reference_mwh_pci",
+    "target_mwh_pci",
+    "gap_mwh",
+    "gap_pct",
+    "deviation_pct",
+)
+
+
+def settlement_json(report) -> dict:
+    def row(rec: dict) -> dict:
+        out = {k: _num(rec.get(k)) for k in SETTLE_FIELDS if k in rec}
+        out["bonus_eur"] = _eur(rec["bonus_eur"])
+        out["penalty_eur"] = _eur(rec["penalty_eur"])
+        for k in ("days", "days_missing", "days_estimated", "dju_days_missing"):
+            if k in rec and rec[k] is not None:
+                out[k] = int(rec[k])
+        if "in_franchise" in rec:
+            out["in_franchise"] = bool(rec["in_franchise"])
+        if "previous_deviation_pct" in rec:
+            out["previous_deviation_pct"] = _num(rec["previous_deviation_pct"])
+        out["alerts"] = list(rec.get("alerts") or [])
+        return out
+
+    buildings = []
+    for rec in report.buildings.to_dict("records"):
+        buildings.append(
+            {"building_code": rec["building_code"], "building_name": rec["building_name"]}
+            | row(rec)
+        )
+    months = [
+        {"building_code": rec["building_code"], "month": rec["month"]} | row(rec)
+        for rec in report.months.to_dict("records")
+    ]
+    return {
+        "contract": report.contract_code,
+        "kind": report.kind,
+        "season": report.season,
+        "month": report.month,
+        "period": {"from": report.period_from.isoformat(), "to": report.period_to.isoformat()},
+        "dju_method": report.dju_method,
+        "dju_base_c": report.dju_base_c,
+        "station": report.station_code,
+        "price_eur_per_mwh_pci": str(report.price_eur_per_mwh_pci),
+        "buildings": buildings,
+        "total": row(report.total),
+        "months": months,
+    }
+
+
+def _settle(args) -> int:
+    from contract import settle_contract
+    from contract.degree_days import METHOD_LABELS_FR
+    from contract.settlement import ALERT_LABELS_FR
+
+    as_of = _date(args.as_of) if args.as_of else None
+    try:
+        report = settle_contract(_engine(), args.contract, args.season, args.month, as_of)
+    except (LookupError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(settlement_json(report), ensure_ascii=False, indent=2))
+        return 0
+    method = METHOD_LABELS_FR.get(report.dju_method, report.dju_method)
+    print(
+        f"Contrat {report.contract_code} ({report.kind}), saison {report.season}"
+        + (f", mois {report.month}" if report.month else "")
+        + f" : du {fr_date(report.period_from)} au {fr_date(report.period_to)}"
+    )
+    print(
+        f"DJU {method}, base {fr_number(report.dju_base_c)} °C, station "
+        f"{report.station_code or '(station du bâtiment)'} ; prix P1 "
+        f"{fr_number(report.price_eur_per_mwh_pci, 2)} €/MWh PCI"
+    )
+    headers = [
+        "Bâtiment", "Réel MWh PCI", "DJU", "DJU réf.", "Objectif MWh PCI", "Écart MWh",
+        "Écart %", "Intéressement €", "Pénalité €", "Jours manquants", "Alertes",
+    ]  # fmt: skip
+    rows = []
+    records = report.buildings.to_dict("records")
+    for rec in [*records, {"building_code": "TOTAL", **report.total}]:
+        rows.append(
+            [
+                rec["building_code"],
+                fr_number(rec["actual_mwh_pci"], 2),
+                fr_number(rec["dju"], 1) if rec["dju"] is not None else "–",
+                fr_number(rec["dju_ref"], 0) if rec["dju_ref"] is not None else "–",
+                fr_number(rec["target_mwh_pci"], 2),
+                fr_number(rec["gap_mwh"], 2),
+                fr_number(rec["gap_pct"], 1),
+                fr_number(rec["bonus_eur"], 2),
+                fr_number(rec["penalty_eur"], 2),
+                str(int(rec["days_missing"])),
+                ", ".join(ALERT_LABELS_FR.get(a, a) for a in rec["alerts"] or []),
+            ]
+        )
+    print(_table(headers, rows, right=set(range(1, 10))))
+    return 0
+
+
+# --- baseline --------------------------------------------------------------------------------
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return parse_local_date(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _period(text: str) -> tuple[dt.date, dt.date]:
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise CliError(f"période illisible « {text} » (attendu DU:AU, ex. 2023-10-01:2024-05-20)")
+    start, end = _date(parts[0]), _date(parts[1])
+    if end < start:
+        raise CliError(f"période « {text} » : la fin précède le début")
+    return start, end
+
+
+def baseline_json(report) -> dict:
+    from contract.baseline.savings import normal_year_kwh, typical_year_temperatures
+
+    m, s = report.model, report.savings
+    temps = report.daily.set_index("day")["temp_mean_c"].dropna()
+    temps = temps[~temps.index.duplicated()]
+    normal = typical_year_temperatures(temps)
+    normal_kwh = normal_year_kwh(m, normal.to_numpy()) if len(normal) == 365 else None
+    monthly = report.monthly.replace({np.nan: None}).to_dict("records")
+    for rec in monthly:
+        for k, v in rec.items():
+            if isinstance(v, float):
+                rec[k] = _num(v)
+            elif isinstance(v, np.integer):
+                rec[k] = int(v)
+    suff = report.sufficiency
+    return {
+        "channel": report.channel_code,
+        "station": report.station_code,
+        "baseline": {"from": report.baseline[0].isoformat(), "to": report.baseline[1].isoformat()},
+        "reporting": {
+            "from": report.reporting[0].isoformat(),
+            "to": report.reporting[1].isoformat(),
+        },
+        "model": m.name,
+        "freq": m.freq,
+        "balance_temp_c": m.balance_temp_c,
+        "cooling_balance_temp_c": m.cooling_balance_temp_c,
+        "coefficients": {
+            "b0_kwh_per_day": _num(m.b0_kwh_per_day, 6),
+            "b1_kwh_per_dd": _num(m.b1_kwh_per_dd, 6),
+            "b2_kwh_per_cdd": _num(m.b2_kwh_per_cdd, 6),
+        },
+        "n": m.n,
+        "p": m.p,
+        "m": s.m,
+        "r2": _num(m.r2, 6),
+        "cvrmse": _num(m.cvrmse, 6),
+        "nmbe": _num(m.nmbe, 6),
+        "fsu": _num(s.fsu, 6),
+        "cvrmse_pct": _num(m.cvrmse * 100, 4),
+        "nmbe_pct": _num(m.nmbe * 100, 4),
+        "fsu_pct": _num(s.fsu * 100, 4),
+        "rho": _num(m.rho, 6),
+        "acceptance": m.acceptance | {"fsu_ok": s.fsu_ok},
+        "sufficiency": {
+            "days_expected": suff.days_expected,
+            "days_usable": suff.days_usable,
+            "coverage": _num(suff.coverage, 4),
+            "heating_days": suff.heating_days,
+            "sufficient": suff.sufficient,
+            "warnings": list(suff.warnings),
+        },
+        "observed_kwh": _num(s.observed_kwh, 3),
+        "predicted_kwh": _num(s.predicted_kwh, 3),
+        "adjustments_kwh": _num(s.adjustments_kwh, 3),
+        "savings_kwh": _num(s.savings_kwh, 3),
+        "savings_pct": _num(s.savings_pct, 4),
+        "reporting_days_used": s.days_used,
+        "normal_year_kwh": _num(normal_kwh, 3) if normal_kwh is not None else None,
+        "monthly": monthly,
+    }
+
+
+def _baseline(args) -> int:
+    from contract import fit_baseline
+
+    baseline, reporting = _period(args.baseline), _period(args.reporting)
+    try:
+        report = fit_baseline(
+            _engine(), args.channel, args.station, baseline, reporting, args.freq, args.cooling,
+            args.adjustment_kwh,
+        )  # fmt: skip
+    except (LookupError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    data = baseline_json(report)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    m = report.model
+    acc = data["acceptance"]
+    print(
+        f"Modèle {m.name} : {args.channel} / station {args.station} "
+        f"(référence du {fr_date(baseline[0])} au {fr_date(baseline[1])})"
+    )
+    if m.balance_temp_c is not None:
+        print(f"  température de non-chauffage Tb = {fr_number(m.balance_temp_c, 1)} °C")
+    print(
+        f"  E = {fr_number(m.b0_kwh_per_day, 2)} kWh/j × jours"
+        + (f" + {fr_number(m.b1_kwh_per_dd, 3)} kWh/DJ × DJ(Tb)" if m.balance_temp_c else "")
+        + (
+            f" + {fr_number(m.b2_kwh_per_cdd, 3)} kWh/DJ × DJclim(Tc = "
+            f"{fr_number(m.cooling_balance_temp_c, 1)} °C)"
+            if m.cooling_balance_temp_c is not None
+            else ""
+        )
+    )
+    ok = {True: "conforme", False: "hors seuil"}
+    print(
+        f"  R² {fr_number(m.r2, 3)} ; CV(RMSE) {fr_number(m.cvrmse * 100, 1)} % "
+        f"({ok[acc['cvrmse_ok']]}, seuil {fr_number(acc['cvrmse_max'] * 100, 0)} %) ; "
+        f"NMBE {fr_number(m.nmbe * 100, 2)} % ({ok[acc['nmbe_ok']]}, seuil "
+        f"{fr_number(acc['nmbe_max'] * 100, 0)} %)"
+    )
+    for warning in report.sufficiency.warnings:
+        print(f"  attention : {warning}")
+    s = report.savings
+    print(
+        f"Suivi du {fr_date(reporting[0])} au {fr_date(reporting[1])} ({s.days_used} jours) : "
+        f"mesuré {fr_number(s.observed_kwh, 0)} kWh, référence ajustée "
+        f"{fr_number(s.predicted_kwh, 0)} kWh, économies {fr_number(s.savings_kwh, 0)} kWh "
+        f"({fr_number(s.savings_pct, 1)} %), incertitude (90 %) "
+        f"{fr_number(s.fsu * 100, 1)} %"
+    )
+    headers = ["Mois", "Période", "Jours", "T moy. °C", "Mesuré kWh", "Modèle kWh", "Écart kWh"]
+    rows = [
+        [
+            r["month"],
+            "référence" if r["period"] == "baseline" else "suivi",
+            str(r["days"]),
+            fr_number(r["temp_mean_c"], 1),
+            fr_number(r["observed_kwh"], 0),
+            fr_number(r["predicted_kwh"], 0),
+            fr_number(r["savings_kwh"], 0),
+        ]
+        for r in data["monthly"]
+    ]
+    print(_table(headers, rows, right={2, 3, 4, 5, 6}))
+    return 0
+
+
+# --- adjustments -----------------------------------------------------------------------------
+
+
+def _adjust(args) -> int:
+    author = args.author or os.environ.get("CARNET_USER") or getpass.getuser()
+    with db.session_scope(_engine()) as session:
+        user = session.scalar(select(User).where(User.login == author))
+        if user is not None and not can(user.role, "adjustment.edit"):
+            raise CliError(f"{author} ({user.role}) n'a pas le droit d'ajuster un contrat", 3)
+        try:
+            adj = add_adjustment(
+                session,
+                args.contract,
+                args.building,
+                _date(args.date_from),
+                args.kind,
+                args.why,
+                author,
+                effective_to=_date(args.date_to) if args.date_to else None,
+                nb_factor=args.factor,
+                delta_mwh_pci=args.delta_mwh,
+            )
+        except AdjustmentError as exc:
+            raise CliError(str(exc)) from exc
+        data = _adjustment_json(adj, args.building)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(
+            f"ajustement n° {data['id']} enregistré pour {args.building} (contrat "
+            f"{args.contract}), inscrit au carnet (entrée n° {data['logbook_entry_id']})"
+        )
+    return 0
+
+
+def _adjustment_json(adj, building_code: str) -> dict:
+    return {
+        "id": adj.id,
+        "building_code": building_code,
+        "effective_from": adj.effective_from.isoformat(),
+        "effective_to": adj.effective_to.isoformat() if adj.effective_to else None,
+        "kind": adj.kind,
+        "nb_factor": adj.nb_factor,
+        "delta_mwh_pci": adj.delta_mwh_pci,
+        "justification": adj.justification,
+        "author_login": adj.author_login,
+        "logbook_entry_id": adj.logbook_entry_id,
+    }
+
+
+def _adjustments(args) -> int:
+    from carnet.models import Building, ContractBuilding
+
+    with db.session_scope(_engine()) as session:
+        rows = []
+        for adj in list_adjustments(session, args.contract):  # a contract has a few
+            cb = session.get(ContractBuilding, adj.contract_building_id)
+            rows.append(_adjustment_json(adj, session.get(Building, cb.building_id).code))
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    headers = ["N°", "Bâtiment", "Du", "Au", "Nature", "Facteur", "Écart MWh", "Auteur", "Motif"]
+    table = [
+        [
+            str(r["id"]),
+            r["building_code"],
+            fr_date(pd.Timestamp(r["effective_from"]).date()),
+            fr_date(pd.Timestamp(r["effective_to"]).date()) if r["effective_to"] else "",
+            r["kind"],
+            fr_number(r["nb_factor"], 3) if r["nb_factor"] is not None else "",
+            fr_number(r["delta_mwh_pci"], 1) if r["delta_mwh_pci"] is not None else "",
+            r["author_login"],
+            r["justification"],
+        ]
+        for r in rows
+    ]
+    print(_table(headers, table, right={0, 5, 6}))
+    return 0

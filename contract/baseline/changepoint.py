@@ -1,0 +1,184 @@
+"""Heating (and optional cooling) change-point models, daily or monthly.
+
+    E = b0 * days + b1 * HDD(Tb) [+ b2 * CDD(Tc)]
+
+with HDD(Tb) = sum over days of max(0, Tb - T_mean). The balance temperature is searched over a
+grid; every candidate is solved at once by a batched least squares (QR of a stack of design
+matrices), so a fit costs a few array operations instead of one regression per candidate.
+The model is linear in days, so a monthly model predicts each day as b0 + b1 * hdd_day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from contract.baseline import metrics
+
+TB_GRID_C = np.round(np.arange(8.0, 22.01, 0.5), 2)
+TC_GRID_C = np.round(np.arange(16.0, 28.01, 1.0), 2)
+
+
+@dataclass(frozen=True)
+class ChangePointModel:
+    freq: str  # daily or monthly
+    kind: str  # mean, heating, heating_cooling
+    b0_kwh_per_day: float
+    b1_kwh_per_dd: float = 0.0
+    balance_temp_c: float | None = None
+    b2_kwh_per_cdd: float = 0.0
+    cooling_balance_temp_c: float | None = None
+    n: int = 0
+    p: int = 1
+    r2: float = float("nan")
+    cvrmse: float = float("nan")
+    nmbe: float = float("nan")
+    rho: float = 0.0
+    fitted: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return (
+            f"{self.kind}_changepoint_{self.freq}" if self.kind != "mean" else f"mean_{self.freq}"
+        )
+
+    @property
+    def acceptance(self) -> dict:
+        return metrics.acceptance(self.cvrmse, self.nmbe, self.freq)
+
+    def predict_daily(self, temp_mean_c) -> np.ndarray:
+        """kWh predicted for each day of mean temperature `temp_mean_c`."""
+        t = np.asarray(temp_mean_c, dtype=float)
+        out = np.full(t.shape, self.b0_kwh_per_day)
+        if self.balance_temp_c is not None:
+            out = out + self.b1_kwh_per_dd * np.maximum(0.0, self.balance_temp_c - t)
+        if self.cooling_balance_temp_c is not None:
+            out = out + self.b2_kwh_per_cdd * np.maximum(0.0, t - self.cooling_balance_temp_c)
+        return out
+
+
+def usable_days(daily: pd.DataFrame) -> pd.DataFrame:
+    """Days with both an energy figure and a mean temperature, sorted."""
+    frame = daily[["day", "energy_kwh", "temp_mean_c"]].dropna()
+    frame = frame.assign(day=pd.to_datetime(frame["day"]).dt.normalize())
+    return frame.sort_values("day").reset_index(drop=True)
+
+
+def _periods(days: pd.Series, freq: str) -> tuple[np.ndarray, pd.Index]:
+    """Start index of each period in the sorted days, and the period labels."""
+    if freq == "daily":
+        return np.arange(len(days)), pd.Index(days)
+    months = pd.DatetimeIndex(days).to_period("M")
+    codes = np.asarray(months.asi8)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    return starts, pd.Index(months[starts])
+
+
+def _batched_lstsq(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solve min ||X_g b - y|| for a stack X of shape (G, n, p): coefficients (G, p), SSE (G,)."""
+    q, r = np.linalg.qr(x)
+    qty = np.einsum("gnp,n->gp", q, y)
+    diag = np.abs(np.diagonal(r, axis1=1, axis2=2))
+    singular = (diag <= 1e-9 * diag.max(axis=1, keepdims=True)).any(axis=1)
+    if singular.any():  # a degree-day column of zeros: that candidate cannot be solved
+        r = r.copy()
+        r[singular] = np.eye(r.shape[1])
+    beta = np.linalg.solve(r, qty[..., None])[..., 0]
+    resid = y[None, :] - np.einsum("gnp,gp->gn", x, beta)
+    sse = np.einsum("gn,gn->g", resid, resid)
+    sse[singular] = np.nan
+    return beta, sse
+
+
+def fit_changepoint(
+    daily: pd.DataFrame,
+    freq: str = "daily",
+    cooling: bool = False,
+    tb_grid_c=TB_GRID_C,
+    tc_grid_c=TC_GRID_C,
+) -> ChangePointModel:
+    """Fit on days with energy_kwh and temp_mean_c (columns: day, energy_kwh, temp_mean_c).
+
+    The heating slope must be positive (and the cooling one): otherwise the weather does not
+    explain the consumption and the model falls back to a constant per day.
+    """
+    if freq not in ("daily", "monthly"):
+        raise ValueError("freq doit valoir 'daily' ou 'monthly'")
+    frame = usable_days(daily)
+    if len(frame) < 3:
+        raise ValueError("pas assez de jours avec consommation et température pour ajuster")
+    temp = frame["temp_mean_c"].to_numpy(dtype=float)
+    energy = frame["energy_kwh"].to_numpy(dtype=float)
+    starts, labels = _periods(frame["day"], freq)
+    y = np.add.reduceat(energy, starts)
+    ndays = np.add.reduceat(np.ones_like(energy), starts)
+    tb = np.asarray(tb_grid_c, dtype=float)
+    hdd = np.add.reduceat(np.maximum(0.0, tb[:, None] - temp[None, :]), starts, axis=1)
+    n = len(y)
+
+    if cooling:
+        tc = np.asarray(tc_grid_c, dtype=float)
+        cdd = np.add.reduceat(np.maximum(0.0, temp[None, :] - tc[:, None]), starts, axis=1)
+        ih, ic = np.meshgrid(np.arange(len(tb)), np.arange(len(tc)), indexing="ij")
+        ih, ic = ih.ravel(), ic.ravel()
+        ok_pair = tc[ic] >= tb[ih]
+        ih, ic = ih[ok_pair], ic[ok_pair]
+        x = np.stack([np.broadcast_to(ndays, (len(ih), n)), hdd[ih], cdd[ic]], axis=2)
+    else:
+        x = np.stack([np.broadcast_to(ndays, hdd.shape), hdd], axis=2)
+    beta, sse = _batched_lstsq(x, y)
+    valid = np.isfinite(sse) & (beta[:, 1] > 0)
+    if cooling:
+        valid &= beta[:, 2] > 0
+    if not valid.any():
+        if cooling:  # no cooling signal: the heating model may still hold
+            return fit_changepoint(daily, freq, False, tb_grid_c, tc_grid_c)
+        b0 = float(y.sum() / ndays.sum())
+        return _finish(freq, "mean", y, ndays * b0, labels, ndays, None, b0, p=1)
+    best = int(np.argmin(np.where(valid, sse, np.inf)))
+    b = beta[best]
+    predicted = x[best] @ b
+    hdd_best = x[best][:, 1]
+    if cooling:
+        return _finish(
+            freq, "heating_cooling", y, predicted, labels, ndays, hdd_best, float(b[0]),
+            b1=float(b[1]), tb=float(tb[ih[best]]), b2=float(b[2]), tc=float(tc[ic[best]]),
+            p=5,
+        )  # fmt: skip
+    return _finish(
+        freq, "heating", y, predicted, labels, ndays, hdd_best, float(b[0]),
+        b1=float(b[1]), tb=float(tb[best]), p=3,
+    )  # fmt: skip
+
+
+def _finish(
+    freq, kind, y, predicted, labels, ndays, hdd, b0, b1=0.0, tb=None, b2=0.0, tc=None, p=1
+):
+    resid = y - predicted
+    fitted = pd.DataFrame(
+        {
+            "period": labels,
+            "days": ndays.astype("int64"),
+            "hdd": hdd if hdd is not None else np.zeros(len(y)),
+            "energy_kwh": y,
+            "predicted_kwh": predicted,
+        }
+    )
+    return ChangePointModel(
+        freq=freq,
+        kind=kind,
+        b0_kwh_per_day=b0,
+        b1_kwh_per_dd=b1,
+        balance_temp_c=tb,
+        b2_kwh_per_cdd=b2,
+        cooling_balance_temp_c=tc,
+        n=len(y),
+        p=p,
+        r2=metrics.r2(y, predicted),
+        cvrmse=metrics.cvrmse(y, predicted, p),
+        nmbe=metrics.nmbe(y, predicted, p),
+        rho=metrics.lag1_autocorrelation(resid),
+        fitted=fitted,
+    )

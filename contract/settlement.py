@@ -1,0 +1,435 @@
+"""The French settlement of a heating contract (DESIGN.md, "Contract target").
+
+Per building and day: `N'B_day = NB_eff * DJU_day / DJU_ref`, where `NB_eff = NB * factor + delta`
+while a non-routine adjustment is in force (both are changes of the *reference*, so they are
+climate-corrected like NB). Summed per month or season, then the clause:
+
+    NC = QT_pci - m_ecs * q_ecs                 (net heating consumption)
+    E  = T - NC                                 (T = N'B, or N'B * (1 - g) for a CPE)
+    |E| <= f * N'B             → nothing shared
+    E > 0 (savings)            → bonus   = k_g * min(E, cap * N'B) * P1
+    E < 0 (over-consumption)   → penalty = k_p * |E| * P1
+
+The clause is applied to each period's totals (a season is not the sum of its months' bonuses:
+franchise and cap are not additive); the contract total is the sum of the buildings' euros.
+Euros are `Decimal`, rounded half-up to the cent once, at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+
+from contract.consumption import kwh_pcs_to_mwh_pci
+from contract.terms import (
+    ContractTerms,
+    previous_season,
+    season_bounds,
+)
+
+CENT = Decimal("0.01")
+
+ALERT_LABELS_FR = {
+    "nb_revision_1_season": "révision du NB à envisager (écart sur une saison)",
+    "nb_revision_2_seasons": "révision du NB à envisager (écart sur deux saisons)",
+    "days_missing": "jours de consommation manquants",
+    "days_estimated": "jours de consommation estimés",
+    "dju_missing": "jours sans température (DJU incomplets)",
+    "ecs_missing": "jours d'ECS manquants",
+    "no_channel": "aucun compteur associé au bâtiment",
+    "nb_adjusted": "ajustement non périodique appliqué",
+}
+
+BUILDING_COLUMNS = [
+    "building_code",
+    "building_name",
+    "actual_mwh_pci",
+    "qt_mwh_pci",
+    "ecs_mwh_pci",
+    "dju",
+    "dju_ref",
+    "nb_mwh_pci",
+    "reference_mwh_pci",
+    "target_mwh_pci",
+    "gap_mwh",
+    "gap_pct",
+    "deviation_pct",
+    "in_franchise",
+    "bonus_eur",
+    "penalty_eur",
+    "days",
+    "days_missing",
+    "days_estimated",
+    "dju_days_missing",
+    "alerts",
+]
+
+
+def to_eur(amount_mwh: float, price_eur_per_mwh: Decimal) -> Decimal:
+    """MWh-equivalent x price → euros, half-up to the cent (the only rounding)."""
+    if amount_mwh is None or not np.isfinite(amount_mwh):
+        return Decimal("0.00")
+    return (Decimal(repr(float(amount_mwh))) * price_eur_per_mwh).quantize(CENT, ROUND_HALF_UP)
+
+
+def sharing_clause(
+    reference_mwh,
+    actual_mwh,
+    franchise_pct: float,
+    share_savings: float,
+    cap_pct: float | None,
+    share_overrun: float,
+    guaranteed_pct: float | None = None,
+) -> pd.DataFrame:
+    """Vectorised clause on arrays of corrected references N'B and net consumptions NC.
+
+    Returns target, gap, franchise flag and the MWh-equivalents paid (bonus) or charged
+    (penalty) before the price: `k_g * min(E, cap * N'B)` and `k_p * |E|`.
+    """
+    ref = np.asarray(reference_mwh, dtype=float)
+    nc = np.asarray(actual_mwh, dtype=float)
+    target = ref * (1.0 - (guaranteed_pct or 0.0) / 100.0)
+    gap = target - nc
+    in_band = np.abs(gap) <= (franchise_pct / 100.0) * ref
+    capped = np.minimum(gap, (cap_pct / 100.0) * ref) if cap_pct is not None else gap
+    bonus = np.where((gap > 0) & ~in_band, share_savings * capped, 0.0)
+    penalty = np.where((gap < 0) & ~in_band, share_overrun * np.abs(gap), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap_pct = np.where(target != 0, gap / target * 100.0, np.nan)
+        deviation_pct = np.where(ref != 0, (nc - ref) / ref * 100.0, np.nan)
+    valid = np.isfinite(gap)
+    return pd.DataFrame(
+        {
+            "target_mwh_pci": target,
+            "gap_mwh": gap,
+            "gap_pct": gap_pct,
+            "deviation_pct": deviation_pct,
+            "in_franchise": in_band & valid,
+            "bonus_mwh": np.where(valid, bonus, 0.0),
+            "penalty_mwh": np.where(valid, penalty, 0.0),
+        }
+    )
+
+
+def nb_revision_flags(
+    deviation_pct, previous_deviation_pct, one_season_pct: float, two_seasons_pct: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The NB no longer describes the building: |dev| > one-season threshold, or both this
+    season and the previous one beyond the two-season threshold in the same direction."""
+    dev = np.asarray(deviation_pct, dtype=float)
+    prev = np.asarray(previous_deviation_pct, dtype=float)
+    one = np.abs(dev) > one_season_pct
+    two = (np.abs(dev) > two_seasons_pct) & (np.abs(prev) > two_seasons_pct)
+    two &= np.sign(dev) == np.sign(prev)
+    return one, two
+
+
+def adjustment_factors(
+    grid: pd.DataFrame, adjustments: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of (building_code, day): product of nb_factor and sum of delta in force.
+
+    One vectorised mask per adjustment (adjustments are few; days are many).
+    """
+    factor = np.ones(len(grid))
+    delta = np.zeros(len(grid))
+    if adjustments is None or not len(adjustments):
+        return factor, delta
+    codes = grid["building_code"].to_numpy()
+    days = pd.DatetimeIndex(grid["day"])
+    for adj in adjustments.itertuples(index=False):
+        frm = pd.Timestamp(adj.effective_from)
+        to = pd.Timestamp(adj.effective_to) if pd.notna(adj.effective_to) else pd.Timestamp.max
+        mask = (codes == adj.building_code) & (days >= frm) & (days <= to)
+        if adj.nb_factor is not None and pd.notna(adj.nb_factor):
+            factor[mask] *= float(adj.nb_factor)
+        if adj.delta_mwh_pci is not None and pd.notna(adj.delta_mwh_pci):
+            delta[mask] += float(adj.delta_mwh_pci)
+    return factor, delta
+
+
+def building_days(
+    terms: ContractTerms,
+    days: pd.DatetimeIndex,
+    rollups: pd.DataFrame,
+    dju_daily: pd.DataFrame,
+    adjustments: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The daily ledger: one row per (building, day) with N'B, QT, ECS and NC.
+
+    `rollups`: channel_id, day, value (channel unit), energy_kwh (PCS), estimated.
+    `dju_daily`: station_id, day, dju (NaN or absent when temperatures are missing).
+    """
+    b = pd.DataFrame([vars(bt) for bt in terms.buildings])
+    days = pd.DatetimeIndex(days, name="day").normalize()
+    if not len(b):
+        return pd.DataFrame()
+    n_b, n_d = len(b), len(days)
+    grid = pd.DataFrame(
+        {
+            "building_code": np.repeat(b["building_code"].to_numpy(), n_d),
+            "day": np.tile(days.to_numpy(), n_b),
+        }
+    )
+    rep = np.repeat(np.arange(n_b), n_d)
+    for col in ("nb_mwh_pci", "dju_ref", "q_ecs_mwh_per_m3"):
+        grid[col] = b[col].to_numpy(dtype=float)[rep]
+    station = b["station_id"].astype("float64").to_numpy()[rep]
+    channel = b["channel_id"].astype("float64").to_numpy()[rep]
+    ecs_channel = b["ecs_channel_id"].astype("float64").to_numpy()[rep]
+
+    r = rollups.copy()
+    r["day"] = pd.to_datetime(r["day"]).dt.normalize()
+    r = r.drop_duplicates(["channel_id", "day"], keep="last")
+    r_key = pd.MultiIndex.from_arrays([r["channel_id"].astype("float64"), r["day"]])
+    energy = pd.Series(r["energy_kwh"].to_numpy(dtype=float), index=r_key)
+    volume = pd.Series(r["value"].to_numpy(dtype=float), index=r_key)
+    est = pd.Series(r["estimated"].fillna(False).to_numpy(dtype=bool), index=r_key)
+    day_arr = grid["day"].to_numpy()
+    main_key = pd.MultiIndex.from_arrays([channel, day_arr])
+    ecs_key = pd.MultiIndex.from_arrays([ecs_channel, day_arr])
+    qt_kwh = energy.reindex(main_key).to_numpy()
+    grid["qt_mwh_pci"] = kwh_pcs_to_mwh_pci(qt_kwh, terms.pcs_pci_ratio)
+    grid["missing"] = np.isnan(qt_kwh)
+    grid["estimated"] = est.reindex(main_key).fillna(False).to_numpy(dtype=bool) & ~np.isnan(qt_kwh)
+    ecs_m3 = volume.reindex(ecs_key).to_numpy()
+    has_ecs = ~np.isnan(ecs_channel) & ~np.isnan(grid["q_ecs_mwh_per_m3"].to_numpy())
+    grid["ecs_mwh_pci"] = np.where(has_ecs, ecs_m3 * grid["q_ecs_mwh_per_m3"].to_numpy(), 0.0)
+    grid["ecs_missing"] = has_ecs & np.isnan(ecs_m3)
+    grid["nc_mwh_pci"] = grid["qt_mwh_pci"] - np.nan_to_num(grid["ecs_mwh_pci"].to_numpy())
+
+    d = dju_daily.copy()
+    d["day"] = pd.to_datetime(d["day"]).dt.normalize()
+    d_key = pd.MultiIndex.from_arrays([d["station_id"].astype("float64"), d["day"]])
+    dju = pd.Series(d["dju"].to_numpy(dtype=float), index=d_key)
+    dju = dju[~dju.index.duplicated(keep="last")]
+    grid["dju"] = dju.reindex(pd.MultiIndex.from_arrays([station, day_arr])).to_numpy()
+    grid["dju_missing"] = np.isnan(grid["dju"].to_numpy())
+
+    factor, delta = adjustment_factors(grid, adjustments)
+    grid["nb_eff_mwh_pci"] = grid["nb_mwh_pci"].to_numpy() * factor + delta
+    grid["adjusted"] = (factor != 1.0) | (delta != 0.0)
+    grid["reference_mwh_pci"] = (
+        grid["nb_eff_mwh_pci"] * np.nan_to_num(grid["dju"].to_numpy()) / grid["dju_ref"]
+    )
+    return grid
+
+
+def _aggregate(ledger: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    g = ledger.groupby(keys, sort=True)
+    out = pd.DataFrame(
+        {
+            "qt_mwh_pci": g["qt_mwh_pci"].sum(),
+            "ecs_mwh_pci": g["ecs_mwh_pci"].sum(),
+            "actual_mwh_pci": g["nc_mwh_pci"].sum(),
+            "dju": g["dju"].sum(),
+            "dju_ref": g["dju_ref"].first(),
+            "nb_mwh_pci": g["nb_mwh_pci"].first(),
+            "reference_mwh_pci": g["reference_mwh_pci"].sum(),
+            "days": g["day"].size(),
+            "days_missing": g["missing"].sum().astype("int64"),
+            "days_estimated": g["estimated"].sum().astype("int64"),
+            "dju_days_missing": g["dju_missing"].sum().astype("int64"),
+            "ecs_days_missing": g["ecs_missing"].sum().astype("int64"),
+            "adjusted": g["adjusted"].any(),
+        }
+    )
+    return out.reset_index()
+
+
+def _with_clause(frame: pd.DataFrame, terms: ContractTerms) -> pd.DataFrame:
+    clause = sharing_clause(
+        frame["reference_mwh_pci"],
+        frame["actual_mwh_pci"],
+        terms.franchise_pct,
+        terms.savings_share_contractor,
+        terms.savings_cap_pct,
+        terms.overrun_share_contractor,
+        terms.guaranteed_savings_pct if terms.is_cpe else None,
+    )
+    out = pd.concat([frame.reset_index(drop=True), clause], axis=1)
+    price = terms.price_eur_per_mwh_pci
+    out["bonus_eur"] = [to_eur(x, price) for x in out["bonus_mwh"].to_numpy()]
+    out["penalty_eur"] = [to_eur(x, price) for x in out["penalty_mwh"].to_numpy()]
+    return out
+
+
+def _alerts(frame: pd.DataFrame, one: np.ndarray, two: np.ndarray, no_channel) -> list[list]:
+    flags = {
+        "nb_revision_1_season": one,
+        "nb_revision_2_seasons": two,
+        "days_missing": frame["days_missing"].to_numpy() > 0,
+        "days_estimated": frame["days_estimated"].to_numpy() > 0,
+        "dju_missing": frame["dju_days_missing"].to_numpy() > 0,
+        "ecs_missing": frame["ecs_days_missing"].to_numpy() > 0,
+        "no_channel": np.asarray(no_channel, dtype=bool),
+        "nb_adjusted": frame["adjusted"].to_numpy(dtype=bool),
+    }
+    names = np.array(list(flags))
+    matrix = np.column_stack([np.asarray(v, dtype=bool) for v in flags.values()])
+    return [names[row].tolist() for row in matrix]  # one list per building
+
+
+@dataclass
+class SettlementReport:
+    """What `carnet settle` prints and the dashboard shows: per building, per month, in total."""
+
+    contract_code: str
+    season: str
+    month: str | None
+    period_from: dt.date
+    period_to: dt.date
+    dju_method: str
+    dju_base_c: float
+    station_code: str | None
+    price_eur_per_mwh_pci: Decimal
+    kind: str
+    buildings: pd.DataFrame
+    months: pd.DataFrame
+    total: dict
+    ledger: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+
+def settlement_period(
+    terms: ContractTerms, season: str, month: str | None = None, as_of: dt.date | None = None
+) -> tuple[dt.date, dt.date]:
+    """Inclusive local dates settled: the season (or one of its months), up to `as_of`."""
+    first, last = season_bounds(season, terms.season_start, terms.season_end)
+    if month:
+        p = pd.Period(month, "M")
+        first = max(first, p.start_time.date())
+        last = min(last, p.end_time.date())
+        if first > last:
+            raise ValueError(f"le mois {month} est hors de la saison {season}")
+    if as_of is not None:
+        last = min(last, as_of)
+    return first, last
+
+
+def settle(
+    terms: ContractTerms,
+    season: str,
+    rollups: pd.DataFrame,
+    dju_daily: pd.DataFrame,
+    adjustments: pd.DataFrame | None = None,
+    month: str | None = None,
+    as_of: dt.date | None = None,
+) -> SettlementReport:
+    """Settle a season (or one month of it) for every building of the contract.
+
+    The inputs must cover the previous season too: the two-season NB-revision alert needs it.
+    """
+    first, last = settlement_period(terms, season, month, as_of)
+    days = pd.date_range(first, last, freq="D", name="day")
+    ledger = building_days(terms, days, rollups, dju_daily, adjustments)
+    if not len(ledger):
+        empty = pd.DataFrame(columns=BUILDING_COLUMNS)
+        return SettlementReport(
+            terms.code, season, month, first, last, terms.dju_method, terms.dju_base_c,
+            terms.station_code, terms.price_eur_per_mwh_pci, terms.kind, empty,
+            pd.DataFrame(), _total(empty, terms),
+        )  # fmt: skip
+    per_building = _with_clause(_aggregate(ledger, ["building_code"]), terms)
+
+    ledger["month"] = pd.DatetimeIndex(ledger["day"]).to_period("M")
+    per_month = _with_clause(_aggregate(ledger, ["building_code", "month"]), terms)
+
+    no_alert = np.zeros(len(per_building), dtype=bool)
+    one, two = no_alert, no_alert
+    if month is None:
+        prev = previous_season(season)
+        p_first, p_last = season_bounds(prev, terms.season_start, terms.season_end)
+        p_days = pd.date_range(p_first, p_last, freq="D", name="day")
+        p_ledger = building_days(terms, p_days, rollups, dju_daily, adjustments)
+        p_agg = _aggregate(p_ledger, ["building_code"])
+        # a previous season without any data says nothing about the reference
+        p_agg.loc[p_agg["days_missing"] >= p_agg["days"], "actual_mwh_pci"] = np.nan
+        p_clause = sharing_clause(
+            p_agg["reference_mwh_pci"], p_agg["actual_mwh_pci"], 0, 0, None, 0
+        )
+        prev_dev = (
+            pd.Series(p_clause["deviation_pct"].to_numpy(), index=p_agg["building_code"])
+            .reindex(per_building["building_code"])
+            .to_numpy()
+        )
+        per_building["previous_deviation_pct"] = prev_dev
+        one, two = nb_revision_flags(
+            per_building["deviation_pct"],
+            prev_dev,
+            terms.nb_revision_pct_one_season,
+            terms.nb_revision_pct_two_seasons,
+        )
+    names = {bt.building_code: bt.building_name for bt in terms.buildings}
+    no_channel = {bt.building_code: bt.channel_id is None for bt in terms.buildings}
+    per_building["building_name"] = per_building["building_code"].map(names)
+    per_building["alerts"] = _alerts(
+        per_building, one, two, per_building["building_code"].map(no_channel).to_numpy()
+    )
+    per_month["alerts"] = _alerts(
+        per_month,
+        np.zeros(len(per_month), dtype=bool),
+        np.zeros(len(per_month), dtype=bool),
+        per_month["building_code"].map(no_channel).to_numpy(),
+    )
+    per_month["month"] = per_month["month"].astype(str)
+    cols = BUILDING_COLUMNS + [c for c in per_building.columns if c not in BUILDING_COLUMNS]
+    per_building = per_building[cols]
+    return SettlementReport(
+        contract_code=terms.code,
+        season=season,
+        month=month,
+        period_from=first,
+        period_to=last,
+        dju_method=terms.dju_method,
+        dju_base_c=terms.dju_base_c,
+        station_code=terms.station_code,
+        price_eur_per_mwh_pci=terms.price_eur_per_mwh_pci,
+        kind=terms.kind,
+        buildings=per_building,
+        months=per_month,
+        total=_total(per_building, terms),
+        ledger=ledger,
+    )
+
+
+def _total(per_building: pd.DataFrame, terms: ContractTerms) -> dict:
+    """Sums of MWh and euros over the buildings; DJU only when all buildings share it."""
+    if not len(per_building):
+        return {
+            "actual_mwh_pci": 0.0,
+            "target_mwh_pci": 0.0,
+            "gap_mwh": 0.0,
+            "gap_pct": None,
+            "bonus_eur": Decimal("0.00"),
+            "penalty_eur": Decimal("0.00"),
+            "days_missing": 0,
+            "dju": None,
+            "dju_ref": None,
+            "alerts": [],
+        }
+    target = float(per_building["target_mwh_pci"].sum())
+    gap = float(per_building["gap_mwh"].sum())
+    dju = per_building["dju"].unique()
+    dju_ref = per_building["dju_ref"].unique()
+    alerts = sorted({a for row in per_building["alerts"] for a in row})
+    return {
+        "actual_mwh_pci": float(per_building["actual_mwh_pci"].sum()),
+        "qt_mwh_pci": float(per_building["qt_mwh_pci"].sum()),
+        "ecs_mwh_pci": float(per_building["ecs_mwh_pci"].sum()),
+        "reference_mwh_pci": float(per_building["reference_mwh_pci"].sum()),
+        "nb_mwh_pci": float(per_building["nb_mwh_pci"].sum()),
+        "target_mwh_pci": target,
+        "gap_mwh": gap,
+        "gap_pct": gap / target * 100.0 if target else None,
+        "bonus_eur": sum(per_building["bonus_eur"], Decimal("0.00")),
+        "penalty_eur": sum(per_building["penalty_eur"], Decimal("0.00")),
+        "days_missing": int(per_building["days_missing"].sum()),
+        "days_estimated": int(per_building["days_estimated"].sum()),
+        "dju": float(dju[0]) if len(dju) == 1 else None,
+        "dju_ref": float(dju_ref[0]) if len(dju_ref) == 1 else None,
+        "alerts": alerts,
+    }

@@ -1,0 +1,164 @@
+"""The terms of a heating contract, frozen, and the calendar of its heating seasons.
+
+The settlement reads only these dataclasses, never the ORM: a figure is a function of the terms
+and the data, so it can be recomputed by hand from what `carnet contract show` prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+SEASON_RE = re.compile(r"^(\d{4})\s*[-/]\s*(\d{4})$")
+
+
+@dataclass(frozen=True)
+class BuildingTerms:
+    """One building's reference in a contract: NB (MWh PCI) for DJU_ref degree days."""
+
+    building_code: str
+    building_name: str
+    contract_building_id: int | None
+    building_id: int | None
+    channel_id: int | None
+    nb_mwh_pci: float
+    dju_ref: float
+    ecs_channel_id: int | None = None
+    q_ecs_mwh_per_m3: float | None = None
+    station_id: int | None = None
+    heated_area_m2: float | None = None
+    reference_year: int | None = None
+    reference_kwh: float | None = None
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    code: str
+    kind: str = "MTI"  # MTI, MCI, CPI, CPE
+    season_start: str = "10-01"
+    season_end: str = "05-20"
+    dju_method: str = "costic"
+    dju_base_c: float = 18.0
+    station_id: int | None = None
+    station_code: str | None = None
+    price_eur_per_mwh_pci: Decimal = Decimal("0")
+    pcs_pci_ratio: float = 1.11
+    franchise_pct: float = 0.0
+    savings_share_contractor: float = 0.5
+    savings_cap_pct: float | None = 15.0
+    overrun_share_contractor: float = 1.0
+    guaranteed_savings_pct: float | None = None
+    nb_revision_pct_one_season: float = 12.0
+    nb_revision_pct_two_seasons: float = 8.0
+    contractor: str = ""
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    buildings: tuple[BuildingTerms, ...] = field(default_factory=tuple)
+
+    @property
+    def is_cpe(self) -> bool:
+        return self.kind.upper() == "CPE" and bool(self.guaranteed_savings_pct)
+
+    @classmethod
+    def from_rows(cls, contract, contract_buildings, station_code: str | None = None):
+        """From a `Contract` row and its `ContractBuilding` rows (with `.building` loaded)."""
+        buildings = tuple(
+            BuildingTerms(
+                building_code=cb.building.code,
+                building_name=cb.building.name,
+                contract_building_id=cb.id,
+                building_id=cb.building_id,
+                channel_id=cb.channel_id,
+                nb_mwh_pci=float(cb.nb_mwh_pci),
+                dju_ref=float(cb.dju_ref),
+                ecs_channel_id=cb.ecs_channel_id,
+                q_ecs_mwh_per_m3=cb.q_ecs_mwh_per_m3,
+                station_id=contract.station_id or cb.building.station_id,
+                heated_area_m2=cb.building.heated_area_m2,
+                reference_year=cb.reference_year,
+                reference_kwh=cb.reference_kwh,
+            )
+            for cb in sorted(contract_buildings, key=lambda cb: cb.building.code)
+        )
+        return cls(
+            code=contract.code,
+            kind=contract.kind or "MTI",
+            season_start=contract.season_start or "10-01",
+            season_end=contract.season_end or "05-20",
+            dju_method=contract.dju_method or "costic",
+            dju_base_c=float(contract.dju_base_c),
+            station_id=contract.station_id,
+            station_code=station_code,
+            price_eur_per_mwh_pci=Decimal(str(contract.price_eur_per_mwh_pci)),
+            pcs_pci_ratio=float(contract.pcs_pci_ratio),
+            franchise_pct=float(contract.franchise_pct or 0.0),
+            savings_share_contractor=float(contract.savings_share_contractor),
+            savings_cap_pct=(
+                None if contract.savings_cap_pct is None else float(contract.savings_cap_pct)
+            ),
+            overrun_share_contractor=float(contract.overrun_share_contractor),
+            guaranteed_savings_pct=contract.guaranteed_savings_pct,
+            nb_revision_pct_one_season=float(contract.nb_revision_pct_one_season),
+            nb_revision_pct_two_seasons=float(contract.nb_revision_pct_two_seasons),
+            contractor=contract.contractor,
+            starts_on=contract.starts_on,
+            ends_on=contract.ends_on,
+            buildings=buildings,
+        )
+
+
+def parse_season(season: str) -> int:
+    """'2025-2026' → 2025 (the year the season starts)."""
+    m = SEASON_RE.match(season.strip())
+    if not m or int(m.group(2)) != int(m.group(1)) + 1:
+        raise ValueError(f"saison illisible « {season} » (attendu AAAA-AAAA, ex. 2025-2026)")
+    return int(m.group(1))
+
+
+def season_label(start_year: int) -> str:
+    return f"{start_year}-{start_year + 1}"
+
+
+def season_bounds(season: str, start: str = "10-01", end: str = "05-20") -> tuple[dt.date, dt.date]:
+    """Inclusive local dates of a season, e.g. 2025-10-01..2026-05-20 for '2025-2026'."""
+    year = parse_season(season)
+    sm, sd = (int(x) for x in start.split("-"))
+    em, ed = (int(x) for x in end.split("-"))
+    first = dt.date(year, sm, sd)
+    last = dt.date(year + 1 if (em, ed) < (sm, sd) else year, em, ed)
+    return first, last
+
+
+def previous_season(season: str) -> str:
+    return season_label(parse_season(season) - 1)
+
+
+def season_days(season: str, start: str = "10-01", end: str = "05-20") -> pd.DatetimeIndex:
+    first, last = season_bounds(season, start, end)
+    return pd.date_range(first, last, freq="D", name="day")
+
+
+def season_months(season: str, start: str = "10-01", end: str = "05-20") -> pd.PeriodIndex:
+    """The calendar months a season touches (October..May for the usual dates)."""
+    first, last = season_bounds(season, start, end)
+    return pd.period_range(pd.Period(first, "M"), pd.Period(last, "M"), freq="M", name="month")
+
+
+def season_of(days, start: str = "10-01", end: str = "05-20") -> pd.Series:
+    """Season label of each local day, or None outside the heating season."""
+    idx = pd.DatetimeIndex(days)
+    sm, sd = (int(x) for x in start.split("-"))
+    em, ed = (int(x) for x in end.split("-"))
+    md = idx.month * 100 + idx.day
+    s_key, e_key = sm * 100 + sd, em * 100 + ed
+    wraps = e_key < s_key
+    in_season = ((md >= s_key) | (md <= e_key)) if wraps else ((md >= s_key) & (md <= e_key))
+    start_year = idx.year - ((md < s_key) if wraps else 0)
+    years = pd.Series(np.asarray(start_year), index=idx)
+    labels = years.astype(str) + "-" + (years + 1).astype(str)
+    return labels.astype(object).where(np.asarray(in_season), None)
