@@ -187,7 +187,7 @@ def schedule_intervals(
     parts = []
     for building_id, schedule in schedules.items():
         for wd, a, z in parse_schedule(schedule):
-            d = days[days.weekday == wd]
+            d = days[days.day_of_week == wd]
             if not len(d):
                 continue
             parts.append(

@@ -20,12 +20,12 @@ from carnet.config import carnet_home
 from carnet.db import get_engine, session_scope
 from carnet.models import User
 from carnet.users import authenticate
-from dashboards import auth, db, shell
+from dashboards import auth, db, ical_feed, shell
 
 HERE = Path(__file__).resolve().parent
 SIGN_IN_PATH = "/connexion"
 SIGN_OUT_PATH = "/deconnexion"
-PUBLIC_PREFIXES = ("/assets/",)
+PUBLIC_PREFIXES = ("/assets/", "/ical/")  # /ical/: the secret token is the access right
 PUBLIC_PATHS = {SIGN_IN_PATH, "/_favicon.ico", "/favicon.ico"}
 API_PREFIXES = ("/_dash-", "/_reload-hash", "/_alive")
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
@@ -91,6 +91,7 @@ def create_app(database_url: str | None = None) -> dash.Dash:
     app.layout = shell.shell_layout
     for page in dash.page_registry.values():
         shell.guard_layout(page)
+    ical_feed.register(server)
     for rule, (endpoint, view, methods, _cap) in auth.ROUTES.items():
         server.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=list(methods))
 

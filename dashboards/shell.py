@@ -24,6 +24,7 @@ CAPABILITY_LABELS_FR = {
     "bookings.view": "consulter les réservations de salles",
     "bookings.edit": "créer et modifier les réservations",
     "heating_schedule.view": "consulter le programme de chauffe",
+    "comfort.view": "suivre le confort délivré pendant les réservations",
     "finance.export": "produire l'export financier mensuel",
     "import.csv": "importer des relevés (CSV)",
     "devices.view": "surveiller les équipements communicants",
