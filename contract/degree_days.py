@@ -105,7 +105,7 @@ def tn_tx_meteo_france(hourly: pd.Series) -> pd.DataFrame:
     tx_day = pd.to_datetime(ts - 6 * 3600, unit="s").normalize()
     tn = pd.Series(temp).groupby(tn_day).min()
     tx = pd.Series(temp).groupby(tx_day).max()
-    out = pd.concat({"tn_c": tn, "tx_c": tx}, axis=1).sort_index()
+    out = pd.concat({"tn_c": tn, "tx_c": tx}, axis=1, sort=True)
     out.index.name = "day"
     return out
 

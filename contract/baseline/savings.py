@@ -89,7 +89,7 @@ def avoided_energy(
 def typical_year_temperatures(temp_mean_c: pd.Series) -> pd.Series:
     """Mean temperature per day of year (1..365) over the years given: a local normal year."""
     idx = pd.DatetimeIndex(temp_mean_c.index)
-    doy = np.minimum(idx.dayofyear - ((idx.is_leap_year) & (idx.dayofyear > 59)), 365)
+    doy = np.minimum(idx.day_of_year - ((idx.is_leap_year) & (idx.day_of_year > 59)), 365)
     return temp_mean_c.groupby(np.asarray(doy)).mean().rename_axis("day_of_year")
 
 
