@@ -1,0 +1,180 @@
+"""`carnet poll` (the Modbus poller) and `carnet modbus read` (the technician's one-off read)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from carnet.config import carnet_home
+from carnet.models import Quality
+from carnet_cli.main import CliError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("poll", help="relève Modbus des chaudières et compteurs")
+    p.add_argument(
+        "--config",
+        help="fichier YAML contenant `gateways:` (portefeuille ou fichier dédié ;"
+        " défaut : $CARNET_POLL_CONFIG ou CARNET_HOME/poller.yaml)",
+    )
+    p.add_argument("--once", action="store_true", help="interroge chaque équipement une fois")
+    p.add_argument("-v", "--verbose", action="store_true", help="journal détaillé")
+    p.set_defaults(handler=_poll)
+
+    m = sub.add_parser("modbus", help="diagnostic Modbus")
+    msub = m.add_subparsers(dest="modbus_command", required=True)
+    r = msub.add_parser("read", help="lit et décode une fois tous les points d'une table")
+    r.add_argument("target", metavar="HOTE[:PORT]", help="adresse de la passerelle (port 502)")
+    r.add_argument("--unit", type=int, required=True, help="adresse d'esclave Modbus")
+    r.add_argument("--map", required=True, help="modèle de data/registers/ ou chemin d'un YAML")
+    r.add_argument("--framer", choices=("socket", "rtu"), default="socket")
+    r.add_argument("--timeout", type=float, default=2.0, help="secondes par requête")
+    r.set_defaults(handler=_modbus_read)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # pymodbus reports every timeout as an error; we log silent devices ourselves, once
+    logging.getLogger("pymodbus").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+
+
+def _config_path(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    env = os.environ.get("CARNET_POLL_CONFIG")
+    return Path(env) if env else carnet_home() / "poller.yaml"
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.2f}".replace(".", ",") + " s"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)
+
+
+def _poll(args) -> int:
+    from ingest.modbus.config import ConfigError, load_config
+    from ingest.modbus.poller import Poller
+    from ingest.modbus.registers import MapError
+
+    _logging(args.verbose)
+    path = _config_path(args.config)
+    try:
+        config = load_config(path)
+        poller = Poller(config, on_status=lambda line: print(line, flush=True))
+    except (ConfigError, MapError) as exc:
+        raise CliError(str(exc)) from exc
+
+    if not args.once:
+        print(
+            f"relève démarrée : {len(poller.readers)} équipements sur"
+            f" {len(poller.gateways)} passerelle(s) ; arrêt par SIGTERM ou Ctrl-C",
+            flush=True,
+        )
+        asyncio.run(poller.run())
+        flush = poller.last_flush
+        print("relève arrêtée" + ("" if flush is None or flush.written else " (mise en attente)"))
+        return 0
+
+    async def once():
+        try:
+            return await poller.poll_once()
+        finally:
+            poller.close()
+
+    results = asyncio.run(once())
+    for res in results:
+        reader = next(
+            r for r in poller.readers if (r.bound.gateway, r.bound.unit) == (res.gateway, res.unit)
+        )
+        print(f"\n{res.gateway} / esclave {res.unit} ({reader.bound.config.map.model})")
+        print(
+            _table(
+                ["points lus", "en échec", "durée", "erreur"],
+                [[res.points_read, res.points_failed, _fmt_s(res.duration_s), res.error or ""]],
+            )
+        )
+    flush = poller.last_flush
+    total = sum(len(r.channel_idx) for r in poller.readers)
+    if flush is not None and flush.written:
+        print(f"\n{flush.rows} mesures écrites (lot n° {flush.batch_id}) pour {total} voies")
+    elif flush is not None:
+        print(
+            f"\nbase indisponible ({flush.error}) : {flush.rows} mesures mises en attente dans"
+            f" {poller.writer.spool.dir}"
+        )
+        return 1
+    return 0 if all(r.answered for r in results) else 1
+
+
+def _modbus_read(args) -> int:
+    from ingest.modbus.config import BoundDevice, DeviceConfig, GatewayConfig
+    from ingest.modbus.decode import enum_label
+    from ingest.modbus.poller import DeviceReader, Gateway
+    from ingest.modbus.registers import MapError, load_map
+
+    _logging(False)
+    host, _, port = args.target.rpartition(":") if ":" in args.target else (args.target, "", "502")
+    try:
+        port_n = int(port)
+    except ValueError as exc:
+        raise CliError(f"port invalide : {port!r}") from exc
+    try:
+        register_map = load_map(args.map, Path.cwd())
+    except MapError as exc:
+        raise CliError(str(exc)) from exc
+    gw_config = GatewayConfig(
+        code="diagnostic", host=host, port=port_n, framer=args.framer, timeout_s=args.timeout,
+        retries=0,
+    )  # fmt: skip
+    device = DeviceConfig(unit=args.unit, map=register_map)
+    reader = DeviceReader(BoundDevice("diagnostic", device, {}, None, None), read_all=True)
+
+    async def read():
+        gateway = Gateway(gw_config)
+        try:
+            return await reader.read(gateway)
+        finally:
+            gateway.close()
+
+    result, value, quality = asyncio.run(read())
+    print(
+        f"{host}:{port_n} esclave {args.unit}, table {register_map.model}"
+        f" ({args.framer}), lu en {_fmt_s(result.duration_s)}"
+    )
+    rows = []
+    for i, p in enumerate(reader.points):
+        regs = " ".join(f"{int(r):04X}" for r in reader.last_regs[i, : p.width])
+        q = int(quality[i])
+        if q == Quality.GAP:
+            shown, note = "-", "non lu"
+        elif q == Quality.INVALID:
+            shown, note = "-", "valeur invalide (sonde absente ?)"
+        else:
+            shown = f"{value[i]:.6g}".replace(".", ",")
+            note = enum_label(p, float(value[i])) or ""
+        address = f"{p.table} {p.address}"
+        rows.append([p.key, address, p.type, regs, shown, p.unit or "", note])
+    print(_table(["point", "adresse", "type", "registres", "valeur", "unité", "remarque"], rows))
+    if result.error:
+        print(f"\nerreur : {result.error}")
+    hints = reader.hinted
+    if hints:
+        print(
+            "\nattention : flottant(s) invraisemblable(s), vérifier word_order :", ", ".join(hints)
+        )
+    if not result.answered:
+        return 1
+    return 0 if result.points_failed == 0 else 1
