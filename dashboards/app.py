@@ -7,6 +7,7 @@ Callbacks and downloads check their own capability (`dashboards.auth.guarded`, `
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 from pathlib import Path
@@ -89,9 +90,22 @@ def create_app(database_url: str | None = None) -> dash.Dash:
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="fr">')
     app.layout = shell.shell_layout
+    app.clientside_callback(
+        """function(pathname, ids) {
+            return ids.map(function(id) {
+                var here = pathname === id.path || pathname.startsWith(id.path + "/");
+                return here ? "nav-link active" : "nav-link";
+            });
+        }""",
+        dash.Output({"type": "nav-link", "path": dash.ALL}, "className"),
+        dash.Input("_pages_location", "pathname"),
+        dash.State({"type": "nav-link", "path": dash.ALL}, "id"),
+    )
     for page in dash.page_registry.values():
         shell.guard_layout(page)
     ical_feed.register(server)
+    for module in sorted(HERE.glob("*_routes.py")):  # modules declaring `auth.route`s
+        importlib.import_module(f"dashboards.{module.stem}")
     for rule, (endpoint, view, methods, _cap) in auth.ROUTES.items():
         server.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=list(methods))
 
@@ -183,7 +197,7 @@ def _sign_out():
 
 
 def _unauthorised(_error):
-    if _is_api(flask.request.path):
+    if _is_api(flask.request.path) or flask.request.method not in ("GET", "HEAD"):
         return flask.jsonify(erreur="Connexion requise."), 401
     return flask.redirect(flask.url_for("sign_in"))
 
@@ -240,4 +254,3 @@ def _sign_in_page(error: str | None = None, login: str = "", suivant: str = "", 
 
 def _forbidden_page(name: str | None):
     return flask.render_template_string(FORBIDDEN_HTML, name=name), 403
-

@@ -24,6 +24,10 @@ UNIT_LABELS = {
     "MWh": "MWh",
     "kW": "kW",
     "h": "h",
+    "pct": "%",
+    "%": "%",
+    "ppm": "ppm",
+    "bar": "bar",
     "": "",
 }
 

@@ -35,3 +35,26 @@ def serve(host: str = "127.0.0.1", port: int = 8050, database_url: str | None = 
         pass
     finally:
         server.close()
+
+
+class BackgroundServer:
+    """A waitress server running in a daemon thread (tests, embedding); `stop()` closes every
+    connection from inside the server's own loop, so the thread ends cleanly."""
+
+    def __init__(self, wsgi_app, host: str = "127.0.0.1", port: int = 0, threads: int = 4):
+        import threading
+
+        from waitress.server import create_server
+
+        self.server = create_server(wsgi_app, host=host, port=port, threads=threads, ident="carnet")
+        self.url = server_url(self.server)
+        self.thread = threading.Thread(target=self.server.run, name="carnet-waitress", daemon=True)
+        self.thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        from waitress import wasyncore
+
+        server = self.server
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        self.thread.join(timeout)
+        server.task_dispatcher.shutdown()

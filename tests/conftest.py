@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, text
 
 from carnet import db as carnet_db
 
+pytest_plugins = ["tests.browser"]
+
 
 def _pg_admin_url(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)

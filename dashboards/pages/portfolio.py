@@ -4,6 +4,7 @@ reading. A contractor sees only its contract's buildings."""
 from __future__ import annotations
 
 import time
+import unicodedata
 
 import dash
 import pandas as pd
@@ -42,6 +43,10 @@ QUANTITY_LABELS = {
     "fault_code": "Code défaut",
     "power_kw": "Puissance",
     "water_volume_m3": "Eau",
+    "humidity_pct": "Humidité",
+    "co2_ppm": "CO₂",
+    "valve_pct": "Ouverture de vanne",
+    "pressure_bar": "Pression",
 }
 STALE_AFTER_S = 48 * 3600
 
@@ -49,7 +54,19 @@ STALE_AFTER_S = 48 * 3600
 def _frame() -> pd.DataFrame:
     with db.session() as s:
         scope = building_scope(s)
-    return portfolio_overview(db.engine(), building_ids=scope)
+    frame = portfolio_overview(db.engine(), building_ids=scope)
+    # French alphabetical order: "École" between "Crèche" and "Gymnase", not after "Z"
+    key = frame["building_name"].astype(str).map(_sort_key)
+    return (
+        frame.assign(_key=key)
+        .sort_values(["_key", "channel_code"], kind="stable")
+        .drop(columns="_key")
+    )
+
+
+def _sort_key(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in plain if not unicodedata.combining(c)).casefold()
 
 
 def _filter(frame: pd.DataFrame, search: str | None, usage: str | None) -> pd.DataFrame:

@@ -1,0 +1,274 @@
+"""Sign-in and server-side authorisation of the dashboards, over plain HTTP (Flask test client,
+and `requests` against the app served by waitress)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+
+import pytest
+import requests
+
+from carnet.db import get_engine, session_scope
+from carnet.models import User
+from carnet.roles import ROLE_LABELS_FR, can
+from carnet.users import set_user
+from dashboards import auth
+from dashboards.app import create_app
+from tests.browser import (
+    LOGIN_OF_ROLE,
+    USERS,
+    dash_callback_payload,
+    http_session,
+    password_of,
+    seed_users,
+)
+from tests.seed import seed_town
+
+PORTFOLIO_ROLES = {role for role in LOGIN_OF_ROLE if can(role, "portfolio.view")}
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def app(db_url):
+    engine = get_engine(db_url)
+    seed_users(engine)
+    seed_town(engine)
+    return create_app(db_url)
+
+
+def sign_in(client, login, password=None, suivant=None):
+    token = CSRF.search(client.get("/connexion").text).group(1)
+    data = {"login": login, "password": password or password_of(login), "csrf": token}
+    if suivant is not None:
+        data["suivant"] = suivant
+    return client.post("/connexion", data=data)
+
+
+def signed_in_client(app, login):
+    client = app.server.test_client()
+    assert sign_in(client, login).status_code == 302
+    return client
+
+
+def components(node):
+    """Every component (dict with type/props) of a Dash layout JSON, depth first."""
+    if isinstance(node, dict):
+        if "props" in node and "type" in node:
+            yield node
+            yield from components(node["props"].get("children"))
+        else:
+            for value in node.values():
+                yield from components(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from components(item)
+
+
+def nav_links(client) -> dict[str, str]:
+    layout = client.get("/_dash-layout").get_json()
+    return {
+        c["props"]["href"]: c["props"]["children"]
+        for c in components(layout)
+        if c["props"].get("className") == "nav-link"
+    }
+
+
+def body(response) -> str:
+    """The response as text, with the JSON of Dash responses decoded (no \\u escapes)."""
+    try:
+        data = response.get_json(silent=True) if hasattr(response, "get_json") else response.json()
+    except ValueError:
+        data = None
+    return response.text if data is None else json.dumps(data, ensure_ascii=False)
+
+
+def callback(client, output_id, values=None):
+    deps = client.get("/_dash-dependencies").get_json()
+    payload = dash_callback_payload(deps, output_id, values)
+    return client.post("/_dash-update-component", json=payload)
+
+
+def page_content(client, path):
+    """The page layout as the Dash router callback renders it for `path`."""
+    return callback(client, "_pages_content", {"_pages_location.pathname": path})
+
+
+def test_anonymous_page_request_is_redirected_to_sign_in(app):
+    client = app.server.test_client()
+    for path in ("/", "/portefeuille", "/portefeuille?x=1", "/nimporte-quoi"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/connexion?suivant=")
+    sign_in_page = client.get("/connexion")
+    assert sign_in_page.status_code == 200
+    assert "Mot de passe" in sign_in_page.text and 'lang="fr"' in sign_in_page.text
+
+
+def test_anonymous_callback_and_api_requests_get_401(app):
+    client = app.server.test_client()
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get("/_dash-dependencies").status_code == 401
+    deps = signed_in_client(app, "gestionnaire").get("/_dash-dependencies").get_json()
+    payload = dash_callback_payload(deps, "portfolio-table-wrap", {"portfolio-search.value": "a"})
+    response = client.post("/_dash-update-component", json=payload)
+    assert response.status_code == 401
+    assert "Hôtel de ville" not in body(response)
+    assert client.post("/portefeuille").status_code == 401
+
+
+def test_wrong_password_is_refused_with_the_same_message_as_an_unknown_login(app):
+    client = app.server.test_client()
+    wrong = sign_in(client, "gestionnaire", "pas-le-bon-mot-de-passe")
+    unknown = sign_in(client, "personne", "pas-le-bon-mot-de-passe")
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert "Identifiant ou mot de passe incorrect." in body(response)
+        assert "pas-le-bon-mot-de-passe" not in body(response)
+    assert wrong.text.replace("gestionnaire", "X") == unknown.text.replace("personne", "X")
+    assert client.get("/portefeuille").status_code == 302
+
+
+def test_sign_in_without_the_form_token_is_refused(app):
+    client = app.server.test_client()
+    response = client.post(
+        "/connexion", data={"login": "gestionnaire", "password": password_of("gestionnaire")}
+    )
+    assert response.status_code == 400
+    assert client.get("/portefeuille").status_code == 302
+
+
+def test_sign_in_redirects_to_a_local_page_only_and_sets_a_safe_cookie(app):
+    client = app.server.test_client()
+    response = sign_in(client, "gestionnaire", suivant="/portefeuille")
+    assert response.status_code == 302 and response.headers["Location"] == "/portefeuille"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        client = app.server.test_client()
+        assert sign_in(client, "gestionnaire", suivant=evil).headers["Location"] == "/"
+
+
+def test_sign_out_ends_the_session(app):
+    client = signed_in_client(app, "gestionnaire")
+    assert client.get("/portefeuille").status_code == 200
+    assert client.get("/deconnexion").status_code == 302
+    assert client.get("/portefeuille").status_code == 302
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_a_password_change_or_deactivation_ends_open_sessions(app, db_url):
+    client = signed_in_client(app, "gestionnaire")
+    other = signed_in_client(app, "finances")
+    with session_scope(get_engine(db_url)) as s:
+        set_user(s, "gestionnaire", "manager", password="un-nouveau-mot-2")
+        s.query(User).filter(User.login == "finances").update({"active": False})
+    assert client.get("/portefeuille").status_code == 302
+    assert other.get("/portefeuille").status_code == 302
+    assert sign_in(app.server.test_client(), "finances").status_code == 401
+
+
+@pytest.mark.parametrize("role", sorted(LOGIN_OF_ROLE))
+def test_each_role_sees_only_its_pages_in_the_navigation(app, role):
+    login = LOGIN_OF_ROLE[role]
+    client = signed_in_client(app, login)
+    links = nav_links(client)
+    assert ("/portefeuille" in links) == can(role, "portfolio.view")
+    import dash
+
+    for page in dash.page_registry.values():
+        capability = page.get("capability")
+        if capability is not None and not can(role, capability):
+            assert page["path"] not in links
+    layout_text = json.dumps(client.get("/_dash-layout").get_json(), ensure_ascii=False)
+    assert USERS[login][2] in layout_text and ROLE_LABELS_FR[role] in layout_text
+    home = page_content(client, "/")
+    assert home.status_code == 200
+    assert ("Portefeuille" in body(home)) == can(role, "portfolio.view")
+
+
+@pytest.mark.parametrize("role", sorted(LOGIN_OF_ROLE))
+def test_portfolio_page_and_its_callback_are_refused_to_roles_without_it(app, role):
+    client = signed_in_client(app, LOGIN_OF_ROLE[role])
+    page = client.get("/portefeuille")
+    table = callback(client, "portfolio-table-wrap", {"portfolio-search.value": "o"})
+    routed = page_content(client, "/portefeuille")
+    if role in PORTFOLIO_ROLES:
+        assert page.status_code == 200
+        assert table.status_code == 200 and "portfolio-table" in body(table)
+        assert "portfolio-summary" in body(routed)
+    else:
+        assert page.status_code == 403 and "Accès refusé" in page.text
+        assert table.status_code == 403
+        assert "Hôtel de ville" not in body(table) and "MAIRIE" not in body(table)
+        assert routed.status_code == 200 and "Accès refusé" in body(routed)
+        assert "MAIRIE" not in body(routed)
+
+
+def test_contractor_sees_only_its_contract_buildings(app):
+    manager = signed_in_client(app, "gestionnaire")
+    contractor = signed_in_client(app, "exploitant")
+    everything = body(page_content(manager, "/portefeuille"))
+    for code in ("MAIRIE", "ECOLE-PASTEUR", "GYMNASE"):
+        assert code in everything
+    for response in (
+        page_content(contractor, "/portefeuille"),
+        callback(contractor, "portfolio-table-wrap", {"portfolio-search.value": ""}),
+    ):
+        assert response.status_code == 200
+        assert "MAIRIE-GAZ" in body(response)
+        assert "ECOLE-PASTEUR" not in body(response) and "GYMNASE" not in body(response)
+
+
+def test_guarded_download_route_refuses_other_roles(db_url):
+    engine = get_engine(db_url)
+    seed_users(engine)
+
+    @auth.route("/test-export.csv", "finance.export")
+    def export():
+        return "a;b\n", 200, {"Content-Type": "text/csv"}
+
+    try:
+        app = create_app(db_url)
+    finally:
+        auth.ROUTES.pop("/test-export.csv")
+    assert app.server.test_client().get("/test-export.csv").status_code == 302
+    for role, login in LOGIN_OF_ROLE.items():
+        response = signed_in_client(app, login).get("/test-export.csv")
+        assert response.status_code == (200 if can(role, "finance.export") else 403), role
+
+
+def test_secret_key_is_generated_once_and_private(db_url, monkeypatch):
+    from dashboards.app import secret_key
+
+    monkeypatch.delenv("CARNET_SECRET_KEY", raising=False)
+    first, second = secret_key(), secret_key()
+    assert first == second and len(first) >= 32
+    from carnet.config import carnet_home
+
+    mode = stat.S_IMODE(os.stat(carnet_home() / "secret_key").st_mode)
+    assert mode == 0o600
+    monkeypatch.setenv("CARNET_SECRET_KEY", "depuis-l-environnement")
+    assert secret_key() == "depuis-l-environnement"
+
+
+def test_raw_http_callback_of_a_refused_role_gets_403_from_the_served_app(live_app):
+    seed_town(live_app.engine)
+    base = live_app.url
+    anonymous = requests.Session()
+    assert anonymous.get(base + "portefeuille", allow_redirects=False).status_code == 302
+    manager = http_session(base, "gestionnaire", password_of("gestionnaire"))
+    deps = manager.get(base + "_dash-dependencies", timeout=10).json()
+    payload = dash_callback_payload(deps, "portfolio-table-wrap", {"portfolio-search.value": "h"})
+    assert anonymous.post(base + "_dash-update-component", json=payload).status_code == 401
+    ok = manager.post(base + "_dash-update-component", json=payload, timeout=10)
+    assert ok.status_code == 200 and "Hôtel de ville" in body(ok)
+    for role in ("programmer", "agent"):
+        login = LOGIN_OF_ROLE[role]
+        http = http_session(base, login, password_of(login))
+        assert http.get(base + "portefeuille", timeout=10).status_code == 403
+        refused = http.post(base + "_dash-update-component", json=payload, timeout=10)
+        assert refused.status_code == 403
+        assert "Hôtel de ville" not in body(refused)
