@@ -26,6 +26,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "carnet.intervention": frozenset({"manager", "contractor"}),
     "carnet.observation": frozenset({"manager", "contractor", "agent"}),
     "carnet.triage": frozenset({"manager"}),
+    # the obligations and their due dates (the carnet minus the programmer's rooms-only view)
+    "obligations.view": frozenset({"manager", "contractor", "agent"}),
     "bookings.view": frozenset({"manager", "contractor", "programmer"}),
     "bookings.edit": frozenset({"manager", "programmer"}),
     "heating_schedule.view": frozenset({"manager", "contractor"}),

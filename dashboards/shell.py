@@ -21,6 +21,7 @@ CAPABILITY_LABELS_FR = {
     "carnet.intervention": "consigner des interventions",
     "carnet.observation": "signaler des observations",
     "carnet.triage": "trier les signalements",
+    "obligations.view": "suivre les obligations réglementaires et leurs échéances",
     "bookings.view": "consulter les réservations de salles",
     "bookings.edit": "créer et modifier les réservations",
     "heating_schedule.view": "consulter le programme de chauffe",

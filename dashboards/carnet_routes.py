@@ -1,0 +1,201 @@
+"""Plain Flask routes of the carnet: attachment downloads, the printable QR code, and the
+agents' phone-friendly observation form.
+
+The form is plain HTML (multipart POST, no JavaScript) on purpose: it is opened from a QR code
+on a phone in a school corridor, with a photo straight from the camera. Every route checks
+the user's rights through `carnet` (a contractor only on its buildings, 403 otherwise).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import flask
+import qrcode
+import qrcode.image.svg
+from sqlalchemy import select
+from werkzeug.exceptions import abort
+
+from carnet.access import CarnetPermissionError
+from carnet.attachments import MAX_BYTES, AttachmentError, add_attachment, open_attachment
+from carnet.buildings import building_by_qr_token, ensure_qr_token
+from carnet.logbook import LogbookError, add_entry, resolve_building
+from carnet.models import Room
+from dashboards import db
+from dashboards.auth import current_user, route
+
+CSRF_KEY = "csrf_carnet_forms"
+
+
+def _csrf_token() -> str:
+    token = flask.session.get(CSRF_KEY)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        flask.session[CSRF_KEY] = token
+    return token
+
+
+def _csrf_ok(token: str | None) -> bool:
+    expected = flask.session.get(CSRF_KEY)
+    return bool(expected and token and secrets.compare_digest(token, expected))
+
+
+@route("/pieces-jointes/<int:attachment_id>", "carnet.view")
+def download_attachment(attachment_id: int):
+    user = current_user()
+    with db.session() as s:
+        try:
+            path, att = open_attachment(s, user, attachment_id)
+        except CarnetPermissionError:
+            abort(403)
+        except LookupError:
+            abort(404)
+        filename, content_type = att.filename, att.content_type
+    response = flask.send_file(
+        path,
+        mimetype=content_type,
+        download_name=filename,
+        as_attachment=flask.request.args.get("telecharger") == "1",
+        max_age=0,
+    )
+    # uploaded content: never let it run scripts in our origin
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def signal_url(token: str) -> str:
+    return flask.request.host_url.rstrip("/") + f"/signaler/{token}"
+
+
+def qr_svg(data: str) -> str:
+    image = qrcode.make(
+        data,
+        image_factory=qrcode.image.svg.SvgPathImage,
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        box_size=10,
+    )
+    return image.to_string(encoding="unicode")
+
+
+QR_HTML = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>QR code · {{ name }}</title>
+<link rel="stylesheet" href="/assets/carnet.css">
+<style>
+  body { background: #fff; }
+  .qr-sheet { max-width: 16cm; margin: 1.5cm auto; text-align: center; font-size: 18px; }
+  .qr-sheet h1 { font-size: 28px; }
+  .qr-code svg { width: 11cm; height: 11cm; }
+  .qr-url { font-family: monospace; font-size: 12px; word-break: break-all; color: #444; }
+  @media print { .no-print { display: none; } .qr-sheet { margin: 0 auto; } }
+</style></head>
+<body><main class="qr-sheet" id="qr-sheet">
+  <h1>{{ name }}</h1>
+  <p><strong>Vous avez remarqué un problème dans ce bâtiment ?</strong><br>
+     Radiateur froid, fuite, porte qui ferme mal… Scannez ce code avec votre téléphone
+     pour le signaler aux services techniques.</p>
+  <div class="qr-code" id="qr-code">{{ svg|safe }}</div>
+  <p class="qr-url" id="qr-url">{{ url }}</p>
+  <p class="no-print"><button onclick="window.print()">Imprimer</button>
+     <a href="/batiments/{{ code }}">Retour à la fiche du bâtiment</a></p>
+</main></body></html>"""
+
+
+@route("/batiments/<code>/qr", "carnet.edit")
+def building_qr(code: str):
+    with db.session() as s:
+        try:
+            building = resolve_building(s, code)
+        except LookupError:
+            abort(404)
+        token = ensure_qr_token(s, building)
+        name, code = building.name, building.code
+    url = signal_url(token)
+    return flask.render_template_string(QR_HTML, name=name, code=code, url=url, svg=qr_svg(url))
+
+
+SIGNAL_HTML = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Signaler · {{ name }}</title>
+<link rel="stylesheet" href="/assets/carnet.css">
+<link rel="stylesheet" href="/assets/logbook.css"></head>
+<body class="signal-body">
+<main class="signal-card" id="signal-form-page">
+  <p class="signal-brand"><span class="brand-mark">◧</span> Carnet</p>
+  <h1>Signaler un problème</h1>
+  <p class="signal-building" id="signal-building">{{ name }}</p>
+  {% if error %}<div class="alert alert-error" id="signal-error" role="alert">{{ error }}</div>{% endif %}
+  <form method="post" enctype="multipart/form-data" id="signal-form">
+    <input type="hidden" name="csrf" value="{{ csrf }}">
+    <label for="room">Où ?</label>
+    <select id="room" name="room">
+      <option value="">Bâtiment (sans précision)</option>
+      {% for r in rooms %}<option value="{{ r.code }}" {% if r.code == room %}selected{% endif %}>{{ r.name }}</option>{% endfor %}
+    </select>
+    <label for="text">Qu'avez-vous constaté ?</label>
+    <textarea id="text" name="text" rows="5" required maxlength="4000"
+      placeholder="Ex. : le radiateur sous la fenêtre est froid depuis ce matin">{{ text }}</textarea>
+    <label for="photo">Photo (facultative, {{ max_mb }} Mo au plus)</label>
+    <input id="photo" name="photo" type="file" accept="image/*,application/pdf">
+    <button type="submit" id="signal-submit">Envoyer le signalement</button>
+  </form>
+  <p class="signal-foot"><a href="/mes-signalements" id="my-reports-link">Mes signalements et les réponses</a></p>
+</main></body></html>"""
+
+
+def _rooms(session, building_id: int) -> list[dict]:
+    rooms = session.scalars(select(Room).where(Room.building_id == building_id).order_by(Room.name))
+    return [{"code": r.code, "name": r.name} for r in rooms]
+
+
+@route("/signaler/<token>", "carnet.observation", methods=("GET", "POST"))
+def signal(token: str):
+    """The agents' form: room, what they saw, a photo. Creates an open observation."""
+    user = current_user()
+    request = flask.request
+    with db.session() as s:
+        building = building_by_qr_token(s, token)
+        if building is None:
+            abort(404)
+        name, building_id = building.name, building.id
+        rooms = _rooms(s, building_id)
+    form = {"room": "", "text": "", "error": None}
+    status = 200
+    if request.method == "POST":
+        form["room"] = request.form.get("room", "")
+        form["text"] = (request.form.get("text") or "").strip()
+        photo = request.files.get("photo")
+        if not _csrf_ok(request.form.get("csrf")):
+            form["error"], status = "Le formulaire a expiré, veuillez recommencer.", 400
+        else:
+            try:
+                with db.session() as s:  # one transaction: no observation without its photo
+                    entry = add_entry(
+                        s,
+                        user,
+                        building_id,
+                        "observation",
+                        form["text"],
+                        room=form["room"] or None,
+                        source="qr",
+                    )
+                    if photo is not None and photo.filename:
+                        add_attachment(s, user, entry, photo.filename, photo.stream)
+                    entry_id = entry.id
+                return flask.redirect(f"/mes-signalements?envoye={entry_id}")
+            except CarnetPermissionError:
+                abort(403)
+            except (AttachmentError, LogbookError, LookupError) as exc:
+                form["error"], status = str(exc).strip("'\""), 400
+    html = flask.render_template_string(
+        SIGNAL_HTML,
+        name=name,
+        rooms=rooms,
+        csrf=_csrf_token(),
+        max_mb=MAX_BYTES // (1024 * 1024),
+        **form,
+    )
+    return html, status, {"Cache-Control": "no-store"}

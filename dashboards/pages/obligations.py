@@ -1,0 +1,109 @@
+"""Obligations (`/obligations`): the portfolio's overdue regulatory duties first, then (on
+demand) every obligation with its next due date. The manager can derive missing obligations
+from the equipment (idempotent templates of `carnet.obligations`)."""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, callback, dcc, html
+from dash.exceptions import PreventUpdate
+from sqlalchemy import select
+
+from carnet.models import Building
+from carnet.obligations import apply_templates, obligations_frame
+from dashboards import db
+from dashboards.auth import current_user, guarded, require
+from dashboards.pages.building import obligations_table
+
+CAPABILITY = "obligations.view"
+
+dash.register_page(
+    __name__,
+    path="/obligations",
+    name="Obligations",
+    title="Obligations · Carnet",
+    description="Entretiens, contrôles et déclarations réglementaires : échéances et retards.",
+    order=22,
+    capability=CAPABILITY,
+)
+
+
+def _rows(show_all: bool) -> list[dict]:
+    user = current_user()
+    with db.session() as s:
+        frame = obligations_frame(s, user, overdue_only=not show_all)
+    frame = frame.sort_values(["overdue", "days_overdue"], ascending=[False, False])
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def layout(**_query):
+    user = current_user()
+    rows = _rows(show_all=False)
+    controls = [
+        dcc.Checklist(
+            id="ob-show-all",
+            options=[{"label": " Afficher aussi les obligations à jour", "value": "all"}],
+            value=[],
+        )
+    ]
+    if user is not None and user.can("carnet.edit"):
+        controls.append(
+            html.Button(
+                "Dériver les obligations des équipements",
+                id="ob-apply",
+                className="btn btn-secondary",
+                title="Crée les obligations manquantes d'après les équipements et les bâtiments "
+                "(les obligations existantes ne sont pas modifiées)",
+            )
+        )
+    return html.Div(
+        className="page obligations",
+        children=[
+            html.Div(
+                className="page-head",
+                children=[
+                    html.H1("Obligations"),
+                    html.P(
+                        f"{len(rows)} obligation(s) en retard dans le patrimoine. Les textes cités "
+                        "sont dans l'info-bulle de chaque ligne.",
+                        className="lead",
+                        id="ob-summary",
+                    ),
+                ],
+            ),
+            html.Div(controls, className="filters"),
+            html.Div(id="ob-msg"),
+            html.Div(
+                obligations_table(rows, show_building=True, table_id="ob-table"),
+                id="ob-table-wrap",
+                className="table-wrap",
+            ),
+        ],
+    )
+
+
+@callback(
+    Output("ob-table-wrap", "children"),
+    Input("ob-show-all", "value"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def toggle(show):
+    return obligations_table(_rows("all" in (show or [])), show_building=True, table_id="ob-table")
+
+
+@callback(
+    Output("ob-msg", "children"),
+    Input("ob-apply", "n_clicks"),
+    prevent_initial_call=True,
+)
+@guarded("carnet.edit")
+def apply_all(n):
+    if not n:
+        raise PreventUpdate
+    user = require("carnet.edit")
+    with db.session() as s:
+        created = 0
+        for b in s.scalars(select(Building).order_by(Building.code)):
+            created += len(apply_templates(s, b, user))
+    return html.Div(f"{created} obligation(s) créée(s).", className="alert alert-ok")

@@ -1,0 +1,142 @@
+"""The carnet's web routes over HTTP (Flask test client): attachment downloads guarded by
+building, the QR code page, the agents' form, and page access by role."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from sqlalchemy import select
+
+from carnet.attachments import add_attachment
+from carnet.db import get_engine, session_scope
+from carnet.logbook import add_entry
+from carnet.models import Attachment, Building, LogbookEntry, User
+from dashboards.app import create_app
+from tests.browser import password_of
+from tests.carnet_web_seed import OTHER_PASSWORD, seed_carnet
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+
+
+@pytest.fixture
+def app(db_url):
+    engine = get_engine(db_url)
+    seed_carnet(engine)
+    return create_app(db_url)
+
+
+def client_for(app, login):
+    client = app.server.test_client()
+    token = CSRF.search(client.get("/connexion").text).group(1)
+    password = OTHER_PASSWORD if login == "exploitant2" else password_of(login)
+    r = client.post("/connexion", data={"login": login, "password": password, "csrf": token})
+    assert r.status_code == 302, login
+    return client
+
+
+def _attachment(engine, building_code: str) -> int:
+    with session_scope(engine) as s:
+        manager = s.scalar(select(User).where(User.login == "gestionnaire"))
+        entry = add_entry(s, manager, building_code, "works", "Rapport de travaux")
+        return add_attachment(s, manager, entry, "rapport.pdf", PDF).id
+
+
+def test_attachment_download_is_guarded_by_building(app, db_url):
+    engine = get_engine(db_url)
+    att = _attachment(engine, "MAIRIE")
+    for login in ("gestionnaire", "exploitant", "agent"):
+        r = client_for(app, login).get(f"/pieces-jointes/{att}")
+        assert r.status_code == 200, login
+        assert r.data == PDF and r.mimetype == "application/pdf"
+        assert "sandbox" in r.headers["Content-Security-Policy"]
+    # a contractor of another contract, finance and the programmer: 403
+    for login in ("exploitant2", "finances", "programmation"):
+        assert client_for(app, login).get(f"/pieces-jointes/{att}").status_code == 403, login
+    assert client_for(app, "gestionnaire").get("/pieces-jointes/999999").status_code == 404
+    # anonymous: sent to sign in, never the file
+    anon = app.server.test_client().get(f"/pieces-jointes/{att}")
+    assert anon.status_code in (302, 401) and anon.data != PDF
+    # the other contractor does get its own building's files
+    other = _attachment(engine, "ECOLE")
+    assert client_for(app, "exploitant2").get(f"/pieces-jointes/{other}").status_code == 200
+    assert client_for(app, "exploitant").get(f"/pieces-jointes/{other}").status_code == 403
+
+
+def test_qr_page_and_agent_form(app, db_url):
+    engine = get_engine(db_url)
+    manager = client_for(app, "gestionnaire")
+    r = manager.get("/batiments/MAIRIE/qr")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    with session_scope(engine) as s:
+        token = s.scalar(select(Building.qr_token).where(Building.code == "MAIRIE"))
+    assert token and f"/signaler/{token}" in html and "<svg" in html and "<path" in html
+    assert client_for(app, "agent").get("/batiments/MAIRIE/qr").status_code == 403
+    assert manager.get("/batiments/NOPE/qr").status_code == 404
+
+    agent = client_for(app, "agent")
+    form = agent.get(f"/signaler/{token}")
+    assert form.status_code == 200 and "Salle du conseil" in form.get_data(as_text=True)
+    csrf = CSRF.search(form.get_data(as_text=True)).group(1)
+    # a file that is not a photo is refused, and no observation is left behind
+    bad = agent.post(
+        f"/signaler/{token}",
+        data={
+            "csrf": csrf,
+            "room": "MAIRIE-CONSEIL",
+            "text": "Radiateur froid",
+            "photo": (io.BytesIO(b"<script>"), "photo.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 400 and "type de fichier refusé" in bad.get_data(as_text=True)
+    assert "Radiateur froid" in bad.get_data(as_text=True)  # the text is kept
+    ok = agent.post(
+        f"/signaler/{token}",
+        data={
+            "csrf": csrf,
+            "room": "MAIRIE-CONSEIL",
+            "text": "Radiateur froid",
+            "photo": (io.BytesIO(PNG), "radiateur.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert ok.status_code == 302 and ok.headers["Location"].startswith("/mes-signalements?envoye=")
+    with session_scope(engine) as s:
+        (obs,) = s.scalars(select(LogbookEntry).where(LogbookEntry.kind == "observation")).all()
+        assert (obs.author_login, obs.source, obs.status) == ("agent", "qr", "open")
+        assert obs.room.code == "MAIRIE-CONSEIL"
+        (att,) = s.scalars(select(Attachment).where(Attachment.entry_id == obs.id)).all()
+        assert att.content_type == "image/png" and att.uploaded_by == "agent"
+    # without the form's token: refused
+    forged = agent.post(f"/signaler/{token}", data={"csrf": "x", "text": "y"})
+    assert forged.status_code == 400
+    assert agent.get("/signaler/faux-jeton").status_code == 404
+    # the contractor of another contract may not report on MAIRIE; finance may not report
+    other = client_for(app, "exploitant2")
+    page = other.get(f"/signaler/{token}").get_data(as_text=True)
+    r = other.post(f"/signaler/{token}", data={"csrf": CSRF.search(page).group(1), "text": "x"})
+    assert r.status_code == 403
+    assert client_for(app, "finances").get(f"/signaler/{token}").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("login", "path", "status"),
+    [
+        ("finances", "/batiments/MAIRIE", 403),
+        ("finances", "/batiments", 403),
+        ("finances", "/obligations", 403),
+        ("programmation", "/obligations", 403),
+        ("programmation", "/batiments/MAIRIE", 200),  # rooms only, decided by the layout
+        ("agent", "/mes-signalements", 200),
+        ("agent", "/obligations", 200),
+        ("programmation", "/mes-signalements", 403),
+        ("exploitant", "/obligations", 200),
+    ],
+)
+def test_pages_by_role(app, login, path, status):
+    assert client_for(app, login).get(path).status_code == status
