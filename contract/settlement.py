@@ -198,7 +198,9 @@ def building_days(
     grid["estimated"] = est.reindex(main_key).fillna(False).to_numpy(dtype=bool) & ~np.isnan(qt_kwh)
     ecs_m3 = volume.reindex(ecs_key).to_numpy()
     has_ecs = ~np.isnan(ecs_channel) & ~np.isnan(grid["q_ecs_mwh_per_m3"].to_numpy())
-    grid["ecs_mwh_pci"] = np.where(has_ecs, ecs_m3 * grid["q_ecs_mwh_per_m3"].to_numpy(), 0.0)
+    # hot water is deducted only on days whose fuel is known: NC = QT - ECS over the same days
+    ecs_mwh = np.where(has_ecs, ecs_m3 * grid["q_ecs_mwh_per_m3"].to_numpy(), 0.0)
+    grid["ecs_mwh_pci"] = np.where(np.isnan(qt_kwh), np.nan, ecs_mwh)
     grid["ecs_missing"] = has_ecs & np.isnan(ecs_m3)
     grid["nc_mwh_pci"] = grid["qt_mwh_pci"] - np.nan_to_num(grid["ecs_mwh_pci"].to_numpy())
 

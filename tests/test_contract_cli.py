@@ -1,0 +1,337 @@
+"""`carnet settle`, `carnet baseline`, `carnet adjust` end to end on a small portfolio inserted
+through the ORM, readings written through `carnet.store.write_readings` (SQLite and
+PostgreSQL). Expected figures are recomputed here from the readings with plain formulas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from sqlalchemy import select
+
+from carnet.db import session_scope
+from carnet.models import (
+    Adjustment,
+    AuditEvent,
+    Building,
+    Channel,
+    Contract,
+    ContractBuilding,
+    LogbookEntry,
+    Station,
+    User,
+)
+from carnet.store import write_readings
+from carnet.timeutil import local_midnight_epoch, to_epoch
+from carnet_cli.main import main
+
+S = 18.0
+NB = {"MAIRIE": 310.0, "ECOLE": 120.0}
+DJU_REF = 2450.0
+PRICE = Decimal("92.5")
+KWH_PER_M3 = 11.2
+R = 1.11
+Q_ECS = 0.06
+DAYS = pd.date_range("2025-10-01", "2025-10-31", freq="D")
+
+
+def costic(tn, tx):
+    if tx <= S:
+        return S - (tn + tx) / 2
+    if tn >= S:
+        return 0.0
+    return (S - tn) * (0.08 + 0.42 * (S - tn) / (tx - tn))
+
+
+def eur(x: float) -> Decimal:
+    return (Decimal(repr(float(x))) * PRICE).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def run(capsys, *argv) -> tuple[int, str]:
+    status = main(list(argv))
+    out = capsys.readouterr()
+    return status, out.out + out.err
+
+
+def portfolio(engine) -> dict[str, int]:
+    with session_scope(engine) as s:
+        st = Station(code="LESQ", name="Lille-Lesquin")
+        s.add(st)
+        s.flush()
+        ch = {}
+        for code, quantity in (("TN", "temp_min_c"), ("TX", "temp_max_c"), ("T", "temp_outdoor_c")):
+            c = Channel(code=code, station_id=st.id, quantity=quantity, kind="instant", unit="degC")
+            s.add(c)
+            ch[code] = c
+        buildings = {}
+        for code in ("MAIRIE", "ECOLE"):
+            b = Building(code=code, name=code.title(), station_id=st.id, heated_area_m2=1000)
+            s.add(b)
+            s.flush()
+            buildings[code] = b
+            gas = Channel(
+                code=f"{code}-GAZ", building_id=b.id, quantity="gas_volume_m3", kind="index",
+                unit="m3", kwh_per_unit=KWH_PER_M3,
+            )  # fmt: skip
+            s.add(gas)
+            ch[f"{code}-GAZ"] = gas
+        ecs = Channel(
+            code="ECOLE-ECS", building_id=buildings["ECOLE"].id, quantity="water_volume_m3",
+            kind="index", unit="m3",
+        )  # fmt: skip
+        s.add(ecs)
+        ch["ECOLE-ECS"] = ecs
+        s.flush()
+        contract = Contract(
+            code="C1", contractor="Thermique du Nord", kind="MTI", starts_on=dt.date(2024, 7, 1),
+            dju_method="costic", dju_base_c=S, station_id=st.id, price_eur_per_mwh_pci=PRICE,
+            pcs_pci_ratio=R, franchise_pct=2.0, savings_share_contractor=0.5,
+            savings_cap_pct=15.0, overrun_share_contractor=1.0,
+        )  # fmt: skip
+        s.add(contract)
+        s.flush()
+        s.add(
+            ContractBuilding(
+                contract_id=contract.id, building_id=buildings["MAIRIE"].id,
+                channel_id=ch["MAIRIE-GAZ"].id, nb_mwh_pci=NB["MAIRIE"], dju_ref=DJU_REF,
+            )
+        )  # fmt: skip
+        s.add(
+            ContractBuilding(
+                contract_id=contract.id, building_id=buildings["ECOLE"].id,
+                channel_id=ch["ECOLE-GAZ"].id, nb_mwh_pci=NB["ECOLE"], dju_ref=DJU_REF,
+                ecs_channel_id=ecs.id, q_ecs_mwh_per_m3=Q_ECS,
+            )
+        )  # fmt: skip
+        s.add(User(login="gestionnaire", name="Gestionnaire", role="manager"))
+        s.add(User(login="agent1", name="Agent", role="agent"))
+        s.flush()
+        return {code: c.id for code, c in ch.items()}
+
+
+def index_frame(channel_id: int, days: pd.DatetimeIndex, daily: np.ndarray) -> pd.DataFrame:
+    """Index readings at each local midnight from days[0] to the day after the last."""
+    stamps = local_midnight_epoch(list(days) + [days[-1] + pd.Timedelta(days=1)])
+    values = np.concatenate([[1000.0], 1000.0 + np.cumsum(daily)])
+    return pd.DataFrame({"channel_id": channel_id, "ts": stamps, "value": values})
+
+
+@pytest.fixture
+def town(engine):
+    ids = portfolio(engine)
+    n = len(DAYS)
+    i = np.arange(n)
+    tn = 2.0 + (i % 7) * 1.5  # 2 .. 11 °C
+    tx = tn + 4.0 + (i % 5) * 2.5  # some days cross 18 °C: all COSTIC branches
+    tn[3], tx[3] = 19.0, 24.0  # a warm day: 0 DJU
+    stamps = local_midnight_epoch(DAYS)
+    temps = pd.concat(
+        [
+            pd.DataFrame({"channel_id": ids["TN"], "ts": stamps, "value": tn}),
+            pd.DataFrame({"channel_id": ids["TX"], "ts": stamps, "value": tx}),
+        ]
+    )
+    gas_mairie = 300.0 + 20.0 * (i % 4)  # m3 per day
+    gas_ecole = 150.0 + 10.0 * (i % 3)
+    ecs = np.full(n, 2.0)  # m3 of hot water per day
+    write_readings(engine, temps)
+    write_readings(engine, index_frame(ids["MAIRIE-GAZ"], DAYS, gas_mairie))
+    # the school's last reading is at 31/10 00:00: 31/10 is missing
+    write_readings(engine, index_frame(ids["ECOLE-GAZ"], DAYS[:-1], gas_ecole[:-1]))
+    write_readings(engine, index_frame(ids["ECOLE-ECS"], DAYS, ecs))
+    return {
+        "ids": ids,
+        "dju": np.array([costic(a, b) for a, b in zip(tn, tx, strict=True)]),
+        "gas": {"MAIRIE": gas_mairie, "ECOLE": gas_ecole[:-1]},
+        "ecs": ecs,
+    }
+
+
+def expected_building(code: str, town, factor=None) -> dict:
+    dju = town["dju"]
+    nb_day = np.full(len(dju), NB[code]) if factor is None else NB[code] * factor
+    target = float(np.sum(nb_day * dju / DJU_REF))
+    qt = float(town["gas"][code].sum()) * KWH_PER_M3 / 1000 / R
+    days_with_gas = len(town["gas"][code])  # hot water is deducted on days with fuel data
+    ecs = float(town["ecs"][:days_with_gas].sum()) * Q_ECS if code == "ECOLE" else 0.0
+    nc = qt - ecs
+    e = target - nc
+    bonus = penalty = 0.0
+    if abs(e) > 0.02 * target:
+        bonus = 0.5 * min(e, 0.15 * target) if e > 0 else 0.0
+        penalty = abs(e) if e < 0 else 0.0
+    return {"dju": float(dju.sum()), "target": target, "actual": nc, "qt": qt, "ecs": ecs,
+            "gap": e, "bonus": bonus, "penalty": penalty}  # fmt: skip
+
+
+def test_settle_json_and_table(town, capsys):
+    status, out = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",
+                      "--as-of", "2025-10-31", "--json")  # fmt: skip
+    assert status == 0, out
+    data = json.loads(out)
+    assert data["period"] == {"from": "2025-10-01", "to": "2025-10-31"}
+    assert data["dju_method"] == "costic" and data["station"] == "LESQ"
+    rows = {b["building_code"]: b for b in data["buildings"]}
+    for code in ("MAIRIE", "ECOLE"):
+        exp = expected_building(code, town)
+        got = rows[code]
+        assert got["dju"] == pytest.approx(exp["dju"], abs=1e-3)
+        assert got["dju_ref"] == DJU_REF
+        assert got["target_mwh_pci"] == pytest.approx(exp["target"], abs=1e-3)
+        assert got["actual_mwh_pci"] == pytest.approx(exp["actual"], abs=1e-3)
+        assert got["gap_mwh"] == pytest.approx(exp["gap"], abs=1e-3)
+        assert got["gap_pct"] == pytest.approx(exp["gap"] / exp["target"] * 100, abs=1e-3)
+        assert Decimal(got["bonus_eur"]) == pytest.approx(eur(exp["bonus"]), abs=Decimal("0.01"))
+        assert Decimal(got["penalty_eur"]) == pytest.approx(
+            eur(exp["penalty"]), abs=Decimal("0.01")
+        )
+        assert isinstance(got["bonus_eur"], str) and len(got["bonus_eur"].split(".")[1]) == 2
+    assert rows["ECOLE"]["ecs_mwh_pci"] == pytest.approx(expected_building("ECOLE", town)["ecs"])
+    assert rows["MAIRIE"]["days_missing"] == 0
+    assert rows["ECOLE"]["days_missing"] == 1
+    assert "days_missing" in rows["ECOLE"]["alerts"]
+    total = data["total"]
+    assert total["target_mwh_pci"] == pytest.approx(sum(r["target_mwh_pci"] for r in rows.values()))
+    assert Decimal(total["penalty_eur"]) == sum(Decimal(r["penalty_eur"]) for r in rows.values())
+    assert total["days_missing"] == 1
+
+    status, table = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",
+                        "--as-of", "2025-10-31")  # fmt: skip
+    assert status == 0
+    assert "TOTAL" in table and "COSTIC" in table
+    dju_fr = f"{rows['MAIRIE']['dju']:.1f}".replace(".", ",")
+    assert dju_fr in table  # decimal comma
+    assert "jours de consommation manquants" in table
+
+    status, out = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",
+                      "--month", "2025-10", "--as-of", "2025-10-15", "--json")  # fmt: skip
+    month = json.loads(out)
+    assert month["period"] == {"from": "2025-10-01", "to": "2025-10-15"}
+    m_rows = {b["building_code"]: b for b in month["buildings"]}
+    assert m_rows["MAIRIE"]["target_mwh_pci"] == pytest.approx(
+        NB["MAIRIE"] * town["dju"][:15].sum() / DJU_REF, abs=1e-3
+    )
+
+    status, out = run(capsys, "settle", "--contract", "NOPE", "--season", "2025-2026")
+    assert status == 2 and "contrat inconnu" in out
+
+
+def test_adjust_then_settle(town, capsys, engine):
+    status, out = run(capsys, "adjust", "--contract", "C1", "--building", "MAIRIE",
+                      "--from", "10/10/2025", "--to", "2025-10-19", "--kind", "closed",
+                      "--factor", "0", "--why", "Fermé pour désamiantage",
+                      "--author", "gestionnaire", "--json")  # fmt: skip
+    assert status == 0, out
+    adj = json.loads(out)
+    with session_scope(engine) as s:
+        row = s.get(Adjustment, adj["id"])
+        assert row.author_login == "gestionnaire" and row.nb_factor == 0.0
+        entry = s.get(LogbookEntry, row.logbook_entry_id)
+        assert entry.kind == "adjustment" and "désamiantage" in entry.text
+        events = s.scalars(select(AuditEvent).where(AuditEvent.entity == "adjustment")).all()
+        assert [e.actor for e in events] == ["gestionnaire"]
+    factor = np.ones(len(DAYS))
+    factor[9:19] = 0.0  # 10/10 .. 19/10 inclusive
+    status, out = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",
+                      "--as-of", "2025-10-31", "--json")  # fmt: skip
+    rows = {b["building_code"]: b for b in json.loads(out)["buildings"]}
+    exp = expected_building("MAIRIE", town, factor)
+    assert rows["MAIRIE"]["target_mwh_pci"] == pytest.approx(exp["target"], abs=1e-3)
+    assert "nb_adjusted" in rows["MAIRIE"]["alerts"]
+
+    status, out = run(capsys, "adjustments", "--contract", "C1", "--json")
+    assert [a["id"] for a in json.loads(out)] == [adj["id"]]
+    # an agent may not adjust a contract; an adjustment needs a justification
+    status, out = run(capsys, "adjust", "--contract", "C1", "--building", "MAIRIE",
+                      "--from", "2025-11-01", "--kind", "other", "--delta-mwh", "5",
+                      "--why", "x", "--author", "agent1")  # fmt: skip
+    assert status == 3
+    status, out = run(capsys, "adjust", "--contract", "C1", "--building", "MAIRIE",
+                      "--from", "2025-11-01", "--kind", "other", "--delta-mwh", "5",
+                      "--why", "  ", "--author", "gestionnaire")  # fmt: skip
+    assert status == 2 and "justifié" in out
+
+
+def test_hourly_degree_days_on_dst_day(engine):
+    """The 25-hour local day of 26/10/2025 sums 25 hourly deficits (through the store)."""
+    from contract import degree_days
+
+    ids = portfolio(engine)
+    stamps = pd.date_range("2025-10-25 22:00", "2025-10-27 00:00", freq="h", tz="UTC")
+    temps = 5.0 + np.arange(len(stamps)) % 10
+    write_readings(
+        engine, pd.DataFrame({"channel_id": ids["T"], "ts": to_epoch(stamps), "value": temps})
+    )
+    out = degree_days(engine, "LESQ", dt.date(2025, 10, 26), dt.date(2025, 10, 26), "hourly", S)
+    local = stamps.tz_convert("Europe/Paris")
+    on_day = temps[(local.date == dt.date(2025, 10, 26))]
+    assert len(on_day) == 25
+    assert out["dju"].iloc[0] == pytest.approx(np.sum(np.maximum(0.0, S - on_day)) / 24)
+
+
+def test_baseline_cli(engine, capsys):
+    ids = portfolio(engine)
+    days = pd.date_range("2023-10-01", "2025-09-30", freq="D")
+    n = len(days)
+    i = np.arange(n)
+    mean = 11.0 - 8.0 * np.cos(2 * np.pi * (days.day_of_year.to_numpy() - 15) / 365.0)
+    mean = mean + 3.0 * np.sin(i * 1.7)
+    tn, tx = mean - 4.0, mean + 4.0
+    kwh = 400.0 + 90.0 * np.maximum(0.0, 15.5 - mean) + 30.0 * np.sin(i * 2.3)
+    kwh[365:] *= 0.85  # the second year saves 15 %
+    stamps = local_midnight_epoch(days)
+    write_readings(
+        engine,
+        pd.concat(
+            [
+                pd.DataFrame({"channel_id": ids["TN"], "ts": stamps, "value": tn}),
+                pd.DataFrame({"channel_id": ids["TX"], "ts": stamps, "value": tx}),
+                index_frame(ids["MAIRIE-GAZ"], days, kwh / KWH_PER_M3),
+            ]
+        ),
+    )
+    status, out = run(capsys, "baseline", "--channel", "MAIRIE-GAZ", "--station", "LESQ",
+                      "--baseline", "2023-10-01:2024-09-29", "--reporting",
+                      "30/09/2024:30/09/2025", "--json")  # fmt: skip
+    assert status == 0, out
+    data = json.loads(out)
+    base, rep = slice(0, 365), slice(365, n)
+    # independent fit: statsmodels OLS for every candidate Tb
+    best = None
+    for tb in np.arange(8.0, 22.01, 0.5):
+        x = np.column_stack([np.ones(365), np.maximum(0.0, tb - mean[base])])
+        res = sm.OLS(kwh[base], x).fit()
+        if res.params[1] > 0 and (best is None or res.ssr < best[1].ssr):
+            best = (tb, res)
+    tb, res = best
+    assert data["model"] == "heating_changepoint_daily"
+    assert data["balance_temp_c"] == tb
+    assert data["coefficients"]["b0_kwh_per_day"] == pytest.approx(res.params[0], rel=1e-6)
+    assert data["coefficients"]["b1_kwh_per_dd"] == pytest.approx(res.params[1], rel=1e-6)
+    y = kwh[base]
+    assert data["r2"] == pytest.approx(1 - res.ssr / np.sum((y - y.mean()) ** 2), abs=1e-6)
+    assert data["cvrmse"] == pytest.approx(math.sqrt(res.ssr / (365 - 3)) / y.mean(), abs=1e-6)
+    predicted = float(np.sum(res.params[0] + res.params[1] * np.maximum(0.0, tb - mean[rep])))
+    observed = float(kwh[rep].sum())
+    assert data["observed_kwh"] == pytest.approx(observed, rel=1e-6)
+    assert data["predicted_kwh"] == pytest.approx(predicted, rel=1e-6)
+    assert data["savings_kwh"] == pytest.approx(predicted - observed, rel=1e-5)
+    assert data["savings_pct"] == pytest.approx((predicted - observed) / predicted * 100, rel=1e-5)
+    assert 0 < data["fsu"] < 0.5
+    assert data["acceptance"]["accepted"] and data["sufficiency"]["sufficient"]
+    months = [m for m in data["monthly"] if m["period"] == "reporting"]
+    assert len(months) == 13  # 30/09/2024 .. 30/09/2025
+    assert sum(m["observed_kwh"] for m in months) == pytest.approx(observed, rel=1e-6)
+    status, table = run(capsys, "baseline", "--channel", "MAIRIE-GAZ", "--station", "LESQ",
+                        "--baseline", "2023-10-01:2024-09-29", "--reporting",
+                        "2024-09-30:2025-09-30")  # fmt: skip
+    assert status == 0 and "CV(RMSE)" in table and "économies" in table
+    status, out = run(capsys, "baseline", "--channel", "MAIRIE-GAZ", "--station", "LESQ",
+                      "--baseline", "2024-10-01", "--reporting", "2024-09-30:2025-09-30")  # fmt: skip
+    assert status == 2 and "DU:AU" in out
