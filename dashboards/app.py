@@ -78,7 +78,9 @@ def create_app(database_url: str | None = None) -> dash.Dash:
         return signed if signed.fingerprint == fingerprint else None
 
     app = dash.Dash(
-        __name__,
+        # the package name: Dash then names the page modules `dashboards.pages.x`, as a plain
+        # import does, so a page imported by another module is not registered twice
+        "dashboards",
         server=server,
         use_pages=True,
         pages_folder="pages",
