@@ -1,0 +1,163 @@
+"""Confort: was the room warm while booked, and was heat spent when nobody was there? Monthly
+per room and per building (`contract.comfort`); a contractor sees its contract's buildings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dash
+from dash import Input, Output, callback, dcc, html
+
+from carnet.timeutil import TZ
+from contract.comfort_load import load_comfort, month_bounds
+from dashboards import db
+from dashboards.auth import building_scope, guarded
+from dashboards.fmt import fr_number, fr_pct
+
+CAPABILITY = "comfort.view"
+MONTHS_FR = [
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+]  # fmt: skip
+
+dash.register_page(
+    __name__,
+    path="/confort",
+    name="Confort",
+    title="Confort · Carnet",
+    description="Température pendant les réservations et chauffage hors occupation, par mois.",
+    order=48,
+    capability=CAPABILITY,
+)
+
+
+def _months(n: int = 13) -> list[dict]:
+    today = dt.datetime.now(TZ).date().replace(day=1)
+    out = []
+    for _ in range(n):
+        out.append(
+            {"label": f"{MONTHS_FR[today.month - 1].capitalize()} {today.year}",
+             "value": today.strftime("%Y-%m")}
+        )  # fmt: skip
+        today = (today - dt.timedelta(days=1)).replace(day=1)
+    return out
+
+
+def _pct(share) -> str:
+    return fr_pct(None if share is None or share != share else 100 * share, 0)
+
+
+def _rooms_table(frame) -> html.Div:
+    if not len(frame):
+        return html.P(
+            "Aucune réservation passée avec consigne et sonde ce mois-ci.", className="muted"
+        )
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th("Salle"),
+                html.Th("Réservations", className="num"),
+                html.Th("Heures réservées", className="num"),
+                html.Th("Temps dans la tolérance", className="num"),
+                html.Th("En retard", className="num"),
+                html.Th("Retard moyen", className="num"),
+                html.Th("Écart max.", className="num"),
+            ]
+        )
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td([r.room_name, " ", html.Span(r.room, className="code")]),
+                html.Td(fr_number(r.bookings), className="num"),
+                html.Td(fr_number(r.booked_h, 1), className="num"),
+                html.Td(_pct(r.share_ok), className="num"),
+                html.Td(fr_number(r.late_bookings), className="num"),
+                html.Td(f"{fr_number(r.mean_minutes_late)}\u00a0min", className="num"),
+                html.Td(f"{fr_number(r.max_shortfall_c, 1)}\u00a0°C", className="num"),
+            ],
+            **{"data-room": r.room},
+        )
+        for r in frame.itertuples(index=False)
+    ]
+    return html.Div(
+        html.Table([head, html.Tbody(rows)], className="data-table", id="comfort-rooms"),
+        className="table-wrap",
+    )
+
+
+def _buildings_table(frame) -> html.Div:
+    if not len(frame):
+        return html.P("Aucune donnée ce mois-ci.", className="muted")
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th("Bâtiment"),
+                html.Th("Réservations", className="num"),
+                html.Th("Temps dans la tolérance", className="num"),
+                html.Th("Chauffage", className="num"),
+                html.Th("Hors occupation", className="num"),
+                html.Th("Part hors occupation", className="num"),
+            ]
+        )
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(r.building_name),
+                html.Td(fr_number(r.bookings), className="num"),
+                html.Td(_pct(r.share_ok), className="num"),
+                html.Td(f"{fr_number(r.energy_kwh)}\u00a0kWh", className="num"),
+                html.Td(f"{fr_number(r.energy_outside_kwh)}\u00a0kWh", className="num"),
+                html.Td(_pct(r.share_outside), className="num"),
+            ],
+            **{"data-building": r.building},
+        )
+        for r in frame.itertuples(index=False)
+    ]
+    return html.Div(
+        html.Table([head, html.Tbody(rows)], className="data-table", id="comfort-buildings"),
+        className="table-wrap",
+    )
+
+
+def layout(**_query):
+    months = _months()
+    return html.Div(
+        className="page confort",
+        children=[
+            html.Div(
+                className="page-head",
+                children=[
+                    html.H1("Confort délivré"),
+                    html.P(
+                        "Pour chaque réservation passée avec une consigne et une sonde de la "
+                        "salle : part du temps à la consigne (à 1 °C près), retard pour "
+                        "l'atteindre, écart maximal ; et chauffage consommé hors réservations "
+                        "et hors horaires habituels du bâtiment.",
+                        className="lead",
+                    ),
+                ],
+            ),
+            html.Div(
+                dcc.Dropdown(months, months[0]["value"], id="comfort-month", clearable=False),
+                className="filters",
+            ),
+            html.Div(id="comfort-body"),
+        ],
+    )
+
+
+@callback(Output("comfort-body", "children"), Input("comfort-month", "value"))
+@guarded(CAPABILITY)
+def render(month):
+    first, last = month_bounds(month)
+    with db.session() as s:
+        scope = building_scope(s)
+    report = load_comfort(db.engine(), first, last, None if scope is None else set(scope))
+    return [
+        html.H2("Par salle"),
+        _rooms_table(report.rooms),
+        html.H2("Par bâtiment"),
+        _buildings_table(report.buildings),
+    ]

@@ -1,0 +1,174 @@
+"""The booking pages over HTTP (Flask test client): who may open them, and the callbacks checked
+on the server whatever the layout shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from carnet import bookings as bk
+from carnet.db import get_engine, session_scope
+from carnet.models import Booking, Building, Channel, Contract, ContractBuilding, Room
+from carnet.store import write_readings
+from dashboards.app import create_app
+from tests.browser import CONTRACT_CODE, dash_callback_payload, password_of, seed_users
+
+PARIS = ZoneInfo("Europe/Paris")
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+PAGES = {
+    "/reservations": {"manager", "programmer", "contractor"},
+    "/planning-chauffage": {"manager", "contractor"},
+    "/confort": {"manager", "contractor"},
+}
+LOGINS = {
+    "manager": "gestionnaire",
+    "contractor": "exploitant",
+    "finance": "finances",
+    "programmer": "programmation",
+    "agent": "agent",
+}
+
+
+@pytest.fixture
+def app(db_url):
+    engine = get_engine(db_url)
+    seed_users(engine)
+    with session_scope(engine) as s:
+        contract = s.scalar(select(Contract).where(Contract.code == CONTRACT_CODE))
+        mine = Building(code="SDF", name="Salle des fêtes")
+        other = Building(code="ECOLE", name="École")
+        s.add_all([mine, other])
+        s.flush()
+        s.add(ContractBuilding(contract_id=contract.id, building_id=mine.id, nb_mwh_pci=1,
+                               dju_ref=1))  # fmt: skip
+        s.add_all(
+            [
+                Room(building_id=mine.id, code="SDF-GRANDE", name="Grande salle", bookable=True),
+                Room(building_id=other.id, code="ECOLE-PREAU", name="Préau", bookable=True),
+            ]
+        )
+    return create_app(db_url)
+
+
+def client_of(app, role):
+    client = app.server.test_client()
+    login = LOGINS[role]
+    token = CSRF.search(client.get("/connexion").text).group(1)
+    resp = client.post(
+        "/connexion", data={"login": login, "password": password_of(login), "csrf": token}
+    )
+    assert resp.status_code == 302
+    return client
+
+
+def callback(client, output_id, values):
+    deps = client.get("/_dash-dependencies").get_json()
+    return client.post(
+        "/_dash-update-component", json=dash_callback_payload(deps, output_id, values)
+    )
+
+
+def text(response) -> str:
+    return json.dumps(response.get_json(), ensure_ascii=False)
+
+
+def test_pages_open_to_their_roles_only(app):
+    for role in LOGINS:
+        client = client_of(app, role)
+        for path, roles in PAGES.items():
+            status = client.get(path).status_code
+            assert status == (200 if role in roles else 403), (role, path, status)
+
+
+def _form(start: str, end: str, title: str = "Concert") -> dict:
+    return {
+        "res-save.n_clicks": 1,
+        "res-f-room.value": "SDF-GRANDE",
+        "res-f-title.value": title,
+        "res-f-start.value": start,
+        "res-f-end.value": end,
+        "res-f-status.value": "confirmed",
+        "res-f-setpoint.value": 19,
+        "res-f-preheat.value": 60,
+        "res-f-note.value": "portes à 19:30",
+        "res-f-weekly.value": [],
+    }
+
+
+def test_save_callback_checked_on_the_server(app):
+    values = _form("05/12/2026 19:00", "05/12/2026 23:00")
+    for role in ("contractor", "finance", "agent"):
+        assert callback(client_of(app, role), "res-message", values).status_code == 403
+    programmer = client_of(app, "programmer")
+    ok = callback(programmer, "res-message", values)
+    assert ok.status_code == 200 and "créée" in text(ok)
+    clash = callback(
+        programmer, "res-message", _form("05/12/2026 22:00", "06/12/2026 00:30", "Bal")
+    )
+    assert "Réservation refusée" in text(clash) and "05/12/2026 19:00" in text(clash)
+    # a weekly series reports its conflicting occurrence and creates the others
+    series = _form("28/11/2026 20:00", "28/11/2026 22:00", "Chorale")
+    series |= {"res-f-weekly.value": ["weekly"], "res-f-until.value": "12/12/2026"}
+    report = text(callback(programmer, "res-message", series))
+    assert "2 occurrence(s) créée(s)" in report and "1 refusée(s)" in report
+    assert "05/12/2026 20:00" in report and "Concert" in report
+    with session_scope(app.server.config["CARNET_ENGINE"]) as s:
+        titles = sorted(s.scalars(select(Booking.title)).all())
+        assert titles == ["Chorale", "Chorale", "Concert"]
+        assert s.scalar(select(Booking.created_by).where(Booking.title == "Concert")) == (
+            "programmation"
+        )
+
+
+def test_contractor_calendar_is_scoped_to_its_contract(app):
+    engine = app.server.config["CARNET_ENGINE"]
+    with session_scope(engine) as s:
+        programmer = bk.Actor("programmation", "programmer")
+        day = dt.datetime.now(PARIS).date()
+        at = lambda hh: dt.datetime.combine(day, dt.time(hh), tzinfo=PARIS)  # noqa: E731
+        bk.create_booking(s, programmer, "SDF-GRANDE", "Gala", at(20), at(23), setpoint_c=19)
+        bk.create_booking(s, programmer, "ECOLE-PREAU", "Kermesse", at(14), at(18))
+    values = {
+        "res-building.value": "ECOLE",
+        "res-room.value": None,
+        "res-view.value": "week",
+        "res-ref.data": dt.datetime.now(PARIS).date().isoformat(),
+        "res-refresh.data": 0,
+    }
+    contractor = client_of(app, "contractor")
+    seen = text(callback(contractor, "res-calendar", values))
+    assert "Kermesse" not in seen
+    values["res-building.value"] = "SDF"
+    assert "Gala" in text(callback(contractor, "res-calendar", values))
+    assert "Kermesse" in text(callback(client_of(app, "manager"), "res-calendar", values | {
+        "res-building.value": "ECOLE"}))  # fmt: skip
+
+
+def test_comfort_page_callback(app):
+    engine = app.server.config["CARNET_ENGINE"]
+    with session_scope(engine) as s:
+        room = s.scalar(select(Room).where(Room.code == "SDF-GRANDE"))
+        ch = Channel(code="SDF-T", building_id=room.building_id, room_id=room.id,
+                     quantity="temp_indoor_c", kind="instant", unit="degC")  # fmt: skip
+        s.add(ch)
+        s.flush()
+        start = dt.datetime(2026, 11, 7, 19, tzinfo=PARIS)
+        bk.create_booking(s, bk.Actor("p", "programmer"), room, "Concert", start,
+                          start + dt.timedelta(hours=2), setpoint_c=19)  # fmt: skip
+        cid = ch.id
+    import pandas as pd
+
+    ts = [int((start + dt.timedelta(minutes=30 * i)).timestamp()) for i in range(4)]
+    write_readings(engine, pd.DataFrame({"channel_id": cid, "ts": ts, "value": [17, 18.5, 19, 19]}))
+    values = {"comfort-month.value": "2026-11"}
+    resp = callback(client_of(app, "contractor"), "comfort-body", values)
+    assert resp.status_code == 200
+    body = text(resp)
+    assert "Grande salle" in body
+    assert "75\u00a0%" in body  # 3 half-hours of 4 at 18 °C or more
+    assert callback(client_of(app, "programmer"), "comfort-body", values).status_code == 403
