@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "carnet_cli.db_cmd",
     "carnet_cli.booking_cmd",
     "carnet_cli.portfolio_cmd",
+    "carnet_cli.import_cmd",
     "carnet_cli.readings_cmd",
     "carnet_cli.user_cmd",
     "carnet_cli.serve_cmd",

@@ -1,0 +1,20 @@
+"""The file formats Carnet reads, in the order auto-detection tries them.
+
+Each entry: name -> (detect(sniffed, routing) -> bool, parser factory(sniffed, routing)).
+The specific formats come first: their headers are unmistakable; generic ones last.
+"""
+
+from __future__ import annotations
+
+from ingest.formats import enedis, generic, grdf, logger, weather
+
+FORMATS = {
+    "enedis-load-curve": (enedis.detect_load_curve, enedis.LoadCurveParser),
+    "enedis-daily-index": (enedis.detect_daily_index, enedis.DailyIndexParser),
+    "grdf-daily": (grdf.detect, grdf.GrdfParser),
+    "weather-daily": (weather.detect_daily, weather.DailyParser),
+    "weather-hourly": (weather.detect_hourly, weather.HourlyParser),
+    "logger": (logger.detect, logger.LoggerParser),
+    "generic-long": (generic.detect_long, generic.LongParser),
+    "generic-wide": (generic.detect_wide, generic.WideParser),
+}

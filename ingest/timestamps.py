@@ -1,0 +1,182 @@
+"""Text timestamps to UTC epoch seconds, with every Europe/Paris ambiguity decided explicitly.
+
+- A timestamp with an offset (`+02:00`, `Z`) is taken as is.
+- A naive local time goes through Europe/Paris. The October hour that happens twice is decided
+  by an offset column when the file has one, otherwise by order of appearance (per channel):
+  the first occurrence is summer time (UTC+2), the second winter time (UTC+1), a third is
+  rejected. The March hour that does not exist is rejected with its reason. Nothing is ever
+  shifted silently.
+All functions return (epoch seconds, reason) arrays: reason is None for a good value.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from carnet.timeutil import TZ_NAME
+
+NAT = np.iinfo("int64").min
+_OFFSET_RE = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
+_FR_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %Hh%M", "%d/%m/%Y")
+_ISO_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _epoch(values) -> np.ndarray:
+    """datetime64 (naive = wall clock, or UTC) to int64 seconds, NAT where missing."""
+    idx = pd.DatetimeIndex(values)
+    if idx.tz is not None:
+        idx = idx.tz_convert("UTC").tz_localize(None)
+    out = idx.as_unit("s").asi8.astype("int64")
+    out[idx.isna()] = NAT
+    return out
+
+
+def parse_naive(text: pd.Series, fmt: str | None = None) -> pd.DatetimeIndex:
+    """Wall-clock times: `fmt` when given, else ISO, dd/mm/yyyy[ HH:MM[:SS]] or yyyymmdd[HH]."""
+    s = text.astype(object).fillna("").astype(str).str.strip()
+    if fmt:
+        return pd.DatetimeIndex(pd.to_datetime(s, format=fmt, errors="coerce"))
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
+    iso = s.str.match(_ISO_NAIVE)
+    if iso.any():
+        out[iso] = pd.to_datetime(
+            s[iso].str.replace(" ", "T", n=1), format="ISO8601", errors="coerce"
+        )
+    fr = ~iso & s.str.match(r"^\d{1,2}/\d{1,2}/\d{4}")
+    for f in _FR_FORMATS:
+        todo = fr & out.isna()
+        if not todo.any():
+            break
+        out[todo] = pd.to_datetime(s[todo], format=f, errors="coerce")
+    digits = out.isna() & s.str.fullmatch(r"\d{8}(?:\d{2})?")
+    if digits.any():
+        d = s[digits]
+        hourly = d.str.len() == 10
+        out[digits & ~hourly.reindex(s.index, fill_value=False)] = pd.to_datetime(
+            d[~hourly], format="%Y%m%d", errors="coerce"
+        )
+        out[digits & hourly.reindex(s.index, fill_value=False)] = pd.to_datetime(
+            d[hourly], format="%Y%m%d%H", errors="coerce"
+        )
+    return pd.DatetimeIndex(out)
+
+
+def parse_offset_minutes(text: pd.Series) -> np.ndarray:
+    """`+02:00`, `+0200`, `+2`, `UTC+2`, `Z` to minutes east of UTC (NaN when blank/unreadable)."""
+    s = text.astype(object).fillna("").astype(str).str.strip().str.upper()
+    s = s.str.replace(r"^(?:UTC|GMT)", "", regex=True).str.replace("Z", "+00:00", regex=False)
+    m = s.str.extract(r"^([+-])?(\d{1,2})(?::?(\d\d))?$")
+    sign = np.where(m[0].fillna("+") == "-", -1.0, 1.0)
+    hours = pd.to_numeric(m[1], errors="coerce").to_numpy(dtype=float)
+    minutes = pd.to_numeric(m[2], errors="coerce").fillna(0).to_numpy(dtype=float)
+    return sign * (hours * 60 + minutes)
+
+
+class LocalClock:
+    """Turns naive Europe/Paris times into UTC, remembering across chunks how often each
+    ambiguous wall-clock time has been seen for each key (channel), so that the first
+    occurrence of the repeated October hour is summer time and the second winter time."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple, int] = {}
+
+    def to_utc(
+        self,
+        naive: pd.DatetimeIndex,
+        keys: np.ndarray | None = None,
+        offset_min: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        naive = pd.DatetimeIndex(naive)
+        n = len(naive)
+        reason = np.full(n, None, dtype=object)
+        reason[naive.isna()] = "horodatage illisible"
+        summer = _epoch(naive.tz_localize(TZ_NAME, ambiguous=np.ones(n, bool), nonexistent="NaT"))
+        winter = _epoch(naive.tz_localize(TZ_NAME, ambiguous=np.zeros(n, bool), nonexistent="NaT"))
+        wall = _epoch(naive)
+        missing = (summer == NAT) & (wall != NAT)
+        if missing.any():
+            reason[missing] = "heure inexistante (passage à l'heure d'été, 02:00 → 03:00)"
+        out = summer.copy()
+        ambiguous = (summer != winter) & (summer != NAT)
+        if offset_min is not None:
+            has = ~np.isnan(offset_min) & (wall != NAT)
+            given = wall - (np.nan_to_num(offset_min) * 60).astype("int64")
+            ok = has & ((given == summer) | (given == winter))
+            bad = has & ~ok & ~missing
+            out[ok] = given[ok]
+            if bad.any():
+                reason[bad] = [
+                    f"décalage UTC{o:+.0f} min incohérent avec l'heure de Paris"
+                    for o in offset_min[bad]
+                ]
+            ambiguous &= ~has
+        if ambiguous.any():
+            out[ambiguous] = self._by_order(naive, wall, summer, winter, ambiguous, keys, reason)
+        out[reason != None] = NAT  # noqa: E711 (element-wise on an object array)
+        return out, reason
+
+    def _by_order(self, naive, wall, summer, winter, ambiguous, keys, reason) -> np.ndarray:
+        pos = np.flatnonzero(ambiguous)
+        key = keys[pos] if keys is not None else np.zeros(len(pos), dtype="int64")
+        frame = pd.DataFrame({"k": key, "w": wall[pos]})
+        occurrence = frame.groupby(["k", "w"], sort=False).cumcount().to_numpy()
+        before = np.fromiter(
+            (self._seen.get((k, w), 0) for k, w in zip(frame["k"], frame["w"], strict=True)),
+            dtype="int64",
+            count=len(pos),
+        )
+        occurrence = occurrence + before
+        for (k, w), size in frame.groupby(["k", "w"], sort=False).size().items():
+            self._seen[(k, w)] = self._seen.get((k, w), 0) + int(size)
+        picked = np.where(occurrence == 0, summer[pos], winter[pos])
+        third = occurrence >= 2
+        if third.any():
+            reason[pos[third]] = "heure déjà vue deux fois (été puis hiver) : troisième occurrence"
+        return picked
+
+
+def parse_timestamps(
+    text: pd.Series,
+    clock: LocalClock,
+    keys: np.ndarray | None = None,
+    offset_min: np.ndarray | None = None,
+    fmt: str | None = None,
+    timezone: str = "local",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Any mix of ISO-with-offset and naive texts to UTC epoch seconds and reasons.
+
+    Naive texts are Europe/Paris wall-clock time unless `timezone` is "utc".
+    """
+    s = text.astype(object).fillna("").astype(str).str.strip()
+    n = len(s)
+    out = np.full(n, NAT, dtype="int64")
+    reason = np.full(n, None, dtype=object)
+    reason[(s == "").to_numpy()] = "horodatage vide"
+    aware = s.str.contains(_OFFSET_RE, regex=True).to_numpy() & (fmt is None)
+    if aware.any():
+        parsed = pd.to_datetime(s[aware], format="ISO8601", utc=True, errors="coerce")
+        out[aware] = _epoch(parsed)
+        reason[aware & (out == NAT)] = "horodatage illisible"
+    naive_mask = ~aware & (reason == None)  # noqa: E711
+    if naive_mask.any():
+        naive = parse_naive(s[naive_mask], fmt)
+        if timezone == "utc":
+            ep = _epoch(naive)
+            r = np.where(ep == NAT, "horodatage illisible", None)
+        else:
+            ep, r = clock.to_utc(
+                naive,
+                None if keys is None else np.asarray(keys)[naive_mask],
+                None if offset_min is None else offset_min[naive_mask],
+            )
+        out[naive_mask] = ep
+        reason[naive_mask] = r
+    bad = reason != None  # noqa: E711
+    out[bad] = NAT
+    if bad.any():
+        raw = s.to_numpy()[bad]
+        reason[bad] = [f"{r} « {t} »" for r, t in zip(reason[bad], raw, strict=True)]
+    return out, reason
