@@ -92,3 +92,14 @@ def test_programmer_has_no_portfolio(live_app, browser):
     refusal = wait_for(browser, "#acces-refuse")
     assert "Accès refusé" in refusal.text
     assert "Hôtel de ville" not in browser.page_source
+
+
+def test_an_ended_session_sends_the_open_page_back_to_sign_in(live_app, browser):
+    seed_town(live_app.engine)
+    sign_in(browser, live_app.url, "finances", password_of("finances"))
+    browser.get(live_app.page("/portefeuille"))
+    wait_for(browser, "#portfolio-table")
+    browser.delete_cookie("carnet_session")  # as if signed out in another tab
+    browser.find_element(By.ID, "portfolio-search").send_keys("gymnase", Keys.ENTER)
+    wait_for(browser, "#login")
+    assert "/connexion?suivant=%2Fportefeuille" in browser.current_url
