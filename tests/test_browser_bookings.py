@@ -26,6 +26,13 @@ def screenshot(browser, name: str) -> None:
         browser.save_screenshot(os.path.join(folder, name))
 
 
+def click(browser, css: str) -> None:
+    """Scroll the element clear of the sticky top bar, then click it."""
+    element = browser.find_element(By.CSS_SELECTOR, css)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
 def _seed(engine) -> dict:
     today = dt.datetime.now(PARIS).date()
     with session_scope(engine) as s:
@@ -72,7 +79,7 @@ def test_programmer_books_contractor_sees_it_as_new(live_app, browser):
     browser.find_element(By.ID, "res-f-setpoint").send_keys("19")
     browser.find_element(By.ID, "res-f-preheat").send_keys("90")
     browser.find_element(By.ID, "res-f-note").send_keys("portes à 19:30, salle à 19 °C")
-    browser.find_element(By.ID, "res-save").click()
+    click(browser, "#res-save")
     ok = wait_for(browser, "#res-ok", timeout=15)
     assert "Concert de Noël" in ok.text and f"{day:%d/%m/%Y} 20:00" in ok.text
     with session_scope(live_app.engine) as s:
@@ -87,19 +94,27 @@ def test_programmer_books_contractor_sees_it_as_new(live_app, browser):
         return d - dt.timedelta(days=d.weekday())
 
     if monday(day) != monday(seeded["today"]):
-        browser.find_element(By.ID, "res-next").click()
+        click(browser, "#res-next")
     chip = wait_for(browser, f"[data-booking='{new_id}']", timeout=15)
     assert "20:00–23:00" in chip.text and "19 °C" in chip.text and "90 min" in chip.text
     screenshot(browser, "reservations.png")
+    # the month view of the building shows it on its day, with the room's code
+    click(browser, "#res-view input[value='month']")
+    cell = wait_for(browser, f"#res-month td[data-day='{day.isoformat()}']", timeout=15)
+    wait_for(browser, f"#res-month [data-booking='{new_id}']", timeout=15)
+    assert "SDF-GRANDE · Concert de Noël" in cell.text
+    screenshot(browser, "reservations-mois.png")
+    click(browser, "#res-view input[value='week']")
+    wait_for(browser, "#res-week", timeout=15)
 
     # an overlapping booking is refused, naming the concert
-    browser.find_element(By.ID, "res-new").click()
+    click(browser, "#res-new")
     title = browser.find_element(By.ID, "res-f-title")
     wait_for(browser, "#res-form-title", text="Nouvelle réservation")
     title.send_keys("Bal")
     browser.find_element(By.ID, "res-f-start").send_keys(f"{day:%d/%m/%Y} 22:00")
     browser.find_element(By.ID, "res-f-end").send_keys(f"{day:%d/%m/%Y} 23:30")
-    browser.find_element(By.ID, "res-save").click()
+    click(browser, "#res-save")
     conflict = wait_for(browser, "#res-conflict", timeout=15)
     assert "Concert de Noël" in conflict.text and f"{day:%d/%m/%Y} 20:00" in conflict.text
 
