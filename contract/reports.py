@@ -208,3 +208,62 @@ def carpet_frame(
     carpet.columns.name = "hour"
     carpet.attrs.update({"channel": channel_code, "unit": "kWh PCS"})
     return carpet
+
+
+def baseline_models(
+    engine: Engine,
+    channel_ids: dict[str, int],
+    station_id: int,
+    baseline: tuple[dt.date, dt.date],
+    freq: str = "daily",
+) -> dict[str, tuple[ChangePointModel | None, Sufficiency]]:
+    """The baseline model (None if it cannot be fitted) and data sufficiency of many channels
+    of one station: one query for their rollups and one for the temperatures, then one small
+    regression per channel (a portfolio's model-quality column). Same fit as `fit_baseline`."""
+    days = pd.date_range(*baseline, freq="D", name="day")
+    roll = load.load_rollups(engine, list(channel_ids.values()), *baseline)
+    energy = roll["energy_kwh"].where(roll["energy_kwh"].notna(), roll["value"])
+    key = pd.MultiIndex.from_arrays([roll["channel_id"].to_numpy(), roll["day"]])
+    wide = pd.Series(energy.to_numpy(), index=key).groupby(level=[0, 1]).last().unstack(0)
+    wide = wide.reindex(days)
+    _, _, mean_c = load.load_station_temperatures(engine, station_id, *baseline)
+    temp = mean_c.reindex(days).to_numpy()
+    out = {}
+    for name, cid in channel_ids.items():  # one regression per channel, a dozen per contract
+        values = wide[cid].to_numpy() if cid in wide.columns else np.full(len(days), np.nan)
+        daily = pd.DataFrame({"day": days, "energy_kwh": values, "temp_mean_c": temp})
+        try:
+            model = fit_changepoint(daily, freq=freq)
+        except ValueError:
+            model = None
+        out[name] = (model, baseline_sufficiency(daily, *baseline))
+    return out
+
+
+def contract_seasons(engine: Engine, contract_code: str) -> list[str]:
+    """The heating seasons of a contract that its consumption channels have data in, latest
+    first (what a season selector offers)."""
+    from sqlalchemy import func, select
+
+    from carnet.models import DailyRollup
+    from contract.terms import season_bounds, season_label
+
+    terms = load.load_contract_terms(engine, contract_code)
+    ids = sorted({bt.channel_id for bt in terms.buildings if bt.channel_id is not None})
+    if not ids:
+        return []
+    t = DailyRollup.__table__
+    with engine.connect() as conn:
+        first, last = conn.execute(
+            select(func.min(t.c.day), func.max(t.c.day)).where(t.c.channel_id.in_(ids))
+        ).one()
+    if first is None:
+        return []
+    first, last = pd.Timestamp(first).date(), pd.Timestamp(last).date()
+    seasons = []
+    for year in range(last.year, first.year - 2, -1):  # a handful of years
+        label = season_label(year)
+        s_from, s_to = season_bounds(label, terms.season_start, terms.season_end)
+        if s_from <= last and s_to >= first:
+            seasons.append(label)
+    return seasons

@@ -66,14 +66,27 @@ def usable_days(daily: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("day").reset_index(drop=True)
 
 
-def _periods(days: pd.Series, freq: str) -> tuple[np.ndarray, pd.Index]:
+def _usable_arrays(daily: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(days as datetime64[D], energy, temperature) of usable days, sorted: numpy, no copies
+    of the frame (a fit is a few milliseconds; pandas bookkeeping would dominate it)."""
+    day = np.asarray(pd.to_datetime(daily["day"]).to_numpy(), dtype="datetime64[D]")
+    energy = daily["energy_kwh"].to_numpy(dtype=float)
+    temp = daily["temp_mean_c"].to_numpy(dtype=float)
+    ok = np.isfinite(energy) & np.isfinite(temp) & ~np.isnat(day)
+    day, energy, temp = day[ok], energy[ok], temp[ok]
+    if len(day) > 1 and (np.diff(day.astype("int64")) < 0).any():
+        order = np.argsort(day, kind="stable")
+        day, energy, temp = day[order], energy[order], temp[order]
+    return day, energy, temp
+
+
+def _periods(days: np.ndarray, freq: str) -> tuple[np.ndarray, np.ndarray]:
     """Start index of each period in the sorted days, and the period labels."""
     if freq == "daily":
-        return np.arange(len(days)), pd.Index(days)
-    months = pd.DatetimeIndex(days).to_period("M")
-    codes = np.asarray(months.asi8)
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    return starts, pd.Index(months[starts])
+        return np.arange(len(days)), days
+    months = days.astype("datetime64[M]")
+    starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]])
+    return starts, months[starts]
 
 
 def _batched_lstsq(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,21 +119,24 @@ def fit_changepoint(
     """
     if freq not in ("daily", "monthly"):
         raise ValueError("freq doit valoir 'daily' ou 'monthly'")
-    frame = usable_days(daily)
-    if len(frame) < 3:
+    day, energy, temp = _usable_arrays(daily)
+    if len(day) < 3:
         raise ValueError("pas assez de jours avec consommation et température pour ajuster")
-    temp = frame["temp_mean_c"].to_numpy(dtype=float)
-    energy = frame["energy_kwh"].to_numpy(dtype=float)
-    starts, labels = _periods(frame["day"], freq)
-    y = np.add.reduceat(energy, starts)
-    ndays = np.add.reduceat(np.ones_like(energy), starts)
+    starts, labels = _periods(day, freq)
+    daily_freq = freq == "daily"
+    y = energy if daily_freq else np.add.reduceat(energy, starts)
+    ndays = np.ones_like(energy) if daily_freq else np.add.reduceat(np.ones_like(energy), starts)
     tb = np.asarray(tb_grid_c, dtype=float)
-    hdd = np.add.reduceat(np.maximum(0.0, tb[:, None] - temp[None, :]), starts, axis=1)
+    hdd = np.maximum(0.0, tb[:, None] - temp[None, :])
+    if not daily_freq:
+        hdd = np.add.reduceat(hdd, starts, axis=1)
     n = len(y)
 
     if cooling:
         tc = np.asarray(tc_grid_c, dtype=float)
-        cdd = np.add.reduceat(np.maximum(0.0, temp[None, :] - tc[:, None]), starts, axis=1)
+        cdd = np.maximum(0.0, temp[None, :] - tc[:, None])
+        if not daily_freq:
+            cdd = np.add.reduceat(cdd, starts, axis=1)
         ih, ic = np.meshgrid(np.arange(len(tb)), np.arange(len(tc)), indexing="ij")
         ih, ic = ih.ravel(), ic.ravel()
         ok_pair = tc[ic] >= tb[ih]
@@ -157,6 +173,7 @@ def _finish(
     freq, kind, y, predicted, labels, ndays, hdd, b0, b1=0.0, tb=None, b2=0.0, tc=None, p=1
 ):
     resid = y - predicted
+    labels = pd.DatetimeIndex(labels) if freq == "daily" else pd.PeriodIndex(labels, freq="M")
     fitted = pd.DataFrame(
         {
             "period": labels,

@@ -1,0 +1,310 @@
+"""Contract engine speed: baseline fits per second and the time to settle a portfolio.
+
+1. Baseline fits: our batched change-point grid search (one QR of a stack of design matrices)
+   against the named baseline "statsmodels OLS per candidate Tb" on the same daily data; the
+   two must find the same balance temperature.
+2. Settlement: a generated portfolio of N buildings with 5 years of daily rollups (the rollups
+   are what the settlement reads; 5 years of hourly readings would roll up to exactly these
+   rows, so they are written directly into `daily_rollup`) and daily Tn/Tx, settled season by
+   season through `contract.settle_contract` (database reads included), against the named
+   baseline "per-day Python loop" (a straightforward implementation of the same settlement
+   with dicts and a loop over buildings and days) on the same loaded frames; totals must agree.
+
+`--quick` (< 1 min) uses fewer buildings and repetitions. The last line is `ratio=R`:
+our settlement throughput over the per-day loop's (higher is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import tempfile
+import time
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert
+
+from carnet import db
+from carnet.models import (
+    Building,
+    Channel,
+    Contract,
+    ContractBuilding,
+    DailyRollup,
+    Station,
+)
+from contract import settle_contract
+from contract.baseline.changepoint import TB_GRID_C, fit_changepoint
+from contract.degree_days import station_daily_dju
+from contract.load import load_settlement_inputs
+from contract.settlement import settle
+from contract.terms import season_bounds
+
+SEASONS = ["2020-2021", "2021-2022", "2022-2023", "2023-2024", "2024-2025"]
+FIRST_DAY, LAST_DAY = dt.date(2020, 6, 1), dt.date(2025, 5, 31)
+
+
+def synthetic_weather(days: pd.DatetimeIndex, rng) -> tuple[np.ndarray, np.ndarray]:
+    doy = days.day_of_year.to_numpy()
+    mean = 11.0 - 8.0 * np.cos(2 * np.pi * (doy - 15) / 365.0) + rng.normal(0, 3.0, len(days))
+    spread = rng.uniform(3.0, 10.0, len(days))
+    return mean - spread / 2, mean + spread / 2
+
+
+# --- 1. fits ---------------------------------------------------------------------------------
+
+
+def bench_fits(repeat: int) -> tuple[float, float]:
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(7)
+    days = pd.date_range("2022-01-01", periods=730, freq="D")
+    tn, tx = synthetic_weather(days, rng)
+    temp = (tn + tx) / 2
+    energy = 40 + 8 * np.maximum(0, 15.5 - temp) + rng.normal(0, 3, len(days))
+    frame = pd.DataFrame({"day": days, "energy_kwh": energy, "temp_mean_c": temp})
+
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        ours = fit_changepoint(frame)
+    ours_s = (time.perf_counter() - t0) / repeat
+
+    def statsmodels_fit():
+        best = None
+        for tb in TB_GRID_C:
+            x = np.column_stack([np.ones(len(temp)), np.maximum(0.0, tb - temp)])
+            res = sm.OLS(energy, x).fit()
+            if res.params[1] > 0 and (best is None or res.ssr < best[1]):
+                best = (tb, res.ssr)
+        return best
+
+    t0 = time.perf_counter()
+    for _ in range(max(1, repeat // 5)):
+        ref = statsmodels_fit()
+    ref_s = (time.perf_counter() - t0) / max(1, repeat // 5)
+    assert ref[0] == ours.balance_temp_c, (ref, ours.balance_temp_c)
+    return 1.0 / ours_s, 1.0 / ref_s
+
+
+# --- 2. settlement ---------------------------------------------------------------------------
+
+
+def build_portfolio(engine, n_buildings: int, rng) -> None:
+    days = pd.date_range(FIRST_DAY, LAST_DAY, freq="D")
+    tn, tx = synthetic_weather(days, rng)
+    with db.session_scope(engine) as s:
+        station = Station(code="BENCH", name="Bench")
+        s.add(station)
+        s.flush()
+        tn_ch = Channel(
+            code="BENCH-TN", station_id=station.id, quantity="temp_min_c", kind="instant",
+            unit="degC",
+        )  # fmt: skip
+        tx_ch = Channel(
+            code="BENCH-TX", station_id=station.id, quantity="temp_max_c", kind="instant",
+            unit="degC",
+        )  # fmt: skip
+        s.add_all([tn_ch, tx_ch])
+        contract = Contract(
+            code="BENCH", contractor="x", starts_on=FIRST_DAY, station_id=station.id,
+            price_eur_per_mwh_pci=Decimal("92.5"), franchise_pct=2.0,
+        )  # fmt: skip
+        s.add(contract)
+        s.flush()
+        buildings = [
+            Building(code=f"B{i:03d}", name=f"Bâtiment {i}", station_id=station.id)
+            for i in range(n_buildings)
+        ]
+        s.add_all(buildings)
+        s.flush()
+        channels = [
+            Channel(
+                code=f"B{i:03d}-GAZ",
+                building_id=b.id,
+                quantity="gas_volume_m3",
+                kind="index",
+                unit="m3",
+                kwh_per_unit=11.2,
+            )  # fmt: skip
+            for i, b in enumerate(buildings)
+        ]
+        s.add_all(channels)
+        s.flush()
+        s.add_all(
+            ContractBuilding(
+                contract_id=contract.id,
+                building_id=b.id,
+                channel_id=c.id,
+                nb_mwh_pci=float(rng.uniform(50, 500)),
+                dju_ref=2450.0,
+            )  # fmt: skip
+            for b, c in zip(buildings, channels, strict=True)
+        )
+        tn_id, tx_id = tn_ch.id, tx_ch.id
+        channel_ids = np.array([c.id for c in channels])
+    day_list = [d.date() for d in days]
+    weather = [
+        {"channel_id": cid, "day": d, "value": float(v), "n_readings": 1, "estimated": False}
+        for cid, values in ((tn_id, tn), (tx_id, tx))
+        for d, v in zip(day_list, values, strict=True)
+    ]
+    dju = np.maximum(0.0, 18.0 - (tn + tx) / 2)
+    with engine.begin() as conn:
+        conn.execute(insert(DailyRollup), weather)
+        for cid in channel_ids:  # one bulk insert per building
+            scale = rng.uniform(30.0, 300.0)
+            kwh = scale * (0.2 + dju) * rng.uniform(0.8, 1.2, len(days))
+            keep = rng.uniform(size=len(days)) > 0.01  # about 1 % of days missing
+            conn.execute(
+                insert(DailyRollup),
+                [
+                    {
+                        "channel_id": int(cid),
+                        "day": d,
+                        "value": float(k / 11.2),
+                        "energy_kwh": float(k),
+                        "n_readings": 24,
+                        "coverage": 1.0,
+                        "estimated": False,
+                    }  # fmt: skip
+                    for d, k, ok in zip(day_list, kwh, keep, strict=True)
+                    if ok
+                ],
+            )
+
+
+def loop_settlement(terms, season, rollups, tn_tx) -> dict:
+    """The named baseline: dicts and a loop over buildings and days, same formulas."""
+    energy = {}
+    for rec in rollups.itertuples(index=False):
+        energy[(rec.channel_id, rec.day.date())] = rec.energy_kwh
+    dju = {}
+    s = terms.dju_base_c
+    for day, rec in tn_tx.iterrows():
+        tn, tx = rec["tn_c"], rec["tx_c"]
+        if math.isnan(tn) or math.isnan(tx):
+            continue
+        if s >= tx:
+            v = s - (tn + tx) / 2
+        elif s <= tn:
+            v = 0.0
+        else:
+            v = (s - tn) * (0.08 + 0.42 * (s - tn) / (tx - tn))
+        dju[day.date()] = v
+    first, last = season_bounds(season, terms.season_start, terms.season_end)
+    price = terms.price_eur_per_mwh_pci
+    total_target = total_actual = 0.0
+    bonus_total = penalty_total = Decimal("0")
+    missing = 0
+    for bt in terms.buildings:
+        target = actual = 0.0
+        day = first
+        while day <= last:
+            d = dju.get(day, 0.0)
+            target += bt.nb_mwh_pci * d / bt.dju_ref
+            e = energy.get((bt.channel_id, day))
+            if e is None or math.isnan(e):
+                missing += 1
+            else:
+                actual += e / 1000.0 / terms.pcs_pci_ratio
+            day += dt.timedelta(days=1)
+        gap = target - actual
+        bonus = penalty = 0.0
+        if abs(gap) > terms.franchise_pct / 100 * target:
+            if gap > 0:
+                bonus = terms.savings_share_contractor * min(
+                    gap, terms.savings_cap_pct / 100 * target
+                )
+            else:
+                penalty = terms.overrun_share_contractor * -gap
+        cent = Decimal("0.01")
+        bonus_total += (Decimal(repr(float(bonus))) * price).quantize(cent, ROUND_HALF_UP)
+        penalty_total += (Decimal(repr(float(penalty))) * price).quantize(cent, ROUND_HALF_UP)
+        total_target += target
+        total_actual += actual
+    return {
+        "target_mwh_pci": total_target,
+        "actual_mwh_pci": total_actual,
+        "bonus_eur": bonus_total,
+        "penalty_eur": penalty_total,
+        "days_missing": missing,
+    }
+
+
+def bench_settlement(n_buildings: int, repeat: int) -> tuple[float, float, float, float]:
+    rng = np.random.default_rng(11)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = db.make_engine(f"sqlite:///{Path(tmp) / 'bench.sqlite'}")
+        db.upgrade(engine)
+        t0 = time.perf_counter()
+        build_portfolio(engine, n_buildings, rng)
+        build_s = time.perf_counter() - t0
+
+        # end to end, database reads included
+        t0 = time.perf_counter()
+        for season in SEASONS:
+            settle_contract(engine, "BENCH", season, as_of=LAST_DAY)
+        e2e_s = time.perf_counter() - t0
+
+        # in memory: the same loaded frames for both implementations
+        inputs = {s: load_settlement_inputs(engine, "BENCH", s) for s in SEASONS}
+        tn_tx = {}
+        for season, (_, _, dju_daily, _) in inputs.items():
+            tn_tx[season] = dju_daily.set_index("day")[["tn_c", "tx_c"]]
+
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            ours = {}
+            for season, (terms, rollups, _, adjustments) in inputs.items():
+                dju = station_daily_dju(tn_tx[season], None, terms.dju_method, terms.dju_base_c)
+                dju_daily = dju.reset_index().assign(station_id=terms.station_id)
+                ours[season] = settle(terms, season, rollups, dju_daily, adjustments).total
+        ours_s = (time.perf_counter() - t0) / repeat
+
+        t0 = time.perf_counter()
+        for season, (terms, rollups, _, _) in inputs.items():
+            ref = loop_settlement(terms, season, rollups, tn_tx[season])
+            got = ours[season]
+            assert abs(ref["target_mwh_pci"] - got["target_mwh_pci"]) < 1e-6 * ref["target_mwh_pci"]
+            assert abs(ref["actual_mwh_pci"] - got["actual_mwh_pci"]) < 1e-6 * ref["actual_mwh_pci"]
+            assert abs(ref["bonus_eur"] - got["bonus_eur"]) <= Decimal("0.01") * n_buildings
+            assert abs(ref["penalty_eur"] - got["penalty_eur"]) <= Decimal("0.01") * n_buildings
+            assert ref["days_missing"] == got["days_missing"], (ref, got)
+        loop_s = time.perf_counter() - t0
+        engine.dispose()
+    return build_s, e2e_s, ours_s, loop_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="under a minute")
+    parser.add_argument("--buildings", type=int, default=None)
+    args = parser.parse_args()
+    n_buildings = args.buildings or (30 if args.quick else 100)
+    repeat = 3 if args.quick else 10
+
+    ours_fps, ref_fps = bench_fits(20 if args.quick else 100)
+    print(f"baseline fits: ours {ours_fps:,.0f} fits/s (grid of {len(TB_GRID_C)} Tb, 730 days)")
+    print(f"baseline fits: statsmodels OLS per candidate Tb {ref_fps:,.1f} fits/s")
+    print(f"fit_ratio={ours_fps / ref_fps:.1f}")
+
+    build_s, e2e_s, ours_s, loop_s = bench_settlement(n_buildings, repeat)
+    n_seasons = len(SEASONS)
+    print(
+        f"portfolio: {n_buildings} buildings x 5 years of daily rollups written in {build_s:.1f} s"
+    )
+    print(
+        f"settlement end to end (database reads included): {n_seasons} seasons x "
+        f"{n_buildings} buildings in {e2e_s:.3f} s ({e2e_s / n_seasons * 1000:.0f} ms/season)"
+    )
+    print(f"settlement in memory, ours (vectorised): {ours_s:.3f} s for {n_seasons} seasons")
+    print(f"settlement in memory, per-day Python loop: {loop_s:.3f} s for {n_seasons} seasons")
+    print(f"ratio={loop_s / ours_s:.1f}")
+
+
+if __name__ == "__main__":
+    main()
