@@ -33,7 +33,8 @@ from carnet.roles import can
 from carnet.timeutil import TZ, fr_date, parse_local_date
 from carnet_cli.main import CliError
 
-EXIT_CONFLICT = 3
+EXIT_PARTIAL = 1  # a series created, some occurrences refused
+EXIT_CONFLICT = 3  # refused: the slot is taken
 CLI_ACTOR = Actor("cli", "manager")
 
 
@@ -150,8 +151,8 @@ def cmd_add(args) -> int:
                 for b in report.created:
                     print(f"  n° {b.id} : {fr_date(b.starts_at)} – {fr_date(b.ends_at)}")
                 if not report.created:
-                    return 1
-                return EXIT_CONFLICT if report.conflicts else 0
+                    return EXIT_CONFLICT if report.conflicts else 1
+                return EXIT_PARTIAL if report.conflicts else 0
             if args.except_dates:
                 raise CliError("--except n'a de sens qu'avec --weekly-until")
             booking = create_booking(session, actor, args.room, args.title, start, end, **fields)
