@@ -134,7 +134,7 @@ def dju_per_period(daily_dju: pd.Series, freq: str = "month") -> pd.DataFrame:
     days = pd.DatetimeIndex(daily_dju.index)
     if freq != "month":
         raise ValueError("freq doit valoir 'month' (les saisons : voir contract.terms)")
-    grouped = daily_dju.groupby(days.to_period("M"))
+    grouped = daily_dju.groupby(days.to_period("M").rename("month"))
     return pd.DataFrame({"dju": grouped.sum(min_count=1), "days": grouped.count()})
 
 
