@@ -1,0 +1,1421 @@
+"""The demo town: a deterministic, realistic record to try Carnet on (`carnet demo`).
+
+The portfolio (buildings, rooms, equipment, channels, the heating contract, users) comes from
+`data/demo/portfolio.yaml`; this module simulates what such a town would have recorded since
+July 2023: hourly weather at Lille-Lesquin, gas indexes driven by a heating signature, the
+occupancy of each building and its boilers, room temperatures that follow the bookings, boiler
+channels, plus bookings, the carnet de santé's history and the obligations. The faults a
+manager should find are planted on purpose (see FAULTS below).
+
+`simulate` is pure numpy/pandas (same seed and `today` -> same frames); `build_demo` writes it.
+Every random stream is keyed by (seed, purpose), and the weather and the buildings are always
+simulated from ORIGIN to the end of the current season, so the past does not change with `today`
+or with the `start` of what is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from sqlalchemy import Engine, func, select, text
+
+from carnet.config import data_dir
+from carnet.db import session_scope
+from carnet.models import (
+    Booking,
+    Building,
+    Channel,
+    ConversionFactor,
+    ImportBatch,
+    Quality,
+    Room,
+)
+from carnet.store import recompute_daily, upsert_readings
+from carnet.timeutil import TZ, epoch_to_local, local_dates, local_to_utc, to_epoch
+
+ORIGIN = dt.date(2023, 7, 1)  # first local day simulated
+CONTRACT_START = dt.date(2024, 7, 1)
+PCS_PCI = 1.11
+STATION = "LILLE-LESQUIN"
+DEMO_PASSWORD = "demo-{login}"  # the demo logins' passwords (printed by `carnet demo`)
+
+
+def portfolio_path() -> Path:
+    return data_dir() / "demo" / "portfolio.yaml"
+
+
+def demo_passwords(portfolio: dict) -> dict[str, str]:
+    return {u["login"]: DEMO_PASSWORD.format(login=u["login"]) for u in portfolio["users"]}
+
+
+# --- the town's behaviour -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a building consumes: the simulation's knobs (not part of the record)."""
+
+    kwh_m2: float  # gas over the 2023-24 contract season, kWh PCS per m2 (reference)
+    comfort_c: float  # indoor setpoint when occupied
+    balance_c: float  # outdoor temperature above which the occupied building needs no heat
+    setback_k: float  # night/weekend setback, K
+    eta_pci: float  # seasonal boiler efficiency (PCI basis)
+    dhw_kwh_day: float  # domestic hot water + losses, kWh PCS on an open day
+    index_start_m3: float
+    burner_hours_start: float
+    preheat_h: int = 2
+    school: bool = False  # closed (frost protection) during school holidays
+    closures: tuple[tuple[str, str], ...] = ()  # yearly closures (MM-DD, MM-DD) inclusive
+    # (from, factor): heating demand multiplied from that date (works, better regulation)
+    changes: tuple[tuple[dt.date, float], ...] = ()
+    eta_changes: tuple[tuple[dt.date, float], ...] = ()  # (from, new efficiency)
+
+
+P = Profile
+PROFILES: dict[str, Profile] = {
+    "MAIRIE": P(
+        190,
+        19.5,
+        16.5,
+        4.0,
+        0.86,
+        12,
+        412_836.0,
+        31_240.0,
+        preheat_h=2,
+        changes=((dt.date(2024, 10, 1), 0.88),),
+    ),
+    "EC-MAT-CURIE": P(
+        175,
+        20.0,
+        17.0,
+        5.0,
+        0.82,
+        8,
+        158_204.0,
+        41_566.0,
+        preheat_h=3,
+        school=True,
+        eta_changes=((dt.date(2024, 8, 20), 0.96),),
+    ),
+    "EC-ELEM-FERRY": P(
+        158,
+        19.5,
+        16.5,
+        4.5,
+        0.85,
+        10,
+        302_117.0,
+        28_904.0,
+        preheat_h=3,
+        school=True,
+        changes=((dt.date(2024, 10, 1), 0.88),),
+    ),
+    "GS-MICHEL": P(
+        148,
+        19.5,
+        16.5,
+        4.5,
+        0.90,
+        45,
+        496_530.0,
+        19_873.0,
+        preheat_h=3,
+        school=True,
+        changes=((dt.date(2024, 9, 2), 0.87),),
+    ),
+    "SALLE-POLY": P(
+        135,
+        18.0,
+        15.5,
+        5.0,
+        0.90,
+        10,
+        187_441.0,
+        16_082.0,
+        preheat_h=2,
+        changes=((dt.date(2024, 10, 15), 0.89),),
+    ),
+    "SALLE-FETES": P(
+        172,
+        18.0,
+        15.5,
+        5.0,
+        0.91,
+        14,
+        96_318.0,
+        12_457.0,
+        preheat_h=2,
+        changes=((dt.date(2024, 10, 1), 0.92),),
+    ),
+    "MEDIATHEQUE": P(
+        96,
+        19.5,
+        15.5,
+        4.0,
+        0.93,
+        6,
+        91_775.0,
+        22_190.0,
+        preheat_h=2,
+        changes=((dt.date(2024, 11, 1), 0.90),),
+    ),
+    "GYMNASE": P(
+        98,
+        15.0,
+        13.0,
+        4.0,
+        0.85,
+        95,
+        611_902.0,
+        38_611.0,
+        preheat_h=3,
+        changes=((dt.date(2026, 3, 10), 0.97),),
+    ),
+    "CENTRE-SOCIAL": P(
+        152,
+        19.5,
+        16.5,
+        4.0,
+        0.90,
+        15,
+        48_712.0,
+        18_220.0,
+        preheat_h=2,
+        changes=((dt.date(2024, 10, 1), 0.89),),
+    ),
+    "CRECHE": P(
+        205,
+        21.0,
+        17.5,
+        3.0,
+        0.94,
+        40,
+        63_045.0,
+        24_770.0,
+        preheat_h=2,
+        closures=(("08-01", "08-21"), ("12-24", "01-01")),
+        changes=((dt.date(2025, 1, 6), 0.91),),
+    ),
+    "CTM": P(
+        118,
+        16.0,
+        14.0,
+        5.0,
+        0.83,
+        25,
+        233_580.0,
+        44_105.0,
+        preheat_h=2,
+        changes=((dt.date(2024, 10, 1), 0.86),),
+    ),
+    "MAISON-ASSOC": P(
+        188,
+        19.0,
+        16.5,
+        4.0,
+        0.92,
+        5,
+        27_893.0,
+        9_317.0,
+        preheat_h=2,
+        changes=((dt.date(2024, 10, 1), 0.95),),
+    ),
+}
+
+# The faults planted in the demo, for the manager (and the tests) to find.
+WEEKEND_HEATED = "SALLE-FETES"  # heated every weekend, booked or not
+OVERRUN = ("GYMNASE", dt.date(2024, 10, 15), dt.date(2026, 3, 10))  # night setback lost
+BOILER_FAULT = ("GS-MICHEL", dt.datetime(2025, 12, 9, 2, 0), 13, 28)  # local start, hours, code
+FAULT_LABELS = {
+    28: "F.28 : échec d'allumage, brûleur en sécurité",
+    37: "F.37 : manque de pression d'eau dans l'installation",
+}
+OPEN_FAULT = ("MAIRIE", 37, 3)  # yesterday 05:00 local, 3 h, still open in the logbook
+METER_CHANGE = ("CENTRE-SOCIAL", dt.datetime(2025, 1, 14, 10, 20), 3.0)  # local time, new start
+MISSING_WEEK = ("CRECHE", dt.date(2026, 1, 19), 7)  # gas readings lost for 7 local days
+
+# season -> DJU (COSTIC, base 18, 1 Oct - 20 May) the weather is tuned to; 2023-24 is mild,
+# 2025-26 has a cold January; later seasons are drawn between 2,450 and 2,650.
+DJU_TARGETS = {2023: 2440.0, 2024: 2560.0, 2025: 2650.0}
+SEASON_START, SEASON_END = "10-01", "05-20"
+
+# zone B school holidays (académie de Lille): [first day off, first day back)
+SCHOOL_HOLIDAYS = {
+    2023: [
+        ("2023-07-08", "2023-09-04"),
+        ("2023-10-21", "2023-11-06"),
+        ("2023-12-23", "2024-01-08"),
+        ("2024-02-24", "2024-03-11"),
+        ("2024-04-20", "2024-05-06"),
+        ("2024-05-09", "2024-05-13"),
+    ],
+    2024: [
+        ("2024-07-06", "2024-09-02"),
+        ("2024-10-19", "2024-11-04"),
+        ("2024-12-21", "2025-01-06"),
+        ("2025-02-08", "2025-02-24"),
+        ("2025-04-05", "2025-04-22"),
+        ("2025-05-29", "2025-06-02"),
+    ],
+    2025: [
+        ("2025-07-05", "2025-09-01"),
+        ("2025-10-18", "2025-11-03"),
+        ("2025-12-20", "2026-01-05"),
+        ("2026-02-14", "2026-03-02"),
+        ("2026-04-11", "2026-04-27"),
+        ("2026-05-14", "2026-05-18"),
+    ],
+    2026: [
+        ("2026-07-04", "2026-09-01"),
+        ("2026-10-17", "2026-11-02"),
+        ("2026-12-19", "2027-01-04"),
+        ("2027-02-20", "2027-03-08"),
+        ("2027-04-17", "2027-05-03"),
+        ("2027-05-06", "2027-05-10"),
+    ],
+}
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# --- random streams -------------------------------------------------------------------------
+
+
+def _rng(seed: int, *purpose) -> np.random.Generator:
+    """An independent, prefix-stable stream per purpose (a longer horizon draws more values
+    but leaves the first ones unchanged)."""
+    key = [int(seed)] + [int(hashlib.sha256(str(p).encode()).hexdigest()[:8], 16) for p in purpose]
+    return np.random.default_rng(key)
+
+
+def _ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
+    """AR(1) with stationary standard deviation `sd`, vectorised through an EWM."""
+    innov = rng.standard_normal(n) * sd * np.sqrt(1 - phi**2)
+    alpha = 1.0 - phi
+    return pd.Series(innov / alpha).ewm(alpha=alpha, adjust=False).mean().to_numpy()
+
+
+# --- calendar -------------------------------------------------------------------------------
+
+
+def _easter(year: int) -> dt.date:
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    l_ = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * l_) // 451
+    month, day = divmod(h + l_ - 7 * m + 114, 31)
+    return dt.date(year, month, day + 1)
+
+
+def public_holidays(years) -> set[dt.date]:
+    out: set[dt.date] = set()
+    for y in years:
+        e = _easter(y)
+        out |= {
+            dt.date(y, m, d)
+            for m, d in ((1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
+        }
+        out |= {e + dt.timedelta(days=n) for n in (1, 39, 50)}
+    return out
+
+
+def school_holidays(days: np.ndarray) -> np.ndarray:
+    """True on zone B school-holiday days (table above, a generic calendar beyond it)."""
+    out = np.zeros(len(days), dtype=bool)
+    years = range(days[0].astype(object).year - 1, days[-1].astype(object).year + 1)
+    for y in years:
+        spans = SCHOOL_HOLIDAYS.get(y) or [
+            (f"{y}-07-05", f"{y}-09-01"),
+            (f"{y}-10-18", f"{y}-11-03"),
+            (f"{y}-12-20", f"{y + 1}-01-04"),
+            (f"{y + 1}-02-14", f"{y + 1}-03-02"),
+            (f"{y + 1}-04-12", f"{y + 1}-04-28"),
+        ]
+        for a, b in spans:
+            out |= (days >= np.datetime64(a)) & (days < np.datetime64(b))
+    return out
+
+
+def _mmdd(days: np.ndarray) -> np.ndarray:
+    d = pd.DatetimeIndex(days)
+    return d.month.to_numpy() * 100 + d.day.to_numpy()
+
+
+def _in_yearly_span(mmdd: np.ndarray, start: str, end: str) -> np.ndarray:
+    a, b = int(start.replace("-", "")), int(end.replace("-", ""))
+    return (mmdd >= a) & (mmdd <= b) if a <= b else (mmdd >= a) | (mmdd <= b)
+
+
+def season_of(day: dt.date) -> int:
+    """Heating season labelled by its first year (2025 = 2025-2026)."""
+    return day.year if day.month >= 7 else day.year - 1
+
+
+def season_days(season: int) -> tuple[dt.date, dt.date]:
+    return dt.date(season, 10, 1), dt.date(season + 1, 5, 20)
+
+
+# --- weather --------------------------------------------------------------------------------
+
+
+def costic_dju(tn, tx, base_c: float = 18.0) -> np.ndarray:
+    """COSTIC degree days from daily min/max (DESIGN.md)."""
+    tn = np.asarray(tn, dtype=float)
+    tx = np.asarray(tx, dtype=float)
+    mid = base_c - (tn + tx) / 2
+    span = np.where(tx > tn, tx - tn, 1.0)
+    between = (base_c - tn) * (0.08 + 0.42 * (base_c - tn) / span)
+    return np.where(base_c >= tx, mid, np.where(base_c <= tn, 0.0, between))
+
+
+@dataclass
+class Clock:
+    """The hourly UTC grid and its local calendar, from ORIGIN to the end of the season."""
+
+    ts: np.ndarray  # epoch seconds, hourly
+    days: np.ndarray  # local dates (datetime64[D]) from ORIGIN
+    day_of_hour: np.ndarray  # index into days
+    hour: np.ndarray  # local hour of day (0-23)
+    weekday: np.ndarray  # 0 = Monday
+    midnight: np.ndarray  # epoch of each day's local midnight
+
+    @classmethod
+    def build(cls, end_day: dt.date) -> Clock:
+        days = np.arange(np.datetime64(ORIGIN), np.datetime64(end_day), dtype="datetime64[D]")
+        midnight = to_epoch(local_to_utc(pd.DatetimeIndex(days)))
+        end = to_epoch(local_to_utc(pd.DatetimeIndex([np.datetime64(end_day)])))[0]
+        ts = np.arange(midnight[0], end, 3600, dtype="int64")
+        local = epoch_to_local(ts)
+        day_of_hour = (local_dates(ts) - days[0]).astype("int64")
+        return cls(
+            ts=ts,
+            days=days,
+            day_of_hour=day_of_hour,
+            hour=local.hour.to_numpy(),
+            weekday=local.dayofweek.to_numpy(),
+            midnight=midnight,
+        )
+
+
+@dataclass
+class Weather:
+    hourly_c: np.ndarray  # per hour of the clock, rounded to 0.1
+    tn_c: np.ndarray  # per local day
+    tx_c: np.ndarray
+    dju: np.ndarray  # COSTIC base 18 per local day
+    season_dju: dict[int, float]
+
+
+def simulate_weather(clock: Clock, seed: int) -> Weather:
+    """Seasonal cycle + weather noise (AR(1)) + cold spells, tuned per season to its DJU."""
+    n_days = len(clock.days)
+    doy = pd.DatetimeIndex(clock.days).dayofyear.to_numpy()
+    winter = np.cos(2 * np.pi * (doy - 17) / 365.25)  # 1 mid-January, -1 mid-July
+    clim = 11.0 - 7.3 * winter
+    anomaly = _ar1(_rng(seed, "weather-daily"), n_days, 0.78, 2.6) * (1 + 0.25 * winter)
+    seasons = np.array([season_of(d) for d in pd.DatetimeIndex(clock.days).date])
+    spells = np.zeros(n_days)
+    for s in np.unique(seasons):  # one or two cold spells per winter
+        rng = _rng(seed, "cold-spell", s)
+        for _ in range(1 + int(rng.random() < 0.6)):
+            start = np.datetime64(dt.date(int(s), 12, 1)) + int(rng.integers(0, 80))
+            length = int(rng.integers(5, 13))
+            depth = rng.uniform(4.0, 7.5)
+            k = ((clock.days >= start) & (clock.days < start + length)).nonzero()[0]
+            spells[k] -= depth * np.sin(np.pi * (np.arange(len(k)) + 0.5) / len(k))
+    daily_range = (7.5 - 2.5 * winter) * np.exp(_rng(seed, "weather-range").normal(0, 0.25, n_days))
+    base = clim + anomaly + spells
+    # hourly shape: daily means interpolated at local noon, a diurnal cycle peaking at 15:00
+    noon = clock.midnight + 12 * 3600
+    mean_h = np.interp(clock.ts, noon, base)
+    range_h = np.interp(clock.ts, noon, daily_range)
+    noise_h = _ar1(_rng(seed, "weather-hourly"), len(clock.ts), 0.85, 0.5)
+    raw = mean_h + range_h / 2 * np.cos(2 * np.pi * (clock.hour - 15) / 24) + noise_h
+    # weight of the per-season tuning offset: 1 in winter, 0 in mid-summer (continuous)
+    weight = (1 + winter) / 2
+    hourly = raw.copy()
+    season_dju = {}
+    for s in np.unique(seasons):
+        in_s = seasons == s
+        a, b = season_days(int(s))
+        in_heating = (clock.days >= np.datetime64(a)) & (clock.days <= np.datetime64(b))
+        if not in_heating.any():
+            continue
+        target = DJU_TARGETS.get(int(s))
+        if target is None:
+            target = 2450.0 + 200.0 * _rng(seed, "dju-target", s).random()
+        tn0, tx0 = _daily_min_max(np.round(raw, 1), clock)
+        lo, hi = -6.0, 6.0
+        for _ in range(40):  # DJU decreases with the offset: bisection
+            off = (lo + hi) / 2
+            shift = off * weight[in_heating]
+            dju = costic_dju(tn0[in_heating] + shift, tx0[in_heating] + shift).sum()
+            lo, hi = (off, hi) if dju > target else (lo, off)
+        offset = (lo + hi) / 2
+        hours = in_s[clock.day_of_hour]
+        hourly[hours] = raw[hours] + offset * weight[clock.day_of_hour[hours]]
+    hourly = np.round(hourly, 1)
+    tn, tx = _daily_min_max(hourly, clock)
+    dju = costic_dju(tn, tx)
+    for s in np.unique(seasons):
+        a, b = season_days(int(s))
+        m = (clock.days >= np.datetime64(a)) & (clock.days <= np.datetime64(b))
+        if m.any():
+            season_dju[int(s)] = float(dju[m].sum())
+    return Weather(hourly, tn, tx, dju, season_dju)
+
+
+def _daily_min_max(hourly: np.ndarray, clock: Clock) -> tuple[np.ndarray, np.ndarray]:
+    s = pd.Series(hourly).groupby(clock.day_of_hour)
+    return s.min().to_numpy(), s.max().to_numpy()
+
+
+# --- occupancy and bookings -----------------------------------------------------------------
+
+
+def _window_minutes(text_: str) -> tuple[int, int]:
+    a, b = text_.split("-")
+    ha, ma = (int(x) for x in a.split(":"))
+    hb, mb = (int(x) for x in b.split(":"))
+    return ha * 60 + ma, hb * 60 + mb
+
+
+def schedule_mask(schedule: dict | None, clock: Clock) -> np.ndarray:
+    """Hours (ending at each reading) that overlap the building's usual opening windows."""
+    occ = np.zeros(len(clock.ts), dtype=bool)
+    # the reading at hh:00 closes the hour [hh-1, hh)
+    start_min = ((clock.hour - 1) % 24) * 60
+    wd = np.where(clock.hour == 0, (clock.weekday - 1) % 7, clock.weekday)
+    for d, name in enumerate(WEEKDAYS):
+        for window in (schedule or {}).get(name, []):
+            a, b = _window_minutes(window)
+            occ |= (wd == d) & (start_min + 60 > a) & (start_min < b)
+    return occ
+
+
+@dataclass(frozen=True)
+class Series:
+    room: str
+    title: str
+    organiser: str
+    weekday: int
+    start: str
+    end: str
+    setpoint_c: float
+    preheat_min: int
+    note: str
+    attendance: int
+    monthly: bool = False  # every 4th week only (councils, commissions)
+
+
+SERIES = (
+    Series(
+        "GYMNASE-SALLE",
+        "Entraînement handball",
+        "Loos Handball Club",
+        0,
+        "18:30",
+        "21:30",
+        16,
+        60,
+        "Entraînement seniors : salle à 16 °C, vestiaires chauffés.",
+        35,
+    ),
+    Series(
+        "GYMNASE-SALLE",
+        "Badminton loisir",
+        "Le Volant loossois",
+        3,
+        "19:00",
+        "21:45",
+        16,
+        60,
+        "Badminton : pas de courant d'air, aérothermes à bas régime.",
+        24,
+    ),
+    Series(
+        "GYMNASE-DOJO",
+        "Judo enfants",
+        "Judo Club de Loos-en-Gohelle",
+        2,
+        "14:00",
+        "17:00",
+        18,
+        90,
+        "Tatamis froids l'hiver : viser 18 °C dès 14 h.",
+        30,
+    ),
+    Series(
+        "GYMNASE-DOJO",
+        "Judo adultes",
+        "Judo Club de Loos-en-Gohelle",
+        5,
+        "10:00",
+        "12:00",
+        18,
+        90,
+        "Cours du samedi matin.",
+        18,
+    ),
+    Series(
+        "SALLE-POLY-GRANDE",
+        "Cours de danse",
+        "Association Danse et Rythmes",
+        1,
+        "18:30",
+        "20:30",
+        18,
+        90,
+        "Danse : 18 °C suffisent, pas plus.",
+        28,
+    ),
+    Series(
+        "SALLE-POLY-GRANDE",
+        "Zumba",
+        "Gohelle Forme",
+        3,
+        "19:00",
+        "20:15",
+        17,
+        60,
+        "Cours de zumba, salle à 17 °C.",
+        35,
+    ),
+    Series(
+        "SALLE-POLY-ANNEXE",
+        "Atelier couture",
+        "Les Doigts de fée",
+        0,
+        "14:00",
+        "17:00",
+        19,
+        60,
+        "Public âgé : 19 °C à l'arrivée.",
+        12,
+    ),
+    Series(
+        "SALLE-POLY-ANNEXE",
+        "Club de scrabble",
+        "Scrabble club loossois",
+        2,
+        "14:00",
+        "17:30",
+        19,
+        60,
+        "Activité assise, 19 °C.",
+        16,
+    ),
+    Series(
+        "MEDIATHEQUE-ATELIER",
+        "Heure du conte",
+        "Médiathèque",
+        2,
+        "10:30",
+        "11:30",
+        20,
+        60,
+        "Tout-petits assis au sol : 20 °C.",
+        20,
+    ),
+    Series(
+        "MEDIATHEQUE-ATELIER",
+        "Atelier numérique seniors",
+        "Médiathèque",
+        4,
+        "14:00",
+        "16:00",
+        19,
+        60,
+        "Atelier assis, 19 °C.",
+        10,
+    ),
+    Series(
+        "CENTRE-SOCIAL-ACTIVITES",
+        "Gym douce seniors",
+        "Centre social Arc-en-ciel",
+        1,
+        "10:00",
+        "11:30",
+        20,
+        60,
+        "Gym douce au sol : 20 °C demandés.",
+        15,
+    ),
+    Series(
+        "MAISON-ASSOC-REUNION",
+        "Répétition de la chorale",
+        "La Gohelle chante",
+        3,
+        "19:30",
+        "21:30",
+        19,
+        90,
+        "Répétition, 19 °C.",
+        25,
+    ),
+    Series(
+        "MAIRIE-CONSEIL",
+        "Conseil municipal",
+        "Mairie",
+        3,
+        "19:00",
+        "22:00",
+        19,
+        120,
+        "Séance publique : salle à 19 °C à 18 h 45.",
+        60,
+        monthly=True,
+    ),
+)
+
+# one-off events: room, titles, (weekdays), start, end, setpoint, preheat, per-month rate
+EVENTS = (
+    (
+        "SALLE-FETES-SALLE",
+        [
+            "Loto du comité des fêtes",
+            "Repas des aînés",
+            "Thé dansant",
+            "Mariage (location privée)",
+            "Bourse aux jouets",
+            "Banquet de l'amicale des mineurs",
+            "Soirée couscous du club de foot",
+        ],
+        (5, 6),
+        ("12:00", "19:00"),
+        ("18:00", "23:59"),
+        19,
+        180,
+        2.5,
+    ),
+    (
+        "SALLE-POLY-GRANDE",
+        [
+            "Concert de l'Harmonie municipale",
+            "Théâtre — Cie du Terril",
+            "Salon du livre jeunesse",
+            "Spectacle des écoles",
+            "Gala de boxe éducative",
+            "Fête de la Sainte-Barbe",
+        ],
+        (4, 5, 6),
+        ("14:00", "18:00"),
+        ("19:00", "23:00"),
+        19,
+        180,
+        1.5,
+    ),
+    (
+        "MEDIATHEQUE-AUDITORIUM",
+        [
+            "Concert jazz — Trio Gohelle",
+            "Conférence : la fosse 11/19",
+            "Projection-débat",
+            "Lecture musicale",
+            "Rencontre d'auteur",
+            "Concert de l'école de musique",
+        ],
+        (1, 3, 4, 5),
+        ("15:00", "17:00"),
+        ("19:30", "22:00"),
+        19,
+        120,
+        2.0,
+    ),
+    (
+        "MAISON-ASSOC-REUNION",
+        ["Assemblée générale", "Réunion du comité de quartier", "Permanence juridique"],
+        (0, 1, 4),
+        ("18:00", "20:00"),
+        ("18:30", "21:00"),
+        19,
+        60,
+        1.5,
+    ),
+    (
+        "CENTRE-SOCIAL-ACTIVITES",
+        ["Atelier cuisine parents-enfants", "Café des parents", "Réunion des bénévoles"],
+        (0, 2, 4),
+        ("14:00", "16:30"),
+        ("14:00", "16:30"),
+        20,
+        60,
+        1.0,
+    ),
+    (
+        "MAIRIE-CONSEIL",
+        ["Commission des finances", "Réunion publique de quartier", "Commission urbanisme"],
+        (0, 1),
+        ("18:30", "20:30"),
+        ("18:30", "20:30"),
+        19,
+        90,
+        1.0,
+    ),
+)
+
+
+def _local_ts(day: np.datetime64, hhmm: str, plus_min: int = 0) -> int:
+    h, m = (int(x) for x in hhmm.split(":"))
+    naive = pd.Timestamp(day) + pd.Timedelta(minutes=h * 60 + m + plus_min)
+    return int(to_epoch(local_to_utc([naive], ambiguous="NaT", nonexistent="NaT"))[0])
+
+
+def simulate_bookings(seed: int, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Bookings of the rooms from `first` to `last` (local dates): weekly series outside school
+    holidays, one-off events; no two bookings of a room overlap."""
+    days = np.arange(np.datetime64(first), np.datetime64(last) + 1, dtype="datetime64[D]")
+    weekday = pd.DatetimeIndex(days).dayofweek.to_numpy()
+    holidays = school_holidays(days) | np.isin(
+        days,
+        np.array(sorted(public_holidays(range(first.year, last.year + 2))), dtype="datetime64[D]"),
+    )
+    summer = np.isin(pd.DatetimeIndex(days).month.to_numpy(), (7, 8))
+    rows = []
+    for sid, s in enumerate(SERIES, start=1):
+        k = np.flatnonzero((weekday == s.weekday) & ~holidays & ~summer)
+        if s.monthly:
+            k = k[::4]
+        for d in days[k]:
+            rows.append(
+                dict(
+                    room=s.room,
+                    series_id=sid,
+                    title=s.title,
+                    organiser=s.organiser,
+                    day=d,
+                    start=s.start,
+                    end=s.end,
+                    setpoint_c=s.setpoint_c,
+                    preheat_min=s.preheat_min,
+                    heating_note=s.note,
+                    attendance=s.attendance,
+                )
+            )
+    for e, (room, titles, wdays, day_slot, eve_slot, sp, pre, rate) in enumerate(EVENTS):
+        rng = _rng(seed, "events", room)
+        ok = np.isin(weekday, wdays) & ~summer
+        k = np.flatnonzero(ok & (rng.random(len(days)) < rate * 12 / 52 / len(wdays) * 1.0))
+        pick = rng.integers(0, len(titles), len(k))
+        evening = rng.random(len(k)) < 0.65
+        for d, t, ev in zip(days[k], pick, evening, strict=True):
+            a, b = eve_slot if ev else day_slot
+            title = titles[t]
+            note = (
+                f"{title} : salle à {sp:g} °C à l'ouverture des portes ({a.replace(':', ' h ')})."
+            )
+            rows.append(
+                dict(
+                    room=room,
+                    series_id=None,
+                    title=title,
+                    organiser=None,
+                    day=d,
+                    start=a,
+                    end=b,
+                    setpoint_c=float(sp),
+                    preheat_min=pre,
+                    heating_note=note,
+                    attendance=int(rng.integers(40, 300)) if e < 2 else int(rng.integers(15, 110)),
+                )
+            )
+    frame = pd.DataFrame(rows)
+    starts, ends = [], []
+    for d, a, b in zip(frame["day"], frame["start"], frame["end"], strict=True):
+        starts.append(_local_ts(d, a))
+        ends.append(_local_ts(d, b) if b != "23:59" else _local_ts(d, "00:00", 24 * 60 + 60))
+    frame["start_ts"] = np.array(starts, dtype="int64")
+    frame["end_ts"] = np.array(ends, dtype="int64")
+    # series first: an event never displaces a weekly slot; drop overlaps per room
+    frame["prio"] = frame["series_id"].isna().astype(int)
+    frame = frame.sort_values(["room", "start_ts", "prio"]).reset_index(drop=True)
+    prev_end = frame.groupby("room")["end_ts"].shift(1)
+    overlap = frame["start_ts"] < prev_end.fillna(-1)
+    frame = frame[~overlap].reset_index(drop=True)
+    rng = _rng(seed, "booking-status")
+    u = rng.random(len(frame))
+    frame["status"] = np.where(u < 0.03, "cancelled", "confirmed")
+    frame["late"] = (rng.random(len(frame)) < 0.12) & (frame["status"] == "confirmed")
+    frame["organiser"] = frame["organiser"].fillna(
+        pd.Series(
+            np.where(
+                frame["room"].str.startswith("SALLE-FETES"),
+                "Particulier / association",
+                "Service culturel",
+            ),
+            index=frame.index,
+        )
+    )
+    return frame.drop(columns=["prio"])
+
+
+def _room_heated(bookings: pd.DataFrame, clock: Clock) -> tuple[np.ndarray, np.ndarray]:
+    """Per hour of the clock: heated by a booking (incl. preheating) and the target °C."""
+    heated = np.zeros(len(clock.ts), dtype=bool)
+    target = np.zeros(len(clock.ts))
+    b = bookings[bookings["status"] != "cancelled"]
+    if not len(b):
+        return heated, target
+    preheat = b["preheat_min"].to_numpy() - np.where(b["late"].to_numpy(), 90, 0)
+    heat_from = b["start_ts"].to_numpy() - np.maximum(preheat, 0) * 60
+    t0 = clock.ts[0]
+    i0 = np.clip((heat_from - t0 + 3599) // 3600 + 1, 0, len(clock.ts))
+    i1 = np.clip((b["end_ts"].to_numpy() - t0) // 3600 + 1, 0, len(clock.ts))
+    span = np.maximum(i1 - i0, 0)
+    rep = np.repeat(np.arange(len(b)), span)
+    idx = i0[rep] + np.arange(len(rep)) - np.repeat(np.cumsum(span) - span, span)
+    heated[idx] = True
+    start_i = (b["start_ts"].to_numpy() - t0) // 3600
+    sp = b["setpoint_c"].to_numpy(dtype=float)
+    # boost while preheating, then hold just above the setpoint
+    target[idx] = sp[rep] + np.where(idx <= start_i[rep], 1.5, 0.5)
+    return heated, target
+
+
+# --- buildings ------------------------------------------------------------------------------
+
+
+@dataclass
+class BuildingSim:
+    code: str
+    gas_m3: np.ndarray  # per hour ending at each reading
+    fuel_kwh_pcs: np.ndarray
+    heat_kw: np.ndarray
+    flow_c: np.ndarray
+    runtime_h: np.ndarray
+    fault_code: np.ndarray
+    comfort: np.ndarray  # building in comfort mode
+    heating_on: np.ndarray  # heating allowed and boiler available
+
+
+@dataclass
+class DemoData:
+    seed: int
+    now_ts: int
+    start_ts: int
+    clock: Clock
+    weather: Weather
+    buildings: dict[str, BuildingSim]
+    rooms: dict[str, np.ndarray]  # room code -> indoor °C per hour
+    bookings: pd.DataFrame
+    conversion: pd.DataFrame  # valid_from, kwh_per_unit (one per month)
+    readings: dict[str, pd.DataFrame] = field(default_factory=dict)  # channel code -> frame
+    nb_mwh_pci: dict[str, float] = field(default_factory=dict)
+    meter_change: dict = field(default_factory=dict)
+    fault_episodes: list[dict] = field(default_factory=list)
+
+
+def _step_factor(days: np.ndarray, changes, default: float) -> np.ndarray:
+    out = np.full(len(days), default, dtype=float)
+    for when, value in changes:
+        out[days >= np.datetime64(when)] = value
+    return out
+
+
+def _ewm(x: np.ndarray, alpha: float) -> np.ndarray:
+    return pd.Series(x).ewm(alpha=alpha, adjust=False).mean().to_numpy()
+
+
+def simulate(
+    portfolio: dict,
+    seed: int = 42,
+    today: dt.datetime | dt.date | None = None,
+    start: dt.date | None = None,
+) -> DemoData:
+    """Everything the demo records, as frames; nothing is written."""
+    now = _now(today)
+    now_ts = int(now.timestamp())
+    now_local = now.astimezone(TZ).date()
+    end_day = dt.date(season_of(now_local) + 1, 7, 1)
+    clock = Clock.build(end_day)
+    weather = simulate_weather(clock, seed)
+    years = range(ORIGIN.year, end_day.year + 1)
+    holidays = np.isin(clock.days, np.array(sorted(public_holidays(years)), dtype="datetime64[D]"))
+    school_off = school_holidays(clock.days)
+    mmdd = _mmdd(clock.days)
+    daily_mean = (weather.tn_c + weather.tx_c) / 2
+    roll3 = pd.Series(daily_mean).rolling(3, min_periods=1).mean().to_numpy()
+    in_season = _in_yearly_span(mmdd, SEASON_START, SEASON_END)
+    shoulder = _in_yearly_span(mmdd, "09-15", "09-30") | _in_yearly_span(mmdd, "05-21", "06-10")
+    heating_day = in_season | (shoulder & (roll3 < 12.0))
+    t_out = weather.hourly_c
+    t_eff = _ewm(t_out, 0.15)  # the building's inertia smooths the outdoor temperature
+    t_free = _ewm(t_out, 0.04) + 4.0  # an unheated room: outdoor + sun and internal gains
+    dh = clock.day_of_hour
+
+    bookings = simulate_bookings(seed, dt.date(2023, 9, 1), now_local + dt.timedelta(days=56))
+    rooms_by_building: dict[str, list[dict]] = {}
+    for b in portfolio["buildings"]:
+        chans = {c.get("room") for c in b.get("channels", []) if c["quantity"] == "temp_indoor_c"}
+        rooms_by_building[b["code"]] = [r for r in b.get("rooms", []) if r["code"] in chans]
+
+    sims: dict[str, BuildingSim] = {}
+    room_temps: dict[str, np.ndarray] = {}
+    episodes = _fault_episodes(clock, now)
+    for b in portfolio["buildings"]:
+        code = b["code"]
+        prof = PROFILES[code]
+        area = float(b["heated_area_m2"])
+        occ = schedule_mask(b.get("schedule"), clock)
+        closed = holidays.copy()
+        if prof.school:
+            closed |= school_off
+        for a, z in prof.closures:
+            closed |= _in_yearly_span(mmdd, a, z)
+        occ &= ~closed[dh]
+        # preheating: comfort from `preheat_h` hours before the building opens
+        comfort = occ.copy()
+        for k in range(1, prof.preheat_h + 1):
+            comfort[:-k] |= occ[k:]
+        if code == WEEKEND_HEATED:  # every weekend, Saturday 07:00 to Sunday 23:00, booked or not
+            wd = np.where(clock.hour == 0, (clock.weekday - 1) % 7, clock.weekday)
+            comfort |= ((wd == 5) & (clock.hour >= 8)) | (wd == 6)
+        share = np.zeros(len(clock.ts))
+        room_heat = {}
+        for r in rooms_by_building[code]:
+            heated, target = _room_heated(bookings[bookings["room"] == r["code"]], clock)
+            room_heat[r["code"]] = (heated, target)
+            share = np.maximum(share, heated * min(1.0, float(r.get("area_m2", 50)) / area))
+        frac = np.maximum(comfort.astype(float), share)
+        setback = np.full(len(clock.ts), prof.setback_k)
+        if code == OVERRUN[0]:
+            lost = (clock.days[dh] >= np.datetime64(OVERRUN[1])) & (
+                clock.days[dh] < np.datetime64(OVERRUN[2])
+            )
+            setback[lost] = 1.5
+        frost = closed[dh] & ~comfort & (share == 0)  # holidays: frost protection only
+        bal_c = prof.balance_c
+        bal_sb = np.where(frost, 7.0, bal_c - setback)
+        demand = frac * np.maximum(0, bal_c - t_eff) + (1 - frac) * np.maximum(0, bal_sb - t_eff)
+        boost = comfort & ~np.roll(comfort, 1)
+        boost |= np.roll(boost, 1)
+        demand *= np.where(boost & ~frost, 1.5, 1.0)
+        heating_on = heating_day[dh].copy()
+        fault = np.zeros(len(clock.ts), dtype=np.int64)
+        for ep in episodes:
+            if ep["building"] == code:
+                fault[ep["i0"] : ep["i1"]] = ep["code"]
+        heating_on &= fault == 0
+        demand *= heating_on
+        demand *= _step_factor(clock.days, prof.changes, 1.0)[dh]
+        rng = _rng(seed, "gas", code)
+        noise = np.exp(rng.normal(0, 0.05, len(clock.days)))[dh] * np.exp(
+            rng.normal(0, 0.12, len(clock.ts))
+        )
+        demand *= noise
+        eta = _step_factor(clock.days, prof.eta_changes, prof.eta_pci)[dh]
+        open_day = np.bincount(dh, weights=occ, minlength=len(clock.days))
+        dhw = np.where(
+            open_day[dh] > 0,
+            prof.dhw_kwh_day * (0.1 / 24 + 0.9 * occ / np.maximum(open_day[dh], 1)),
+            prof.dhw_kwh_day * 0.1 / 24,
+        )
+        # scale the signature so that the 2023-24 contract season uses `kwh_m2`
+        ref_a, ref_b = season_days(2023)
+        ref = (clock.days[dh] >= np.datetime64(ref_a)) & (clock.days[dh] <= np.datetime64(ref_b))
+        unit_fuel = demand / eta * PCS_PCI
+        ua = (prof.kwh_m2 * area - dhw[ref].sum()) / unit_fuel[ref].sum()
+        power = sum(
+            float(e.get("power_kw", 0))
+            for e in b.get("equipment", [])
+            if e["kind"] == "boiler" and not e.get("removed_on")
+        )
+        heat = np.minimum(ua * demand, power)
+        fuel = heat / eta * PCS_PCI + dhw
+        main = next(e for e in b["equipment"] if e["kind"] == "boiler" and not e.get("removed_on"))
+        runtime = np.clip(heat / (0.7 * float(main["power_kw"])), 0, 1)
+        runtime = np.where(fuel - dhw > 0, np.maximum(runtime, 0.05), runtime)
+        design = ua * (bal_c + 7.0)
+        flow_eq = np.where(heat > 0, 32.0 + 40.0 * np.clip(heat / design, 0, 1.2), 24.0)
+        flow = _ewm(flow_eq, 0.6) + rng.normal(0, 0.6, len(clock.ts))
+        sims[code] = BuildingSim(
+            code,
+            np.zeros(0),
+            fuel,
+            heat,
+            np.round(flow, 1),
+            np.round(runtime, 3),
+            fault,
+            comfort,
+            heating_on,
+        )
+        # indoor temperatures of the rooms with a sensor
+        base = np.where(comfort, prof.comfort_c, prof.comfort_c - setback)
+        base = np.where(frost, 12.0, base)
+        for r in rooms_by_building[code]:
+            heated, target = room_heat[r["code"]]
+            want = np.where(heated, np.maximum(target, base), base)
+            eq_c = np.where(heating_on, np.maximum(want, t_free), t_free)
+            alpha = 0.6 if float(r.get("area_m2", 50)) < 150 else 0.45
+            noise_r = _rng(seed, "room", r["code"]).normal(0, 0.15, len(clock.ts))
+            room_temps[r["code"]] = np.round(_ewm(eq_c, alpha) + noise_r, 1)
+
+    conversion = _conversion_factors(seed, clock)
+    data = DemoData(
+        seed=seed,
+        now_ts=now_ts,
+        start_ts=int(to_epoch(local_to_utc([pd.Timestamp(start or ORIGIN)]))[0]),
+        clock=clock,
+        weather=weather,
+        buildings=sims,
+        rooms=room_temps,
+        bookings=bookings,
+        conversion=conversion,
+        fault_episodes=episodes,
+    )
+    _gas_indexes(data, portfolio)
+    _nb_references(data)
+    _reading_frames(data, portfolio)
+    return data
+
+
+def _now(today) -> dt.datetime:
+    if today is None:
+        now = dt.datetime.now(dt.UTC)
+    elif isinstance(today, dt.datetime):
+        now = today if today.tzinfo else today.replace(tzinfo=TZ)
+    else:  # a date: the build happens at its local midnight
+        now = dt.datetime.combine(today, dt.time(0, 0), tzinfo=TZ)
+    now = now.astimezone(dt.UTC)
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+def _fault_episodes(clock: Clock, now: dt.datetime) -> list[dict]:
+    """Boiler lock-outs: hours [i0, i1) of the clock with their fault code."""
+    out = []
+    yesterday = (now.astimezone(TZ) - dt.timedelta(days=1)).replace(tzinfo=None)
+    for building, start, hours, code, closed in (
+        (*BOILER_FAULT, True),
+        (OPEN_FAULT[0], yesterday.replace(hour=5, minute=0), OPEN_FAULT[2], OPEN_FAULT[1], False),
+    ):
+        ts0 = int(to_epoch(local_to_utc([start], ambiguous="NaT", nonexistent="NaT"))[0])
+        if ts0 + hours * 3600 > now.timestamp() or ts0 < clock.ts[0]:
+            continue
+        i0 = int((ts0 - clock.ts[0]) // 3600) + 1  # readings after the lock-out began
+        out.append(
+            dict(
+                building=building,
+                start_ts=ts0,
+                end_ts=ts0 + hours * 3600,
+                i0=i0,
+                i1=i0 + hours,
+                code=code,
+                label=FAULT_LABELS[code],
+                closed=closed,
+            )
+        )
+    return out
+
+
+def _conversion_factors(seed: int, clock: Clock) -> pd.DataFrame:
+    """Monthly PCS coefficients as published by the gas distributor (about 11.1-11.35)."""
+    months = pd.period_range(ORIGIN, pd.Timestamp(clock.days[-1]), freq="M")
+    rng = _rng(seed, "pcs")
+    values = np.round(
+        11.22
+        + 0.06 * np.cos(2 * np.pi * (months.month.to_numpy() - 1) / 12)
+        + rng.normal(0, 0.04, len(months)),
+        3,
+    )
+    return pd.DataFrame({"valid_from": months.start_time.date, "kwh_per_unit": values})
+
+
+def _gas_indexes(data: DemoData, portfolio: dict) -> None:
+    clock = data.clock
+    month_start = np.array(
+        pd.to_datetime(data.conversion["valid_from"]).values, dtype="datetime64[D]"
+    )
+    pos = np.searchsorted(month_start, clock.days[clock.day_of_hour], side="right") - 1
+    factor = data.conversion["kwh_per_unit"].to_numpy()[pos]
+    for sim in data.buildings.values():
+        sim.gas_m3 = sim.fuel_kwh_pcs / factor
+
+
+def _nb_references(data: DemoData) -> None:
+    """NB of each building: its 2023-24 season consumption (MWh PCI) brought to 2,500 DJU."""
+    a, b = season_days(2023)
+    days = data.clock.days[data.clock.day_of_hour]
+    ref = (days >= np.datetime64(a)) & (days <= np.datetime64(b))
+    dju = data.weather.season_dju[2023]
+    for code, sim in data.buildings.items():
+        # energy of the day the gas was burnt; the index stamps it at the hour's end, which
+        # moves one hour across midnight: negligible at this scale
+        qt_pci = sim.fuel_kwh_pcs[ref].sum() / 1000.0 / PCS_PCI
+        data.nb_mwh_pci[code] = round(qt_pci * 2500.0 / dju)
+
+
+def _frame(ts: np.ndarray, values: np.ndarray, quality=None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "value": values,
+            "quality": np.zeros(len(ts), dtype="int64") if quality is None else quality,
+        }
+    )
+
+
+def _reading_frames(data: DemoData, portfolio: dict) -> None:
+    """Readings per channel code, between `start` and `now`, with the planted faults."""
+    clock = data.clock
+    keep = (clock.ts >= data.start_ts) & (clock.ts <= data.now_ts)
+    ts = clock.ts
+    out = data.readings
+    out["LESQUIN-T"] = _frame(ts, data.weather.hourly_c)
+    # daily weather is small: written from ORIGIN whatever `start`, for each day that is over
+    next_midnight = np.r_[clock.midnight[1:], clock.midnight[-1] + 86400]
+    day_keep = next_midnight <= data.now_ts
+    out["LESQUIN-TN"] = _frame(clock.midnight, data.weather.tn_c)[day_keep]
+    out["LESQUIN-TX"] = _frame(clock.midnight, data.weather.tx_c)[day_keep]
+    out["LESQUIN-T"] = out["LESQUIN-T"][keep]
+    for b in portfolio["buildings"]:
+        code = b["code"]
+        sim = data.buildings[code]
+        prof = PROFILES[code]
+        chans = {
+            c["quantity"]: c["code"] for c in b["channels"] if c["quantity"] != "temp_indoor_c"
+        }
+        # index at each reading: consumption of the hours before it, to 0.01 m3
+        index = prof.index_start_m3 + np.concatenate([[0.0], np.cumsum(sim.gas_m3)[:-1]])
+        quality = np.zeros(len(ts), dtype="int64")
+        if code == METER_CHANGE[0]:
+            index, quality = _replace_meter(data, index, sim)
+        gas = _frame(ts, np.round(index, 2), quality)[keep]
+        if code == MISSING_WEEK[0]:
+            lo = int(to_epoch(local_to_utc([pd.Timestamp(MISSING_WEEK[1])]))[0])
+            hi = lo + MISSING_WEEK[2] * 86400  # no DST change in January
+            gas = gas[(gas["ts"] < lo) | (gas["ts"] >= hi)]
+        out[chans["gas_volume_m3"]] = gas
+        hours = prof.burner_hours_start + np.concatenate([[0.0], np.cumsum(sim.runtime_h)[:-1]])
+        out[chans["burner_hours"]] = _frame(ts, np.round(hours, 2))[keep]
+        out[chans["temp_flow_c"]] = _frame(ts, sim.flow_c)[keep]
+        # the controller logs its fault code on change, plus a heartbeat at local midnight
+        code_ = sim.fault_code.astype(float)
+        changed = np.r_[True, code_[1:] != code_[:-1]] | (code_ > 0)
+        logged = changed | np.isin(ts, clock.midnight)
+        out[chans["fault_code"]] = _frame(ts[logged], code_[logged])[keep[logged]]
+        for c in b["channels"]:
+            if c["quantity"] == "temp_indoor_c":
+                out[c["code"]] = _frame(ts, data.rooms[c["room"]])[keep]
+
+
+def _replace_meter(data: DemoData, index: np.ndarray, sim: BuildingSim):
+    """The old meter closes at its final index, the new one starts near zero."""
+    clock = data.clock
+    when = int(to_epoch(local_to_utc([METER_CHANGE[1]]))[0])
+    quality = np.zeros(len(index), dtype="int64")
+    i = int(np.searchsorted(clock.ts, when, side="right"))  # first reading of the new meter
+    if i >= len(index) or when < clock.ts[0]:
+        return index, quality
+    hour_m3 = sim.gas_m3[i - 1]  # consumption of the hour [ts[i-1], ts[i])
+    before = (when - clock.ts[i - 1]) / 3600.0
+    old_final = round(index[i - 1] + hour_m3 * before, 2)
+    new_start = METER_CHANGE[2]
+    new = index.copy()
+    new[i:] = new_start + (index[i:] - index[i - 1] - hour_m3 * before)
+    quality[i] = int(Quality.RESET)
+    data.meter_change = dict(
+        building=METER_CHANGE[0],
+        ts=int(clock.ts[i]),
+        when_ts=when,
+        old_final=old_final,
+        new_start=new_start,
+        first_new=round(float(new[i]), 2),
+    )
+    return new, quality
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def load_demo_portfolio() -> dict:
+    return yaml.safe_load(portfolio_path().read_text(encoding="utf-8"))
+
+
+def build_demo(
+    engine: Engine,
+    seed: int = 42,
+    today: dt.datetime | dt.date | None = None,
+    start: dt.date | None = None,
+    passwords: bool = True,
+) -> dict:
+    """Load the demo portfolio into an empty database and write the simulated record.
+
+    Returns a summary (counts, DJU per season, seconds). `start` limits the readings written
+    (the simulation itself always starts at ORIGIN); `today` defaults to now.
+    """
+    from carnet.portfolio import load_portfolio
+    from carnet.users import set_user
+
+    t0 = time.perf_counter()
+    portfolio = load_demo_portfolio()
+    data = simulate(portfolio, seed=seed, today=today, start=start)
+    now = dt.datetime.fromtimestamp(data.now_ts, dt.UTC)
+    with session_scope(engine) as session:
+        if session.scalar(select(func.count()).select_from(Building)):
+            raise RuntimeError("la base de démonstration n'est pas vide")
+        load_portfolio(session, portfolio_path(), actor="demo")
+        if passwords:
+            for user in portfolio["users"]:
+                set_user(
+                    session,
+                    user["login"],
+                    user["role"],
+                    contract_code=user.get("contract"),
+                    password=DEMO_PASSWORD.format(login=user["login"]),
+                    actor="demo",
+                )
+    with session_scope(engine) as session:
+        ids = dict(session.execute(select(Channel.code, Channel.id)).all())
+        batch = ImportBatch(
+            source=f"carnet demo (graine {seed})",
+            origin="demo",
+            format="demo",
+            user_login="demo",
+            started_at=now,
+            status="running",
+        )
+        session.add(batch)
+        session.flush()
+        batch_id = batch.id
+        for code in data.buildings:
+            gas_id = ids[_gas_code(portfolio, code)]
+            session.add_all(
+                ConversionFactor(
+                    channel_id=gas_id,
+                    valid_from=row.valid_from,
+                    kwh_per_unit=float(row.kwh_per_unit),
+                    batch_id=batch_id,
+                )
+                for row in data.conversion.itertuples()
+            )
+        history = _write_history(session, data, portfolio, now)
+        _write_bookings(session, data, now)
+    t_meta = time.perf_counter()
+    rows = 0
+    with engine.begin() as conn:
+        for code, frame in data.readings.items():
+            frame = frame.assign(channel_id=ids[code])
+            upsert_readings(conn, frame, batch_id=batch_id, refresh=False)
+            rows += len(frame)
+        windows = [
+            (ids[code], int(f["ts"].min()), int(f["ts"].max()))
+            for code, f in data.readings.items()
+            if len(f)
+        ]
+        recompute_daily(conn, windows)
+        conn.execute(
+            text(
+                "UPDATE import_batch SET status = 'ok', rows_read = :n, rows_inserted = :n,"
+                " finished_at = :f WHERE id = :b"
+            ),
+            {
+                "n": rows,
+                "f": dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                if engine.dialect.name == "sqlite"
+                else dt.datetime.now(dt.UTC),
+                "b": batch_id,
+            },
+        )
+    elapsed = time.perf_counter() - t0
+    return {
+        "seed": seed,
+        "today": now.isoformat(),
+        "buildings": len(portfolio["buildings"]),
+        "channels": len(ids),
+        "readings": rows,
+        "bookings": int((data.bookings["start_ts"] >= data.start_ts).sum()),
+        "logbook_entries": history["logbook"],
+        "obligations": history["obligations"],
+        "dju_by_season": season_dju_recorded(data),
+        "nb_mwh_pci": data.nb_mwh_pci,
+        "seconds_simulation_and_record": round(t_meta - t0, 1),
+        "seconds": round(elapsed, 1),
+    }
+
+
+def season_dju_recorded(data: DemoData) -> dict[str, float]:
+    """COSTIC DJU per season from the daily min/max written (the current season: to date)."""
+    tn, tx = data.readings["LESQUIN-TN"], data.readings["LESQUIN-TX"]
+    days = local_dates(tn["ts"].to_numpy())
+    dju = costic_dju(tn["value"].to_numpy(), tx["value"].to_numpy())
+    out = {}
+    for season in sorted(data.weather.season_dju):
+        a, b = season_days(season)
+        m = (days >= np.datetime64(a)) & (days <= np.datetime64(b))
+        if m.any():
+            out[f"{season}-{season + 1}"] = round(float(dju[m].sum()), 1)
+    return out
+
+
+def _gas_code(portfolio: dict, building: str) -> str:
+    b = next(b for b in portfolio["buildings"] if b["code"] == building)
+    return next(c["code"] for c in b["channels"] if c["quantity"] == "gas_volume_m3")
+
+
+def _local_dt(ts: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(ts), dt.UTC)
+
+
+def _write_bookings(session, data: DemoData, now: dt.datetime) -> None:
+    rooms = dict(session.execute(select(Room.code, Room.id)).all())
+    b = data.bookings
+    b = b[b["start_ts"] >= data.start_ts]
+    future = b["start_ts"] > data.now_ts
+    rng = _rng(data.seed, "booking-options")
+    option = future & (rng.random(len(b)) < 0.2) & b["series_id"].isna()
+    created = [min(now, _local_dt(s) - dt.timedelta(days=21)) for s in b["start_ts"]]
+    session.add_all(
+        Booking(
+            room_id=rooms[r.room],
+            series_id=None if pd.isna(r.series_id) else int(r.series_id),
+            title=r.title,
+            organiser=r.organiser,
+            attendance=int(r.attendance),
+            starts_at=_local_dt(r.start_ts),
+            ends_at=_local_dt(r.end_ts),
+            status="option" if opt else r.status,
+            setpoint_c=float(r.setpoint_c),
+            preheat_min=int(r.preheat_min),
+            heating_note=r.heating_note,
+            created_by="culture",
+            created_at=c,
+            updated_at=c,
+        )
+        for r, opt, c in zip(b.itertuples(), option, created, strict=True)
+    )
+
+
+def _write_history(session, data: DemoData, portfolio: dict, now: dt.datetime) -> dict:
+    """The carnet de santé: obligations with their past completions, works, observations,
+    alarms, the meter change. Written with the ORM, dated in the past."""
+    from carnet.demo_history import write_history  # it needs the obligations templates
+
+    return write_history(session, data, portfolio, now)
+
+
+def readings_checksum(frames: dict[str, pd.DataFrame], lo: int, hi: int) -> str:
+    """A digest of the readings with lo <= ts < hi (to check determinism)."""
+    h = hashlib.sha256()
+    for code in sorted(frames):
+        f = frames[code]
+        f = f[(f["ts"] >= lo) & (f["ts"] < hi)]
+        h.update(code.encode())
+        h.update(f["ts"].to_numpy(dtype="int64").tobytes())
+        h.update(np.round(f["value"].to_numpy(dtype=float), 3).tobytes())
+    return h.hexdigest()
+
+
+def existing_demo(engine: Engine) -> bool:
+    with session_scope(engine) as session:
+        return bool(session.scalar(select(func.count()).select_from(Building)))

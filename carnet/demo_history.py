@@ -1,0 +1,715 @@
+"""The demo town's carnet de santé: obligations and their past completions, works, agents'
+observations, alarms and the meter change, dated in the past so the timeline has a history.
+
+Written with the ORM (no permission checks: this is the record as it would have been kept);
+obligations come from the regulatory templates of `carnet.obligations`, then get the completion
+dates below, a few deliberately left overdue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carnet.access import SYSTEM
+from carnet.models import Building, Channel, Equipment, IndexReset, LogbookEntry, Room
+from carnet.obligations import add_months, apply_templates, due_after
+from carnet.timeutil import TZ
+
+CONTRACT_START = dt.date(2024, 7, 1)
+PREVIOUS_CONTRACTOR = "Chauffage Services Artois"
+BODIES = ("Apave", "Bureau Veritas", "Socotec", "Dekra")
+
+# (building, template) whose last completion is missing: overdue on the obligations page
+OVERDUE = {
+    ("MAISON-ASSOC", "boiler_maintenance"),
+    ("CTM", "chimney_sweeping"),
+    ("SALLE-FETES", "erp_electrical"),
+    ("GYMNASE", "operat"),
+    ("MAIRIE", "heating_inspection_70kw"),
+}
+# 5-year inspections done before the record starts (last done on)
+FIVE_YEAR_DONE = {
+    "MAIRIE": dt.date(2021, 3, 15),
+    "EC-ELEM-FERRY": dt.date(2022, 2, 8),
+    "GS-MICHEL": dt.date(2022, 11, 21),
+    "SALLE-POLY": dt.date(2023, 1, 17),
+    "SALLE-FETES": dt.date(2022, 6, 2),
+    "MEDIATHEQUE": dt.date(2023, 4, 4),
+    "GYMNASE": dt.date(2021, 12, 6),
+    "CENTRE-SOCIAL": dt.date(2022, 9, 27),
+    "CTM": dt.date(2022, 3, 29),
+    "EC-MAT-CURIE": dt.date(2024, 9, 10),  # new boiler: inspected after commissioning
+}
+
+TEMPLATE_TEXT = {
+    "boiler_maintenance": (
+        "preventive",
+        "Entretien annuel de la chaudière",
+        "Entretien annuel de {eq} : nettoyage du corps de chauffe et du brûleur, contrôle de"
+        " combustion (CO {co} ppm, rendement de combustion {eff} %), vérification des"
+        " sécurités. Attestation d'entretien remise.",
+    ),
+    "chimney_sweeping": (
+        "preventive",
+        "Ramonage",
+        "Ramonage du conduit de fumée de {eq}, vérification du tirage. Certificat de ramonage"
+        " remis.",
+    ),
+    "heating_inspection_70kw": (
+        "inspection",
+        "Inspection du système de chauffage",
+        "Inspection périodique du système de chauffage par {body} : rapport remis,"
+        " recommandations sur la régulation et le calorifugeage des réseaux.",
+    ),
+    "bacs_inspection": (
+        "inspection",
+        "Inspection de la GTB",
+        "Inspection du système d'automatisation et de contrôle du bâtiment par {body}.",
+    ),
+    "erp_electrical": (
+        "inspection",
+        "Vérification électrique",
+        "Vérification périodique des installations électriques par {body} : {obs}.",
+    ),
+    "erp_emergency_lighting": (
+        "inspection",
+        "Éclairage de sécurité",
+        "Vérification de l'éclairage de sécurité par {body} : {obs}.",
+    ),
+    "erp_gas": (
+        "inspection",
+        "Vérification des installations de gaz",
+        "Vérification des installations de gaz par {body} : étanchéité et organes de coupure"
+        " contrôlés, {obs}.",
+    ),
+    "erp_smoke_extraction": (
+        "inspection",
+        "Désenfumage",
+        "Vérification du désenfumage par {body} : {obs}.",
+    ),
+    "erp_fire_equipment": (
+        "inspection",
+        "Moyens de secours",
+        "Vérification des extincteurs et de l'alarme incendie par {body} : {obs}.",
+    ),
+    "operat": (
+        "inspection",
+        "Déclaration OPERAT",
+        "Déclaration sur OPERAT des consommations {year} (décret tertiaire) effectuée.",
+    ),
+}
+COSTS_CENTS = {
+    "heating_inspection_70kw": 68_000,
+    "bacs_inspection": 54_000,
+    "erp_electrical": 42_000,
+    "erp_emergency_lighting": 19_500,
+    "erp_gas": 24_000,
+    "erp_smoke_extraction": 31_000,
+    "erp_fire_equipment": 27_500,
+}
+OBSERVATIONS = (
+    "aucune observation",
+    "aucune observation",
+    "1 observation levée sur place",
+    "2 observations mineures (étiquetage des circuits)",
+    "1 observation : bloc autonome d'éclairage à remplacer",
+)
+
+# curated history: (local datetime, building, kind, title, text, author, status, cost cents,
+# equipment, room, answer)
+STORY = (
+    (
+        "2023-11-20 10:15",
+        "EC-ELEM-FERRY",
+        "observation",
+        "Radiateur froid",
+        "Radiateur froid au fond de la classe de CE1 depuis la rentrée des vacances.",
+        "agent",
+        "done",
+        None,
+        None,
+        None,
+        "Radiateur purgé le 21/11 par l'exploitant.",
+    ),
+    (
+        "2023-12-05 08:05",
+        "CTM",
+        "observation",
+        "Porte d'atelier ouverte",
+        "Porte sectionnelle de l'atelier restée ouverte tout le week-end, aérothermes en marche.",
+        "agent",
+        "done",
+        None,
+        None,
+        "CTM-ATELIERS",
+        "Consigne rappelée aux équipes.",
+    ),
+    (
+        "2024-01-15 07:40",
+        "MAIRIE",
+        "observation",
+        "Odeur de gaz",
+        "Odeur de gaz signalée par le gardien près de la chaufferie.",
+        "agent",
+        "done",
+        None,
+        None,
+        None,
+        "Intervention GRDF le jour même : raccord resserré, pas de fuite résiduelle.",
+    ),
+    (
+        "2024-01-15 11:30",
+        "MAIRIE",
+        "corrective",
+        "Raccord gaz resserré",
+        "Intervention GRDF : raccord de la rampe gaz de la chaudière 1 resserré, essai"
+        " d'étanchéité conforme.",
+        "gestionnaire",
+        "done",
+        None,
+        "MAIRIE-CHAUD-1",
+        None,
+        None,
+    ),
+    (
+        "2024-06-20 14:00",
+        "MAIRIE",
+        "observation",
+        "Contrat d'exploitation",
+        "Notification du marché d'exploitation de chauffage CHAUFF-2024 (MTI, intéressement) à"
+        " Thermique du Nord, début le 01/07/2024. Références NB établies sur la saison"
+        " 2023-2024 et ramenées à 2 500 DJU.",
+        "gestionnaire",
+        "done",
+        None,
+        None,
+        None,
+        None,
+    ),
+    (
+        "2024-08-19 08:00",
+        "EC-MAT-CURIE",
+        "works",
+        "Remplacement de la chaudière",
+        "Dépose de la chaudière Chappée Optimagas 100 (1998) et pose d'une chaudière à"
+        " condensation Atlantic Guillot Varmax 120, neutralisateur de condensats, tubage du"
+        " conduit. Mise en service le 20/08/2024.",
+        "exploitant",
+        "done",
+        3_870_000,
+        "EC-MAT-CURIE-CHAUD-1",
+        None,
+        None,
+    ),
+    (
+        "2024-08-26 08:00",
+        "GS-MICHEL",
+        "works",
+        "Robinets thermostatiques",
+        "Pose de 86 robinets thermostatiques et équilibrage des réseaux radiateurs.",
+        "exploitant",
+        "done",
+        1_245_600,
+        None,
+        None,
+        None,
+    ),
+    (
+        "2024-09-16 09:00",
+        "CENTRE-SOCIAL",
+        "works",
+        "Calorifugeage",
+        "Calorifugeage des réseaux et des vannes en chaufferie.",
+        "exploitant",
+        "done",
+        420_000,
+        None,
+        None,
+        None,
+    ),
+    (
+        "2024-09-23 09:00",
+        "MAIRIE",
+        "works",
+        "Optimisation de la régulation",
+        "Nouvelle loi d'eau, réduits de nuit et de week-end, programmation des congés. Compris"
+        " dans les engagements du marché.",
+        "exploitant",
+        "done",
+        None,
+        "MAIRIE-CHAUD-1",
+        None,
+        None,
+    ),
+    (
+        "2024-09-30 08:00",
+        "CTM",
+        "works",
+        "Aérothermes des ateliers",
+        "Remplacement des aérothermes gaz des ateliers par des aérothermes sur eau chaude et"
+        " pose de deux déstratificateurs.",
+        "exploitant",
+        "done",
+        2_180_000,
+        None,
+        "CTM-ATELIERS",
+        None,
+    ),
+    (
+        "2024-09-30 13:30",
+        "SALLE-FETES",
+        "works",
+        "Sas d'entrée",
+        "Remplacement des portes d'entrée et création d'un sas.",
+        "gestionnaire",
+        "done",
+        1_450_000,
+        None,
+        "SALLE-FETES-SALLE",
+        None,
+    ),
+    (
+        "2024-10-01 10:00",
+        "MAISON-ASSOC",
+        "corrective",
+        "Désembouage",
+        "Purge et désembouage des radiateurs, remplacement de deux têtes thermostatiques.",
+        "exploitant",
+        "done",
+        85_000,
+        None,
+        None,
+        None,
+    ),
+    (
+        "2024-10-14 08:30",
+        "SALLE-POLY",
+        "works",
+        "Centrale de traitement d'air",
+        "Remplacement de la batterie chaude et des filtres de la CTA, variateur de vitesse sur le"
+        " ventilateur de soufflage.",
+        "exploitant",
+        "done",
+        960_000,
+        "SALLE-POLY-CTA",
+        None,
+        None,
+    ),
+    (
+        "2024-10-28 09:00",
+        "MEDIATHEQUE",
+        "works",
+        "Programmation de la GTB",
+        "Horaires de chauffage recalés sur les heures d'ouverture, relance optimisée.",
+        "exploitant",
+        "done",
+        180_000,
+        "MEDIATHEQUE-GTB",
+        None,
+        None,
+    ),
+    (
+        "2024-12-02 16:45",
+        "GS-MICHEL",
+        "observation",
+        "Bruit dans les radiateurs",
+        "Bruit de circulation d'eau dans les radiateurs du restaurant scolaire.",
+        "agent",
+        "done",
+        None,
+        None,
+        "GS-MICHEL-RESTAURANT",
+        "Réseau purgé, pression remontée à 1,8 bar.",
+    ),
+    (
+        "2025-01-06 10:00",
+        "CRECHE",
+        "works",
+        "Circulateur",
+        "Remplacement du circulateur par un circulateur électronique, réglage de la courbe de"
+        " chauffe.",
+        "exploitant",
+        "done",
+        135_000,
+        "CRECHE-CHAUD-1",
+        None,
+        None,
+    ),
+    (
+        "2025-01-20 06:50",
+        "GYMNASE",
+        "observation",
+        "Gymnase chaud la nuit",
+        "Le gymnase est déjà chaud à 6 h le dimanche alors que personne n'est là.",
+        "agent",
+        "done",
+        None,
+        None,
+        "GYMNASE-SALLE",
+        "Transmis à l'exploitant pour vérification.",
+    ),
+    (
+        "2025-02-03 08:10",
+        "SALLE-FETES",
+        "observation",
+        "Salle chaude le lundi",
+        "Salle des fêtes très chaude ce lundi matin alors qu'il n'y avait pas de location ce"
+        " week-end.",
+        "agent",
+        "open",
+        None,
+        None,
+        "SALLE-FETES-SALLE",
+        None,
+    ),
+    (
+        "2025-03-11 15:20",
+        "CENTRE-SOCIAL",
+        "observation",
+        "Fuite sous l'évier",
+        "Fuite d'eau sous l'évier de la cuisine pédagogique.",
+        "agent",
+        "done",
+        None,
+        None,
+        "CENTRE-SOCIAL-CUISINE",
+        "Siphon remplacé par les services techniques le 12/03.",
+    ),
+    (
+        "2025-05-13 14:00",
+        "SALLE-POLY",
+        "inspection",
+        "Commission de sécurité",
+        "Visite périodique de la commission communale de sécurité : avis favorable.",
+        "gestionnaire",
+        "done",
+        None,
+        None,
+        None,
+        None,
+    ),
+    (
+        "2025-11-17 15:00",
+        "CRECHE",
+        "observation",
+        "Trop chaud chez les bébés",
+        "Section des bébés à 23 °C l'après-midi.",
+        "agent",
+        "done",
+        None,
+        None,
+        "CRECHE-BEBES",
+        "Robinets thermostatiques réglés sur 3.",
+    ),
+    (
+        "2025-12-09 08:10",
+        "GS-MICHEL",
+        "observation",
+        "Classes froides",
+        "Classes froides ce matin (15 °C), enseignants en manteau.",
+        "agent",
+        "done",
+        None,
+        None,
+        None,
+        "Panne de chaudière dans la nuit, réparée à 15 h.",
+    ),
+    (
+        "2025-12-09 15:00",
+        "GS-MICHEL",
+        "corrective",
+        "Dépannage chaudière",
+        "Défaut F.28 : électrode d'allumage et d'ionisation remplacée, brûleur réarmé, remise en"
+        " service à 15 h (garantie totale P3).",
+        "exploitant",
+        "done",
+        None,
+        "GS-MICHEL-CHAUD-1",
+        None,
+        None,
+    ),
+    (
+        "2026-01-12 08:05",
+        "SALLE-FETES",
+        "observation",
+        "Encore chaud le lundi",
+        "Encore chaud ce lundi sans location le week-end : la programmation du chauffage est-elle"
+        " la bonne ?",
+        "agent",
+        "open",
+        None,
+        None,
+        "SALLE-FETES-SALLE",
+        None,
+    ),
+    (
+        "2026-01-26 09:30",
+        "CRECHE",
+        "observation",
+        "Télérelève interrompue",
+        "Télérelève gaz interrompue du 19/01 au 25/01/2026 (concentrateur hors service) : sept"
+        " jours sans relevé, la consommation de la période n'est connue que globalement.",
+        "gestionnaire",
+        "done",
+        None,
+        "CRECHE-COMPTEUR",
+        None,
+        "Concentrateur remplacé.",
+    ),
+    (
+        "2026-02-20 11:00",
+        "GYMNASE",
+        "observation",
+        "Dérive de consommation",
+        "Dérive de consommation du gymnase depuis l'automne 2024 (plus de 20 % au-dessus de la"
+        " cible corrigée) : explication demandée à l'exploitant.",
+        "gestionnaire",
+        "done",
+        None,
+        None,
+        None,
+        "Cause trouvée le 10/03/2026 (horloge de régulation).",
+    ),
+    (
+        "2026-03-10 10:00",
+        "GYMNASE",
+        "corrective",
+        "Horloge de régulation",
+        "Horloge de la régulation Synco remplacée (pile hors service) : le réduit de nuit et de"
+        " week-end ne fonctionnait plus depuis octobre 2024. Programmation refaite.",
+        "exploitant",
+        "done",
+        145_000,
+        "GYMNASE-REGUL",
+        None,
+        None,
+    ),
+    (
+        "2026-10-06 17:30",
+        "MEDIATHEQUE",
+        "observation",
+        "Fenêtre de l'auditorium",
+        "Une fenêtre de l'auditorium ne ferme plus correctement : courant d'air sur les premiers"
+        " rangs.",
+        "agent",
+        "in_progress",
+        None,
+        None,
+        "MEDIATHEQUE-AUDITORIUM",
+        None,
+    ),
+    (
+        "2026-11-16 18:00",
+        "MAISON-ASSOC",
+        "observation",
+        "Radiateur tiède",
+        "Le radiateur sous la fenêtre de la salle de réunion reste tiède.",
+        "agent",
+        "open",
+        None,
+        None,
+        "MAISON-ASSOC-REUNION",
+        None,
+    ),
+)
+
+
+def _h(*parts) -> int:
+    return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
+
+
+def _at(day: dt.date, hour: int = 9, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=TZ).astimezone(dt.UTC)
+
+
+def _completions(
+    building: str, template: str, months: int | None, days: int | None, today: dt.date
+) -> list[dt.date]:
+    """Dates the obligation was done, from the start of the record up to `today`."""
+    if template == "operat":
+        dates = [dt.date(y, 9, 10 + _h(building, y) % 15) for y in range(2024, today.year + 1)]
+    elif template in ("heating_inspection_70kw", "bacs_inspection"):
+        last = FIVE_YEAR_DONE.get(building) if template == "heating_inspection_70kw" else None
+        dates = [last] if last else []
+    elif months:
+        if template == "boiler_maintenance":
+            anchor = dt.date(2023, 9, 4 + _h(building, template) % 25)
+        elif template == "chimney_sweeping":
+            anchor = dt.date(2023, 9, 11 + _h(building, template) % 15)
+        else:
+            anchor = dt.date(2023, 7 + _h(building, template) % 6, 3 + _h(template, building) % 24)
+        dates, k = [], 0
+        while (d := add_months(anchor, k * months)) <= today:
+            dates.append(d)
+            k += 1
+    else:  # day-based duties (lifts): none in the demo town
+        dates = []
+    dates = [d for d in dates if d <= today]
+    if (building, template) in OVERDUE and dates:
+        dates = dates[:-1]
+    return dates
+
+
+def write_history(session: Session, data, portfolio: dict, now: dt.datetime) -> dict:
+    today = now.astimezone(TZ).date()
+    buildings = {b.code: b for b in session.scalars(select(Building))}
+    equipment = {e.code: e for e in session.scalars(select(Equipment))}
+    rooms = {r.code: r for r in session.scalars(select(Room))}
+    entries: list[LogbookEntry] = []
+
+    def entry(
+        when: dt.datetime,
+        building: str,
+        kind: str,
+        title: str,
+        text: str,
+        author: str,
+        status: str = "done",
+        cost: int | None = None,
+        eq: str | None = None,
+        room: str | None = None,
+        answer: str | None = None,
+        **extra,
+    ) -> LogbookEntry:
+        e = LogbookEntry(
+            building_id=buildings[building].id,
+            equipment_id=equipment[eq].id if eq else None,
+            room_id=rooms[room].id if room else None,
+            occurred_at=when,
+            kind=kind,
+            title=title,
+            text=text,
+            author_login=author,
+            status=status,
+            cost_cents=cost,
+            answer=answer,
+            created_at=when,
+            updated_at=when,
+            **extra,
+        )
+        entries.append(e)
+        return e
+
+    # obligations from the templates, with their history of completions
+    n_obligations = 0
+    for code, building in buildings.items():
+        for ob in apply_templates(session, building, SYSTEM, today=today):
+            n_obligations += 1
+            eq = equipment_by_id(equipment, ob.equipment_id)
+            dates = _completions(
+                code, ob.template, ob.periodicity_months, ob.periodicity_days, today
+            )
+            for d in dates:
+                kind, title, template_text = TEMPLATE_TEXT[ob.template]
+                contractor = eq is not None and ob.template in (
+                    "boiler_maintenance",
+                    "chimney_sweeping",
+                )
+                after = d >= CONTRACT_START
+                text_ = template_text.format(
+                    eq=f"{eq.name} ({eq.make} {eq.model})" if eq else "",
+                    co=20 + _h(code, d) % 60,
+                    eff=f"{91 + (_h(d, code) % 70) / 10:.1f}".replace(".", ","),
+                    body=BODIES[_h(code, ob.template) % len(BODIES)],
+                    obs=OBSERVATIONS[_h(code, ob.template, d) % len(OBSERVATIONS)],
+                    year=d.year - 1,
+                )
+                if contractor and not after:
+                    text_ += f" Intervention de {PREVIOUS_CONTRACTOR} (ancien prestataire)."
+                entry(
+                    _at(d, 8 + _h(code, d, 1) % 8),
+                    code,
+                    kind,
+                    title,
+                    text_,
+                    "exploitant" if contractor and after else "gestionnaire",
+                    cost=None
+                    if contractor and after
+                    else COSTS_CENTS.get(ob.template, 18_000 if contractor else None),
+                    eq=eq.code if eq else None,
+                    obligation_id=ob.id,
+                )
+            if dates:
+                ob.last_done_on = dates[-1]
+                ob.next_due_on = due_after(ob, dates[-1])
+
+    # the curated story
+    for when, building, kind, title, text_, author, status, cost, eq, room, answer in STORY:
+        local = dt.datetime.fromisoformat(when).replace(tzinfo=TZ)
+        if local.astimezone(dt.UTC) > now:
+            continue
+        entry(
+            local.astimezone(dt.UTC),
+            building,
+            kind,
+            title,
+            text_,
+            author,
+            status,
+            cost,
+            eq,
+            room,
+            answer,
+        )
+
+    # alarms raised by the boiler fault channel
+    for ep in data.fault_episodes:
+        main = f"{ep['building']}-CHAUD-1"
+        when = dt.datetime.fromtimestamp(ep["start_ts"], dt.UTC)
+        entry(
+            when,
+            ep["building"],
+            "alarm",
+            "Défaut chaudière",
+            f"Défaut chaudière remonté par la télégestion : code {ep['code']} ({ep['label']}).",
+            "system",
+            status="done" if ep["closed"] else "open",
+            eq=main,
+            source="poller",
+            alarm_key=f"{main}-DEF:{ep['code']}:{ep['start_ts']}",
+        )
+
+    # the meter replaced mid-season: the logbook event that closes the old index
+    mc = data.meter_change
+    if mc:
+        b = next(x for x in portfolio["buildings"] if x["code"] == mc["building"])
+        gas = next(c for c in b["channels"] if c["quantity"] == "gas_volume_m3")
+        when = dt.datetime.fromtimestamp(mc["when_ts"], dt.UTC)
+        old = f"{mc['old_final']:,.2f}".replace(",", "\u202f").replace(".", ",")
+        new = f"{mc['new_start']:.2f}".replace(".", ",")
+        e = entry(
+            when,
+            mc["building"],
+            "meter_change",
+            "Remplacement du compteur gaz",
+            f"Compteur gaz remplacé par le distributeur (PCE {gas['external_ref']}) : ancien"
+            f" compteur Schlumberger G16 n° SCH-9712083, index final {old} m³ ; nouveau"
+            f" compteur Itron G16 Gallus n° ITR-2501066, index de pose {new} m³.",
+            "gestionnaire",
+            eq=f"{mc['building']}-COMPTEUR-2",
+        )
+        session.add_all(entries)
+        session.flush()
+        channel_id = session.scalar(select(Channel.id).where(Channel.code == gas["code"]))
+        session.add(
+            IndexReset(
+                channel_id=channel_id,
+                ts=mc["ts"],
+                old_final_value=mc["old_final"],
+                new_start_value=mc["new_start"],
+                logbook_entry_id=e.id,
+            )
+        )
+    session.add_all(entries)
+    session.flush()
+    return {"logbook": len(entries), "obligations": n_obligations}
+
+
+def equipment_by_id(equipment: dict[str, Equipment], eq_id: int | None) -> Equipment | None:
+    if eq_id is None:
+        return None
+    return next((e for e in equipment.values() if e.id == eq_id), None)

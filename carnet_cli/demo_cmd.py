@@ -1,0 +1,98 @@
+"""`carnet demo [--no-serve] [--force] [--seed N] [--host] [--port]`: the demo town.
+
+Builds the demo database when it is empty (or from scratch with --force), prints the address
+and the demo logins, then serves the dashboards.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from carnet import db
+from carnet.config import database_url
+from carnet.roles import ROLE_LABELS_FR
+from carnet_cli.main import CliError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="construit la commune de démonstration si la base est vide, puis la sert",
+    )
+    p.add_argument("--no-serve", action="store_true", help="construit sans servir")
+    p.add_argument(
+        "--force", action="store_true", help="efface la base et reconstruit la démonstration"
+    )
+    p.add_argument("--seed", type=int, default=42, help="graine du générateur (défaut 42)")
+    p.add_argument("--host", default="127.0.0.1", help="adresse d'écoute (défaut 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8050, help="port (défaut 8050)")
+    p.set_defaults(handler=_demo)
+
+
+def _wipe(url: str) -> None:
+    """Start from an empty database: the SQLite file is removed, a server database emptied."""
+    db.reset_engines()
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                Path(path + suffix).unlink(missing_ok=True)
+        return
+    from carnet.models import Base
+
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+
+
+def _demo(args) -> int:
+    from carnet.demo import build_demo, demo_passwords, existing_demo, load_demo_portfolio
+
+    url = database_url()
+    if args.force:
+        _wipe(url)
+    engine = db.get_engine(url)
+    portfolio = load_demo_portfolio()
+    if existing_demo(engine):
+        print(
+            "La base contient déjà des bâtiments : démonstration non reconstruite"
+            " (--force pour repartir de zéro)."
+        )
+    else:
+        print("Construction de la commune de démonstration…", flush=True)
+        try:
+            summary = build_demo(engine, seed=args.seed)
+        except Exception as exc:  # the build is one operation for the user
+            raise CliError(f"construction de la démonstration impossible : {exc}", 1) from exc
+        seasons = ", ".join(f"{s} : {v:.0f}" for s, v in summary["dju_by_season"].items())
+        readings = f"{summary['readings']:,}".replace(",", "\u202f")
+        print(
+            f"{summary['buildings']} bâtiments, {summary['channels']} points de mesure,"
+            f" {readings} relevés, {summary['bookings']} réservations,"
+            f" {summary['logbook_entries']} entrées de carnet, {summary['obligations']}"
+            f" obligations en {summary['seconds']:.0f} s."
+        )
+        print(f"DJU (COSTIC, base 18 °C, Lille-Lesquin) par saison : {seasons}")
+    print(f"Base : {engine.url.render_as_string()}")
+    print(f"Adresse : http://{_display_host(args.host)}:{args.port}/")
+    print("Comptes de démonstration (identifiant / mot de passe / rôle) :")
+    passwords = demo_passwords(portfolio)
+    for user in portfolio["users"]:
+        role = ROLE_LABELS_FR.get(user["role"], user["role"])
+        print(f"  {user['login']:<14} {passwords[user['login']]:<20} {role}")
+    if args.no_serve:
+        return 0
+    try:
+        from dashboards.server import serve
+    except ImportError as exc:
+        raise CliError(f"tableaux de bord indisponibles ({exc})", 1) from exc
+    serve(args.host, args.port)
+    return 0
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
