@@ -176,9 +176,9 @@ class DailyIndexParser(FormatParser):
         self.ref_cache: dict[str, tuple[int | None, str]] = {}
         # a file without a metadata block: the PRM may sit in a preamble line "PRM;1234..."
         for row in sn.head_rows():
-            if len(row) >= 2 and norm(row[0]) in ("prm", "identifiant prm", "point de livraison"):
-                if row[1].strip().isdigit():
-                    self.block["prm"] = row[1].strip()
+            is_prm = len(row) >= 2 and norm(row[0]) in ("prm", "point de livraison")
+            if is_prm and row[1].strip().isdigit():
+                self.block["prm"] = row[1].strip()
 
     def parse(self, table: Table) -> Parsed:
         data, info = blocks_of(self, table)
