@@ -76,6 +76,7 @@ class Scatter:
         self.rows = np.array(rows, dtype=np.int64)
         self.cols = np.array(cols, dtype=np.int64)
         self.src = np.array(src, dtype=np.int64)
+        self.members = np.array(block.members, dtype=np.int64)
 
     def apply(self, registers: Sequence[int], out: np.ndarray) -> None:
         out[self.rows, self.cols] = np.asarray(registers, dtype=np.uint64)[self.src]

@@ -32,7 +32,6 @@ class DecodePlan:
 
     def __init__(self, points: Sequence[Point]):
         self.points = list(points)
-        n = len(self.points)
         self.width = np.array([p.width for p in self.points], dtype=np.int64)
         order = [p.word_order if p.width > 1 else "ABCD" for p in self.points]
         self.swap_words = np.array([o in ("CDAB", "DCBA") for o in order], dtype=bool)
@@ -53,40 +52,59 @@ class DecodePlan:
         # column j of a point's row holds register j, or register w-1-j when words are swapped
         j = np.arange(4)[None, :]
         w = self.width[:, None]
-        self.take = np.where(self.swap_words[:, None] & (j < w), w - 1 - j, j)
+        take = np.where(self.swap_words[:, None] & (j < w), w - 1 - j, j)
+        self.flat_take = (np.arange(len(self.points))[:, None] * 4 + take).reshape(-1)
         shift = np.where(j < w, 16 * (w - 1 - j), 0)
         self.shift = shift.astype(np.uint64)
-        self.used = (j < w) & np.ones((n, 1), dtype=bool)
+        self.top = np.uint64(1) << (self.bits - np.uint64(1))
+        self.span = 2.0 ** self.bits.astype(np.float64)
+        self.twos_signed = self.is_signed & ~self.sign_magnitude
+        self.any_byte_swap = bool(self.swap_bytes.any())
+        self.any_word_swap = bool(self.swap_words.any())
+        self.any_signed = bool(self.twos_signed.any())
+        self.any_sign_magnitude = bool(self.sign_magnitude.any())
+        self.any_float = bool((self.is_float32 | self.is_float64).any())
 
     def decode(self, regs: np.ndarray) -> Decoded:
-        """`regs`: (points x 4) array of registers in wire order (unused columns ignored)."""
+        """`regs`: (points x 4) registers in wire order; columns past a point's width are 0.
+
+        Steps a device's map does not need (swaps, signs, floats) are skipped: a poll cycle
+        decodes one device at a time, so the fixed cost of each numpy call is what counts.
+        """
         regs = np.asarray(regs, dtype=np.uint64).reshape(len(self.points), 4)
-        swapped = ((regs & 0xFF) << 8) | (regs >> 8)
-        regs = np.where(self.swap_bytes[:, None], swapped, regs)
-        regs = np.take_along_axis(regs, self.take, axis=1)
-        raw = np.where(self.used, regs << self.shift, 0).sum(axis=1, dtype=np.uint64)
+        if self.any_byte_swap:
+            swapped = ((regs & 0xFF) << 8) | (regs >> 8)
+            regs = np.where(self.swap_bytes[:, None], swapped, regs)
+        if self.any_word_swap:
+            regs = regs.reshape(-1)[self.flat_take].reshape(regs.shape)
+        raw = (regs << self.shift).sum(axis=1, dtype=np.uint64)
 
         value = raw.astype(np.float64)
-        signed = self.is_signed & ~self.sign_magnitude
-        top = np.uint64(1) << (self.bits - np.uint64(1))
-        negative = (raw & top) != 0
-        twos = raw.astype(np.float64) - np.where(negative, 2.0 ** self.bits.astype(np.float64), 0)
-        value = np.where(signed, twos, value)
-        magnitude = (raw & (top - np.uint64(1))).astype(np.float64)
-        value = np.where(self.sign_magnitude, np.where(negative, -magnitude, magnitude), value)
-        if self.is_float32.any():
-            f32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
-            value = np.where(self.is_float32, f32.astype(np.float64), value)
-        if self.is_float64.any():
-            value = np.where(self.is_float64, raw.view(np.float64), value)
-
-        invalid = ~np.isfinite(value)
+        if self.any_signed or self.any_sign_magnitude:
+            negative = (raw & self.top) != 0
+            if self.any_signed:
+                twos = value - np.where(negative, self.span, 0.0)
+                value = np.where(self.twos_signed, twos, value)
+            if self.any_sign_magnitude:
+                magnitude = (raw & (self.top - np.uint64(1))).astype(np.float64)
+                signed_mag = np.where(negative, -magnitude, magnitude)
+                value = np.where(self.sign_magnitude, signed_mag, value)
+        if self.any_float:
+            if self.is_float32.any():
+                f32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
+                value = np.where(self.is_float32, f32.astype(np.float64), value)
+            if self.is_float64.any():
+                value = np.where(self.is_float64, raw.view(np.float64), value)
+            invalid = ~np.isfinite(value)
+        else:
+            invalid = np.zeros(len(value), dtype=bool)
         if len(self.invalid_idx):
             hit = raw[self.invalid_idx] == self.invalid_raw
             invalid[self.invalid_idx[hit]] = True
         with np.errstate(invalid="ignore", over="ignore"):
             value = value * self.scale + self.offset
-        value = np.where(invalid, np.nan, value)
+        if invalid.any():
+            value[invalid] = np.nan
         quality = np.where(invalid, int(Quality.INVALID), int(Quality.MEASURED)).astype(np.int64)
         return Decoded(value=value, quality=quality, raw=raw)
 
@@ -99,24 +117,42 @@ def decode_one(point: Point, registers: Sequence[int]) -> tuple[float, int]:
     return float(out.value[0]), int(out.quality[0])
 
 
-def implausible_floats(plan: DecodePlan, regs: np.ndarray) -> list[str]:
-    """Hints for floats that look like a word-order mistake, naming the orders that look sane."""
+def implausible_floats(
+    plan: DecodePlan,
+    regs: np.ndarray,
+    decoded: Decoded | None = None,
+    read: np.ndarray | None = None,
+    skip: set[str] | frozenset[str] = frozenset(),
+) -> list[tuple[str, str]]:
+    """(point key, hint) for floats that look like a word-order mistake, naming the orders
+    that would look sane. Points in `skip` (already reported) are not examined again."""
+    floats = plan.is_float32 | plan.is_float64
+    if read is not None:
+        floats = floats & read
+    if not floats.any():
+        return []
     regs = np.asarray(regs, dtype=np.uint64).reshape(len(plan.points), 4)
-    raw_values = plan.decode(regs).value
-    values = (raw_values - plan.offset) / plan.scale
-    suspicious = (plan.is_float32 | plan.is_float64) & (
-        ~np.isfinite(values)
-        | ((np.abs(values) > 0) & (np.abs(values) < IMPLAUSIBLE_TINY))
-        | (np.abs(values) > IMPLAUSIBLE_HUGE)
-    )
-    # the INVALID marker also sends a value to NaN: a declared invalid raw is not a hint
+    raw = (decoded or plan.decode(regs)).raw
+    f32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32).astype(np.float64)
+    values = np.where(plan.is_float64, raw.view(np.float64), f32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        magnitude = np.abs(values)
+        suspicious = floats & (
+            ~np.isfinite(values)
+            | ((magnitude > 0) & (magnitude < IMPLAUSIBLE_TINY))
+            | (magnitude > IMPLAUSIBLE_HUGE)
+        )
+    # a raw value the map declares "invalid" is not a word-order mistake
     if len(plan.invalid_idx):
-        raw = plan.decode(regs).raw
         declared = plan.invalid_idx[raw[plan.invalid_idx] == plan.invalid_raw]
         suspicious[declared] = False
+    if not suspicious.any():
+        return []
     hints = []
     for i in np.flatnonzero(suspicious):
         point = plan.points[i]
+        if point.key in skip:
+            continue
         alternatives = []
         for order in WORD_ORDERS:
             if order == point.word_order:
@@ -132,7 +168,7 @@ def implausible_floats(plan: DecodePlan, regs: np.ndarray) -> list[str]:
         )
         if alternatives:
             hint += " (" + ", ".join(alternatives) + ")"
-        hints.append(hint)
+        hints.append((point.key, hint))
     return hints
 
 

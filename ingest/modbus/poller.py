@@ -125,9 +125,8 @@ class Gateway:
             if table == "holding"
             else self.client.read_input_registers
         )
-        budget = self.config.timeout_s * (self.config.retries + 1) + 1.0
-        try:
-            rr = await asyncio.wait_for(fn(start, count=count, device_id=unit), budget)
+        try:  # pymodbus times each attempt out (timeout_s) and retries `retries` times
+            rr = await fn(start, count=count, device_id=unit)
         except (TimeoutError, ConnectionException) as exc:
             raise DeviceSilent(f"pas de réponse ({exc.__class__.__name__})") from exc
         except ModbusException as exc:
@@ -158,7 +157,14 @@ class PollResult:
     duration_s: float
     answered: bool
     error: str | None = None
-    values: dict[str, tuple[float, int]] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list, repr=False)
+    value: np.ndarray | None = field(default=None, repr=False)
+    quality: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def values(self) -> dict[str, tuple[float, int]]:
+        """{point key: (value, quality)}"""
+        return {k: (float(self.value[i]), int(self.quality[i])) for i, k in enumerate(self.keys)}
 
 
 class DeviceReader:
@@ -178,6 +184,7 @@ class DeviceReader:
             [bound.channel_ids[self.points[i].key] for i in self.channel_idx], dtype=np.int64
         )
         self.alarm_idx = [i for i, p in enumerate(self.points) if p.alarm]
+        self.keys = [p.key for p in self.points]
         self.hinted: set[str] = set()
         # health
         self.failures = 0
@@ -212,6 +219,7 @@ class DeviceReader:
         regs = np.zeros((len(self.points), 4), dtype=np.uint64)
         ok = np.zeros(len(self.points), dtype=bool)
         answered = False
+        n_read = 0
         errors: list[str] = []
         async with gateway.lock:
             try:
@@ -231,20 +239,23 @@ class DeviceReader:
                         continue
                     answered = True
                     self.scatters[k].apply(values, regs)
-                    ok[list(block.members)] = True
+                    ok[self.scatters[k].members] = True
+                    n_read += len(block.members)
                     k += 1
             except DeviceSilent as exc:
                 errors.append(str(exc))
         decoded = self.plan.decode(regs)
         self.last_regs = regs
-        value = np.where(ok, decoded.value, np.nan)
-        quality = np.where(ok, decoded.quality, int(Quality.GAP))
-        if ok.any():
-            for hint in implausible_floats(self.plan, regs):
-                key = hint.split(" ", 1)[0]
-                if key not in self.hinted:
-                    self.hinted.add(key)
-                    log.warning("%s/%s %s", self.bound.gateway, unit, hint)
+        n = len(self.points)
+        if n_read == n:
+            value, quality = decoded.value, decoded.quality
+        else:
+            value = np.where(ok, decoded.value, np.nan)
+            quality = np.where(ok, decoded.quality, int(Quality.GAP))
+        if n_read and self.plan.any_float:
+            for key, hint in implausible_floats(self.plan, regs, decoded, ok, self.hinted):
+                self.hinted.add(key)
+                log.warning("%s/%s %s", self.bound.gateway, unit, hint)
         now = dt.datetime.now(dt.UTC)
         error = " ; ".join(errors) or None
         if answered:
@@ -259,12 +270,14 @@ class DeviceReader:
             gateway=self.bound.gateway,
             unit=unit,
             ts=ts,
-            points_read=int(ok.sum()),
-            points_failed=int((~ok).sum()),
+            points_read=n_read,
+            points_failed=n - n_read,
             duration_s=time.perf_counter() - started,
             answered=answered,
             error=error,
-            values={p.key: (float(value[i]), int(quality[i])) for i, p in enumerate(self.points)},
+            keys=self.keys,
+            value=value,
+            quality=quality,
         )
         self.last = result
         return result, value, quality
@@ -420,7 +433,7 @@ class Poller:
         ]
         self.on_status = on_status
         self.clock = clock  # the readings' timestamps; tests pass their own
-        self._parts: list[pd.DataFrame] = []
+        self._parts: list[tuple[np.ndarray, ...]] = []  # channel_id, ts, value, quality
         self._rows = 0
         self._flush_lock: asyncio.Lock | None = None
         self._stop: asyncio.Event | None = None
@@ -432,15 +445,9 @@ class Poller:
         if len(reader.channel_idx):
             idx = reader.channel_idx
             self._parts.append(
-                pd.DataFrame(
-                    {
-                        "channel_id": reader.channel_ids,
-                        "ts": np.full(len(idx), result.ts, dtype=np.int64),
-                        "value": value[idx],
-                        "quality": quality[idx],
-                    }
-                )
-            )
+                (reader.channel_ids, np.full(len(idx), result.ts, dtype=np.int64),
+                 value[idx], quality[idx])
+            )  # fmt: skip
             self._rows += len(idx)
         b = reader.bound
         for i in reader.alarm_idx:
@@ -467,10 +474,14 @@ class Poller:
         if self._flush_lock is None:
             self._flush_lock = asyncio.Lock()
         async with self._flush_lock:
-            frame = (
-                pd.concat(self._parts, ignore_index=True)
-                if self._parts
-                else pd.DataFrame({c: pd.Series(dtype="int64") for c in Spool.COLUMNS})
+            parts = self._parts
+            frame = pd.DataFrame(
+                {
+                    col: np.concatenate([p[k] for p in parts]) if parts else np.array([], dtype)
+                    for k, (col, dtype) in enumerate(
+                        zip(Spool.COLUMNS, ("int64", "int64", "float64", "int64"), strict=True)
+                    )
+                }
             )
             self._parts, self._rows = [], 0
             nothing_to_do = (
@@ -496,15 +507,20 @@ class Poller:
         self._buffer(reader, result, value, quality)
         return result
 
-    async def poll_once(self) -> list[PollResult]:
-        """Every device once (gateways in parallel, devices of a gateway in turn), then write."""
+    async def poll_round(self) -> list[PollResult]:
+        """Every device once: gateways in parallel, the devices of a gateway in turn."""
 
         async def gateway_round(code: str) -> list[PollResult]:
             return [await self.poll_device(r) for r in self.readers if r.bound.gateway == code]
 
         rounds = await asyncio.gather(*(gateway_round(c) for c in self.gateways))
-        await self.flush()
         return [r for rs in rounds for r in rs]
+
+    async def poll_once(self) -> list[PollResult]:
+        """Every device once, then write."""
+        results = await self.poll_round()
+        await self.flush()
+        return results
 
     async def _device_loop(self, reader: DeviceReader) -> None:
         while not self._stop.is_set():
