@@ -4,6 +4,7 @@ building, the QR code page, the agents' form, and page access by role."""
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
@@ -140,3 +141,130 @@ def test_qr_page_and_agent_form(app, db_url):
 )
 def test_pages_by_role(app, login, path, status):
     assert client_for(app, login).get(path).status_code == status
+
+
+def _callback(client, output_id, values):
+    from tests.browser import dash_callback_payload
+
+    deps = client.get("/_dash-dependencies").get_json()
+    return client.post(
+        "/_dash-update-component", json=dash_callback_payload(deps, output_id, values)
+    )
+
+
+def _text(response) -> str:
+    return json.dumps(response.get_json(), ensure_ascii=False)
+
+
+def _page(client, path) -> str:
+    r = _callback(client, "_pages_content", {"_pages_location.pathname": path})
+    assert r.status_code == 200
+    return json.dumps(r.get_json(), ensure_ascii=False)
+
+
+def test_building_page_content_by_role(app, db_url):
+    manager = _page(client_for(app, "gestionnaire"), "/batiments/MAIRIE")
+    for piece in (
+        "MAIRIE-CHAUD-1",
+        "MAIRIE-BRULEUR-1",
+        "Ramonage",
+        "bp-add",
+        "bp-edit",
+        "Salle du conseil",
+    ):
+        assert piece in manager, piece
+    # the programmer: rooms only (no equipment, no logbook, no obligations)
+    prog = _page(client_for(app, "programmation"), "/batiments/MAIRIE")
+    assert "Salle du conseil" in prog
+    assert "MAIRIE-CHAUD-1" not in prog and "Ramonage" not in prog and "bp-timeline" not in prog
+    # a contractor outside its contract, and finance: refused
+    assert "acces-refuse" in _page(client_for(app, "exploitant2"), "/batiments/MAIRIE")
+    assert "acces-refuse" in _page(client_for(app, "finances"), "/batiments/MAIRIE")
+    # the agent reads, may report, may not triage nor record interventions
+    agent = _page(client_for(app, "agent"), "/batiments/MAIRIE")
+    assert "bp-timeline" in agent and "bp-signal-link" in agent
+    assert "bp-edit" not in agent and "tri-btn" not in agent and "bp-qr-link" not in agent
+
+
+def test_callbacks_enforce_roles_on_the_server(app, db_url):
+    engine = get_engine(db_url)
+    with session_scope(engine) as s:
+        agent = s.scalar(select(User).where(User.login == "agent"))
+        obs = add_entry(s, agent, "MAIRIE", "observation", "Fuite au plafond")
+        obs_id = obs.id
+        from carnet.models import Obligation
+
+        ob = s.scalar(
+            select(Obligation).where(
+                Obligation.template == "boiler_maintenance",
+                Obligation.building_id == obs.building_id,
+            )
+        )
+        ob_id = ob.id
+    add_values = {
+        "bp-add-submit.n_clicks": 1,
+        "bp-code.data": "MAIRIE",
+        "bp-add-kind.value": "preventive",
+        "bp-add-equipment.value": "MAIRIE-CHAUD-1",
+        "bp-add-date.date": "2025-03-31",
+        "bp-add-cost.value": "1 234,56",
+        "bp-add-obligation.value": ob_id,
+        "bp-add-text.value": "Entretien annuel",
+    }
+    # finance has no carnet at all: HTTP 403 before anything runs
+    assert _callback(client_for(app, "finances"), "bp-add-msg", add_values).status_code == 403
+    # the other contract's contractor: refused by the service
+    r = _callback(client_for(app, "exploitant2"), "bp-add-msg", add_values)
+    assert "accès refusé" in _text(r)
+    # the agent may not record a preventive visit
+    r = _callback(client_for(app, "agent"), "bp-add-msg", add_values)
+    assert "accès refusé" in _text(r)
+    # the contract's contractor may: the obligation moves one year after 31/03/2025
+    r = _callback(client_for(app, "exploitant"), "bp-add-msg", add_values)
+    assert "enregistrée" in _text(r)
+    with session_scope(engine) as s:
+        from carnet.models import Obligation
+
+        ob = s.get(Obligation, ob_id)
+        assert (ob.last_done_on.isoformat(), ob.next_due_on.isoformat()) == (
+            "2025-03-31",
+            "2026-03-31",
+        )
+        entry = s.scalars(select(LogbookEntry).where(LogbookEntry.kind == "preventive")).one()
+        assert (entry.author_login, entry.cost_cents) == ("exploitant", 123456)
+        work_id = entry.id
+
+    triage_values = {
+        f'{{"action":"close","id":{obs_id},"type":"tri-btn"}}.n_clicks': 1,
+        "bp-code.data": "MAIRIE",
+    }
+    # the triage callback: manager only (HTTP 403 for the contractor and the agent)
+    from tests.browser import dash_callback_payload
+
+    for login in ("exploitant", "agent"):
+        client = client_for(app, login)
+        deps = client.get("/_dash-dependencies").get_json()
+        payload = dash_callback_payload(deps, "bp-triage-msg", triage_values)
+        assert client.post("/_dash-update-component", json=payload).status_code == 403, login
+
+    # the edit callback: the contractor may cancel its own entry (never deleted), not the agent's
+    edit_values = {
+        "bp-edit-submit.n_clicks": 1,
+        "bp-code.data": "MAIRIE",
+        "bp-edit-status.value": "cancelled",
+        "bp-edit-note.value": "saisie en double",
+    }
+    contractor = client_for(app, "exploitant")
+    r = _callback(contractor, "bp-edit-msg", edit_values | {"bp-edit-id.value": obs_id})
+    assert "accès refusé" in _text(r)
+    r = _callback(contractor, "bp-edit-msg", edit_values | {"bp-edit-id.value": work_id})
+    assert "mise à jour" in _text(r)
+    assert (
+        _callback(
+            client_for(app, "agent"), "bp-edit-msg", edit_values | {"bp-edit-id.value": work_id}
+        ).status_code
+        == 403
+    )
+    with session_scope(engine) as s:
+        entry = s.get(LogbookEntry, work_id)
+        assert (entry.status, entry.answer) == ("cancelled", "saisie en double")

@@ -28,7 +28,10 @@ from carnet.logbook import (
     LogbookError,
     accept_as_work,
     add_entry,
+    cancel_entry,
     close_with_answer,
+    edit_entry,
+    get_entry,
     merge_into,
     open_observations,
     resolve_building,
@@ -39,7 +42,8 @@ from carnet.obligations import obligations_frame
 from carnet.timeutil import TZ
 from dashboards import db
 from dashboards.auth import current_user, guarded, require
-from dashboards.fmt import fr_date, fr_number, fr_quantity
+from dashboards.carnet_views import obligations_table
+from dashboards.fmt import fr_number, fr_quantity
 from dashboards.shell import forbidden_block
 
 CAPABILITY = "carnet.view"
@@ -69,7 +73,6 @@ QUANTITY_FR = {
     "fault_code": "Code défaut",
     "power_kw": "Puissance",
 }
-SOON_DAYS = 30
 
 
 # ---------------------------------------------------------------- pieces
@@ -253,65 +256,6 @@ def _channels(channels: list[dict]):
     )
 
 
-def _periodicity(row: dict) -> str:
-    if row.get("periodicity_days"):
-        return f"{row['periodicity_days']} jours"
-    months = row.get("periodicity_months")
-    if months and months % 12 == 0:
-        years = months // 12
-        return "1 an" if years == 1 else f"{years} ans"
-    return f"{months} mois" if months else "—"
-
-
-def _badge(row: dict):
-    days = row.get("days_overdue")
-    if days is None:
-        return html.Span("à planifier", className="badge badge-muted")
-    if days > 0:
-        return html.Span(f"En retard de {days} j", className="badge badge-late")
-    if days > -SOON_DAYS:
-        return html.Span(f"Dans {-days} j", className="badge badge-soon")
-    return html.Span("À jour", className="badge badge-ok")
-
-
-def obligations_table(rows: list[dict], show_building: bool = False, table_id="bp-obligations"):
-    if not rows:
-        return html.P("Aucune obligation.", className="muted", id=f"{table_id}-empty")
-    head = ([html.Th("Bâtiment")] if show_building else []) + [
-        html.Th("Obligation"),
-        html.Th("Équipement"),
-        html.Th("Périodicité"),
-        html.Th("Dernière réalisation"),
-        html.Th("Prochaine échéance"),
-        html.Th("État"),
-    ]
-    body = []
-    for r in rows:
-        cells = []
-        if show_building:
-            cells.append(
-                html.Td(dcc.Link(r["building_code"], href=f"/batiments/{r['building_code']}"))
-            )
-        cells += [
-            html.Td(r["label"], title=r.get("notes") or None),
-            html.Td(r.get("equipment_code") or "—", className="code"),
-            html.Td(_periodicity(r)),
-            html.Td(fr_date(r.get("last_done_on")), className="date"),
-            html.Td(fr_date(r.get("next_due_on")), className="date"),
-            html.Td(_badge(r)),
-        ]
-        body.append(
-            html.Tr(
-                cells,
-                className="late" if r.get("overdue") else None,
-                **{"data-obligation": str(r["id"])},
-            )
-        )
-    return html.Table(
-        [html.Thead(html.Tr(head)), html.Tbody(body)], className="data-table", id=table_id
-    )
-
-
 def _files(files: list[dict]):
     items = []
     for f in files:
@@ -357,7 +301,7 @@ def _entry_card(row: dict) -> html.Article:
         body.append(files)
     return html.Article(
         body,
-        className=f"log-entry kind-{row['kind']} status-{row['status']}",
+        className=f"log-entry kind-{row['kind']} entry-{row['status']}",
         **{"data-entry": str(row["id"])},
     )
 
@@ -596,6 +540,70 @@ def _add_form(rec: dict, user, obligations: list[dict]):
     )
 
 
+def _edit_form(user):
+    """Change the status or cost of an entry, or cancel it (nothing is ever deleted)."""
+    if not user.can("carnet.intervention"):
+        return None
+    return html.Div(
+        className="card form-card",
+        id="bp-edit",
+        children=[
+            html.H2("Mettre à jour ou annuler une entrée"),
+            html.P(
+                "Rien n'est supprimé : une entrée erronée est annulée, avec son motif, et "
+                "chaque modification est tracée."
+                + ("" if user.role == "manager" else " Vous pouvez modifier vos propres entrées."),
+                className="muted",
+            ),
+            html.Div(
+                className="form-grid",
+                children=[
+                    html.Label(
+                        [
+                            "N° de l'entrée",
+                            dcc.Input(
+                                id="bp-edit-id", type="number", min=1, className="input-small"
+                            ),
+                        ]
+                    ),
+                    html.Label(
+                        [
+                            "Nouveau statut",
+                            dcc.Dropdown(
+                                id="bp-edit-status",
+                                options=[
+                                    {"label": STATUS_LABELS_FR[st], "value": st}
+                                    for st in LOG_STATUSES
+                                ],
+                                placeholder="(inchangé)",
+                            ),
+                        ]
+                    ),
+                    html.Label(
+                        [
+                            "Coût (€)",
+                            dcc.Input(
+                                id="bp-edit-cost",
+                                type="text",
+                                placeholder="(inchangé)",
+                                className="input-small",
+                            ),
+                        ]
+                    ),
+                ],
+            ),
+            html.Label(
+                [
+                    "Motif d'annulation ou réponse",
+                    dcc.Textarea(id="bp-edit-note", rows=2, className="textarea"),
+                ]
+            ),
+            html.Button("Mettre à jour", id="bp-edit-submit", className="btn btn-secondary"),
+            html.Div(id="bp-edit-msg"),
+        ],
+    )
+
+
 def _filters(rec: dict, authors: list[str]):
     equipment = []
 
@@ -647,6 +655,8 @@ def _sections(code: str, user, filters: dict | None = None) -> dict:
     filters = filters or {}
     with db.session() as s:
         rec = building_record(s, user, code)
+        if rec["rooms_only"]:
+            return {"rec": rec}
         building = resolve_building(s, code)
         frame = timeline(s, user, building, **filters)
         rows = _with_files(s, frame)
@@ -681,7 +691,12 @@ def _with_files(session, frame) -> list[dict]:
 
 
 def _section(title: str, child, sid: str | None = None):
-    return html.Section([html.H2(title), html.Div(child, id=sid)], className="bp-section")
+    inner = (
+        html.Div(child, id=sid, className="section-body")
+        if sid
+        else html.Div(child, className="section-body")
+    )
+    return html.Section([html.H2(title), inner], className="bp-section")
 
 
 def layout(code: str | None = None, **_query):
@@ -719,19 +734,22 @@ def layout(code: str | None = None, **_query):
         *stores,
         dcc.Store(id="bp-rev-add", data=0),
         dcc.Store(id="bp-rev-triage", data=0),
+        dcc.Store(id="bp-rev-edit", data=0),
         head,
+        _section("Alarmes ouvertes", parts["alarms"], "bp-alarms"),
+        _section("Obligations", parts["obligations"], "bp-obligations-wrap"),
         html.Div(
             className="bp-columns",
             children=[
                 html.Div(
                     className="bp-main",
                     children=[
-                        _section("Alarmes ouvertes", parts["alarms"], "bp-alarms"),
                         _section("Signalements à traiter", parts["triage"], "bp-triage")
                         if parts["triage"] is not None
                         else None,
                         html.Div(id="bp-triage-msg"),
                         _add_form(rec, user, obligations.to_dict("records")),
+                        _edit_form(user),
                         html.Section(
                             [
                                 html.H2("Carnet"),
@@ -745,7 +763,6 @@ def layout(code: str | None = None, **_query):
                 html.Div(
                     className="bp-side",
                     children=[
-                        _section("Obligations", parts["obligations"], "bp-obligations-wrap"),
                         _section("Équipements", _equipment(rec["equipment"])),
                         _section("Points de mesure", _channels(rec["channels"])),
                         _section("Salles", _rooms(rec["rooms"])),
@@ -778,6 +795,7 @@ def _filter_args(kinds, equipment, start, end, author) -> dict:
     Output("bp-documents", "children"),
     Input("bp-rev-add", "data"),
     Input("bp-rev-triage", "data"),
+    Input("bp-rev-edit", "data"),
     Input("bp-f-kind", "value"),
     Input("bp-f-equipment", "value"),
     Input("bp-f-period", "start_date"),
@@ -787,7 +805,7 @@ def _filter_args(kinds, equipment, start, end, author) -> dict:
     prevent_initial_call=True,
 )
 @guarded(CAPABILITY)
-def refresh(_rev_add, _rev_triage, kinds, equipment, start, end, author, code):
+def refresh(_rev_add, _rev_triage, _rev_edit, kinds, equipment, start, end, author, code):
     user = current_user()
     try:
         parts = _sections(code, user, _filter_args(kinds, equipment, start, end, author))
@@ -935,3 +953,52 @@ def triage(clicks, answers, answer_ids, kinds, kind_ids, targets, target_ids, co
         (rev or 0) + 1,
         parts["triage"],
     )
+
+
+@callback(
+    Output("bp-edit-msg", "children"),
+    Output("bp-rev-edit", "data"),
+    Input("bp-edit-submit", "n_clicks"),
+    State("bp-code", "data"),
+    State("bp-edit-id", "value"),
+    State("bp-edit-status", "value"),
+    State("bp-edit-cost", "value"),
+    State("bp-edit-note", "value"),
+    State("bp-rev-edit", "data"),
+    prevent_initial_call=True,
+)
+@guarded("carnet.intervention")
+def edit(n, code, entry_id, status, cost, note, rev):
+    if not n:
+        raise PreventUpdate
+    user = current_user()
+    note = (note or "").strip() or None
+    try:
+        if not entry_id:
+            raise LogbookError("indiquez le numéro de l'entrée")
+        with db.session() as s:
+            entry = get_entry(s, int(entry_id))
+            if entry.building_id != resolve_building(s, code).id:
+                raise LogbookError(f"l'entrée n° {entry_id} ne concerne pas ce bâtiment")
+            if status == "cancelled":
+                cancel_entry(s, user, entry.id, reason=note)
+            else:
+                changes = {}
+                if status:
+                    changes["status"] = status
+                if cost not in (None, ""):
+                    changes["cost"] = cost
+                if note:
+                    changes["answer"] = note
+                if not changes:
+                    raise LogbookError("rien à modifier")
+                edit_entry(s, user, entry.id, **changes)
+    except CarnetPermissionError as exc:
+        return html.Div(str(exc), className="alert alert-error", id="bp-edit-error"), dash.no_update
+    except (LogbookError, LookupError) as exc:
+        return (
+            html.Div(str(exc).strip("'\""), className="alert alert-error", id="bp-edit-error"),
+            dash.no_update,
+        )
+    ok = html.Div(f"Entrée n° {entry_id} mise à jour.", className="alert alert-ok", id="bp-edit-ok")
+    return ok, (rev or 0) + 1

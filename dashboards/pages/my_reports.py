@@ -27,7 +27,7 @@ dash.register_page(
 def _report(row: dict) -> html.Article:
     answer = row.get("answer")
     return html.Article(
-        className=f"log-entry kind-observation status-{row['status']}",
+        className=f"log-entry kind-observation entry-{row['status']}",
         **{"data-entry": str(row["id"])},
         children=[
             html.Div(

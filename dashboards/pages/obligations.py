@@ -13,7 +13,7 @@ from carnet.models import Building
 from carnet.obligations import apply_templates, obligations_frame
 from dashboards import db
 from dashboards.auth import current_user, guarded, require
-from dashboards.pages.building import obligations_table
+from dashboards.carnet_views import obligations_table
 
 CAPABILITY = "obligations.view"
 

@@ -1,0 +1,82 @@
+"""Pieces shared by the carnet's pages (kept out of `pages/`: Dash imports page modules under its
+own names, so a page must never import another page)."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dashboards.fmt import fr_date
+
+SOON_DAYS = 30
+
+
+def _periodicity(row: dict) -> str:
+    if row.get("periodicity_days"):
+        return f"{row['periodicity_days']} jours"
+    months = row.get("periodicity_months")
+    if months and months % 12 == 0:
+        years = months // 12
+        return "1 an" if years == 1 else f"{years} ans"
+    return f"{months} mois" if months else "—"
+
+
+def _badge(row: dict):
+    days = row.get("days_overdue")
+    if days is None:
+        return html.Span("à planifier", className="badge badge-muted")
+    if days > 0:
+        return html.Span(f"En retard de {days} j", className="badge badge-late")
+    if days == 0:
+        return html.Span("Échéance aujourd'hui", className="badge badge-soon")
+    if days > -SOON_DAYS:
+        return html.Span(f"Dans {-days} j", className="badge badge-soon")
+    return html.Span("À jour", className="badge badge-ok")
+
+
+def _short_label(row: dict) -> str:
+    """The label without the equipment suffix that the equipment column already shows."""
+    label, code = row["label"], row.get("equipment_code")
+    return label.removesuffix(f" — {code}") if code else label
+
+
+def obligations_table(rows: list[dict], show_building: bool = False, table_id="bp-obligations"):
+    if not rows:
+        return html.P("Aucune obligation.", className="muted", id=f"{table_id}-empty")
+    head = ([html.Th("Bâtiment")] if show_building else []) + [
+        html.Th("Obligation"),
+        html.Th("Équipement"),
+        html.Th("Périodicité"),
+        html.Th("Dernière réalisation"),
+        html.Th("Prochaine échéance"),
+        html.Th("État"),
+    ]
+    body = []
+    for r in rows:
+        cells = []
+        if show_building:
+            cells.append(
+                html.Td(
+                    dcc.Link(
+                        r.get("building_name") or r["building_code"],
+                        href=f"/batiments/{r['building_code']}",
+                    )
+                )
+            )
+        cells += [
+            html.Td(_short_label(r), title=r.get("notes") or None),
+            html.Td(r.get("equipment_code") or "—", className="code"),
+            html.Td(_periodicity(r)),
+            html.Td(fr_date(r.get("last_done_on")), className="date"),
+            html.Td(fr_date(r.get("next_due_on")), className="date"),
+            html.Td(_badge(r)),
+        ]
+        body.append(
+            html.Tr(
+                cells,
+                className="late" if r.get("overdue") else None,
+                **{"data-obligation": str(r["id"])},
+            )
+        )
+    return html.Table(
+        [html.Thead(html.Tr(head)), html.Tbody(body)], className="data-table", id=table_id
+    )
