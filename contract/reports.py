@@ -32,12 +32,13 @@ def settle_contract(
     month: str | None = None,
     as_of: dt.date | None = None,
 ) -> SettlementReport:
-    """Settle a contract's season (or one month of it); `as_of` defaults to today (local)."""
+    """Settle a contract's season (or one month of it) up to `as_of` (default: yesterday,
+    the last complete local day)."""
     terms, rollups, dju_daily, adjustments = load.load_settlement_inputs(
         engine, contract_code, season
     )
-    if as_of is None:
-        as_of = pd.Timestamp.now(tz=TZ_NAME).date()
+    if as_of is None:  # yesterday: today's consumption is still partial
+        as_of = pd.Timestamp.now(tz=TZ_NAME).date() - dt.timedelta(days=1)
     return settle(terms, season, rollups, dju_daily, adjustments, month=month, as_of=as_of)
 
 
@@ -267,3 +268,48 @@ def contract_seasons(engine: Engine, contract_code: str) -> list[str]:
         if s_from <= last and s_to >= first:
             seasons.append(label)
     return seasons
+
+
+def tertiaire_frame(
+    engine: Engine,
+    contract_code: str,
+    building_code: str,
+    heating_share: float = 1.0,
+    until: int = 2050,
+) -> pd.DataFrame:
+    """Décret tertiaire trajectory of a contract building from its reference year and kWh
+    (contract terms), with each complete past calendar year's consumption (kWh PCS) and its
+    climate adjustment by the contract's DJU (method, base, station)."""
+    from contract.tertiaire import tertiaire_trajectory
+
+    terms = load.load_contract_terms(engine, contract_code)
+    bt = next((b for b in terms.buildings if b.building_code == building_code), None)
+    if bt is None:
+        raise LookupError(f"le bâtiment {building_code} ne fait pas partie du contrat")
+    if bt.reference_year is None or bt.reference_kwh is None:
+        raise LookupError(f"{building_code} : année et consommation de référence non renseignées")
+    this_year = pd.Timestamp.now(tz=TZ_NAME).year
+    first, last = dt.date(bt.reference_year, 1, 1), dt.date(this_year - 1, 12, 31)
+    actual = pd.Series(dtype=float)
+    dju_year = pd.Series(dtype=float)
+    if first <= last:
+        roll = load.load_rollups(engine, [bt.channel_id], first, last)
+        years = roll["day"].dt.year
+        per_year = roll.groupby(years)["energy_kwh"].agg(["sum", "count"])
+        days_in_year = pd.Series(
+            [366 if pd.Timestamp(y, 1, 1).is_leap_year else 365 for y in per_year.index],
+            index=per_year.index,
+        )  # one value per year
+        actual = per_year["sum"].where(per_year["count"] >= days_in_year)
+        if bt.station_id is not None:
+            dju = load.load_station_dju(
+                engine, bt.station_id, first, last, terms.dju_method, terms.dju_base_c
+            )
+            dju_year = dju.groupby(pd.DatetimeIndex(dju["day"]).year)["dju"].sum()
+    out = tertiaire_trajectory(
+        bt.reference_year, bt.reference_kwh, actual, dju_year, heating_share, until
+    )
+    out.attrs.update(
+        {"building": building_code, "method": terms.dju_method, "base_c": terms.dju_base_c}
+    )
+    return out

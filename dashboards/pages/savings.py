@@ -1,0 +1,835 @@
+"""Économies: is the heating contract delivering? Per building of a contract and season, the
+net consumption against the climate-corrected target N'B, the gap, the euros of the sharing
+clause, the baseline model's quality and the alerts; then, for one building, the monthly bars,
+the energy signature, the CUSUM, the hourly carpet and the non-routine adjustments.
+
+Every contract and building code coming from the browser is checked against the user's
+scope on the server (a contractor sees its own contract only); adding an adjustment needs
+`adjustment.edit`, checked in the callback.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import dash
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html
+from sqlalchemy import select
+from werkzeug.exceptions import abort
+
+from carnet.adjustments import ADJUSTMENT_KINDS, KIND_LABELS_FR, AdjustmentError, add_adjustment
+from carnet.models import Building, Contract, ContractBuilding
+from carnet.timeutil import parse_local_date
+from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
+from dashboards import db
+from dashboards import savings_figures as figs
+from dashboards.auth import building_scope, contract_scope, current_user, guarded, require
+from dashboards.fmt import fr_date, fr_datetime, fr_eur, fr_number, fr_pct
+from dashboards.savings_data import (
+    BuildingDetail,
+    SavingsPortfolio,
+    building_detail,
+    contract_choices,
+    savings_portfolio,
+    seasons,
+)
+
+CAPABILITY = "savings.view"
+EDIT = "adjustment.edit"
+PATH = "/economies"
+
+dash.register_page(
+    __name__,
+    path=PATH,
+    name="Économies",
+    title="Économies · Carnet",
+    description="Consommation réelle contre objectif corrigé du climat, intéressement et "
+    "pénalités du contrat de chauffage, bâtiment par bâtiment.",
+    order=20,
+    capability=CAPABILITY,
+)
+
+# short badge text; the full French label of the engine goes in the tooltip
+ALERT_BADGES = {
+    "nb_revision_1_season": ("Révision du NB", "error"),
+    "nb_revision_2_seasons": ("Révision du NB (2 saisons)", "error"),
+    "days_missing": ("Jours manquants", "warn"),
+    "days_estimated": ("Jours estimés", "warn"),
+    "dju_missing": ("DJU incomplets", "warn"),
+    "ecs_missing": ("ECS manquante", "warn"),
+    "no_channel": ("Sans compteur", "error"),
+    "nb_adjusted": ("Référence ajustée", "info"),
+}
+NNBSP = "\u202f"
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+
+def _allowed_contract(code: str | None) -> str:
+    """The contract code if the user may see it; 403 otherwise (a contractor: its own only)."""
+    if not code:
+        abort(400)
+    scope = contract_scope()
+    with db.session() as s:
+        contract_id = s.scalar(select(Contract.id).where(Contract.code == code))
+    if contract_id is None:
+        abort(404)
+    if scope is not None and contract_id != scope:
+        abort(403)
+    return code
+
+
+def _allowed_building(contract_code: str, building_code: str) -> None:
+    """403 unless the building is in the user's scope; 404 unless it is in the contract."""
+    with db.session() as s:
+        building_id = s.scalar(select(Building.id).where(Building.code == building_code))
+        if building_id is None:
+            abort(404)
+        scope = building_scope(s)
+        if scope is not None and building_id not in scope:
+            abort(403)
+        in_contract = s.scalar(
+            select(ContractBuilding.id)
+            .join(Contract, ContractBuilding.contract_id == Contract.id)
+            .where(Contract.code == contract_code, ContractBuilding.building_id == building_id)
+        )
+    if in_contract is None:
+        abort(404)
+
+
+def _contracts_of(building_code: str, allowed: list[str]) -> list[str]:
+    with db.session() as s:
+        codes = s.scalars(
+            select(Contract.code)
+            .join(ContractBuilding, ContractBuilding.contract_id == Contract.id)
+            .join(Building, ContractBuilding.building_id == Building.id)
+            .where(Building.code == building_code)
+            .order_by(Contract.code)
+        ).all()
+    return [c for c in codes if c in allowed]
+
+
+# --- layout -----------------------------------------------------------------------------------
+
+
+def layout(contrat=None, saison=None, batiment=None, **_query):
+    user = current_user()
+    scope_contract = contract_scope()
+    with db.session() as s:
+        choices = contract_choices(s, scope_contract)
+        scope = building_scope(s)
+    head = html.Div(
+        className="page-head",
+        children=[
+            html.H1("Économies d'énergie"),
+            html.P(
+                "Consommation nette de chauffage comparée à l'objectif corrigé du climat "
+                "(N'B), intéressement et pénalités du contrat, bâtiment par bâtiment.",
+                className="lead",
+            ),
+        ],
+    )
+    if not choices:
+        return html.Div(
+            [head, html.P("Aucun contrat de chauffage n'est enregistré.", className="muted")],
+            className="page savings",
+        )
+    codes = [c["code"] for c in choices]
+    notice = None
+    selected = None
+    if batiment:
+        in_contracts = _contracts_of(str(batiment), codes)
+        with db.session() as s:
+            building_id = s.scalar(select(Building.id).where(Building.code == str(batiment)))
+        if building_id is None or not in_contracts or (
+            scope is not None and building_id not in scope
+        ):
+            notice = html.Div(
+                f"Le bâtiment « {batiment} » ne fait partie d'aucun contrat que vous pouvez "
+                "consulter.",
+                className="alert alert-error",
+                id="savings-notice",
+            )
+        else:
+            selected = str(batiment)
+            if contrat not in in_contracts:
+                contrat = in_contracts[0]
+    contract = contrat if contrat in codes else codes[0]
+    season_list = seasons(db.engine(), contract)
+    season = saison if saison in season_list else season_list[0]
+    can_edit = user is not None and user.can(EDIT)
+    return html.Div(
+        className="page savings",
+        children=[
+            head,
+            notice,
+            html.Div(
+                className="filters",
+                children=[
+                    html.Label(
+                        [
+                            html.Span("Contrat", className="filter-label"),
+                            dcc.Dropdown(
+                                id="savings-contract",
+                                options=[{"label": c["label"], "value": c["code"]} for c in choices],
+                                value=contract,
+                                clearable=False,
+                                searchable=False,
+                                disabled=scope_contract is not None,
+                                className="dropdown savings-contract",
+                            ),
+                        ],
+                        className="filter",
+                    ),
+                    html.Label(
+                        [
+                            html.Span("Saison de chauffe", className="filter-label"),
+                            dcc.Dropdown(
+                                id="savings-season",
+                                options=_season_options(season_list),
+                                value=season,
+                                clearable=False,
+                                searchable=False,
+                                className="dropdown savings-season",
+                            ),
+                        ],
+                        className="filter",
+                    ),
+                ],
+            ),
+            html.P(id="savings-terms", className="terms-line muted"),
+            dcc.Loading(html.Div(id="savings-portfolio"), type="dot", color="#1d5c7a"),
+            dcc.Store(id="savings-building", data=selected),
+            dcc.Store(id="savings-refresh", data={"n": 0}),
+            dcc.Store(id="savings-url", data=None),
+            dcc.Store(id="savings-can-edit", data=can_edit),
+            dcc.Loading(
+                html.Div(id="savings-detail", className="savings-detail"),
+                type="dot",
+                color="#1d5c7a",
+            ),
+        ],
+    )
+
+
+def _season_options(season_list: list[str]) -> list[dict]:
+    return [{"label": f"Saison {s.replace('-', '–')}", "value": s} for s in season_list]
+
+
+# --- portfolio --------------------------------------------------------------------------------
+
+
+def _terms_line(p: SavingsPortfolio) -> str:
+    r, t = p.report, p.terms
+    method = METHOD_LABELS_FR.get(r.dju_method, r.dju_method)
+    station = p.station_name or r.station_code or "station de chaque bâtiment"
+    if p.station_name and r.station_code:
+        station = f"{p.station_name} ({r.station_code})"
+    cap = f", plafond {fr_number(t.savings_cap_pct, 0)} % de N'B" if t.savings_cap_pct else ""
+    cpe = (
+        f" · économies garanties {fr_number(t.guaranteed_savings_pct, 1)} %" if t.is_cpe else ""
+    )
+    _, season_end = season_bounds(r.season, t.season_start, t.season_end)
+    ongoing = " (saison en cours, jours complets)" if r.period_to < season_end else ""
+    return (
+        f"Contrat {r.contract_code} ({r.kind}, {t.contractor}) · du {fr_date(r.period_from)} au "
+        f"{fr_date(r.period_to)}{ongoing} · DJU {method}, base {fr_number(r.dju_base_c, 0)} °C, station "
+        f"{station} · prix P1 {fr_number(r.price_eur_per_mwh_pci, 2)} €/MWh PCI · franchise "
+        f"{fr_number(t.franchise_pct, 1)} %, part de l'exploitant "
+        f"{fr_number(t.savings_share_contractor * 100, 0)} % des économies{cap}, "
+        f"{fr_number(t.overrun_share_contractor * 100, 0)} % des dépassements{cpe}."
+    )
+
+
+def _signed_pct(value) -> str:
+    text = fr_pct(value, 1)
+    if text != "—" and value is not None and value > 0:
+        text = "+" + text
+    return text.replace("-", "−")
+
+
+def _gap_class(value) -> str:
+    if value is None or value != value:
+        return "num"
+    return "num gain" if value > 0 else ("num loss" if value < 0 else "num")
+
+
+def _shown_alerts(alerts) -> list[str]:
+    """The one-season NB-revision alert says it all when both are raised."""
+    alerts = list(alerts or [])
+    if "nb_revision_1_season" in alerts and "nb_revision_2_seasons" in alerts:
+        alerts.remove("nb_revision_2_seasons")
+    return alerts
+
+
+def _badges(alerts) -> list:
+    out = []
+    for key in alerts or []:
+        text, tone = ALERT_BADGES.get(key, (ALERT_LABELS_FR.get(key, key), "warn"))
+        out.append(
+            html.Span(
+                text,
+                className=f"badge badge-{tone}",
+                title=ALERT_LABELS_FR.get(key, key),
+                **{"data-alert": key},
+            )
+        )
+    return out
+
+
+def _quality_cell(q) -> html.Td:
+    if q is None:
+        return html.Td("—", className="quality muted", title="pas de modèle de référence")
+    tone = "ok" if q.ok else "warn"
+    verdict = "conforme" if q.ok else ("données insuffisantes" if not q.sufficient else "hors seuils")
+    title = (
+        f"Modèle {q.model} ajusté sur la période de référence : R² {fr_number(q.r2, 3)}, "
+        f"CV(RMSE) {fr_number(q.cvrmse * 100, 1)} %, NMBE {fr_number(q.nmbe * 100, 2)} % "
+        f"({verdict}, seuils ASHRAE Guideline 14)"
+    )
+    if q.warnings:
+        title += " ; " + " ; ".join(q.warnings)
+    return html.Td(
+        [
+            html.Span(
+                f"R² {fr_number(q.r2, 2)} · CV {fr_number(q.cvrmse * 100, 0)} %",
+                className="quality-figures",
+            ),
+            html.Span("✓" if q.ok else "!", className=f"badge badge-{tone} badge-mini"),
+        ],
+        className="quality",
+        title=title,
+    )
+
+
+def _tile(label: str, value: str, key: str, tone: str = "", note: str | None = None):
+    return html.Div(
+        [
+            html.Span(label, className="tile-label"),
+            html.Span(value, className="tile-value"),
+            html.Span(note, className="tile-note") if note else None,
+        ],
+        className="tile" + (f" tile-{tone}" if tone else ""),
+        id=key,
+    )
+
+
+def _portfolio_view(p: SavingsPortfolio):
+    frame = p.buildings
+    total = p.total
+    gap = total.get("gap_pct")
+    tiles = html.Div(
+        [
+            _tile("Consommation réelle", f"{fr_number(total['actual_mwh_pci'], 1)} MWh PCI",
+                  "savings-total-actual"),
+            _tile("Objectif corrigé N'B", f"{fr_number(total['target_mwh_pci'], 1)} MWh PCI",
+                  "savings-total-target"),
+            _tile("Écart (N'B − réel)", _signed_pct(gap), "savings-total-gap",
+                  "good" if (gap or 0) > 0 else ("bad" if (gap or 0) < 0 else ""),
+                  f"{fr_number(total['gap_mwh'], 1)} MWh PCI".replace("-", "−")),
+            _tile("Intéressement exploitant", fr_eur(total["bonus_eur"]), "savings-total-bonus"),
+            _tile("Pénalités exploitant", fr_eur(total["penalty_eur"]), "savings-total-penalty"),
+        ],
+        className="tiles",
+    )  # fmt: skip
+    if frame.empty:
+        return [tiles, html.P("Ce contrat ne couvre aucun bâtiment.", className="muted")]
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th("Bâtiment"),
+                html.Th("Réel MWh PCI", className="num"),
+                html.Th("Objectif N'B MWh PCI", className="num"),
+                html.Th("Écart", className="num", title="(N'B − réel) / N'B : positif = économie"),
+                html.Th("Intéressement", className="num"),
+                html.Th("Pénalité", className="num"),
+                html.Th("Jours manquants", className="num"),
+                html.Th("Modèle de référence"),
+                html.Th("Alertes"),
+            ]
+        )
+    )
+    rows = []
+    for rec in frame.to_dict("records"):  # one row per building (a dozen)
+        code = rec["building_code"]
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(
+                        html.Button(
+                            [
+                                html.Span(rec["building_name"], className="building-name"),
+                                html.Span(code, className="code"),
+                            ],
+                            id={"type": "savings-open", "code": code},
+                            className="link-button",
+                            title="Afficher le détail du bâtiment",
+                            n_clicks=0,
+                        )
+                    ),
+                    html.Td(fr_number(rec["actual_mwh_pci"], 2), className="num"),
+                    html.Td(fr_number(rec["target_mwh_pci"], 2), className="num"),
+                    html.Td(_signed_pct(rec["gap_pct"]), className=_gap_class(rec["gap_pct"])),
+                    html.Td(fr_eur(rec["bonus_eur"]), className="num"),
+                    html.Td(fr_eur(rec["penalty_eur"]), className="num"),
+                    html.Td(
+                        fr_number(rec["days_missing"], 0),
+                        className="num" + (" warn-text" if rec["days_missing"] else ""),
+                    ),
+                    _quality_cell(p.quality.get(code)),
+                    html.Td(
+                        html.Div(_badges(_shown_alerts(rec["alerts"])), className="badges"),
+                        className="badges-cell",
+                    ),
+                ],
+                **{"data-building": code},
+            )
+        )
+    foot = html.Tfoot(
+        html.Tr(
+            [
+                html.Td(f"Total ({len(frame)} bâtiments)"),
+                html.Td(fr_number(total["actual_mwh_pci"], 2), className="num"),
+                html.Td(fr_number(total["target_mwh_pci"], 2), className="num"),
+                html.Td(_signed_pct(gap), className=_gap_class(gap)),
+                html.Td(fr_eur(total["bonus_eur"]), className="num"),
+                html.Td(fr_eur(total["penalty_eur"]), className="num"),
+                html.Td(fr_number(total["days_missing"], 0), className="num"),
+                html.Td(""),
+                html.Td(""),
+            ],
+            className="total-row",
+        )
+    )
+    table = html.Table([head, html.Tbody(rows), foot], className="data-table savings-table",
+                       id="savings-table")  # fmt: skip
+    note = html.P(
+        "Écart = (N'B − réel) / N'B : positif, le bâtiment consomme moins que l'objectif. "
+        "Cliquez sur un bâtiment pour ses courbes.",
+        className="muted table-note",
+    )
+    return [tiles, html.Div(table, className="table-wrap"), note]
+
+
+@callback(
+    Output("savings-season", "options"),
+    Output("savings-season", "value"),
+    Input("savings-contract", "value"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def update_seasons(contract_code):
+    code = _allowed_contract(contract_code)
+    season_list = seasons(db.engine(), code)
+    return _season_options(season_list), season_list[0]
+
+
+@callback(
+    Output("savings-portfolio", "children"),
+    Output("savings-terms", "children"),
+    Input("savings-contract", "value"),
+    Input("savings-season", "value"),
+    Input("savings-refresh", "data"),
+)
+@guarded(CAPABILITY)
+def update_portfolio(contract_code, season, _refresh):
+    code = _allowed_contract(contract_code)
+    try:
+        p = savings_portfolio(db.engine(), code, season)
+    except (LookupError, ValueError) as exc:
+        return html.Div(str(exc), className="alert alert-error"), ""
+    return _portfolio_view(p), _terms_line(p)
+
+
+@callback(
+    Output("savings-building", "data"),
+    Input({"type": "savings-open", "code": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def open_building(clicks):
+    trigger = ctx.triggered_id
+    if not trigger or not any(clicks or []):
+        return dash.no_update
+    fired = [t for t in ctx.triggered if t.get("value")]
+    if not fired:
+        return dash.no_update
+    return trigger["code"]
+
+
+clientside_callback(
+    """function(code, contract, season) {
+        var q = new URLSearchParams();
+        if (contract) { q.set("contrat", contract); }
+        if (season) { q.set("saison", season); }
+        if (code) { q.set("batiment", code); }
+        var url = window.location.pathname + "?" + q.toString();
+        if (window.location.pathname.indexOf("/economies") === 0) {
+            window.history.replaceState(window.history.state, "", url);
+        }
+        document.querySelectorAll("#savings-table tbody tr").forEach(function(tr) {
+            tr.classList.toggle("selected", tr.getAttribute("data-building") === code);
+        });
+        if (code && dash_clientside.callback_context.triggered.some(function(t) {
+                return t.prop_id === "savings-building.data"; })) {
+            var target = document.getElementById("savings-detail");
+            if (target) { target.scrollIntoView({behavior: "smooth", block: "start"}); }
+        }
+        return url;
+    }""",
+    Output("savings-url", "data"),
+    Input("savings-building", "data"),
+    Input("savings-contract", "value"),
+    Input("savings-season", "value"),
+)
+
+
+# --- detail -----------------------------------------------------------------------------------
+
+
+@callback(
+    Output("savings-detail", "children"),
+    Input("savings-building", "data"),
+    Input("savings-contract", "value"),
+    Input("savings-season", "value"),
+    Input("savings-refresh", "data"),
+)
+@guarded(CAPABILITY)
+def update_detail(building_code, contract_code, season, refresh):
+    if not building_code:
+        return html.P(
+            "Choisissez un bâtiment dans le tableau pour voir ses courbes.",
+            className="muted detail-hint",
+        )
+    code = _allowed_contract(contract_code)
+    _allowed_building(code, str(building_code))
+    engine = db.engine()
+    try:
+        p = savings_portfolio(engine, code, season, with_models=False)
+        d = building_detail(engine, code, season, str(building_code))
+    except (LookupError, ValueError) as exc:
+        return html.Div(str(exc), className="alert alert-error")
+    message = None
+    if ctx.triggered_id == "savings-refresh" and (refresh or {}).get("message"):
+        message = html.Div(refresh["message"], className="alert alert-ok", id="savings-adj-ok")
+    user = current_user()
+    return _detail_view(p, d, code, user is not None and user.can(EDIT), message)
+
+
+def _figure_card(graph_id: str, figure, caption: str):
+    return html.Div(
+        [
+            dcc.Graph(
+                id=graph_id,
+                figure=figure,
+                config={"displayModeBar": False, "locale": "fr"},
+                className="savings-graph",
+            ),
+            html.P(caption, className="figure-caption"),
+        ],
+        className="card figure-card",
+    )  # fmt: skip
+
+
+def _period(a, b) -> str:
+    return f"du {fr_date(a)} au {fr_date(b)}"
+
+
+def _detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit, message):
+    r = p.report
+    method = METHOD_LABELS_FR.get(r.dju_method, r.dju_method)
+    station = d.station_code or "—"
+    station_text = f"station {p.station_name} ({station})" if p.station_name else f"station {station}"
+    season_period = _period(r.period_from, r.period_to)
+    base_period = _period(*p.periods.baseline)
+    rep_period = _period(*p.periods.reporting)
+    row = d.row
+    base = d.baseline
+    tiles = [
+        _tile("Réel", f"{fr_number(row['actual_mwh_pci'], 1)} MWh PCI", "detail-actual"),
+        _tile("Objectif N'B", f"{fr_number(row['target_mwh_pci'], 1)} MWh PCI", "detail-target",
+              note=f"NB {fr_number(row['nb_mwh_pci'], 1)} MWh PCI pour "
+              f"{fr_number(row['dju_ref'], 0)} DJU ; DJU réels {fr_number(row['dju'], 0)}"),
+        _tile("Écart", _signed_pct(row["gap_pct"]), "detail-gap",
+              "good" if (row["gap_pct"] or 0) > 0 else "bad" if (row["gap_pct"] or 0) < 0 else ""),
+        _tile("Intéressement / pénalité",
+              fr_eur(row["bonus_eur"]) if row["bonus_eur"] else
+              ("−" + fr_eur(row["penalty_eur"]) if row["penalty_eur"] else fr_eur(0)),
+              "detail-euros"),
+    ]  # fmt: skip
+    model_text = "aucun modèle de référence (données insuffisantes)"
+    if base is not None:
+        s, m = base.savings, base.model
+        tiles.append(
+            _tile(
+                "Économies mesurées (IPMVP C)",
+                _signed_pct(s.savings_pct),
+                "detail-ipmvp",
+                "good" if s.savings_pct > 0 else "bad",
+                f"{fr_number(s.savings_kwh / 1000, 1)} MWh PCS, incertitude "
+                f"± {fr_number(abs(s.fsu) * 100, 0)} % (90 %)".replace("-", "−"),
+            )
+        )
+        tb = m.balance_temp_c
+        model_text = (
+            f"E = {fr_number(m.b0_kwh_per_day, 0)} kWh/j"
+            + (f" + {fr_number(m.b1_kwh_per_dd, 1)} kWh/DJ × DJ base {fr_number(tb, 1)} °C"
+               if tb is not None else "")
+            + f" ; R² {fr_number(m.r2, 3)}, CV(RMSE) {fr_number(m.cvrmse * 100, 1)} %, "
+            f"NMBE {fr_number(m.nmbe * 100, 2)} %"
+        )  # fmt: skip
+    tb_text = (
+        f"base Tb = {fr_number(base.model.balance_temp_c, 1)} °C (température de non-chauffage "
+        "du modèle)"
+        if base is not None and base.model.balance_temp_c is not None
+        else "sans point d'inflexion"
+    )
+    captions = {
+        "monthly": (
+            f"Consommation nette de chauffage (MWh PCI, compteur {d.channel_code or '—'}) et "
+            f"objectif N'B = NB × DJU du mois / DJU réf. ; DJU {method}, base "
+            f"{fr_number(r.dju_base_c, 0)} °C, {station_text} ; {season_period}."
+        ),
+        "signature": (
+            f"Consommation journalière (kWh PCS) en fonction des degrés-jours {tb_text}, "
+            f"calculés sur la température moyenne journalière, {station_text}. Référence "
+            f"{base_period} (gris-bleu), suivi {rep_period} (orange). Modèle : {model_text}."
+        ),
+        "cusum": (
+            f"Somme cumulée de (modèle − mesuré), MWh PCS, {rep_period} ; modèle ajusté "
+            f"{base_period}, degrés-jours {tb_text}, {station_text}. Une courbe qui monte = "
+            "des économies ; qui descend = une dérive."
+        ),
+        "carpet": (
+            f"Consommation horaire (kWh PCS, compteur {d.channel_code or '—'}) par heure locale "
+            f"et par jour, {rep_period}, sans correction climatique. Des nuits et des week-ends "
+            "clairs montrent un réduit de chauffage ; foncés, un chauffage continu."
+        ),
+    }
+    graphs = html.Div(
+        [
+            _figure_card("savings-fig-monthly", figs.monthly_figure(d.months), captions["monthly"]),
+            _figure_card("savings-fig-signature", figs.signature_figure(d.signature),
+                         captions["signature"]),
+            _figure_card("savings-fig-cusum", figs.cusum_figure(d.cusum), captions["cusum"]),
+            _figure_card("savings-fig-carpet", figs.carpet_figure(d.carpet), captions["carpet"]),
+        ],
+        className="figure-grid",
+    )  # fmt: skip
+    return html.Section(
+        [
+            html.Div(
+                [
+                    html.H2([d.name, html.Span(d.code, className="code heading-code")]),
+                    html.P(
+                        f"Contrat {contract_code}, saison {r.season.replace('-', '–')} "
+                        f"({season_period}) · compteur {d.channel_code or '—'} · {station_text}",
+                        className="muted",
+                    ),
+                    html.Div(_badges(_shown_alerts(row.get("alerts"))), className="badges"),
+                ],
+                className="detail-head",
+            ),
+            html.Div(tiles, className="tiles"),
+            graphs,
+            _adjustments_card(d, can_edit, message),
+        ],
+        id="savings-building-detail",
+        **{"data-building": d.code},
+    )
+
+
+def _effect(adj: dict) -> str:
+    if adj["nb_factor"] is not None:
+        return f"NB × {fr_number(adj['nb_factor'], 3).rstrip('0').rstrip(',')}"
+    delta = adj["delta_mwh_pci"] or 0.0
+    sign = "+" if delta >= 0 else "−"
+    return f"NB {sign} {fr_number(abs(delta), 1)} MWh PCI/saison"
+
+
+def _adjustments_card(d: BuildingDetail, can_edit: bool, message):
+    if d.adjustments:
+        body = html.Table(
+            [
+                html.Thead(
+                    html.Tr(
+                        [
+                            html.Th("Du"),
+                            html.Th("Au"),
+                            html.Th("Nature"),
+                            html.Th("Effet"),
+                            html.Th("Justification"),
+                            html.Th("Auteur"),
+                            html.Th("Saisi le"),
+                        ]
+                    )
+                ),
+                html.Tbody(
+                    [
+                        html.Tr(
+                            [
+                                html.Td(fr_date(a["effective_from"]), className="date"),
+                                html.Td(fr_date(a["effective_to"]), className="date"),
+                                html.Td(a["kind_label"]),
+                                html.Td(_effect(a), className="num"),
+                                html.Td(a["justification"]),
+                                html.Td(a["author_login"], className="code"),
+                                html.Td(fr_datetime(a["created_at"]), className="date"),
+                            ]
+                        )
+                        for a in d.adjustments  # a few per building
+                    ]
+                ),
+            ],
+            className="data-table",
+            id="savings-adj-table",
+        )
+    else:
+        body = html.P(
+            "Aucun ajustement non périodique pour ce bâtiment.",
+            className="muted",
+            id="savings-adj-none",
+        )
+    children = [
+        html.H3("Ajustements non périodiques"),
+        html.P(
+            "Changements de la référence (surface ajoutée, fermeture, nouvel usage) : datés, "
+            "justifiés, signés et inscrits au carnet de santé du bâtiment.",
+            className="muted",
+        ),
+        message,
+        html.Div(body, className="table-wrap"),
+    ]
+    if can_edit:
+        children.append(_adjustment_form())
+    return html.Div(children, className="card adjustments-card", id="savings-adjustments")
+
+
+def _adjustment_form():
+    def field(label, control, hint=None):
+        return html.Label(
+            [html.Span(label, className="field-label"), control]
+            + ([html.Span(hint, className="field-hint")] if hint else []),
+            className="field",
+        )
+
+    return html.Div(
+        [
+            html.H3("Ajouter un ajustement"),
+            html.Div(
+                [
+                    field("Date d'effet", dcc.Input(id="savings-adj-from", type="text",
+                                                    placeholder="jj/mm/aaaa", className="input")),
+                    field("Date de fin (incluse)", dcc.Input(id="savings-adj-to", type="text",
+                                                             placeholder="facultative",
+                                                             className="input")),
+                    field("Nature", dcc.Dropdown(
+                        id="savings-adj-kind",
+                        options=[{"label": KIND_LABELS_FR[k].capitalize(), "value": k}
+                                 for k in ADJUSTMENT_KINDS],
+                        placeholder="Choisir…", clearable=False, searchable=False,
+                        className="dropdown")),
+                    field("Effet sur le NB", dcc.RadioItems(
+                        id="savings-adj-mode",
+                        options=[{"label": " facteur (× NB)", "value": "factor"},
+                                 {"label": " écart (MWh PCI/saison)", "value": "delta"}],
+                        value="factor", inline=True, className="radio")),
+                    field("Valeur", dcc.Input(id="savings-adj-value", type="text",
+                                              placeholder="ex. 1,15 ou −20", className="input"),
+                          "facteur : 0 = bâtiment fermé, 1,15 = 15 % de surface en plus"),
+                ],
+                className="form-grid",
+            ),
+            field("Justification", dcc.Textarea(id="savings-adj-why", className="textarea",
+                                                placeholder="Motif, référence du document…")),
+            html.Div(id="savings-adj-message"),
+            html.Button("Enregistrer l'ajustement", id="savings-adj-submit", n_clicks=0,
+                        className="button"),
+        ],
+        className="adjustment-form",
+        id="savings-adj-form",
+    )  # fmt: skip
+
+
+def _number(text) -> float | None:
+    if text is None or not str(text).strip():
+        return None
+    cleaned = str(text).strip().replace("\u2212", "-").replace(NNBSP, "").replace(" ", "")
+    return float(cleaned.replace(",", "."))
+
+
+@callback(
+    Output("savings-adj-message", "children"),
+    Output("savings-refresh", "data"),
+    Input("savings-adj-submit", "n_clicks"),
+    State("savings-building", "data"),
+    State("savings-contract", "value"),
+    State("savings-adj-from", "value"),
+    State("savings-adj-to", "value"),
+    State("savings-adj-kind", "value"),
+    State("savings-adj-mode", "value"),
+    State("savings-adj-value", "value"),
+    State("savings-adj-why", "value"),
+    State("savings-refresh", "data"),
+    prevent_initial_call=True,
+)
+@guarded(EDIT)
+def add_adjustment_cb(clicks, building_code, contract_code, date_from, date_to, kind, mode,
+                      value, why, refresh):  # fmt: skip
+    user = require(EDIT)
+    if not clicks:
+        return dash.no_update, dash.no_update
+    code = _allowed_contract(contract_code)
+    if not building_code:
+        abort(400)
+    _allowed_building(code, str(building_code))
+
+    def error(text):
+        return html.Div(text, className="alert alert-error", id="savings-adj-error"), dash.no_update
+
+    try:
+        start = parse_local_date(str(date_from or "").strip())
+    except ValueError:
+        return error("Date d'effet illisible (attendu jj/mm/aaaa).")
+    end = None
+    if date_to and str(date_to).strip():
+        try:
+            end = parse_local_date(str(date_to).strip())
+        except ValueError:
+            return error("Date de fin illisible (attendu jj/mm/aaaa).")
+    if kind not in ADJUSTMENT_KINDS:
+        return error("Choisissez la nature de l'ajustement.")
+    try:
+        number = _number(value)
+    except ValueError:
+        return error("Valeur illisible : un nombre, avec une virgule décimale.")
+    if number is None:
+        return error("Indiquez la valeur du facteur ou de l'écart.")
+    try:
+        with db.session() as s:
+            adj = add_adjustment(
+                s, code, str(building_code), start, kind, why or "", user.login,
+                effective_to=end,
+                nb_factor=number if mode == "factor" else None,
+                delta_mwh_pci=number if mode != "factor" else None,
+            )  # fmt: skip
+            adj_id = adj.id
+    except AdjustmentError as exc:
+        return error(f"Ajustement refusé : {exc}.")
+    n = int((refresh or {}).get("n", 0)) + 1
+    text = (
+        f"Ajustement n° {adj_id} enregistré à partir du {fr_date(start)} et inscrit au carnet "
+        "de santé du bâtiment."
+    )
+    return None, {"n": n, "message": text}
+
+
+def detail_href(building_code: str, contract_code: str | None = None, season=None) -> str:
+    """The URL of a building's detail on this page (for other pages' links)."""
+    query = {"batiment": building_code}
+    if contract_code:
+        query["contrat"] = contract_code
+    if season:
+        query["saison"] = season
+    return PATH + "?" + urllib.parse.urlencode(query)

@@ -1,0 +1,326 @@
+"""What the savings page shows, as frames and small dataclasses: the settlement of a contract's
+season (the very `contract.settle_contract` behind `carnet settle`, so the page and the CLI
+cannot disagree), each building's regression baseline and its quality, and one building's
+detail (months, energy signature, CUSUM, carpet, adjustments).
+
+The baseline is fitted on the 12 months before the contract started (the reference the
+contract's NB was set on), or before the season when the season predates the contract; the
+reporting period is the settled part of the season. Results are memoised per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import flask
+import pandas as pd
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from carnet.adjustments import KIND_LABELS_FR
+from carnet.models import Adjustment, Building, Channel, Contract, ContractBuilding, Station
+from carnet.timeutil import TZ_NAME
+from contract import (
+    BaselineReport,
+    ChangePointModel,
+    SettlementReport,
+    baseline_cusum,
+    carpet_frame,
+    energy_signature_frame,
+    fit_baseline,
+    settle_contract,
+)
+from contract.baseline.sufficiency import Sufficiency
+from contract.load import load_contract_terms
+from contract.reports import baseline_models, contract_seasons
+from contract.terms import ContractTerms
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Inclusive local dates of the baseline (reference) and reporting periods."""
+
+    baseline: tuple[dt.date, dt.date]
+    reporting: tuple[dt.date, dt.date]
+
+
+@dataclass(frozen=True)
+class ModelQuality:
+    """A building's baseline model, judged against ASHRAE Guideline 14 (daily thresholds) and
+    on the sufficiency of its data."""
+
+    model: str
+    r2: float
+    cvrmse: float
+    nmbe: float
+    accepted: bool
+    sufficient: bool
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.accepted and self.sufficient
+
+
+@dataclass
+class SavingsPortfolio:
+    """One contract's season: the settlement and, per building, its baseline."""
+
+    report: SettlementReport
+    terms: ContractTerms
+    station_code: str | None
+    station_name: str | None
+    periods: Periods
+    channel_codes: dict[str, str | None]  # building code -> consumption channel code
+    station_codes: dict[str, str | None]  # building code -> station code
+    quality: dict[str, ModelQuality | None] = field(default_factory=dict)
+
+    @property
+    def buildings(self) -> pd.DataFrame:
+        return self.report.buildings
+
+    @property
+    def total(self) -> dict:
+        return self.report.total
+
+
+def _today() -> dt.date:
+    return pd.Timestamp.now(tz=TZ_NAME).date()
+
+
+def last_complete_day() -> dt.date:
+    """Yesterday (local): a season in progress is settled on complete days only, so today's
+    first hours do not show as a missing day on every building."""
+    return _today() - dt.timedelta(days=1)
+
+
+def _memo(key: tuple, compute):
+    """Compute once per request (the portfolio and the detail need the same settlement)."""
+    if not flask.has_request_context():
+        return compute()
+    store = flask.g.setdefault("carnet_savings_memo", {})
+    if key not in store:
+        store[key] = compute()
+    return store[key]
+
+
+def contract_choices(session: Session, contract_id: int | None = None) -> list[dict]:
+    """[{code, label}] of the contracts a user may see (all, or the contractor's one)."""
+    stmt = select(Contract.id, Contract.code, Contract.contractor, Contract.kind).order_by(
+        Contract.code
+    )
+    if contract_id is not None:
+        stmt = stmt.where(Contract.id == contract_id)
+    return [
+        {"id": cid, "code": code, "label": f"{code} · {contractor}", "kind": kind}
+        for cid, code, contractor, kind in session.execute(stmt)
+    ]
+
+
+def seasons(engine: Engine, contract_code: str) -> list[str]:
+    """Seasons with data, latest first; the current season when nothing is there yet."""
+    found = contract_seasons(engine, contract_code)
+    today = _today()
+    found = [s for s in found if int(s[:4]) <= today.year]  # no season in the future
+    if not found:
+        year = today.year if today.month >= 10 else today.year - 1
+        found = [f"{year}-{year + 1}"]
+    return found
+
+
+def reference_periods(
+    terms: ContractTerms, period_from: dt.date, period_to: dt.date
+) -> Periods:
+    """Baseline: the 12 months before the contract's start (or before the season when the
+    season starts earlier); reporting: the settled days of the season."""
+    start = terms.starts_on if terms.starts_on and terms.starts_on <= period_from else period_from
+    base_to = start - dt.timedelta(days=1)
+    base_from = (pd.Timestamp(start) - pd.DateOffset(years=1)).date()
+    return Periods(baseline=(base_from, base_to), reporting=(period_from, period_to))
+
+
+def _codes(engine: Engine, terms: ContractTerms) -> tuple[dict, dict, str | None]:
+    channel_ids = [bt.channel_id for bt in terms.buildings if bt.channel_id is not None]
+    station_ids = [bt.station_id for bt in terms.buildings if bt.station_id is not None]
+    with Session(engine) as s:
+        channels = dict(
+            s.execute(select(Channel.id, Channel.code).where(Channel.id.in_(channel_ids))).all()
+        )
+        stations = dict(
+            s.execute(select(Station.id, Station.code).where(Station.id.in_(station_ids))).all()
+        )
+        station_name = None
+        if terms.station_id is not None:
+            station_name = s.scalar(select(Station.name).where(Station.id == terms.station_id))
+    channel_codes = {bt.building_code: channels.get(bt.channel_id) for bt in terms.buildings}
+    station_codes = {bt.building_code: stations.get(bt.station_id) for bt in terms.buildings}
+    return channel_codes, station_codes, station_name
+
+
+def model_quality(model: ChangePointModel | None, sufficiency: Sufficiency) -> ModelQuality | None:
+    if model is None:
+        return None
+    return ModelQuality(
+        model=model.name,
+        r2=float(model.r2),
+        cvrmse=float(model.cvrmse),
+        nmbe=float(model.nmbe),
+        accepted=bool(model.acceptance["accepted"]),
+        sufficient=bool(sufficiency.sufficient),
+        warnings=tuple(sufficiency.warnings),
+    )
+
+
+def building_baseline(
+    engine: Engine, channel_code: str | None, station_code: str | None, periods: Periods
+) -> BaselineReport | None:
+    """The building's daily change-point model with its reporting period, or None when it
+    cannot be fitted (no channel, no station, too few days with consumption and weather)."""
+    if not channel_code or not station_code:
+        return None
+    key = ("baseline", id(engine), channel_code, station_code, periods)
+
+    def compute():
+        try:
+            return fit_baseline(
+                engine, channel_code, station_code, periods.baseline, periods.reporting
+            )
+        except (ValueError, LookupError, ZeroDivisionError):
+            return None
+
+    return _memo(key, compute)
+
+
+def savings_portfolio(
+    engine: Engine,
+    contract_code: str,
+    season: str,
+    as_of: dt.date | None = None,
+    with_models: bool = True,
+) -> SavingsPortfolio:
+    """Settle the season up to `as_of` (default: the last complete day) and, with
+    `with_models`, judge every building's baseline model. Same numbers as
+    `carnet settle --contract C --season S --as-of <as_of> --json`."""
+    as_of = as_of or last_complete_day()
+
+    def compute():
+        report = settle_contract(engine, contract_code, season, as_of=as_of)
+        terms = load_contract_terms(engine, contract_code)
+        channel_codes, station_codes, station_name = _codes(engine, terms)
+        periods = reference_periods(terms, report.period_from, report.period_to)
+        return SavingsPortfolio(
+            report=report,
+            terms=terms,
+            station_code=report.station_code,
+            station_name=station_name,
+            periods=periods,
+            channel_codes=channel_codes,
+            station_codes=station_codes,
+        )
+
+    portfolio = _memo(("settle", id(engine), contract_code, season, as_of), compute)
+    if with_models and not portfolio.quality:
+        by_station: dict[int, dict[str, int]] = {}
+        for bt in portfolio.terms.buildings:
+            if bt.channel_id is not None and bt.station_id is not None:
+                by_station.setdefault(bt.station_id, {})[bt.building_code] = bt.channel_id
+        for station_id, channels in by_station.items():  # one station per contract, mostly
+            fitted = baseline_models(engine, channels, station_id, portfolio.periods.baseline)
+            for code, (model, sufficiency) in fitted.items():
+                portfolio.quality[code] = model_quality(model, sufficiency)
+        for bt in portfolio.terms.buildings:
+            portfolio.quality.setdefault(bt.building_code, None)
+    return portfolio
+
+
+@dataclass
+class BuildingDetail:
+    code: str
+    name: str
+    channel_code: str | None
+    station_code: str | None
+    row: dict  # the settlement row of the building (season)
+    months: pd.DataFrame  # month, actual_mwh_pci, target_mwh_pci, dju, days_missing
+    baseline: BaselineReport | None
+    signature: pd.DataFrame | None  # daily: segment, period, hdd, energy_kwh, predicted_kwh
+    cusum: pd.DataFrame | None  # daily: day, energy_kwh, predicted_kwh, cusum
+    carpet: pd.DataFrame | None  # local date x hour, kWh PCS
+    adjustments: list[dict]
+
+
+def building_detail(
+    engine: Engine, contract_code: str, season: str, building_code: str,
+    as_of: dt.date | None = None,
+) -> BuildingDetail:  # fmt: skip
+    portfolio = savings_portfolio(engine, contract_code, season, as_of, with_models=False)
+    rows = portfolio.buildings[portfolio.buildings["building_code"] == building_code]
+    if rows.empty:
+        raise LookupError(f"le bâtiment {building_code} ne fait pas partie du contrat")
+    row = rows.iloc[0].to_dict()
+    months = portfolio.report.months
+    months = months[months["building_code"] == building_code].reset_index(drop=True)
+    channel = portfolio.channel_codes.get(building_code)
+    station = portfolio.station_codes.get(building_code)
+    base = building_baseline(engine, channel, station, portfolio.periods)
+    signature = cusum = None
+    if base is not None:
+        signature = energy_signature_frame(base, freq="daily")
+        cusum = baseline_cusum(base, freq="daily")
+    carpet = None
+    if channel:
+        carpet = carpet_frame(engine, channel, *portfolio.periods.reporting)
+    return BuildingDetail(
+        code=building_code,
+        name=row["building_name"],
+        channel_code=channel,
+        station_code=station,
+        row=row,
+        months=months,
+        baseline=base,
+        signature=signature,
+        cusum=cusum,
+        carpet=carpet,
+        adjustments=building_adjustments(engine, contract_code, building_code),
+    )
+
+
+def building_adjustments(engine: Engine, contract_code: str, building_code: str) -> list[dict]:
+    """The non-routine adjustments of a building in a contract, oldest first."""
+    with Session(engine) as s:
+        rows = s.execute(
+            select(Adjustment)
+            .join(ContractBuilding, Adjustment.contract_building_id == ContractBuilding.id)
+            .join(Contract, ContractBuilding.contract_id == Contract.id)
+            .join(Building, ContractBuilding.building_id == Building.id)
+            .where(Contract.code == contract_code, Building.code == building_code)
+            .order_by(Adjustment.effective_from, Adjustment.id)
+        ).scalars()
+        return [
+            {
+                "id": a.id,
+                "effective_from": a.effective_from,
+                "effective_to": a.effective_to,
+                "kind": a.kind,
+                "kind_label": KIND_LABELS_FR.get(a.kind, a.kind),
+                "nb_factor": a.nb_factor,
+                "delta_mwh_pci": a.delta_mwh_pci,
+                "justification": a.justification,
+                "author_login": a.author_login,
+                "created_at": a.created_at,
+            }
+            for a in rows
+        ]
+
+
+def contract_building_codes(engine: Engine, contract_code: str) -> dict[str, int]:
+    """Building code -> building id of a contract's buildings."""
+    with Session(engine) as s:
+        return dict(
+            s.execute(
+                select(Building.code, Building.id)
+                .join(ContractBuilding, ContractBuilding.building_id == Building.id)
+                .join(Contract, ContractBuilding.contract_id == Contract.id)
+                .where(Contract.code == contract_code)
+            ).all()
+        )

@@ -1,0 +1,172 @@
+"""A synthetic town for the savings dashboard: a weather station with hourly temperatures and
+daily Tn/Tx, and buildings whose hourly gas index follows a heating law with night and weekend
+setback (or not: `night_heating`), loaded through the real portfolio loader and store.
+
+Everything is generated with array operations (no loop per reading); `make_town` returns the
+channel ids so that a test can recompute what it needs from the readings it wrote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from carnet.db import session_scope
+from carnet.models import Channel
+from carnet.portfolio import load_portfolio
+from carnet.store import write_readings
+from carnet.timeutil import TZ_NAME, to_epoch
+
+KWH_PER_M3 = 11.2
+STATION = "TEST-STATION"
+
+
+@dataclass(frozen=True)
+class TownBuilding:
+    code: str
+    name: str
+    ua_kw_per_k: float  # heating power per kelvin of (setpoint - outdoor)
+    contract: str
+    nb_mwh_pci: float
+    night_heating: bool = False  # heats 24/7 instead of setting back at night and weekends
+    reporting_factor: float = 1.0  # consumption multiplier from `savings_from` on
+
+
+def town_document(buildings: list[TownBuilding], starts_on: dt.date) -> dict:
+    """The portfolio (YAML shape of issue 2) of the station, buildings and their contracts."""
+    contracts: dict[str, list] = {}
+    for b in buildings:
+        contracts.setdefault(b.contract, []).append(
+            {
+                "building": b.code,
+                "channel": f"{b.code}-GAZ",
+                "nb_mwh_pci": b.nb_mwh_pci,
+                "dju_ref": 2400,
+            }
+        )
+    return {
+        "stations": [
+            {
+                "code": STATION,
+                "name": "Station de test",
+                "channels": [
+                    {"code": "TST-TN", "quantity": "temp_min_c", "kind": "instant", "unit": "degC"},
+                    {"code": "TST-TX", "quantity": "temp_max_c", "kind": "instant", "unit": "degC"},
+                    {
+                        "code": "TST-T",
+                        "quantity": "temp_outdoor_c",
+                        "kind": "instant",
+                        "unit": "degC",
+                    },
+                ],
+            }
+        ],
+        "buildings": [
+            {
+                "code": b.code,
+                "name": b.name,
+                "usage": "école",
+                "heated_area_m2": 1000,
+                "station": STATION,
+                "channels": [
+                    {
+                        "code": f"{b.code}-GAZ",
+                        "quantity": "gas_volume_m3",
+                        "kind": "index",
+                        "unit": "m3",
+                        "kwh_per_unit": KWH_PER_M3,
+                    }
+                ],
+            }
+            for b in buildings
+        ],
+        "contracts": [
+            {
+                "code": code,
+                "contractor": f"Exploitant {code}",
+                "starts_on": starts_on.isoformat(),
+                "season": {"start": "10-01", "end": "05-20"},
+                "degree_days": {"method": "costic", "base_c": 18, "station": STATION},
+                "price_eur_per_mwh_pci": 92.5,
+                "pcs_pci_ratio": 1.11,
+                "sharing": {
+                    "franchise_pct": 2,
+                    "savings_share_contractor": 0.5,
+                    "savings_cap_pct": 15,
+                    "overrun_share_contractor": 1.0,
+                },
+                "buildings": rows,
+            }
+            for code, rows in contracts.items()
+        ],
+    }
+
+
+def hourly_weather(first: dt.date, last: dt.date, seed: int = 7) -> pd.Series:
+    """Outdoor °C per UTC hour over the local days first..last: a yearly wave, a daily wave
+    peaking mid-afternoon and a day-to-day random weather offset."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp(first).tz_localize(TZ_NAME).tz_convert("UTC")
+    end = pd.Timestamp(last + dt.timedelta(days=1)).tz_localize(TZ_NAME).tz_convert("UTC")
+    hours = pd.date_range(start, end, freq="h", inclusive="left")
+    local = hours.tz_convert(TZ_NAME)
+    doy = local.dayofyear.to_numpy()
+    hour = local.hour.to_numpy()
+    days = (local.normalize().tz_localize(None) - pd.Timestamp(first)).days.to_numpy()
+    weather = np.convolve(rng.normal(0.0, 3.0, days.max() + 3), np.ones(3) / 3, mode="same")
+    temp = (
+        11.0
+        - 8.0 * np.cos(2 * np.pi * (doy - 20) / 365.25)
+        + 3.5 * np.sin(2 * np.pi * (hour - 9) / 24)
+        + weather[days]
+    )
+    return pd.Series(np.round(temp, 1), index=hours, name="temp_c")
+
+
+def hourly_gas_kwh(b: TownBuilding, temp: pd.Series, savings_from: dt.date) -> np.ndarray:
+    """kWh PCS per hour: UA x (setpoint - outdoor)+, setback 19 → 13 °C outside 7h-18h on
+    weekdays unless the building heats at night, plus a small base load."""
+    local = temp.index.tz_convert(TZ_NAME)
+    occupied = (local.weekday < 5) & (local.hour >= 7) & (local.hour < 18)
+    setpoint = np.where(occupied | b.night_heating, 19.0, 13.0)
+    kwh = b.ua_kw_per_k * np.maximum(0.0, setpoint - temp.to_numpy()) + 0.8
+    after = local.tz_localize(None).normalize() >= pd.Timestamp(savings_from)
+    return kwh * np.where(after, b.reporting_factor, 1.0)
+
+
+def make_town(
+    engine: Engine,
+    buildings: list[TownBuilding],
+    first: dt.date,
+    last: dt.date,
+    starts_on: dt.date,
+    savings_from: dt.date,
+) -> dict[str, int]:
+    """Load the portfolio and write hourly readings first..last; returns channel code -> id."""
+    with session_scope(engine) as s:
+        load_portfolio(s, town_document(buildings, starts_on), actor="test")
+    with session_scope(engine) as s:
+        ids = dict(s.execute(select(Channel.code, Channel.id)).all())
+    temp = hourly_weather(first, last)
+    ts = to_epoch(temp.index)
+    frames = [pd.DataFrame({"channel_id": ids["TST-T"], "ts": ts, "value": temp.to_numpy()})]
+    local_day = temp.index.tz_convert(TZ_NAME).tz_localize(None).normalize()
+    daily = temp.groupby(local_day).agg(["min", "max"])
+    noon = to_epoch(pd.DatetimeIndex(daily.index + pd.Timedelta(hours=12)).tz_localize(TZ_NAME))
+    frames.append(pd.DataFrame({"channel_id": ids["TST-TN"], "ts": noon, "value": daily["min"]}))
+    frames.append(pd.DataFrame({"channel_id": ids["TST-TX"], "ts": noon, "value": daily["max"]}))
+    for b in buildings:
+        m3 = hourly_gas_kwh(b, temp, savings_from) / KWH_PER_M3
+        # the index read at the start of each hour, and one more at the end of the last hour
+        index = np.round(1000.0 + np.concatenate([[0.0], np.cumsum(m3)]), 3)
+        frames.append(
+            pd.DataFrame({"channel_id": ids[f"{b.code}-GAZ"], "ts": np.r_[ts, ts[-1] + 3600],
+                          "value": index})
+        )  # fmt: skip
+    readings = pd.concat(frames, ignore_index=True).assign(quality=0)
+    write_readings(engine, readings, None)
+    return ids
