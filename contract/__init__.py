@@ -30,6 +30,7 @@ from contract.reports import (
     energy_signature_frame,
     fit_baseline,
     settle_contract,
+    tertiaire_frame,
 )
 from contract.settlement import ALERT_LABELS_FR, SettlementReport, settle
 from contract.terms import BuildingTerms, ContractTerms, season_bounds, season_months
@@ -63,6 +64,7 @@ __all__ = [
     "season_months",
     "settle",
     "settle_contract",
+    "tertiaire_frame",
     "tertiaire_trajectory",
     "tn_tx_meteo_france",
     "typical_year_temperatures",

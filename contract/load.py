@@ -115,14 +115,11 @@ def load_rollups(engine: Engine, channel_ids, day_from: dt.date, day_to: dt.date
 
 def load_readings(engine: Engine, channel_id: int, ts_from: int, ts_to: int) -> pd.DataFrame:
     """Raw readings of one channel with ts in [ts_from, ts_to)."""
-    t = Reading.__table__
-    stmt = (
-        select(t.c.ts, t.c.value, t.c.quality)
-        .where(t.c.channel_id == int(channel_id), t.c.ts >= int(ts_from), t.c.ts < int(ts_to))
-        .order_by(t.c.ts)
+    sql = (
+        f"SELECT ts, value, quality FROM {Reading.__tablename__} WHERE channel_id = "
+        f"{int(channel_id)} AND ts >= {int(ts_from)} AND ts < {int(ts_to)} ORDER BY ts"
     )
-    with engine.connect() as conn:
-        frame = _frame(conn.execute(stmt).fetchall(), ["ts", "value", "quality"])
+    frame = _frame(_raw_fetchall(engine, sql), ["ts", "value", "quality"])
     frame["ts"] = frame["ts"].astype("int64")
     frame["value"] = pd.to_numeric(frame["value"]).astype("float64")
     frame["quality"] = frame["quality"].astype("int64")
@@ -170,7 +167,8 @@ def load_station_temperatures(
     mean_c = series("hourly").where(series("hourly").notna(), (tn_tx["tn_c"] + tn_tx["tx_c"]) / 2.0)
     mean_c.name = "temp_mean_c"
     hourly = None
-    incomplete = tn_tx.isna().any(axis=1).any()
+    past = days <= pd.Timestamp.now(tz="Europe/Paris").tz_localize(None).normalize()
+    incomplete = tn_tx[past].isna().any(axis=1).any()
     if "hourly" in chans and (need_hourly or incomplete):
         ts_from, ts_to = local_day_bounds(day_from, day_to)
         raw = load_readings(engine, chans["hourly"], ts_from - 86400, ts_to + 86400)

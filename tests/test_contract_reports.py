@@ -152,3 +152,67 @@ def test_consumption_days_missing_and_estimated():
     row = monthly.iloc[0]
     assert row["days"] == 30 and row["days_missing"] == 3 and row["days_estimated"] == 3
     assert row["energy_mwh_pci"] == pytest.approx(27 * 1.0)
+
+
+def test_tertiaire_frame(engine, site):
+    from carnet.models import Contract, ContractBuilding
+    from contract import tertiaire_frame
+
+    with session_scope(engine) as s:
+        st = s.query(Station).one()
+        tn_ch = Channel(
+            code="ST-TN", station_id=st.id, quantity="temp_min_c", kind="instant", unit="degC"
+        )
+        tx_ch = Channel(
+            code="ST-TX", station_id=st.id, quantity="temp_max_c", kind="instant", unit="degC"
+        )
+        s.add_all([tn_ch, tx_ch])
+        c = Contract(
+            code="K",
+            contractor="x",
+            starts_on=dt.date(2023, 1, 1),
+            station_id=st.id,
+            price_eur_per_mwh_pci=90,
+        )
+        s.add(c)
+        s.flush()
+        s.add(
+            ContractBuilding(
+                contract_id=c.id, building_id=s.query(Building).one().id, channel_id=site["GAZ"],
+                nb_mwh_pci=100.0, dju_ref=2500.0, reference_year=2023, reference_kwh=150_000.0,
+            )
+        )  # fmt: skip
+        s.flush()
+        tn_id, tx_id = tn_ch.id, tx_ch.id
+    days = pd.date_range("2023-01-01", "2024-12-31", freq="D")
+    i = np.arange(len(days))
+    tn = 2.0 + 10 * np.sin(i / 58.0) ** 2
+    tx = tn + 6.0
+    kwh = np.where(days.year == 2023, 200.0, 170.0)
+    stamps = local_midnight_epoch(days)
+    write_readings(
+        engine,
+        pd.concat(
+            [
+                pd.DataFrame({"channel_id": tn_id, "ts": stamps, "value": tn}),
+                pd.DataFrame({"channel_id": tx_id, "ts": stamps, "value": tx}),
+                pd.DataFrame(
+                    {
+                        "channel_id": site["GAZ"],
+                        "ts": local_midnight_epoch(list(days) + [days[-1] + pd.Timedelta(days=1)]),
+                        "value": np.concatenate([[0.0], np.cumsum(kwh / 10.0)]),
+                    }
+                ),
+            ]
+        ),
+    )
+    out = tertiaire_frame(engine, "K", "B").set_index("year")
+    dju = pd.Series(dju_costic(tn, tx, 18.0), index=days).groupby(days.year).sum()
+    assert out.loc[2024, "actual_kwh"] == pytest.approx(kwh[days.year == 2024].sum())
+    assert out.loc[2024, "dju"] == pytest.approx(dju[2024])
+    assert out.loc[2024, "adjusted_kwh"] == pytest.approx(
+        kwh[days.year == 2024].sum() * dju[2023] / dju[2024]
+    )
+    assert out.loc[2024, "target_kwh"] == pytest.approx(150_000.0 * (1 - 0.40 / 7))
+    assert np.isnan(out.loc[2025, "actual_kwh"])  # no data that year
+    assert out.loc[2050, "target_kwh"] == pytest.approx(150_000.0 * 0.40)
