@@ -95,8 +95,13 @@ def load_comfort(
         expanding,
     )
     book = _booking_times(raw)
-    in_window = book[(book["end_ts"] > lo) & (book["start_ts"] < hi)]
-    judged = in_window[(in_window["end_ts"] <= now_ts) & in_window["setpoint_c"].notna()]
+    heat_from = book["start_ts"] - book["preheat_min"].fillna(0).astype("int64") * 60
+    in_window = book[(book["end_ts"] > lo) & (heat_from < hi)]
+    judged = in_window[
+        (in_window["start_ts"] < hi)
+        & (in_window["end_ts"] <= now_ts)
+        & in_window["setpoint_c"].notna()
+    ]
 
     temps = _indoor_temps(engine, rooms["room_id"].tolist(), lo - comfort.DEFAULT_MAX_GAP_S, hi)
     result = comfort.booking_comfort(judged, temps, tolerance_below_c, tolerance_above_c)

@@ -309,6 +309,10 @@ def settlement_period(
             raise ValueError(f"le mois {month} est hors de la saison {season}")
     if as_of is not None:
         last = min(last, as_of)
+        if last < first:
+            raise ValueError(
+                f"rien à régler au {as_of:%d/%m/%Y} : la période commence le {first:%d/%m/%Y}"
+            )
     return first, last
 
 

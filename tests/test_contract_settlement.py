@@ -214,6 +214,14 @@ def test_as_of_stops_the_season():
     assert int(row(report)["days"]) == 10
 
 
+def test_nothing_to_settle_before_the_season():
+    rollups, dju, _, _ = frames(1.0)
+    with pytest.raises(ValueError, match="rien à régler"):
+        settle(make_terms(), SEASON, rollups, dju, as_of=dt.date(2025, 9, 1))
+    with pytest.raises(ValueError, match="hors de la saison"):
+        settle(make_terms(), SEASON, rollups, dju, month="2025-07")
+
+
 def test_non_routine_adjustments_change_the_target():
     rollups, dju, _, n = frames(1.0)
     adjustments = pd.DataFrame(
@@ -312,3 +320,21 @@ def test_reference_weather_gives_target_nb(nb, dju_ref, seed):
     r = row(settle(terms, SEASON, rollups, dju))
     assert r["dju"] == pytest.approx(dju_ref)
     assert r["target_mwh_pci"] == pytest.approx(nb)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    scale=st.floats(min_value=0.05, max_value=20.0), ratio=st.floats(min_value=0.5, max_value=1.5)
+)
+def test_settlement_scales_with_consumption_and_nb(scale, ratio):
+    """The whole pipeline: NB and every day's consumption x scale → gap and shares x scale."""
+    rollups, dju, _, _ = frames(ratio)
+    a = row(settle(make_terms(), SEASON, rollups, dju))
+    scaled = rollups.assign(energy_kwh=rollups["energy_kwh"] * scale)
+    b = row(settle(make_terms(building={"nb_mwh_pci": NB * scale}), SEASON, scaled, dju))
+    assert b["gap_mwh"] == pytest.approx(scale * a["gap_mwh"], rel=1e-9, abs=1e-9)
+    assert b["bonus_mwh"] == pytest.approx(scale * a["bonus_mwh"], rel=1e-9, abs=1e-9)
+    assert b["penalty_mwh"] == pytest.approx(scale * a["penalty_mwh"], rel=1e-9, abs=1e-9)
+    assert float(b["bonus_eur"]) == pytest.approx(
+        scale * float(a["bonus_eur"]), abs=0.01 + 0.005 * scale
+    )
