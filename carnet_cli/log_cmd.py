@@ -16,7 +16,7 @@ from carnet import db
 from carnet.access import Actor, CarnetPermissionError
 from carnet.logbook import LogbookError, add_entry, resolve_building, timeline
 from carnet.models import LOG_KINDS, LOG_STATUSES, Building, User
-from carnet.obligations import apply_templates, obligations_frame
+from carnet.obligations import apply_templates, edit_obligation, obligations_frame
 from carnet.timeutil import TZ, fr_date, parse_local_date
 from carnet_cli.main import CliError
 
@@ -57,6 +57,18 @@ def register(sub) -> None:
     ap.add_argument("--building", dest="apply_building", metavar="CODE")
     ap.add_argument("--json", dest="apply_json", action="store_true")
     ap.set_defaults(handler=_apply)
+    st = osub.add_parser("set", help="adapte une obligation (périodicité, dernière réalisation…)")
+    st.add_argument("id", type=int)
+    period = st.add_mutually_exclusive_group()
+    period.add_argument("--months", type=int)
+    period.add_argument("--days", type=int)
+    st.add_argument("--last-done", metavar="DATE")
+    st.add_argument("--next-due", metavar="DATE")
+    on_off = st.add_mutually_exclusive_group()
+    on_off.add_argument("--active", dest="set_active", action="store_const", const=True)
+    on_off.add_argument("--inactive", dest="set_active", action="store_const", const=False)
+    st.add_argument("--notes")
+    st.set_defaults(handler=_set)
 
 
 def _operator() -> Actor:
@@ -244,4 +256,34 @@ def _apply(args) -> int:
             for label in labels:
                 print(f"{code:<16} + {label}")
         print(f"{total} obligation(s) créée(s) sur {len(report)} bâtiment(s)")
+    return 0
+
+
+def _set(args) -> int:
+    changes: dict = {}
+    try:
+        if args.months:
+            changes |= {"periodicity_months": args.months, "periodicity_days": None}
+        if args.days:
+            changes |= {"periodicity_days": args.days, "periodicity_months": None}
+        if args.last_done:
+            changes["last_done_on"] = parse_local_date(args.last_done)
+        if args.next_due:
+            changes["next_due_on"] = parse_local_date(args.next_due)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if args.set_active is not None:
+        changes["active"] = args.set_active
+    if args.notes is not None:
+        changes["notes"] = args.notes
+    if not changes:
+        raise CliError("rien à modifier")
+    with db.session_scope(db.get_engine()) as session:
+        try:
+            ob = edit_obligation(session, _operator(), args.id, **changes)
+        except LookupError as exc:
+            raise CliError(str(exc).strip("'\"")) from exc
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+        print(f"obligation n° {ob.id} : prochaine échéance {fr_date(ob.next_due_on)}")
     return 0

@@ -8,6 +8,7 @@ the user's rights through `carnet` (a contractor only on its buildings, 403 othe
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import flask
@@ -65,7 +66,10 @@ def download_attachment(attachment_id: int):
 
 
 def signal_url(token: str) -> str:
-    return flask.request.host_url.rstrip("/") + f"/signaler/{token}"
+    """Absolute link printed in the QR code: `CARNET_PUBLIC_URL` (the address staff phones
+    reach, e.g. behind a reverse proxy) or else the address of this request."""
+    base = os.environ.get("CARNET_PUBLIC_URL") or flask.request.host_url
+    return base.rstrip("/") + f"/signaler/{token}"
 
 
 def qr_svg(data: str) -> str:

@@ -268,3 +268,34 @@ def test_callbacks_enforce_roles_on_the_server(app, db_url):
     with session_scope(engine) as s:
         entry = s.get(LogbookEntry, work_id)
         assert (entry.status, entry.answer) == ("cancelled", "saisie en double")
+
+
+def test_obligation_edit_callback_is_for_the_manager(app, db_url):
+    from carnet.models import Obligation
+
+    engine = get_engine(db_url)
+    with session_scope(engine) as s:
+        ob_id = s.scalar(
+            select(Obligation.id)
+            .where(Obligation.template == "chimney_sweeping", Obligation.equipment_id.is_not(None))
+            .order_by(Obligation.id)
+        )
+    values = {
+        "bp-ob-submit.n_clicks": 1,
+        "bp-code.data": "MAIRIE",
+        "bp-ob-id.value": ob_id,
+        "bp-ob-months.value": 12,
+        "bp-ob-last.date": "2025-01-31",
+    }
+    assert _callback(client_for(app, "exploitant"), "bp-ob-msg", values).status_code == 403
+    assert _callback(client_for(app, "agent"), "bp-ob-msg", values).status_code == 403
+    r = _callback(client_for(app, "gestionnaire"), "bp-ob-msg", values)
+    assert "Obligation mise à jour" in _text(r)
+    with session_scope(engine) as s:
+        ob = s.get(Obligation, ob_id)
+        assert (ob.periodicity_months, str(ob.next_due_on)) == (12, "2026-01-31")
+    # an obligation of another building cannot be edited from this page
+    with session_scope(engine) as s:
+        other = s.scalar(select(Obligation.id).join(Building).where(Building.code == "ECOLE"))
+    r = _callback(client_for(app, "gestionnaire"), "bp-ob-msg", values | {"bp-ob-id.value": other})
+    assert "ne concerne pas ce bâtiment" in _text(r)

@@ -315,3 +315,25 @@ def test_cli_obligations_apply_and_overdue(engine, capsys):
     everything = json.loads(capsys.readouterr().out)
     assert len(everything) == 9
     assert main(["obligations", "apply", "--building", "NOPE"]) == 2
+
+
+def test_cli_obligations_set(engine, capsys):
+    with session_scope(engine) as s:
+        town = make_town(s)
+        got = _by_template(apply_templates(s, town["mairie"], today=TODAY))
+        sweep_id = got[("chimney_sweeping", town["boiler"].id)].id
+    # a gas-only tubed flue: once a year, last swept on 29/02/2024
+    assert (
+        main(["obligations", "set", str(sweep_id), "--months", "12", "--last-done", "29/02/2024"])
+        == 0
+    )
+    assert "prochaine échéance 28/02/2025" in capsys.readouterr().out
+    assert (
+        main(["obligations", "set", str(sweep_id), "--inactive", "--notes", "chaudière déposée"])
+        == 0
+    )
+    with session_scope(engine) as s:
+        ob = s.get(Obligation, sweep_id)
+        assert (ob.periodicity_months, ob.active, ob.notes) == (12, False, "chaudière déposée")
+    assert main(["obligations", "set", "999999", "--months", "3"]) == 2
+    assert main(["obligations", "set", str(sweep_id)]) == 2

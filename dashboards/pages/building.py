@@ -37,8 +37,8 @@ from carnet.logbook import (
     resolve_building,
     timeline,
 )
-from carnet.models import LOG_KINDS, LOG_STATUSES
-from carnet.obligations import obligations_frame
+from carnet.models import LOG_KINDS, LOG_STATUSES, Obligation
+from carnet.obligations import edit_obligation, obligations_frame
 from carnet.timeutil import TZ
 from dashboards import db
 from dashboards.auth import current_user, guarded, require
@@ -540,6 +540,79 @@ def _add_form(rec: dict, user, obligations: list[dict]):
     )
 
 
+def _obligation_form(user, obligations: list[dict]):
+    """The manager adapts a building's obligation (e.g. a gas-only flue swept once a year)."""
+    if not user.can("carnet.edit") or not obligations:
+        return None
+    return html.Details(
+        className="card form-card",
+        id="bp-ob-edit",
+        children=[
+            html.Summary("Adapter une obligation de ce bâtiment"),
+            html.Div(
+                className="form-grid",
+                children=[
+                    html.Label(
+                        [
+                            "Obligation",
+                            dcc.Dropdown(
+                                id="bp-ob-id",
+                                options=[
+                                    {"label": o["label"][:100], "value": o["id"]}
+                                    for o in obligations
+                                ],
+                            ),
+                        ],
+                        className="wide",
+                    ),
+                    html.Label(
+                        [
+                            "Périodicité (mois)",
+                            dcc.Input(
+                                id="bp-ob-months", type="number", min=1, className="input-small"
+                            ),
+                        ]
+                    ),
+                    html.Label(
+                        [
+                            "ou (jours)",
+                            dcc.Input(
+                                id="bp-ob-days", type="number", min=1, className="input-small"
+                            ),
+                        ]
+                    ),
+                    html.Label(
+                        [
+                            "Dernière réalisation",
+                            dcc.DatePickerSingle(
+                                id="bp-ob-last", display_format="DD/MM/YYYY", first_day_of_week=1
+                            ),
+                        ]
+                    ),
+                    html.Label(
+                        [
+                            "Active",
+                            dcc.Dropdown(
+                                id="bp-ob-active",
+                                options=[
+                                    {"label": "oui", "value": "yes"},
+                                    {"label": "non (sans objet, dispensée)", "value": "no"},
+                                ],
+                                placeholder="(inchangé)",
+                            ),
+                        ]
+                    ),
+                ],
+            ),
+            html.Label(["Note", dcc.Textarea(id="bp-ob-notes", rows=2, className="textarea")]),
+            html.Button(
+                "Enregistrer l'obligation", id="bp-ob-submit", className="btn btn-secondary"
+            ),
+            html.Div(id="bp-ob-msg"),
+        ],
+    )
+
+
 def _edit_form(user):
     """Change the status or cost of an entry, or cancel it (nothing is ever deleted)."""
     if not user.can("carnet.intervention"):
@@ -735,9 +808,11 @@ def layout(code: str | None = None, **_query):
         dcc.Store(id="bp-rev-add", data=0),
         dcc.Store(id="bp-rev-triage", data=0),
         dcc.Store(id="bp-rev-edit", data=0),
+        dcc.Store(id="bp-rev-ob", data=0),
         head,
         _section("Alarmes ouvertes", parts["alarms"], "bp-alarms"),
         _section("Obligations", parts["obligations"], "bp-obligations-wrap"),
+        _obligation_form(user, obligations.to_dict("records")),
         html.Div(
             className="bp-columns",
             children=[
@@ -796,6 +871,7 @@ def _filter_args(kinds, equipment, start, end, author) -> dict:
     Input("bp-rev-add", "data"),
     Input("bp-rev-triage", "data"),
     Input("bp-rev-edit", "data"),
+    Input("bp-rev-ob", "data"),
     Input("bp-f-kind", "value"),
     Input("bp-f-equipment", "value"),
     Input("bp-f-period", "start_date"),
@@ -805,7 +881,7 @@ def _filter_args(kinds, equipment, start, end, author) -> dict:
     prevent_initial_call=True,
 )
 @guarded(CAPABILITY)
-def refresh(_rev_add, _rev_triage, _rev_edit, kinds, equipment, start, end, author, code):
+def refresh(_rev_add, _rev_triage, _rev_edit, _rev_ob, kinds, equipment, start, end, author, code):
     user = current_user()
     try:
         parts = _sections(code, user, _filter_args(kinds, equipment, start, end, author))
@@ -1002,3 +1078,50 @@ def edit(n, code, entry_id, status, cost, note, rev):
         )
     ok = html.Div(f"Entrée n° {entry_id} mise à jour.", className="alert alert-ok", id="bp-edit-ok")
     return ok, (rev or 0) + 1
+
+
+@callback(
+    Output("bp-ob-msg", "children"),
+    Output("bp-rev-ob", "data"),
+    Input("bp-ob-submit", "n_clicks"),
+    State("bp-code", "data"),
+    State("bp-ob-id", "value"),
+    State("bp-ob-months", "value"),
+    State("bp-ob-days", "value"),
+    State("bp-ob-last", "date"),
+    State("bp-ob-active", "value"),
+    State("bp-ob-notes", "value"),
+    State("bp-rev-ob", "data"),
+    prevent_initial_call=True,
+)
+@guarded("carnet.edit")
+def edit_obligation_cb(n, code, ob_id, months, days, last, active, notes, rev):
+    if not n:
+        raise PreventUpdate
+    user = require("carnet.edit")
+    changes: dict = {}
+    if months:
+        changes |= {"periodicity_months": int(months), "periodicity_days": None}
+    elif days:
+        changes |= {"periodicity_days": int(days), "periodicity_months": None}
+    if last:
+        changes["last_done_on"] = dt.date.fromisoformat(last[:10])
+    if active:
+        changes["active"] = active == "yes"
+    if (notes or "").strip():
+        changes["notes"] = notes.strip()
+    try:
+        if not ob_id:
+            raise ValueError("choisissez une obligation")
+        if not changes:
+            raise ValueError("rien à modifier")
+        with db.session() as s:
+            ob = s.get(Obligation, int(ob_id))
+            if ob is None or ob.building_id != resolve_building(s, code).id:
+                raise ValueError("cette obligation ne concerne pas ce bâtiment")
+            edit_obligation(s, user, ob.id, **changes)
+    except (ValueError, LookupError) as exc:
+        return html.Div(str(exc), className="alert alert-error", id="bp-ob-error"), dash.no_update
+    return html.Div("Obligation mise à jour.", className="alert alert-ok", id="bp-ob-ok"), (
+        rev or 0
+    ) + 1
