@@ -66,11 +66,12 @@ def client_of(app, role):
     return client
 
 
-def callback(client, output_id, values):
+def callback(client, output_id, values, changed: str | None = None):
     deps = client.get("/_dash-dependencies").get_json()
-    return client.post(
-        "/_dash-update-component", json=dash_callback_payload(deps, output_id, values)
-    )
+    payload = dash_callback_payload(deps, output_id, values)
+    if changed:
+        payload["changedPropIds"] = [changed]
+    return client.post("/_dash-update-component", json=payload)
 
 
 def text(response) -> str:
@@ -123,6 +124,21 @@ def test_save_callback_checked_on_the_server(app):
         assert s.scalar(select(Booking.created_by).where(Booking.title == "Concert")) == (
             "programmation"
         )
+        first_chorale = s.scalar(
+            select(Booking.id).where(Booking.title == "Chorale").order_by(Booking.starts_at)
+        )
+    # cancel the series from its first occurrence on
+    cancel = {"res-cancel-series.n_clicks": 1, "res-selected.data": first_chorale}
+    for role in ("contractor", "agent"):
+        refused = callback(
+            client_of(app, role), "res-message", cancel, "res-cancel-series.n_clicks"
+        )
+        assert refused.status_code == 403
+    done = text(callback(programmer, "res-message", cancel, "res-cancel-series.n_clicks"))
+    assert "2 occurrence(s) annulée(s) à partir du 28/11/2026" in done
+    with session_scope(app.server.config["CARNET_ENGINE"]) as s:
+        statuses = s.scalars(select(Booking.status).where(Booking.title == "Chorale")).all()
+        assert statuses == ["cancelled", "cancelled"]
 
 
 def test_contractor_calendar_is_scoped_to_its_contract(app):

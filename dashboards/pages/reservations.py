@@ -325,6 +325,11 @@ def _form(rooms: list[dict], editable: bool) -> html.Div:
                     html.Button(
                         "Annuler la réservation", id="res-cancel", className="btn btn-danger"
                     ),
+                    html.Button(
+                        "Annuler la série à partir de celle-ci",
+                        id="res-cancel-series",
+                        className="btn btn-danger",
+                    ),
                     html.Button("Nouvelle réservation", id="res-new", className="btn"),
                 ],
             ),
@@ -530,6 +535,7 @@ def _number(value, cast):
     Output("res-selected", "data", allow_duplicate=True),
     Input("res-save", "n_clicks"),
     Input("res-cancel", "n_clicks"),
+    Input("res-cancel-series", "n_clicks"),
     [State(i, p) for i, p in FORM_FIELDS],
     State("res-f-weekly", "value"),
     State("res-f-until", "value"),
@@ -539,12 +545,28 @@ def _number(value, cast):
     prevent_initial_call=True,
 )
 @guarded(EDIT)
-def save(_save, _cancel, room, title, organiser, attendance, start, end, status, setpoint,
-         preheat, note, weekly, until, except_text, selected, refresh):  # fmt: skip
+def save(_save, _cancel, _cancel_series, room, title, organiser, attendance, start, end,
+         status, setpoint, preheat, note, weekly, until, except_text, selected, refresh):  # fmt: skip
     user = current_user()
     try:
         with db.session() as s:
-            if ctx.triggered_id == "res-cancel":
+            if ctx.triggered_id == "res-cancel-series" and selected:
+                b = s.get(Booking, int(selected))
+                if b is None or b.series_id is None:
+                    return (
+                        _alert("Cette réservation ne fait pas partie d'une série."),
+                        (no_update),
+                        no_update,
+                    )
+                day = _local(b.starts_at).date()
+                done = bk.cancel_series(s, user, b.series_id, day)
+                return (
+                    _ok(f"Série « {b.title} » : {len(done)} occurrence(s) annulée(s) "
+                        f"à partir du {day:%d/%m/%Y}."),
+                    (refresh or 0) + 1,
+                    None,
+                )  # fmt: skip
+            if ctx.triggered_id in ("res-cancel", "res-cancel-series"):
                 if not selected:
                     return (
                         _alert("Choisissez d'abord une réservation dans le calendrier."),
