@@ -83,10 +83,10 @@ def kinds_for(user) -> list[str]:
     if user.role == "manager":
         return list(LOG_KINDS)
     kinds = []
+    if user.can("carnet.intervention"):  # the contractor records its interventions first
+        kinds += [k for k in LOG_KINDS if k in INTERVENTION_KINDS]
     if user.can("carnet.observation"):
         kinds.append("observation")
-    if user.can("carnet.intervention"):
-        kinds += [k for k in LOG_KINDS if k in INTERVENTION_KINDS]
     return kinds
 
 
