@@ -126,14 +126,10 @@ def daily_mean_from_tn_tx(tn_c: pd.Series, tx_c: pd.Series) -> pd.Series:
 
 
 def dju_per_period(daily_dju: pd.Series, freq: str = "month") -> pd.DataFrame:
-    """Sum daily DJU per local month (`freq="month"`) or per heating season label.
-
-    `daily_dju` is indexed by day; `freq="season"` needs a `season` Series of the same index
-    and is done by the caller with groupby, so this helper only handles calendar months.
-    """
+    """Sum daily DJU per local month (seasons: `dju_per_season`)."""
     days = pd.DatetimeIndex(daily_dju.index)
     if freq != "month":
-        raise ValueError("freq doit valoir 'month' (les saisons : voir contract.terms)")
+        raise ValueError("freq doit valoir 'month' (les saisons : dju_per_season)")
     grouped = daily_dju.groupby(days.to_period("M").rename("month"))
     return pd.DataFrame({"dju": grouped.sum(min_count=1), "days": grouped.count()})
 
@@ -176,3 +172,15 @@ def station_daily_dju(
     merged.index.name = "day"
     merged["dju"] = dju_daily(merged["tn_c"], merged["tx_c"], method, base_c).to_numpy()
     return merged[["dju", "tn_c", "tx_c", "source"]]
+
+
+def dju_per_season(daily_dju: pd.Series, start: str = "10-01", end: str = "05-20") -> pd.DataFrame:
+    """Sum daily DJU per heating season (days outside the season are left out)."""
+    from contract.terms import season_of
+
+    days = pd.DatetimeIndex(daily_dju.index)
+    labels = season_of(days, start, end).to_numpy()
+    values = pd.Series(daily_dju.to_numpy(dtype=float), index=days)
+    inside = pd.notna(labels)
+    grouped = values[inside].groupby(pd.Index(labels[inside], name="season"))
+    return pd.DataFrame({"dju": grouped.sum(min_count=1), "days": grouped.count()})

@@ -127,3 +127,18 @@ def test_season_calendar():
     assert labels.tolist() == [None, "2025-2026", "2025-2026", None]
     with pytest.raises(ValueError):
         season_bounds("2025-2027")
+
+
+def test_dju_per_month_and_season():
+    from contract.degree_days import dju_per_period, dju_per_season
+
+    days = pd.date_range("2025-09-25", "2026-06-05", freq="D")
+    daily = pd.Series(np.arange(len(days), dtype=float), index=days)
+    months = dju_per_period(daily)
+    assert months.loc[pd.Period("2025-10", "M"), "dju"] == pytest.approx(
+        daily["2025-10-01":"2025-10-31"].sum()
+    )
+    seasons = dju_per_season(daily)
+    assert seasons.index.tolist() == ["2025-2026"]
+    assert seasons.loc["2025-2026", "dju"] == pytest.approx(daily["2025-10-01":"2026-05-20"].sum())
+    assert seasons.loc["2025-2026", "days"] == 232

@@ -1,0 +1,112 @@
+"""The finance service's monthly export: what the month costs and what the clause moves.
+
+One line per building of the contract for one month of the heating season, from the same
+settlement as `carnet settle --month` (so the two always agree), plus the P1 energy value at
+the contract price. Euros are Decimal, rounded half-up to the cent here, at the boundary.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+
+from contract.settlement import ALERT_LABELS_FR, SettlementReport
+from contract.terms import season_label
+
+CENT = Decimal("0.01")
+
+COLUMNS_FR = {
+    "contract_code": "Contrat",
+    "month": "Mois",
+    "building_code": "Code bâtiment",
+    "building_name": "Bâtiment",
+    "actual_mwh_pci": "Consommation réelle (MWh PCI)",
+    "target_mwh_pci": "Objectif corrigé N'B (MWh PCI)",
+    "gap_mwh": "Écart N'B - réel (MWh PCI)",
+    "gap_pct": "Écart (%)",
+    "dju": "DJU du mois",
+    "p1_value_eur": "Valeur P1 de la consommation (€)",
+    "bonus_eur": "Intéressement dû à l'exploitant (€)",
+    "penalty_eur": "Pénalité due par l'exploitant (€)",
+    "net_to_contractor_eur": "Solde en faveur de l'exploitant (€)",
+    "days_missing": "Jours manquants",
+    "alerts": "Alertes",
+}
+
+
+def season_of_month(month: str, season_start: str = "10-01") -> str:
+    """'2026-01' → '2025-2026' for a season starting in October."""
+    period = pd.Period(month, "M")
+    start_month = int(season_start.split("-")[0])
+    year = period.year if period.month >= start_month else period.year - 1
+    return season_label(year)
+
+
+def _eur(value) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def finance_month_frame(report: SettlementReport) -> pd.DataFrame:
+    """Per building lines of a one-month settlement, with a total line, machine column names."""
+    if report.month is None:
+        raise ValueError("l'export financier porte sur un mois : settle(..., month=YYYY-MM)")
+    b = report.buildings
+    price = Decimal(str(report.price_eur_per_mwh_pci))
+    frame = pd.DataFrame(
+        {
+            "contract_code": report.contract_code,
+            "month": report.month,
+            "building_code": b["building_code"],
+            "building_name": b["building_name"],
+            "actual_mwh_pci": b["actual_mwh_pci"].astype(float).round(3),
+            "target_mwh_pci": b["target_mwh_pci"].astype(float).round(3),
+            "gap_mwh": b["gap_mwh"].astype(float).round(3),
+            "gap_pct": b["gap_pct"].astype(float).round(1),
+            "dju": b["dju"].astype(float).round(1),
+            "p1_value_eur": [
+                None if pd.isna(v) else _eur(Decimal(str(v)) * price) for v in b["actual_mwh_pci"]
+            ],
+            "bonus_eur": [_eur(v) for v in b["bonus_eur"]],
+            "penalty_eur": [_eur(v) for v in b["penalty_eur"]],
+            "days_missing": b["days_missing"].astype(int),
+            "alerts": [
+                ", ".join(ALERT_LABELS_FR.get(a, a) for a in alerts) for alerts in b["alerts"]
+            ],
+        }
+    )
+    frame["net_to_contractor_eur"] = [
+        bonus - penalty
+        for bonus, penalty in zip(frame["bonus_eur"], frame["penalty_eur"], strict=True)
+    ]
+    total = {
+        "contract_code": report.contract_code,
+        "month": report.month,
+        "building_code": "TOTAL",
+        "building_name": f"Total ({len(frame)} bâtiments)",
+        "actual_mwh_pci": round(float(frame["actual_mwh_pci"].sum()), 3),
+        "target_mwh_pci": round(float(frame["target_mwh_pci"].sum()), 3),
+        "gap_mwh": round(float(frame["gap_mwh"].sum()), 3),
+        "gap_pct": None,
+        "dju": None,
+        "p1_value_eur": sum((v for v in frame["p1_value_eur"] if v is not None), Decimal("0.00")),
+        "bonus_eur": sum(frame["bonus_eur"], Decimal("0.00")),
+        "penalty_eur": sum(frame["penalty_eur"], Decimal("0.00")),
+        "net_to_contractor_eur": sum(frame["net_to_contractor_eur"], Decimal("0.00")),
+        "days_missing": int(frame["days_missing"].sum()),
+        "alerts": "",
+    }
+    target = total["target_mwh_pci"]
+    if target:
+        total["gap_pct"] = round(100.0 * total["gap_mwh"] / target, 1)
+    frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+    return frame[list(COLUMNS_FR)]
+
+
+def finance_month_french(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same lines with the French headers a finance officer reads."""
+    return frame.rename(columns=COLUMNS_FR)
+
+
+def export_filename(contract_code: str, month: str) -> str:
+    return f"carnet-finances-{contract_code}-{month}.csv"
