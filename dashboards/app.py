@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import threading
+import time
 from pathlib import Path
 
 import dash
@@ -30,6 +32,42 @@ PUBLIC_PREFIXES = ("/assets/", "/ical/")  # /ical/: the secret token is the acce
 PUBLIC_PATHS = {SIGN_IN_PATH, "/_favicon.ico", "/favicon.ico"}
 API_PREFIXES = ("/_dash-", "/_reload-hash", "/_alive")
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
+
+
+class SignInLimiter:
+    """Slows password guessing: after `max_failures` failed sign-ins of one login from one
+    address within `window_s`, that pair is refused (429) until the window has passed."""
+
+    def __init__(self, max_failures: int = 5, window_s: float = 600.0):
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def blocked_for(self, key) -> float:
+        """Seconds left before `key` may try again (0: it may)."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(key, now)
+            if len(times) < self.max_failures:
+                return 0.0
+            return self.window_s - (now - times[-self.max_failures])
+
+    def failed(self, key) -> None:
+        with self._lock:
+            self._failures.setdefault(key, []).append(time.monotonic())
+
+    def succeeded(self, key) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
 
 
 def secret_key() -> str:
@@ -62,6 +100,7 @@ def create_app(database_url: str | None = None) -> dash.Dash:
     )
     server.config[db.ENGINE_KEY] = engine
 
+    server.extensions["carnet_sign_in_limiter"] = SignInLimiter()
     login_manager = flask_login.LoginManager()
     login_manager.init_app(server)
 
@@ -178,15 +217,28 @@ def _sign_in():
             suivant=request.form.get("suivant", ""),
             status=400,
         )
+    limiter: SignInLimiter = flask.current_app.extensions["carnet_sign_in_limiter"]
+    key = (login.casefold(), request.remote_addr or "")
+    wait_s = limiter.blocked_for(key)
+    if wait_s:
+        minutes = max(1, round(wait_s / 60))
+        return _sign_in_page(
+            error=f"Trop d’essais infructueux : réessayez dans {minutes} min.",
+            login=login,
+            suivant=request.form.get("suivant", ""),
+            status=429,
+        )
     user = None
     if login and password:
         with session_scope(db.engine()) as s:
             found = authenticate(s, login, password)
             user = auth.signed_in_user(found) if found is not None else None
     if user is None:
+        limiter.failed(key)
         return _sign_in_page(
             error=BAD_CREDENTIALS, login=login, suivant=request.form.get("suivant", ""), status=401
         )
+    limiter.succeeded(key)
     flask.session.clear()  # a fresh session on every sign-in
     flask_login.login_user(user)
     return flask.redirect(_safe_next(request.form.get("suivant")))

@@ -272,3 +272,15 @@ def test_raw_http_callback_of_a_refused_role_gets_403_from_the_served_app(live_a
         refused = http.post(base + "_dash-update-component", json=payload, timeout=10)
         assert refused.status_code == 403
         assert "Hôtel de ville" not in body(refused)
+
+
+def test_repeated_wrong_passwords_are_slowed_down(app):
+    client = app.server.test_client()
+    limit = app.server.extensions["carnet_sign_in_limiter"].max_failures
+    for _ in range(limit):
+        assert sign_in(client, "finances", "devine-encore-1").status_code == 401
+    blocked = sign_in(client, "finances")  # even the right password, for now
+    assert blocked.status_code == 429 and "Trop d’essais" in body(blocked)
+    assert client.get("/portefeuille").status_code == 302
+    # another login is not affected
+    assert sign_in(app.server.test_client(), "gestionnaire").status_code == 302
