@@ -188,3 +188,42 @@ def test_comfort_page_callback(app):
     assert "Grande salle" in body
     assert "75\u00a0%" in body  # 3 half-hours of 4 at 18 °C or more
     assert callback(client_of(app, "programmer"), "comfort-body", values).status_code == 403
+
+
+def _feed_click(client, button: str, kind: str, code: str):
+    """The raw request the page sends when a feed button (pattern-matching id) is clicked."""
+    deps = client.get("/_dash-dependencies").get_json()
+    payload = dash_callback_payload(deps, "ical-feeds")
+    ident = {"code": code, "kind": kind, "type": button}
+    clicked = [{"id": ident, "property": "n_clicks", "value": 1}]
+    payload["inputs"] = [clicked if button == "feed-renew" else [],
+                         clicked if button == "feed-revoke" else []]  # fmt: skip
+    payload["changedPropIds"] = [json.dumps(ident, separators=(",", ":")) + ".n_clicks"]
+    return client.post("/_dash-update-component", json=payload)
+
+
+def test_manager_issues_and_revokes_feed_addresses_from_the_schedule_page(app):
+    manager = client_of(app, "manager")
+    contractor = client_of(app, "contractor")
+    assert _feed_click(contractor, "feed-renew", "contract", CONTRACT_CODE).status_code == 403
+    resp = _feed_click(manager, "feed-renew", "contract", CONTRACT_CODE)
+    assert resp.status_code == 200
+    with session_scope(app.server.config["CARNET_ENGINE"]) as s:
+        token = s.scalar(select(Contract.ical_token).where(Contract.code == CONTRACT_CODE))
+    assert token and f"/ical/{token}.ics" in text(resp)
+    anonymous = app.server.test_client()
+    assert anonymous.get(f"/ical/{token}.ics").status_code == 200
+    # the contractor's schedule page now shows the address
+    page = callback(
+        contractor, "_pages_content", {"_pages_location.pathname": "/planning-chauffage"}
+    )
+    assert f"/ical/{token}.ics" in text(page)
+    assert "Renouveler" not in text(page)  # the contractor reads the address, no buttons
+    resp = _feed_click(manager, "feed-revoke", "contract", CONTRACT_CODE)
+    assert "révoqué" in text(resp)
+    assert anonymous.get(f"/ical/{token}.ics").status_code == 404
+    # a room feed too
+    resp = _feed_click(manager, "feed-renew", "room", "SDF-GRANDE")
+    with session_scope(app.server.config["CARNET_ENGINE"]) as s:
+        room_token = s.scalar(select(Room.ical_token).where(Room.code == "SDF-GRANDE"))
+    assert anonymous.get(f"/ical/{room_token}.ics").status_code == 200

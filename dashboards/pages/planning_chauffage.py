@@ -8,17 +8,19 @@ import datetime as dt
 
 import dash
 import flask
-from dash import html
+from dash import ALL, Input, Output, callback, ctx, html, no_update
 from sqlalchemy import select
 
 from carnet import heating_schedule as hs
+from carnet import ical
 from carnet.ical import feed_path
 from carnet.models import Contract, ContractBuilding, Room
 from dashboards import db
-from dashboards.auth import building_scope, contract_scope, current_user
+from dashboards.auth import building_scope, contract_scope, current_user, guarded
 from dashboards.fmt import fr_datetime
 
 CAPABILITY = "heating_schedule.view"
+MANAGE = "contract.edit"  # who issues and revokes the secret feed addresses
 
 dash.register_page(
     __name__,
@@ -145,31 +147,58 @@ def _zones_table(frame) -> html.Div:
     )
 
 
-def _no_feed(code: str) -> str:
+def _manage_buttons(kind: str, code: str, has_token: bool) -> list:
+    """Create/renew and revoke buttons, for the roles that manage the feeds."""
     user = current_user()
-    if user is not None and user.can("contract.edit"):
-        return f"aucun flux ouvert (carnet ical token --contract {code})"
-    return "aucun flux ouvert : à demander au gestionnaire"
+    if user is None or not user.can(MANAGE):
+        return []
+    buttons = [
+        html.Button(
+            "Renouveler" if has_token else "Créer le flux",
+            id={"type": "feed-renew", "kind": kind, "code": code},
+            className="btn btn-small",
+            title="Une nouvelle adresse secrète ; l'ancienne cesse de répondre",
+        )
+    ]
+    if has_token:
+        buttons.append(
+            html.Button(
+                "Révoquer",
+                id={"type": "feed-revoke", "kind": kind, "code": code},
+                className="btn btn-small btn-danger",
+            )
+        )
+    return buttons
 
 
-def _feeds(session, contract_id: int | None, scope: list[int] | None) -> html.Div:
+def _feed_line(kind: str, code: str, label: str, token: str | None, base: str, manage: bool):
+    if token:
+        what = html.Span(base + feed_path(token), className="feed-url", id=f"feed-{kind}-{code}")
+    elif manage:
+        what = html.Span("aucun flux ouvert", className="muted")
+    else:
+        what = html.Span("aucun flux ouvert : à demander au gestionnaire", className="muted")
+    return html.Li(
+        [html.Strong(label + " : "), what, *_manage_buttons(kind, code, bool(token))],
+        className="feed-line",
+    )
+
+
+def _feed_items(session, contract_id: int | None, scope: list[int] | None) -> list:
+    """One line per contract in view, and per bookable room (with a feed, or all of them for
+    the roles that manage the feeds)."""
+    user = current_user()
+    manage = bool(user and user.can(MANAGE))
     base = flask.request.host_url.rstrip("/") if flask.has_request_context() else ""
     stmt = select(Contract).order_by(Contract.code)
     if contract_id is not None:
         stmt = stmt.where(Contract.id == contract_id)
-    items = []
-    for c in session.scalars(stmt):
-        url = base + feed_path(c.ical_token) if c.ical_token else None
-        items.append(
-            html.Li(
-                [
-                    html.Strong(f"Contrat {c.code} (toutes ses salles) : "),
-                    html.Span(url, className="feed-url", id=f"feed-contract-{c.code}")
-                    if url
-                    else html.Span(_no_feed(c.code), className="muted"),
-                ]
-            )
+    items = [
+        _feed_line(
+            "contract", c.code, f"Contrat {c.code} (toutes ses salles)", c.ical_token, base, manage
         )
+        for c in session.scalars(stmt)
+    ]
     rooms = select(Room).where(Room.bookable.is_(True)).order_by(Room.code)
     if scope is not None:
         rooms = rooms.where(Room.building_id.in_(scope or [-1]))
@@ -177,27 +206,55 @@ def _feeds(session, contract_id: int | None, scope: list[int] | None) -> html.Di
         rooms = rooms.join(
             ContractBuilding, ContractBuilding.building_id == Room.building_id
         ).where(ContractBuilding.contract_id == contract_id)
-    for r in session.scalars(rooms):
-        if r.ical_token:
-            items.append(
-                html.Li(
-                    [
-                        html.Strong(f"Salle {r.name} ({r.code}) : "),
-                        html.Span(base + feed_path(r.ical_token), className="feed-url"),
-                    ]
-                )
-            )
+    items += [
+        _feed_line("room", r.code, f"Salle {r.name} ({r.code})", r.ical_token, base, manage)
+        for r in session.scalars(rooms)
+        if r.ical_token or manage
+    ]
+    return items
+
+
+def _feeds(session, contract_id: int | None, scope: list[int] | None) -> html.Div:
     return html.Div(
         [
             html.H2("Flux iCal"),
             html.P(
                 "Adresses secrètes, en lecture seule, à coller dans un agenda ou une GTB. "
-                "Ne les diffusez pas : le gestionnaire peut les révoquer.",
+                "Ne les diffusez pas : le gestionnaire peut les renouveler ou les révoquer.",
                 className="muted",
             ),
-            html.Ul(items, id="ical-feeds"),
+            html.Ul(_feed_items(session, contract_id, scope), id="ical-feeds"),
+            html.Div(id="feed-message", role="status"),
         ]
     )
+
+
+@callback(
+    Output("ical-feeds", "children"),
+    Output("feed-message", "children"),
+    Input({"type": "feed-renew", "kind": ALL, "code": ALL}, "n_clicks"),
+    Input({"type": "feed-revoke", "kind": ALL, "code": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+@guarded(MANAGE)
+def manage_feed(_renew, _revoke):
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not ctx.triggered or not ctx.triggered[0]["value"]:
+        return no_update, no_update
+    user = current_user()
+    revoke = trigger["type"] == "feed-revoke"
+    kind, code = trigger["kind"], trigger["code"]
+    with db.session() as s:
+        setter = ical.set_contract_token if kind == "contract" else ical.set_room_token
+        setter(s, user, code, revoke=revoke)
+        items = _feed_items(s, None, None)
+    what = f"du contrat {code}" if kind == "contract" else f"de la salle {code}"
+    message = (
+        f"Flux {what} révoqué : l'adresse ne répond plus."
+        if revoke
+        else f"Nouvelle adresse pour le flux {what} ; l'ancienne ne répond plus."
+    )
+    return items, html.Div(message, className="alert alert-ok", id="feed-ok")
 
 
 def layout(**_query):
