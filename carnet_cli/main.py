@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "carnet_cli.log_cmd",
     "carnet_cli.poll_cmd",
     "carnet_cli.contract_cmd",
+    "carnet_cli.finance_cmd",
     "carnet_cli.demo_cmd",
 ]
 

@@ -110,3 +110,17 @@ def finance_month_french(frame: pd.DataFrame) -> pd.DataFrame:
 
 def export_filename(contract_code: str, month: str) -> str:
     return f"carnet-finances-{contract_code}-{month}.csv"
+
+
+def monthly_finance(engine, contract_code: str, month: str) -> pd.DataFrame:
+    """Settle one month of a contract (up to yesterday) and shape it for the finance service.
+
+    Raises LookupError for an unknown contract and ValueError for a month outside the season.
+    """
+    from contract.load import load_contract_terms
+    from contract.reports import settle_contract
+
+    pd.Period(month, "M")  # raises ValueError on a malformed month
+    terms = load_contract_terms(engine, contract_code)
+    season = season_of_month(month, terms.season_start)
+    return finance_month_frame(settle_contract(engine, contract_code, season, month=month))

@@ -1,0 +1,48 @@
+"""`carnet export finance --contract CODE --month YYYY-MM`: the finance service's monthly file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from carnet.db import get_engine
+from carnet.frcsv import to_french_csv
+from carnet_cli.main import CliError
+from contract.finance import finance_month_french, monthly_finance
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="exports pour les autres services")
+    esub = p.add_subparsers(dest="export_command", required=True)
+    fin = esub.add_parser(
+        "finance",
+        help="export financier mensuel (CSV français : « ; », virgule décimale, UTF-8 BOM)",
+    )
+    fin.add_argument("--contract", required=True, metavar="CODE")
+    fin.add_argument("--month", required=True, metavar="AAAA-MM")
+    fin.add_argument("--output", metavar="FICHIER", help="fichier CSV (défaut : sortie standard)")
+    fin.add_argument("--json", action="store_true", help="JSON (machines) au lieu du CSV")
+    fin.set_defaults(handler=_finance)
+
+
+def _finance(args) -> int:
+    try:
+        frame = monthly_finance(get_engine(), args.contract, args.month)
+    except LookupError as exc:
+        raise CliError(str(exc)) from exc
+    except ValueError as exc:
+        raise CliError(f"{args.month} : {exc}") from exc
+    if args.json:
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        text = json.dumps(records, ensure_ascii=False, indent=1, default=str) + "\n"
+        payload = text.encode("utf-8")
+    else:
+        payload = to_french_csv(finance_month_french(frame))
+    if args.output:
+        Path(args.output).write_bytes(payload)
+        print(f"{args.output} : {len(frame) - 1} bâtiment(s), mois {args.month}")
+    else:
+        sys.stdout.buffer.write(payload)
+        sys.stdout.flush()
+    return 0
