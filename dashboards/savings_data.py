@@ -129,9 +129,7 @@ def seasons(engine: Engine, contract_code: str) -> list[str]:
     return found
 
 
-def reference_periods(
-    terms: ContractTerms, period_from: dt.date, period_to: dt.date
-) -> Periods:
+def reference_periods(terms: ContractTerms, period_from: dt.date, period_to: dt.date) -> Periods:
     """Baseline: the 12 months before the contract's start (or before the season when the
     season starts earlier); reporting: the settled days of the season."""
     start = terms.starts_on if terms.starts_on and terms.starts_on <= period_from else period_from

@@ -15,7 +15,6 @@ MONTHS_FR = (
     "janv.", "févr.", "mars", "avr.", "mai", "juin",
     "juil.", "août", "sept.", "oct.", "nov.", "déc.",
 )  # fmt: skip
-WEEKDAYS_FR = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 
 INK = "#1f2933"
 GRID = "#e6ebef"
@@ -46,16 +45,9 @@ def fr_dates(days) -> np.ndarray:
     return np.asarray(pd.DatetimeIndex(days).strftime("%d/%m/%Y"), dtype=object)
 
 
-def fr_weekday_dates(days) -> np.ndarray:
-    """'lun. 12/01/2026' of many days at once."""
-    idx = pd.DatetimeIndex(days)
-    names = np.asarray(WEEKDAYS_FR, dtype=object)[idx.weekday]
-    return names + " " + fr_dates(idx)
-
-
 def _style(fig: go.Figure, title: str, x_title: str | None, y_title: str, height=360):
     fig.update_layout(
-        template="plotly_white",
+        template="none",
         separators=", ",
         height=height,
         margin={"l": 64, "r": 16, "t": 56, "b": 48},
@@ -66,8 +58,10 @@ def _style(fig: go.Figure, title: str, x_title: str | None, y_title: str, height
         plot_bgcolor="#ffffff",
         paper_bgcolor="#ffffff",
     )
-    fig.update_xaxes(title_text=x_title, gridcolor=GRID, zeroline=False)
-    fig.update_yaxes(title_text=y_title, gridcolor=GRID, zeroline=False)
+    axis = {"gridcolor": GRID, "zeroline": False, "linecolor": "#c7d0d8", "ticks": "",
+            "automargin": True, "title": {"standoff": 8}}  # fmt: skip
+    fig.update_xaxes(title_text=x_title, showgrid=True, **axis)
+    fig.update_yaxes(title_text=y_title, showgrid=True, **axis)
     return fig
 
 
@@ -187,17 +181,14 @@ def carpet_figure(carpet: pd.DataFrame | None) -> go.Figure:
     title = "Carte horaire de la consommation"
     if carpet is None or carpet.empty or not np.isfinite(carpet.to_numpy(dtype=float)).any():
         return empty_figure(title, "Pas de relevés horaires sur la période.")
-    z = carpet.to_numpy(dtype=float).T  # 24 x days
+    z = carpet.to_numpy(dtype=float).T.astype("float32")  # 24 x days, compact in JSON
     days = pd.DatetimeIndex(carpet.index)
-    labels = fr_weekday_dates(days)
-    custom = np.broadcast_to(labels, z.shape)
     zmax = float(np.nanpercentile(z, 99)) if np.isfinite(z).any() else None
     fig = go.Figure(
         go.Heatmap(
-            z=z, x=days, y=list(range(24)), customdata=custom, colorscale=CARPET_SCALE,
-            zmin=0, zmax=zmax,
+            z=z, x=days, y=list(range(24)), colorscale=CARPET_SCALE, zmin=0, zmax=zmax,
             colorbar={"title": {"text": "kWh PCS/h", "side": "right"}, "thickness": 12},
-            hovertemplate="%{customdata}, %{y} h<br>%{z:,.1f} kWh PCS<extra></extra>",
+            hovertemplate="%{x|%d/%m/%Y}, %{y} h<br>%{z:,.1f} kWh PCS<extra></extra>",
             xgap=0, ygap=0,
         )
     )  # fmt: skip

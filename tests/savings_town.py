@@ -114,7 +114,7 @@ def hourly_weather(first: dt.date, last: dt.date, seed: int = 7) -> pd.Series:
     end = pd.Timestamp(last + dt.timedelta(days=1)).tz_localize(TZ_NAME).tz_convert("UTC")
     hours = pd.date_range(start, end, freq="h", inclusive="left")
     local = hours.tz_convert(TZ_NAME)
-    doy = local.dayofyear.to_numpy()
+    doy = local.day_of_year.to_numpy()
     hour = local.hour.to_numpy()
     days = (local.normalize().tz_localize(None) - pd.Timestamp(first)).days.to_numpy()
     weather = np.convolve(rng.normal(0.0, 3.0, days.max() + 3), np.ones(3) / 3, mode="same")
@@ -131,7 +131,7 @@ def hourly_gas_kwh(b: TownBuilding, temp: pd.Series, savings_from: dt.date) -> n
     """kWh PCS per hour: UA x (setpoint - outdoor)+, setback 19 → 13 °C outside 7h-18h on
     weekdays unless the building heats at night, plus a small base load."""
     local = temp.index.tz_convert(TZ_NAME)
-    occupied = (local.weekday < 5) & (local.hour >= 7) & (local.hour < 18)
+    occupied = (local.day_of_week < 5) & (local.hour >= 7) & (local.hour < 18)
     setpoint = np.where(occupied | b.night_heating, 19.0, 13.0)
     kwh = b.ua_kw_per_k * np.maximum(0.0, setpoint - temp.to_numpy()) + 0.8
     after = local.tz_localize(None).normalize() >= pd.Timestamp(savings_from)

@@ -142,8 +142,10 @@ def layout(contrat=None, saison=None, batiment=None, **_query):
         in_contracts = _contracts_of(str(batiment), codes)
         with db.session() as s:
             building_id = s.scalar(select(Building.id).where(Building.code == str(batiment)))
-        if building_id is None or not in_contracts or (
-            scope is not None and building_id not in scope
+        if (
+            building_id is None
+            or not in_contracts
+            or (scope is not None and building_id not in scope)
         ):
             notice = html.Div(
                 f"Le bâtiment « {batiment} » ne fait partie d'aucun contrat que vous pouvez "
@@ -172,7 +174,9 @@ def layout(contrat=None, saison=None, batiment=None, **_query):
                             html.Span("Contrat", className="filter-label"),
                             dcc.Dropdown(
                                 id="savings-contract",
-                                options=[{"label": c["label"], "value": c["code"]} for c in choices],
+                                options=[
+                                    {"label": c["label"], "value": c["code"]} for c in choices
+                                ],
                                 value=contract,
                                 clearable=False,
                                 searchable=False,
@@ -227,9 +231,7 @@ def _terms_line(p: SavingsPortfolio) -> str:
     if p.station_name and r.station_code:
         station = f"{p.station_name} ({r.station_code})"
     cap = f", plafond {fr_number(t.savings_cap_pct, 0)} % de N'B" if t.savings_cap_pct else ""
-    cpe = (
-        f" · économies garanties {fr_number(t.guaranteed_savings_pct, 1)} %" if t.is_cpe else ""
-    )
+    cpe = f" · économies garanties {fr_number(t.guaranteed_savings_pct, 1)} %" if t.is_cpe else ""
     _, season_end = season_bounds(r.season, t.season_start, t.season_end)
     ongoing = " (saison en cours, jours complets)" if r.period_to < season_end else ""
     return (
@@ -282,7 +284,9 @@ def _quality_cell(q) -> html.Td:
     if q is None:
         return html.Td("—", className="quality muted", title="pas de modèle de référence")
     tone = "ok" if q.ok else "warn"
-    verdict = "conforme" if q.ok else ("données insuffisantes" if not q.sufficient else "hors seuils")
+    verdict = (
+        "conforme" if q.ok else ("données insuffisantes" if not q.sufficient else "hors seuils")
+    )
     title = (
         f"Modèle {q.model} ajusté sur la période de référence : R² {fr_number(q.r2, 3)}, "
         f"CV(RMSE) {fr_number(q.cvrmse * 100, 1)} %, NMBE {fr_number(q.nmbe * 100, 2)} % "
@@ -459,7 +463,7 @@ def open_building(clicks):
 
 
 clientside_callback(
-    """function(code, contract, season) {
+    """function(code, contract, season, _table) {
         var q = new URLSearchParams();
         if (contract) { q.set("contrat", contract); }
         if (season) { q.set("saison", season); }
@@ -482,6 +486,7 @@ clientside_callback(
     Input("savings-building", "data"),
     Input("savings-contract", "value"),
     Input("savings-season", "value"),
+    Input("savings-portfolio", "children"),
 )
 
 
@@ -540,7 +545,9 @@ def _detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit
     r = p.report
     method = METHOD_LABELS_FR.get(r.dju_method, r.dju_method)
     station = d.station_code or "—"
-    station_text = f"station {p.station_name} ({station})" if p.station_name else f"station {station}"
+    station_text = (
+        f"station {p.station_name} ({station})" if p.station_name else f"station {station}"
+    )
     season_period = _period(r.period_from, r.period_to)
     base_period = _period(*p.periods.baseline)
     rep_period = _period(*p.periods.reporting)
