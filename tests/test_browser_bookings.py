@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
@@ -137,3 +139,18 @@ def test_programmer_books_contractor_sees_it_as_new(live_app, browser):
     browser.get(live_app.page("/reservations"))
     wait_for(browser, "#res-week", timeout=15)
     assert not browser.find_element(By.ID, "res-form").is_displayed()
+
+    # the manager opens a feed for the contract from the same page, and sees the comfort page
+    sign_in(browser, live_app.url, "gestionnaire", password_of("gestionnaire"))
+    browser.get(live_app.page("/planning-chauffage"))
+    wait_for(browser, "#schedule-table", timeout=15)
+    click(browser, "#ical-feeds button")
+    wait_for(browser, "#feed-ok", timeout=15)
+    url = wait_for(browser, f"#feed-contract-{CONTRACT_CODE}", timeout=15).text
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/ical/[A-Za-z0-9_-]+\.ics", url)
+    feed = requests.get(url, timeout=10)  # no sign-in: the token is the access right
+    assert feed.status_code == 200 and "Concert de Noël" in feed.text
+    screenshot(browser, "planning-chauffage-gestionnaire.png")
+    browser.get(live_app.page("/confort"))
+    wait_for(browser, "#comfort-body h2", timeout=15)
+    screenshot(browser, "confort.png")
