@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from carnet.config import carnet_home
 from carnet.models import Quality
 from carnet_cli.main import CliError
@@ -76,6 +78,9 @@ def _poll(args) -> int:
         poller = Poller(config, on_status=lambda line: print(line, flush=True))
     except (ConfigError, MapError) as exc:
         raise CliError(str(exc)) from exc
+    except SQLAlchemyError as exc:  # the channels are resolved at start: the base is needed
+        first = str(exc).splitlines()[0][:300]
+        raise CliError(f"base de données injoignable au démarrage : {first}", 3) from exc
 
     if not args.once:
         print(

@@ -490,3 +490,32 @@ def test_cli_poll_once_and_modbus_read(engine, tmp_path, capsys):
     assert sorted(rows["value"].tolist()) == pytest.approx([-3.5, 4321.25])
     assert np.all(rows["quality"] == Quality.MEASURED)
     assert load_map("generic-boiler").point("fault_code").alarm
+
+
+def test_damaged_spool_file_is_set_aside_and_the_others_replayed(engine, db_url, tmp_path):
+    from ingest.modbus.alarms import AlarmTracker
+    from ingest.modbus.poller import Writer
+
+    ids = _site(engine, {"T": "instant"})
+    writer = Writer(db_url, tmp_path / "spool", source="test")
+    first = pd.DataFrame({"channel_id": [ids["T"]], "ts": [100], "value": [1.5], "quality": [0]})
+    writer.spool.put(first)
+    bad = tmp_path / "spool" / f"{time.time_ns():020d}-bad.csv"
+    bad.write_text("channel_id,ts,value,quality\nnot,a,number,row\n", encoding="utf-8")
+    writer.spool.put(first.assign(ts=200, value=2.5))
+    report = writer.flush(first.iloc[:0], [], AlarmTracker())
+    assert report.written and report.replayed == 2
+    assert writer.spool.files() == [] and bad.with_suffix(".bad").is_file()
+    assert _readings(engine)["value"].tolist() == [1.5, 2.5]
+
+
+def test_cli_poll_with_the_database_away_at_start(engine, tmp_path, monkeypatch, capsys):
+    _site(engine, {"T": "instant"})
+    config = tmp_path / "site.yaml"
+    config.write_text(yaml.safe_dump({"gateways": [{
+        "code": "GW", "host": "127.0.0.1", "port": 1, **FAST,
+        "devices": [{"unit": 1, "map": "generic-boiler", "channels": {"outdoor_temp": "T"}}],
+    }]}), encoding="utf-8")  # fmt: skip
+    monkeypatch.setenv("CARNET_DATABASE_URL", UNREACHABLE_DB)
+    assert cli_main(["poll", "--config", str(config), "--once"]) == 3
+    assert "base de données injoignable" in capsys.readouterr().err

@@ -65,6 +65,14 @@ class DecodePlan:
         self.any_sign_magnitude = bool(self.sign_magnitude.any())
         self.any_float = bool((self.is_float32 | self.is_float64).any())
 
+    def _floats(self, raw: np.ndarray, value: np.ndarray) -> np.ndarray:
+        if self.is_float32.any():
+            f32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
+            value = np.where(self.is_float32, f32.astype(np.float64), value)
+        if self.is_float64.any():
+            value = np.where(self.is_float64, raw.view(np.float64), value)
+        return value
+
     def decode(self, regs: np.ndarray) -> Decoded:
         """`regs`: (points x 4) registers in wire order; columns past a point's width are 0.
 
@@ -90,11 +98,8 @@ class DecodePlan:
                 signed_mag = np.where(negative, -magnitude, magnitude)
                 value = np.where(self.sign_magnitude, signed_mag, value)
         if self.any_float:
-            if self.is_float32.any():
-                f32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
-                value = np.where(self.is_float32, f32.astype(np.float64), value)
-            if self.is_float64.any():
-                value = np.where(self.is_float64, raw.view(np.float64), value)
+            with np.errstate(invalid="ignore"):  # signalling NaNs are flagged just below
+                value = self._floats(raw, value)
             invalid = ~np.isfinite(value)
         else:
             invalid = np.zeros(len(value), dtype=bool)
@@ -133,9 +138,8 @@ def implausible_floats(
         return []
     regs = np.asarray(regs, dtype=np.uint64).reshape(len(plan.points), 4)
     raw = (decoded or plan.decode(regs)).raw
-    f32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32).astype(np.float64)
-    values = np.where(plan.is_float64, raw.view(np.float64), f32)
     with np.errstate(invalid="ignore", over="ignore"):
+        values = plan._floats(raw, np.zeros(len(raw)))
         magnitude = np.abs(values)
         suspicious = floats & (
             ~np.isfinite(values)

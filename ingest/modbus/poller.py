@@ -365,8 +365,14 @@ class Writer:
         try:
             engine = self._engine()
             for path in self.spool.files():
+                try:
+                    spooled = Spool.read(path)
+                except Exception as exc:  # a damaged file must not block the ones after it
+                    log.error("fichier d'attente illisible mis de côté : %s (%s)", path, exc)
+                    path.rename(path.with_suffix(".bad"))
+                    continue
                 with engine.begin() as conn:
-                    self._write(conn, Spool.read(path), f"spool:{path.name}")[1].close()
+                    self._write(conn, spooled, f"spool:{path.name}")[1].close()
                 path.unlink()
                 report.replayed += 1
             with engine.begin() as conn:
@@ -438,6 +444,7 @@ class Poller:
         self._flush_lock: asyncio.Lock | None = None
         self._stop: asyncio.Event | None = None
         self.last_flush: FlushReport | None = None
+        self._background: set[asyncio.Task] = set()
 
     # --- buffer -------------------------------------------------------------------------------
 
@@ -530,7 +537,9 @@ class Poller:
                 log.exception("%s/%s : erreur inattendue", reader.bound.gateway, reader.bound.unit)
                 reader.failures += 1
             if self._rows >= self.config.flush_rows:
-                asyncio.get_running_loop().create_task(self.flush())
+                task = asyncio.get_running_loop().create_task(self.flush())
+                self._background.add(task)  # keep a reference until it is done
+                task.add_done_callback(self._background.discard)
             delay = reader.next_delay(self.config.backoff_max_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
