@@ -93,6 +93,7 @@ def register(sub) -> None:
 
     comfort = sub.add_parser("comfort", help="confort délivré pendant les réservations, par mois")
     comfort.add_argument("--month", help="mois AAAA-MM (par défaut : le mois en cours)")
+    comfort.add_argument("--contract", help="les seuls bâtiments de ce contrat")
     comfort.add_argument(
         "--tolerance", type=float, default=1.0, help="tolérance sous la consigne (°C, défaut 1)"
     )
@@ -246,7 +247,7 @@ def cmd_token(args) -> int:
 
 def cmd_comfort(args) -> int:
     from carnet.bookings import visible_building_ids
-    from contract.comfort_load import load_comfort, month_bounds
+    from contract.comfort_load import contract_building_ids, load_comfort, month_bounds
 
     engine = get_engine()
     now = dt.datetime.now(dt.UTC)
@@ -260,6 +261,12 @@ def cmd_comfort(args) -> int:
         if not can(actor.role, "comfort.view"):
             raise CliError(f"action refusée : le rôle « {actor.role} » ne voit pas le confort")
         scope = visible_building_ids(session, actor)
+    if args.contract:
+        try:
+            wanted = contract_building_ids(engine, args.contract)
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+        scope = wanted if scope is None else scope & wanted
     report = load_comfort(engine, day_from, day_to, scope, now, tolerance_below_c=args.tolerance)
     if args.json:
         out = {

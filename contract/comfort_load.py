@@ -131,6 +131,28 @@ def load_comfort(
     return ComfortReport(day_from, day_to, result, room_month, building_month, energy)
 
 
+def contract_building_ids(engine: Engine, contract_code: str) -> set[int]:
+    """The buildings of a contract, to scope the comfort figures to it (e.g. its report)."""
+    frame = _read(
+        engine,
+        "SELECT cb.building_id FROM contract_building cb JOIN contract c ON c.id = cb.contract_id"
+        " WHERE c.code = :code",
+        {"code": contract_code},
+    )
+    found = _read(engine, "SELECT id FROM contract WHERE code = :code", {"code": contract_code})
+    if not len(found):
+        raise ValueError(f"contrat inconnu « {contract_code} »")
+    return set(frame["building_id"].astype(int))
+
+
+def load_contract_comfort(
+    engine: Engine, contract_code: str, month: str, now: dt.datetime | None = None
+) -> ComfortReport:
+    """The monthly comfort summary of one contract's buildings: for the contract report."""
+    day_from, day_to = month_bounds(month)
+    return load_comfort(engine, day_from, day_to, contract_building_ids(engine, contract_code), now)
+
+
 def _as_dict(value) -> dict | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None

@@ -171,6 +171,12 @@ def test_comfort_cli_json(case, capsys):
     assert main(["comfort", "--month", "2026-11"]) == 0
     text = capsys.readouterr().out
     assert "SDF-GRANDE" in text and "75 %" in text
+    # scoped to a contract: CHAUFF-T holds the hall, AUTRE-T only the school
+    assert main(["comfort", "--month", "2026-11", "--contract", "CHAUFF-T", "--json"]) == 0
+    assert [r["room"] for r in json.loads(capsys.readouterr().out)["rooms"]] == ["SDF-GRANDE"]
+    assert main(["comfort", "--month", "2026-11", "--contract", "AUTRE-T", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rooms"] == []
+    assert main(["comfort", "--contract", "NOPE"]) == 2
 
 
 def test_silence_longer_than_max_gap_is_no_data():
