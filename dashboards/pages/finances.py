@@ -48,6 +48,26 @@ def _month_options(season_start: str, season_end: str) -> list[dict]:
     ]
 
 
+def _default_month(months: list[dict]) -> str | None:
+    """The last complete month: the finance service files closed months."""
+    this_month = str(pd.Timestamp.now(tz="Europe/Paris").to_period("M"))
+    closed = [m["value"] for m in months if m["value"] < this_month]
+    return closed[0] if closed else (months[0]["value"] if months else None)
+
+
+SHORT_HEADERS = {
+    "building_name": "Bâtiment",
+    "actual_mwh_pci": "Réel MWh PCI",
+    "target_mwh_pci": "Objectif N'B MWh PCI",
+    "gap_pct": "Écart",
+    "p1_value_eur": "Valeur P1",
+    "bonus_eur": "Intéressement",
+    "penalty_eur": "Pénalité",
+    "net_to_contractor_eur": "Solde exploitant",
+    "days_missing": "Jours manquants",
+}
+
+
 def _month_labels() -> dict[int, str]:
     names = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
     return {i + 1: n for i, n in enumerate(names.split())}
@@ -170,6 +190,7 @@ def show_month(contract_code, month):
                 href=href,
                 id="fin-download",
                 className="button",
+                style={"display": "inline-block", "marginBottom": "1rem"},
                 download=f"carnet-finances-{contract_code}-{month}.csv",
             ),
             html.Div(
@@ -177,7 +198,9 @@ def show_month(contract_code, month):
                 children=html.Table(
                     className="data-table",
                     children=[
-                        html.Thead(html.Tr([html.Th(COLUMNS_FR[c]) for c in head])),
+                        html.Thead(
+                            html.Tr([html.Th(SHORT_HEADERS[c], title=COLUMNS_FR[c]) for c in head])
+                        ),
                         html.Tbody(rows),
                     ],
                 ),
