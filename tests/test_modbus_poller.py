@@ -519,3 +519,22 @@ def test_cli_poll_with_the_database_away_at_start(engine, tmp_path, monkeypatch,
     monkeypatch.setenv("CARNET_DATABASE_URL", UNREACHABLE_DB)
     assert cli_main(["poll", "--config", str(config), "--once"]) == 3
     assert "base de données injoignable" in capsys.readouterr().err
+
+
+def test_serial_gateway_through_pyserial_url(engine):
+    """A serial gateway (pyserial URL `socket://`, as for a serial-over-IP adapter) with RTU."""
+    ids = _site(engine, {"T": "instant"})
+    boiler = FakeDevice(5)
+    boiler.set("holding", 0, [(-42) & 0xFFFF])
+    with ThreadedServer([boiler], "rtu") as server:
+        cfg = parse_config({"gateways": [{
+            "code": "GW-SERIE", "port": f"socket://127.0.0.1:{server.port}", "baudrate": 19200,
+            "parity": "E", **FAST,
+            "devices": [{"unit": 5, "map": "generic-boiler", "channels": {"outdoor_temp": "T"}}],
+        }]}, "site.yaml")  # fmt: skip
+        assert cfg.gateways[0].kind == "serial" and cfg.gateways[0].framer == "rtu"
+        poller = Poller(cfg, clock=Clock())
+        results = asyncio.run(poller.poll_once())
+        poller.close()
+    assert results[0].answered and results[0].points_failed == 0
+    assert _readings(engine, ids["T"])["value"].tolist() == pytest.approx([-4.2])
