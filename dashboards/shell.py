@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dash
 from dash import dcc, html
+from dash._pages import _path_to_page
 
 from carnet.roles import CAPABILITIES
 from dashboards.auth import SignedInUser, current_user
@@ -54,6 +55,13 @@ def pages_for(user: SignedInUser | None) -> list[dict]:
     ]
 
 
+def allowed_href(path: str) -> str | None:
+    """`path` if a registered page serves it and the signed-in user may open it, else None:
+    lets a page link to another one (e.g. a building's record) without knowing its module."""
+    page, _vars = _path_to_page(path.strip("/"))
+    return path if page and page_allowed(page, current_user()) else None
+
+
 def capabilities_for(user: SignedInUser) -> list[str]:
     return [c for c in CAPABILITIES if user.can(c)]
 
@@ -69,27 +77,34 @@ def navbar(user: SignedInUser) -> html.Header:
         for page in pages_for(user)
     ]
     return html.Header(
-        className="topbar",
+        className="header",
         children=[
-            dcc.Link(
-                [html.Span("◧", className="brand-mark"), html.Span("Carnet")],
-                href="/",
-                className="brand",
-            ),
-            html.Nav(links, className="nav", id="main-nav"),
             html.Div(
-                className="user-box",
+                className="topbar",
                 children=[
-                    html.Div(
-                        [
-                            html.Span(user.name, className="user-name", id="user-name"),
-                            html.Span(user.role_label, className="user-role", id="user-role"),
-                        ],
-                        className="user-id",
+                    dcc.Link(
+                        [html.Span("◧", className="brand-mark"), html.Span("Carnet")],
+                        href="/",
+                        className="brand",
                     ),
-                    html.A("Se déconnecter", href="/deconnexion", className="signout"),
+                    html.Div(
+                        className="user-box",
+                        children=[
+                            html.Div(
+                                [
+                                    html.Span(user.name, className="user-name", id="user-name"),
+                                    html.Span(
+                                        user.role_label, className="user-role", id="user-role"
+                                    ),
+                                ],
+                                className="user-id",
+                            ),
+                            html.A("Se déconnecter", href="/deconnexion", className="signout"),
+                        ],
+                    ),
                 ],
             ),
+            html.Nav(links, className="nav", id="main-nav"),
         ],
     )
 

@@ -10,6 +10,7 @@ import stat
 
 import pytest
 import requests
+from dash._pages import _path_to_page
 
 from carnet.db import get_engine, session_scope
 from carnet.models import User
@@ -199,6 +200,12 @@ def test_portfolio_page_and_its_callback_are_refused_to_roles_without_it(app, ro
         assert page.status_code == 200
         assert table.status_code == 200 and "portfolio-table" in body(table)
         assert "portfolio-summary" in body(routed)
+        # building names link to the building's page only where a page serves it for the role
+        record, _vars = _path_to_page("batiments/MAIRIE")
+        linked = bool(record) and (
+            record.get("capability") is None or can(role, record["capability"])
+        )
+        assert ('"href": "/batiments/MAIRIE"' in body(routed)) == linked
     else:
         assert page.status_code == 403 and "Accès refusé" in page.text
         assert table.status_code == 403

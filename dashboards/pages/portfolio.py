@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from urllib.parse import quote
 
 import dash
 import pandas as pd
@@ -14,6 +15,7 @@ from carnet.queries import portfolio_overview
 from dashboards import db
 from dashboards.auth import building_scope, guarded
 from dashboards.fmt import fr_datetime, fr_number, fr_quantity, fr_unit
+from dashboards.shell import allowed_href
 
 CAPABILITY = "portfolio.view"
 
@@ -138,7 +140,11 @@ def _table(frame: pd.DataFrame):
                 area = first["heated_area_m2"]
                 cells += [
                     html.Td(first["building_code"], rowSpan=span, className="code"),
-                    html.Td(first["building_name"], rowSpan=span, className="building-name"),
+                    html.Td(
+                        _building_link(first["building_code"], first["building_name"]),
+                        rowSpan=span,
+                        className="building-name",
+                    ),
                     html.Td(_usage_label(first["usage"]), rowSpan=span),
                     html.Td(
                         f"{fr_number(area)}\u00a0m²" if pd.notna(area) else "—",
@@ -173,6 +179,11 @@ def _table(frame: pd.DataFrame):
                 )
             )
     return html.Table([head, html.Tbody(rows)], className="data-table", id="portfolio-table")
+
+
+def _building_link(code: str, name: str):
+    href = allowed_href(f"/batiments/{quote(str(code), safe='')}")
+    return dcc.Link(name, href=href) if href else name
 
 
 def _usage_label(usage) -> str:
