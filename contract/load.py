@@ -164,7 +164,9 @@ def load_station_temperatures(
         return part.reindex(days)
 
     tn_tx = pd.DataFrame({"tn_c": series("tn"), "tx_c": series("tx")}, index=days)
-    mean_c = series("hourly").where(series("hourly").notna(), (tn_tx["tn_c"] + tn_tx["tx_c"]) / 2.0)
+    # a day with only a few hours would bias its mean: below 75 % coverage, (Tn + Tx) / 2
+    hourly_mean = series("hourly").where(series("hourly", "coverage").fillna(1.0) >= 0.75)
+    mean_c = hourly_mean.where(hourly_mean.notna(), (tn_tx["tn_c"] + tn_tx["tx_c"]) / 2.0)
     mean_c.name = "temp_mean_c"
     hourly = None
     past = days <= pd.Timestamp.now(tz="Europe/Paris").tz_localize(None).normalize()
