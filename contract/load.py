@@ -149,8 +149,8 @@ def load_station_temperatures(
     """(daily Tn/Tx by day, hourly temperatures by epoch s or None, daily mean by day).
 
     Hourly readings are read only when needed: the method asks for them or daily extremes
-    are incomplete. The daily mean (regression baseline) is the hourly channel's rollup mean,
-    else (Tn + Tx) / 2.
+    are incomplete. The daily mean (regression baseline) is the hourly channel's rollup mean
+    on days it covers well, else (Tn + Tx) / 2.
     """
     chans = station_channels(engine, station_id)
     wanted = [chans.get(k) for k in ("tn", "tx", "hourly")]
