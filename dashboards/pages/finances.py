@@ -31,7 +31,7 @@ dash.register_page(
 def _month_options(season_start: str, season_end: str) -> list[dict]:
     """Months of the current and previous heating seasons, up to the current month."""
     today = pd.Timestamp.now(tz="Europe/Paris")
-    this_month = today.to_period("M")
+    this_month = pd.Period(today.strftime("%Y-%m"), "M")
     current = season_of_month(str(this_month), season_start)
     year = int(current[:4])
     months: list[pd.Period] = []
@@ -50,7 +50,7 @@ def _month_options(season_start: str, season_end: str) -> list[dict]:
 
 def _default_month(months: list[dict]) -> str | None:
     """The last complete month: the finance service files closed months."""
-    this_month = str(pd.Timestamp.now(tz="Europe/Paris").to_period("M"))
+    this_month = pd.Timestamp.now(tz="Europe/Paris").strftime("%Y-%m")
     closed = [m["value"] for m in months if m["value"] < this_month]
     return closed[0] if closed else (months[0]["value"] if months else None)
 
@@ -125,7 +125,7 @@ def layout(**_query):
                             dcc.Dropdown(
                                 id="fin-month",
                                 options=months,
-                                value=months[0]["value"] if months else None,
+                                value=_default_month(months),
                                 clearable=False,
                             ),
                         ]
