@@ -403,7 +403,7 @@ class Clock:
             days=days,
             day_of_hour=day_of_hour,
             hour=local.hour.to_numpy(),
-            weekday=local.dayofweek.to_numpy(),
+            weekday=local.day_of_week.to_numpy(),
             midnight=midnight,
         )
 
@@ -420,7 +420,7 @@ class Weather:
 def simulate_weather(clock: Clock, seed: int) -> Weather:
     """Seasonal cycle + weather noise (AR(1)) + cold spells, tuned per season to its DJU."""
     n_days = len(clock.days)
-    doy = pd.DatetimeIndex(clock.days).dayofyear.to_numpy()
+    doy = pd.DatetimeIndex(clock.days).day_of_year.to_numpy()
     winter = np.cos(2 * np.pi * (doy - 17) / 365.25)  # 1 mid-January, -1 mid-July
     clim = 11.0 - 7.3 * winter
     anomaly = _ar1(_rng(seed, "weather-daily"), n_days, 0.78, 2.6) * (1 + 0.25 * winter)
@@ -776,7 +776,7 @@ def simulate_bookings(seed: int, first: dt.date, last: dt.date) -> pd.DataFrame:
     """Bookings of the rooms from `first` to `last` (local dates): weekly series outside school
     holidays, one-off events; no two bookings of a room overlap."""
     days = np.arange(np.datetime64(first), np.datetime64(last) + 1, dtype="datetime64[D]")
-    weekday = pd.DatetimeIndex(days).dayofweek.to_numpy()
+    weekday = pd.DatetimeIndex(days).day_of_week.to_numpy()
     holidays = school_holidays(days) | np.isin(
         days,
         np.array(sorted(public_holidays(range(first.year, last.year + 2))), dtype="datetime64[D]"),
@@ -996,7 +996,9 @@ def simulate(
             setback[lost] = 1.5
         frost = closed[dh] & ~comfort & (share == 0)  # holidays: frost protection only
         bal_c = prof.balance_c
-        bal_sb = np.where(frost, 7.0, bal_c - setback)
+        # a whole day without use gets the deeper weekend setback (2 K below the night one)
+        idle_day = np.bincount(dh, weights=frac, minlength=len(clock.days)) == 0
+        bal_sb = np.where(frost, 7.0, bal_c - setback - 2.0 * idle_day[dh])
         demand = frac * np.maximum(0, bal_c - t_eff) + (1 - frac) * np.maximum(0, bal_sb - t_eff)
         boost = comfort & ~np.roll(comfort, 1)
         boost |= np.roll(boost, 1)
@@ -1032,7 +1034,7 @@ def simulate(
             if e["kind"] == "boiler" and not e.get("removed_on")
         )
         heat = np.minimum(ua * demand, power)
-        fuel = heat / eta * PCS_PCI + dhw
+        fuel = np.where(fault > 0, 0.0, heat / eta * PCS_PCI + dhw)  # locked out: no hot water
         main = next(e for e in b["equipment"] if e["kind"] == "boiler" and not e.get("removed_on"))
         runtime = np.clip(heat / (0.7 * float(main["power_kw"])), 0, 1)
         runtime = np.where(fuel - dhw > 0, np.maximum(runtime, 0.05), runtime)

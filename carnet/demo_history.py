@@ -548,7 +548,7 @@ def _completions(
             k += 1
     else:  # day-based duties (lifts): none in the demo town
         dates = []
-    dates = [d for d in dates if d <= today]
+    dates = [d for d in dates if d < today]  # the build happens at the start of `today`
     if (building, template) in OVERDUE and dates:
         dates = dates[:-1]
     return dates
