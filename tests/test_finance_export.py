@@ -98,3 +98,23 @@ def test_french_csv_conventions():
     assert text.startswith("\ufeffBâtiment;Montant (€);x\r\n")
     assert '"Salle « A »; B";1234,50;0,125\r\n' in text
     assert season_of_month("2026-01") == "2025-2026" and season_of_month("2025-10") == "2025-2026"
+
+
+def test_page_callback_shows_the_month_to_finance_and_refuses_others(town, db_url):  # noqa: F811
+    from carnet.db import get_engine
+    from tests.test_dashboards_auth import body, callback
+
+    seed_users(get_engine(db_url))
+    app = create_app(db_url)
+    values = {"fin-contract.value": "C1", "fin-month.value": "2025-10"}
+    client = app.server.test_client()
+    sign_in(client, "finances")
+    response = callback(client, "fin-body", values)
+    assert response.status_code == 200
+    text = body(response)
+    assert "Télécharger le fichier CSV" in text and "/export/finances/C1/2025-10.csv" in text
+    exp = expected_building("MAIRIE", town)
+    assert f"{exp['actual']:.2f}".replace(".", ",") in text
+    refused = app.server.test_client()
+    sign_in(refused, "programmation")
+    assert callback(refused, "fin-body", values).status_code == 403
