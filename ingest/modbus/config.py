@@ -198,7 +198,7 @@ def parse_config(raw, source: str = "<dict>", base: Path | None = None) -> Polle
         raise _err(source, f"poller.{unknown[0]}", "clé inconnue")
     return PollerConfig(
         gateways=gateways,
-        flush_s=_num(source, "poller.flush_s", poller.get("flush_s", 60), float, 0.0),
+        flush_s=_num(source, "poller.flush_s", poller.get("flush_s", 60), float, 0.1),
         flush_rows=_num(source, "poller.flush_rows", poller.get("flush_rows", 5000), int, 1),
         backoff_max_s=_num(
             source, "poller.backoff_max_s", poller.get("backoff_max_s", 3600), float, 0.0
