@@ -7,6 +7,7 @@ Loaded as a pytest plugin by `tests/conftest.py`; see `dashboards/README.md` ("T
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import tempfile
@@ -208,26 +209,39 @@ def http_session(base_url: str, login: str, password: str) -> requests.Session:
 
 def _split_output(output: str) -> list[dict]:
     parts = output[2:-2].split("...") if output.startswith("..") else [output]
-    return [dict(zip(("id", "property"), p.rsplit(".", 1), strict=True)) for p in parts]
+    outputs = []
+    for part in parts:
+        cid, prop = part.rsplit(".", 1)
+        prop = prop.split("@", 1)[0]  # allow_duplicate outputs carry "@hash"
+        outputs.append({"id": json.loads(cid) if cid.startswith("{") else cid, "property": prop})
+    return outputs
+
+
+def _dependency(dep: dict, values: dict) -> dict | list:
+    """An input or state as the renderer sends it; wildcard (pattern-matching) ones as lists."""
+    cid = dep["id"]
+    if isinstance(cid, str) and cid.startswith("{"):
+        return []
+    return {**dep, "value": values.get(f"{cid}.{dep['property']}")}
 
 
 def dash_callback_payload(dependencies: list[dict], output_id: str, values=None) -> dict:
     """The body of a `/_dash-update-component` request for the callback whose outputs include
-    the component `output_id`, as the Dash renderer would send it. `dependencies` is the JSON
-    of `/_dash-dependencies`; `values` maps "id.property" of inputs to their values."""
+    the component `output_id` (or whose full output key is `output_id`), as the Dash renderer
+    would send it. `dependencies` is the JSON of `/_dash-dependencies`; `values` maps
+    "id.property" of inputs and states to their values."""
     values = values or {}
     for dep in dependencies:
         outputs = _split_output(dep["output"])
-        if any(o["id"] == output_id for o in outputs):
-            inputs = [
-                {**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in dep["inputs"]
-            ]
-            state = [{**s, "value": values.get(f"{s['id']}.{s['property']}")} for s in dep["state"]]
+        if dep["output"] == output_id or any(o["id"] == output_id for o in outputs):
+            inputs = [_dependency(i, values) for i in dep["inputs"]]
+            state = [_dependency(s, values) for s in dep["state"]]
+            first = dep["inputs"][0] if dep["inputs"] else None
             return {
                 "output": dep["output"],
                 "outputs": outputs if dep["output"].startswith("..") else outputs[0],
                 "inputs": inputs,
                 "state": state,
-                "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs[:1]],
+                "changedPropIds": [f"{first['id']}.{first['property']}"] if first else [],
             }
     raise LookupError(f"no callback outputs to {output_id!r}")

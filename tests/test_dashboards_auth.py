@@ -291,3 +291,27 @@ def test_repeated_wrong_passwords_are_slowed_down(app):
     assert client.get("/portefeuille").status_code == 302
     # another login is not affected
     assert sign_in(app.server.test_client(), "gestionnaire").status_code == 302
+
+
+def test_every_server_callback_is_guarded_and_refuses_roles_without_its_capability(app):
+    """Every callback of every page (this shell's and the other pages') declares a capability
+    with `guarded`, and a raw request from a role without it gets 403."""
+    clients = {role: signed_in_client(app, login) for role, login in LOGIN_OF_ROLE.items()}
+    anonymous = app.server.test_client()
+    deps = clients["manager"].get("/_dash-dependencies").get_json()
+    tried = 0
+    for dep in deps:
+        cb = app.callback_map[dep["output"]]
+        func = cb.get("callback")
+        if func is None or dep["output"].startswith(".._pages_content."):
+            continue  # clientside (runs in the browser) / Dash's router (layouts are guarded)
+        capability = getattr(func, "carnet_capability", None)
+        assert capability is not None, f"callback {dep['output']} is not @guarded"
+        payload = dash_callback_payload(deps, dep["output"])
+        assert anonymous.post("/_dash-update-component", json=payload).status_code == 401
+        for role, client in clients.items():
+            if not can(role, capability):
+                response = client.post("/_dash-update-component", json=payload)
+                assert response.status_code == 403, (dep["output"], role, response.status_code)
+                tried += 1
+    assert tried > 0
