@@ -315,3 +315,40 @@ def test_every_server_callback_is_guarded_and_refuses_roles_without_its_capabili
                 assert response.status_code == 403, (dep["output"], role, response.status_code)
                 tried += 1
     assert tried > 0
+
+
+def _sample_url(rule: str) -> str:
+    """A concrete URL for a Flask rule or Dash path template (`<int:id>` -> 1, others -> x)."""
+    return re.sub(r"<(?:(\w+):)?\w+>", lambda m: "1" if m.group(1) == "int" else "x", rule)
+
+
+def test_every_page_and_download_refuses_roles_without_its_capability(app):
+    import dash
+
+    clients = {role: signed_in_client(app, login) for role, login in LOGIN_OF_ROLE.items()}
+    anonymous = app.server.test_client()
+    tried = 0
+    for page in dash.page_registry.values():
+        capability = page.get("capability")
+        if capability is None:
+            continue
+        path = _sample_url(page.get("path_template") or page["path"])
+        assert anonymous.get(path).status_code == 302
+        for role, client in clients.items():
+            response = client.get(path)
+            if can(role, capability):
+                assert response.status_code == 200, (path, role)
+            else:
+                assert response.status_code == 403, (path, role)
+                routed = page_content(client, path)
+                assert routed.status_code == 200 and "Accès refusé" in body(routed)
+                tried += 1
+    for rule, (_endpoint, _view, methods, capability) in auth.ROUTES.items():
+        url = _sample_url(rule)
+        method = "get" if "GET" in methods else "post"
+        assert getattr(anonymous, method)(url).status_code in (302, 401)
+        for role, client in clients.items():
+            if not can(role, capability):
+                assert getattr(client, method)(url).status_code == 403, (rule, role)
+                tried += 1
+    assert tried > 0
