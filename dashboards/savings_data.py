@@ -34,7 +34,12 @@ from contract import (
 from contract.baseline.sufficiency import Sufficiency
 from contract.load import load_contract_terms
 from contract.reports import baseline_models, contract_seasons
-from contract.terms import ContractTerms
+from contract.terms import ContractTerms, season_bounds
+
+# Monthly change-point models (IPMVP option C on monthly totals, Guideline 14 monthly
+# thresholds): daily models of schools and halls mix occupied and empty days and fail CV(RMSE)
+# without saying anything about the building's weather dependence.
+MODEL_FREQ = "monthly"
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,8 @@ class Periods:
 
 @dataclass(frozen=True)
 class ModelQuality:
-    """A building's baseline model, judged against ASHRAE Guideline 14 (daily thresholds) and
-    on the sufficiency of its data."""
+    """A building's baseline model, judged against ASHRAE Guideline 14 and on the
+    sufficiency of its data."""
 
     model: str
     r2: float
@@ -118,15 +123,20 @@ def contract_choices(session: Session, contract_id: int | None = None) -> list[d
     ]
 
 
-def seasons(engine: Engine, contract_code: str) -> list[str]:
-    """Seasons with data, latest first; the current season when nothing is there yet."""
+def seasons(engine: Engine, contract_code: str) -> tuple[list[str], str]:
+    """Seasons with data, latest first (the current one when nothing is there yet), and the
+    one to show first: the latest complete season, else the season in progress."""
     found = contract_seasons(engine, contract_code)
     today = _today()
     found = [s for s in found if int(s[:4]) <= today.year]  # no season in the future
     if not found:
         year = today.year if today.month >= 10 else today.year - 1
-        found = [f"{year}-{year + 1}"]
-    return found
+        return [f"{year}-{year + 1}"], f"{year}-{year + 1}"
+    terms = load_contract_terms(engine, contract_code)
+    complete = [
+        s for s in found if season_bounds(s, terms.season_start, terms.season_end)[1] < today
+    ]
+    return found, (complete[0] if complete else found[0])
 
 
 def reference_periods(terms: ContractTerms, period_from: dt.date, period_to: dt.date) -> Periods:
@@ -182,7 +192,7 @@ def building_baseline(
     def compute():
         try:
             return fit_baseline(
-                engine, channel_code, station_code, periods.baseline, periods.reporting
+                engine, channel_code, station_code, periods.baseline, periods.reporting, MODEL_FREQ
             )
         except (ValueError, LookupError, ZeroDivisionError):
             return None
@@ -224,7 +234,9 @@ def savings_portfolio(
             if bt.channel_id is not None and bt.station_id is not None:
                 by_station.setdefault(bt.station_id, {})[bt.building_code] = bt.channel_id
         for station_id, channels in by_station.items():  # one station per contract, mostly
-            fitted = baseline_models(engine, channels, station_id, portfolio.periods.baseline)
+            fitted = baseline_models(
+                engine, channels, station_id, portfolio.periods.baseline, MODEL_FREQ
+            )
             for code, (model, sufficiency) in fitted.items():
                 portfolio.quality[code] = model_quality(model, sufficiency)
         for bt in portfolio.terms.buildings:
@@ -241,7 +253,7 @@ class BuildingDetail:
     row: dict  # the settlement row of the building (season)
     months: pd.DataFrame  # month, actual_mwh_pci, target_mwh_pci, dju, days_missing
     baseline: BaselineReport | None
-    signature: pd.DataFrame | None  # daily: segment, period, hdd, energy_kwh, predicted_kwh
+    signature: pd.DataFrame | None  # monthly: segment, period, days, hdd, energy_kwh, ...
     cusum: pd.DataFrame | None  # daily: day, energy_kwh, predicted_kwh, cusum
     carpet: pd.DataFrame | None  # local date x hour, kWh PCS
     adjustments: list[dict]
@@ -263,7 +275,7 @@ def building_detail(
     base = building_baseline(engine, channel, station, portfolio.periods)
     signature = cusum = None
     if base is not None:
-        signature = energy_signature_frame(base, freq="daily")
+        signature = energy_signature_frame(base, freq="monthly")
         cusum = baseline_cusum(base, freq="daily")
     carpet = None
     if channel:

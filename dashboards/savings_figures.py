@@ -23,6 +23,7 @@ TARGET = "#e0a15a"  # target N'B: warm sand
 BASELINE = "#8fa7b8"  # reference period points: grey-blue
 REPORTING = "#d9822b"  # reporting period points: orange
 SAVING = "#2f7d4f"
+LOSS = "#b42318"
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", sans-serif'
 CARPET_SCALE = [
     [0.0, "#f7fbff"],
@@ -107,51 +108,64 @@ def monthly_figure(months: pd.DataFrame) -> go.Figure:
 
 
 def signature_figure(signature: pd.DataFrame | None) -> go.Figure:
-    """Daily consumption against degree days at the model's balance temperature, reference
-    and reporting days in two colours, with the fitted line E = b0 + b1 x DJ."""
+    """Each month's consumption per day against its degree days per day (at the model's
+    balance temperature), reference and reporting months in two colours, and the fitted
+    change-point line E/day = b0 + b1 x DJ/day (exact for a model linear in days)."""
     title = "Signature énergétique"
     if signature is None or signature.empty:
         return empty_figure(title, "Pas de modèle de référence pour ce bâtiment.")
     tb = signature.attrs.get("balance_temp_c")
     b0 = float(signature.attrs.get("b0_kwh_per_day") or 0.0)
     b1 = float(signature.attrs.get("b1_kwh_per_dd") or 0.0)
-    use_temp = tb is None  # a flat model: show against temperature instead
-    x_col = "temp_mean_c" if use_temp else "hdd"
+    days = signature["days"].to_numpy(dtype=float)
+    per_day = signature.assign(
+        x=(signature["temp_mean_c"] if tb is None else signature["hdd"] / days),
+        y=signature["energy_kwh"] / days,
+    )
     fig = go.Figure()
     for segment, name, colour in (
         ("baseline", "Période de référence", BASELINE),
         ("reporting", "Période de suivi", REPORTING),
     ):
-        part = signature[signature["segment"] == segment]
+        part = per_day[per_day["segment"] == segment]
         if part.empty:
             continue
-        dates = fr_dates(pd.to_datetime(part["period"]))
-        custom = np.column_stack([dates, part["temp_mean_c"].to_numpy(dtype=float)])
+        labels = np.asarray([month_label(p) for p in part["period"]], dtype=object)  # months
+        custom = np.column_stack(
+            [
+                labels,
+                part["days"].to_numpy(dtype=int),
+                part["hdd"].to_numpy(dtype=float),
+                part["energy_kwh"].to_numpy(dtype=float) / 1000.0,
+                part["temp_mean_c"].to_numpy(dtype=float),
+            ]
+        )
         fig.add_scatter(
-            x=part[x_col], y=part["energy_kwh"], mode="markers", name=name,
-            marker={"color": colour, "size": 6, "opacity": 0.75, "line": {"width": 0}},
+            x=part["x"], y=part["y"], mode="markers", name=name,
+            marker={"color": colour, "size": 10, "opacity": 0.9,
+                    "line": {"width": 1, "color": "#ffffff"}},
             customdata=custom,
-            hovertemplate="%{customdata[0]}<br>"
-            + ("" if use_temp else "DJ : %{x:,.1f}<br>")
-            + "T moyenne : %{customdata[1]:,.1f} °C<br>Consommation : %{y:,.0f} kWh PCS"
+            hovertemplate="%{customdata[0]} (%{customdata[1]} j)<br>"
+            "DJ du mois : %{customdata[2]:,.0f} ; T moyenne : %{customdata[4]:,.1f} °C<br>"
+            "Consommation : %{customdata[3]:,.1f} MWh PCS, soit %{y:,.0f} kWh PCS/j"
             "<extra>" + name + "</extra>",
         )  # fmt: skip
-    if use_temp:
-        xs = np.array([signature["temp_mean_c"].min(), signature["temp_mean_c"].max()])
+    if tb is None:  # a flat model: consumption does not follow the weather
+        xs = np.array([per_day["x"].min(), per_day["x"].max()])
         ys = np.full(2, b0)
     else:
-        xs = np.array([0.0, float(np.nanmax(signature["hdd"].to_numpy(dtype=float)))])
+        xs = np.array([0.0, float(np.nanmax(per_day["x"].to_numpy(dtype=float)))])
         ys = b0 + b1 * xs
     fig.add_scatter(
         x=xs, y=ys, mode="lines", name="Modèle ajusté", line={"color": INK, "width": 2},
         hovertemplate="Modèle : %{y:,.0f} kWh PCS/j<extra></extra>",
     )  # fmt: skip
     x_title = (
-        "Température moyenne journalière (°C)"
-        if use_temp
-        else f"Degrés-jours du jour, base {_fr(tb, 1)} °C"
+        "Température moyenne du mois (°C)"
+        if tb is None
+        else f"Degrés-jours par jour (moyenne du mois), base {_fr(tb, 1)} °C"
     )
-    return _style(fig, title, x_title, "kWh PCS par jour")
+    return _style(fig, title, x_title, "kWh PCS par jour (moyenne du mois)")
 
 
 def cusum_figure(cusum: pd.DataFrame | None) -> go.Figure:
@@ -162,10 +176,15 @@ def cusum_figure(cusum: pd.DataFrame | None) -> go.Figure:
     days = pd.to_datetime(cusum["day"])
     mwh = cusum["cusum"].to_numpy(dtype=float) / 1000.0
     diff = cusum["difference"].to_numpy(dtype=float) / 1000.0
+    # green while the building saves (the curve ends above zero), red when it drifts
+    saving = not len(mwh) or mwh[-1] >= 0
+    colour, fill = (
+        (SAVING, "rgba(47, 125, 79, 0.12)") if saving else (LOSS, "rgba(180, 35, 24, 0.1)")
+    )
     fig = go.Figure()
     fig.add_scatter(
-        x=days, y=mwh, mode="lines", name="CUSUM", line={"color": SAVING, "width": 2},
-        fill="tozeroy", fillcolor="rgba(47, 125, 79, 0.12)",
+        x=days, y=mwh, mode="lines", name="CUSUM", line={"color": colour, "width": 2},
+        fill="tozeroy", fillcolor=fill,
         customdata=np.column_stack([fr_dates(days), diff]),
         hovertemplate="%{customdata[0]}<br>Cumul : %{y:,.2f} MWh PCS"
         "<br>Écart du jour : %{customdata[1]:,.3f} MWh PCS<extra></extra>",

@@ -62,7 +62,8 @@ def settle_json(*args: str) -> dict:
 
 def test_page_numbers_are_those_of_carnet_settle(engine):
     build_town(engine)
-    assert seasons(engine, CONTRACT)[0] == SEASON  # the latest season with data comes first
+    # the seasons with data, latest first; the latest complete one is shown first
+    assert seasons(engine, CONTRACT) == (["2025-2026", "2024-2025"], SEASON)
     with session_scope(engine) as s:  # an adjustment changes the target of a part of the season
         from carnet.adjustments import add_adjustment
 
@@ -104,8 +105,10 @@ def test_page_numbers_are_those_of_carnet_settle(engine):
     # model quality (fitted for all buildings at once) is the single-building fit of the detail:
     # 12 months before the contract (01/07/2024-30/06/2025) against the settled season
     assert page.periods.baseline == (dt.date(2024, 7, 1), dt.date(2025, 6, 30))
-    single = fit_baseline(engine, "ECOLE-A-GAZ", STATION, page.periods.baseline,
-                          page.periods.reporting)  # fmt: skip
+    period = page.periods
+    single = fit_baseline(
+        engine, "ECOLE-A-GAZ", STATION, period.baseline, period.reporting, "monthly"
+    )
     quality = page.quality["ECOLE-A"]
     assert quality.r2 == pytest.approx(single.model.r2, rel=1e-12)
     assert quality.cvrmse == pytest.approx(single.model.cvrmse, rel=1e-12)

@@ -61,6 +61,15 @@ ALERT_BADGES = {
     "nb_adjusted": ("Référence ajustée", "info"),
 }
 NNBSP = "\u202f"
+NBSP = "\u00a0"
+UNITS = (" %", " °C", " €", " MWh", " kWh", " DJU", " m²")
+
+
+def _glued(text: str) -> str:
+    """No line break between a number and its unit ("2,0 %" never splits)."""
+    for unit in UNITS:
+        text = text.replace(unit, NBSP + unit[1:])
+    return text
 
 
 # --- scope ------------------------------------------------------------------------------------
@@ -158,8 +167,8 @@ def layout(contrat=None, saison=None, batiment=None, **_query):
             if contrat not in in_contracts:
                 contrat = in_contracts[0]
     contract = contrat if contrat in codes else codes[0]
-    season_list = seasons(db.engine(), contract)
-    season = saison if saison in season_list else season_list[0]
+    season_list, default = seasons(db.engine(), contract)
+    season = saison if saison in season_list else default
     can_edit = user is not None and user.can(EDIT)
     return html.Div(
         className="page savings",
@@ -234,7 +243,7 @@ def _terms_line(p: SavingsPortfolio) -> str:
     cpe = f" · économies garanties {fr_number(t.guaranteed_savings_pct, 1)} %" if t.is_cpe else ""
     _, season_end = season_bounds(r.season, t.season_start, t.season_end)
     ongoing = " (saison en cours, jours complets)" if r.period_to < season_end else ""
-    return (
+    return _glued(
         f"Contrat {r.contract_code} ({r.kind}, {t.contractor}) · du {fr_date(r.period_from)} au "
         f"{fr_date(r.period_to)}{ongoing} · DJU {method}, base {fr_number(r.dju_base_c, 0)} °C, station "
         f"{station} · prix P1 {fr_number(r.price_eur_per_mwh_pci, 2)} €/MWh PCI · franchise "
@@ -307,11 +316,18 @@ def _quality_cell(q) -> html.Td:
     )
 
 
+def _unit(text: str) -> html.Span:
+    return html.Span(text, className="th-unit")
+
+
 def _tile(label: str, value: str, key: str, tone: str = "", note: str | None = None):
+    # the unit in a smaller type, so that "1 953,4 MWh PCI" fits on one line
+    number, _, unit = value.partition(" MWh")
+    shown = [number, html.Span(" MWh" + unit, className="tile-unit")] if unit else value
     return html.Div(
         [
             html.Span(label, className="tile-label"),
-            html.Span(value, className="tile-value"),
+            html.Span(shown, className="tile-value"),
             html.Span(note, className="tile-note") if note else None,
         ],
         className="tile" + (f" tile-{tone}" if tone else ""),
@@ -343,13 +359,17 @@ def _portfolio_view(p: SavingsPortfolio):
         html.Tr(
             [
                 html.Th("Bâtiment"),
-                html.Th("Réel MWh PCI", className="num"),
-                html.Th("Objectif N'B MWh PCI", className="num"),
-                html.Th("Écart", className="num", title="(N'B − réel) / N'B : positif = économie"),
-                html.Th("Intéressement", className="num"),
-                html.Th("Pénalité", className="num"),
-                html.Th("Jours manquants", className="num"),
-                html.Th("Modèle de référence"),
+                html.Th(["Réel", html.Br(), _unit("MWh PCI")], className="num"),
+                html.Th(["Objectif N'B", html.Br(), _unit("MWh PCI")], className="num"),
+                html.Th(
+                    ["Écart", html.Br(), _unit("% de N'B")],
+                    className="num",
+                    title="(N'B − réel) / N'B : positif = économie",
+                ),
+                html.Th(["Intéressement", html.Br(), _unit("exploitant")], className="num"),
+                html.Th(["Pénalité", html.Br(), _unit("exploitant")], className="num"),
+                html.Th(["Jours", html.Br(), _unit("manquants")], className="num"),
+                html.Th(["Modèle de", html.Br(), "référence"]),
                 html.Th("Alertes"),
             ]
         )
@@ -425,8 +445,8 @@ def _portfolio_view(p: SavingsPortfolio):
 @guarded(CAPABILITY)
 def update_seasons(contract_code):
     code = _allowed_contract(contract_code)
-    season_list = seasons(db.engine(), code)
-    return _season_options(season_list), season_list[0]
+    season_list, default = seasons(db.engine(), code)
+    return _season_options(season_list), default
 
 
 @callback(
@@ -531,7 +551,7 @@ def _figure_card(graph_id: str, figure, caption: str):
                 config={"displayModeBar": False, "locale": "fr"},
                 className="savings-graph",
             ),
-            html.P(caption, className="figure-caption"),
+            html.P(_glued(caption), className="figure-caption"),
         ],
         className="card figure-card",
     )  # fmt: skip
@@ -585,7 +605,7 @@ def _detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit
                if tb is not None else "")
             + f" ; R² {fr_number(m.r2, 3)}, CV(RMSE) {fr_number(m.cvrmse * 100, 1)} %, "
             f"NMBE {fr_number(m.nmbe * 100, 2)} %"
-        )  # fmt: skip
+        ).replace("-", "−")  # fmt: skip
     tb_text = (
         f"base Tb = {fr_number(base.model.balance_temp_c, 1)} °C (température de non-chauffage "
         "du modèle)"
@@ -599,9 +619,10 @@ def _detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit
             f"{fr_number(r.dju_base_c, 0)} °C, {station_text} ; {season_period}."
         ),
         "signature": (
-            f"Consommation journalière (kWh PCS) en fonction des degrés-jours {tb_text}, "
-            f"calculés sur la température moyenne journalière, {station_text}. Référence "
-            f"{base_period} (gris-bleu), suivi {rep_period} (orange). Modèle : {model_text}."
+            f"Consommation moyenne par jour de chaque mois (kWh PCS) en fonction des "
+            f"degrés-jours par jour, {tb_text}, calculés sur la température moyenne "
+            f"journalière, {station_text}. Référence {base_period} (gris-bleu), suivi "
+            f"{rep_period} (orange). Modèle mensuel : {model_text}."
         ),
         "cusum": (
             f"Somme cumulée de (modèle − mesuré), MWh PCS, {rep_period} ; modèle ajusté "
