@@ -14,6 +14,7 @@ read = inserted + updated + unchanged + rejected.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +32,14 @@ from ingest.formats import FORMATS
 from ingest.formats.base import FormatParser, Parsed
 from ingest.meters import mark_meter_changes, record_meter_changes
 from ingest.routing import Routing
-from ingest.sniff import Sniffed, UnreadableFile, iter_tables, sniff
+from ingest.sniff import (
+    SEPARATORS,
+    Sniffed,
+    UnreadableFile,
+    detect_decimal,
+    iter_tables,
+    sniff,
+)
 
 CHUNK_LINES = 200_000
 KEEP_REJECTED_IN_REPORT = 1000
@@ -96,26 +104,43 @@ class _StrictAbort(Exception):
     """Raised inside the transaction to roll a strict batch back."""
 
 
-def detect_format(sn: Sniffed, routing: Routing) -> str:
-    for name, (detect, _factory) in FORMATS.items():
-        if detect(sn, routing):
-            return name
+def _separators(sn: Sniffed) -> list[Sniffed]:
+    """The sniffed file, then the same with each other separator: the header decides when the
+    data lines are ambiguous (a French file's decimal commas, a few corrupt lines)."""
+    if sn.is_xlsx:
+        return [sn]
+    others = [s for s in SEPARATORS if s != sn.sep]
+    return [sn] + [
+        dataclasses.replace(sn, sep=s, decimal=detect_decimal(sn.head, s)) for s in others
+    ]
+
+
+def detect_format(sn: Sniffed, routing: Routing) -> tuple[str, Sniffed]:
+    for candidate in _separators(sn):
+        for name, (detect, _factory) in FORMATS.items():
+            if detect(candidate, routing):
+                return name, candidate
     raise UnreadableFile(
         f"{sn.path.name} : format non reconnu (formats connus : {', '.join(FORMATS)} ;"
         " --format pour en imposer un)"
     )
 
 
-def open_parser(sn: Sniffed, routing: Routing, fmt: str | None) -> FormatParser:
-    name = fmt or detect_format(sn, routing)
-    if name not in FORMATS:
-        raise UnreadableFile(f"format inconnu « {name} » (formats : {', '.join(FORMATS)})")
-    try:
-        parser = FORMATS[name][1](sn, routing)
-    except ValueError as exc:
-        raise UnreadableFile(f"{sn.path.name} n'est pas au format {name} : {exc}") from exc
-    parser.name = name
-    return parser
+def open_parser(sn: Sniffed, routing: Routing, fmt: str | None) -> tuple[FormatParser, Sniffed]:
+    if fmt is None:
+        fmt, sn = detect_format(sn, routing)
+    if fmt not in FORMATS:
+        raise UnreadableFile(f"format inconnu « {fmt} » (formats : {', '.join(FORMATS)})")
+    error = None
+    for candidate in _separators(sn):
+        try:
+            parser = FORMATS[fmt][1](candidate, routing)
+        except ValueError as exc:
+            error = error or exc
+            continue
+        parser.name = fmt
+        return parser, candidate
+    raise UnreadableFile(f"{sn.path.name} n'est pas au format {fmt} : {error}")
 
 
 class _Run:
@@ -221,7 +246,12 @@ class _Run:
         rej = pd.concat(parts, ignore_index=True).sort_values("line_no", kind="stable")
         lookup = self._parsed_raw
         if rej["raw"].isna().any() and self._table is not None:
-            lookup = dict(zip(self._table.line_no.tolist(), self._table.raw, strict=True))
+            want = rej["line_no"][rej["raw"].isna()].to_numpy()
+            pos = np.searchsorted(self._table.line_no, want)
+            found = (pos < len(self._table)) & (
+                self._table.line_no[np.minimum(pos, len(self._table) - 1)] == want
+            )
+            lookup = dict(zip(want[found].tolist(), self._table.raw_at(pos[found]), strict=True))
         self.report.rows_rejected += int(rej["n_values"].sum())
         records = [
             {
@@ -409,7 +439,7 @@ def import_file(
     parser = None
     if sn is not None:
         try:
-            parser = open_parser(sn, routing, fmt)
+            parser, sn = open_parser(sn, routing, fmt)
             report.format = parser.name
         except UnreadableFile as exc:
             error = exc
@@ -438,7 +468,7 @@ def import_file(
                 report.lines_read += len(table)
                 run.take(parsed, table)
                 if progress is not None:
-                    done += sum(len(r) + 1 for r in table.raw)
+                    done += table.n_chars
                     progress(min(done, sn.size_bytes), sn.size_bytes)
             t = time.perf_counter()
             tail = parser.finish()

@@ -34,9 +34,9 @@ class Routing:
 
     def ids_for_codes(self, codes: pd.Series) -> np.ndarray:
         """Channel id per code (exact, then case-insensitive), UNKNOWN (-1) otherwise."""
-        s = codes.astype(object).fillna("").astype(str)
-        ids = s.map(self._by_code)
+        ids = codes.map(self._by_code)
         if ids.isna().any():
+            s = codes.astype(object).fillna("").astype(str).str.strip().str.strip('"')
             ids = ids.fillna(s.str.casefold().map(self._by_code_ci))
         return ids.fillna(UNKNOWN).to_numpy(dtype="int64")
 

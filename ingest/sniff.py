@@ -31,23 +31,41 @@ class UnreadableFile(Exception):
     """The file cannot be read at all (missing, binary, empty, unknown format)."""
 
 
-@dataclass
 class Table:
-    """A chunk of rows: fields as strings ("" where absent), line numbers, raw text."""
+    """A chunk of rows: fields as strings ("" where absent), line numbers, raw text.
 
-    line_no: np.ndarray
-    raw: list[str]
-    fields: pd.DataFrame
-    nfields: np.ndarray
+    `raw` (the lines without their ends) is built only when asked: a clean chunk never needs it.
+    `clean` says that no field has blanks or quotes around it, so columns need no stripping.
+    """
+
+    def __init__(self, line_no, lines, fields, nfields, clean=False, n_chars=None):
+        self.line_no = line_no
+        self._lines = lines
+        self._raw = None
+        self.fields = fields
+        self.nfields = nfields
+        self.clean = clean
+        self.n_chars = n_chars if n_chars is not None else sum(len(x) + 1 for x in lines)
+
+    @property
+    def raw(self) -> list[str]:
+        if self._raw is None:
+            self._raw = [ln.rstrip("\r\n") for ln in self._lines]
+        return self._raw
+
+    def raw_at(self, positions) -> list[str]:
+        return [self._lines[i].rstrip("\r\n") for i in positions]
 
     def __len__(self) -> int:
-        return len(self.raw)
+        return len(self._lines)
 
     def col(self, i: int) -> pd.Series:
         """Column `i` stripped of blanks and surrounding quotes ("" where the row is short)."""
         if i >= self.fields.shape[1]:
             return pd.Series([""] * len(self), dtype=object)
         s = self.fields[i]
+        if self.clean:
+            return s
         return s.str.strip().str.strip('"').str.strip()
 
 
@@ -170,17 +188,57 @@ def sniff(path: str | Path) -> Sniffed:
 # --- chunked reading ---------------------------------------------------------------------------
 
 
-def _split_chunk(lines: list[str], sep: str) -> tuple[pd.DataFrame, np.ndarray]:
-    if any('"' in ln for ln in lines):
-        rows = [split_line(ln, sep) for ln in lines]
+def _has_blank_or_padded_line(text: str) -> bool:
+    """Cheap substring tests (C speed) that rule out blank lines and blanks at line starts."""
+    return "\n\n" in text or "\n " in text or "\n\t" in text or text[:1] in ("\n", " ", "\t")
+
+
+def _is_clean(text: str, sep: str) -> bool:
+    """No quote and no blank next to a separator or a line end: fields need no stripping."""
+    tokens = ['"', " \n", "\n ", sep + " ", " " + sep]
+    if sep != "\t":
+        tokens += ["\t"]
+    return (
+        not any(t in text for t in tokens)
+        and text[:1] not in (" ", "\t")
+        and not (text.endswith((" ", "\t")))
+    )
+
+
+def _split_chunk(lines: list[str], text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, bool]:
+    """Fields of each line, their count, and whether no field needs stripping.
+
+    Fast path (no quote): pandas' C parser; when the chunk holds exactly (width - 1) separators
+    per line and the parser accepts `width` columns, every line has `width` fields and they
+    need not be counted one by one.
+    """
+    if '"' in text:
+        rows = [split_line(ln.rstrip("\r\n"), sep) for ln in lines]
         width = max((len(r) for r in rows), default=1) or 1
         nfields = np.fromiter((len(r) for r in rows), dtype="int64", count=len(rows))
         frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=range(width))
-        return frame.astype(object), nfields
-    nfields = pd.Series(lines, dtype=object).str.count(re.escape(sep)).to_numpy(dtype="int64") + 1
-    width = int(nfields.max()) if len(nfields) else 1
-    frame = pd.read_csv(
-        io.StringIO("\n".join(lines)),
+        return frame.astype(object), nfields, False
+    clean = _is_clean(text, sep)
+    n = len(lines)
+    width = lines[0].count(sep) + 1
+    nfields = None
+    if text.count(sep) != (width - 1) * n:
+        nfields = pd.Series(lines, dtype=object).str.count(re.escape(sep)).to_numpy("int64") + 1
+        width = int(nfields.max())
+    try:
+        frame = _read(text, sep, width)
+    except pd.errors.ParserError:
+        nfields = pd.Series(lines, dtype=object).str.count(re.escape(sep)).to_numpy("int64") + 1
+        width = int(nfields.max())
+        frame = _read(text, sep, width)
+    if nfields is None:
+        nfields = np.full(n, width, dtype="int64")
+    return frame, nfields, clean
+
+
+def _read(text: str, sep: str, width: int) -> pd.DataFrame:
+    return pd.read_csv(
+        io.StringIO(text),
         sep=sep,
         header=None,
         names=list(range(width)),
@@ -190,7 +248,6 @@ def _split_chunk(lines: list[str], sep: str) -> tuple[pd.DataFrame, np.ndarray]:
         quoting=csv.QUOTE_NONE,
         engine="c",
     )
-    return frame, nfields
 
 
 def iter_tables(sn: Sniffed, start_line: int, chunk_lines: int = 200_000) -> Iterator[Table]:
@@ -209,15 +266,17 @@ def iter_tables(sn: Sniffed, start_line: int, chunk_lines: int = 200_000) -> Ite
                 return
             numbers = np.arange(line_no + 1, line_no + 1 + len(block), dtype="int64")
             line_no += len(block)
-            stripped = [ln.rstrip("\r\n") for ln in block]
-            keep = np.fromiter((bool(ln.strip()) for ln in stripped), dtype=bool, count=len(block))
-            if not keep.all():
-                stripped = [ln for ln, k in zip(stripped, keep, strict=True) if k]
+            text = "".join(block)
+            n_chars = len(text)
+            if _has_blank_or_padded_line(text):
+                keep = np.fromiter((bool(ln.strip()) for ln in block), bool, count=len(block))
+                block = [ln for ln, k in zip(block, keep, strict=True) if k]
                 numbers = numbers[keep]
-            if not stripped:
-                continue
-            frame, nfields = _split_chunk(stripped, sn.sep)
-            yield Table(numbers, stripped, frame, nfields)
+                if not block:
+                    continue
+                text = "".join(block)
+            frame, nfields, clean = _split_chunk(block, text.removesuffix("\n"), sn.sep)
+            yield Table(numbers, block, frame, nfields, clean, n_chars)
 
 
 # --- XLSX ------------------------------------------------------------------------------------
@@ -272,7 +331,7 @@ def _iter_xlsx_tables(path: Path, start_line: int, chunk_lines: int) -> Iterator
         frame = pd.DataFrame([r + [""] * (width - len(r)) for _, r in block], dtype=object)
         nfields = np.array([len(r) - _trailing_blanks(r) for _, r in block], dtype="int64")
         raw = [";".join(r).rstrip(";") for _, r in block]
-        yield Table(np.array([n for n, _ in block], dtype="int64"), raw, frame, nfields)
+        yield Table(np.array([n for n, _ in block], dtype="int64"), raw, frame, nfields, False)
 
 
 def _trailing_blanks(row: list[str]) -> int:
@@ -291,15 +350,28 @@ def to_float(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numbers with a decimal dot or comma and optional blanks as thousands separators.
 
     Returns (value, empty, bad): empty cells are gaps, never zeros; bad cells are rejected.
+    The common case (plain numbers) is one C-level conversion; only the cells it cannot read
+    go through the cleaning.
     """
-    s = values.astype(object).fillna("").astype(str)
-    s = s.str.replace("\u00a0", "", regex=False).str.replace("\u202f", "", regex=False)
-    s = s.str.strip()
-    empty = (s == "").to_numpy()
-    if s.str.contains(",", regex=False).any():
+    values = values.astype(object)
+    num = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", copy=True)
+    n = len(num)
+    empty = np.zeros(n, bool)
+    bad = np.zeros(n, bool)
+    todo = np.flatnonzero(np.isnan(num))
+    if len(todo):
+        s = values.iloc[todo].fillna("").astype(str)
+        s = s.str.replace("\u00a0", "", regex=False).str.replace("\u202f", "", regex=False)
+        s = s.str.strip().str.strip('"').str.strip()
+        is_empty = (s == "").to_numpy()
         s = s.str.replace(" ", "", regex=False).str.replace(",", ".", regex=False)
-    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", copy=True)
-    bad = np.isnan(num) & ~empty
-    bad |= np.isinf(num)
+        again = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", copy=True)
+        # "nan" is not a number here: only a cleaned digit string is
+        again[s.str.lower().str.contains("nan|inf", regex=True).to_numpy()] = np.nan
+        num[todo] = again
+        empty[todo] = is_empty
+        bad[todo] = np.isnan(again) & ~is_empty
+    inf = np.isinf(num)
+    bad |= inf
     num[bad] = np.nan
     return num, empty, bad

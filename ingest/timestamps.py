@@ -22,6 +22,7 @@ NAT = np.iinfo("int64").min
 _OFFSET_RE = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
 _FR_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %Hh%M", "%d/%m/%Y")
 _ISO_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_ISO_Z = "%Y-%m-%dT%H:%M:%S%z"
 
 
 def _epoch(values) -> np.ndarray:
@@ -148,8 +149,31 @@ def parse_timestamps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Any mix of ISO-with-offset and naive texts to UTC epoch seconds and reasons.
 
-    Naive texts are Europe/Paris wall-clock time unless `timezone` is "utc".
+    Naive texts are Europe/Paris wall-clock time unless `timezone` is "utc". The common
+    machine case (`2024-10-27T02:00:00+01:00` or `...Z`) is one exact-format C conversion;
+    only what it cannot read goes through the general path.
     """
+    if fmt is None:
+        fast = pd.to_datetime(text, format=_ISO_Z, errors="coerce", utc=True)
+        done = fast.notna().to_numpy()
+        if done.all():
+            return _epoch(fast), np.full(len(text), None, dtype=object)
+        if done.any():
+            out = _epoch(fast)
+            reason = np.full(len(text), None, dtype=object)
+            rest = np.flatnonzero(~done)
+            ep, r = parse_timestamps(
+                text.iloc[rest].reset_index(drop=True),
+                clock,
+                None if keys is None else np.asarray(keys)[rest],
+                None if offset_min is None else np.asarray(offset_min)[rest],
+                "\x00general",
+                timezone,
+            )
+            out[rest], reason[rest] = ep, r
+            return out, reason
+    if fmt == "\x00general":
+        fmt = None
     s = text.astype(object).fillna("").astype(str).str.strip()
     n = len(s)
     out = np.full(n, NAT, dtype="int64")

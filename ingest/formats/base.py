@@ -87,19 +87,23 @@ def merge_reasons(*arrays) -> np.ndarray:
     """Element-wise first non-None reason."""
     out = np.array(arrays[0], dtype=object, copy=True)
     for arr in arrays[1:]:
-        todo = out == None  # noqa: E711
+        arr = np.asarray(arr, dtype=object)
+        todo = (out == None) & (arr != None)  # noqa: E711
         if todo.any():
-            out[todo] = np.asarray(arr, dtype=object)[todo]
+            out[todo] = arr[todo]
     return out
 
 
 def where_reason(mask: np.ndarray, message, n: int | None = None) -> np.ndarray:
-    """An object array holding `message` (a str, or a per-row sequence) where mask is true."""
+    """An object array holding `message` where mask is true: a str, a per-row sequence, or a
+    callable given the positions (so that messages are only formatted for the rows at fault)."""
     mask = np.asarray(mask, dtype=bool)
     out = np.full(len(mask), None, dtype=object)
     if mask.any():
         if isinstance(message, str):
             out[mask] = message
+        elif callable(message):
+            out[mask] = list(message(np.flatnonzero(mask)))
         else:
             out[mask] = np.asarray(message, dtype=object)[mask]
     return out
@@ -114,7 +118,7 @@ def rejects_of(table: Table, reason: np.ndarray, n_values) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "line_no": table.line_no[bad],
-            "raw": [table.raw[i] for i in bad],
+            "raw": table.raw_at(bad),
             "reason": reason[bad].astype(str),
             "n_values": nv[bad],
         }
@@ -124,12 +128,14 @@ def rejects_of(table: Table, reason: np.ndarray, n_values) -> pd.DataFrame:
 def field_count_reason(table: Table, needed: int, width: int | None = None) -> np.ndarray:
     nf = table.nfields
     out = where_reason(
-        nf < needed, [f"ligne incomplète : {n} champ(s) au lieu de {needed}" for n in nf]
+        nf < needed,
+        lambda i: [f"ligne incomplète : {n} champ(s) au lieu de {needed}" for n in nf[i]],
     )
     if width is not None:
-        out = merge_reasons(
-            out, where_reason(nf > width, [f"trop de champs : {n} au lieu de {width}" for n in nf])
+        too_many = where_reason(
+            nf > width, lambda i: [f"trop de champs : {n} au lieu de {width}" for n in nf[i]]
         )
+        out = merge_reasons(out, too_many)
     return out
 
 
@@ -162,11 +168,13 @@ def cells_to_readings(
         cell_reason = merge_reasons(
             where_reason(
                 ok_line & (ids == UNKNOWN),
-                [f"colonne « {label} » : point de mesure inconnu"] * len(table),
+                f"colonne « {label} » : point de mesure inconnu",
             ),
             where_reason(
                 ok_line & bad,
-                [f"colonne « {label} » : valeur illisible « {v} »" for v in raw_cells],
+                lambda i, label=label, raw_cells=raw_cells: [
+                    f"colonne « {label} » : valeur illisible « {v} »" for v in raw_cells[i]
+                ],
             ),
         )
         rejects.append(rejects_of(table, cell_reason, 1))

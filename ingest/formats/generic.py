@@ -64,7 +64,8 @@ def parse_quality(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     key = text.astype(object).fillna("").astype(str).map(norm)
     q = key.map({k: int(v) for k, v in QUALITY_WORDS.items()})
     bad = q.isna().to_numpy()
-    reason = where_reason(bad, [f"qualité inconnue « {t} »" for t in text.to_numpy()])
+    raw = text.to_numpy()
+    reason = where_reason(bad, lambda i: [f"qualité inconnue « {t} »" for t in raw[i]])
     return q.fillna(0).to_numpy(dtype="int64"), reason
 
 
@@ -122,9 +123,11 @@ class LongParser(FormatParser):
         codes_arr = codes.to_numpy()
         reason = merge_reasons(
             field_count_reason(table, self.needed, self.width),
-            where_reason(ids == UNKNOWN, [f"point de mesure inconnu « {c} »" for c in codes_arr]),
+            where_reason(
+                ids == UNKNOWN, lambda i: [f"point de mesure inconnu « {c} »" for c in codes_arr[i]]
+            ),
             ts_reason,
-            where_reason(bad, [f"valeur illisible « {v} »" for v in raw_values]),
+            where_reason(bad, lambda i: [f"valeur illisible « {v} »" for v in raw_values[i]]),
             q_reason,
         )
         ok = reason == None  # noqa: E711
