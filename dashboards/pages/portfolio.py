@@ -51,6 +51,7 @@ QUANTITY_LABELS = {
     "pressure_bar": "Pression",
 }
 STALE_AFTER_S = 48 * 3600
+COUNT_QUANTITIES = {"fault_code", "burner_starts"}
 
 
 def _frame() -> pd.DataFrame:
@@ -166,7 +167,7 @@ def _table(frame: pd.DataFrame):
                         title="Aucun relevé depuis plus de 48 h" if stale else None,
                     ),
                     html.Td(
-                        fr_quantity(ch.last_value, ch.unit, decimals),
+                        _value_text(ch.last_value, ch.quantity, ch.unit, decimals),
                         className="num",
                         title=f"unité : {fr_unit(ch.unit)}",
                     ),
@@ -179,6 +180,12 @@ def _table(frame: pd.DataFrame):
                 )
             )
     return html.Table([head, html.Tbody(rows)], className="data-table", id="portfolio-table")
+
+
+def _value_text(value, quantity: str, unit: str | None, decimals: int) -> str:
+    if quantity in COUNT_QUANTITIES:  # a code or a count: no decimals, no unit
+        return fr_number(value)
+    return fr_quantity(value, unit, decimals)
 
 
 def _building_link(code: str, name: str):
