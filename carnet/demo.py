@@ -5,7 +5,7 @@ The portfolio (buildings, rooms, equipment, channels, the heating contract, user
 July 2023: hourly weather at Lille-Lesquin, gas indexes driven by a heating signature, the
 occupancy of each building and its boilers, room temperatures that follow the bookings, boiler
 channels, plus bookings, the carnet de santé's history and the obligations. The faults a
-manager should find are planted on purpose (see FAULTS below).
+manager should find are planted on purpose (the constants after `behaviour`).
 
 `simulate` is pure numpy/pandas (same seed and `today` -> same frames); `build_demo` writes it.
 Every random stream is keyed by (seed, purpose), and the weather and the buildings are always
@@ -16,6 +16,7 @@ or with the `start` of what is written.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -78,157 +79,25 @@ class Profile:
     eta_changes: tuple[tuple[dt.date, float], ...] = ()  # (from, new efficiency)
 
 
-P = Profile
-PROFILES: dict[str, Profile] = {
-    "MAIRIE": P(
-        190,
-        19.5,
-        16.5,
-        4.0,
-        0.86,
-        12,
-        412_836.0,
-        31_240.0,
-        preheat_h=2,
-        changes=((dt.date(2024, 10, 1), 0.88),),
-    ),
-    "EC-MAT-CURIE": P(
-        175,
-        20.0,
-        17.0,
-        5.0,
-        0.82,
-        8,
-        158_204.0,
-        41_566.0,
-        preheat_h=3,
-        school=True,
-        eta_changes=((dt.date(2024, 8, 20), 0.96),),
-    ),
-    "EC-ELEM-FERRY": P(
-        158,
-        19.5,
-        16.5,
-        4.5,
-        0.85,
-        10,
-        302_117.0,
-        28_904.0,
-        preheat_h=3,
-        school=True,
-        changes=((dt.date(2024, 10, 1), 0.88),),
-    ),
-    "GS-MICHEL": P(
-        148,
-        19.5,
-        16.5,
-        4.5,
-        0.90,
-        45,
-        496_530.0,
-        19_873.0,
-        preheat_h=3,
-        school=True,
-        changes=((dt.date(2024, 9, 2), 0.87),),
-    ),
-    "SALLE-POLY": P(
-        135,
-        18.0,
-        15.5,
-        5.0,
-        0.90,
-        10,
-        187_441.0,
-        16_082.0,
-        preheat_h=2,
-        changes=((dt.date(2024, 10, 15), 0.89),),
-    ),
-    "SALLE-FETES": P(
-        172,
-        18.0,
-        15.5,
-        5.0,
-        0.91,
-        14,
-        96_318.0,
-        12_457.0,
-        preheat_h=2,
-        changes=((dt.date(2024, 10, 1), 0.92),),
-    ),
-    "MEDIATHEQUE": P(
-        96,
-        19.5,
-        15.5,
-        4.0,
-        0.93,
-        6,
-        91_775.0,
-        22_190.0,
-        preheat_h=2,
-        changes=((dt.date(2024, 11, 1), 0.90),),
-    ),
-    "GYMNASE": P(
-        98,
-        15.0,
-        13.0,
-        4.0,
-        0.85,
-        95,
-        611_902.0,
-        38_611.0,
-        preheat_h=3,
-        changes=((dt.date(2026, 3, 10), 0.97),),
-    ),
-    "CENTRE-SOCIAL": P(
-        152,
-        19.5,
-        16.5,
-        4.0,
-        0.90,
-        15,
-        48_712.0,
-        18_220.0,
-        preheat_h=2,
-        changes=((dt.date(2024, 10, 1), 0.89),),
-    ),
-    "CRECHE": P(
-        205,
-        21.0,
-        17.5,
-        3.0,
-        0.94,
-        40,
-        63_045.0,
-        24_770.0,
-        preheat_h=2,
-        closures=(("08-01", "08-21"), ("12-24", "01-01")),
-        changes=((dt.date(2025, 1, 6), 0.91),),
-    ),
-    "CTM": P(
-        118,
-        16.0,
-        14.0,
-        5.0,
-        0.83,
-        25,
-        233_580.0,
-        44_105.0,
-        preheat_h=2,
-        changes=((dt.date(2024, 10, 1), 0.86),),
-    ),
-    "MAISON-ASSOC": P(
-        188,
-        19.0,
-        16.5,
-        4.0,
-        0.92,
-        5,
-        27_893.0,
-        9_317.0,
-        preheat_h=2,
-        changes=((dt.date(2024, 10, 1), 0.95),),
-    ),
-}
+def _profile(raw: dict) -> Profile:
+    raw = dict(raw)
+    raw["closures"] = tuple(tuple(c) for c in raw.get("closures", ()))
+    for key in ("changes", "eta_changes"):
+        raw[key] = tuple((dt.date.fromisoformat(str(d)), float(v)) for d, v in raw.get(key, ()))
+    return Profile(**raw)
+
+
+@functools.cache
+def behaviour() -> dict:
+    """The simulated world (`data/demo/simulation.yaml`): profiles, bookings, the story."""
+    raw = yaml.safe_load((data_dir() / "demo" / "simulation.yaml").read_text(encoding="utf-8"))
+    return {
+        "profiles": {code: _profile(p) for code, p in raw["profiles"].items()},
+        "series": tuple(Series(**s) for s in raw["series"]),
+        "events": tuple(raw["events"]),
+        "story": tuple(raw["story"]),
+    }
+
 
 # The faults planted in the demo, for the manager (and the tests) to find.
 WEEKEND_HEATED = "SALLE-FETES"  # heated every weekend, booked or not
@@ -242,8 +111,8 @@ OPEN_FAULT = ("MAIRIE", 37, 3)  # yesterday 05:00 local, 3 h, still open in the 
 METER_CHANGE = ("CENTRE-SOCIAL", dt.datetime(2025, 1, 14, 10, 20), 3.0)  # local time, new start
 MISSING_WEEK = ("CRECHE", dt.date(2026, 1, 19), 7)  # gas readings lost for 7 local days
 
-# season -> DJU (COSTIC, base 18, 1 Oct - 20 May) the weather is tuned to; 2023-24 is mild,
-# 2025-26 has a cold January; later seasons are drawn between 2,450 and 2,650.
+# season -> DJU (COSTIC, base 18, 1 Oct - 20 May) the weather is tuned to: 2023-24 is mild,
+# 2025-26 is cold; later seasons are drawn between 2,450 and 2,650.
 DJU_TARGETS = {2023: 2440.0, 2024: 2560.0, 2025: 2650.0}
 SEASON_START, SEASON_END = "10-01", "05-20"
 
@@ -519,253 +388,6 @@ class Series:
     monthly: bool = False  # every 4th week only (councils, commissions)
 
 
-SERIES = (
-    Series(
-        "GYMNASE-SALLE",
-        "Entraînement handball",
-        "Loos Handball Club",
-        0,
-        "18:30",
-        "21:30",
-        16,
-        60,
-        "Entraînement seniors : salle à 16 °C, vestiaires chauffés.",
-        35,
-    ),
-    Series(
-        "GYMNASE-SALLE",
-        "Badminton loisir",
-        "Le Volant loossois",
-        3,
-        "19:00",
-        "21:45",
-        16,
-        60,
-        "Badminton : pas de courant d'air, aérothermes à bas régime.",
-        24,
-    ),
-    Series(
-        "GYMNASE-DOJO",
-        "Judo enfants",
-        "Judo Club de Loos-en-Gohelle",
-        2,
-        "14:00",
-        "17:00",
-        18,
-        90,
-        "Tatamis froids l'hiver : viser 18 °C dès 14 h.",
-        30,
-    ),
-    Series(
-        "GYMNASE-DOJO",
-        "Judo adultes",
-        "Judo Club de Loos-en-Gohelle",
-        5,
-        "10:00",
-        "12:00",
-        18,
-        90,
-        "Cours du samedi matin.",
-        18,
-    ),
-    Series(
-        "SALLE-POLY-GRANDE",
-        "Cours de danse",
-        "Association Danse et Rythmes",
-        1,
-        "18:30",
-        "20:30",
-        18,
-        90,
-        "Danse : 18 °C suffisent, pas plus.",
-        28,
-    ),
-    Series(
-        "SALLE-POLY-GRANDE",
-        "Zumba",
-        "Gohelle Forme",
-        3,
-        "19:00",
-        "20:15",
-        17,
-        60,
-        "Cours de zumba, salle à 17 °C.",
-        35,
-    ),
-    Series(
-        "SALLE-POLY-ANNEXE",
-        "Atelier couture",
-        "Les Doigts de fée",
-        0,
-        "14:00",
-        "17:00",
-        19,
-        60,
-        "Public âgé : 19 °C à l'arrivée.",
-        12,
-    ),
-    Series(
-        "SALLE-POLY-ANNEXE",
-        "Club de scrabble",
-        "Scrabble club loossois",
-        2,
-        "14:00",
-        "17:30",
-        19,
-        60,
-        "Activité assise, 19 °C.",
-        16,
-    ),
-    Series(
-        "MEDIATHEQUE-ATELIER",
-        "Heure du conte",
-        "Médiathèque",
-        2,
-        "10:30",
-        "11:30",
-        20,
-        60,
-        "Tout-petits assis au sol : 20 °C.",
-        20,
-    ),
-    Series(
-        "MEDIATHEQUE-ATELIER",
-        "Atelier numérique seniors",
-        "Médiathèque",
-        4,
-        "14:00",
-        "16:00",
-        19,
-        60,
-        "Atelier assis, 19 °C.",
-        10,
-    ),
-    Series(
-        "CENTRE-SOCIAL-ACTIVITES",
-        "Gym douce seniors",
-        "Centre social Arc-en-ciel",
-        1,
-        "10:00",
-        "11:30",
-        20,
-        60,
-        "Gym douce au sol : 20 °C demandés.",
-        15,
-    ),
-    Series(
-        "MAISON-ASSOC-REUNION",
-        "Répétition de la chorale",
-        "La Gohelle chante",
-        3,
-        "19:30",
-        "21:30",
-        19,
-        90,
-        "Répétition, 19 °C.",
-        25,
-    ),
-    Series(
-        "MAIRIE-CONSEIL",
-        "Conseil municipal",
-        "Mairie",
-        3,
-        "19:00",
-        "22:00",
-        19,
-        120,
-        "Séance publique : salle à 19 °C à 18 h 45.",
-        60,
-        monthly=True,
-    ),
-)
-
-# one-off events: room, titles, (weekdays), start, end, setpoint, preheat, per-month rate
-EVENTS = (
-    (
-        "SALLE-FETES-SALLE",
-        [
-            "Loto du comité des fêtes",
-            "Repas des aînés",
-            "Thé dansant",
-            "Mariage (location privée)",
-            "Bourse aux jouets",
-            "Banquet de l'amicale des mineurs",
-            "Soirée couscous du club de foot",
-        ],
-        (5, 6),
-        ("12:00", "19:00"),
-        ("18:00", "23:59"),
-        19,
-        180,
-        2.5,
-    ),
-    (
-        "SALLE-POLY-GRANDE",
-        [
-            "Concert de l'Harmonie municipale",
-            "Théâtre — Cie du Terril",
-            "Salon du livre jeunesse",
-            "Spectacle des écoles",
-            "Gala de boxe éducative",
-            "Fête de la Sainte-Barbe",
-        ],
-        (4, 5, 6),
-        ("14:00", "18:00"),
-        ("19:00", "23:00"),
-        19,
-        180,
-        1.5,
-    ),
-    (
-        "MEDIATHEQUE-AUDITORIUM",
-        [
-            "Concert jazz — Trio Gohelle",
-            "Conférence : la fosse 11/19",
-            "Projection-débat",
-            "Lecture musicale",
-            "Rencontre d'auteur",
-            "Concert de l'école de musique",
-        ],
-        (1, 3, 4, 5),
-        ("15:00", "17:00"),
-        ("19:30", "22:00"),
-        19,
-        120,
-        2.0,
-    ),
-    (
-        "MAISON-ASSOC-REUNION",
-        ["Assemblée générale", "Réunion du comité de quartier", "Permanence juridique"],
-        (0, 1, 4),
-        ("18:00", "20:00"),
-        ("18:30", "21:00"),
-        19,
-        60,
-        1.5,
-    ),
-    (
-        "CENTRE-SOCIAL-ACTIVITES",
-        ["Atelier cuisine parents-enfants", "Café des parents", "Réunion des bénévoles"],
-        (0, 2, 4),
-        ("14:00", "16:30"),
-        ("14:00", "16:30"),
-        20,
-        60,
-        1.0,
-    ),
-    (
-        "MAIRIE-CONSEIL",
-        ["Commission des finances", "Réunion publique de quartier", "Commission urbanisme"],
-        (0, 1),
-        ("18:30", "20:30"),
-        ("18:30", "20:30"),
-        19,
-        90,
-        1.0,
-    ),
-)
-
-
 def _local_ts(day: np.datetime64, hhmm: str, plus_min: int = 0) -> int:
     h, m = (int(x) for x in hhmm.split(":"))
     naive = pd.Timestamp(day) + pd.Timedelta(minutes=h * 60 + m + plus_min)
@@ -783,7 +405,8 @@ def simulate_bookings(seed: int, first: dt.date, last: dt.date) -> pd.DataFrame:
     )
     summer = np.isin(pd.DatetimeIndex(days).month.to_numpy(), (7, 8))
     rows = []
-    for sid, s in enumerate(SERIES, start=1):
+    world = behaviour()
+    for sid, s in enumerate(world["series"], start=1):
         k = np.flatnonzero((weekday == s.weekday) & ~holidays & ~summer)
         if s.monthly:
             k = k[::4]
@@ -803,7 +426,10 @@ def simulate_bookings(seed: int, first: dt.date, last: dt.date) -> pd.DataFrame:
                     attendance=s.attendance,
                 )
             )
-    for e, (room, titles, wdays, day_slot, eve_slot, sp, pre, rate) in enumerate(EVENTS):
+    for e, ev in enumerate(world["events"]):
+        room, titles, wdays = ev["room"], ev["titles"], tuple(ev["weekdays"])
+        day_slot, eve_slot = tuple(ev["day_slot"]), tuple(ev["evening_slot"])
+        sp, pre, rate = ev["setpoint_c"], ev["preheat_min"], ev["per_month"]
         rng = _rng(seed, "events", room)
         ok = np.isin(weekday, wdays) & ~summer
         k = np.flatnonzero(ok & (rng.random(len(days)) < rate * 12 / 52 / len(wdays) * 1.0))
@@ -965,7 +591,7 @@ def simulate(
     episodes = _fault_episodes(clock, now)
     for b in portfolio["buildings"]:
         code = b["code"]
-        prof = PROFILES[code]
+        prof = behaviour()["profiles"][code]
         area = float(b["heated_area_m2"])
         occ = schedule_mask(b.get("schedule"), clock)
         closed = holidays.copy()
@@ -1183,7 +809,7 @@ def _reading_frames(data: DemoData, portfolio: dict) -> None:
     for b in portfolio["buildings"]:
         code = b["code"]
         sim = data.buildings[code]
-        prof = PROFILES[code]
+        prof = behaviour()["profiles"][code]
         chans = {
             c["quantity"]: c["code"] for c in b["channels"] if c["quantity"] != "temp_indoor_c"
         }
