@@ -352,3 +352,24 @@ def test_every_page_and_download_refuses_roles_without_its_capability(app):
                 assert getattr(client, method)(url).status_code == 403, (rule, role)
                 tried += 1
     assert tried > 0
+
+
+def test_an_unknown_login_costs_a_password_check_like_a_wrong_password(app, monkeypatch):
+    """No timing hint either: both refusals run exactly one password hash check."""
+    import carnet.users as users_module
+    import dashboards.app as app_module
+
+    calls = []
+    real_check = app_module.check_password_hash
+
+    def counting(hash_, password):
+        calls.append(hash_)
+        return real_check(hash_, password)
+
+    monkeypatch.setattr(app_module, "check_password_hash", counting)
+    monkeypatch.setattr(users_module, "check_password_hash", counting)
+    client = app.server.test_client()
+    for login in ("gestionnaire", "personne"):
+        calls.clear()
+        assert sign_in(client, login, "pas-le-bon-mot-de-passe").status_code == 401
+        assert len(calls) == 1, login
