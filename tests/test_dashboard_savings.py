@@ -234,6 +234,8 @@ def test_finance_reads_but_may_not_add_an_adjustment(app, db_url):
     manager = signed_in(app, "gestionnaire")
     form = post_callback(manager, "savings-detail", detail_values(OTHER, "GYM-C"))
     assert "savings-adj-form" in form.text
+    elsewhere = post_callback(manager, "savings-detail", detail_values(CONTRACT, "GYM-C"))
+    assert elsewhere.status_code == 200 and "ne fait pas partie du contrat" in elsewhere.text
     bad = post_callback(
         manager, "savings-adj-message",
         adjustment_values(OTHER, "GYM-C") | {"savings-adj-from.value": "31/02/2026"},

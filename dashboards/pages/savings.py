@@ -89,8 +89,9 @@ def _allowed_contract(code: str | None) -> str:
     return code
 
 
-def _allowed_building(contract_code: str, building_code: str) -> None:
-    """403 unless the building is in the user's scope; 404 unless it is in the contract."""
+def _allowed_building(contract_code: str, building_code: str) -> bool:
+    """403 unless the building is in the user's scope (404 if unknown); then whether it is one
+    of the contract's buildings."""
     with db.session() as s:
         building_id = s.scalar(select(Building.id).where(Building.code == building_code))
         if building_id is None:
@@ -103,8 +104,7 @@ def _allowed_building(contract_code: str, building_code: str) -> None:
             .join(Contract, ContractBuilding.contract_id == Contract.id)
             .where(Contract.code == contract_code, ContractBuilding.building_id == building_id)
         )
-    if in_contract is None:
-        abort(404)
+    return in_contract is not None
 
 
 def _contracts_of(building_code: str, allowed: list[str]) -> list[str]:
@@ -469,11 +469,14 @@ def update_portfolio(contract_code, season, _refresh):
 @callback(
     Output("savings-building", "data"),
     Input({"type": "savings-open", "code": ALL}, "n_clicks"),
+    Input("savings-contract", "value"),
     prevent_initial_call=True,
 )
 @guarded(CAPABILITY)
-def open_building(clicks):
+def open_building(clicks, _contract):
     trigger = ctx.triggered_id
+    if trigger == "savings-contract":  # another contract: its buildings are others
+        return None
     if not trigger or not any(clicks or []):
         return dash.no_update
     fired = [t for t in ctx.triggered if t.get("value")]
@@ -528,7 +531,11 @@ def update_detail(building_code, contract_code, season, refresh):
             className="muted detail-hint",
         )
     code = _allowed_contract(contract_code)
-    _allowed_building(code, str(building_code))
+    if not _allowed_building(code, str(building_code)):
+        return html.P(
+            f"Le bâtiment {building_code} ne fait pas partie du contrat {code}.",
+            className="muted detail-hint",
+        )
     engine = db.engine()
     try:
         p = savings_portfolio(engine, code, season, with_models=False)
@@ -811,7 +818,8 @@ def add_adjustment_cb(clicks, building_code, contract_code, date_from, date_to, 
     code = _allowed_contract(contract_code)
     if not building_code:
         abort(400)
-    _allowed_building(code, str(building_code))
+    if not _allowed_building(code, str(building_code)):
+        abort(404)
 
     def error(text):
         return html.Div(text, className="alert alert-error", id="savings-adj-error"), dash.no_update
