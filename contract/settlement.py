@@ -129,27 +129,65 @@ def nb_revision_flags(
 
 
 def adjustment_factors(
-    grid: pd.DataFrame, adjustments: pd.DataFrame | None
+    b_idx: np.ndarray,
+    day: np.ndarray,
+    building_codes: list[str],
+    adjustments: pd.DataFrame | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of (building_code, day): product of nb_factor and sum of delta in force.
+    """Per ledger row: product of nb_factor and sum of delta in force that day.
 
     One vectorised mask per adjustment (adjustments are few; days are many).
     """
-    factor = np.ones(len(grid))
-    delta = np.zeros(len(grid))
+    factor = np.ones(len(day))
+    delta = np.zeros(len(day))
     if adjustments is None or not len(adjustments):
         return factor, delta
-    codes = grid["building_code"].to_numpy()
-    days = pd.DatetimeIndex(grid["day"])
+    position = {code: i for i, code in enumerate(building_codes)}
     for adj in adjustments.itertuples(index=False):
-        frm = pd.Timestamp(adj.effective_from)
-        to = pd.Timestamp(adj.effective_to) if pd.notna(adj.effective_to) else pd.Timestamp.max
-        mask = (codes == adj.building_code) & (days >= frm) & (days <= to)
+        if adj.building_code not in position:
+            continue
+        frm = np.datetime64(pd.Timestamp(adj.effective_from).date(), "D")
+        mask = (b_idx == position[adj.building_code]) & (day >= frm)
+        if adj.effective_to is not None and pd.notna(adj.effective_to):
+            mask &= day <= np.datetime64(pd.Timestamp(adj.effective_to).date(), "D")
         if adj.nb_factor is not None and pd.notna(adj.nb_factor):
             factor[mask] *= float(adj.nb_factor)
         if adj.delta_mwh_pci is not None and pd.notna(adj.delta_mwh_pci):
             delta[mask] += float(adj.delta_mwh_pci)
     return factor, delta
+
+
+_KEY_DAYS = 1 << 24  # day numbers (since 1970) stay far below this until year 47,000
+
+
+def _keyed(owner, day, values: dict[str, np.ndarray]):
+    """An int64 index on (owner id, day number), last duplicate wins, and the value arrays."""
+    key = np.asarray(owner, dtype="int64") * _KEY_DAYS + np.asarray(day, dtype="int64")
+    index = pd.Index(key)
+    if index.has_duplicates:
+        keep = ~index.duplicated(keep="last")
+        index = index[keep]
+        values = {k: v[keep] for k, v in values.items()}
+    return index, values
+
+
+def _lookup(index: pd.Index, owner: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Positions of (owner, day) in `index`, -1 where absent or where the owner is NaN."""
+    valid = ~np.isnan(owner)
+    key = np.where(valid, owner, 0).astype("int64") * _KEY_DAYS + day
+    pos = index.get_indexer(key)
+    pos[~valid] = -1
+    return pos
+
+
+def _take(values: np.ndarray, pos: np.ndarray, fill) -> np.ndarray:
+    out = values[np.maximum(pos, 0)] if len(values) else np.full(len(pos), fill)
+    return np.where(pos >= 0, out, fill)
+
+
+def _day_numbers(values) -> np.ndarray:
+    days = pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[D]")
+    return days.astype("int64")
 
 
 def building_days(
@@ -163,84 +201,120 @@ def building_days(
 
     `rollups`: channel_id, day, value (channel unit), energy_kwh (PCS), estimated.
     `dju_daily`: station_id, day, dju (NaN or absent when temperatures are missing).
+    Joins are on int64 keys (owner id x day number): no per-row Python, no string keys.
     """
-    b = pd.DataFrame([vars(bt) for bt in terms.buildings])
-    days = pd.DatetimeIndex(days, name="day").normalize()
-    if not len(b):
+    bts = terms.buildings
+    day_d = np.asarray(pd.DatetimeIndex(days).normalize().to_numpy(), dtype="datetime64[D]")
+    n_b, n_d = len(bts), len(day_d)
+    if not n_b:
         return pd.DataFrame()
-    n_b, n_d = len(b), len(days)
-    grid = pd.DataFrame(
+
+    def per_building(attr: str) -> np.ndarray:
+        col = np.array([getattr(bt, attr) for bt in bts], dtype=object)  # one per building
+        return np.repeat(np.where(pd.isna(col), np.nan, col).astype(float), n_d)
+
+    b_idx = np.repeat(np.arange(n_b), n_d)
+    day = np.tile(day_d, n_b)
+    day_num = day.astype("int64")
+    nb, dju_ref = per_building("nb_mwh_pci"), per_building("dju_ref")
+    q_ecs = per_building("q_ecs_mwh_per_m3")
+    channel, ecs_channel = per_building("channel_id"), per_building("ecs_channel_id")
+    station = per_building("station_id")
+
+    r_index, r = _keyed(
+        rollups["channel_id"].to_numpy(dtype="int64"),
+        _day_numbers(rollups["day"]),
         {
-            "building_code": np.repeat(b["building_code"].to_numpy(), n_d),
-            "day": np.tile(days.to_numpy(), n_b),
+            "energy": rollups["energy_kwh"].to_numpy(dtype=float),
+            "value": rollups["value"].to_numpy(dtype=float),
+            "estimated": rollups["estimated"].fillna(False).to_numpy(dtype=bool),
+        },
+    )
+    main = _lookup(r_index, channel, day_num)
+    qt_kwh = _take(r["energy"], main, np.nan)
+    missing = np.isnan(qt_kwh)
+    ecs_m3 = _take(r["value"], _lookup(r_index, ecs_channel, day_num), np.nan)
+    has_ecs = ~np.isnan(ecs_channel) & ~np.isnan(q_ecs)
+    # hot water is deducted only on days whose fuel is known: NC = QT - ECS over the same days
+    ecs_mwh = np.where(missing, np.nan, np.where(has_ecs, ecs_m3 * q_ecs, 0.0))
+    qt = kwh_pcs_to_mwh_pci(qt_kwh, terms.pcs_pci_ratio)
+
+    d_index, d = _keyed(
+        dju_daily["station_id"].to_numpy(dtype="int64"),
+        _day_numbers(dju_daily["day"]),
+        {"dju": dju_daily["dju"].to_numpy(dtype=float)},
+    )
+    dju = _take(d["dju"], _lookup(d_index, station, day_num), np.nan)
+
+    codes = [bt.building_code for bt in bts]
+    factor, delta = adjustment_factors(b_idx, day, codes, adjustments)
+    nb_eff = nb * factor + delta
+    return pd.DataFrame(
+        {
+            "b_idx": b_idx,
+            "building_code": pd.Categorical.from_codes(b_idx, categories=codes),
+            "day": day.astype("datetime64[s]"),
+            "nb_mwh_pci": nb,
+            "dju_ref": dju_ref,
+            "q_ecs_mwh_per_m3": q_ecs,
+            "qt_mwh_pci": qt,
+            "missing": missing,
+            "estimated": _take(r["estimated"], main, False).astype(bool) & ~missing,
+            "ecs_mwh_pci": ecs_mwh,
+            "ecs_missing": has_ecs & np.isnan(ecs_m3),
+            "nc_mwh_pci": qt - np.nan_to_num(ecs_mwh),
+            "dju": dju,
+            "dju_missing": np.isnan(dju),
+            "nb_eff_mwh_pci": nb_eff,
+            "adjusted": (factor != 1.0) | (delta != 0.0),
+            "reference_mwh_pci": nb_eff * np.nan_to_num(dju) / dju_ref,
         }
     )
-    rep = np.repeat(np.arange(n_b), n_d)
-    for col in ("nb_mwh_pci", "dju_ref", "q_ecs_mwh_per_m3"):
-        grid[col] = b[col].to_numpy(dtype=float)[rep]
-    station = b["station_id"].astype("float64").to_numpy()[rep]
-    channel = b["channel_id"].astype("float64").to_numpy()[rep]
-    ecs_channel = b["ecs_channel_id"].astype("float64").to_numpy()[rep]
-
-    r = rollups.copy()
-    r["day"] = pd.to_datetime(r["day"]).dt.normalize()
-    r = r.drop_duplicates(["channel_id", "day"], keep="last")
-    r_key = pd.MultiIndex.from_arrays([r["channel_id"].astype("float64"), r["day"]])
-    energy = pd.Series(r["energy_kwh"].to_numpy(dtype=float), index=r_key)
-    volume = pd.Series(r["value"].to_numpy(dtype=float), index=r_key)
-    est = pd.Series(r["estimated"].fillna(False).to_numpy(dtype=bool), index=r_key)
-    day_arr = grid["day"].to_numpy()
-    main_key = pd.MultiIndex.from_arrays([channel, day_arr])
-    ecs_key = pd.MultiIndex.from_arrays([ecs_channel, day_arr])
-    qt_kwh = energy.reindex(main_key).to_numpy()
-    grid["qt_mwh_pci"] = kwh_pcs_to_mwh_pci(qt_kwh, terms.pcs_pci_ratio)
-    grid["missing"] = np.isnan(qt_kwh)
-    grid["estimated"] = est.reindex(main_key).fillna(False).to_numpy(dtype=bool) & ~np.isnan(qt_kwh)
-    ecs_m3 = volume.reindex(ecs_key).to_numpy()
-    has_ecs = ~np.isnan(ecs_channel) & ~np.isnan(grid["q_ecs_mwh_per_m3"].to_numpy())
-    # hot water is deducted only on days whose fuel is known: NC = QT - ECS over the same days
-    ecs_mwh = np.where(has_ecs, ecs_m3 * grid["q_ecs_mwh_per_m3"].to_numpy(), 0.0)
-    grid["ecs_mwh_pci"] = np.where(np.isnan(qt_kwh), np.nan, ecs_mwh)
-    grid["ecs_missing"] = has_ecs & np.isnan(ecs_m3)
-    grid["nc_mwh_pci"] = grid["qt_mwh_pci"] - np.nan_to_num(grid["ecs_mwh_pci"].to_numpy())
-
-    d = dju_daily.copy()
-    d["day"] = pd.to_datetime(d["day"]).dt.normalize()
-    d_key = pd.MultiIndex.from_arrays([d["station_id"].astype("float64"), d["day"]])
-    dju = pd.Series(d["dju"].to_numpy(dtype=float), index=d_key)
-    dju = dju[~dju.index.duplicated(keep="last")]
-    grid["dju"] = dju.reindex(pd.MultiIndex.from_arrays([station, day_arr])).to_numpy()
-    grid["dju_missing"] = np.isnan(grid["dju"].to_numpy())
-
-    factor, delta = adjustment_factors(grid, adjustments)
-    grid["nb_eff_mwh_pci"] = grid["nb_mwh_pci"].to_numpy() * factor + delta
-    grid["adjusted"] = (factor != 1.0) | (delta != 0.0)
-    grid["reference_mwh_pci"] = (
-        grid["nb_eff_mwh_pci"] * np.nan_to_num(grid["dju"].to_numpy()) / grid["dju_ref"]
-    )
-    return grid
 
 
-def _aggregate(ledger: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    g = ledger.groupby(keys, sort=True)
+def _aggregate(ledger: pd.DataFrame, terms: ContractTerms, by_month: bool) -> pd.DataFrame:
+    """Sums per building (or building x month) with np.bincount on integer group ids."""
+    b_idx = ledger["b_idx"].to_numpy()
+    codes = np.array([bt.building_code for bt in terms.buildings], dtype=object)
+    n_b = len(codes)
+    if by_month:
+        month = ledger["day"].to_numpy().astype("datetime64[M]")
+        months, m_idx = np.unique(month, return_inverse=True)
+        gid, n_groups = b_idx * len(months) + m_idx, n_b * len(months)
+    else:
+        gid, n_groups = b_idx, n_b
+    size = np.bincount(gid, minlength=n_groups)
+    present = np.flatnonzero(size > 0)
+
+    def total(col: str) -> np.ndarray:
+        x = ledger[col].to_numpy()
+        w = np.nan_to_num(x.astype(float)) if x.dtype != bool else x.astype(float)
+        return np.bincount(gid, weights=w, minlength=n_groups)[present]
+
+    g_b = present // len(months) if by_month else present
+    nb = np.array([bt.nb_mwh_pci for bt in terms.buildings], dtype=float)
+    dju_ref = np.array([bt.dju_ref for bt in terms.buildings], dtype=float)
     out = pd.DataFrame(
         {
-            "qt_mwh_pci": g["qt_mwh_pci"].sum(),
-            "ecs_mwh_pci": g["ecs_mwh_pci"].sum(),
-            "actual_mwh_pci": g["nc_mwh_pci"].sum(),
-            "dju": g["dju"].sum(),
-            "dju_ref": g["dju_ref"].first(),
-            "nb_mwh_pci": g["nb_mwh_pci"].first(),
-            "reference_mwh_pci": g["reference_mwh_pci"].sum(),
-            "days": g["day"].size(),
-            "days_missing": g["missing"].sum().astype("int64"),
-            "days_estimated": g["estimated"].sum().astype("int64"),
-            "dju_days_missing": g["dju_missing"].sum().astype("int64"),
-            "ecs_days_missing": g["ecs_missing"].sum().astype("int64"),
-            "adjusted": g["adjusted"].any(),
+            "building_code": codes[g_b],
+            "qt_mwh_pci": total("qt_mwh_pci"),
+            "ecs_mwh_pci": total("ecs_mwh_pci"),
+            "actual_mwh_pci": total("nc_mwh_pci"),
+            "dju": total("dju"),
+            "dju_ref": dju_ref[g_b],
+            "nb_mwh_pci": nb[g_b],
+            "reference_mwh_pci": total("reference_mwh_pci"),
+            "days": size[present].astype("int64"),
+            "days_missing": total("missing").astype("int64"),
+            "days_estimated": total("estimated").astype("int64"),
+            "dju_days_missing": total("dju_missing").astype("int64"),
+            "ecs_days_missing": total("ecs_missing").astype("int64"),
+            "adjusted": total("adjusted") > 0,
         }
     )
-    return out.reset_index()
+    if by_month:
+        out.insert(1, "month", pd.PeriodIndex(months[present % len(months)], freq="M"))
+    return out
 
 
 def _with_clause(frame: pd.DataFrame, terms: ContractTerms) -> pd.DataFrame:
@@ -339,10 +413,8 @@ def settle(
             terms.station_code, terms.price_eur_per_mwh_pci, terms.kind, empty,
             pd.DataFrame(), _total(empty, terms),
         )  # fmt: skip
-    per_building = _with_clause(_aggregate(ledger, ["building_code"]), terms)
-
-    ledger["month"] = pd.DatetimeIndex(ledger["day"]).to_period("M")
-    per_month = _with_clause(_aggregate(ledger, ["building_code", "month"]), terms)
+    per_building = _with_clause(_aggregate(ledger, terms, by_month=False), terms)
+    per_month = _with_clause(_aggregate(ledger, terms, by_month=True), terms)
 
     no_alert = np.zeros(len(per_building), dtype=bool)
     one, two = no_alert, no_alert
@@ -351,7 +423,7 @@ def settle(
         p_first, p_last = season_bounds(prev, terms.season_start, terms.season_end)
         p_days = pd.date_range(p_first, p_last, freq="D", name="day")
         p_ledger = building_days(terms, p_days, rollups, dju_daily, adjustments)
-        p_agg = _aggregate(p_ledger, ["building_code"])
+        p_agg = _aggregate(p_ledger, terms, by_month=False)
         # a previous season without any data says nothing about the reference
         p_agg.loc[p_agg["days_missing"] >= p_agg["days"], "actual_mwh_pci"] = np.nan
         p_clause = sharing_clause(
