@@ -106,7 +106,10 @@ class DecodePlan:
         if len(self.invalid_idx):
             hit = raw[self.invalid_idx] == self.invalid_raw
             invalid[self.invalid_idx[hit]] = True
-        with np.errstate(invalid="ignore", over="ignore"):
+        if self.any_float:  # garbage float64 times a scale may overflow: it is flagged anyway
+            with np.errstate(invalid="ignore", over="ignore"):
+                value = value * self.scale + self.offset
+        else:
             value = value * self.scale + self.offset
         if invalid.any():
             value[invalid] = np.nan
@@ -137,21 +140,23 @@ def implausible_floats(
     if not floats.any():
         return []
     regs = np.asarray(regs, dtype=np.uint64).reshape(len(plan.points), 4)
-    raw = (decoded or plan.decode(regs)).raw
-    with np.errstate(invalid="ignore", over="ignore"):
-        values = plan._floats(raw, np.zeros(len(raw)))
-        magnitude = np.abs(values)
-        suspicious = floats & (
-            ~np.isfinite(values)
-            | ((magnitude > 0) & (magnitude < IMPLAUSIBLE_TINY))
-            | (magnitude > IMPLAUSIBLE_HUGE)
-        )
+    decoded = decoded or plan.decode(regs)
+    # the float as sent, before scale/offset; NaN compares False and is caught as INVALID
+    magnitude = np.abs((decoded.value - plan.offset) / plan.scale)
+    suspicious = floats & (
+        ((magnitude > 0) & (magnitude < IMPLAUSIBLE_TINY))
+        | (magnitude > IMPLAUSIBLE_HUGE)
+        | (decoded.quality == int(Quality.INVALID))
+    )
+    if not suspicious.any():
+        return []
+    raw = decoded.raw
     # a raw value the map declares "invalid" is not a word-order mistake
     if len(plan.invalid_idx):
         declared = plan.invalid_idx[raw[plan.invalid_idx] == plan.invalid_raw]
         suspicious[declared] = False
-    if not suspicious.any():
-        return []
+    with np.errstate(invalid="ignore", over="ignore"):
+        values = plan._floats(raw, np.zeros(len(raw)))
     hints = []
     for i in np.flatnonzero(suspicious):
         point = plan.points[i]
