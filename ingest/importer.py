@@ -544,7 +544,10 @@ def list_batches(engine: Engine, limit: int = 50, user: str | None = None) -> pd
         params["u"] = user
     query += " ORDER BY id DESC LIMIT :n"
     with engine.connect() as conn:
-        return pd.read_sql_query(text(query), conn, params=params)
+        frame = pd.read_sql_query(text(query), conn, params=params)
+    for col in ("started_at", "finished_at"):  # SQLite gives naive UTC text
+        frame[col] = pd.to_datetime(frame[col], utc=True, format="mixed")
+    return frame
 
 
 def batch_rejected(engine: Engine, batch_id: int) -> pd.DataFrame:

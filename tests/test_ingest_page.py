@@ -1,0 +1,96 @@
+"""The import page: the manager and the contractor upload; the programmer is refused; a
+contractor's values for another contract's channel are rejected with the reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from sqlalchemy import text
+
+from carnet.db import get_engine
+from dashboards.app import create_app
+from tests.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
+from tests.seed import seed_town
+from tests.test_dashboards_auth import sign_in
+
+CSV = "point;horodate;valeur\nMAIRIE-T;01/12/2024 08:00;19,5\nPASTEUR-GAZ;01/12/2024 08:00;6000\n"
+
+
+@pytest.fixture
+def app(db_url):
+    engine = get_engine(db_url)
+    seed_users(engine)
+    seed_town(engine)
+    return create_app(db_url)
+
+
+def _client(app, role):
+    client = app.server.test_client()
+    assert sign_in(client, LOGIN_OF_ROLE[role], password_of(LOGIN_OF_ROLE[role])).status_code == 302
+    return client
+
+
+def _upload(client, content: str, name="releves.csv"):
+    deps = client.get("/_dash-dependencies").get_json()
+    data = "data:text/csv;base64," + base64.b64encode(content.encode("utf-8")).decode()
+    payload = dash_callback_payload(
+        deps,
+        "imp-result",
+        {
+            "imp-upload.contents": [data],
+            "imp-upload.filename": [name],
+            "imp-format.value": "",
+            "imp-strict.value": [],
+        },
+    )
+    return client.post("/_dash-update-component", json=payload)
+
+
+def _text(response) -> str:
+    return json.dumps(response.get_json(), ensure_ascii=False)
+
+
+def _count(engine, code):
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT COUNT(*) FROM reading r JOIN channel c ON c.id = r.channel_id"
+                " WHERE c.code = :c AND r.ts = :t"
+            ),
+            {"c": code, "t": 1733036400},  # 01/12/2024 08:00 Paris = 07:00 UTC
+        ).scalar_one()
+
+
+def test_programmer_is_refused(app):
+    client = _client(app, "programmer")
+    assert client.get("/imports").status_code == 403
+    manager = _client(app, "manager")
+    deps = manager.get("/_dash-dependencies").get_json()
+    payload = dash_callback_payload(deps, "imp-result", {"imp-upload.contents": ["data:,x"]})
+    assert client.post("/_dash-update-component", json=payload).status_code == 403
+
+
+def test_contractor_rows_for_another_contract_are_rejected(app):
+    engine = get_engine()
+    client = _client(app, "contractor")
+    assert client.get("/imports").status_code == 200
+    response = _upload(client, CSV)
+    assert response.status_code == 200
+    body = _text(response)
+    assert "le point de mesure PASTEUR-GAZ n'appartient pas à votre contrat" in body
+    assert _count(engine, "MAIRIE-T") == 1 and _count(engine, "PASTEUR-GAZ") == 0
+    with engine.connect() as conn:
+        login = conn.execute(text("SELECT user_login FROM import_batch")).scalar_one()
+    assert login == LOGIN_OF_ROLE["contractor"]
+
+
+def test_manager_imports_everywhere_and_sees_history(app):
+    engine = get_engine()
+    client = _client(app, "manager")
+    response = _upload(client, CSV)
+    assert response.status_code == 200
+    assert _count(engine, "PASTEUR-GAZ") == 1
+    body = _text(response)
+    assert "releves.csv" in body and "Lot n° 1" in body
