@@ -159,6 +159,7 @@ def settlement_json(report) -> dict:
         "season": report.season,
         "month": report.month,
         "period": {"from": report.period_from.isoformat(), "to": report.period_to.isoformat()},
+        "season_complete": report.season_complete,
         "dju_method": report.dju_method,
         "dju_base_c": report.dju_base_c,
         "station": report.station_code,

@@ -368,6 +368,7 @@ class SettlementReport:
     months: pd.DataFrame
     total: dict
     ledger: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    season_complete: bool = False  # NB-revision alerts are only raised on a whole season
 
 
 def settlement_period(
@@ -418,7 +419,9 @@ def settle(
 
     no_alert = np.zeros(len(per_building), dtype=bool)
     one, two = no_alert, no_alert
-    if month is None:
+    _, season_last = season_bounds(season, terms.season_start, terms.season_end)
+    complete = month is None and last == season_last
+    if complete:  # a deviation "over a season" is judged on a whole season only
         prev = previous_season(season)
         p_first, p_last = season_bounds(prev, terms.season_start, terms.season_end)
         p_days = pd.date_range(p_first, p_last, freq="D", name="day")
@@ -471,6 +474,7 @@ def settle(
         months=per_month,
         total=_total(per_building, terms),
         ledger=ledger,
+        season_complete=complete,
     )
 
 

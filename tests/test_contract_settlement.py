@@ -141,6 +141,10 @@ def test_overconsumption_is_charged():
     assert float(r["penalty_eur"]) == pytest.approx(0.20 * ref * 92.5, abs=0.011)
     assert r["bonus_eur"] == Decimal("0.00")
     assert "nb_revision_1_season" in r["alerts"]  # 20 % > 12 %
+    # judged on a whole season only: not while the season is running
+    running = settle(terms, SEASON, rollups, dju, as_of=dt.date(2026, 2, 1))
+    assert not running.season_complete
+    assert row(running)["gap_mwh"] < 0 and row(running)["alerts"] == []
 
 
 def test_domestic_hot_water_is_deducted():
