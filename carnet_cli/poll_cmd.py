@@ -45,6 +45,7 @@ def _logging(verbose: bool) -> None:
     )
     # pymodbus reports every timeout as an error; we log silent devices ourselves, once
     logging.getLogger("pymodbus").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _config_path(arg: str | None) -> Path:
@@ -114,10 +115,10 @@ def _poll(args) -> int:
     flush = poller.last_flush
     total = sum(len(r.channel_idx) for r in poller.readers)
     if flush is not None and flush.written:
-        print(f"\n{flush.rows} mesures écrites (lot n° {flush.batch_id}) pour {total} voies")
+        print(f"\n{flush.rows} mesure(s) écrite(s) (lot n° {flush.batch_id}) pour {total} voie(s)")
     elif flush is not None:
         print(
-            f"\nbase indisponible ({flush.error}) : {flush.rows} mesures mises en attente dans"
+            f"\nbase indisponible ({flush.error}) : {flush.rows} mesure(s) mise(s) en attente dans"
             f" {poller.writer.spool.dir}"
         )
         return 1

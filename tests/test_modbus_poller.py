@@ -369,6 +369,9 @@ def test_stop_flushes_the_buffer(engine):
     rows = _readings(engine, ids["T"])
     assert len(rows) >= 5 and rows["value"].tolist() == pytest.approx([12.3] * len(rows))
     assert poller.buffered_rows == 0
+    status = poller.status_line()
+    assert "1 équipement(s) : 1 en ligne, 0 muet(s)" in status
+    assert f"{len(rows)} mesure(s) écrite(s) depuis le démarrage, 0 en tampon" in status
 
 
 def test_sigterm_flushes_the_buffer(engine, db_url, tmp_path):
@@ -474,7 +477,7 @@ def test_cli_poll_once_and_modbus_read(engine, tmp_path, capsys):
         assert cli_main(["poll", "--config", str(config), "--once"]) == 0
         out = capsys.readouterr().out
         assert "GW-RTU / esclave 10 (generic-boiler)" in out and "points lus" in out
-        assert "mesures écrites" in out
+        assert "2 mesure(s) écrite(s)" in out
         status = cli_main(["modbus", "read", f"127.0.0.1:{server.port}", "--unit", "20",
                            "--map", "heat-meter-cdab", "--framer", "rtu"])  # fmt: skip
         out = capsys.readouterr().out

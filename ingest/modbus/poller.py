@@ -445,6 +445,7 @@ class Poller:
         self._stop: asyncio.Event | None = None
         self.last_flush: FlushReport | None = None
         self._background: set[asyncio.Task] = set()
+        self.written_rows = 0  # this run, spool replays not counted
 
     # --- buffer -------------------------------------------------------------------------------
 
@@ -501,6 +502,8 @@ class Poller:
                 return FlushReport()
             report = await asyncio.to_thread(self.writer.flush, frame, self.readers, self.alarms)
             self.last_flush = report
+            if report.written:
+                self.written_rows += report.rows
             return report
 
     # --- polling ------------------------------------------------------------------------------
@@ -561,9 +564,9 @@ class Poller:
         flush = self.last_flush
         db = "base ok" if flush is None or flush.written else "base indisponible"
         return (
-            f"{now} {len(self.readers)} équipements, {online} en ligne, {silent} muets,"
-            f" {self._rows} mesures en tampon, {len(self.writer.spool.files())} lots en attente,"
-            f" {db}"
+            f"{now} {len(self.readers)} équipement(s) : {online} en ligne, {silent} muet(s) ;"
+            f" {self.written_rows} mesure(s) écrite(s) depuis le démarrage, {self._rows} en"
+            f" tampon, {len(self.writer.spool.files())} lot(s) en attente ; {db}"
         )
 
     def stop(self) -> None:
