@@ -164,6 +164,20 @@ def _rng(seed: int, *purpose) -> np.random.Generator:
     return np.random.default_rng(key)
 
 
+def _uniform(seed: int, purpose: str, *keys: np.ndarray) -> np.ndarray:
+    """A uniform [0, 1) draw per element, keyed by its values (splitmix64): the same booking
+    gets the same draw however many others are generated around it."""
+    with np.errstate(over="ignore"):
+        x = np.full(np.broadcast(*keys).shape, np.uint64(_rng(seed, purpose).integers(2**63)))
+        for k in keys:
+            x = x ^ np.asarray(k).astype(np.uint64)
+            x = x + np.uint64(0x9E3779B97F4A7C15)
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
 def _ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
     """AR(1) with stationary standard deviation `sd`, vectorised through an EWM."""
     innov = rng.standard_normal(n) * sd * np.sqrt(1 - phi**2)
@@ -430,12 +444,13 @@ def simulate_bookings(seed: int, first: dt.date, last: dt.date) -> pd.DataFrame:
         room, titles, wdays = ev["room"], ev["titles"], tuple(ev["weekdays"])
         day_slot, eve_slot = tuple(ev["day_slot"]), tuple(ev["evening_slot"])
         sp, pre, rate = ev["setpoint_c"], ev["preheat_min"], ev["per_month"]
-        rng = _rng(seed, "events", room)
+        day_no = days.astype("int64")  # draws keyed by the day: stable whatever the range
         ok = np.isin(weekday, wdays) & ~summer
-        k = np.flatnonzero(ok & (rng.random(len(days)) < rate * 12 / 52 / len(wdays) * 1.0))
-        pick = rng.integers(0, len(titles), len(k))
-        evening = rng.random(len(k)) < 0.65
-        for d, t, ev in zip(days[k], pick, evening, strict=True):
+        k = np.flatnonzero(ok & (_uniform(seed, room, day_no) < rate * 12 / 52 / len(wdays)))
+        pick = (_uniform(seed, room + "/title", day_no[k]) * len(titles)).astype(int)
+        evening = _uniform(seed, room + "/evening", day_no[k]) < 0.65
+        size = _uniform(seed, room + "/attendance", day_no[k])
+        for d, t, ev, z in zip(days[k], pick, evening, size, strict=True):
             a, b = eve_slot if ev else day_slot
             title = titles[t]
             note = (
@@ -453,7 +468,7 @@ def simulate_bookings(seed: int, first: dt.date, last: dt.date) -> pd.DataFrame:
                     setpoint_c=float(sp),
                     preheat_min=pre,
                     heating_note=note,
-                    attendance=int(rng.integers(40, 300)) if e < 2 else int(rng.integers(15, 110)),
+                    attendance=int(40 + 260 * z) if e < 2 else int(15 + 95 * z),
                 )
             )
     frame = pd.DataFrame(rows)
@@ -469,10 +484,10 @@ def simulate_bookings(seed: int, first: dt.date, last: dt.date) -> pd.DataFrame:
     prev_end = frame.groupby("room")["end_ts"].shift(1)
     overlap = frame["start_ts"] < prev_end.fillna(-1)
     frame = frame[~overlap].reset_index(drop=True)
-    rng = _rng(seed, "booking-status")
-    u = rng.random(len(frame))
-    frame["status"] = np.where(u < 0.03, "cancelled", "confirmed")
-    frame["late"] = (rng.random(len(frame)) < 0.12) & (frame["status"] == "confirmed")
+    room_no = frame["room"].map(lambda r: int(hashlib.sha256(r.encode()).hexdigest()[:8], 16))
+    key = (frame["start_ts"].to_numpy(), room_no.to_numpy(dtype="int64"))
+    frame["status"] = np.where(_uniform(seed, "cancelled", *key) < 0.03, "cancelled", "confirmed")
+    frame["late"] = (_uniform(seed, "late", *key) < 0.12) & (frame["status"] == "confirmed")
     frame["organiser"] = frame["organiser"].fillna(
         pd.Series(
             np.where(
@@ -637,10 +652,8 @@ def simulate(
         heating_on &= fault == 0
         demand *= heating_on
         demand *= _step_factor(clock.days, prof.changes, 1.0)[dh]
-        rng = _rng(seed, "gas", code)
-        noise = np.exp(rng.normal(0, 0.05, len(clock.days)))[dh] * np.exp(
-            rng.normal(0, 0.12, len(clock.ts))
-        )
+        noise = np.exp(_rng(seed, "gas-daily", code).normal(0, 0.05, len(clock.days)))[dh]
+        noise *= np.exp(_rng(seed, "gas-hourly", code).normal(0, 0.12, len(clock.ts)))
         demand *= noise
         eta = _step_factor(clock.days, prof.eta_changes, prof.eta_pci)[dh]
         open_day = np.bincount(dh, weights=occ, minlength=len(clock.days))
@@ -666,7 +679,7 @@ def simulate(
         runtime = np.where(fuel - dhw > 0, np.maximum(runtime, 0.05), runtime)
         design = ua * (bal_c + 7.0)
         flow_eq = np.where(heat > 0, 32.0 + 40.0 * np.clip(heat / design, 0, 1.2), 24.0)
-        flow = _ewm(flow_eq, 0.6) + rng.normal(0, 0.6, len(clock.ts))
+        flow = _ewm(flow_eq, 0.6) + _rng(seed, "flow", code).normal(0, 0.6, len(clock.ts))
         sims[code] = BuildingSim(
             code,
             np.zeros(0),
@@ -1000,8 +1013,8 @@ def _write_bookings(session, data: DemoData, now: dt.datetime) -> None:
     b = data.bookings
     b = b[b["start_ts"] >= data.start_ts]
     future = b["start_ts"] > data.now_ts
-    rng = _rng(data.seed, "booking-options")
-    option = future & (rng.random(len(b)) < 0.2) & b["series_id"].isna()
+    pending = _uniform(data.seed, "option", b["start_ts"].to_numpy()) < 0.2
+    option = future & pending & b["series_id"].isna()  # events not yet confirmed
     created = [min(now, _local_dt(s) - dt.timedelta(days=21)) for s in b["start_ts"]]
     session.add_all(
         Booking(
