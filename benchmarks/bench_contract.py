@@ -78,7 +78,8 @@ def bench_fits(repeat: int) -> tuple[float, float]:
         for tb in TB_GRID_C:
             x = np.column_stack([np.ones(len(temp)), np.maximum(0.0, tb - temp)])
             res = sm.OLS(energy, x).fit()
-            if res.params[1] > 0 and (best is None or res.ssr < best[1]):
+            ok = res.params[1] > 0 and res.params[0] >= 0
+            if ok and (best is None or res.ssr < best[1]):
                 best = (tb, res.ssr)
         return best
 

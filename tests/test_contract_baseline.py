@@ -47,7 +47,8 @@ def statsmodels_grid(frame: pd.DataFrame, freq: str):
             x = x.groupby(month).sum()
             y = y.groupby(month).sum()
         res = sm.OLS(y.to_numpy(), x.to_numpy()).fit()
-        if res.params[1] > 0 and (best is None or res.ssr < best[1].ssr):
+        ok = res.params[1] > 0 and res.params[0] >= 0
+        if ok and (best is None or res.ssr < best[1].ssr):
             best = (tb, res, y.to_numpy())
     return best
 
@@ -125,6 +126,9 @@ def test_fsu_formula():
         expected, rel=1e-3
     )
     # negative autocorrelation does not flatter the model
+    assert metrics.fractional_savings_uncertainty(cv, n, p, m, -f, rho) == pytest.approx(
+        expected, rel=1e-3
+    )  # an overrun's uncertainty is relative to its size too
     no_rho = metrics.fractional_savings_uncertainty(cv, n, p, m, f, 0.0)
     assert metrics.fractional_savings_uncertainty(cv, n, p, m, f, -0.4) == no_rho
 

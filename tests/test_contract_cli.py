@@ -307,7 +307,7 @@ def test_baseline_cli(engine, capsys):
     for tb in np.arange(8.0, 22.01, 0.5):
         x = np.column_stack([np.ones(365), np.maximum(0.0, tb - mean[base])])
         res = sm.OLS(kwh[base], x).fit()
-        if res.params[1] > 0 and (best is None or res.ssr < best[1].ssr):
+        if res.params[1] > 0 and res.params[0] >= 0 and (best is None or res.ssr < best[1].ssr):
             best = (tb, res)
     tb, res = best
     assert data["model"] == "heating_changepoint_daily"

@@ -114,8 +114,9 @@ def fit_changepoint(
 ) -> ChangePointModel:
     """Fit on days with energy_kwh and temp_mean_c (columns: day, energy_kwh, temp_mean_c).
 
-    The heating slope must be positive (and the cooling one): otherwise the weather does not
-    explain the consumption and the model falls back to a constant per day.
+    The heating slope must be positive (and the cooling one) and the base load not negative:
+    otherwise the weather does not explain the consumption and the model falls back to a
+    constant per day (or, with `cooling`, to the heating-only model).
     """
     if freq not in ("daily", "monthly"):
         raise ValueError("freq doit valoir 'daily' ou 'monthly'")
@@ -145,7 +146,8 @@ def fit_changepoint(
     else:
         x = np.stack([np.broadcast_to(ndays, hdd.shape), hdd], axis=2)
     beta, sse = _batched_lstsq(x, y)
-    valid = np.isfinite(sse) & (beta[:, 1] > 0)
+    # physical signs: a base load that is not negative, a heating slope that is positive
+    valid = np.isfinite(sse) & (beta[:, 1] > 0) & (beta[:, 0] >= 0)
     if cooling:
         valid &= beta[:, 2] > 0
     if not valid.any():

@@ -105,7 +105,8 @@ def fractional_savings_uncertainty(
     rho = max(0.0, min(rho, 0.99))
     n_eff = n * (1.0 - rho) / (1.0 + rho)
     t = t_quantile(n - p, confidence)
-    return t * 1.26 * cv * math.sqrt((n / n_eff) * (1.0 + 2.0 / n_eff) / m) / savings_fraction
+    # relative to the size of the savings: an overrun has an uncertainty of the same kind
+    return t * 1.26 * cv * math.sqrt((n / n_eff) * (1.0 + 2.0 / n_eff) / m) / abs(savings_fraction)
 
 
 def acceptance(cv: float, nm: float, freq: str) -> dict:
