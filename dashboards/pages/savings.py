@@ -10,8 +10,6 @@ scope on the server (a contractor sees its own contract only); adding an adjustm
 
 from __future__ import annotations
 
-import urllib.parse
-
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html
 from sqlalchemy import select
@@ -706,7 +704,7 @@ def _adjustments_card(d: BuildingDetail, can_edit: bool, message):
                             [
                                 html.Td(fr_date(a["effective_from"]), className="date"),
                                 html.Td(fr_date(a["effective_to"]), className="date"),
-                                html.Td(a["kind_label"]),
+                                html.Td(a["kind_label"][:1].upper() + a["kind_label"][1:]),
                                 html.Td(_effect(a), className="num"),
                                 html.Td(a["justification"]),
                                 html.Td(a["author_login"], className="code"),
@@ -859,13 +857,3 @@ def add_adjustment_cb(clicks, building_code, contract_code, date_from, date_to, 
         "de santé du bâtiment."
     )
     return None, {"n": n, "message": text}
-
-
-def detail_href(building_code: str, contract_code: str | None = None, season=None) -> str:
-    """The URL of a building's detail on this page (for other pages' links)."""
-    query = {"batiment": building_code}
-    if contract_code:
-        query["contrat"] = contract_code
-    if season:
-        query["saison"] = season
-    return PATH + "?" + urllib.parse.urlencode(query)
