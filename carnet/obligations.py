@@ -110,6 +110,9 @@ class Template:
     equipment_rule: Callable[[Equipment, Context], bool] | None = None
     building_rule: Callable[[Context], bool] | None = None
     waived: Callable[[Context], str | None] | None = None  # reason -> created inactive
+    # transitional rule of the text: equipment in place before [0] (or of unknown date) has its
+    # first visit due by [1]
+    transition: tuple[dt.date, dt.date] | None = None
 
 
 def _power(eq: Equipment) -> float:
@@ -186,6 +189,8 @@ TEMPLATES: tuple[Template, ...] = (
         "systèmes de chauffage > 70 kW) : 5 ans ; numéros d'articles à vérifier",
         months=60,
         building_rule=lambda ctx: ctx.heating_kw > 70,
+        # systems in place on 1 July 2020: first inspection by 1 July 2025 (décret 2020-912)
+        transition=(dt.date(2020, 7, 1), dt.date(2025, 7, 1)),
     ),
     Template(
         "heat_pump_maintenance",
@@ -194,6 +199,8 @@ TEMPLATES: tuple[Template, ...] = (
         "2 ans)",
         months=24,
         equipment_rule=lambda eq, ctx: eq.kind.lower() in HEAT_PUMP_KINDS and 4 <= _power(eq) <= 70,
+        # systems in place on 1 July 2020: first maintenance by 1 July 2022 (décret 2020-912)
+        transition=(dt.date(2020, 7, 1), dt.date(2022, 7, 1)),
     ),
     Template(
         # Twice a year, one of them in the heating season. The RSD allows once a year only for
@@ -216,6 +223,9 @@ TEMPLATES: tuple[Template, ...] = (
         "7 avril 2023) ; arrêté du 7 avril 2023 : au plus tous les 5 ans",
         months=60,
         equipment_rule=lambda eq, ctx: eq.kind.lower() in BACS_KINDS and ctx.heating_kw > 70,
+        # systems in place on 8 April 2023: first inspection by 1 January 2025 (arrêté du
+        # 7 avril 2023)
+        transition=(dt.date(2023, 4, 8), dt.date(2025, 1, 1)),
     ),
     Template(
         "erp_electrical",
@@ -306,12 +316,30 @@ def _context(session: Session, building: Building, today: dt.date) -> Context:
 
 
 def _first_due(template: Template, installed_on: dt.date | None, today: dt.date) -> dt.date:
-    """Never done: due one period after installation if known, otherwise due now."""
+    """Never done: the text's transitional deadline for equipment already in place, else one
+    period after installation when known, otherwise due now (history unknown)."""
     if template.key == OPERAT_TEMPLATE:
         return _operat_due(today, inclusive=True)
+    if template.transition is not None:
+        in_place_before, due_by = template.transition
+        if installed_on is None or installed_on < in_place_before:
+            return due_by
     if installed_on is not None:
         return next_due(installed_on, template.months, template.days)
     return today
+
+
+def _installed_on(template: Template, eq: Equipment | None, ctx: Context) -> dt.date | None:
+    """The equipment's installation date; for a building-level heating duty, the oldest heat
+    generator's (None if any generator's date is unknown)."""
+    if eq is not None:
+        return eq.installed_on
+    if template.key != "heating_inspection_70kw":
+        return None
+    dates = [
+        g.installed_on for g in ctx.equipment if _is_boiler(g) or g.kind.lower() in HEAT_PUMP_KINDS
+    ]
+    return None if not dates or None in dates else min(dates)
 
 
 def apply_templates(
@@ -351,7 +379,7 @@ def apply_templates(
                 label=label,
                 periodicity_months=template.months,
                 periodicity_days=template.days,
-                next_due_on=_first_due(template, eq.installed_on if eq else None, today),
+                next_due_on=_first_due(template, _installed_on(template, eq, ctx), today),
                 active=waived is None,
                 notes="; ".join(filter(None, [f"Texte : {template.reference}", waived])),
             )

@@ -80,8 +80,10 @@ def test_templates_for_a_250_kw_gas_boiler_in_an_erp(engine):
         assert "R. 224-41-4" in maint.notes
         # twice-yearly sweeping
         assert got[("chimney_sweeping", boiler.id)].periodicity_months == 6
-        # heating system over 70 kW: inspection every 5 years, at building level
-        assert got[("heating_inspection_70kw", None)].periodicity_months == 60
+        # heating system over 70 kW: inspection every 5 years, at building level; a system in
+        # place before 1 July 2020 had its first inspection due by 1 July 2025
+        insp = got[("heating_inspection_70kw", None)]
+        assert (insp.periodicity_months, insp.next_due_on) == (60, dt.date(2025, 7, 1))
         # not in the 400 kW - 20 MW range
         assert not any(t.startswith("boiler_efficiency") for t, _ in got)
         # ERP category 3 with gas: the five yearly checks
@@ -128,6 +130,13 @@ def test_large_boilers_heat_pumps_lifts_bacs_and_cpe_waiver(engine):
         big = Equipment(building_id=b.id, code="P-CH1", kind="boiler", fuel="gas", power_kw=800)
         huge = Equipment(building_id=b.id, code="P-CH2", kind="boiler", fuel="gas", power_kw=6000)
         pac = Equipment(building_id=b.id, code="P-PAC", kind="heat_pump", power_kw=12)
+        new_pac = Equipment(
+            building_id=b.id,
+            code="P-PAC2",
+            kind="heat_pump",
+            power_kw=8,
+            installed_on=dt.date(2021, 3, 31),
+        )
         lift = Equipment(building_id=b.id, code="P-ASC", kind="lift")
         gtb = Equipment(building_id=b.id, code="P-GTB", kind="bacs")
         old = Equipment(
@@ -138,13 +147,19 @@ def test_large_boilers_heat_pumps_lifts_bacs_and_cpe_waiver(engine):
             power_kw=100,
             removed_on=dt.date(2020, 1, 1),
         )
-        s.add_all([big, huge, pac, lift, gtb, old])
+        s.add_all([big, huge, pac, new_pac, lift, gtb, old])
         s.flush()
         got = _by_template(apply_templates(s, b, today=TODAY))
         assert got[("boiler_efficiency_check", big.id)].periodicity_months == 36
         assert got[("boiler_efficiency_check_5mw", huge.id)].periodicity_months == 24
         assert ("boiler_maintenance", big.id) not in got
         assert got[("heat_pump_maintenance", pac.id)].periodicity_months == 24
+        # transitional deadlines for equipment of unknown date (in place before the texts)
+        assert got[("heat_pump_maintenance", pac.id)].next_due_on == dt.date(2022, 7, 1)
+        assert got[("bacs_inspection", gtb.id)].next_due_on == dt.date(2025, 1, 1)
+        assert got[("heating_inspection_70kw", None)].next_due_on == dt.date(2025, 7, 1)
+        # installed after the transition: two years after installation (month end kept)
+        assert got[("heat_pump_maintenance", new_pac.id)].next_due_on == dt.date(2023, 3, 31)
         assert got[("lift_visit", lift.id)].periodicity_days == 42
         assert got[("lift_technical_inspection", lift.id)].periodicity_months == 60
         assert got[("bacs_inspection", gtb.id)].periodicity_months == 60
@@ -260,11 +275,13 @@ def test_overdue_list_across_the_portfolio_and_scope(engine):
         apply_templates(s, town["mairie"], today=TODAY)
         apply_templates(s, town["ecole"], today=TODAY)
         late = overdue(s, today=TODAY)
-        # MAIRIE's boiler maintenance and sweeping (from the 2012 installation); the rest is
-        # due today (unknown history) or later, hence not overdue
+        # MAIRIE's boiler maintenance and sweeping (from the 2012 installation) and its heating
+        # inspection (system in place before 1 July 2020: due by 1 July 2025); the rest is due
+        # today (unknown history) or later, hence not overdue
         assert set(zip(late["building_code"], late["label"].str[:8], strict=True)) == {
             ("MAIRIE", "Entretie"),
             ("MAIRIE", "Ramonage"),
+            ("MAIRIE", "Inspecti"),
         }
         row = late[late["label"].str.startswith("Entretien")].iloc[0]
         assert row["days_overdue"] == (TODAY - dt.date(2013, 9, 1)).days
