@@ -416,6 +416,7 @@ def test_unreachable_database_spools_and_replays_in_order(engine, db_url):
 
         async def scenario():
             poller.writer.url = UNREACHABLE_DB
+            boiler.set("holding", 20, [12])  # a fault starts while the database is away
             boiler.set("holding", 0, [100])
             boiler.set("holding", 12, encode(1000, "uint32"))
             first = await poller.poll_once()
@@ -445,6 +446,9 @@ def test_unreachable_database_spools_and_replays_in_order(engine, db_url):
         sources = [b.source for b in s.scalars(select(ImportBatch).order_by(ImportBatch.id))]
         status = s.scalars(select(DeviceStatus)).one()
         assert status.last_contact_at is not None
+        alarms = s.scalars(select(LogbookEntry)).all()  # the episode waited in memory
+        assert [(a.alarm_key, a.status) for a in alarms] == [("GW-MAIRIE/10/fault_code", "open")]
+        assert alarms[0].occurred_at == dt.datetime.fromtimestamp(t0, dt.UTC)
     assert len(sources) == 4 and all(x.startswith("spool:") for x in sources[:3])
     assert sources[3] == "modbus:GW-MAIRIE"
 
@@ -496,7 +500,6 @@ def test_cli_poll_once_and_modbus_read(engine, tmp_path, capsys):
 
 
 def test_damaged_spool_file_is_set_aside_and_the_others_replayed(engine, db_url, tmp_path):
-    from ingest.modbus.alarms import AlarmTracker
     from ingest.modbus.poller import Writer
 
     ids = _site(engine, {"T": "instant"})
@@ -506,7 +509,7 @@ def test_damaged_spool_file_is_set_aside_and_the_others_replayed(engine, db_url,
     bad = tmp_path / "spool" / f"{time.time_ns():020d}-bad.csv"
     bad.write_text("channel_id,ts,value,quality\nnot,a,number,row\n", encoding="utf-8")
     writer.spool.put(first.assign(ts=200, value=2.5))
-    report = writer.flush(first.iloc[:0], [], AlarmTracker())
+    report = writer.flush(first.iloc[:0], [], [])
     assert report.written and report.replayed == 2
     assert writer.spool.files() == [] and bad.with_suffix(".bad").is_file()
     assert _readings(engine)["value"].tolist() == [1.5, 2.5]

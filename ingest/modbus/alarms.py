@@ -71,10 +71,12 @@ class AlarmTracker:
         self.pending.append(event)
         return event
 
-    def apply(self, session: Session) -> int:
-        """Write pending events in the caller's transaction; returns how many were applied."""
+    @staticmethod
+    def apply_events(session: Session, events: list[AlarmEvent]) -> int:
+        """Write `events` in the caller's transaction (idempotent against the logbook's
+        state); returns how many were applied."""
         applied = 0
-        for event in self.pending:
+        for event in events:
             current = session.scalars(
                 select(LogbookEntry).where(
                     LogbookEntry.alarm_key == event.key,

@@ -31,7 +31,7 @@ from carnet import db as carnet_db
 from carnet.config import carnet_home
 from carnet.models import DeviceStatus, ImportBatch, Quality
 from carnet.store import upsert_readings
-from ingest.modbus.alarms import AlarmTracker, alarm_key
+from ingest.modbus.alarms import AlarmEvent, AlarmTracker, alarm_key
 from ingest.modbus.blocks import Block, Scatter, plan_blocks
 from ingest.modbus.config import BoundDevice, GatewayConfig, PollerConfig, bind_channels
 from ingest.modbus.decode import DecodePlan, enum_label, implausible_floats
@@ -358,9 +358,11 @@ class Writer:
         session.flush()
         return batch.id, session
 
-    def flush(self, frame: pd.DataFrame, readers: list[DeviceReader], alarms: AlarmTracker
-              ) -> FlushReport:  # fmt: skip
-        """Blocking; run in a thread. On failure the frame goes to the spool."""
+    def flush(
+        self, frame: pd.DataFrame, statuses: list[DeviceSnapshot], events: list[AlarmEvent]
+    ) -> FlushReport:
+        """Blocking; run in a thread, on snapshots taken in the event loop. On failure the
+        frame goes to the spool; the caller keeps the statuses and events for the next try."""
         report = FlushReport(rows=len(frame))
         try:
             engine = self._engine()
@@ -377,13 +379,10 @@ class Writer:
                 report.replayed += 1
             with engine.begin() as conn:
                 report.batch_id, session = self._write(conn, frame, self.source)
-                _save_status(session, readers)
-                alarms.apply(session)
+                _save_status(session, statuses)
+                AlarmTracker.apply_events(session, events)
                 session.flush()
                 session.close()
-            alarms.pending.clear()
-            for r in readers:
-                r.dirty = False
             report.written = True
         except Exception as exc:  # the database is away: nothing read may be lost
             report.error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"
@@ -394,25 +393,44 @@ class Writer:
         return report
 
 
-def _save_status(session: Session, readers: list[DeviceReader]) -> None:
-    for r in readers:
-        if not r.dirty:
-            continue
+@dataclass(frozen=True)
+class DeviceSnapshot:
+    """A device's health as of a flush, copied in the event loop for the writer thread."""
+
+    gateway: str
+    unit: int
+    model: str
+    building_id: int | None
+    equipment_id: int | None
+    last_contact: dt.datetime | None
+    last_error: str | None
+    last_error_at: dt.datetime | None
+    failures: int
+
+    @classmethod
+    def of(cls, r: DeviceReader) -> DeviceSnapshot:
+        b = r.bound
+        return cls(b.gateway, b.unit, b.config.map.model, b.building_id, b.equipment_id,
+                   r.last_contact, r.last_error, r.last_error_at, r.failures)  # fmt: skip
+
+
+def _save_status(session: Session, statuses: list[DeviceSnapshot]) -> None:
+    for st in statuses:
         row = session.scalar(
             select(DeviceStatus).where(
-                DeviceStatus.gateway_code == r.bound.gateway, DeviceStatus.unit == r.bound.unit
+                DeviceStatus.gateway_code == st.gateway, DeviceStatus.unit == st.unit
             )
         )
         if row is None:
-            row = DeviceStatus(gateway_code=r.bound.gateway, unit=r.bound.unit)
+            row = DeviceStatus(gateway_code=st.gateway, unit=st.unit)
             session.add(row)
-        row.model = r.bound.config.map.model
-        row.building_id = r.bound.building_id
-        row.equipment_id = r.bound.equipment_id
-        row.last_contact_at = r.last_contact or row.last_contact_at
-        row.last_error = r.last_error
-        row.last_error_at = r.last_error_at
-        row.consecutive_failures = r.failures
+        row.model = st.model
+        row.building_id = st.building_id
+        row.equipment_id = st.equipment_id
+        row.last_contact_at = st.last_contact or row.last_contact_at
+        row.last_error = st.last_error
+        row.last_error_at = st.last_error_at
+        row.consecutive_failures = st.failures
 
 
 class Poller:
@@ -500,10 +518,19 @@ class Poller:
             )
             if nothing_to_do:
                 return FlushReport()
-            report = await asyncio.to_thread(self.writer.flush, frame, self.readers, self.alarms)
+            dirty = [r for r in self.readers if r.dirty]
+            statuses = [DeviceSnapshot.of(r) for r in dirty]
+            for r in dirty:
+                r.dirty = False
+            events, self.alarms.pending = self.alarms.pending, []
+            report = await asyncio.to_thread(self.writer.flush, frame, statuses, events)
             self.last_flush = report
             if report.written:
                 self.written_rows += report.rows
+            else:  # kept for the next flush (the readings themselves are in the spool)
+                for r in dirty:
+                    r.dirty = True
+                self.alarms.pending[:0] = events
             return report
 
     # --- polling ------------------------------------------------------------------------------
