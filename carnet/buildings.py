@@ -14,7 +14,13 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from carnet.access import ActorLike, CarnetPermissionError, can_view_building, can_view_logbook
+from carnet.access import (
+    ActorLike,
+    CarnetPermissionError,
+    building_ids_in_scope,
+    can_view_building,
+    can_view_logbook,
+)
 from carnet.attachments import entry_attachments
 from carnet.logbook import KIND_LABELS_FR, resolve_building, timeline
 from carnet.models import Attachment, Building, Channel, Equipment, LogbookEntry, Reading, Room
@@ -51,8 +57,11 @@ def building_by_qr_token(session: Session, token: str) -> Building | None:
 
 
 def visible_buildings(session: Session, actor: ActorLike) -> list[Building]:
-    buildings = session.scalars(select(Building).order_by(Building.code)).all()
-    return [b for b in buildings if can_view_building(session, actor, b.id)]
+    scope = building_ids_in_scope(session, actor)
+    stmt = select(Building).order_by(Building.code)
+    if scope is not None:
+        stmt = stmt.where(Building.id.in_(scope or [-1]))
+    return list(session.scalars(stmt))
 
 
 def equipment_tree(equipment: list[Equipment]) -> list[dict]:

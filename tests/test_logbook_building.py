@@ -95,3 +95,15 @@ def test_building_record(engine):
         assert ensure_qr_token(s, town["mairie"]) == token and len(token) >= 16
         assert building_by_qr_token(s, token).code == "MAIRIE"
         assert building_by_qr_token(s, "faux") is None
+
+
+def test_visible_buildings_by_role(engine):
+    from carnet.buildings import visible_buildings
+
+    with session_scope(engine) as s:
+        town = make_town(s)
+        u = town["users"]
+        assert [b.code for b in visible_buildings(s, u["agent"])] == ["ECOLE", "MAIRIE"]
+        assert [b.code for b in visible_buildings(s, u["exploitant"])] == ["MAIRIE"]
+        assert [b.code for b in visible_buildings(s, u["exploitant2"])] == ["ECOLE"]
+        assert visible_buildings(s, u["finances"]) == []
