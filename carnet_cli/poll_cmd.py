@@ -29,11 +29,18 @@ def register(sub) -> None:
     m = sub.add_parser("modbus", help="diagnostic Modbus")
     msub = m.add_subparsers(dest="modbus_command", required=True)
     r = msub.add_parser("read", help="lit et décode une fois tous les points d'une table")
-    r.add_argument("target", metavar="HOTE[:PORT]", help="adresse de la passerelle (port 502)")
+    r.add_argument(
+        "target",
+        metavar="HOTE[:PORT]",
+        help="adresse de la passerelle (port 502), ou port série (/dev/ttyUSB0, COM3,"
+        " URL pyserial) pour une liaison RS-485 directe",
+    )
     r.add_argument("--unit", type=int, required=True, help="adresse d'esclave Modbus")
     r.add_argument("--map", required=True, help="modèle de data/registers/ ou chemin d'un YAML")
     r.add_argument("--framer", choices=("socket", "rtu"), default="socket")
     r.add_argument("--timeout", type=float, default=2.0, help="secondes par requête")
+    r.add_argument("--baudrate", type=int, default=9600, help="liaison série : débit")
+    r.add_argument("--parity", choices=("N", "E", "O"), default="N", help="liaison série")
     r.set_defaults(handler=_modbus_read)
 
 
@@ -132,19 +139,29 @@ def _modbus_read(args) -> int:
     from ingest.modbus.registers import MapError, load_map
 
     _logging(False)
-    host, _, port = args.target.rpartition(":") if ":" in args.target else (args.target, "", "502")
-    try:
-        port_n = int(port)
-    except ValueError as exc:
-        raise CliError(f"port invalide : {port!r}") from exc
+    target = args.target
+    serial = target.startswith(("/", "COM")) or "://" in target
     try:
         register_map = load_map(args.map, Path.cwd())
     except MapError as exc:
         raise CliError(str(exc)) from exc
-    gw_config = GatewayConfig(
-        code="diagnostic", host=host, port=port_n, framer=args.framer, timeout_s=args.timeout,
-        retries=0,
-    )  # fmt: skip
+    if serial:
+        gw_config = GatewayConfig(
+            code="diagnostic", kind="serial", port=target, framer="rtu", timeout_s=args.timeout,
+            retries=0, baudrate=args.baudrate, parity=args.parity,
+        )  # fmt: skip
+        where = f"{target} ({args.baudrate} bauds, parité {args.parity})"
+    else:
+        host, _, port = target.rpartition(":") if ":" in target else (target, "", "502")
+        try:
+            port_n = int(port)
+        except ValueError as exc:
+            raise CliError(f"port invalide : {port!r}") from exc
+        gw_config = GatewayConfig(
+            code="diagnostic", host=host, port=port_n, framer=args.framer,
+            timeout_s=args.timeout, retries=0,
+        )  # fmt: skip
+        where = f"{host}:{port_n} ({args.framer})"
     device = DeviceConfig(unit=args.unit, map=register_map)
     reader = DeviceReader(BoundDevice("diagnostic", device, {}, None, None), read_all=True)
 
@@ -157,8 +174,8 @@ def _modbus_read(args) -> int:
 
     result, value, quality = asyncio.run(read())
     print(
-        f"{host}:{port_n} esclave {args.unit}, table {register_map.model}"
-        f" ({args.framer}), lu en {_fmt_s(result.duration_s)}"
+        f"{where} esclave {args.unit}, table {register_map.model},"
+        f" lu en {_fmt_s(result.duration_s)}"
     )
     rows = []
     for i, p in enumerate(reader.points):

@@ -527,7 +527,7 @@ def test_cli_poll_with_the_database_away_at_start(engine, tmp_path, monkeypatch,
     assert "base de données injoignable" in capsys.readouterr().err
 
 
-def test_serial_gateway_through_pyserial_url(engine):
+def test_serial_gateway_through_pyserial_url(engine, capsys):
     """A serial gateway (pyserial URL `socket://`, as for a serial-over-IP adapter) with RTU."""
     ids = _site(engine, {"T": "instant"})
     boiler = FakeDevice(5)
@@ -542,5 +542,12 @@ def test_serial_gateway_through_pyserial_url(engine):
         poller = Poller(cfg, clock=Clock())
         results = asyncio.run(poller.poll_once())
         poller.close()
+        # the technician's one-off read on the same line
+        url = f"socket://127.0.0.1:{server.port}"
+        status = cli_main(["modbus", "read", url, "--unit", "5", "--map", "generic-boiler",
+                           "--baudrate", "19200", "--parity", "E"])  # fmt: skip
+        out = capsys.readouterr().out
+    assert status == 0 and "19200 bauds" in out
+    assert "-4,2" in next(x for x in out.splitlines() if x.startswith("outdoor_temp"))
     assert results[0].answered and results[0].points_failed == 0
     assert _readings(engine, ids["T"])["value"].tolist() == pytest.approx([-4.2])
