@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 	$(BIN)/carnet demo
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

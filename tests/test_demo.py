@@ -37,6 +37,9 @@ from carnet.queries import daily_frame, monthly_frame
 from carnet.timeutil import local_dates, local_day_bounds
 from carnet.users import authenticate
 
+# one worker builds the demo and runs all of these (`make test` uses --dist loadgroup)
+pytestmark = pytest.mark.xdist_group(name="demo")
+
 TODAY = dt.date(2026, 11, 25)
 SEASONS = (2023, 2024, 2025)
 
