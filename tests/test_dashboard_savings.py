@@ -217,7 +217,12 @@ def test_contractor_sees_only_its_contract(app):
 
 
 def test_finance_reads_but_may_not_add_an_adjustment(app, db_url):
+    programmer = signed_in(app, "programmation")  # no savings.view at all
+    assert programmer.get("/economies").status_code == 403
+    no_table = post_callback(programmer, "savings-portfolio", detail_values(CONTRACT, None))
+    assert no_table.status_code == 403
     finance = signed_in(app, "finances")
+    assert finance.get("/economies").status_code == 200
     read = post_callback(finance, "savings-detail", detail_values(OTHER, "GYM-C"))
     assert read.status_code == 200 and "savings-fig-carpet" in read.text
     assert "savings-adj-form" not in read.text  # no form for a reader
