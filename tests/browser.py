@@ -41,9 +41,11 @@ def password_of(login: str) -> str:
 
 
 def _hash(password: str) -> str:
-    # scrypt is slow on purpose; hash each test password once per process
+    # Test accounts only: a cheap PBKDF2 hash, so that the many sign-ins of the suite do not each
+    # pay for scrypt (slow on purpose: the production default of `carnet.users.set_user`).
+    # `check_password_hash` accepts either method.
     if password not in _HASHES:
-        _HASHES[password] = generate_password_hash(password)
+        _HASHES[password] = generate_password_hash(password, method="pbkdf2:sha256:1000")
     return _HASHES[password]
 
 
