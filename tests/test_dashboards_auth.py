@@ -132,6 +132,15 @@ def test_wrong_password_is_refused_with_the_same_message_as_an_unknown_login(app
     assert client.get("/portefeuille").status_code == 302
 
 
+def test_the_sign_in_form_escapes_what_it_echoes(app):
+    client = app.server.test_client()
+    evil = '"><script>alert(1)</script>'
+    response = sign_in(client, evil, "pas-le-bon-mot-de-passe", suivant="/" + evil)
+    assert response.status_code == 401
+    assert "<script>alert(1)</script>" not in response.text
+    assert "&lt;script&gt;" in response.text
+
+
 def test_sign_in_without_the_form_token_is_refused(app):
     client = app.server.test_client()
     response = client.post(
