@@ -65,8 +65,12 @@ class SignInLimiter:
             return self.window_s - (now - times[-self.max_failures])
 
     def failed(self, key) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._failures.setdefault(key, []).append(time.monotonic())
+            if len(self._failures) > 10_000:  # many distinct logins tried: forget expired ones
+                for other in list(self._failures):
+                    self._recent(other, now)
+            self._failures.setdefault(key, []).append(now)
 
     def succeeded(self, key) -> None:
         with self._lock:
