@@ -58,7 +58,17 @@ def normalise_readings(frame: pd.DataFrame) -> pd.DataFrame:
         }
     )
     out.loc[out["value"].isna() & (out["quality"] < Quality.GAP), "quality"] = int(Quality.GAP)
-    return out.drop_duplicates(["channel_id", "ts"], keep="last")
+    dup = duplicated_keys(out["channel_id"].to_numpy(), out["ts"].to_numpy())
+    return out[~dup] if dup.any() else out
+
+
+def duplicated_keys(channel_id: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Mask of (channel, ts) keys that appear again later (keep the last). A frame sorted by
+    key, the usual case, is recognised in one pass without hashing."""
+    key = channel_id.astype("int64") * 10_000_000_000 + ts.astype("int64")
+    if len(key) < 2 or (np.diff(key) > 0).all():
+        return np.zeros(len(key), dtype=bool)
+    return pd.Series(key).duplicated(keep="last").to_numpy()
 
 
 def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
@@ -200,11 +210,15 @@ def _channel_meta(conn: Connection, channel_ids: list[int]) -> pd.DataFrame:
     ).set_index("id")
 
 
-def refresh_rollups(conn: Connection, touched: pd.DataFrame) -> int:
+def refresh_rollups(
+    conn: Connection, touched: pd.DataFrame, known: pd.DataFrame | None = None
+) -> int:
     """Recompute the daily rollups of every local day the touched readings can affect.
 
     For an index channel a new reading changes the interval that ends at it and the one
-    that starts at it, so the window extends to the neighbouring readings.
+    that starts at it, so the window extends to the neighbouring readings. `known`
+    (optional, normalised readings) must be exactly what the table holds for its keys (rows
+    just inserted, none updated): see `recompute_daily`.
     """
     span = touched.groupby("channel_id")["ts"].agg(["min", "max"])
     windows = []
@@ -218,7 +232,7 @@ def refresh_rollups(conn: Connection, touched: pd.DataFrame) -> int:
             {"c": channel_id, "t": int(hi)},
         ).scalar()
         windows.append((int(channel_id), int(prev if prev is not None else lo), int(nxt or hi)))
-    return recompute_daily(conn, windows)
+    return recompute_daily(conn, windows, known)
 
 
 def _fetch_readings(conn: Connection, channel_id: int, lo: int, hi: int) -> pd.DataFrame:
@@ -248,11 +262,40 @@ def _fetch_readings(conn: Connection, channel_id: int, lo: int, hi: int) -> pd.D
     )
 
 
-def recompute_daily(conn: Connection, windows: list[tuple[int, int, int]]) -> int:
-    """Rebuild the rollup rows of whole local days covering each (channel, ts_from, ts_to)."""
+def _known_window(
+    conn: Connection, known: dict, channel_id: int, lo: int, hi: int
+) -> pd.DataFrame | None:
+    """The readings of [lo, hi] from `known` when the table holds no other row there (same
+    count: the known rows are all stored), else None. Saves re-reading what was just written."""
+    mine = known.get(channel_id)
+    if mine is None:
+        return None
+    ts = mine["ts"].to_numpy()
+    sel = mine[(ts >= lo) & (ts <= hi)]
+    stored = conn.execute(
+        text("SELECT COUNT(*) FROM reading WHERE channel_id = :c AND ts >= :lo AND ts <= :hi"),
+        {"c": int(channel_id), "lo": int(lo), "hi": int(hi)},
+    ).scalar()
+    if int(stored) != len(sel):
+        return None
+    return sel.sort_values("ts")[["ts", "value", "quality"]].reset_index(drop=True)
+
+
+def recompute_daily(
+    conn: Connection, windows: list[tuple[int, int, int]], known: pd.DataFrame | None = None
+) -> int:
+    """Rebuild the rollup rows of whole local days covering each (channel, ts_from, ts_to).
+
+    `known`: readings the caller has just inserted (normalised, none updated), used instead
+    of re-reading the table for instant and interval channels when they are all it holds in
+    a window.
+    """
     if not windows:
         return 0
     meta = _channel_meta(conn, [w[0] for w in windows])
+    known_by_channel = (
+        {int(c): g for c, g in known.groupby("channel_id")} if known is not None else {}
+    )
     written = 0
     for channel_id, ts_lo, ts_hi in windows:
         day_lo, day_hi = local_dates([ts_lo, ts_hi])
@@ -269,7 +312,11 @@ def recompute_daily(conn: Connection, windows: list[tuple[int, int, int]]) -> in
         ).scalar()
         q_lo = int(lo_q) if (kind == ChannelKind.INDEX and lo_q is not None) else int(start)
         q_hi = int(hi_q) if (kind == ChannelKind.INDEX and hi_q is not None) else int(end) - 1
-        readings = _fetch_readings(conn, channel_id, q_lo, q_hi)
+        readings = None
+        if kind != ChannelKind.INDEX and known_by_channel:
+            readings = _known_window(conn, known_by_channel, channel_id, q_lo, q_hi)
+        if readings is None:
+            readings = _fetch_readings(conn, channel_id, q_lo, q_hi)
         resets = pd.read_sql_query(
             text(
                 "SELECT ts, old_final_value, new_start_value FROM index_reset"

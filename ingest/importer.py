@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select, text, update
 
-from carnet.models import ConversionFactor, ImportBatch, RejectedRow
-from carnet.store import refresh_rollups, upsert_readings
+from carnet.models import ConversionFactor, ImportBatch, Quality, RejectedRow
+from carnet.store import duplicated_keys, refresh_rollups, upsert_readings
 from carnet.timeutil import fr_date
 from ingest.formats import FORMATS
 from ingest.formats.base import FormatParser, Parsed
@@ -43,6 +43,7 @@ from ingest.sniff import (
 
 CHUNK_LINES = 200_000
 KEEP_REJECTED_IN_REPORT = 1000
+KNOWN_ROWS_MAX = 5_000_000  # readings kept in memory to spare the rollups a re-read
 
 
 @dataclass
@@ -155,6 +156,8 @@ class _Run:
         self.failed = False
         self.changed_factors = 0
         self.valid_values = 0
+        self.known: list[pd.DataFrame] | None = []
+        self.known_rows = 0
 
     # -- one parsed piece -------------------------------------------------------------------
     def take(self, parsed: Parsed, table=None) -> None:
@@ -196,6 +199,7 @@ class _Run:
         t = time.perf_counter()
         counts = upsert_readings(self.conn, frame, batch_id=self.batch_id, refresh=False)
         self._time("écriture", t)
+        self._remember(frame, counts)
         self.report.rows_inserted += counts.inserted
         self.report.rows_updated += counts.updated
         self.report.rows_unchanged += counts.unchanged
@@ -208,10 +212,34 @@ class _Run:
         if parsed.factors is not None and len(parsed.factors):
             self._factors(parsed.factors)
 
+    def _remember(self, frame: pd.DataFrame, counts) -> None:
+        """Keep what was written while every value is a plain insert, so that the rollups
+        need not read it back (bounded: a huge file falls back to reading the table)."""
+        if self.known is None:
+            return
+        self.known_rows += len(frame)
+        if counts.updated or counts.unchanged or self.known_rows > KNOWN_ROWS_MAX:
+            self.known = None
+            return
+        # as the store normalises it: a missing value is a gap whatever the flag said
+        quality = frame["quality"].to_numpy(dtype="int64", copy=True)
+        value = frame["value"].to_numpy(dtype=float)
+        quality[np.isnan(value) & (quality < Quality.GAP)] = int(Quality.GAP)
+        self.known.append(
+            pd.DataFrame(
+                {
+                    "channel_id": frame["channel_id"].to_numpy(dtype="int64"),
+                    "ts": frame["ts"].to_numpy(dtype="int64"),
+                    "value": value,
+                    "quality": quality,
+                }
+            )
+        )
+
     def _dedupe(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
         """Same channel and instant twice in a piece: the last line wins; an earlier line with
         the same value is unchanged, one with another value is rejected and says which won."""
-        dup = frame.duplicated(["channel_id", "ts"], keep="last").to_numpy()
+        dup = duplicated_keys(frame["channel_id"].to_numpy(), frame["ts"].to_numpy())
         if not dup.any():
             return frame, pd.DataFrame(), 0
         kept = frame[~dup]
@@ -348,7 +376,8 @@ class _Run:
                 "ts": np.column_stack([spans["min"], spans["max"]]).ravel().astype("int64"),
             }
         )
-        refresh_rollups(self.conn, frame)
+        known = pd.concat(self.known, ignore_index=True) if self.known else None
+        refresh_rollups(self.conn, frame, known=known)
         self._time("cumuls journaliers", t)
 
 
@@ -461,8 +490,12 @@ def import_file(
                 conn, report, routing, source, report.batch_id, strict, user, allowed_channel_ids
             )
             done = 0
-            for table in iter_tables(sn, parser.header_line, chunk_lines):
+            tables = iter_tables(sn, parser.header_line, chunk_lines)
+            while True:
                 t = time.perf_counter()
+                table = next(tables, None)  # reading and splitting count as "lecture" too
+                if table is None:
+                    break
                 parsed = parser.parse(table)
                 run._time("lecture", t)
                 report.lines_read += len(table)

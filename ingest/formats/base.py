@@ -88,7 +88,9 @@ def merge_reasons(*arrays) -> np.ndarray:
     out = np.array(arrays[0], dtype=object, copy=True)
     for arr in arrays[1:]:
         arr = np.asarray(arr, dtype=object)
-        todo = (out == None) & (arr != None)  # noqa: E711
+        if not arr.any():  # reasons are non-empty strings: truthiness is a cheap test
+            continue
+        todo = ~out.astype(bool) & arr.astype(bool)
         if todo.any():
             out[todo] = arr[todo]
     return out
@@ -111,7 +113,7 @@ def where_reason(mask: np.ndarray, message, n: int | None = None) -> np.ndarray:
 
 def rejects_of(table: Table, reason: np.ndarray, n_values) -> pd.DataFrame:
     """Rejected-line frame for the rows with a reason."""
-    bad = np.flatnonzero(reason != None)  # noqa: E711
+    bad = np.flatnonzero(reason.astype(bool)) if reason.any() else np.array([], "int64")
     if not len(bad):
         return empty_rejects()
     nv = np.broadcast_to(np.asarray(n_values, dtype="int64"), (len(reason),))
