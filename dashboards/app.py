@@ -135,6 +135,7 @@ def create_app(database_url: str | None = None) -> dash.Dash:
         update_title=None,
         suppress_callback_exceptions=True,
         serve_locally=True,
+        include_pages_meta=False,  # an internal tool: no social-network cards
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="fr">')
     app.layout = shell.shell_layout
