@@ -257,6 +257,7 @@ class BuildingDetail:
     cusum: pd.DataFrame | None  # daily: day, energy_kwh, predicted_kwh, cusum
     carpet: pd.DataFrame | None  # local date x hour, kWh PCS
     adjustments: list[dict]
+    model_note: str | None = None  # why there is no baseline model
 
 
 def building_detail(
@@ -274,6 +275,15 @@ def building_detail(
     station = portfolio.station_codes.get(building_code)
     base = building_baseline(engine, channel, station, portfolio.periods)
     signature = cusum = None
+    model_note = "pas de compteur ou de station météo" if base is None else None
+    if base is not None and not base.sufficiency.sufficient:
+        # a model fitted on a few days says nothing: show why instead of its savings
+        model_note = (
+            "données insuffisantes sur la période de référence ("
+            + (" ; ".join(base.sufficiency.warnings) or "trop peu de jours")
+            + ")"
+        )
+        base = None
     if base is not None:
         signature = energy_signature_frame(base, freq="monthly")
         cusum = baseline_cusum(base, freq="daily")
@@ -292,6 +302,7 @@ def building_detail(
         cusum=cusum,
         carpet=carpet,
         adjustments=building_adjustments(engine, contract_code, building_code),
+        model_note=model_note,
     )
 
 

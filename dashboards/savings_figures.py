@@ -51,10 +51,18 @@ def _style(fig: go.Figure, title: str, x_title: str | None, y_title: str, height
         template="none",
         separators=", ",
         height=height,
-        margin={"l": 64, "r": 16, "t": 56, "b": 48},
-        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 15, "color": INK}},
+        margin={"l": 64, "r": 16, "t": 72, "b": 48},
+        title={
+            "text": title,
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 0.98,
+            "yanchor": "top",
+            "font": {"size": 15, "color": INK},
+        },
         font={"family": FONT, "size": 12, "color": INK},
-        legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        # under the title, above the plot: never over either
+        legend={"orientation": "h", "x": 0.0, "xanchor": "left", "y": 1.01, "yanchor": "bottom"},
         hoverlabel={"font": {"family": FONT}},
         plot_bgcolor="#ffffff",
         paper_bgcolor="#ffffff",
@@ -64,6 +72,14 @@ def _style(fig: go.Figure, title: str, x_title: str | None, y_title: str, height
     fig.update_xaxes(title_text=x_title, showgrid=True, **axis)
     fig.update_yaxes(title_text=y_title, showgrid=True, **axis)
     return fig
+
+
+def no_model_text(note: str | None) -> str:
+    """The figure's short message; the caption under it says why in full."""
+    text = "Pas de modèle de référence pour ce bâtiment"
+    if note and note.startswith("données insuffisantes"):
+        return text + " :<br>données insuffisantes (voir la légende)."
+    return text + "."
 
 
 def empty_figure(title: str, message: str) -> go.Figure:
@@ -107,13 +123,13 @@ def monthly_figure(months: pd.DataFrame) -> go.Figure:
     return _style(fig, title, None, "MWh PCI")
 
 
-def signature_figure(signature: pd.DataFrame | None) -> go.Figure:
+def signature_figure(signature: pd.DataFrame | None, note: str | None = None) -> go.Figure:
     """Each month's consumption per day against its degree days per day (at the model's
     balance temperature), reference and reporting months in two colours, and the fitted
     change-point line E/day = b0 + b1 x DJ/day (exact for a model linear in days)."""
     title = "Signature énergétique"
     if signature is None or signature.empty:
-        return empty_figure(title, "Pas de modèle de référence pour ce bâtiment.")
+        return empty_figure(title, no_model_text(note))
     tb = signature.attrs.get("balance_temp_c")
     b0 = float(signature.attrs.get("b0_kwh_per_day") or 0.0)
     b1 = float(signature.attrs.get("b1_kwh_per_dd") or 0.0)
@@ -168,11 +184,11 @@ def signature_figure(signature: pd.DataFrame | None) -> go.Figure:
     return _style(fig, title, x_title, "kWh PCS par jour (moyenne du mois)")
 
 
-def cusum_figure(cusum: pd.DataFrame | None) -> go.Figure:
+def cusum_figure(cusum: pd.DataFrame | None, note: str | None = None) -> go.Figure:
     """Running sum of (model - measured) over the reporting period, in MWh PCS."""
     title = "CUSUM des économies (modèle − mesuré)"
     if cusum is None or cusum.empty:
-        return empty_figure(title, "Pas de modèle de référence pour ce bâtiment.")
+        return empty_figure(title, no_model_text(note))
     days = pd.to_datetime(cusum["day"])
     mwh = cusum["cusum"].to_numpy(dtype=float) / 1000.0
     diff = cusum["difference"].to_numpy(dtype=float) / 1000.0

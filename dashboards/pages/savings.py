@@ -290,6 +290,12 @@ def _badges(alerts) -> list:
 def _quality_cell(q) -> html.Td:
     if q is None:
         return html.Td("—", className="quality muted", title="pas de modèle de référence")
+    if not q.sufficient:  # fitted on too few days: its statistics mean nothing
+        return html.Td(
+            ["—", html.Span("données insuffisantes", className="quality-note")],
+            className="quality muted",
+            title="Période de référence : " + " ; ".join(q.warnings),
+        )
     tone = "ok" if q.ok else "warn"
     verdict = (
         "conforme" if q.ok else ("données insuffisantes" if not q.sufficient else "hors seuils")
@@ -590,7 +596,7 @@ def _detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit
               ("−" + fr_eur(row["penalty_eur"]) if row["penalty_eur"] else fr_eur(0)),
               "detail-euros"),
     ]  # fmt: skip
-    model_text = "aucun modèle de référence (données insuffisantes)"
+    model_text = f"aucun ({d.model_note})" if d.model_note else "aucun"
     if base is not None:
         s, m = base.savings, base.model
         tiles.append(
@@ -640,12 +646,19 @@ def _detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit
             "clairs montrent un réduit de chauffage ; foncés, un chauffage continu."
         ),
     }
+    if base is None:  # no model: say why, and on which periods it was looked for
+        why = (
+            f"Pas de modèle de référence : {d.model_note}. Recherché sur la référence "
+            f"{base_period} (température moyenne journalière, {station_text}) pour le suivi "
+            f"{rep_period}."
+        )
+        captions["signature"] = captions["cusum"] = why
     graphs = html.Div(
         [
             _figure_card("savings-fig-monthly", figs.monthly_figure(d.months), captions["monthly"]),
-            _figure_card("savings-fig-signature", figs.signature_figure(d.signature),
+            _figure_card("savings-fig-signature", figs.signature_figure(d.signature, d.model_note),
                          captions["signature"]),
-            _figure_card("savings-fig-cusum", figs.cusum_figure(d.cusum), captions["cusum"]),
+            _figure_card("savings-fig-cusum", figs.cusum_figure(d.cusum, d.model_note), captions["cusum"]),
             _figure_card("savings-fig-carpet", figs.carpet_figure(d.carpet), captions["carpet"]),
         ],
         className="figure-grid",
