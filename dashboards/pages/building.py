@@ -913,6 +913,7 @@ def _decode_upload(contents: str) -> bytes:
     Output("bp-rev-add", "data"),
     Output("bp-add-text", "value"),
     Output("bp-add-file", "contents"),
+    Output("bp-add-file", "filename"),
     Input("bp-add-submit", "n_clicks"),
     State("bp-code", "data"),
     State("bp-add-kind", "value"),
@@ -958,22 +959,16 @@ def add(
             if contents:
                 add_attachment(s, user, entry, filename or "fichier", _decode_upload(contents))
             entry_id = entry.id
-    except CarnetPermissionError as exc:
-        return (
-            html.Div(str(exc), className="alert alert-error"),
-            dash.no_update,
-            dash.no_update,
-            dash.no_update,
-        )
-    except (LogbookError, AttachmentError, LookupError) as exc:
+    except (CarnetPermissionError, LogbookError, AttachmentError, LookupError) as exc:
         return (
             html.Div(str(exc).strip("'\""), className="alert alert-error", id="bp-add-error"),
             dash.no_update,
             dash.no_update,
             dash.no_update,
+            dash.no_update,
         )
     ok = html.Div(f"Entrée n° {entry_id} enregistrée.", className="alert alert-ok", id="bp-add-ok")
-    return ok, (rev or 0) + 1, "", None
+    return ok, (rev or 0) + 1, "", None, None
 
 
 @callback(
