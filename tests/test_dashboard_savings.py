@@ -122,6 +122,15 @@ def test_page_numbers_are_those_of_carnet_settle(engine):
     carpet_kwh = float(detail.carpet.sum().sum())
     assert carpet_kwh == pytest.approx(single.savings.observed_kwh, rel=1e-6)
 
+    # 2024-2025 predates the contract: its reference would be 01/10/2023-30/09/2024, when only
+    # three months were measured, so no model is shown, and the page says why
+    early = building_detail(engine, CONTRACT, "2024-2025", "ECOLE-A", as_of=AS_OF)
+    assert early.baseline is None and early.signature is None and early.cusum is None
+    assert early.model_note.startswith("données insuffisantes")
+    early_page = savings_portfolio(engine, CONTRACT, "2024-2025", as_of=AS_OF)
+    assert early_page.periods.baseline == (dt.date(2023, 10, 1), dt.date(2024, 9, 30))
+    assert not early_page.quality["ECOLE-A"].sufficient
+
 
 # --- over HTTP: scope and rights (Flask test client, raw Dash callback requests) -------------
 
