@@ -382,3 +382,16 @@ def test_carnet_demo_on_an_existing_database_prints_the_logins(demo, monkeypatch
     assert "non reconstruite" in out
     for login, password in demo_passwords(load_demo_portfolio()).items():
         assert login in out and password in out
+
+
+def test_force_starts_from_an_empty_database(db_url):
+    """`carnet demo --force` wipes the database it points at before rebuilding."""
+    from carnet_cli.demo_cmd import _wipe
+
+    engine = carnet_db.get_engine(db_url)
+    with session_scope(engine) as s:
+        s.add(Building(code="X", name="À effacer"))
+    _wipe(db_url)
+    engine = carnet_db.get_engine(db_url)  # migrated again, from empty
+    with session_scope(engine) as s:
+        assert s.scalars(select(Building)).all() == []
