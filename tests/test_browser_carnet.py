@@ -93,3 +93,34 @@ def test_agent_reports_manager_answers_agent_reads(live_app, browser, tmp_path):
     browser.get(live_app.page("/mes-signalements"))
     wait_for(browser, f"{mine} .entry-answer", timeout=15, text=answer)
     assert "Terminé" in browser.find_element(By.CSS_SELECTOR, mine).text
+
+
+def test_contractor_records_an_intervention_with_a_report(live_app, browser, tmp_path):
+    seed_carnet(live_app.engine)
+    report = tmp_path / "rapport-intervention.pdf"
+    report.write_bytes(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n")
+    sign_in(browser, live_app.url, "exploitant", password_of("exploitant"))
+    browser.get(live_app.page("/batiments/MAIRIE"))
+    wait_for(browser, "#bp-add", timeout=15)
+    text = "Remplacement du circulateur de la chaufferie"
+    browser.find_element(By.ID, "bp-add-text").send_keys(text)
+    browser.find_element(By.ID, "bp-add-cost").send_keys("1 234,56")
+    browser.find_element(By.CSS_SELECTOR, "#bp-add-file input[type=file]").send_keys(str(report))
+    wait_for(browser, "#bp-add-file-name", text="rapport-intervention.pdf")
+    browser.find_element(By.ID, "bp-add-submit").click()
+    wait_for(browser, "#bp-add-ok", timeout=15)
+    with session_scope(live_app.engine) as s:
+        entry = s.scalars(select(LogbookEntry).where(LogbookEntry.text == text)).one()
+        # the contractor's form starts with its interventions: a preventive visit, done
+        assert (entry.kind, entry.status, entry.author_login) == (
+            "preventive",
+            "done",
+            "exploitant",
+        )
+        assert entry.cost_cents == 123456
+        att = s.scalars(select(Attachment).where(Attachment.entry_id == entry.id)).one()
+        assert att.content_type == "application/pdf" and att.filename == "rapport-intervention.pdf"
+    card = wait_for(browser, f'#bp-timeline article[data-entry="{entry.id}"]', text=text)
+    assert "1\u202f234,56 €" in card.text
+    link = card.find_element(By.PARTIAL_LINK_TEXT, "rapport-intervention.pdf")
+    assert link.get_attribute("href").endswith(f"/pieces-jointes/{att.id}")
