@@ -149,22 +149,38 @@ def _nothing_stored_in_range(conn: Connection, frame: pd.DataFrame) -> bool:
 
 
 def _upsert_chunk(conn: Connection, frame: pd.DataFrame, batch_id: int | None) -> UpsertCounts:
-    if conn.dialect.name == "sqlite" and _nothing_stored_in_range(conn, frame):
+    if _nothing_stored_in_range(conn, frame):
         # all new: insert directly, no temp table to compare (a concurrent writer of the same
         # keys makes this fail loudly on the primary key, never duplicates or loses a value)
-        values = frame["value"].astype(object).where(frame["value"].notna(), None)
-        rows = zip(
-            frame["channel_id"].tolist(),
-            frame["ts"].tolist(),
-            values.tolist(),
-            frame["quality"].tolist(),
-            [batch_id] * len(frame),
-            strict=True,
-        )
-        conn.connection.driver_connection.executemany(
-            "INSERT INTO reading (channel_id, ts, value, quality, batch_id) VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
+        raw = conn.connection.driver_connection
+        if conn.dialect.name == "postgresql":
+            buf = io.StringIO()
+            out = frame[READING_COLUMNS].copy()
+            out["batch_id"] = batch_id
+            out.to_csv(buf, index=False, header=False, na_rep="")
+            with (
+                raw.cursor() as cur,
+                cur.copy(
+                    "COPY reading (channel_id, ts, value, quality, batch_id)"
+                    " FROM STDIN WITH (FORMAT csv)"
+                ) as copy,
+            ):
+                copy.write(buf.getvalue())
+        else:
+            values = frame["value"].astype(object).where(frame["value"].notna(), None)
+            rows = zip(
+                frame["channel_id"].tolist(),
+                frame["ts"].tolist(),
+                values.tolist(),
+                frame["quality"].tolist(),
+                [batch_id] * len(frame),
+                strict=True,
+            )
+            raw.executemany(
+                "INSERT INTO reading (channel_id, ts, value, quality, batch_id)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
         return UpsertCounts(len(frame), 0, 0)
     _load_temp(conn, frame)
     row = conn.execute(
