@@ -36,7 +36,7 @@ from carnet.models import (
     Room,
     User,
 )
-from carnet.obligations import complete_obligation
+from carnet.obligations import complete_obligation, undo_completion
 from carnet.roles import can
 from carnet.timeutil import TZ, fr_date
 
@@ -377,6 +377,14 @@ def edit_entry(session: Session, actor: ActorLike, entry_id: int, **changes) -> 
         record(session, actor.login, "update", "logbook_entry", entry.id, before, after)
         if before["status"] != "done":
             _after_status_change(session, entry, actor.login)
+        elif (
+            entry.status != "done"
+            and before["obligation_id"]
+            and before["kind"] in COMPLETING_KINDS
+        ):
+            # a completing visit cancelled or reopened: its obligation is no longer done by it
+            ob = session.get(Obligation, before["obligation_id"])
+            undo_completion(session, ob, local_date(before["occurred_at"]), actor.login)
     return entry
 
 

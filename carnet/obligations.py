@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 
 from carnet.access import SYSTEM, ActorLike, CarnetPermissionError, building_ids_in_scope
 from carnet.audit import record, row_image
-from carnet.models import Building, Contract, ContractBuilding, Equipment, Obligation
+from carnet.models import (
+    AuditEvent,
+    Building,
+    Contract,
+    ContractBuilding,
+    Equipment,
+    LogbookEntry,
+    Obligation,
+)
 from carnet.roles import can
 from carnet.timeutil import TZ
 
@@ -479,6 +487,52 @@ def complete_obligation(
         session, actor_login, "complete", "obligation", obligation.id, before, _image(obligation)
     )
     return obligation
+
+
+def undo_completion(
+    session: Session, obligation: Obligation, undone_on: dt.date, actor_login: str
+) -> Obligation:
+    """A completing entry done on `undone_on` was cancelled (or reopened): if it is what set the
+    last-done date, fall back to the latest remaining done visit, or else to the state before
+    the first completion (from the audit trail). A date set otherwise is left alone."""
+    if obligation.last_done_on != undone_on:
+        return obligation
+    remaining = session.scalars(
+        select(LogbookEntry.occurred_at).where(
+            LogbookEntry.obligation_id == obligation.id,
+            LogbookEntry.status == "done",
+            LogbookEntry.kind.in_(("preventive", "inspection")),
+        )
+    ).all()
+    before = _image(obligation)
+    if remaining:
+        last = max(t.astimezone(TZ).date() for t in remaining)
+        obligation.last_done_on = last
+        obligation.next_due_on = due_after(obligation, last)
+    else:
+        first = session.scalar(
+            select(AuditEvent)
+            .where(
+                AuditEvent.entity == "obligation",
+                AuditEvent.entity_id == str(obligation.id),
+                AuditEvent.action == "complete",
+            )
+            .order_by(AuditEvent.id)
+            .limit(1)
+        )
+        if first is None or not first.before:
+            return obligation
+        prior = first.before
+        obligation.last_done_on = _iso_date(prior.get("last_done_on"))
+        obligation.next_due_on = _iso_date(prior.get("next_due_on"))
+    record(
+        session, actor_login, "uncomplete", "obligation", obligation.id, before, _image(obligation)
+    )
+    return obligation
+
+
+def _iso_date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
 
 
 # ---------------------------------------------------------------- queries

@@ -354,3 +354,56 @@ def test_cli_obligations_set(engine, capsys):
         assert (ob.periodicity_months, ob.active, ob.notes) == (12, False, "chaudière déposée")
     assert main(["obligations", "set", "999999", "--months", "3"]) == 2
     assert main(["obligations", "set", str(sweep_id)]) == 2
+
+
+def test_cancelling_a_completing_visit_undoes_its_completion(engine):
+    from carnet.logbook import cancel_entry
+
+    with session_scope(engine) as s:
+        town = make_town(s)
+        got = _by_template(apply_templates(s, town["mairie"], today=TODAY))
+        ob = got[("boiler_maintenance", town["boiler"].id)]
+        assert (ob.last_done_on, ob.next_due_on) == (None, dt.date(2013, 9, 1))
+        contractor = town["users"]["exploitant"]
+        jan = add_entry(
+            s,
+            contractor,
+            "MAIRIE",
+            "preventive",
+            "Entretien",
+            obligation=ob,
+            occurred_at=dt.datetime(2025, 1, 31, 10, 0),
+        )
+        jun = add_entry(
+            s,
+            contractor,
+            "MAIRIE",
+            "preventive",
+            "Entretien (bis)",
+            obligation=ob,
+            occurred_at=dt.datetime(2025, 6, 30, 10, 0),
+        )
+        assert ob.next_due_on == dt.date(2026, 6, 30)
+        cancel_entry(s, contractor, jun.id, reason="saisi sur la mauvaise chaudière")
+        assert (ob.last_done_on, ob.next_due_on) == (dt.date(2025, 1, 31), dt.date(2026, 1, 31))
+        cancel_entry(s, contractor, jan.id, reason="doublon")
+        assert (ob.last_done_on, ob.next_due_on) == (None, dt.date(2013, 9, 1))
+        # a last-done date the manager set by hand is not undone by cancelling an older visit
+        feb = add_entry(
+            s,
+            contractor,
+            "MAIRIE",
+            "preventive",
+            "Entretien",
+            obligation=ob,
+            occurred_at=dt.datetime(2025, 2, 3, 10, 0),
+        )
+        edit_obligation(s, SYSTEM, ob.id, last_done_on=dt.date(2025, 9, 1))
+        cancel_entry(s, contractor, feb.id)
+        assert (ob.last_done_on, ob.next_due_on) == (dt.date(2025, 9, 1), dt.date(2026, 9, 1))
+        actions = s.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.entity == "obligation", AuditEvent.entity_id == str(ob.id)
+            )
+        ).all()
+        assert actions.count("uncomplete") == 2
