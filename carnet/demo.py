@@ -568,6 +568,23 @@ def _ewm(x: np.ndarray, alpha: float) -> np.ndarray:
     return pd.Series(x).ewm(alpha=alpha, adjust=False).mean().to_numpy()
 
 
+@dataclass
+class World:
+    """What every building of the town shares: time, weather, calendar, bookings, faults."""
+
+    seed: int
+    clock: Clock
+    weather: Weather
+    t_eff: np.ndarray  # outdoor temperature smoothed by a building's inertia
+    t_free: np.ndarray  # where an unheated room drifts: outdoor + sun and internal gains
+    heating_day: np.ndarray  # per day: heating allowed (season, or a cold shoulder day)
+    public_holiday: np.ndarray  # per day
+    school_off: np.ndarray  # per day
+    mmdd: np.ndarray  # per day
+    bookings: pd.DataFrame
+    episodes: list[dict]
+
+
 def simulate(
     portfolio: dict,
     seed: int = 42,
@@ -576,149 +593,154 @@ def simulate(
 ) -> DemoData:
     """Everything the demo records, as frames; nothing is written."""
     now = _now(today)
-    now_ts = int(now.timestamp())
     now_local = now.astimezone(TZ).date()
     end_day = dt.date(season_of(now_local) + 1, 7, 1)
     clock = Clock.build(end_day)
     weather = simulate_weather(clock, seed)
-    years = range(ORIGIN.year, end_day.year + 1)
-    holidays = np.isin(clock.days, np.array(sorted(public_holidays(years)), dtype="datetime64[D]"))
-    school_off = school_holidays(clock.days)
     mmdd = _mmdd(clock.days)
-    daily_mean = (weather.tn_c + weather.tx_c) / 2
-    roll3 = pd.Series(daily_mean).rolling(3, min_periods=1).mean().to_numpy()
-    in_season = _in_yearly_span(mmdd, SEASON_START, SEASON_END)
+    roll3 = pd.Series((weather.tn_c + weather.tx_c) / 2).rolling(3, min_periods=1).mean()
     shoulder = _in_yearly_span(mmdd, "09-15", "09-30") | _in_yearly_span(mmdd, "05-21", "06-10")
-    heating_day = in_season | (shoulder & (roll3 < 12.0))
-    t_out = weather.hourly_c
-    t_eff = _ewm(t_out, 0.15)  # the building's inertia smooths the outdoor temperature
-    t_free = _ewm(t_out, 0.04) + 4.0  # an unheated room: outdoor + sun and internal gains
-    dh = clock.day_of_hour
-
-    bookings = simulate_bookings(seed, dt.date(2023, 9, 1), now_local + dt.timedelta(days=56))
-    rooms_by_building: dict[str, list[dict]] = {}
-    for b in portfolio["buildings"]:
-        chans = {c.get("room") for c in b.get("channels", []) if c["quantity"] == "temp_indoor_c"}
-        rooms_by_building[b["code"]] = [r for r in b.get("rooms", []) if r["code"] in chans]
-
+    years = range(ORIGIN.year, end_day.year + 1)
+    world = World(
+        seed=seed,
+        clock=clock,
+        weather=weather,
+        t_eff=_ewm(weather.hourly_c, 0.15),
+        t_free=_ewm(weather.hourly_c, 0.04) + 4.0,
+        heating_day=_in_yearly_span(mmdd, SEASON_START, SEASON_END)
+        | (shoulder & (roll3.to_numpy() < 12.0)),
+        public_holiday=np.isin(
+            clock.days, np.array(sorted(public_holidays(years)), dtype="datetime64[D]")
+        ),
+        school_off=school_holidays(clock.days),
+        mmdd=mmdd,
+        bookings=simulate_bookings(seed, dt.date(2023, 9, 1), now_local + dt.timedelta(days=56)),
+        episodes=_fault_episodes(clock, now),
+    )
     sims: dict[str, BuildingSim] = {}
     room_temps: dict[str, np.ndarray] = {}
-    episodes = _fault_episodes(clock, now)
     for b in portfolio["buildings"]:
-        code = b["code"]
-        prof = behaviour()["profiles"][code]
-        area = float(b["heated_area_m2"])
-        occ = schedule_mask(b.get("schedule"), clock)
-        closed = holidays.copy()
-        if prof.school:
-            closed |= school_off
-        for a, z in prof.closures:
-            closed |= _in_yearly_span(mmdd, a, z)
-        occ &= ~closed[dh]
-        # preheating: comfort from `preheat_h` hours before the building opens
-        comfort = occ.copy()
-        for k in range(1, prof.preheat_h + 1):
-            comfort[:-k] |= occ[k:]
-        if code == WEEKEND_HEATED:  # every weekend, Saturday 07:00 to Sunday 23:00, booked or not
-            wd = np.where(clock.hour == 0, (clock.weekday - 1) % 7, clock.weekday)
-            comfort |= ((wd == 5) & (clock.hour >= 8)) | (wd == 6)
-        share = np.zeros(len(clock.ts))
-        room_heat = {}
-        for r in rooms_by_building[code]:
-            heated, target = _room_heated(bookings[bookings["room"] == r["code"]], clock)
-            room_heat[r["code"]] = (heated, target)
-            share = np.maximum(share, heated * min(1.0, float(r.get("area_m2", 50)) / area))
-        frac = np.maximum(comfort.astype(float), share)
-        setback = np.full(len(clock.ts), prof.setback_k)
-        if code == OVERRUN[0]:
-            lost = (clock.days[dh] >= np.datetime64(OVERRUN[1])) & (
-                clock.days[dh] < np.datetime64(OVERRUN[2])
-            )
-            setback[lost] = 1.5
-        frost = closed[dh] & ~comfort & (share == 0)  # holidays: frost protection only
-        bal_c = prof.balance_c
-        # a whole day without use gets the deeper weekend setback (2 K below the night one)
-        idle_day = np.bincount(dh, weights=frac, minlength=len(clock.days)) == 0
-        bal_sb = np.where(frost, 7.0, bal_c - setback - 2.0 * idle_day[dh])
-        demand = frac * np.maximum(0, bal_c - t_eff) + (1 - frac) * np.maximum(0, bal_sb - t_eff)
-        boost = comfort & ~np.roll(comfort, 1)
-        boost |= np.roll(boost, 1)
-        demand *= np.where(boost & ~frost, 1.5, 1.0)
-        heating_on = heating_day[dh].copy()
-        fault = np.zeros(len(clock.ts), dtype=np.int64)
-        for ep in episodes:
-            if ep["building"] == code:
-                fault[ep["i0"] : ep["i1"]] = ep["code"]
-        heating_on &= fault == 0
-        demand *= heating_on
-        demand *= _step_factor(clock.days, prof.changes, 1.0)[dh]
-        noise = np.exp(_rng(seed, "gas-daily", code).normal(0, 0.05, len(clock.days)))[dh]
-        noise *= np.exp(_rng(seed, "gas-hourly", code).normal(0, 0.12, len(clock.ts)))
-        demand *= noise
-        eta = _step_factor(clock.days, prof.eta_changes, prof.eta_pci)[dh]
-        open_day = np.bincount(dh, weights=occ, minlength=len(clock.days))
-        dhw = np.where(
-            open_day[dh] > 0,
-            prof.dhw_kwh_day * (0.1 / 24 + 0.9 * occ / np.maximum(open_day[dh], 1)),
-            prof.dhw_kwh_day * 0.1 / 24,
-        )
-        # scale the signature so that the 2023-24 contract season uses `kwh_m2`
-        ref_a, ref_b = season_days(2023)
-        ref = (clock.days[dh] >= np.datetime64(ref_a)) & (clock.days[dh] <= np.datetime64(ref_b))
-        unit_fuel = demand / eta * PCS_PCI
-        ua = (prof.kwh_m2 * area - dhw[ref].sum()) / unit_fuel[ref].sum()
-        power = sum(
-            float(e.get("power_kw", 0))
-            for e in b.get("equipment", [])
-            if e["kind"] == "boiler" and not e.get("removed_on")
-        )
-        heat = np.minimum(ua * demand, power)
-        fuel = np.where(fault > 0, 0.0, heat / eta * PCS_PCI + dhw)  # locked out: no hot water
-        main = next(e for e in b["equipment"] if e["kind"] == "boiler" and not e.get("removed_on"))
-        runtime = np.clip(heat / (0.7 * float(main["power_kw"])), 0, 1)
-        runtime = np.where(fuel - dhw > 0, np.maximum(runtime, 0.05), runtime)
-        design = ua * (bal_c + 7.0)
-        flow_eq = np.where(heat > 0, 32.0 + 40.0 * np.clip(heat / design, 0, 1.2), 24.0)
-        flow = _ewm(flow_eq, 0.6) + _rng(seed, "flow", code).normal(0, 0.6, len(clock.ts))
-        sims[code] = BuildingSim(
-            code,
-            np.zeros(0),
-            fuel,
-            heat,
-            np.round(flow, 1),
-            np.round(runtime, 3),
-            fault,
-            comfort,
-            heating_on,
-        )
-        # indoor temperatures of the rooms with a sensor
-        base = np.where(comfort, prof.comfort_c, prof.comfort_c - setback)
-        base = np.where(frost, 12.0, base)
-        for r in rooms_by_building[code]:
-            heated, target = room_heat[r["code"]]
-            want = np.where(heated, np.maximum(target, base), base)
-            eq_c = np.where(heating_on, np.maximum(want, t_free), t_free)
-            alpha = 0.6 if float(r.get("area_m2", 50)) < 150 else 0.45
-            noise_r = _rng(seed, "room", r["code"]).normal(0, 0.15, len(clock.ts))
-            room_temps[r["code"]] = np.round(_ewm(eq_c, alpha) + noise_r, 1)
-
-    conversion = _conversion_factors(seed, clock)
+        sims[b["code"]], rooms = _simulate_building(world, b)
+        room_temps.update(rooms)
     data = DemoData(
         seed=seed,
-        now_ts=now_ts,
+        now_ts=int(now.timestamp()),
         start_ts=int(to_epoch(local_to_utc([pd.Timestamp(start or ORIGIN)]))[0]),
         clock=clock,
         weather=weather,
         buildings=sims,
         rooms=room_temps,
-        bookings=bookings,
-        conversion=conversion,
-        fault_episodes=episodes,
+        bookings=world.bookings,
+        conversion=_conversion_factors(seed, clock),
+        fault_episodes=world.episodes,
     )
     _gas_indexes(data, portfolio)
     _nb_references(data)
     _reading_frames(data, portfolio)
     return data
+
+
+def _simulate_building(w: World, b: dict) -> tuple[BuildingSim, dict[str, np.ndarray]]:
+    """One building's hour-by-hour heat, gas, boiler and room temperatures.
+
+    Heat follows a signature on the smoothed outdoor temperature: full balance temperature while
+    occupied (schedule, preheating, bookings weighted by the room's share of the area), lower at
+    night, lower still on idle days, frost protection when closed for holidays; a boost when
+    the building comes out of setback; scaled so that the 2023-24 season uses `kwh_m2`.
+    """
+    clock, seed, code = w.clock, w.seed, b["code"]
+    dh = clock.day_of_hour
+    n = len(clock.ts)
+    prof = behaviour()["profiles"][code]
+    area = float(b["heated_area_m2"])
+    rooms = [
+        r
+        for r in b.get("rooms", [])
+        if any(c.get("room") == r["code"] for c in b.get("channels", []))
+    ]
+    occ = schedule_mask(b.get("schedule"), clock)
+    closed = w.public_holiday | (w.school_off if prof.school else False)
+    for a, z in prof.closures:
+        closed = closed | _in_yearly_span(w.mmdd, a, z)
+    occ &= ~closed[dh]
+    comfort = occ.copy()  # from `preheat_h` hours before the building opens
+    for k in range(1, prof.preheat_h + 1):
+        comfort[:-k] |= occ[k:]
+    if code == WEEKEND_HEATED:  # every weekend, Saturday 07:00 to Sunday 23:00, booked or not
+        wd = np.where(clock.hour == 0, (clock.weekday - 1) % 7, clock.weekday)
+        comfort |= ((wd == 5) & (clock.hour >= 8)) | (wd == 6)
+    share = np.zeros(n)
+    room_heat = {}
+    for r in rooms:
+        heated, target = _room_heated(w.bookings[w.bookings["room"] == r["code"]], clock)
+        room_heat[r["code"]] = (heated, target)
+        share = np.maximum(share, heated * min(1.0, float(r.get("area_m2", 50)) / area))
+    frac = np.maximum(comfort.astype(float), share)
+    setback = np.full(n, prof.setback_k)
+    if code == OVERRUN[0]:
+        day = clock.days[dh]
+        setback[(day >= np.datetime64(OVERRUN[1])) & (day < np.datetime64(OVERRUN[2]))] = 1.5
+    frost = closed[dh] & ~comfort & (share == 0)  # holidays: frost protection only
+    bal_c = prof.balance_c
+    # a whole day without use gets the deeper weekend setback (2 K below the night one)
+    idle_day = np.bincount(dh, weights=frac, minlength=len(clock.days)) == 0
+    bal_sb = np.where(frost, 7.0, bal_c - setback - 2.0 * idle_day[dh])
+    demand = frac * np.maximum(0, bal_c - w.t_eff) + (1 - frac) * np.maximum(0, bal_sb - w.t_eff)
+    boost = comfort & ~np.roll(comfort, 1)
+    boost |= np.roll(boost, 1)
+    demand *= np.where(boost & ~frost, 1.5, 1.0)
+    fault = np.zeros(n, dtype=np.int64)
+    for ep in w.episodes:
+        if ep["building"] == code:
+            fault[ep["i0"] : ep["i1"]] = ep["code"]
+    heating_on = w.heating_day[dh] & (fault == 0)
+    demand *= heating_on
+    demand *= _step_factor(clock.days, prof.changes, 1.0)[dh]
+    demand *= np.exp(_rng(seed, "gas-daily", code).normal(0, 0.05, len(clock.days)))[dh]
+    demand *= np.exp(_rng(seed, "gas-hourly", code).normal(0, 0.12, n))
+    eta = _step_factor(clock.days, prof.eta_changes, prof.eta_pci)[dh]
+    open_day = np.bincount(dh, weights=occ, minlength=len(clock.days))[dh]
+    dhw = np.where(
+        open_day > 0,
+        prof.dhw_kwh_day * (0.1 / 24 + 0.9 * occ / np.maximum(open_day, 1)),
+        prof.dhw_kwh_day * 0.1 / 24,
+    )
+    ref_a, ref_b = season_days(2023)
+    ref = (clock.days[dh] >= np.datetime64(ref_a)) & (clock.days[dh] <= np.datetime64(ref_b))
+    unit_fuel = demand / eta * PCS_PCI
+    ua = (prof.kwh_m2 * area - dhw[ref].sum()) / unit_fuel[ref].sum()
+    boilers = [
+        e for e in b.get("equipment", []) if e["kind"] == "boiler" and not e.get("removed_on")
+    ]
+    heat = np.minimum(ua * demand, sum(float(e.get("power_kw", 0)) for e in boilers))
+    fuel = np.where(fault > 0, 0.0, heat / eta * PCS_PCI + dhw)  # locked out: no hot water
+    runtime = np.clip(heat / (0.7 * float(boilers[0]["power_kw"])), 0, 1)
+    runtime = np.where(fuel - dhw > 0, np.maximum(runtime, 0.05), runtime)
+    design = ua * (bal_c + 7.0)
+    flow_eq = np.where(heat > 0, 32.0 + 40.0 * np.clip(heat / design, 0, 1.2), 24.0)
+    flow = _ewm(flow_eq, 0.6) + _rng(seed, "flow", code).normal(0, 0.6, n)
+    sim = BuildingSim(
+        code,
+        np.zeros(0),
+        fuel,
+        heat,
+        np.round(flow, 1),
+        np.round(runtime, 3),
+        fault,
+        comfort,
+        heating_on,
+    )
+    # rooms: first-order response to the temperature they are heated to (or drift to)
+    base = np.where(frost, 12.0, np.where(comfort, prof.comfort_c, prof.comfort_c - setback))
+    temps = {}
+    for r in rooms:
+        heated, target = room_heat[r["code"]]
+        want = np.where(heated, np.maximum(target, base), base)
+        eq_c = np.where(heating_on, np.maximum(want, w.t_free), w.t_free)
+        alpha = 0.6 if float(r.get("area_m2", 50)) < 150 else 0.45
+        noise = _rng(seed, "room", r["code"]).normal(0, 0.15, n)
+        temps[r["code"]] = np.round(_ewm(eq_c, alpha) + noise, 1)
+    return sim, temps
 
 
 def _now(today) -> dt.datetime:
