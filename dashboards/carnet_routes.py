@@ -56,7 +56,10 @@ def download_attachment(attachment_id: int):
         path,
         mimetype=content_type,
         download_name=filename,
-        as_attachment=flask.request.args.get("telecharger") == "1",
+        # a PDF is downloaded (browsers refuse to run their PDF viewer in a sandboxed document);
+        # photos are shown inline, sandboxed
+        as_attachment=content_type == "application/pdf"
+        or flask.request.args.get("telecharger") == "1",
         max_age=0,
     )
     # uploaded content: never let it run scripts in our origin

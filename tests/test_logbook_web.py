@@ -54,6 +54,8 @@ def test_attachment_download_is_guarded_by_building(app, db_url):
         assert r.status_code == 200, login
         assert r.data == PDF and r.mimetype == "application/pdf"
         assert "sandbox" in r.headers["Content-Security-Policy"]
+        assert r.headers["Content-Disposition"].startswith("attachment;")
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
     # a contractor of another contract, finance and the programmer: 403
     for login in ("exploitant2", "finances", "programmation"):
         assert client_for(app, login).get(f"/pieces-jointes/{att}").status_code == 403, login
