@@ -140,3 +140,10 @@ def test_cli_exit_statuses_and_listings(town, tmp_path, capsys):
     assert main(["import", str(SAMPLES / "grdf_quotidien.csv"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)[0]
     assert report["rows_unchanged"] == report["rows_read"] and report["previous_batch_id"]
+
+
+def test_damaged_xlsx_is_unreadable(town, tmp_path):
+    path = tmp_path / "grdf.xlsx"
+    path.write_bytes(b"PK\x03\x04" + b"\x00garbage" * 20)
+    report = import_file(town, path)
+    assert report.status == "unreadable" and "XLSX illisible" in report.message

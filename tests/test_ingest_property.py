@@ -122,3 +122,16 @@ def test_wide_file_accounts_for_every_cell(town, tmp_path, cells):
         report.rows_inserted + report.rows_updated + report.rows_unchanged + report.rows_rejected
     )
     assert report.rows_rejected >= len(cells)  # the unknown column's cells, at least
+
+
+@SETTINGS
+@given(data=st.binary(max_size=300), name=st.sampled_from(["x.csv", "x.xlsx", "x.txt"]))
+def test_any_bytes_never_crash(town, tmp_path, data, name):
+    path = tmp_path / name
+    path.write_bytes(data)
+    report = import_file(town, path)
+    assert report.status in ("ok", "partial", "unreadable")
+    assert report.exit_status in (0, 1, 2)
+    assert report.rows_read == (
+        report.rows_inserted + report.rows_updated + report.rows_unchanged + report.rows_rejected
+    )
