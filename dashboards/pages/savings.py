@@ -60,7 +60,7 @@ ALERT_BADGES = {
 }
 NNBSP = "\u202f"
 NBSP = "\u00a0"
-UNITS = (" %", " °C", " €", " MWh", " kWh", " DJU", " m²")
+UNITS = (" %", " °C", " €", " MWh", " kWh", " m²")
 
 
 def _glued(text: str) -> str:
@@ -234,16 +234,18 @@ def _season_options(season_list: list[str]) -> list[dict]:
 def _terms_line(p: SavingsPortfolio) -> str:
     r, t = p.report, p.terms
     method = METHOD_LABELS_FR.get(r.dju_method, r.dju_method)
-    station = p.station_name or r.station_code or "station de chaque bâtiment"
+    station = "station de chaque bâtiment"
+    if p.station_name or r.station_code:
+        station = "station " + (p.station_name or r.station_code)
     if p.station_name and r.station_code:
-        station = f"{p.station_name} ({r.station_code})"
+        station = f"station {p.station_name} ({r.station_code})"
     cap = f", plafond {fr_number(t.savings_cap_pct, 0)} % de N'B" if t.savings_cap_pct else ""
     cpe = f" · économies garanties {fr_number(t.guaranteed_savings_pct, 1)} %" if t.is_cpe else ""
     _, season_end = season_bounds(r.season, t.season_start, t.season_end)
     ongoing = " (saison en cours, jours complets)" if r.period_to < season_end else ""
     return _glued(
         f"Contrat {r.contract_code} ({r.kind}, {t.contractor}) · du {fr_date(r.period_from)} au "
-        f"{fr_date(r.period_to)}{ongoing} · DJU {method}, base {fr_number(r.dju_base_c, 0)} °C, station "
+        f"{fr_date(r.period_to)}{ongoing} · DJU {method}, base {fr_number(r.dju_base_c, 0)} °C, "
         f"{station} · prix P1 {fr_number(r.price_eur_per_mwh_pci, 2)} €/MWh PCI · franchise "
         f"{fr_number(t.franchise_pct, 1)} %, part de l'exploitant "
         f"{fr_number(t.savings_share_contractor * 100, 0)} % des économies{cap}, "
