@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from carnet.config import data_dir
 from carnet.db import session_scope
@@ -37,8 +37,9 @@ from carnet.models import (
     ImportBatch,
     Quality,
     Room,
+    utcnow,
 )
-from carnet.store import recompute_daily, upsert_readings
+from carnet.store import UpsertCounts, recompute_daily, upsert_readings
 from carnet.timeutil import TZ, epoch_to_local, local_dates, local_to_utc, to_epoch
 
 ORIGIN = dt.date(2023, 7, 1)  # first local day simulated
@@ -927,6 +928,16 @@ def build_demo(
     with session_scope(engine) as session:
         if session.scalar(select(func.count()).select_from(Building)):
             raise RuntimeError("la base de démonstration n'est pas vide")
+        batch = ImportBatch(
+            source=f"carnet demo (graine {seed})",
+            origin="demo",
+            format="demo",
+            user_login="demo",
+            status="running",
+        )
+        session.add(batch)
+        session.flush()
+        batch_id = batch.id
         load_portfolio(session, portfolio_path(), actor="demo")
         if passwords:
             for user in portfolio["users"]:
@@ -940,17 +951,6 @@ def build_demo(
                 )
     with session_scope(engine) as session:
         ids = dict(session.execute(select(Channel.code, Channel.id)).all())
-        batch = ImportBatch(
-            source=f"carnet demo (graine {seed})",
-            origin="demo",
-            format="demo",
-            user_login="demo",
-            started_at=now,
-            status="running",
-        )
-        session.add(batch)
-        session.flush()
-        batch_id = batch.id
         for code in data.buildings:
             gas_id = ids[_gas_code(portfolio, code)]
             session.add_all(
@@ -965,31 +965,24 @@ def build_demo(
         history = _write_history(session, data, portfolio, now)
         _write_bookings(session, data, now)
     t_meta = time.perf_counter()
-    rows = 0
-    with engine.begin() as conn:
+    counts = UpsertCounts()
+    with engine.begin() as conn:  # one frame per channel, rollups once at the end
         for code, frame in data.readings.items():
             frame = frame.assign(channel_id=ids[code])
-            upsert_readings(conn, frame, batch_id=batch_id, refresh=False)
-            rows += len(frame)
+            counts = counts + upsert_readings(conn, frame, batch_id=batch_id, refresh=False)
         windows = [
             (ids[code], int(f["ts"].min()), int(f["ts"].max()))
             for code, f in data.readings.items()
             if len(f)
         ]
         recompute_daily(conn, windows)
-        conn.execute(
-            text(
-                "UPDATE import_batch SET status = 'ok', rows_read = :n, rows_inserted = :n,"
-                " finished_at = :f WHERE id = :b"
-            ),
-            {
-                "n": rows,
-                "f": dt.datetime.now(dt.UTC).replace(tzinfo=None)
-                if engine.dialect.name == "sqlite"
-                else dt.datetime.now(dt.UTC),
-                "b": batch_id,
-            },
-        )
+    with session_scope(engine) as session:
+        batch = session.get(ImportBatch, batch_id)
+        batch.rows_read = counts.total
+        batch.rows_inserted, batch.rows_updated = counts.inserted, counts.updated
+        batch.rows_unchanged = counts.unchanged
+        batch.status, batch.finished_at = "ok", utcnow()
+    rows = counts.total
     elapsed = time.perf_counter() - t0
     return {
         "seed": seed,
@@ -1082,3 +1075,15 @@ def readings_checksum(frames: dict[str, pd.DataFrame], lo: int, hi: int) -> str:
 def existing_demo(engine: Engine) -> bool:
     with session_scope(engine) as session:
         return bool(session.scalar(select(func.count()).select_from(Building)))
+
+
+def interrupted_demo(engine: Engine) -> bool:
+    """A demo build that did not finish (its batch is still « running »)."""
+    with session_scope(engine) as session:
+        return bool(
+            session.scalar(
+                select(func.count())
+                .select_from(ImportBatch)
+                .where(ImportBatch.origin == "demo", ImportBatch.status != "ok")
+            )
+        )

@@ -50,7 +50,13 @@ def _wipe(url: str) -> None:
 
 
 def _demo(args) -> int:
-    from carnet.demo import build_demo, demo_passwords, existing_demo, load_demo_portfolio
+    from carnet.demo import (
+        build_demo,
+        demo_passwords,
+        existing_demo,
+        interrupted_demo,
+        load_demo_portfolio,
+    )
 
     url = database_url()
     if args.force:
@@ -58,6 +64,12 @@ def _demo(args) -> int:
     engine = db.get_engine(url)
     portfolio = load_demo_portfolio()
     if existing_demo(engine):
+        if interrupted_demo(engine):
+            raise CliError(
+                "une construction précédente de la démonstration a été interrompue :"
+                " relancez avec --force",
+                1,
+            )
         print(
             "La base contient déjà des bâtiments : démonstration non reconstruite"
             " (--force pour repartir de zéro)."

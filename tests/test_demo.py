@@ -10,7 +10,7 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from carnet import db as carnet_db
 from carnet.db import session_scope
@@ -27,10 +27,12 @@ from carnet.models import (
     Building,
     Channel,
     ContractBuilding,
+    ImportBatch,
     IndexReset,
     LogbookEntry,
     Obligation,
     Quality,
+    Reading,
     Room,
 )
 from carnet.queries import daily_frame, monthly_frame
@@ -147,6 +149,11 @@ def test_the_dozen_buildings_with_their_usages(demo):
         for login, password in demo_passwords(load_demo_portfolio()).items():
             assert authenticate(s, login, password) is not None
     assert summary["buildings"] == len(buildings)
+    with session_scope(engine) as s:
+        (batch,) = s.scalars(select(ImportBatch).where(ImportBatch.origin == "demo")).all()
+        assert batch.status == "ok" and batch.rows_inserted == summary["readings"]
+        n = s.scalar(select(func.count()).select_from(Reading))
+        assert n == summary["readings"] > 1_000_000
 
 
 def test_three_full_seasons_and_the_current_one_of_hourly_readings(demo):
