@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--contract", required=True, help="code du contrat")
     p.add_argument("--season", required=True, help="saison de chauffe, ex. 2025-2026")
     p.add_argument("--month", help="un mois de la saison, AAAA-MM")
-    p.add_argument("--as-of", help="date d'arrêt (défaut : aujourd'hui)")
+    p.add_argument("--as-of", help="date d'arrêt (défaut : hier, dernier jour complet)")
     p.add_argument("--json", action="store_true", help="sortie JSON")
     p.set_defaults(handler=_settle)
 
