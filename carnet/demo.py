@@ -1024,17 +1024,21 @@ def _local_dt(ts: int) -> dt.datetime:
 
 
 def _write_bookings(session, data: DemoData, now: dt.datetime) -> None:
+    """Bookings as the programmer would have entered them; a weekly series shares the id of
+    its first occurrence as `series_id`, as `carnet.bookings` does."""
     rooms = dict(session.execute(select(Room.code, Room.id)).all())
     b = data.bookings
-    b = b[b["start_ts"] >= data.start_ts]
+    b = b[b["start_ts"] >= data.start_ts].sort_values("start_ts")
     future = b["start_ts"] > data.now_ts
     pending = _uniform(data.seed, "option", b["start_ts"].to_numpy()) < 0.2
     option = future & pending & b["series_id"].isna()  # events not yet confirmed
-    created = [min(now, _local_dt(s) - dt.timedelta(days=21)) for s in b["start_ts"]]
-    session.add_all(
+    # entered three weeks ahead; a series all at once, before its first occurrence
+    first = b.groupby("series_id")["start_ts"].transform("min")
+    entered = np.where(b["series_id"].notna(), first, b["start_ts"]) - 21 * 86400
+    entered = np.minimum(entered, int(now.timestamp()))
+    bookings = [
         Booking(
             room_id=rooms[r.room],
-            series_id=None if pd.isna(r.series_id) else int(r.series_id),
             title=r.title,
             organiser=r.organiser,
             attendance=int(r.attendance),
@@ -1045,11 +1049,17 @@ def _write_bookings(session, data: DemoData, now: dt.datetime) -> None:
             preheat_min=int(r.preheat_min),
             heating_note=r.heating_note,
             created_by="culture",
-            created_at=c,
-            updated_at=c,
+            created_at=_local_dt(c),
+            updated_at=_local_dt(c),
         )
-        for r, opt, c in zip(b.itertuples(), option, created, strict=True)
-    )
+        for r, opt, c in zip(b.itertuples(), option, entered, strict=True)
+    ]
+    session.add_all(bookings)
+    session.flush()
+    series_ids: dict[int, int] = {}
+    for booking, sid in zip(bookings, b["series_id"], strict=True):
+        if not pd.isna(sid):
+            booking.series_id = series_ids.setdefault(int(sid), booking.id)
 
 
 def _write_history(session, data: DemoData, portfolio: dict, now: dt.datetime) -> dict:

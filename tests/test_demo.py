@@ -318,6 +318,12 @@ def test_bookings_logbook_and_obligations(demo):
         assert {rooms[b.room_id].bookable for b in bookings} == {True}
         assert any(b.starts_at > now + dt.timedelta(days=14) for b in bookings)
         assert any(b.series_id for b in bookings) and any(not b.series_id for b in bookings)
+        by_id = {b.id: b for b in bookings}
+        for b in bookings:  # a series is named by its first occurrence, as carnet.bookings does
+            if b.series_id:
+                head = by_id[b.series_id]
+                assert head.series_id == b.series_id and head.starts_at <= b.starts_at
+                assert (head.room_id, head.title) == (b.room_id, b.title)
         assert all(b.setpoint_c and b.preheat_min and b.heating_note for b in bookings)
         frame = pd.DataFrame(
             [(b.room_id, b.starts_at, b.ends_at) for b in bookings if b.status != "cancelled"],
