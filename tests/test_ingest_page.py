@@ -13,7 +13,7 @@ from carnet.db import get_engine
 from dashboards.app import create_app
 from tests.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
 from tests.seed import seed_town
-from tests.test_dashboards_auth import sign_in
+from tests.test_dashboards_auth import page_content, sign_in
 
 CSV = "point;horodate;valeur\nMAIRIE-T;01/12/2024 08:00;19,5\nPASTEUR-GAZ;01/12/2024 08:00;6000\n"
 
@@ -94,3 +94,19 @@ def test_manager_imports_everywhere_and_sees_history(app):
     assert _count(engine, "PASTEUR-GAZ") == 1
     body = _text(response)
     assert "releves.csv" in body and "Lot n° 1" in body
+    page = page_content(client, "/imports")
+    assert page.status_code == 200
+    text_ = _text(page)
+    assert "Imports de relevés" in text_ and "Historique des lots" in text_
+    assert "releves.csv" in text_  # the history lists the batch
+
+
+def test_contractor_sees_only_its_own_batches(app):
+    _upload(_client(app, "manager"), CSV, name="du-gestionnaire.csv")
+    contractor = _client(app, "contractor")
+    _upload(contractor, CSV, name="de-l-exploitant.csv")
+    text_ = _text(page_content(contractor, "/imports"))
+    assert "de-l-exploitant.csv" in text_ and "du-gestionnaire.csv" not in text_
+    deps = contractor.get("/_dash-dependencies").get_json()
+    payload = dash_callback_payload(deps, "imp-rejected", {"imp-batch.value": 1})
+    assert contractor.post("/_dash-update-component", json=payload).status_code == 403
