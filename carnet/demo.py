@@ -652,7 +652,9 @@ def _simulate_building(w: World, b: dict) -> tuple[BuildingSim, dict[str, np.nda
     clock, seed, code = w.clock, w.seed, b["code"]
     dh = clock.day_of_hour
     n = len(clock.ts)
-    prof = behaviour()["profiles"][code]
+    prof = behaviour()["profiles"].get(code)
+    if prof is None:
+        raise ValueError(f"data/demo/simulation.yaml : pas de profil pour le bâtiment « {code} »")
     area = float(b["heated_area_m2"])
     rooms = [
         r
