@@ -30,7 +30,6 @@ OVERDUE = {
     ("CTM", "chimney_sweeping"),
     ("SALLE-FETES", "erp_electrical"),
     ("GYMNASE", "operat"),
-    ("MAIRIE", "heating_inspection_70kw"),
 }
 # 5-year inspections done before the record starts (last done on)
 FIVE_YEAR_DONE = {
