@@ -43,9 +43,8 @@ from carnet.store import UpsertCounts, recompute_daily, upsert_readings
 from carnet.timeutil import TZ, epoch_to_local, local_dates, local_to_utc, to_epoch
 
 ORIGIN = dt.date(2023, 7, 1)  # first local day simulated
-CONTRACT_START = dt.date(2024, 7, 1)
+CONTRACT_START = dt.date(2024, 7, 1)  # CHAUFF-2024 (portfolio.yaml): the history knows it
 PCS_PCI = 1.11
-STATION = "LILLE-LESQUIN"
 DEMO_PASSWORD = "demo-{login}"  # the demo logins' passwords (printed by `carnet demo`)
 
 
@@ -1021,7 +1020,7 @@ def _gas_code(portfolio: dict, building: str) -> str:
     return next(c["code"] for c in b["channels"] if c["quantity"] == "gas_volume_m3")
 
 
-def _local_dt(ts: int) -> dt.datetime:
+def _utc(ts: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(ts), dt.UTC)
 
 
@@ -1044,15 +1043,15 @@ def _write_bookings(session, data: DemoData, now: dt.datetime) -> None:
             title=r.title,
             organiser=r.organiser,
             attendance=int(r.attendance),
-            starts_at=_local_dt(r.start_ts),
-            ends_at=_local_dt(r.end_ts),
+            starts_at=_utc(r.start_ts),
+            ends_at=_utc(r.end_ts),
             status="option" if opt else r.status,
             setpoint_c=float(r.setpoint_c),
             preheat_min=int(r.preheat_min),
             heating_note=r.heating_note,
             created_by="culture",
-            created_at=_local_dt(c),
-            updated_at=_local_dt(c),
+            created_at=_utc(c),
+            updated_at=_utc(c),
         )
         for r, opt, c in zip(b.itertuples(), option, entered, strict=True)
     ]

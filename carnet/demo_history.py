@@ -15,12 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carnet.access import SYSTEM
-from carnet.demo import behaviour
+from carnet.demo import CONTRACT_START, behaviour
 from carnet.models import Building, Channel, Equipment, IndexReset, LogbookEntry, Room
 from carnet.obligations import add_months, apply_templates, due_after
 from carnet.timeutil import TZ
 
-CONTRACT_START = dt.date(2024, 7, 1)
 PREVIOUS_CONTRACTOR = "Chauffage Services Artois"
 BODIES = ("Apave", "Bureau Veritas", "Socotec", "Dekra")
 
