@@ -198,3 +198,15 @@ def test_grdf_unknown_pce_is_named(town, tmp_path):
     report = import_file(town, path)
     assert report.rows_rejected == 1
     assert "PCE GI999999 inconnu" in rejected(town, report.batch_id)["reason"].iloc[0]
+
+
+def test_grdf_without_index_columns_does_not_feed_an_index_channel(town, tmp_path):
+    path = tmp_path / "volumes.csv"
+    path.write_text(
+        "PCE;GI000123\nDate;Volume (m3);Énergie (kWh);Coefficient\n01/10/2024;12,0;134,4;11,2\n",
+        encoding="utf-8",
+    )
+    report = import_file(town, path)
+    assert (report.rows_inserted, report.rows_rejected) == (0, 1)
+    assert "index de fin" in report.rejected[0]["reason"]
+    assert readings(town, "MAIRIE-GAZ").empty  # no gap written for a column that is absent

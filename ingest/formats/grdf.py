@@ -147,6 +147,18 @@ class GrdfParser(FormatParser):
         )
         return Parsed(rejects=rejects_of(table, reason, 1))
 
+    def _missing_column(self, ch) -> str | None:
+        """A channel the file cannot feed: never write gaps for a column that is not there."""
+        if ch.kind == "index" and self.c_end is None:
+            return (
+                f"{ch.code} est un point index mais le fichier n'a pas de colonne « index de fin »"
+            )
+        if ch.kind == "interval" and _unit_is_m3(ch.unit) and self.c_volume is None:
+            return f"{ch.code} attend des m3 mais le fichier n'a pas de colonne « volume »"
+        if ch.kind == "interval" and not _unit_is_m3(ch.unit) and self.c_energy is None:
+            return f"{ch.code} attend de l'énergie mais le fichier n'a pas de colonne « énergie »"
+        return None
+
     def finish(self) -> Parsed:
         out = Parsed(raw=self.raw)
         rows = pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame()
@@ -170,6 +182,10 @@ class GrdfParser(FormatParser):
             t_start = local_midnight_epoch(day0)
             t_end = local_midnight_epoch(day0 + np.timedelta64(1, "D"))
             for ch in targets.itertuples():
+                missing = self._missing_column(ch)
+                if missing:
+                    rejects.append(_reject_all(grp, missing, self.raw))
+                    continue
                 if ch.kind == "index":
                     readings.append(_index_readings(grp, int(ch.id), t_start, t_end))
                 else:
@@ -198,6 +214,10 @@ class GrdfParser(FormatParser):
         out.rejects = pd.concat(rejects, ignore_index=True) if rejects else empty_rejects()
         out.factors = pd.concat(factors, ignore_index=True) if factors else None
         return out
+
+
+def _unit_is_m3(unit: str) -> bool:
+    return str(unit).strip().lower() in ("m3", "m³")
 
 
 def _index_readings(grp: pd.DataFrame, cid: int, t_start, t_end) -> pd.DataFrame:
