@@ -225,13 +225,70 @@ def write_readings(
 
 # --- rollups -------------------------------------------------------------------------------
 
+WINDOWS = "tmp_rollup_window"
+DAILY_COLUMNS = [
+    "channel_id",
+    "day",
+    "value",
+    "energy_kwh",
+    "min_value",
+    "max_value",
+    "n_readings",
+    "coverage",
+    "estimated",
+]
 
-def _channel_meta(conn: Connection, channel_ids: list[int]) -> pd.DataFrame:
+
+def _channel_meta(conn: Connection, channel_ids) -> pd.DataFrame:
     ids = ",".join(str(int(c)) for c in channel_ids)
     return pd.read_sql_query(
         text(f"SELECT id, kind, unit, kwh_per_unit, modulus FROM channel WHERE id IN ({ids})"),
         conn,
     ).set_index("id")
+
+
+def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
+    """(channel, a, b) rows in a temporary table, so that one statement serves all channels:
+    a poller flush touches thousands of channels and a query per channel would dominate."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                f"CREATE TEMP TABLE IF NOT EXISTS {WINDOWS} (channel_id integer PRIMARY KEY,"
+                " a bigint, b bigint) ON COMMIT DROP"
+            )
+        )
+        conn.execute(text(f"TRUNCATE {WINDOWS}"))
+    else:
+        conn.execute(
+            text(
+                f"CREATE TEMP TABLE IF NOT EXISTS {WINDOWS} (channel_id INTEGER PRIMARY KEY,"
+                " a INTEGER, b INTEGER)"
+            )
+        )
+        conn.execute(text(f"DELETE FROM {WINDOWS}"))
+    rows = [
+        {"c": int(c), "a": int(a), "b": int(b)}
+        for c, a, b in zip(np.asarray(channel_id), np.asarray(lo), np.asarray(hi), strict=True)
+    ]
+    if rows:
+        conn.execute(text(f"INSERT INTO {WINDOWS} (channel_id, a, b) VALUES (:c, :a, :b)"), rows)
+
+
+def _neighbours(conn: Connection, channel_id, before, from_) -> pd.DataFrame:
+    """Per channel: the last reading strictly before `before` and the first at or after
+    `from_` (NaN when none), in one statement over the primary-key index."""
+    _load_windows(conn, channel_id, before, from_)
+    rows = conn.execute(
+        text(
+            f"SELECT w.channel_id,"
+            " (SELECT MAX(r.ts) FROM reading r WHERE r.channel_id = w.channel_id AND r.ts < w.a),"
+            " (SELECT MIN(r.ts) FROM reading r WHERE r.channel_id = w.channel_id AND r.ts >= w.b)"
+            f" FROM {WINDOWS} w"
+        )
+    ).all()
+    frame = pd.DataFrame(rows, columns=["channel_id", "prev", "next"], dtype="float64")
+    frame["channel_id"] = frame["channel_id"].astype("int64")
+    return frame.set_index("channel_id").reindex(np.asarray(channel_id, dtype="int64"))
 
 
 def refresh_rollups(
@@ -245,64 +302,71 @@ def refresh_rollups(
     just inserted, none updated): see `recompute_daily`.
     """
     span = touched.groupby("channel_id")["ts"].agg(["min", "max"])
-    windows = []
-    for channel_id, lo, hi in span.itertuples(name=None):  # one row per channel
-        prev = conn.execute(
-            text("SELECT MAX(ts) FROM reading WHERE channel_id = :c AND ts < :t"),
-            {"c": channel_id, "t": int(lo)},
-        ).scalar()
-        nxt = conn.execute(
-            text("SELECT MIN(ts) FROM reading WHERE channel_id = :c AND ts > :t"),
-            {"c": channel_id, "t": int(hi)},
-        ).scalar()
-        windows.append((int(channel_id), int(prev if prev is not None else lo), int(nxt or hi)))
-    return recompute_daily(conn, windows, known)
+    ids = span.index.to_numpy(dtype="int64")
+    lo = span["min"].to_numpy(dtype="int64")
+    hi = span["max"].to_numpy(dtype="int64")
+    near = _neighbours(conn, ids, lo, hi + 1)
+    lo = np.where(near["prev"].notna(), near["prev"].fillna(0), lo).astype("int64")
+    hi = np.where(near["next"].notna(), near["next"].fillna(0), hi).astype("int64")
+    return recompute_daily(
+        conn, list(zip(ids.tolist(), lo.tolist(), hi.tolist(), strict=True)), known
+    )
 
 
-def _fetch_readings(conn: Connection, channel_id: int, lo: int, hi: int) -> pd.DataFrame:
-    """(ts, value, quality) of a channel in [lo, hi], straight from the driver's cursor:
+def _fetch_window_readings(conn: Connection) -> pd.DataFrame:
+    """(channel_id, ts, value, quality) of every window, straight from the driver's cursor:
     a rollup window can hold millions of rows, and building SQLAlchemy rows for each costs
     more than the rollup itself."""
     result = conn.execute(
         text(
-            "SELECT ts, value, quality FROM reading WHERE channel_id = :c"
-            " AND ts >= :lo AND ts <= :hi ORDER BY ts"
-        ),
-        {"c": int(channel_id), "lo": int(lo), "hi": int(hi)},
+            "SELECT r.channel_id, r.ts, r.value, r.quality FROM reading r"
+            f" JOIN {WINDOWS} w ON r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b"
+            " ORDER BY r.channel_id, r.ts"
+        )
     )
     rows = result.cursor.fetchall()
     result.close()
     if not rows:
         return pd.DataFrame(
-            {"ts": np.array([], "int64"), "value": np.array([], float), "quality": []}
+            {
+                "channel_id": np.array([], "int64"),
+                "ts": np.array([], "int64"),
+                "value": np.array([], float),
+                "quality": np.array([], "int64"),
+            }
         )
-    arr = np.array(rows, dtype=float)  # NULL -> NaN; ts and quality are exact in float64
+    arr = np.array(rows, dtype=float)  # NULL -> NaN; ids, ts and quality are exact in float64
     return pd.DataFrame(
         {
-            "ts": arr[:, 0].astype("int64"),
-            "value": arr[:, 1],
-            "quality": arr[:, 2].astype("int64"),
+            "channel_id": arr[:, 0].astype("int64"),
+            "ts": arr[:, 1].astype("int64"),
+            "value": arr[:, 2],
+            "quality": arr[:, 3].astype("int64"),
         }
     )
 
 
-def _known_window(
-    conn: Connection, known: dict, channel_id: int, lo: int, hi: int
-) -> pd.DataFrame | None:
-    """The readings of [lo, hi] from `known` when the table holds no other row there (same
-    count: the known rows are all stored), else None. Saves re-reading what was just written."""
-    mine = known.get(channel_id)
-    if mine is None:
-        return None
-    ts = mine["ts"].to_numpy()
-    sel = mine[(ts >= lo) & (ts <= hi)]
-    stored = conn.execute(
-        text("SELECT COUNT(*) FROM reading WHERE channel_id = :c AND ts >= :lo AND ts <= :hi"),
-        {"c": int(channel_id), "lo": int(lo), "hi": int(hi)},
-    ).scalar()
-    if int(stored) != len(sel):
-        return None
-    return sel.sort_values("ts")[["ts", "value", "quality"]].reset_index(drop=True)
+def _known_channels(conn: Connection, known: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """The known rows of the channels whose window holds nothing else in the table (same
+    count: the known rows are all stored there). Saves re-reading what was just written."""
+    rows = known.merge(windows[["channel_id", "q_lo", "q_hi"]], on="channel_id")
+    rows = rows[(rows["ts"] >= rows["q_lo"]) & (rows["ts"] <= rows["q_hi"])]
+    mine = rows.groupby("channel_id").size()
+    if mine.empty:
+        return rows.iloc[0:0]
+    cand = windows.set_index("channel_id").loc[mine.index]
+    _load_windows(conn, cand.index, cand["q_lo"], cand["q_hi"])
+    stored = dict(
+        conn.execute(
+            text(
+                f"SELECT w.channel_id, COUNT(r.ts) FROM {WINDOWS} w LEFT JOIN reading r"
+                " ON r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b"
+                " GROUP BY w.channel_id"
+            )
+        ).all()
+    )
+    same = [int(c) for c, n in mine.items() if int(stored.get(int(c), -1)) == int(n)]
+    return rows[rows["channel_id"].isin(same)][READING_COLUMNS]
 
 
 def recompute_daily(
@@ -310,142 +374,150 @@ def recompute_daily(
 ) -> int:
     """Rebuild the rollup rows of whole local days covering each (channel, ts_from, ts_to).
 
-    `known`: readings the caller has just inserted (normalised, none updated), used instead
-    of re-reading the table for instant and interval channels when they are all it holds in
-    a window.
+    A handful of statements whatever the number of channels. `known`: readings the caller
+    has just inserted (normalised, none updated), used instead of re-reading the table for
+    instant and interval channels when they are all it holds in a window.
     """
     if not windows:
         return 0
-    meta = _channel_meta(conn, [w[0] for w in windows])
-    known_by_channel = (
-        {int(c): g for c, g in known.groupby("channel_id")} if known is not None else {}
+    w = (
+        pd.DataFrame(windows, columns=["channel_id", "ts_lo", "ts_hi"])
+        .astype("int64")
+        .groupby("channel_id", as_index=False)
+        .agg(ts_lo=("ts_lo", "min"), ts_hi=("ts_hi", "max"))
     )
-    written = 0
-    for channel_id, ts_lo, ts_hi in windows:
-        day_lo, day_hi = local_dates([ts_lo, ts_hi])
-        start, end = local_midnight_epoch([day_lo, day_hi + np.timedelta64(1, "D")])
-        kind = meta.at[channel_id, "kind"]
-        # an index interval that starts in the window may begin before it: take one more
-        lo_q = conn.execute(
-            text("SELECT MAX(ts) FROM reading WHERE channel_id = :c AND ts < :t"),
-            {"c": channel_id, "t": int(start)},
-        ).scalar()
-        hi_q = conn.execute(
-            text("SELECT MIN(ts) FROM reading WHERE channel_id = :c AND ts >= :t"),
-            {"c": channel_id, "t": int(end)},
-        ).scalar()
-        q_lo = int(lo_q) if (kind == ChannelKind.INDEX and lo_q is not None) else int(start)
-        q_hi = int(hi_q) if (kind == ChannelKind.INDEX and hi_q is not None) else int(end) - 1
-        readings = None
-        if kind != ChannelKind.INDEX and known_by_channel:
-            readings = _known_window(conn, known_by_channel, channel_id, q_lo, q_hi)
-        if readings is None:
-            readings = _fetch_readings(conn, channel_id, q_lo, q_hi)
-        resets = pd.read_sql_query(
-            text(
-                "SELECT ts, old_final_value, new_start_value FROM index_reset"
-                " WHERE channel_id = :c AND ts >= :lo AND ts <= :hi"
-            ),
-            conn,
-            params={"c": channel_id, "lo": q_lo, "hi": q_hi},
-        )
-        factors = pd.read_sql_query(
-            text(
-                "SELECT valid_from, kwh_per_unit FROM conversion_factor WHERE channel_id = :c"
-                " ORDER BY valid_from"
-            ),
-            conn,
-            params={"c": channel_id},
-        )
-        daily = daily_from_readings(readings, meta.loc[channel_id], resets, factors)
-        daily = daily[(daily["day"] >= day_lo) & (daily["day"] <= day_hi)]
+    meta = _channel_meta(conn, w["channel_id"])
+    w["day_lo"] = local_dates(w["ts_lo"].to_numpy())
+    w["day_hi"] = local_dates(w["ts_hi"].to_numpy())
+    start = local_midnight_epoch(w["day_lo"].to_numpy())
+    end = local_midnight_epoch(w["day_hi"].to_numpy() + np.timedelta64(1, "D"))
+    # an index interval that starts in the window may begin before it: take one more
+    # reading on each side
+    is_index = (w["channel_id"].map(meta["kind"]) == ChannelKind.INDEX).to_numpy()
+    near = _neighbours(conn, w["channel_id"], start, end)
+    prev, nxt = near["prev"].to_numpy(), near["next"].to_numpy()
+    w["q_lo"] = np.where(is_index & ~np.isnan(prev), np.nan_to_num(prev), start).astype("int64")
+    w["q_hi"] = np.where(is_index & ~np.isnan(nxt), np.nan_to_num(nxt), end - 1).astype("int64")
+
+    parts = []
+    fetch = w
+    if known is not None and len(known):
+        from_known = _known_channels(conn, known, w[~is_index])
+        if len(from_known):
+            parts.append(from_known)
+            fetch = w[~w["channel_id"].isin(from_known["channel_id"].unique())]
+    _load_windows(conn, fetch["channel_id"], fetch["q_lo"], fetch["q_hi"])
+    parts.append(_fetch_window_readings(conn))
+    readings = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    _load_windows(conn, w["channel_id"], w["q_lo"], w["q_hi"])
+    resets = pd.read_sql_query(
+        text(
+            "SELECT i.channel_id, i.ts, i.old_final_value, i.new_start_value FROM index_reset i"
+            f" JOIN {WINDOWS} w ON i.channel_id = w.channel_id AND i.ts >= w.a AND i.ts <= w.b"
+        ),
+        conn,
+    )
+    factors = pd.read_sql_query(
+        text(
+            "SELECT f.channel_id, f.valid_from, f.kwh_per_unit FROM conversion_factor f"
+            f" JOIN {WINDOWS} w ON f.channel_id = w.channel_id"
+        ),
+        conn,
+    )
+    daily = daily_rollups(readings, meta, resets, factors)
+    bounds = w.set_index("channel_id")
+    keep = (daily["day"].to_numpy() >= bounds["day_lo"].reindex(daily["channel_id"]).to_numpy()) & (
+        daily["day"].to_numpy() <= bounds["day_hi"].reindex(daily["channel_id"]).to_numpy()
+    )
+    daily = daily[keep]
+    conn.execute(
+        text("DELETE FROM daily_rollup WHERE channel_id = :c AND day >= :a AND day <= :b"),
+        [
+            {"c": int(c), "a": pd.Timestamp(a).date(), "b": pd.Timestamp(b).date()}
+            for c, a, b in zip(w["channel_id"], w["day_lo"], w["day_hi"], strict=True)
+        ],
+    )
+    if len(daily):
+        out = daily.copy()
+        out["day"] = pd.to_datetime(out["day"]).dt.date
+        records = out.astype(object).where(out.notna(), None).to_dict("records")
         conn.execute(
-            text("DELETE FROM daily_rollup WHERE channel_id = :c AND day >= :a AND day <= :b"),
-            {
-                "c": channel_id,
-                "a": pd.Timestamp(day_lo).date(),
-                "b": pd.Timestamp(day_hi).date(),
-            },
+            text(
+                "INSERT INTO daily_rollup (channel_id, day, value, energy_kwh, min_value,"
+                " max_value, n_readings, coverage, estimated) VALUES (:channel_id, :day,"
+                " :value, :energy_kwh, :min_value, :max_value, :n_readings, :coverage,"
+                " :estimated)"
+            ),
+            records,
         )
-        if len(daily):
-            daily.insert(0, "channel_id", channel_id)
-            daily["day"] = pd.to_datetime(daily["day"]).dt.date
-            records = daily.astype(object).where(daily.notna(), None).to_dict("records")
-            conn.execute(
-                text(
-                    "INSERT INTO daily_rollup (channel_id, day, value, energy_kwh, min_value,"
-                    " max_value, n_readings, coverage, estimated) VALUES (:channel_id, :day,"
-                    " :value, :energy_kwh, :min_value, :max_value, :n_readings, :coverage,"
-                    " :estimated)"
-                ),
-                records,
-            )
-            written += len(daily)
-    return written
+    return len(daily)
 
 
-def _energy_factor(
-    days: np.ndarray, meta: pd.Series, factors: pd.DataFrame | None
-) -> np.ndarray | None:
-    """kWh per unit for each day: the conversion factor in force, else the channel's default."""
-    unit = str(meta["unit"]).lower()
-    default = meta.get("kwh_per_unit")
-    if default is None or pd.isna(default):
-        default = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}.get(unit)
-    out = np.full(len(days), np.nan if default is None else float(default))
-    if factors is not None and len(factors):
-        valid = np.asarray(pd.to_datetime(factors["valid_from"]).values, dtype="datetime64[D]")
-        pos = np.searchsorted(valid, days, side="right") - 1
+def _increments(
+    readings: pd.DataFrame, modulus: pd.Series, resets: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Consumption of each interval between consecutive valid index readings of the same
+    channel (see `index_increments`), for many channels at once."""
+    valid = readings[readings["value"].notna()].sort_values(["channel_id", "ts"], kind="stable")
+    ch = valid["channel_id"].to_numpy(dtype="int64")
+    ts = valid["ts"].to_numpy(dtype="int64")
+    val = valid["value"].to_numpy(dtype=float)
+    q = valid["quality"].to_numpy(dtype="int64")
+    same = ch[1:] == ch[:-1]
+    c, t0, t1 = ch[1:][same], ts[:-1][same], ts[1:][same]
+    v0, v1 = val[:-1][same], val[1:][same]
+    q0, q1 = q[:-1][same], q[1:][same]
+    delta = v1 - v0
+    unexplained = q1 == Quality.RESET
+    if resets is not None and len(resets):
+        keys = pd.MultiIndex.from_arrays(
+            [resets["channel_id"].to_numpy(dtype="int64"), resets["ts"].to_numpy(dtype="int64")]
+        )
+        pos = keys.get_indexer(pd.MultiIndex.from_arrays([c, t1]))
         has = pos >= 0
-        out[has] = factors["kwh_per_unit"].to_numpy(dtype=float)[pos[has]]
-    if np.isnan(out).all():
-        return None
-    return out
+        old = resets["old_final_value"].to_numpy(dtype=float)[pos[has]]
+        new = resets["new_start_value"].to_numpy(dtype=float)[pos[has]]
+        delta[has] = (old - v0[has]) + (v1[has] - new)
+        unexplained &= ~has
+    delta[unexplained] = np.nan
+    mod = modulus.reindex(c).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        roll = (delta < 0) & (mod > 0)
+        delta[roll] = delta[roll] + mod[roll]
+        delta[delta < 0] = np.nan
+    estimated = (q0 == Quality.ESTIMATED) | (q1 == Quality.ESTIMATED)
+    return pd.DataFrame(
+        {"channel_id": c, "t0": t0, "t1": t1, "delta": delta, "estimated": estimated}
+    )
 
 
 def index_increments(
     readings: pd.DataFrame, modulus: float | None, resets: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Consumption of each interval between consecutive valid index readings.
+    """Consumption of each interval between consecutive valid index readings of one channel.
 
     A drop is a rollover when the channel has a modulus; at a recorded meter replacement the
     consumption is (old final - previous) + (current - new start); any other drop is unknown
     (NaN), never negative.
     """
-    valid = readings[readings["value"].notna()].sort_values("ts")
-    ts = valid["ts"].to_numpy(dtype="int64")
-    val = valid["value"].to_numpy(dtype=float)
-    q = valid["quality"].to_numpy(dtype="int64")
-    if len(ts) < 2:
-        return pd.DataFrame({"t0": [], "t1": [], "delta": [], "estimated": []})
-    delta = np.diff(val)
-    t0, t1 = ts[:-1], ts[1:]
-    if resets is not None and len(resets):
-        r = resets.set_index("ts")
-        at_reset = np.isin(t1, r.index.to_numpy()) | (q[1:] == Quality.RESET)
-        if at_reset.any():
-            idx = np.flatnonzero(at_reset)
-            rt = pd.Series(t1[idx])
-            old = rt.map(r["old_final_value"]).to_numpy(dtype=float)
-            new = rt.map(r["new_start_value"]).to_numpy(dtype=float)
-            delta[idx] = (old - val[:-1][idx]) + (val[1:][idx] - new)
-    elif (q[1:] == Quality.RESET).any():
-        delta[q[1:] == Quality.RESET] = np.nan
-    drop = delta < 0
-    if modulus and drop.any():
-        delta[drop] = delta[drop] + float(modulus)
-    delta[delta < 0] = np.nan
-    estimated = (q[:-1] == Quality.ESTIMATED) | (q[1:] == Quality.ESTIMATED)
-    return pd.DataFrame({"t0": t0, "t1": t1, "delta": delta, "estimated": estimated})
+    frame = readings[["ts", "value", "quality"]].assign(channel_id=0)
+    mod = pd.Series({0: float(modulus) if modulus else np.nan})
+    res = None if resets is None or not len(resets) else resets.assign(channel_id=0)
+    return _increments(frame, mod, res).drop(columns="channel_id")
 
 
 def split_at_local_midnight(inc: pd.DataFrame) -> pd.DataFrame:
     """Spread each interval's consumption over the local days it spans, pro rata time.
 
     A portion of an interval that crosses midnight is an estimate and flagged as such.
+    A `channel_id` column, when present, is carried along.
     """
     if not len(inc):
-        return pd.DataFrame({"day": [], "value": [], "seconds": [], "estimated": []})
+        out = {"day": [], "value": [], "seconds": [], "estimated": []}
+        if "channel_id" in inc:
+            out = {"channel_id": [], **out}
+        return pd.DataFrame(out)
     t0 = inc["t0"].to_numpy(dtype="int64")
     t1 = inc["t1"].to_numpy(dtype="int64")
     d0 = local_dates(t0)
@@ -464,7 +536,128 @@ def split_at_local_midnight(inc: pd.DataFrame) -> pd.DataFrame:
     share = seconds / (t1 - t0)[rep]
     value = inc["delta"].to_numpy(dtype=float)[rep] * share
     est = inc["estimated"].to_numpy(dtype=bool)[rep] | (span[rep] > 1)
-    return pd.DataFrame({"day": days, "value": value, "seconds": seconds, "estimated": est})
+    out = pd.DataFrame({"day": days, "value": value, "seconds": seconds, "estimated": est})
+    if "channel_id" in inc:
+        out.insert(0, "channel_id", inc["channel_id"].to_numpy(dtype="int64")[rep])
+    return out
+
+
+def _index_daily(readings: pd.DataFrame, meta: pd.DataFrame, resets) -> pd.DataFrame:
+    parts = split_at_local_midnight(_increments(readings, meta["modulus"], resets))
+    if not len(parts):
+        return pd.DataFrame()
+    keys = [parts["channel_id"], parts["day"]]
+    grouped = parts.groupby(keys)
+    out = pd.DataFrame(
+        {
+            "value": grouped["value"].sum(min_count=1),
+            "seconds": grouped["seconds"].sum(),
+            "estimated": grouped["estimated"].any(),
+            "n_readings": grouped["value"].size(),
+            "min_value": np.nan,
+            "max_value": np.nan,
+        }
+    )
+    # one unknown interval makes the whole day unknown, never an undercount
+    out.loc[parts["value"].isna().groupby(keys).any(), "value"] = np.nan
+    return out
+
+
+def _sample_daily(readings: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+    valid = readings[readings["value"].notna()].sort_values(["channel_id", "ts"], kind="stable")
+    if not len(valid):
+        return pd.DataFrame()
+    ch = valid["channel_id"].to_numpy(dtype="int64")
+    ts = valid["ts"].to_numpy(dtype="int64")
+    same = ch[1:] == ch[:-1]
+    gaps = pd.Series(np.diff(ts)[same].astype(float), index=ch[1:][same])
+    step = gaps.groupby(level=0).median().reindex(np.unique(ch)).fillna(3600.0).clip(60.0, 86400.0)
+    frame = pd.DataFrame(
+        {
+            "channel_id": ch,
+            "day": local_dates(ts),
+            "value": valid["value"].to_numpy(dtype=float),
+            "est": valid["quality"].to_numpy() == Quality.ESTIMATED,
+        }
+    )
+    grouped = frame.groupby(["channel_id", "day"])
+    out = pd.DataFrame(
+        {
+            "sum": grouped["value"].sum(),
+            "mean": grouped["value"].mean(),
+            "min_value": grouped["value"].min(),
+            "max_value": grouped["value"].max(),
+            "n_readings": grouped["value"].size(),
+            "estimated": grouped["est"].any(),
+        }
+    )
+    channel = out.index.get_level_values(0)
+    interval = np.asarray(channel.map(meta["kind"]) == ChannelKind.INTERVAL)
+    out["value"] = np.where(interval, out["sum"], out["mean"])
+    out["seconds"] = out["n_readings"].to_numpy() * step.reindex(channel).to_numpy()
+    return out.drop(columns=["sum", "mean"])
+
+
+def _default_factor(meta: pd.DataFrame) -> pd.Series:
+    """kWh per unit when no dated factor applies: the channel's own, else from its unit."""
+    by_unit = meta["unit"].astype(str).str.lower().map({"kwh": 1.0, "wh": 0.001, "mwh": 1000.0})
+    return meta["kwh_per_unit"].astype(float).fillna(by_unit)
+
+
+def daily_rollups(
+    readings: pd.DataFrame,
+    meta: pd.DataFrame,
+    resets: pd.DataFrame | None = None,
+    factors: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Local-day figures of many channels at once.
+
+    `readings`: channel_id, ts, value, quality; `meta`: kind, unit, kwh_per_unit, modulus
+    indexed by channel id; `resets`: channel_id, ts, old_final_value, new_start_value;
+    `factors`: channel_id, valid_from, kwh_per_unit (in force from that local date).
+    Index channels give consumption (differences, spread pro rata over the days they span),
+    interval channels the sum, instant channels the mean; `energy_kwh` converts consumption.
+    """
+    if not len(readings):
+        return pd.DataFrame(columns=DAILY_COLUMNS)
+    kind = readings["channel_id"].map(meta["kind"])
+    is_index = (kind == ChannelKind.INDEX).to_numpy()
+    frames = [
+        f
+        for f in (
+            _index_daily(readings[is_index], meta, resets) if is_index.any() else None,
+            _sample_daily(readings[~is_index], meta) if (~is_index).any() else None,
+        )
+        if f is not None and len(f)
+    ]
+    if not frames:
+        return pd.DataFrame(columns=DAILY_COLUMNS)
+    out = pd.concat(frames).reset_index(names=["channel_id", "day"])
+    days = np.asarray(out["day"].to_numpy(), dtype="datetime64[D]")
+    out["day"] = days
+    out["coverage"] = np.minimum(out["seconds"].to_numpy() / day_length_s(days), 1.0).round(4)
+    factor = np.array(out["channel_id"].map(_default_factor(meta)), dtype=float)
+    if factors is not None and len(factors):
+        f = factors.assign(
+            valid_from=np.asarray(pd.to_datetime(factors["valid_from"]).values, "datetime64[D]")
+        )
+        f = f.sort_values(["channel_id", "valid_from"])
+        key = out["channel_id"].to_numpy(dtype="int64") * 1_000_000 + days.astype("int64")
+        fkey = f["channel_id"].to_numpy(dtype="int64") * 1_000_000 + f["valid_from"].to_numpy(
+            dtype="datetime64[D]"
+        ).astype("int64")
+        pos = np.searchsorted(fkey, key, side="right") - 1
+        ok = np.array(pos >= 0)
+        ok[ok] = (
+            f["channel_id"].to_numpy(dtype="int64")[pos[ok]] == out["channel_id"].to_numpy()[ok]
+        )
+        factor[ok] = f["kwh_per_unit"].to_numpy(dtype=float)[pos[ok]]
+    instant = (out["channel_id"].map(meta["kind"]) == ChannelKind.INSTANT).to_numpy()
+    factor[instant] = np.nan
+    out["energy_kwh"] = out["value"].to_numpy(dtype=float) * factor
+    out["n_readings"] = out["n_readings"].astype("int64")
+    out["estimated"] = out["estimated"].astype(bool)
+    return out[DAILY_COLUMNS].sort_values(["channel_id", "day"], ignore_index=True)
 
 
 def daily_from_readings(
@@ -474,70 +667,11 @@ def daily_from_readings(
     factors: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Local-day figures of one channel from its readings (ts, value, quality)."""
-    cols = [
-        "day",
-        "value",
-        "energy_kwh",
-        "min_value",
-        "max_value",
-        "n_readings",
-        "coverage",
-        "estimated",
-    ]
-    if not len(readings):
-        return pd.DataFrame(columns=cols)
-    kind = meta["kind"]
-    if kind == ChannelKind.INDEX:
-        parts = split_at_local_midnight(index_increments(readings, meta.get("modulus"), resets))
-        if not len(parts):
-            return pd.DataFrame(columns=cols)
-        grouped = parts.groupby("day")
-        out = pd.DataFrame(
-            {
-                "value": grouped["value"].sum(min_count=1),
-                "seconds": grouped["seconds"].sum(),
-                "estimated": grouped["estimated"].any(),
-                "n_readings": grouped["value"].size(),
-                "min_value": np.nan,
-                "max_value": np.nan,
-            }
-        )
-        out.loc[parts["value"].isna().groupby(parts["day"]).any(), "value"] = np.nan
-    else:
-        valid = readings[readings["value"].notna()]
-        if not len(valid):
-            return pd.DataFrame(columns=cols)
-        ts = valid["ts"].to_numpy(dtype="int64")
-        step = np.median(np.diff(np.sort(ts))) if len(ts) > 1 else 3600.0
-        step = float(min(max(step, 60.0), 86400.0))
-        frame = pd.DataFrame(
-            {
-                "day": local_dates(ts),
-                "value": valid["value"].to_numpy(dtype=float),
-                "est": valid["quality"].to_numpy() == Quality.ESTIMATED,
-            }
-        )
-        grouped = frame.groupby("day")
-        agg = "sum" if kind == ChannelKind.INTERVAL else "mean"
-        out = pd.DataFrame(
-            {
-                "value": grouped["value"].agg(agg),
-                "min_value": grouped["value"].min(),
-                "max_value": grouped["value"].max(),
-                "n_readings": grouped["value"].size(),
-                "estimated": grouped["est"].any(),
-            }
-        )
-        out["seconds"] = out["n_readings"] * step
-    out.index = np.asarray(out.index, dtype="datetime64[D]")
-    days = out.index.to_numpy()
-    out["coverage"] = np.minimum(out["seconds"].to_numpy() / day_length_s(days), 1.0).round(4)
-    out["energy_kwh"] = np.nan
-    if kind != ChannelKind.INSTANT:
-        factor = _energy_factor(days, meta, factors)
-        if factor is not None:
-            out["energy_kwh"] = out["value"].to_numpy() * factor
-    out = out.reset_index(names="day")
-    out["n_readings"] = out["n_readings"].astype("int64")
-    out["estimated"] = out["estimated"].astype(bool)
-    return out[cols]
+    one = pd.DataFrame([meta.reindex(["kind", "unit", "kwh_per_unit", "modulus"])], index=[0])
+    daily = daily_rollups(
+        readings[["ts", "value", "quality"]].assign(channel_id=0),
+        one,
+        None if resets is None or not len(resets) else resets.assign(channel_id=0),
+        None if factors is None or not len(factors) else factors.assign(channel_id=0),
+    )
+    return daily.drop(columns="channel_id")
