@@ -73,8 +73,14 @@ def _image(user: User) -> dict:
     }
 
 
+_DUMMY_HASH = generate_password_hash("carnet-no-such-user")
+
+
 def authenticate(session: Session, login: str, password: str) -> User | None:
+    """The user if the password matches. An unknown login costs the same password check, so
+    that response times do not tell which logins exist."""
     user = session.scalar(select(User).where(User.login == login, User.active.is_(True)))
     if user is None or not user.password_hash:
+        check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None

@@ -7,7 +7,6 @@ Callbacks and downloads check their own capability (`dashboards.auth.guarded`, `
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import secrets
@@ -19,8 +18,6 @@ import dash
 import flask
 import flask_login
 from dash._pages import _path_to_page
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from carnet.config import carnet_home
 from carnet.db import get_engine, session_scope
@@ -239,14 +236,8 @@ def _sign_in():
     user = None
     if login and password:
         with session_scope(db.engine()) as s:
-            known = s.scalar(
-                select(User.id).where(
-                    User.login == login, User.active.is_(True), User.password_hash.is_not(None)
-                )
-            )
-            if known is None:
-                _dummy_password_check(password)  # same cost as a real check: no timing hint
-            found = authenticate(s, login, password) if known is not None else None
+            # an unknown login costs the same password check as a wrong password
+            found = authenticate(s, login, password)
             user = auth.signed_in_user(found) if found is not None else None
     if user is None:
         limiter.failed(key)
@@ -257,15 +248,6 @@ def _sign_in():
     flask.session.clear()  # a fresh session on every sign-in
     flask_login.login_user(user)
     return flask.redirect(_safe_next(request.form.get("suivant")))
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    return generate_password_hash(secrets.token_hex(16))
-
-
-def _dummy_password_check(password: str) -> None:
-    check_password_hash(_dummy_hash(), password)
 
 
 def _sign_out():

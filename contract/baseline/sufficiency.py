@@ -42,7 +42,8 @@ def baseline_sufficiency(
     warnings = []
     if coverage < MIN_COVERAGE:
         warnings.append(
-            f"couverture {coverage:.0%} < {MIN_COVERAGE:.0%} des jours de la période de référence"
+            f"couverture {100 * coverage:.0f}\u202f% < {100 * MIN_COVERAGE:.0f}\u202f% des jours"
+            " de la période de référence"
         )
     if int(heating.sum()) < MIN_HEATING_DAYS:
         warnings.append(f"moins de {MIN_HEATING_DAYS} jours de chauffe exploitables")
