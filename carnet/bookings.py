@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from carnet.access import Actor as Actor  # re-exported: callers name it from here
+from carnet.access import ActorLike
 from carnet.audit import record, row_image
 from carnet.models import BOOKING_STATUSES, Booking, ContractBuilding, Room
 from carnet.roles import can, is_scoped_to_contract
@@ -55,21 +57,6 @@ class BookingConflict(BookingError):
     def __init__(self, other: Booking):
         super().__init__(conflict_message(other))
         self.other = other
-
-
-class ActorLike(Protocol):
-    login: str
-    role: str
-    contract_id: int | None
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a signed-in user, or the command line acting as a role."""
-
-    login: str
-    role: str
-    contract_id: int | None = None
 
 
 @dataclass
