@@ -180,8 +180,12 @@ def _settle(args) -> int:
         report = settle_contract(_engine(), args.contract, args.season, args.month, as_of)
     except (LookupError, ValueError) as exc:
         raise CliError(str(exc)) from exc
+    comfort = _month_comfort(args.contract, args.month) if args.month else None
     if args.json:
-        print(json.dumps(settlement_json(report), ensure_ascii=False, indent=2))
+        payload = settlement_json(report)
+        if comfort is not None:
+            payload["comfort"] = comfort
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
         return 0
     method = METHOD_LABELS_FR.get(report.dju_method, report.dju_method)
     print(
@@ -217,7 +221,52 @@ def _settle(args) -> int:
             ]
         )
     print(_table(headers, rows, right=set(range(1, 10))))
+    if comfort:
+        print(
+            f"\nUsage du mois {args.month} : confort pendant les réservations, chauffage hors usage"
+        )
+        c_headers = [
+            "Bâtiment", "Réservations", "Temps à la consigne %", "En retard", "Écart max °C",
+            "Chauffage MWh PCS", "Hors usage %",
+        ]  # fmt: skip
+        c_rows = [
+            [
+                c["building_code"],
+                str(c["bookings"]),
+                "–" if c["share_ok_pct"] is None else fr_number(c["share_ok_pct"], 0),
+                str(c["late_bookings"]),
+                "–" if c["max_shortfall_c"] is None else fr_number(c["max_shortfall_c"], 1),
+                "–" if c["energy_kwh"] is None else fr_number(c["energy_kwh"] / 1000, 2),
+                "–" if c["share_outside_pct"] is None else fr_number(c["share_outside_pct"], 0),
+            ]
+            for c in comfort
+        ]
+        print(_table(c_headers, c_rows, right=set(range(1, 7))))
     return 0
+
+
+def _month_comfort(contract_code: str, month: str) -> list[dict]:
+    """The month's usage performance of the contract's buildings (DESIGN.md, "Usage
+    performance"), part of the contract report: same figures as `carnet comfort`."""
+    from contract.comfort_load import load_contract_comfort
+
+    frame = load_contract_comfort(_engine(), contract_code, month).buildings
+    out = []
+    for rec in frame.to_dict("records"):
+        share_ok, share_out = _num(rec.get("share_ok")), _num(rec.get("share_outside"))
+        out.append(
+            {
+                "building_code": rec["building"],
+                "bookings": int(rec.get("bookings") or 0),
+                "share_ok_pct": None if share_ok is None else round(100 * share_ok, 1),
+                "late_bookings": int(rec.get("late_bookings") or 0),
+                "max_shortfall_c": _num(rec.get("max_shortfall_c"), 2),
+                "energy_kwh": _num(rec.get("energy_kwh"), 1),
+                "energy_outside_kwh": _num(rec.get("energy_outside_kwh"), 1),
+                "share_outside_pct": None if share_out is None else round(100 * share_out, 1),
+            }
+        )
+    return out
 
 
 # --- baseline --------------------------------------------------------------------------------

@@ -335,3 +335,31 @@ def test_baseline_cli(engine, capsys):
     status, out = run(capsys, "baseline", "--channel", "MAIRIE-GAZ", "--station", "LESQ",
                       "--baseline", "2024-10-01", "--reporting", "2024-09-30:2025-09-30")  # fmt: skip
     assert status == 2 and "DU:AU" in out
+
+
+def test_monthly_settlement_carries_the_usage_performance(town, capsys):
+    """The contract report of a month includes the comfort summary, with the same figures as
+    `carnet comfort` (issue: comfort in the contract report)."""
+    status, out = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",
+                      "--month", "2025-10", "--json")  # fmt: skip
+    assert status == 0, out
+    report = json.loads(out)
+    status, out = run(capsys, "comfort", "--month", "2025-10", "--contract", "C1", "--json")
+    assert status == 0, out
+    expected = {b["building"]: b for b in json.loads(out)["buildings"]}
+    got = {c["building_code"]: c for c in report["comfort"]}
+    assert set(got) == set(expected) == {"MAIRIE", "ECOLE"}
+    for code, c in got.items():
+        assert c["energy_kwh"] == pytest.approx(expected[code]["energy_kwh"], abs=0.1)
+        assert c["energy_outside_kwh"] == pytest.approx(
+            expected[code]["energy_outside_kwh"], abs=0.1
+        )
+        assert c["bookings"] == expected[code]["bookings"] == 0
+    # October's gas of the town hall, converted to kWh PCS, is all heating outside use
+    # (no booking, no usual schedule declared)
+    mairie_kwh = float(town["gas"]["MAIRIE"].sum()) * KWH_PER_M3
+    assert got["MAIRIE"]["energy_kwh"] == pytest.approx(mairie_kwh, rel=1e-6)
+    assert got["MAIRIE"]["share_outside_pct"] == pytest.approx(100.0)
+    status, table = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",
+                        "--month", "2025-10")  # fmt: skip
+    assert status == 0 and "Usage du mois 2025-10" in table
