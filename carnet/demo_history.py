@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from carnet.access import SYSTEM
 from carnet.demo import CONTRACT_START, behaviour
-from carnet.models import Building, Channel, Equipment, IndexReset, LogbookEntry, Room
+from carnet.models import (
+    Building,
+    Channel,
+    DeviceStatus,
+    Equipment,
+    IndexReset,
+    LogbookEntry,
+    Room,
+)
 from carnet.obligations import add_months, apply_templates, due_after
 from carnet.timeutil import TZ
 
@@ -307,7 +315,42 @@ def write_history(session: Session, data, portfolio: dict, now: dt.datetime) -> 
         )
     session.add_all(entries)
     session.flush()
-    return {"logbook": len(entries), "obligations": n_obligations}
+    devices = write_device_status(session, buildings, equipment, now)
+    return {"logbook": len(entries), "obligations": n_obligations, "devices": devices}
+
+
+SILENT_DEVICE_BUILDING = "CTM"
+
+
+def write_device_status(
+    session: Session, buildings: dict, equipment: dict, now: dt.datetime
+) -> int:
+    """The boiler controllers' last contact, as the Modbus poller leaves it: every controller
+    answered a few minutes ago, except the technical centre's, silent since yesterday (its
+    gateway lost power), which the contractor's page must show."""
+    n = 0
+    for i, (code, building) in enumerate(sorted(buildings.items())):
+        boiler = equipment.get(f"{code}-CHAUD-1")
+        silent = code == SILENT_DEVICE_BUILDING
+        last = now - (dt.timedelta(hours=26) if silent else dt.timedelta(minutes=1 + i % 3))
+        session.add(
+            DeviceStatus(
+                gateway_code=f"GW-{code}",
+                unit=10,
+                model="generic-boiler",
+                building_id=building.id,
+                equipment_id=boiler.id if boiler else None,
+                last_contact_at=last,
+                last_error=(
+                    "pas de réponse de l'unité 10 (délai de 2 s dépassé)" if silent else None
+                ),
+                last_error_at=now - dt.timedelta(minutes=1) if silent else None,
+                consecutive_failures=26 * 60 if silent else 0,
+            )
+        )
+        n += 1
+    session.flush()
+    return n
 
 
 def equipment_by_id(equipment: dict[str, Equipment], eq_id: int | None) -> Equipment | None:

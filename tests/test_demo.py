@@ -27,6 +27,7 @@ from carnet.models import (
     Building,
     Channel,
     ContractBuilding,
+    DeviceStatus,
     ImportBatch,
     IndexReset,
     LogbookEntry,
@@ -408,3 +409,18 @@ def test_force_starts_from_an_empty_database(db_url):
     engine = carnet_db.get_engine(db_url)  # migrated again, from empty
     with session_scope(engine) as s:
         assert s.scalars(select(Building)).all() == []
+
+
+def test_the_boiler_controllers_last_contact(demo):
+    """Every controller answered minutes before the build, except the technical centre's."""
+    engine, _, _ = demo
+    with session_scope(engine) as s:
+        rows = s.scalars(select(DeviceStatus)).all()
+        by_building = {r.building_id: r for r in rows}
+        buildings = {b.id: b.code for b in s.scalars(select(Building))}
+    assert set(by_building) == set(buildings)
+    silent = [r for r in rows if r.consecutive_failures > 0]
+    assert [buildings[r.building_id] for r in silent] == ["CTM"]
+    newest = max(r.last_contact_at for r in rows)
+    assert newest - silent[0].last_contact_at > dt.timedelta(hours=24)
+    assert "délai" in silent[0].last_error
