@@ -21,7 +21,13 @@ import pandas as pd
 from sqlalchemy import text
 
 from carnet.db import make_engine, upgrade
-from carnet.store import _channel_meta, daily_from_readings, refresh_rollups, upsert_readings
+from carnet.store import (
+    _channel_meta,
+    daily_from_readings,
+    insert_daily,
+    refresh_rollups,
+    upsert_readings,
+)
 from carnet.timeutil import local_dates, local_midnight_epoch
 
 T0 = 1_760_000_400  # 09/10/2025, a whole number of 10-minute steps
@@ -62,18 +68,8 @@ def per_channel_refresh(conn, touched: pd.DataFrame) -> int:
                 "b": pd.Timestamp(day_hi).date(),
             },
         )
-        if len(daily):
-            out = daily.assign(channel_id=int(channel_id), day=pd.to_datetime(daily["day"]).dt.date)
-            conn.execute(
-                text(
-                    "INSERT INTO daily_rollup (channel_id, day, value, energy_kwh, min_value,"
-                    " max_value, n_readings, coverage, estimated) VALUES (:channel_id, :day,"
-                    " :value, :energy_kwh, :min_value, :max_value, :n_readings, :coverage,"
-                    " :estimated)"
-                ),
-                out.astype(object).where(out.notna(), None).to_dict("records"),
-            )
-            written += len(out)
+        insert_daily(conn, daily.assign(channel_id=int(channel_id)))
+        written += len(daily)
     return written
 
 

@@ -438,20 +438,25 @@ def recompute_daily(
             for c, a, b in zip(w["channel_id"], w["day_lo"], w["day_hi"], strict=True)
         ],
     )
-    if len(daily):
-        out = daily.copy()
-        out["day"] = pd.to_datetime(out["day"]).dt.date
-        records = out.astype(object).where(out.notna(), None).to_dict("records")
-        conn.execute(
-            text(
-                "INSERT INTO daily_rollup (channel_id, day, value, energy_kwh, min_value,"
-                " max_value, n_readings, coverage, estimated) VALUES (:channel_id, :day,"
-                " :value, :energy_kwh, :min_value, :max_value, :n_readings, :coverage,"
-                " :estimated)"
-            ),
-            records,
-        )
+    insert_daily(conn, daily)
     return len(daily)
+
+
+def insert_daily(conn: Connection, daily: pd.DataFrame) -> None:
+    """Insert rollup rows (columns of `DAILY_COLUMNS`) in one executemany."""
+    if not len(daily):
+        return
+    out = daily[DAILY_COLUMNS].copy()
+    out["day"] = pd.to_datetime(out["day"]).dt.date
+    conn.execute(
+        text(
+            "INSERT INTO daily_rollup (channel_id, day, value, energy_kwh, min_value,"
+            " max_value, n_readings, coverage, estimated) VALUES (:channel_id, :day,"
+            " :value, :energy_kwh, :min_value, :max_value, :n_readings, :coverage,"
+            " :estimated)"
+        ),
+        out.astype(object).where(out.notna(), None).to_dict("records"),
+    )
 
 
 def _increments(
