@@ -7,11 +7,19 @@ import os
 import uuid
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from carnet import db as carnet_db
 
 pytest_plugins = ["tests.browser"]
+
+
+# CI replays the same examples on every run (a failure there is reproducible, never a draw of
+# luck); locally hypothesis explores new ones and keeps the failures it finds.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def _pg_admin_url(url: str) -> str:

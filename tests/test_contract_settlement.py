@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from contract.settlement import settle, sharing_clause, to_eur
@@ -283,6 +283,8 @@ positive = st.floats(min_value=1.0, max_value=5000.0, allow_nan=False)
     franchise=st.floats(min_value=0.0, max_value=10.0),
 )
 def test_scaling_consumption_and_nb_scales_savings(ref, ratio, scale, franchise):
+    # the franchise is a step: exactly on its edge, rounding decides the side (not a property)
+    assume(abs(abs(1.0 - ratio) * 100.0 - franchise) > 1e-6)
     a = sharing_clause([ref], [ref * ratio], franchise, 0.5, 15.0, 1.0)
     b = sharing_clause([ref * scale], [ref * ratio * scale], franchise, 0.5, 15.0, 1.0)
     assert b["gap_mwh"][0] == pytest.approx(scale * a["gap_mwh"][0], rel=1e-9, abs=1e-9)
@@ -332,6 +334,8 @@ def test_reference_weather_gives_target_nb(nb, dju_ref, seed):
 )
 def test_settlement_scales_with_consumption_and_nb(scale, ratio):
     """The whole pipeline: NB and every day's consumption x scale → gap and shares x scale."""
+    # the 2 % franchise is a step: exactly on its edge, rounding decides the side
+    assume(abs(abs(1.0 - ratio) - 0.02) > 1e-6)
     rollups, dju, _, _ = frames(ratio)
     a = row(settle(make_terms(), SEASON, rollups, dju))
     scaled = rollups.assign(energy_kwh=rollups["energy_kwh"] * scale)
