@@ -70,3 +70,17 @@ def require_view_logbook(session: Session, actor: ActorLike, building: Building)
         raise CarnetPermissionError(
             f"accès refusé : {actor.login} ne peut pas consulter le carnet de {building.code}"
         )
+
+
+def by_ref(session: Session, model, ref, missing: str):
+    """The object itself, or the one with that id (int) or code (str); LookupError with the
+    French `missing` message (e.g. "bâtiment inconnu") naming the reference otherwise."""
+    if isinstance(ref, model):
+        return ref
+    if isinstance(ref, int):
+        found = session.get(model, ref)
+    else:
+        found = session.scalar(select(model).where(model.code == ref))
+    if found is None:
+        raise LookupError(f"{missing} « {ref} »")
+    return found

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carnet.access import Actor as Actor  # re-exported: callers name it from here
-from carnet.access import ActorLike
+from carnet.access import ActorLike, by_ref
 from carnet.audit import record, row_image
 from carnet.models import BOOKING_STATUSES, Booking, ContractBuilding, Room
 from carnet.roles import can, is_scoped_to_contract
@@ -187,15 +187,10 @@ def visible_building_ids(session: Session, actor: ActorLike) -> set[int] | None:
 
 
 def get_room(session: Session, room: Room | str | int) -> Room:
-    if isinstance(room, Room):
-        return room
-    if isinstance(room, int):
-        found = session.get(Room, room)
-    else:
-        found = session.scalar(select(Room).where(Room.code == room))
-    if found is None:
-        raise BookingError(f"salle inconnue « {room} »")
-    return found
+    try:
+        return by_ref(session, Room, room, "salle inconnue")
+    except LookupError as exc:
+        raise BookingError(str(exc)) from exc
 
 
 def _validate(values: dict[str, Any]) -> None:

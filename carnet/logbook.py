@@ -21,6 +21,7 @@ from carnet.access import (
     ActorLike,
     CarnetPermissionError,
     building_ids_in_scope,
+    by_ref,
     can_view_building,
     require_view_logbook,
 )
@@ -127,15 +128,7 @@ def _entry_image(entry: LogbookEntry) -> dict:
 
 
 def resolve_building(session: Session, building: Building | str | int) -> Building:
-    if isinstance(building, Building):
-        return building
-    if isinstance(building, int):
-        found = session.get(Building, building)
-    else:
-        found = session.scalar(select(Building).where(Building.code == building))
-    if found is None:
-        raise LookupError(f"bâtiment inconnu « {building} »")
-    return found
+    return by_ref(session, Building, building, "bâtiment inconnu")
 
 
 def _resolve_equipment(
@@ -143,14 +136,7 @@ def _resolve_equipment(
 ) -> Equipment | None:
     if equipment is None or equipment == "":
         return None
-    if isinstance(equipment, Equipment):
-        eq = equipment
-    elif isinstance(equipment, int):
-        eq = session.get(Equipment, equipment)
-    else:
-        eq = session.scalar(select(Equipment).where(Equipment.code == equipment))
-    if eq is None:
-        raise LookupError(f"équipement inconnu « {equipment} »")
+    eq = by_ref(session, Equipment, equipment, "équipement inconnu")
     if eq.building_id != building.id:
         raise LogbookError(f"l'équipement {eq.code} n'appartient pas au bâtiment {building.code}")
     return eq
@@ -161,14 +147,7 @@ def _resolve_room(
 ) -> Room | None:
     if room is None or room == "":
         return None
-    if isinstance(room, Room):
-        found = room
-    elif isinstance(room, int):
-        found = session.get(Room, room)
-    else:
-        found = session.scalar(select(Room).where(Room.code == room))
-    if found is None:
-        raise LookupError(f"salle inconnue « {room} »")
+    found = by_ref(session, Room, room, "salle inconnue")
     if found.building_id != building.id:
         raise LogbookError(f"la salle {found.code} n'appartient pas au bâtiment {building.code}")
     return found
