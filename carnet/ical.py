@@ -51,27 +51,24 @@ def set_contract_token(
     session: Session, actor: ActorLike, code: str, revoke: bool = False
 ) -> str | None:
     """Issue a new secret for the contract's feed (the old URL stops working) or revoke it."""
-    _require_manage(actor)
-    contract = session.scalar(select(Contract).where(Contract.code == code))
-    if contract is None:
-        raise IcalError(f"contrat inconnu « {code} »")
-    contract.ical_token = None if revoke else new_token()
-    session.flush()
-    _audit(session, actor, "contract", code, revoke)
-    return contract.ical_token
+    return _set_token(session, actor, Contract, "contract", code, "contrat inconnu", revoke)
 
 
 def set_room_token(
     session: Session, actor: ActorLike, code: str, revoke: bool = False
 ) -> str | None:
+    return _set_token(session, actor, Room, "room", code, "salle inconnue", revoke)
+
+
+def _set_token(session, actor, model, kind: str, code: str, missing: str, revoke: bool):
     _require_manage(actor)
-    room = session.scalar(select(Room).where(Room.code == code))
-    if room is None:
-        raise IcalError(f"salle inconnue « {code} »")
-    room.ical_token = None if revoke else new_token()
+    target = session.scalar(select(model).where(model.code == code))
+    if target is None:
+        raise IcalError(f"{missing} « {code} »")
+    target.ical_token = None if revoke else new_token()
     session.flush()
-    _audit(session, actor, "room", code, revoke)
-    return room.ical_token
+    _audit(session, actor, kind, code, revoke)
+    return target.ical_token
 
 
 def _audit(session: Session, actor: ActorLike, kind: str, code: str, revoke: bool) -> None:

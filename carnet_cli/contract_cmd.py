@@ -23,6 +23,7 @@ from carnet.models import User
 from carnet.roles import can
 from carnet.timeutil import fr_date, parse_local_date
 from carnet_cli.main import CliError
+from contract.settlement import FIGURE_COLUMNS
 
 
 def register(sub) -> None:
@@ -113,24 +114,10 @@ def _engine():
 
 # --- settle ----------------------------------------------------------------------------------
 
-SETTLE_FIELDS = (
-    "actual_mwh_pci",
-    "qt_mwh_pci",
-    "ecs_mwh_pci",
-    "dju",
-    "dju_ref",
-    "nb_mwh_pci",
-    "reference_mwh_pci",
-    "target_mwh_pci",
-    "gap_mwh",
-    "gap_pct",
-    "deviation_pct",
-)
-
 
 def settlement_json(report) -> dict:
     def row(rec: dict) -> dict:
-        out = {k: _num(rec.get(k)) for k in SETTLE_FIELDS if k in rec}
+        out = {k: _num(rec.get(k)) for k in FIGURE_COLUMNS if k in rec}
         out["bonus_eur"] = _eur(rec["bonus_eur"])
         out["penalty_eur"] = _eur(rec["penalty_eur"])
         for k in ("days", "days_missing", "days_estimated", "dju_days_missing"):

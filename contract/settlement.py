@@ -44,9 +44,8 @@ ALERT_LABELS_FR = {
     "nb_adjusted": "ajustement non périodique appliqué",
 }
 
-BUILDING_COLUMNS = [
-    "building_code",
-    "building_name",
+# the energy, degree-day and percentage figures of a settlement line
+FIGURE_COLUMNS = (
     "actual_mwh_pci",
     "qt_mwh_pci",
     "ecs_mwh_pci",
@@ -58,6 +57,12 @@ BUILDING_COLUMNS = [
     "gap_mwh",
     "gap_pct",
     "deviation_pct",
+)
+
+BUILDING_COLUMNS = [
+    "building_code",
+    "building_name",
+    *FIGURE_COLUMNS,
     "in_franchise",
     "bonus_eur",
     "penalty_eur",
