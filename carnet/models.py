@@ -166,6 +166,8 @@ class Equipment(Base):
     fuel: Mapped[str | None] = mapped_column(String(32))
     installed_on: Mapped[dt.date | None] = mapped_column(Date)
     removed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # gas meter size class (G4 ... G650): its maximum flow bounds what an index may gain
+    meter_size: Mapped[str | None] = mapped_column(String(16))
     building: Mapped[Building] = relationship(back_populates="equipment")
     parent: Mapped[Equipment | None] = relationship(remote_side="Equipment.id")
 
@@ -187,6 +189,9 @@ class Channel(Base):
     modulus: Mapped[float | None] = mapped_column(Float)  # counter rollover for index channels
     external_ref: Mapped[str | None] = mapped_column(String(64), index=True)  # PCE, PRM
     description: Mapped[str | None] = mapped_column(String(300))
+    # plausibility: the most power an increment may imply, and from when readings may exist
+    max_kw: Mapped[float | None] = mapped_column(Float)
+    installed_on: Mapped[dt.date | None] = mapped_column(Date)
     building: Mapped[Building | None] = relationship(back_populates="channels")
     station: Mapped[Station | None] = relationship(back_populates="channels")
     equipment: Mapped[Equipment | None] = relationship()
@@ -220,8 +225,16 @@ class ImportBatch(Base):
     rows_updated: Mapped[int] = mapped_column(Integer, default=0)
     rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # ok, partial, failed
+    rows_quarantined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # running, ok, partial, failed, unreadable, interrupted (its process died), reverted
+    status: Mapped[str] = mapped_column(String(16), default="running")
     message: Mapped[str | None] = mapped_column(Text)
+    # the process that runs it, whose lock proves it alive (see carnet.batches)
+    host: Mapped[str | None] = mapped_column(String(100))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    reverted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reverted_by: Mapped[str | None] = mapped_column(String(64))
+    revert_reason: Mapped[str | None] = mapped_column(Text)
     rejected: Mapped[list[RejectedRow]] = relationship(
         back_populates="batch", order_by="RejectedRow.line_no"
     )
@@ -247,6 +260,88 @@ class Reading(Base):
     value: Mapped[float | None] = mapped_column(Float)
     quality: Mapped[int] = mapped_column(SmallInteger, default=Quality.MEASURED)
     batch_id: Mapped[int | None] = mapped_column(Integer)  # no FK: keeps bulk writes lean
+
+
+class ReadingOverwrite(Base):
+    """A reading as it was before a batch replaced it: what a revert restores exactly."""
+
+    __tablename__ = "reading_overwrite"
+    batch_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    old_value: Mapped[float | None] = mapped_column(Float)
+    old_quality: Mapped[int] = mapped_column(SmallInteger)
+    old_batch_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class QuarantinedReading(Base):
+    """A reading held apart until a person decides: physically implausible (`reason_code`
+    jump, drop, range, before_install, future...) or touching a closed period
+    (`closed_period`, a pending regularisation). It changes no figure meanwhile."""
+
+    __tablename__ = "quarantined_reading"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), index=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[float | None] = mapped_column(Float)
+    quality: Mapped[int] = mapped_column(SmallInteger, default=Quality.MEASURED)
+    file: Mapped[str | None] = mapped_column(String(500))
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[str | None] = mapped_column(Text)
+    reason_code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)  # in French, with the figure that made it so
+    closed_period_id: Mapped[int | None] = mapped_column(ForeignKey("closed_period.id"))
+    status: Mapped[str] = mapped_column(String(16), default="held", index=True)
+    # held, accepted, rejected, replaced (a meter replacement declared), applied (reopened)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+Index("ix_quarantine_channel_ts", QuarantinedReading.channel_id, QuarantinedReading.ts)
+
+
+class ClosedPeriod(Base):
+    """A contract's month (`2025-11`) or season (`2024-2025`) settled and frozen: its figures
+    as they stood, the fingerprint of their inputs, who closed it and when. Reopening keeps
+    the row (status `reopened`); closing again makes a new one."""
+
+    __tablename__ = "closed_period"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    period_kind: Mapped[str] = mapped_column(String(8))  # month, season
+    period: Mapped[str] = mapped_column(String(16))  # AAAA-MM or AAAA-AAAA
+    first_day: Mapped[dt.date] = mapped_column(Date)  # local days covered, inclusive
+    last_day: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="closed")  # closed, reopened
+    figures: Mapped[dict] = mapped_column(JSON)  # settle JSON and finance rows, as shown
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    inputs: Mapped[dict | None] = mapped_column(JSON)  # what the fingerprint covers
+    closed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by: Mapped[str] = mapped_column(String(64))
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reopened_by: Mapped[str | None] = mapped_column(String(64))
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Regularisation(Base):
+    """A difference found after a period was closed, booked in a later open month on its
+    own line of the finance export, with its origin."""
+
+    __tablename__ = "regularisation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    closed_period_id: Mapped[int] = mapped_column(ForeignKey("closed_period.id"))
+    booked_month: Mapped[str] = mapped_column(String(7))  # AAAA-MM, an open month
+    delta_mwh_pci: Mapped[float] = mapped_column(Float)
+    delta_cents: Mapped[int] = mapped_column(BigInteger)  # intéressement/pénalité difference
+    details: Mapped[dict | None] = mapped_column(JSON)
+    why: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DailyRollup(Base):
@@ -354,6 +449,8 @@ class Adjustment(Base):
     author_login: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     logbook_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+    # active; pending while it would change a closed period (a pending regularisation)
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 
 
 class LogbookEntry(Base):

@@ -33,6 +33,4 @@ def test_upgrade_from_empty_via_cli(db_url, capsys):
 def test_models_match_migrations(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert diff == [], (
-        f"models differ from migrations: run tools/regen_initial_migration.py: {diff}"
-    )
+    assert diff == [], f"models differ from migrations: add a migration (0003, ...): {diff}"
