@@ -21,6 +21,7 @@ demo: $(VENV)/.installed
 	$(BIN)/carnet demo
 
 test: $(VENV)/.installed
+	@bash tools/ensure_browser.sh
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
