@@ -2,7 +2,9 @@
 
 An adjustment changes what the building is compared with (area added, closed for works, new
 usage), so it must be dated, justified and signed, and it must show in the building's carnet:
-each one writes a logbook entry of kind "adjustment" and an audit event.
+each one writes a logbook entry of kind "adjustment" and an audit event. One in force over a
+closed month or season waits (`status='pending'`, not applied) as a pending regularisation
+until that period is reopened or the difference booked (`carnet settle pending`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carnet import audit
+from carnet.closing import adjustment_touches
 from carnet.models import Adjustment, Building, Contract, ContractBuilding, LogbookEntry
 from carnet.timeutil import local_to_utc
 
@@ -35,6 +38,7 @@ FIELDS = [
     "justification",
     "author_login",
     "logbook_entry_id",
+    "status",
 ]
 
 
@@ -88,6 +92,8 @@ def add_adjustment(
     if effective_to is not None and effective_to < effective_from:
         raise AdjustmentError("la date de fin précède la date de début")
     cb = contract_building(session, contract_code, building_code)
+    # a closed month or season keeps its signed figures: the adjustment waits (pending)
+    touches = adjustment_touches(session, cb.contract_id, effective_from, effective_to)
     what = (
         f"NB × {nb_factor:g}" if nb_factor is not None else f"NB {delta_mwh_pci:+g} MWh PCI/saison"
     )
@@ -124,9 +130,11 @@ def add_adjustment(
         justification=justification.strip(),
         author_login=author_login,
         logbook_entry_id=entry.id,
+        status="pending" if touches else "active",
     )
     session.add(adjustment)
     session.flush()
+    adjustment.closed_periods = touches  # not stored: for the caller's message
     audit.record(
         session,
         author_login,

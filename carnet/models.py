@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -381,7 +382,18 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # kept in the web session: sign-out, a password reset or a deactivation increments it, and
+    # every cookie carrying an older value is dead (`carnet.users.end_sessions`)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     contract: Mapped[Contract | None] = relationship()
+
+
+@event.listens_for(User.active, "set", active_history=True)
+def _deactivation_ends_sessions(user: User, value, old, _initiator) -> None:
+    """However an account is deactivated (portfolio file, `portfolio remove`), its sessions
+    end, and stay dead if it is reactivated later."""
+    if not value and old is not False:
+        user.session_version = (user.session_version or 0) + 1
 
 
 class Contract(Base):

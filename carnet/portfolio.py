@@ -76,6 +76,22 @@ EQUIPMENT_KINDS = (
     "dhw_tank",
     "other",
 )
+# gas meter size classes (EN 1359) and their maximum flow Qmax in m³/h: what an index of that
+# meter can gain per hour at most (ingest.plausibility)
+GAS_METER_QMAX_M3H = {
+    "G4": 6.0,
+    "G6": 10.0,
+    "G10": 16.0,
+    "G16": 25.0,
+    "G25": 40.0,
+    "G40": 65.0,
+    "G65": 100.0,
+    "G100": 160.0,
+    "G160": 250.0,
+    "G250": 400.0,
+    "G400": 650.0,
+    "G650": 1000.0,
+}
 
 
 class PortfolioError(ValueError):
@@ -169,6 +185,7 @@ SPECS: dict[str, dict[str, tuple]] = {
         "fuel": (_STR, False, None),
         "installed_on": (_DATE, False, None),
         "removed_on": (_DATE, False, None),
+        "meter_size": (_STR, False, tuple(GAS_METER_QMAX_M3H)),
     },
     "channel": {
         "code": (_STR, True, None),
@@ -181,6 +198,8 @@ SPECS: dict[str, dict[str, tuple]] = {
         "description": (_STR, False, None),
         "room": (_STR, False, None),
         "equipment": (_STR, False, None),
+        "max_kw": (_FLOAT, False, None),
+        "installed_on": (_DATE, False, None),
     },
     "contract": {
         "code": (_STR, True, None),
@@ -453,6 +472,8 @@ class _Loader:
                 "modulus",
                 "external_ref",
                 "description",
+                "max_kw",
+                "installed_on",
             )
             if k in ch
         }
@@ -512,7 +533,7 @@ class _Loader:
         equipment = b.get("equipment", [])
         for j, e in enumerate(equipment):
             fields = ("kind", "name", "make", "model", "serial", "power_kw", "fuel")
-            ev = {k: e[k] for k in (*fields, "installed_on", "removed_on") if k in e}
+            ev = {k: e[k] for k in (*fields, "installed_on", "removed_on", "meter_size") if k in e}
             ev["building_id"] = building.id
             if "room" in e:
                 room = self.ref(Room, e["room"], f"{path}.equipment[{j}].room", "salle")

@@ -33,7 +33,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "heating_schedule.view": frozenset({"manager", "contractor"}),
     "comfort.view": frozenset({"manager", "contractor"}),
     "finance.export": frozenset({"manager", "finance"}),
+    "period.close": frozenset({"manager"}),  # close/reopen a month or season, book
     "import.csv": frozenset({"manager", "contractor"}),
+    "quarantine.review": frozenset({"manager"}),
+    "batch.revert": frozenset({"manager"}),
     "devices.view": frozenset({"manager", "contractor"}),
     "users.admin": frozenset({"manager"}),
 }

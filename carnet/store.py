@@ -2,19 +2,21 @@
 
 Readings go through a temporary table so that one set-based statement counts what is new,
 what changed and what is unchanged, and one `INSERT ... ON CONFLICT DO UPDATE` applies it:
-re-importing the same rows changes nothing. Rollups are recomputed for the affected local
-days only, vectorised with pandas.
+re-importing the same rows changes nothing; what a batch replaces is kept first in
+`reading_overwrite` (see `carnet.batches.revert_batch`). Rollups are recomputed for the
+affected local days only, vectorised with pandas.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from carnet.closing import hold_closed
 from carnet.models import ChannelKind, Quality
 from carnet.timeutil import day_length_s, local_dates, local_midnight_epoch
 
@@ -27,12 +29,17 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    held: int = 0  # rows that would change a closed period, kept apart (carnet.closing)
+    held_periods: list = field(default_factory=list)  # the ClosedRef they touch
 
     def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        periods = self.held_periods + [p for p in other.held_periods if p not in self.held_periods]
         return UpsertCounts(
             self.inserted + other.inserted,
             self.updated + other.updated,
             self.unchanged + other.unchanged,
+            self.held + other.held,
+            periods,
         )
 
     @property
@@ -126,7 +133,8 @@ def upsert_readings(
     A measured value replaces an estimate, never the reverse; a gap marker never erases a value.
     """
     frame = normalise_readings(frame)
-    counts = UpsertCounts()
+    frame, held = hold_closed(conn, frame, batch_id)  # later data for a closed period waits
+    counts = UpsertCounts(held=held.rows, held_periods=held.periods)
     for start in range(0, len(frame), chunk_rows):
         counts = counts + _upsert_chunk(conn, frame.iloc[start : start + chunk_rows], batch_id)
     if refresh and len(frame):
@@ -169,6 +177,22 @@ def _sqlite_insert_many(raw, frame: pd.DataFrame, batch_id: int | None) -> None:
         raw.execute(sql + ",".join(["(?, ?, ?, ?, ?)"] * len(rest)), rest.ravel().tolist())
 
 
+def _keep_overwritten(conn: Connection, batch_id: int) -> None:
+    """Before the upsert: copy the readings it will change into `reading_overwrite`, so that
+    the batch can be reverted exactly (one set-based statement; updates only). A reading the
+    batch itself wrote earlier (another chunk of the same file) keeps its first image."""
+    conn.execute(
+        text(
+            "INSERT INTO reading_overwrite (batch_id, channel_id, ts, old_value, old_quality,"
+            " old_batch_id) SELECT :batch, r.channel_id, r.ts, r.value, r.quality, r.batch_id"
+            f" FROM {TMP} t JOIN reading r ON r.channel_id = t.channel_id AND r.ts = t.ts"
+            f" WHERE {_CHANGED} AND r.batch_id IS DISTINCT FROM :batch"
+            " ON CONFLICT (batch_id, channel_id, ts) DO NOTHING"
+        ),
+        {"batch": int(batch_id)},
+    )
+
+
 def _upsert_chunk(conn: Connection, frame: pd.DataFrame, batch_id: int | None) -> UpsertCounts:
     if _nothing_stored_in_range(conn, frame):
         # all new: insert directly, no temp table to compare (a concurrent writer of the same
@@ -201,6 +225,8 @@ def _upsert_chunk(conn: Connection, frame: pd.DataFrame, batch_id: int | None) -
         )
     ).one()
     inserted, updated = int(row[0]), int(row[1])
+    if updated and batch_id is not None:
+        _keep_overwritten(conn, batch_id)
     changed = _CHANGED.replace("r.", "reading.").replace("t.", "excluded.")
     conn.execute(
         text(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -49,6 +49,7 @@ def set_user(
     user.contract_id = contract.id if contract else None
     if password is not None:
         user.password_hash = generate_password_hash(password)
+        user.session_version = (user.session_version or 0) + 1  # a reset ends open sessions
     session.flush()
     after = _image(user)
     if before != after or password is not None:
@@ -84,3 +85,14 @@ def authenticate(session: Session, login: str, password: str) -> User | None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Sign the user out everywhere: every web session carrying the current `session_version`
+    is refused from now on (one atomic increment, safe against a concurrent sign-out)."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )

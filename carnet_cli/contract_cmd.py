@@ -23,17 +23,19 @@ from carnet.models import User
 from carnet.roles import can
 from carnet.timeutil import fr_date, parse_local_date
 from carnet_cli.main import CliError
-from contract.settlement import FIGURE_COLUMNS
+from contract.regularisation import settlement_payload
 
 
 def register(sub) -> None:
     p = sub.add_parser("settle", help="décompte de l'intéressement d'un contrat (saison ou mois)")
-    p.add_argument("--contract", required=True, help="code du contrat")
-    p.add_argument("--season", required=True, help="saison de chauffe, ex. 2025-2026")
+    # required without a sub-command (checked in _settle: argparse cannot say "unless")
+    p.add_argument("--contract", help="code du contrat")
+    p.add_argument("--season", help="saison de chauffe, ex. 2025-2026")
     p.add_argument("--month", help="un mois de la saison, AAAA-MM")
     p.add_argument("--as-of", help="date d'arrêt (défaut : hier, dernier jour complet)")
     p.add_argument("--json", action="store_true", help="sortie JSON")
     p.set_defaults(handler=_settle)
+    _register_closing(p.add_subparsers(dest="settle_command", metavar="ACTION"))
 
     b = sub.add_parser("baseline", help="modèle de référence IPMVP (option C) et économies")
     b.add_argument("--channel", required=True, help="code du point de mesure de consommation")
@@ -116,82 +118,83 @@ def _engine():
 
 
 def settlement_json(report) -> dict:
-    def row(rec: dict) -> dict:
-        out = {k: _num(rec.get(k)) for k in FIGURE_COLUMNS if k in rec}
-        out["bonus_eur"] = _eur(rec["bonus_eur"])
-        out["penalty_eur"] = _eur(rec["penalty_eur"])
-        for k in ("days", "days_missing", "days_estimated", "dju_days_missing"):
-            if k in rec and rec[k] is not None:
-                out[k] = int(rec[k])
-        if "in_franchise" in rec:
-            out["in_franchise"] = bool(rec["in_franchise"])
-        if "previous_deviation_pct" in rec:
-            out["previous_deviation_pct"] = _num(rec["previous_deviation_pct"])
-        out["alerts"] = list(rec.get("alerts") or [])
-        return out
-
-    buildings = []
-    for rec in report.buildings.to_dict("records"):
-        buildings.append(
-            {"building_code": rec["building_code"], "building_name": rec["building_name"]}
-            | row(rec)
-        )
-    months = [
-        {"building_code": rec["building_code"], "month": rec["month"]} | row(rec)
-        for rec in report.months.to_dict("records")
-    ]
-    return {
-        "contract": report.contract_code,
-        "kind": report.kind,
-        "season": report.season,
-        "month": report.month,
-        "period": {"from": report.period_from.isoformat(), "to": report.period_to.isoformat()},
-        "season_complete": report.season_complete,
-        "dju_method": report.dju_method,
-        "dju_base_c": report.dju_base_c,
-        "station": report.station_code,
-        "price_eur_per_mwh_pci": str(report.price_eur_per_mwh_pci),
-        "buildings": buildings,
-        "total": row(report.total),
-        "months": months,
-    }
+    """The settle payload (`contract.regularisation.settlement_payload`: what a close stores)."""
+    return settlement_payload(report)
 
 
 def _settle(args) -> int:
-    from contract import settle_contract
+    from contract.periods import closed_view, season_payload_with_closed_months, settle_live
+
+    if getattr(args, "settle_command", None) is None and (not args.contract or not args.season):
+        raise CliError(
+            "carnet settle : --contract et --season sont obligatoires (ou une action : close,"
+            " reopen, pending, book)"
+        )
+    as_of = _date(args.as_of) if args.as_of else None
+    engine = _engine()
+    try:
+        closed = closed_view(engine, args.contract, args.season, args.month, as_of)
+        report = None
+        if closed is None:
+            report = settle_live(engine, args.contract, args.season, args.month, as_of)
+    except (LookupError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    if closed is not None:  # the signed figures, as they were shown when closed
+        payload = dict(closed.payload)
+        payload["closed"] = closed.closed_json()
+        comfort = payload.get("comfort")
+    else:
+        payload = settlement_json(report)
+        comfort = _month_comfort(args.contract, args.month) if args.month else None
+        if comfort is not None:
+            payload["comfort"] = comfort
+        if not args.month:
+            payload = season_payload_with_closed_months(engine, args.contract, args.season, payload)
+        payload["closed"] = None
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    if closed is not None:
+        records, total = payload["buildings"], payload["total"]
+    else:
+        records, total = report.buildings.to_dict("records"), report.total
+    _print_settlement(payload, records, total, comfort)
+    return 0
+
+
+def _print_settlement(payload: dict, records: list[dict], total: dict, comfort) -> None:
+    """The French table of a settlement, from the live report's records or the signed ones."""
     from contract.degree_days import METHOD_LABELS_FR
     from contract.settlement import ALERT_LABELS_FR
 
-    as_of = _date(args.as_of) if args.as_of else None
-    try:
-        report = settle_contract(_engine(), args.contract, args.season, args.month, as_of)
-    except (LookupError, ValueError) as exc:
-        raise CliError(str(exc)) from exc
-    comfort = _month_comfort(args.contract, args.month) if args.month else None
-    if args.json:
-        payload = settlement_json(report)
-        if comfort is not None:
-            payload["comfort"] = comfort
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
-        return 0
-    method = METHOD_LABELS_FR.get(report.dju_method, report.dju_method)
+    method = METHOD_LABELS_FR.get(payload["dju_method"], payload["dju_method"])
+    period_from = dt.date.fromisoformat(payload["period"]["from"])
+    period_to = dt.date.fromisoformat(payload["period"]["to"])
+    month = payload["month"]
     print(
-        f"Contrat {report.contract_code} ({report.kind}), saison {report.season}"
-        + (f", mois {report.month}" if report.month else "")
-        + f" : du {fr_date(report.period_from)} au {fr_date(report.period_to)}"
+        f"Contrat {payload['contract']} ({payload['kind']}), saison {payload['season']}"
+        + (f", mois {month}" if month else "")
+        + f" : du {fr_date(period_from)} au {fr_date(period_to)}"
     )
     print(
-        f"DJU {method}, base {fr_number(report.dju_base_c)} °C, station "
-        f"{report.station_code or '(station du bâtiment)'} ; prix P1 "
-        f"{fr_number(report.price_eur_per_mwh_pci, 2)} €/MWh PCI"
+        f"DJU {method}, base {fr_number(payload['dju_base_c'])} °C, station "
+        f"{payload['station'] or '(station du bâtiment)'} ; prix P1 "
+        f"{fr_number(payload['price_eur_per_mwh_pci'], 2)} €/MWh PCI"
     )
+    if payload.get("closed"):
+        what = f"mois {month}" if month else f"saison {payload['season']}"
+        print(
+            f"{what[:1].upper()}{what[1:]} {payload['closed']['marker']} : chiffres signés, ils ne"
+            " changent plus (carnet settle pending)"
+        )
+    for m, marker in (payload.get("closed_months") or {}).items():
+        print(f"Mois {m} {marker}")
     headers = [
         "Bâtiment", "Réel MWh PCI", "DJU", "DJU réf.", "Objectif MWh PCI", "Écart MWh",
         "Écart %", "Intéressement €", "Pénalité €", "Jours manquants", "Alertes",
     ]  # fmt: skip
     rows = []
-    records = report.buildings.to_dict("records")
-    for rec in [*records, {"building_code": "TOTAL", **report.total}]:
+    for rec in [*records, {"building_code": "TOTAL", **total}]:
         rows.append(
             [
                 rec["building_code"],
@@ -209,9 +212,7 @@ def _settle(args) -> int:
         )
     print(_table(headers, rows, right=set(range(1, 10))))
     if comfort:
-        print(
-            f"\nUsage du mois {args.month} : confort pendant les réservations, chauffage hors usage"
-        )
+        print(f"\nUsage du mois {month} : confort pendant les réservations, chauffage hors usage")
         c_headers = [
             "Bâtiment", "Réservations", "Temps à la consigne %", "En retard", "Écart max °C",
             "Chauffage MWh PCS", "Hors usage %",
@@ -229,31 +230,13 @@ def _settle(args) -> int:
             for c in comfort
         ]
         print(_table(c_headers, c_rows, right=set(range(1, 7))))
-    return 0
 
 
 def _month_comfort(contract_code: str, month: str) -> list[dict]:
-    """The month's usage performance of the contract's buildings (DESIGN.md, "Usage
-    performance"), part of the contract report: same figures as `carnet comfort`."""
-    from contract.comfort_load import load_contract_comfort
+    """The month's usage performance (`contract.periods.month_comfort`, also stored by a close)."""
+    from contract.periods import month_comfort
 
-    frame = load_contract_comfort(_engine(), contract_code, month).buildings
-    out = []
-    for rec in frame.to_dict("records"):
-        share_ok, share_out = _num(rec.get("share_ok")), _num(rec.get("share_outside"))
-        out.append(
-            {
-                "building_code": rec["building"],
-                "bookings": int(rec.get("bookings") or 0),
-                "share_ok_pct": None if share_ok is None else round(100 * share_ok, 1),
-                "late_bookings": int(rec.get("late_bookings") or 0),
-                "max_shortfall_c": _num(rec.get("max_shortfall_c"), 2),
-                "energy_kwh": _num(rec.get("energy_kwh"), 1),
-                "energy_outside_kwh": _num(rec.get("energy_outside_kwh"), 1),
-                "share_outside_pct": None if share_out is None else round(100 * share_out, 1),
-            }
-        )
-    return out
+    return month_comfort(_engine(), contract_code, month)
 
 
 # --- baseline --------------------------------------------------------------------------------
@@ -432,6 +415,11 @@ def _adjust(args) -> int:
         except AdjustmentError as exc:
             raise CliError(str(exc)) from exc
         data = _adjustment_json(adj, args.building)
+        closed = list(getattr(adj, "closed_periods", None) or [])
+    if closed:
+        data["closed_periods"] = [
+            {"id": r.id, "label": r.label, "marker": r.marker} for r in closed
+        ]
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
@@ -439,7 +427,13 @@ def _adjust(args) -> int:
             f"ajustement n° {data['id']} enregistré pour {args.building} (contrat "
             f"{args.contract}), inscrit au carnet (entrée n° {data['logbook_entry_id']})"
         )
-    return 0
+        if closed:
+            names = ", ".join(f"{r.label} ({r.marker})" for r in closed)
+            print(
+                f"en attente : il changerait une période arrêtée ({names}) ; rouvrez-la ou "
+                "comptez la régularisation (carnet settle pending)"
+            )
+    return 1 if closed else 0
 
 
 def _adjustment_json(adj, building_code: str) -> dict:
@@ -454,6 +448,7 @@ def _adjustment_json(adj, building_code: str) -> dict:
         "justification": adj.justification,
         "author_login": adj.author_login,
         "logbook_entry_id": adj.logbook_entry_id,
+        "status": adj.status,
     }
 
 
@@ -484,4 +479,197 @@ def _adjustments(args) -> int:
         for r in rows
     ]
     print(_table(headers, table, right={0, 5, 6}))
+    return 0
+
+
+# --- closing months and seasons --------------------------------------------------------------
+
+
+def _register_closing(ss) -> None:
+    def period(parser, why: bool = False):
+        parser.add_argument("--contract", required=True, help="code du contrat")
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("--month", help="un mois de la saison, AAAA-MM")
+        which.add_argument("--season", help="une saison de chauffe, AAAA-AAAA")
+        if why:
+            parser.add_argument("--why", required=True, help="motif (inscrit à l'audit)")
+        parser.add_argument("--user", help="identifiant qui signe (défaut : $CARNET_USER)")
+        parser.add_argument("--json", action="store_true", help="sortie JSON")
+
+    c = ss.add_parser("close", help="arrête un mois ou une saison : ses chiffres sont figés")
+    period(c)
+    c.set_defaults(handler=_close)
+    r = ss.add_parser("reopen", help="rouvre un mois ou une saison arrêté (motif obligatoire)")
+    period(r, why=True)
+    r.set_defaults(handler=_reopen)
+    p = ss.add_parser("pending", help="régularisations en attente des périodes arrêtées")
+    p.add_argument("--contract", required=True, help="code du contrat")
+    p.add_argument("--json", action="store_true", help="sortie JSON")
+    p.set_defaults(handler=_pending)
+    b = ss.add_parser("book", help="compte la régularisation d'un mois arrêté dans un mois ouvert")
+    b.add_argument("--contract", required=True, help="code du contrat")
+    b.add_argument("--month", required=True, help="le mois arrêté, AAAA-MM")
+    b.add_argument("--into", required=True, help="le mois ouvert où la compter, AAAA-MM")
+    b.add_argument("--why", required=True, help="motif (inscrit à l'audit)")
+    b.add_argument("--user", help="identifiant qui signe (défaut : $CARNET_USER)")
+    b.add_argument("--json", action="store_true", help="sortie JSON")
+    b.set_defaults(handler=_book)
+
+
+def _signer(args) -> str:
+    return args.user or os.environ.get("CARNET_USER") or getpass.getuser()
+
+
+def _closing_call(func, *a, **kw):
+    from carnet.closing import ClosingError, NotAllowed
+
+    try:
+        return func(*a, **kw)
+    except NotAllowed as exc:
+        raise CliError(str(exc), 3) from exc
+    except (ClosingError, LookupError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _close(args) -> int:
+    from contract.periods import close_period
+
+    ref = _closing_call(
+        close_period, _engine(), args.contract, month=args.month, season=args.season,
+        actor=_signer(args),
+    )  # fmt: skip
+    from carnet.models import ClosedPeriod
+
+    with db.session_scope(_engine()) as s:
+        row = s.get(ClosedPeriod, ref.id)
+        inputs, fingerprint = dict(row.inputs or {}), row.fingerprint
+    data = {
+        "id": ref.id,
+        "contract": ref.contract_code,
+        "period_kind": ref.period_kind,
+        "period": ref.period,
+        "closed_at": ref.closed_at.isoformat(),
+        "closed_by": ref.closed_by,
+        "marker": ref.marker,
+        "fingerprint": fingerprint,
+        "inputs": inputs,
+    }
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    print(
+        f"{ref.label} {ref.marker}, chiffres figés (empreinte {fingerprint[:12]}…, "
+        f"{fr_number(inputs.get('readings', 0), 0)} relevés, "
+        f"{fr_number(inputs.get('daily_rollups', 0), 0)} cumuls journaliers, "
+        f"{inputs.get('days', 0)} jours)"
+    )
+    return 0
+
+
+def _reopen(args) -> int:
+    from contract.periods import reopen_period
+
+    out = _closing_call(
+        reopen_period, _engine(), args.contract, month=args.month, season=args.season,
+        why=args.why, actor=_signer(args),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    what = args.month or args.season
+    print(
+        f"{args.contract} {what} rouvert : {out['applied']} relevé(s) en attente appliqué(s)"
+        + (f", {out['still_held']} encore en attente (autre période arrêtée)" if out["still_held"]
+           else "")
+        + f", {out['adjustments']} ajustement(s) en vigueur"
+    )  # fmt: skip
+    return 0
+
+
+def _delta_json(rec: dict) -> dict:
+    from contract.regularisation import describe_delta
+
+    out = {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
+    out["summary"] = describe_delta(rec)
+    return out
+
+
+def _pending(args) -> int:
+    from contract.periods import pending_regularisations
+
+    found = _closing_call(pending_regularisations, _engine(), args.contract)
+    data = [
+        {
+            "closed_period_id": p.ref.id,
+            "contract": p.ref.contract_code,
+            "period_kind": p.ref.period_kind,
+            "period": p.ref.period,
+            "label": p.ref.label,
+            "marker": p.ref.marker,
+            "held_rows": p.held_rows,
+            "batch_ids": p.batch_ids,
+            "adjustment_ids": p.adjustment_ids,
+            "inputs_unchanged": p.inputs_unchanged,
+            "origin": p.origin(),
+            "summary": p.summary,
+            "buildings": [
+                _delta_json(r) for r in p.delta.to_dict("records") if r["building_code"] != "TOTAL"
+            ],
+            "total": _delta_json(p.total),
+        }
+        for p in found
+    ]
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    if not data:
+        print(f"aucune régularisation en attente pour {args.contract}")
+        return 0
+    headers = ["Période", "Arrêtée", "Relevés", "Lots", "Ajustements", "Bâtiment", "Effet"]
+    rows = []
+    for p in data:
+        first = True
+        for b in [*p["buildings"], p["total"] | {"building_code": "TOTAL"}]:
+            if (
+                b["building_code"] != "TOTAL"
+                and b["summary"].startswith("+0,00 MWh PCI")
+                and ("€" not in b["summary"])
+            ):
+                continue  # a building the pending rows do not move
+            rows.append(
+                [
+                    p["label"] if first else "",
+                    p["marker"] if first else "",
+                    str(p["held_rows"]) if first else "",
+                    ", ".join(str(x) for x in p["batch_ids"]) if first else "",
+                    ", ".join(str(x) for x in p["adjustment_ids"]) if first else "",
+                    b["building_code"],
+                    b["summary"],
+                ]
+            )
+            first = False
+    print(_table(headers, rows, right={2}))
+    print(
+        "\nRouvrir : carnet settle reopen --contract CODE --month AAAA-MM --why TEXTE ; ou compter "
+        "la différence : carnet settle book --contract CODE --month AAAA-MM --into AAAA-MM "
+        "--why TEXTE"
+    )
+    return 0
+
+
+def _book(args) -> int:
+    from carnet.closing import period_label
+    from contract.periods import book_regularisation
+
+    regs = _closing_call(
+        book_regularisation, _engine(), args.contract, month=args.month, into=args.into,
+        why=args.why, actor=_signer(args),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(regs, ensure_ascii=False, indent=2))
+        return 0
+    for r in regs:
+        d = r["details"]
+        month = period_label("month", r["booked_month"])
+        print(f"régularisation n° {r['id']} comptée en {month} : {d['summary']} — {d['origin']}")
     return 0

@@ -41,7 +41,13 @@ def _finance(args) -> int:
         payload = to_french_csv(finance_month_french(frame))
     if args.output:
         Path(args.output).write_bytes(payload)
-        print(f"{args.output} : {len(frame) - 1} bâtiment(s), mois {args.month}")
+        buildings = ((frame["building_code"] != "TOTAL") & (frame["origin"] == "")).sum()
+        regs = int((frame["origin"] != "").sum())
+        print(
+            f"{args.output} : {buildings} bâtiment(s), mois {args.month}"
+            + (f", {regs} ligne(s) de régularisation" if regs else "")
+            + (f", {frame['closed'].iloc[0]}" if frame["closed"].iloc[0] else "")
+        )
     else:
         sys.stdout.buffer.write(payload)
         sys.stdout.flush()

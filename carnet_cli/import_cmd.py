@@ -1,15 +1,29 @@
 """`carnet import PATH...` and `carnet batches`: files in, and what became of every row.
 
 Exit status of `carnet import`: 0 when every value was imported, 1 when values were rejected
-(or a strict file was refused), 2 when a file could not be read at all.
+or held (or a strict file was refused), 2 when a file could not be read at all, 3 when the
+same file (same SHA-256) is being imported by another live process (nothing done: try again
+once it has finished). Stopped by SIGTERM, an import writes nothing, marks its batch
+`interrompu` and exits 143 (130 for Ctrl-C).
+
+`carnet batches revert N --why TEXTE [--user LOGIN]` undoes batch N exactly (manager only;
+exit 1 when refused, with the reason).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
+from sqlalchemy import select
+
+from carnet import batches as carnet_batches
 from carnet import db
+from carnet.models import ImportBatch, User
 from carnet_cli.main import CliError
 from ingest.formats import FORMATS
 from ingest.importer import BatchReport, batch_rejected, import_file, list_batches
@@ -22,7 +36,8 @@ def register(sub) -> None:
         "import",
         help="importe des fichiers de relevés (CSV, XLSX GRDF) ; un lot par fichier",
         description="Importe des fichiers (format détecté, --format pour l'imposer). "
-        "Code de sortie : 0 tout importé, 1 lignes rejetées, 2 fichier illisible.",
+        "Code de sortie : 0 tout importé, 1 lignes rejetées ou retenues, 2 fichier illisible, "
+        "3 même fichier déjà en cours d'import par un autre processus.",
     )
     p.add_argument("paths", nargs="*", metavar="FICHIER")
     p.add_argument("--format", choices=sorted(FORMATS), help="impose le format")
@@ -33,11 +48,29 @@ def register(sub) -> None:
         "--rejected", type=int, metavar="LOT", help="liste les lignes rejetées du lot LOT"
     )
     p.set_defaults(handler=_import)
-    b = sub.add_parser("batches", help="historique des lots d'import et lignes rejetées")
+    b = sub.add_parser(
+        "batches",
+        help="historique des lots d'import et lignes rejetées ; annulation d'un lot",
+        description="Liste les lots d'import (les lots dont le processus est mort passent à "
+        "« interrompu »). « carnet batches revert N --why TEXTE » annule le lot N.",
+    )
     b.add_argument("--limit", type=int, default=30)
     b.add_argument("--json", action="store_true")
     b.add_argument("--rejected", type=int, metavar="LOT", help="lignes rejetées du lot LOT")
     b.set_defaults(handler=_batches)
+    bsub = b.add_subparsers(dest="batches_command", metavar="ACTION")
+    r = bsub.add_parser(
+        "revert",
+        help="annule un lot : supprime ce qu'il a ajouté, rétablit ce qu'il a remplacé",
+        description="Annule le lot N exactement (relevés ajoutés supprimés, relevés remplacés "
+        "rétablis, coefficients et changements de compteur annulés, cumuls recalculés). "
+        "Refusé si un lot postérieur s'appuie sur lui ou si une période arrêtée changerait. "
+        "Code de sortie : 0 annulé (ou déjà annulé), 1 refusé, 2 lot inconnu.",
+    )
+    r.add_argument("batch_id", type=int, metavar="N")
+    r.add_argument("--why", required=True, metavar="TEXTE", help="motif (obligatoire)")
+    r.add_argument("--user", metavar="LOGIN", help="agir en tant que cet utilisateur")
+    r.set_defaults(handler=_revert)
 
 
 def _progress(name: str):
@@ -59,6 +92,24 @@ def _progress(name: str):
     return show
 
 
+@contextmanager
+def _sigterm_stops_cleanly():
+    """SIGTERM raises SystemExit(143) in the import, which rolls its transaction back and
+    marks its batch interrupted before the process exits (the default would just die)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _import(args) -> int:
     if args.rejected is not None:
         return _show_rejected(args.rejected, args.json)
@@ -66,16 +117,17 @@ def _import(args) -> int:
         raise CliError("indiquez au moins un fichier (ou --rejected LOT)", 2)
     engine = db.get_engine()
     reports = []
-    for path in args.paths:
-        report = import_file(
-            engine,
-            path,
-            fmt=args.format,
-            strict=args.strict,
-            user=args.user,
-            progress=_progress(str(path)),
-        )
-        reports.append(report)
+    with _sigterm_stops_cleanly():
+        for path in args.paths:
+            report = import_file(
+                engine,
+                path,
+                fmt=args.format,
+                strict=args.strict,
+                user=args.user,
+                progress=_progress(str(path)),
+            )
+            reports.append(report)
     if args.json:
         print(json.dumps([_json(r) for r in reports], ensure_ascii=False, indent=2))
     else:
@@ -114,7 +166,7 @@ def summary_table(reports: list[BatchReport]) -> str:
             str(r.rows_updated),
             str(r.rows_unchanged),
             str(r.rows_rejected),
-            r.status,
+            carnet_batches.status_fr(r.status),
             f"{r.seconds:.1f} s".replace(".", ","),
         ]
         for r in reports
@@ -134,6 +186,9 @@ def _table(headers: list[str], rows: list[list[str]], left=(0, 1, 8)) -> str:
 
 
 def _details(r: BatchReport) -> None:
+    if r.batch_id is None:  # in progress elsewhere: no batch of its own
+        print(f"\n{r.path} : {r.message}")
+        return
     print(f"\n{r.path} (lot n° {r.batch_id}) : {r.message}")
     for note in r.notes[:20]:
         print(f"  note : {note}")
@@ -190,11 +245,16 @@ def _batches(args) -> int:
     if args.rejected is not None:
         return _show_rejected(args.rejected, args.json)
     engine = db.get_engine()
+    dead = carnet_batches.mark_interrupted(engine)  # a batch whose process died: not "en cours"
     frame = list_batches(engine, limit=args.limit)
+    if dead and not args.json:
+        names = ", ".join(f"n° {i}" for i in dead)
+        print(f"lot(s) {names} : interrompu(s), leur processus s'est arrêté avant la fin\n")
     if args.json:
         frame = frame.copy()
-        for col in ("started_at", "finished_at"):
-            frame[col] = frame[col].astype(str)
+        frame["status_fr"] = frame["status"].map(carnet_batches.status_fr)
+        for col in ("started_at", "finished_at", "reverted_at"):
+            frame[col] = frame[col].astype(str).where(frame[col].notna(), None)
         print(
             json.dumps(
                 frame.astype(object).where(frame.notna(), None).to_dict("records"),
@@ -210,7 +270,7 @@ def _batches(args) -> int:
             str(r.started_at)[:16],
             str(r.source),
             str(r.format or ""),
-            str(r.status),
+            carnet_batches.status_fr(r.status),
             str(r.rows_read),
             str(r.rows_inserted),
             str(r.rows_updated),
@@ -241,4 +301,26 @@ def _batches(args) -> int:
         if rows
         else "aucun lot d'import"
     )
+    return 0
+
+
+def _revert(args) -> int:
+    engine = db.get_engine()
+    actor = os.environ.get("CARNET_USER") or "cli"  # the command line acts as the manager
+    with engine.connect() as conn:
+        if args.user:
+            user = conn.execute(
+                select(User.login).where(User.login == args.user, User.active.is_(True))
+            ).scalar()
+            if user is None:
+                raise CliError(f"utilisateur inconnu ou inactif « {args.user} »", 2)
+            actor = user
+        known = conn.execute(select(ImportBatch.id).where(ImportBatch.id == args.batch_id))
+        if known.scalar() is None:
+            raise CliError(f"lot d'import n° {args.batch_id} inconnu", 2)
+    try:
+        message = carnet_batches.revert_batch(engine, args.batch_id, actor=actor, why=args.why)
+    except carnet_batches.BatchRevertRefused as exc:
+        raise CliError(str(exc), 1) from exc
+    print(message)
     return 0

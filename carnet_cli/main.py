@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "carnet_cli.booking_cmd",
     "carnet_cli.portfolio_cmd",
     "carnet_cli.import_cmd",
+    "carnet_cli.quarantine_cmd",
     "carnet_cli.readings_cmd",
     "carnet_cli.user_cmd",
     "carnet_cli.serve_cmd",
@@ -24,6 +25,7 @@ COMMAND_MODULES = [
     "carnet_cli.contract_cmd",
     "carnet_cli.finance_cmd",
     "carnet_cli.demo_cmd",
+    "carnet_cli.backup_cmd",
 ]
 
 

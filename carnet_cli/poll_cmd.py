@@ -76,7 +76,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _poll(args) -> int:
     from ingest.modbus.config import ConfigError, load_config
-    from ingest.modbus.poller import Poller
+    from ingest.modbus.poller import Poller, held_phrase
     from ingest.modbus.registers import MapError
 
     _logging(args.verbose)
@@ -112,7 +112,8 @@ def _poll(args) -> int:
         reader = next(
             r for r in poller.readers if (r.bound.gateway, r.bound.unit) == (res.gateway, res.unit)
         )
-        print(f"\n{res.gateway} / esclave {res.unit} ({reader.bound.config.map.model})")
+        model = reader.bound.config.map.model
+        print(f"\n{res.gateway} / esclave {res.unit} ({model}) : {res.state_label}")
         print(
             _table(
                 ["points lus", "en échec", "durée", "erreur"],
@@ -121,15 +122,26 @@ def _poll(args) -> int:
         )
     flush = poller.last_flush
     total = sum(len(r.channel_idx) for r in poller.readers)
+    held = 0
     if flush is not None and flush.written:
-        print(f"\n{flush.rows} mesure(s) écrite(s) (lot n° {flush.batch_id}) pour {total} voie(s)")
-    elif flush is not None:
+        print(
+            f"\n{flush.stored} mesure(s) écrite(s) (lot n° {flush.batch_id}) pour {total} voie(s)"
+        )
+    if flush is not None and (flush.held or flush.held_replayed):
+        held = flush.held + flush.held_replayed
+        print(f"{held_phrase(held)} (voir carnet quarantine list) :")
+        for line in flush.held_samples:
+            print(f"  {line}")
+        if held > len(flush.held_samples):
+            print(f"  ... et {held - len(flush.held_samples)} autre(s)")
+    if flush is not None and not flush.written:
         print(
             f"\nbase indisponible ({flush.error}) : {flush.rows} mesure(s) mise(s) en attente dans"
             f" {poller.writer.spool.dir}"
         )
         return 1
-    return 0 if all(r.answered for r in results) else 1
+    # 1 as soon as something was not read (partiel, en échec, muet) or was held in quarantine
+    return 0 if all(r.state == "ok" for r in results) and not held else 1
 
 
 def _modbus_read(args) -> int:
@@ -175,7 +187,7 @@ def _modbus_read(args) -> int:
     result, value, quality = asyncio.run(read())
     print(
         f"{where} esclave {args.unit}, table {register_map.model},"
-        f" lu en {_fmt_s(result.duration_s)}"
+        f" lu en {_fmt_s(result.duration_s)} : {result.state_label}"
     )
     rows = []
     for i, p in enumerate(reader.points):

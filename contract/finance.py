@@ -32,6 +32,9 @@ COLUMNS_FR = {
     "net_to_contractor_eur": "Solde en faveur de l'exploitant (€)",
     "days_missing": "Jours manquants",
     "alerts": "Alertes",
+    # added with closed months: who signed the month's figures, where a line comes from
+    "closed": "Arrêté",
+    "origin": "Origine",
 }
 
 
@@ -79,6 +82,8 @@ def finance_month_frame(report: SettlementReport) -> pd.DataFrame:
         bonus - penalty
         for bonus, penalty in zip(frame["bonus_eur"], frame["penalty_eur"], strict=True)
     ]
+    frame["closed"] = ""
+    frame["origin"] = ""
     total = {
         "contract_code": report.contract_code,
         "month": report.month,
@@ -95,6 +100,8 @@ def finance_month_frame(report: SettlementReport) -> pd.DataFrame:
         "net_to_contractor_eur": sum(frame["net_to_contractor_eur"], Decimal("0.00")),
         "days_missing": int(frame["days_missing"].sum()),
         "alerts": "",
+        "closed": "",
+        "origin": "",
     }
     target = total["target_mwh_pci"]
     if target:
@@ -112,15 +119,58 @@ def export_filename(contract_code: str, month: str) -> str:
     return f"carnet-finances-{contract_code}-{month}.csv"
 
 
+def regularisation_lines(regs: pd.DataFrame, contract_code: str, month: str) -> pd.DataFrame:
+    """One line per regularisation booked in `month` (`carnet.closing.regularisations_in`):
+    the differences of a closed month, after the TOTAL line (which stays the month's own
+    settlement), each with its origin « régularisation de novembre 2025 (lot n° 12) »."""
+    rows = []
+    for reg in regs.to_dict("records"):  # a few booked lines
+        d = reg.get("details") or {}
+        bonus = Decimal(int(d.get("delta_bonus_cents", 0))) / 100
+        penalty = Decimal(int(d.get("delta_penalty_cents", 0))) / 100
+        rows.append(
+            {
+                "contract_code": contract_code,
+                "month": month,
+                "building_code": reg["building_code"] or "",
+                "building_name": reg["building_name"] or "",
+                "actual_mwh_pci": round(float(reg["delta_mwh_pci"]), 3),
+                "target_mwh_pci": round(float(d.get("delta_target_mwh_pci") or 0.0), 3),
+                "gap_mwh": round(float(d.get("delta_gap_mwh") or 0.0), 3),
+                "gap_pct": None,
+                "dju": None,
+                "p1_value_eur": None,
+                "bonus_eur": bonus.quantize(CENT),
+                "penalty_eur": penalty.quantize(CENT),
+                "net_to_contractor_eur": (Decimal(int(reg["delta_cents"])) / 100).quantize(CENT),
+                "days_missing": 0,
+                "alerts": "",
+                "closed": "",
+                "origin": d.get("origin") or f"régularisation n° {reg['id']}",
+            }
+        )
+    return pd.DataFrame(rows, columns=list(COLUMNS_FR))
+
+
 def monthly_finance(engine, contract_code: str, month: str) -> pd.DataFrame:
-    """Settle one month of a contract (up to yesterday) and shape it for the finance service.
+    """Settle one month of a contract (up to yesterday) and shape it for the finance service,
+    with the regularisations booked in it; a closed month gives its signed lines, marked
+    « arrêté le JJ/MM/AAAA par … » (contract.periods).
 
     Raises LookupError for an unknown contract and ValueError for a month outside the season.
     """
     from contract.load import load_contract_terms
+    from contract.periods import closed_view, contract_id_of, live_finance
+    from contract.regularisation import finance_frame
     from contract.reports import settle_contract
 
-    pd.Period(month, "M")  # raises ValueError on a malformed month
+    month = str(pd.Period(month, "M"))  # raises ValueError on a malformed month
     terms = load_contract_terms(engine, contract_code)
     season = season_of_month(month, terms.season_start)
-    return finance_month_frame(settle_contract(engine, contract_code, season, month=month))
+    closed = closed_view(engine, contract_code, season, month)
+    if closed is not None and closed.finance is not None:
+        frame = finance_frame(closed.finance)
+        frame["closed"] = closed.marker
+        return frame
+    report = settle_contract(engine, contract_code, season, month=month)
+    return live_finance(engine, report, contract_id_of(engine, contract_code))

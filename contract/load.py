@@ -212,7 +212,7 @@ def load_adjustments(engine: Engine, terms: ContractTerms) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(
             select(*(t.c[c] for c in cols))
-            .where(t.c.contract_building_id.in_(ids_list))
+            .where(t.c.contract_building_id.in_(ids_list), t.c.status == "active")
             .order_by(t.c.effective_from, t.c.id)
         ).all()
     frame = pd.DataFrame(rows, columns=cols)

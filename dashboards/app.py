@@ -3,6 +3,8 @@
 Every request goes through `_guard`: anonymous users are sent to `/connexion` (pages) or get
 401 (Dash API, other methods); a page whose registered `capability` the role lacks gets 403.
 Callbacks and downloads check their own capability (`dashboards.auth.guarded`, `route`).
+Sign-out is a POST with the session's token and ends every session of the user (session
+version); headers, CSP and the sign-in limiter are in `dashboards.security`.
 """
 
 from __future__ import annotations
@@ -10,68 +12,57 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
-import threading
-import time
 from pathlib import Path
 
 import dash
 import flask
 import flask_login
 from dash._pages import _path_to_page
+from dash.exceptions import DependencyException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carnet.config import carnet_home
 from carnet.db import get_engine, session_scope
 from carnet.models import User
-from carnet.users import authenticate
-from dashboards import auth, db, ical_feed, shell
+from carnet.users import authenticate, end_sessions
+from dashboards import auth, db, ical_feed, security, shell
+from dashboards.security import SignInLimiter
+from ingest.limits import UPLOAD_REQUEST_BYTES
 
 HERE = Path(__file__).resolve().parent
 SIGN_IN_PATH = "/connexion"
 SIGN_OUT_PATH = "/deconnexion"
 PUBLIC_PREFIXES = ("/assets/", "/ical/")  # /ical/: the secret token is the access right
-PUBLIC_PATHS = {SIGN_IN_PATH, "/_favicon.ico", "/favicon.ico"}
+# the sign-out view deals with anonymous requests itself (back to the sign-in page)
+PUBLIC_PATHS = {SIGN_IN_PATH, SIGN_OUT_PATH, "/_favicon.ico", "/favicon.ico"}
 API_PREFIXES = ("/_dash-", "/_reload-hash", "/_alive")
+# paths Dash or Flask serve themselves: what their own routes do not match is missing (404),
+# never the app's page through Dash's catch-all route
+RESERVED_PREFIXES = ("/_dash-", "/_reload-hash", "/_alive", "/assets/", "/static/")
+CATCH_ALL_RULE = "/<path:path>"
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
+EXPIRED_FORM = "Le formulaire a expiré, veuillez recommencer."
+TRUSTED_PROXIES_ENV = "CARNET_TRUSTED_PROXIES"
 
 
-class SignInLimiter:
-    """Slows password guessing: after `max_failures` failed sign-ins of one login from one
-    address within `window_s`, that pair is refused (429) until the window has passed."""
+class CarnetDash(dash.Dash):
+    """Dash whose index page gives each of its scripts this response's CSP nonce (Dash writes
+    its config, its renderer and the clientside callbacks as inline scripts)."""
 
-    def __init__(self, max_failures: int = 5, window_s: float = 600.0):
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[tuple[str, str], list[float]] = {}
-        self._lock = threading.Lock()
+    def interpolate_index(self, **kwargs) -> str:
+        nonce = security.csp_nonce()
+        for part in ("config", "scripts", "renderer"):
+            kwargs[part] = security.add_nonce(kwargs.get(part, ""), nonce)
+        return super().interpolate_index(**kwargs)
 
-    def _recent(self, key, now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-        if times:
-            self._failures[key] = times
-        else:
-            self._failures.pop(key, None)
-        return times
 
-    def blocked_for(self, key) -> float:
-        """Seconds left before `key` may try again (0: it may)."""
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(key, now)
-            if len(times) < self.max_failures:
-                return 0.0
-            return self.window_s - (now - times[-self.max_failures])
-
-    def failed(self, key) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 10_000:  # many distinct logins tried: forget expired ones
-                for other in list(self._failures):
-                    self._recent(other, now)
-            self._failures.setdefault(key, []).append(now)
-
-    def succeeded(self, key) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+def trusted_proxies() -> int:
+    """`CARNET_TRUSTED_PROXIES`: how many reverse proxies stand in front (0: none). Only then is
+    `X-Forwarded-For` believed, so the limiter sees each client's own address."""
+    value = os.environ.get(TRUSTED_PROXIES_ENV, "").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"{TRUSTED_PROXIES_ENV} : nombre de proxys attendu, pas « {value} »")
+    return int(value)
 
 
 def secret_key() -> str:
@@ -92,17 +83,22 @@ def secret_key() -> str:
 
 def create_app(database_url: str | None = None) -> dash.Dash:
     engine = get_engine(database_url)
+    secure = os.environ.get("CARNET_SECURE_COOKIES", "") == "1"
     server = flask.Flask("carnet", root_path=str(HERE))
     server.config.update(
         SECRET_KEY=secret_key(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="carnet_session",
-        SESSION_COOKIE_SECURE=os.environ.get("CARNET_SECURE_COOKIES", "") == "1",
+        SESSION_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
-        MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        # an upload's base64 request, with room for the callback's other inputs
+        MAX_CONTENT_LENGTH=UPLOAD_REQUEST_BYTES + 2 * 1024 * 1024,
     )
     server.config[db.ENGINE_KEY] = engine
+    proxies = trusted_proxies()
+    if proxies:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=proxies, x_proto=proxies)
 
     server.extensions["carnet_sign_in_limiter"] = SignInLimiter()
     login_manager = flask_login.LoginManager()
@@ -110,17 +106,17 @@ def create_app(database_url: str | None = None) -> dash.Dash:
 
     @login_manager.user_loader
     def _load_user(session_id: str):
-        user_id, _, fingerprint = session_id.partition(":")
-        if not user_id.isdigit():
+        parsed = auth.parse_session_id(session_id)
+        if parsed is None:
             return None
         with session_scope(engine) as s:
-            user = s.get(User, int(user_id))
+            user = s.get(User, parsed[0])
             if user is None or not user.active or not user.password_hash:
                 return None
             signed = auth.signed_in_user(user)
-        return signed if signed.fingerprint == fingerprint else None
+        return signed if auth.session_matches(signed, session_id) else None
 
-    app = dash.Dash(
+    app = CarnetDash(
         # the package name: Dash then names the page modules `dashboards.pages.x`, as a plain
         # import does, so a page imported by another module is not registered twice
         "dashboards",
@@ -160,13 +156,9 @@ def create_app(database_url: str | None = None) -> dash.Dash:
     server.add_url_rule(SIGN_OUT_PATH, "sign_out", _sign_out, methods=["GET", "POST"])
     server.register_error_handler(401, _unauthorised)
     server.register_error_handler(403, _forbidden)
-
-    @server.after_request
-    def _headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    # Dash raises this for a component-suite path it did not register (`..%2f`, unknown file)
+    server.register_error_handler(DependencyException, _missing)
+    server.after_request(security.security_headers(secure))
 
     # Bind the page callbacks (collected globally by `dash.callback` when the pages were
     # imported) to this app now, not at its first real request: another app built later in
@@ -181,6 +173,9 @@ def _is_api(path: str) -> bool:
 
 def _guard():
     path = flask.request.path
+    rule = flask.request.url_rule
+    if rule is not None and rule.rule == CATCH_ALL_RULE and path.startswith(RESERVED_PREFIXES):
+        return _missing(None)
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
         return None
     user = auth.current_user()
@@ -197,12 +192,8 @@ def _guard():
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a local path: never `//host`, a scheme or a backslash trick."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    if target.startswith(SIGN_IN_PATH) or target.startswith(SIGN_OUT_PATH):
-        return "/"
-    return target
+    """Only a path of this site (see `security.safe_next`), never the sign-in or sign-out page."""
+    return security.safe_next(target, refused_prefixes=(SIGN_IN_PATH, SIGN_OUT_PATH))
 
 
 def _sign_in():
@@ -217,22 +208,19 @@ def _sign_in():
     expected = flask.session.get("csrf_sign_in")
     if not expected or not secrets.compare_digest(token, expected):
         return _sign_in_page(
-            error="Le formulaire a expiré, veuillez recommencer.",
-            login=login,
-            suivant=request.form.get("suivant", ""),
-            status=400,
+            error=EXPIRED_FORM, login=login, suivant=request.form.get("suivant", ""), status=400
         )
     limiter: SignInLimiter = flask.current_app.extensions["carnet_sign_in_limiter"]
-    key = (login.casefold(), request.remote_addr or "")
-    wait_s = limiter.blocked_for(key)
-    if wait_s:
-        minutes = max(1, round(wait_s / 60))
-        return _sign_in_page(
-            error=f"Trop d’essais infructueux : réessayez dans {minutes} min.",
+    address = request.remote_addr or ""
+    retry_s = limiter.retry_after_s(login, address)
+    if retry_s:  # refused before any password check; the wait is not extended
+        html, status, headers = _sign_in_page(
+            error=f"Trop d’essais infructueux : réessayez dans {retry_s} s.",
             login=login,
             suivant=request.form.get("suivant", ""),
             status=429,
         )
+        return html, status, headers | {"Retry-After": str(retry_s)}
     user = None
     if login and password:
         with session_scope(db.engine()) as s:
@@ -240,20 +228,40 @@ def _sign_in():
             found = authenticate(s, login, password)
             user = auth.signed_in_user(found) if found is not None else None
     if user is None:
-        limiter.failed(key)
+        limiter.failed(login, address)
         return _sign_in_page(
             error=BAD_CREDENTIALS, login=login, suivant=request.form.get("suivant", ""), status=401
         )
-    limiter.succeeded(key)
+    limiter.succeeded(login)
     flask.session.clear()  # a fresh session on every sign-in
     flask_login.login_user(user)
+    auth.session_token()  # this session's token, for the sign-out form
     return flask.redirect(_safe_next(request.form.get("suivant")))
 
 
 def _sign_out():
+    """GET: a confirmation page (a link or an `<img>` elsewhere signs nobody out). POST with the
+    session's token: every session of the user ends (its session version is incremented)."""
+    user = auth.current_user()
+    if user is None:
+        return flask.redirect(flask.url_for("sign_in"), code=303)
+    if flask.request.method != "POST":
+        return _sign_out_page(user)
+    if not auth.session_token_ok(flask.request.form.get("csrf")):
+        return _sign_out_page(user, error=EXPIRED_FORM, status=400)
+    with session_scope(db.engine()) as s:
+        end_sessions(s, user.id)
     flask_login.logout_user()
     flask.session.clear()
-    return flask.redirect(flask.url_for("sign_in"))
+    return flask.redirect(flask.url_for("sign_in"), code=303)
+
+
+def _missing(_error):
+    return (
+        "Ressource introuvable.",
+        404,
+        {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
+    )
 
 
 def _unauthorised(_error):
@@ -289,6 +297,24 @@ SIGN_IN_HTML = """<!doctype html>
   </form>
 </main></body></html>"""
 
+SIGN_OUT_HTML = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Déconnexion · Carnet</title>
+<link rel="stylesheet" href="/assets/carnet.css"></head>
+<body class="sign-in-body">
+<main class="sign-in-card" id="sign-out-page">
+  <div class="sign-in-brand"><span class="brand-mark">◧</span> Carnet</div>
+  <p class="sign-in-lead">Connecté : {{ name }}. Se déconnecter ferme aussi les sessions ouvertes
+    sur vos autres appareils.</p>
+  {% if error %}<div class="alert alert-error" id="sign-out-error" role="alert">{{ error }}</div>{% endif %}
+  <form method="post" action="/deconnexion">
+    <input type="hidden" name="csrf" value="{{ csrf }}">
+    <button type="submit" id="sign-out-submit">Se déconnecter</button>
+  </form>
+  <p><a href="/">Retour à l'accueil</a></p>
+</main></body></html>"""
+
 FORBIDDEN_HTML = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8">
 <title>Accès refusé · Carnet</title>
@@ -308,6 +334,13 @@ def _sign_in_page(error: str | None = None, login: str = "", suivant: str = "", 
         flask.session["csrf_sign_in"] = token
     html = flask.render_template_string(
         SIGN_IN_HTML, error=error, login=login, suivant=_safe_next(suivant), csrf=token
+    )
+    return html, status, {"Cache-Control": "no-store"}
+
+
+def _sign_out_page(user: auth.SignedInUser, error: str | None = None, status: int = 200):
+    html = flask.render_template_string(
+        SIGN_OUT_HTML, name=user.name, error=error, csrf=auth.session_token()
     )
     return html, status, {"Cache-Control": "no-store"}
 

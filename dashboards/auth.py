@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ class SignedInUser(flask_login.UserMixin):
     role: str
     contract_id: int | None
     fingerprint: str = ""
+    session_version: int = 0
 
     @property
     def role_label(self) -> str:
@@ -40,8 +42,9 @@ class SignedInUser(flask_login.UserMixin):
         return can(self.role, capability)
 
     def get_id(self) -> str:
-        # the fingerprint of the password hash ends every session when the password changes
-        return f"{self.id}:{self.fingerprint}"
+        # kept in the session cookie and checked on every request (`session_matches`): a new
+        # password hash or a new session version (sign-out, reset, deactivation) ends it
+        return f"{self.id}:{self.fingerprint}:{self.session_version}"
 
 
 def fingerprint(password_hash: str | None) -> str:
@@ -56,7 +59,40 @@ def signed_in_user(user: User) -> SignedInUser:
         role=user.role,
         contract_id=user.contract_id,
         fingerprint=fingerprint(user.password_hash),
+        session_version=user.session_version or 0,
     )
+
+
+def parse_session_id(session_id: str) -> tuple[int, str, int] | None:
+    """(user id, password fingerprint, session version) of a session's user id, or None for
+    anything else (a cookie of an older format is dead too)."""
+    parts = session_id.split(":")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[2].isdigit():
+        return None
+    return int(parts[0]), parts[1], int(parts[2])
+
+
+def session_matches(user: SignedInUser, session_id: str) -> bool:
+    parsed = parse_session_id(session_id)
+    return parsed is not None and parsed[1:] == (user.fingerprint, user.session_version)
+
+
+SESSION_TOKEN_KEY = "csrf_session"
+
+
+def session_token() -> str:
+    """The signed-in session's anti-forgery token (made on first use, dropped with the session
+    at sign-out): forms that change state for the user (sign-out) post it back."""
+    token = flask.session.get(SESSION_TOKEN_KEY)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        flask.session[SESSION_TOKEN_KEY] = token
+    return token
+
+
+def session_token_ok(token: str | None) -> bool:
+    expected = flask.session.get(SESSION_TOKEN_KEY)
+    return bool(expected and token and secrets.compare_digest(str(token), expected))
 
 
 def current_user() -> SignedInUser | None:

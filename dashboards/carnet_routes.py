@@ -20,7 +20,7 @@ from werkzeug.exceptions import abort
 from carnet.access import CarnetPermissionError
 from carnet.attachments import MAX_BYTES, AttachmentError, add_attachment, open_attachment
 from carnet.buildings import building_by_qr_token, ensure_qr_token
-from carnet.logbook import LogbookError, add_entry, resolve_building
+from carnet.logbook import LogbookError, add_entry, may_write, resolve_building
 from carnet.models import Room
 from dashboards import db
 from dashboards.auth import current_user, route
@@ -134,14 +134,17 @@ SIGNAL_HTML = """<!doctype html>
   <p class="signal-brand"><span class="brand-mark">◧</span> Carnet</p>
   <h1>Signaler un problème</h1>
   <p class="signal-building" id="signal-building">{{ name }}</p>
-  {% if error %}<div class="alert alert-error" id="signal-error" role="alert">{{ error }}</div>{% endif %}
+  {% if error %}<div class="alert alert-error" id="signal-error" role="alert">{{ error }}</div>
+  {% elif not in_scope %}<div class="alert alert-error" id="signal-out-of-scope" role="alert">{{ out_of_scope }}</div>{% endif %}
   <form method="post" enctype="multipart/form-data" id="signal-form">
     <input type="hidden" name="csrf" value="{{ csrf }}">
+    {% if in_scope %}
     <label for="room">Où ?</label>
     <select id="room" name="room">
       <option value="">Bâtiment (sans précision)</option>
       {% for r in rooms %}<option value="{{ r.code }}" {% if r.code == room %}selected{% endif %}>{{ r.name }}</option>{% endfor %}
     </select>
+    {% endif %}
     <label for="text">Qu'avez-vous constaté ?</label>
     <textarea id="text" name="text" rows="5" required maxlength="4000"
       placeholder="Ex. : le radiateur sous la fenêtre est froid depuis ce matin">{{ text }}</textarea>
@@ -158,9 +161,18 @@ def _rooms(session, building_id: int) -> list[dict]:
     return [{"code": r.code, "name": r.name} for r in rooms]
 
 
+OUT_OF_SCOPE = (
+    "Votre rôle ou votre contrat ne permet pas de signaler un problème dans ce bâtiment : "
+    "adressez-vous aux services techniques."
+)
+
+
 @route("/signaler/<token>", "carnet.observation", methods=("GET", "POST"))
 def signal(token: str):
-    """The agents' form: room, what they saw, a photo. Creates an open observation."""
+    """The agents' form: room, what they saw, a photo. Creates an open observation.
+
+    Whoever may not report on this building (a contractor of another contract) sees only what
+    the printed QR sheet shows: the building's name, and the form without its rooms."""
     user = current_user()
     request = flask.request
     with db.session() as s:
@@ -168,15 +180,18 @@ def signal(token: str):
         if building is None:
             abort(404)
         name, building_id = building.name, building.id
-        rooms = _rooms(s, building_id)
+        in_scope = may_write(s, user, building, "observation")
+        rooms = _rooms(s, building_id) if in_scope else []
     form = {"room": "", "text": "", "error": None}
     status = 200
     if request.method == "POST":
-        form["room"] = request.form.get("room", "")
+        form["room"] = request.form.get("room", "") if in_scope else ""
         form["text"] = (request.form.get("text") or "").strip()
         photo = request.files.get("photo")
         if not _csrf_ok(request.form.get("csrf")):
             form["error"], status = "Le formulaire a expiré, veuillez recommencer.", 400
+        elif not in_scope:
+            form["error"], status = OUT_OF_SCOPE, 403
         else:
             try:
                 with db.session() as s:  # one transaction: no observation without its photo
@@ -194,13 +209,15 @@ def signal(token: str):
                     entry_id = entry.id
                 return flask.redirect(f"/mes-signalements?envoye={entry_id}")
             except CarnetPermissionError:
-                abort(403)
+                form["error"], status = OUT_OF_SCOPE, 403
             except (AttachmentError, LogbookError, LookupError) as exc:
                 form["error"], status = str(exc).strip("'\""), 400
     html = flask.render_template_string(
         SIGNAL_HTML,
         name=name,
         rooms=rooms,
+        in_scope=in_scope,
+        out_of_scope=OUT_OF_SCOPE,
         csrf=_csrf_token(),
         max_mb=MAX_BYTES // (1024 * 1024),
         **form,

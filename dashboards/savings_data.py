@@ -29,10 +29,11 @@ from contract import (
     carpet_frame,
     energy_signature_frame,
     fit_baseline,
-    settle_contract,
 )
 from contract.baseline.sufficiency import Sufficiency
 from contract.load import load_contract_terms
+from contract.periods import closed_months, closed_view, settle_live
+from contract.regularisation import report_from_payload, settlement_payload, with_closed_months
 from contract.reports import baseline_models, contract_seasons
 from contract.terms import ContractTerms, season_bounds
 
@@ -80,6 +81,9 @@ class SavingsPortfolio:
     channel_codes: dict[str, str | None]  # building code -> consumption channel code
     station_codes: dict[str, str | None]  # building code -> station code
     quality: dict[str, ModelQuality | None] = field(default_factory=dict)
+    closed_marker: str | None = None  # « arrêté le JJ/MM/AAAA par … »: signed figures shown
+    closed_months: dict[str, str] = field(default_factory=dict)  # month -> its marker
+    season_complete: bool = False  # the whole season is past: it may be closed
 
     @property
     def buildings(self) -> pd.DataFrame:
@@ -213,10 +217,24 @@ def savings_portfolio(
     as_of = as_of or last_complete_day()
 
     def compute():
-        report = settle_contract(engine, contract_code, season, as_of=as_of)
+        # a closed season shows what was signed; an open one its closed months' signed rows
+        closed = closed_view(engine, contract_code, season, None, as_of)
+        months: dict = {}
+        if closed is not None:
+            report = report_from_payload(closed.payload)
+        else:
+            report = settle_live(engine, contract_code, season, as_of=as_of)
+            months = closed_months(engine, contract_code, season)
+            if months:
+                signed = report_from_payload(
+                    with_closed_months(settlement_payload(report), {m: v.payload for m, v in
+                                       months.items()})
+                ).months  # fmt: skip
+                report.months = signed[report.months.columns.intersection(signed.columns)]
         terms = load_contract_terms(engine, contract_code)
         channel_codes, station_codes, station_name = _codes(engine, terms)
         periods = reference_periods(terms, report.period_from, report.period_to)
+        _, season_last = season_bounds(season, terms.season_start, terms.season_end)
         return SavingsPortfolio(
             report=report,
             terms=terms,
@@ -225,6 +243,9 @@ def savings_portfolio(
             periods=periods,
             channel_codes=channel_codes,
             station_codes=station_codes,
+            closed_marker=closed.marker if closed is not None else None,
+            closed_months={m: v.marker for m, v in sorted(months.items())},
+            season_complete=season_last < _today(),
         )
 
     portfolio = _memo(("settle", id(engine), contract_code, season, as_of), compute)
@@ -329,6 +350,7 @@ def building_adjustments(engine: Engine, contract_code: str, building_code: str)
                 "justification": a.justification,
                 "author_login": a.author_login,
                 "created_at": a.created_at,
+                "status": a.status,  # pending: waits for a closed period (not applied)
             }
             for a in rows
         ]

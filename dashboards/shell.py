@@ -1,5 +1,5 @@
 """The frame around every page: navigation built from the page registry and the user's role,
-the user's name and role, the sign-out link; and the "access refused" block."""
+the user's name and role, the sign-out button; and the "access refused" block."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dash import dcc, html
 from dash._pages import _path_to_page
 
 from carnet.roles import CAPABILITIES
-from dashboards.auth import SignedInUser, current_user
+from dashboards.auth import SignedInUser, current_user, session_token
 
 # French wording of each capability, for the home page ("what you can do here")
 CAPABILITY_LABELS_FR = {
@@ -28,7 +28,10 @@ CAPABILITY_LABELS_FR = {
     "heating_schedule.view": "consulter le programme de chauffe",
     "comfort.view": "suivre le confort délivré pendant les réservations",
     "finance.export": "produire l'export financier mensuel",
+    "period.close": "arrêter un mois ou une saison, traiter les régularisations",
     "import.csv": "importer des relevés (CSV)",
+    "quarantine.review": "examiner les relevés en quarantaine",
+    "batch.revert": "annuler un lot d'import",
     "devices.view": "surveiller les équipements communicants",
     "users.admin": "gérer les utilisateurs",
 }
@@ -66,6 +69,24 @@ def capabilities_for(user: SignedInUser) -> list[str]:
     return [c for c in CAPABILITIES if user.can(c)]
 
 
+def sign_out_form() -> html.Form:
+    """A POST carrying the session's token (the button's name and value): a link or an image
+    elsewhere cannot sign the user out."""
+    return html.Form(
+        html.Button(
+            "Se déconnecter",
+            type="submit",
+            name="csrf",
+            value=session_token(),
+            className="signout",
+            id="sign-out",
+        ),
+        method="post",
+        action="/deconnexion",
+        className="signout-form",
+    )
+
+
 def navbar(user: SignedInUser) -> html.Header:
     links = [
         dcc.Link(
@@ -99,7 +120,7 @@ def navbar(user: SignedInUser) -> html.Header:
                                 ],
                                 className="user-id",
                             ),
-                            html.A("Se déconnecter", href="/deconnexion", className="signout"),
+                            sign_out_form(),
                         ],
                     ),
                 ],

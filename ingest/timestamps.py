@@ -6,6 +6,9 @@
   the first occurrence is summer time (UTC+2), the second winter time (UTC+1), a third is
   rejected. The March hour that does not exist is rejected with its reason. Nothing is ever
   shifted silently.
+- A timestamp outside the admitted years (`ingest.limits`, 1900 to 2099) is rejected with its
+  reason before any time-zone arithmetic (year 9999, or beyond what pandas can hold, never
+  reaches a conversion that would fail).
 All functions return (epoch seconds, reason) arrays: reason is None for a good value.
 """
 
@@ -17,12 +20,18 @@ import numpy as np
 import pandas as pd
 
 from carnet.timeutil import TZ_NAME
+from ingest import limits
 
 NAT = np.iinfo("int64").min
 _OFFSET_RE = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
 _FR_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %Hh%M", "%d/%m/%Y")
 _ISO_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _ISO_Z = "%Y-%m-%dT%H:%M:%S%z"
+MIN_EPOCH = int(pd.Timestamp(f"{limits.TS_MIN_YEAR}-01-01", tz="UTC").timestamp())
+MAX_EPOCH = int(pd.Timestamp(f"{limits.TS_MAX_YEAR + 1}-01-01", tz="UTC").timestamp())
+OUT_OF_RANGE = (
+    f"horodatage hors de la plage admise (années {limits.TS_MIN_YEAR} à {limits.TS_MAX_YEAR})"
+)
 
 
 def _epoch(values) -> np.ndarray:
@@ -36,7 +45,45 @@ def _epoch(values) -> np.ndarray:
 
 
 def parse_naive(text: pd.Series, fmt: str | None = None) -> pd.DatetimeIndex:
-    """Wall-clock times: `fmt` when given, else ISO, dd/mm/yyyy[ HH:MM[:SS]] or yyyymmdd[HH]."""
+    """Wall-clock times: `fmt` when given, else ISO, dd/mm/yyyy[ HH:MM[:SS]] or yyyymmdd[HH];
+    NaT where unreadable or outside the admitted years."""
+    return parse_naive_checked(text, fmt)[0]
+
+
+def parse_naive_checked(
+    text: pd.Series, fmt: str | None = None
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """`parse_naive` and which values were readable but outside the admitted years."""
+    idx = _parse_naive(text, fmt)
+    try:
+        years = idx.year.to_numpy(dtype=float, na_value=np.nan)
+    except (OverflowError, ValueError):  # beyond what a datetime can hold
+        years = np.full(len(idx), np.nan)
+    outside = ~np.isnan(years) & ((years < limits.TS_MIN_YEAR) | (years > limits.TS_MAX_YEAR))
+    if outside.any():
+        idx = pd.DatetimeIndex(np.where(outside, np.datetime64("NaT"), idx.to_numpy()))
+    return idx, outside
+
+
+def day_reasons(text: pd.Series, label: str = "date") -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Calendar days (local midnight) and the reason of each unreadable one."""
+    idx, outside = parse_naive_checked(text)
+    day = idx.normalize()
+    raw = text.astype(object).fillna("").astype(str).to_numpy()
+    reason = np.full(len(day), None, dtype=object)
+    bad = np.asarray(day.isna())
+    if bad.any():
+        reason[bad] = [
+            f"{label} hors de la plage admise (années {limits.TS_MIN_YEAR} à "
+            f"{limits.TS_MAX_YEAR}) « {t} »"
+            if o
+            else f"{label} illisible « {t} »"
+            for t, o in zip(raw[bad], outside[bad], strict=True)
+        ]
+    return day, reason
+
+
+def _parse_naive(text: pd.Series, fmt: str | None = None) -> pd.DatetimeIndex:
     s = text.astype(object).fillna("").astype(str).str.strip()
     if fmt:
         return pd.DatetimeIndex(pd.to_datetime(s, format=fmt, errors="coerce"))
@@ -151,8 +198,19 @@ def parse_timestamps(
 
     Naive texts are Europe/Paris wall-clock time unless `timezone` is "utc". The common
     machine case (`2024-10-27T02:00:00+01:00` or `...Z`) is one exact-format C conversion;
-    only what it cannot read goes through the general path.
+    only what it cannot read goes through the general path. Instants outside the admitted
+    years are rejected.
     """
+    out, reason = _parse_timestamps(text, clock, keys, offset_min, fmt, timezone)
+    outside = (out != NAT) & ((out < MIN_EPOCH) | (out >= MAX_EPOCH))
+    if outside.any():
+        raw = text.astype(object).fillna("").astype(str).str.strip().to_numpy()
+        reason[outside] = [f"{OUT_OF_RANGE} « {t} »" for t in raw[outside]]
+        out[outside] = NAT
+    return out, reason
+
+
+def _parse_timestamps(text, clock, keys, offset_min, fmt, timezone):
     if fmt is None:
         fast = pd.to_datetime(text, format=_ISO_Z, errors="coerce", utc=True)
         done = fast.notna().to_numpy()
@@ -162,7 +220,7 @@ def parse_timestamps(
             out = _epoch(fast)
             reason = np.full(len(text), None, dtype=object)
             rest = np.flatnonzero(~done)
-            ep, r = parse_timestamps(
+            ep, r = _parse_timestamps(
                 text.iloc[rest].reset_index(drop=True),
                 clock,
                 None if keys is None else np.asarray(keys)[rest],
@@ -186,7 +244,7 @@ def parse_timestamps(
         reason[aware & (out == NAT)] = "horodatage illisible"
     naive_mask = ~aware & (reason == None)  # noqa: E711
     if naive_mask.any():
-        naive = parse_naive(s[naive_mask], fmt)
+        naive, outside = parse_naive_checked(s[naive_mask], fmt)
         if timezone == "utc":
             ep = _epoch(naive)
             r = np.where(ep == NAT, "horodatage illisible", None)
@@ -196,6 +254,9 @@ def parse_timestamps(
                 None if keys is None else np.asarray(keys)[naive_mask],
                 None if offset_min is None else offset_min[naive_mask],
             )
+        if outside.any():
+            r = np.asarray(r, dtype=object)
+            r[outside] = OUT_OF_RANGE
         out[naive_mask] = ep
         reason[naive_mask] = r
     bad = reason != None  # noqa: E711

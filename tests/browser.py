@@ -186,7 +186,14 @@ def sign_in(browser, base_url: str, login: str, password: str, expect_shell: boo
 
 
 def sign_out(browser, base_url: str) -> None:
+    """Sign out as a person does: the confirmation page's button (a POST with the session's
+    token; a plain GET of /deconnexion only asks), then wait for the sign-in page."""
+    from selenium.webdriver.common.by import By
+
     browser.get(base_url.rstrip("/") + "/deconnexion")
+    for button in browser.find_elements(By.ID, "sign-out-submit"):  # none if signed out already
+        button.click()
+    wait_for(browser, "#sign-in-submit")
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -2,7 +2,7 @@
 
 Each simulated device keeps its holding and input registers in plain lists; the SimDevice action
 copies them into the server's block on every read, and can make the device answer with an
-exception (illegal address, gateway target failed) or not answer at all.
+exception (illegal address, device failure, gateway target failed) or not answer at all.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class FakeDevice:
         self.unit = unit
         self.holding = [0] * holding_size
         self.input = [0] * input_size
-        self.mode = "ok"  # ok, silent, gateway_fail
+        self.mode = "ok"  # ok, silent, gateway_fail, refuse (every read answers `refuse_code`)
+        self.refuse_code = ExcCodes.ILLEGAL_ADDRESS
         self.holes: set[tuple[str, int]] = set()  # registers answering "illegal address"
         self.requests = 0
 
@@ -65,6 +66,8 @@ class FakeDevice:
             await asyncio.sleep(3600)
         if self.mode == "gateway_fail":
             return ExcCodes.GATEWAY_NO_RESPONSE
+        if self.mode == "refuse":
+            return self.refuse_code
         table = "holding" if fc in (3, 6, 16) else "input"
         if any((table, a) in self.holes for a in range(address, address + count)):
             return ExcCodes.ILLEGAL_ADDRESS

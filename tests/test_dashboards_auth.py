@@ -164,7 +164,10 @@ def test_sign_in_redirects_to_a_local_page_only_and_sets_a_safe_cookie(app):
 def test_sign_out_ends_the_session(app):
     client = signed_in_client(app, "gestionnaire")
     assert client.get("/portefeuille").status_code == 200
-    assert client.get("/deconnexion").status_code == 302
+    assert client.get("/deconnexion").status_code == 200  # GET only asks to confirm
+    assert client.get("/portefeuille").status_code == 200
+    token = CSRF.search(client.get("/deconnexion").text).group(1)
+    assert client.post("/deconnexion", data={"csrf": token}).status_code == 303
     assert client.get("/portefeuille").status_code == 302
     assert client.get("/_dash-layout").status_code == 401
 

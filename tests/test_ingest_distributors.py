@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from carnet.models import Quality
+from carnet.quarantine import declare_replacement, list_held
 from ingest.formats.enedis import infer_steps
 from ingest.importer import import_file
+from ingest.plausibility import recheck_held
 from tests.ingest_support import (
     SAMPLES,
     count,
@@ -83,14 +85,37 @@ def test_enedis_unknown_prm_is_named(town, tmp_path):
 
 
 def test_enedis_daily_index_meter_replacement(town):
+    """The file does not say the meter was changed: the drop waits in quarantine until a
+    person declares the replacement (never guessed from the size of the drop)."""
     report = import_file(town, SAMPLES / "enedis_index_quotidien.csv")
     assert report.format == "enedis-daily-index"
-    assert report.rows_inserted == 5
+    assert (report.rows_inserted, report.rows_quarantined) == (3, 2)
+    assert report.exit_status == 1 and report.meter_changes == []
+    assert count(town, "index_reset") == 0 and count(town, "logbook_entry") == 0
+    held = list_held(town).sort_values("ts")
+    assert held["value"].tolist() == pytest.approx([21.0, 75.0])
+    assert set(held["reason_code"]) == {"drop"}
+    first = int(held["id"].iloc[0])
+    declare_replacement(
+        town,
+        first,
+        actor="gestionnaire",
+        old_final_value=12450.0,
+        new_start_value=0.0,
+        why="compteur Linky posé le 04/03",
+    )
+    recheck_held(
+        town,
+        int(held["channel_id"].iloc[0]),
+        actor="gestionnaire",
+        after_ts=int(held["ts"].iloc[0]),
+        decision_id=first,
+    )
+    assert list_held(town).empty
     got = readings(town, "MAIRIE-ELEC-IDX")
     # EAS T in Wh -> kWh
     assert got["value"].tolist() == pytest.approx([12345.678, 12401.678, 12450.0, 21.0, 75.0])
     assert got["quality"].tolist() == [0, 0, Quality.ESTIMATED, Quality.RESET, 0]
-    assert len(report.meter_changes) == 1
     with town.connect() as conn:
         reset = conn.execute(
             text("SELECT ts, old_final_value, new_start_value, logbook_entry_id FROM index_reset")
@@ -111,6 +136,7 @@ def test_enedis_daily_index_meter_replacement(town):
     # importing again records no second replacement and changes nothing
     again = import_file(town, SAMPLES / "enedis_index_quotidien.csv")
     assert (again.rows_inserted, again.rows_updated, again.rows_unchanged) == (0, 0, 5)
+    assert again.rows_quarantined == 0 and again.exit_status == 0
     assert again.meter_changes == [] and count(town, "index_reset") == 1
     assert count(town, "logbook_entry") == 1
 

@@ -246,8 +246,13 @@ def test_exception_responses_illegal_address_and_gateway_target_failed(engine):
         first, second, requests_second = asyncio.run(polls())
     by_unit = {r.unit: r for r in first}
     assert by_unit[10].answered and by_unit[10].points_failed == 1
-    assert "0x02" in by_unit[10].error
-    assert not by_unit[12].answered and "0x0B" in by_unit[12].error
+    assert by_unit[10].state == "partial"
+    assert by_unit[10].error == "exception Modbus 2 (adresse illégale) sur 1 bloc (holding 1)"
+    assert not by_unit[12].answered and by_unit[12].state == "failing"
+    assert by_unit[12].error.startswith(
+        "exception Modbus 11 (passerelle : l'équipement cible ne répond pas) sur 1 bloc"
+    )
+    assert "1 bloc non demandé" in by_unit[12].error  # fault_code: not asked after the 0x0B
     # the refused block was split once: the second poll reads point by point, no retry dance
     assert requests_second == 4  # outdoor, flow (refused), return, fault_code
     rows = _readings(engine)
@@ -515,6 +520,24 @@ def test_damaged_spool_file_is_set_aside_and_the_others_replayed(engine, db_url,
     assert _readings(engine)["value"].tolist() == [1.5, 2.5]
 
 
+def test_spool_file_the_database_refuses_is_set_aside_not_retried_forever(engine, db_url, tmp_path):
+    """A spooled frame for a channel deleted since: refused by the base (not the base being
+    away), so set aside as `.bad`; the files after it are replayed."""
+    from ingest.modbus.poller import Writer
+
+    ids = _site(engine, {"T": "instant"})
+    writer = Writer(db_url, tmp_path / "spool", source="test")
+    gone = pd.DataFrame(
+        {"channel_id": [ids["T"] + 999], "ts": [100], "value": [1.5], "quality": [0]}
+    )
+    first = writer.spool.put(gone)
+    writer.spool.put(gone.assign(channel_id=ids["T"], ts=200, value=2.5))
+    report = writer.flush(gone.iloc[:0], [], [])
+    assert report.written and report.replayed == 1
+    assert writer.spool.files() == [] and first.with_suffix(".bad").is_file()
+    assert _readings(engine)["value"].tolist() == [2.5]
+
+
 def test_cli_poll_with_the_database_away_at_start(engine, tmp_path, monkeypatch, capsys):
     _site(engine, {"T": "instant"})
     config = tmp_path / "site.yaml"
@@ -551,3 +574,107 @@ def test_serial_gateway_through_pyserial_url(engine, capsys):
     assert "-4,2" in next(x for x in out.splitlines() if x.startswith("outdoor_temp"))
     assert results[0].answered and results[0].points_failed == 0
     assert _readings(engine, ids["T"])["value"].tolist() == pytest.approx([-4.2])
+
+
+def test_device_answering_only_exceptions_fails_like_a_silent_one(engine, tmp_path, capsys):
+    """Illegal address or device failure on every block: nothing read, so « en échec », the
+    backoff of a silent device, and `poll --once` exits 1; a partial device stays partial."""
+    ids = _site(engine, {"A-T": "instant", "A-D": "instant", "A-R": "instant", "A-N": "index",
+                         "B-T": "instant", "C-T": "instant", "C-D": "instant"})  # fmt: skip
+    refusing, broken, holey = FakeDevice(10), FakeDevice(11), FakeDevice(12)
+    refusing.mode = "refuse"  # illegal address for every register
+    broken.mode, broken.refuse_code = "refuse", 4  # device failure
+    holey.set("holding", 0, [55, 66])
+    holey.holes.add(("holding", 1))
+    devices = [
+        {"unit": 10, "map": "generic-boiler", "poll_s": 30,
+         "channels": {"outdoor_temp": "A-T", "flow_temp": "A-D", "return_temp": "A-R",
+                      "burner_starts": "A-N"}},
+        {"unit": 11, "map": "generic-boiler", "channels": {"outdoor_temp": "B-T"}},
+        {"unit": 12, "map": "generic-boiler",
+         "channels": {"outdoor_temp": "C-T", "flow_temp": "C-D"}},
+    ]  # fmt: skip
+    with ThreadedServer([refusing, broken, holey]) as server:
+        config = tmp_path / "site.yaml"
+        config.write_text(yaml.safe_dump({"gateways": [{
+            "code": "GW-MAIRIE", "host": "127.0.0.1", "port": server.port, **FAST,
+            "devices": devices}]}), encoding="utf-8")  # fmt: skip
+        assert cli_main(["poll", "--config", str(config), "--once"]) == 1
+        out = capsys.readouterr().out
+        # outdoor, flow, return (the block 0-2 refused, then point by point), starts, fault
+        assert "exception Modbus 2 (adresse illégale) sur 5 blocs" in out
+        assert "exception Modbus 4 (défaillance de l'équipement) sur 2 blocs" in out
+        assert "GW-MAIRIE / esclave 10 (generic-boiler) : en échec" in out
+        assert "GW-MAIRIE / esclave 11 (generic-boiler) : en échec" in out
+        assert "GW-MAIRIE / esclave 12 (generic-boiler) : partiel" in out
+        with session_scope(engine) as s:
+            st = {d.unit: d for d in s.scalars(select(DeviceStatus))}
+            assert st[10].consecutive_failures == 1 and st[10].last_contact_at is None
+            assert st[10].last_error == (
+                "exception Modbus 2 (adresse illégale) sur 5 blocs (holding 0, 1, 2, 12-13, 20)"
+            )
+            assert st[11].consecutive_failures == 1
+            assert st[11].last_error.startswith("exception Modbus 4 (défaillance")
+            assert st[12].consecutive_failures == 0 and st[12].last_contact_at is not None
+            assert st[12].last_error_at >= st[12].last_contact_at  # partial: same round
+        rows = _readings(engine).set_index("channel_id")
+        for code in ("A-T", "A-D", "A-R", "A-N", "B-T", "C-D"):
+            assert rows.loc[ids[code], "quality"] == Quality.GAP, code
+            assert pd.isna(rows.loc[ids[code], "value"]), code
+        assert rows.loc[ids["C-T"], "value"] == pytest.approx(5.5)  # the good value is kept
+
+        # the poller itself: the backoff of a silent device, round after round
+        clock = Clock()
+        poller = Poller(_config(server.port, devices[:1]), clock=clock)
+        reader = poller.readers[0]
+
+        async def rounds():
+            out = []
+            for _ in range(2):
+                before = refusing.requests
+                result = (await poller.poll_once())[0]
+                out.append((result, refusing.requests - before, reader.failures,
+                            reader.next_delay(3600), len(reader.blocks)))  # fmt: skip
+                clock.t += 60
+            refusing.mode = "ok"  # the controller is back
+            refusing.set("holding", 0, [(-12) & 0xFFFF])
+            out.append((await poller.poll_once())[0])
+            poller.close()
+            return out
+
+        first, second, back = asyncio.run(rounds())
+    assert (first[0].state, first[0].answered, first[0].refused_blocks) == ("failing", False, 5)
+    assert second[0].state == "failing"
+    assert [first[2], second[2]] == [1, 2] and [first[3], second[3]] == [60, 120]
+    # a device refusing everything keeps its blocks: not split for good into single points
+    assert first[1] == second[1] == 6 and first[4] == second[4] == 3
+    assert back.state == "ok" and back.points_failed == 0 and reader.failures == 0
+    assert back.values["outdoor_temp"][0] == pytest.approx(-1.2)
+    assert "1 en ligne, 0 muet(s), 0 en échec, 0 partiel(s)" in poller.status_line()
+    with session_scope(engine) as s:
+        st = s.scalars(select(DeviceStatus).where(DeviceStatus.unit == 10)).one()
+        assert st.consecutive_failures == 0 and st.last_contact_at is not None
+
+
+def test_refusing_device_backs_off_like_a_silent_one():
+    """`next_delay` after rounds answered only with exceptions: poll_s x 2^failures."""
+    device = FakeDevice(10)
+    device.mode, device.refuse_code = "refuse", 4
+    register_map = load_map("generic-boiler")
+    cfg = DeviceConfig(10, register_map, poll_s=30, channels={"outdoor_temp": "T"})
+    reader = DeviceReader(BoundDevice("GW", cfg, {"outdoor_temp": 1}, None, None))
+    with ThreadedServer([device]) as server:
+        gw = GatewayConfig(code="GW", host="127.0.0.1", port=server.port, **FAST)
+
+        async def three():
+            gateway = Gateway(gw)
+            try:
+                return [(await reader.read(gateway))[0] for _ in range(3)]
+            finally:
+                gateway.close()
+
+        results = asyncio.run(three())
+    assert [r.state for r in results] == ["failing"] * 3
+    assert reader.failures == 3 and reader.next_delay(3600) == 30 * 2**3
+    assert reader.next_delay(100) == 100
+    assert reader.last_contact is None and reader.last_error.startswith("exception Modbus 4")

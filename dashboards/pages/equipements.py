@@ -14,6 +14,7 @@ from carnet.models import Building, DeviceStatus, Equipment, LogbookEntry
 from dashboards import db
 from dashboards.auth import building_scope
 from dashboards.fmt import fr_datetime
+from ingest.modbus.health import FAILING, PARTIAL, stored_state
 
 CAPABILITY = "devices.view"
 OPEN = ("open", "in_progress")
@@ -32,13 +33,23 @@ dash.register_page(
 
 
 def _state(status: DeviceStatus, now: dt.datetime) -> tuple[str, str]:
-    """(label, css class) of a device's health."""
-    if status.consecutive_failures:
-        return f"muet ({status.consecutive_failures} échec(s) de suite)", "state-bad"
+    """(label, css class) of a device's health; a device answering only Modbus exceptions is
+    « en échec », never « en ligne » (see ingest.modbus.health)."""
+    state = stored_state(
+        status.consecutive_failures, status.last_contact_at, status.last_error,
+        status.last_error_at,
+    )  # fmt: skip
+    n = status.consecutive_failures
+    if state == FAILING:
+        return f"en échec ({n} échec(s) de suite)", "state-bad"
+    if n:
+        return f"muet ({n} échec(s) de suite)", "state-bad"
     if status.last_contact_at is None:
         return "jamais joint", "state-bad"
     if now - status.last_contact_at > STALE_AFTER:
         return "pas de nouvelles", "state-warn"
+    if state == PARTIAL:
+        return "partiel (des points refusés)", "state-warn"
     return "en ligne", "state-ok"
 
 
@@ -151,7 +162,9 @@ def layout(**_query):
     devices, alarms = _load(scope)
     alarm_keys = {a["entry"].alarm_key for a in alarms if a["entry"].alarm_key}
     now = dt.datetime.now(dt.UTC)
-    silent = sum(1 for d in devices if _state(d["status"], now)[1] != "state-ok")
+    states = [_state(d["status"], now) for d in devices]
+    partial = sum(1 for label, _ in states if label.startswith("partiel"))
+    silent = sum(1 for _, css in states if css != "state-ok") - partial
     return html.Div(
         className="page devices",
         children=[
@@ -160,8 +173,9 @@ def layout(**_query):
                 children=[
                     html.H1("Équipements communicants"),
                     html.P(
-                        f"{len(devices)} équipement(s) relevé(s), {silent} sans nouvelles"
-                        f" récentes, {len(alarms)} alarme(s) ouverte(s).",
+                        f"{len(devices)} équipement(s) relevé(s), {silent} en échec ou sans"
+                        f" nouvelles récentes, {partial} lu(s) partiellement,"
+                        f" {len(alarms)} alarme(s) ouverte(s).",
                         className="lead",
                         id="devices-summary",
                     ),

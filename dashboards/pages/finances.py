@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import dash
 import pandas as pd
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 
+from carnet.closing import ClosingError
 from carnet.models import Contract
 from contract.finance import COLUMNS_FR, monthly_finance, season_of_month
+from contract.periods import close_period
 from contract.terms import season_months
 from dashboards import db
-from dashboards.auth import guarded
+from dashboards.auth import current_user, guarded
 from dashboards.fmt import fr_eur, fr_number, fr_pct
 
 CAPABILITY = "finance.export"
+CLOSE = "period.close"  # « Arrêter le mois »: the manager signs the month's figures
 
 dash.register_page(
     __name__,
@@ -73,7 +76,7 @@ def _month_labels() -> dict[int, str]:
     return {i + 1: n for i, n in enumerate(names.split())}
 
 
-def layout(**_query):
+def layout(contrat=None, mois=None, **_query):
     with db.session() as s:
         contracts = s.query(Contract).order_by(Contract.code).all()
         choices = [
@@ -86,7 +89,9 @@ def layout(**_query):
             className="page",
             children=[html.H1("Finances"), html.P("Aucun contrat.", className="muted")],
         )
-    months = _month_options(choices[0]["start"], choices[0]["end"])
+    chosen = next((c for c in choices if c["value"] == contrat), choices[0])
+    months = _month_options(chosen["start"], chosen["end"])
+    month = mois if mois in {m["value"] for m in months} else _default_month(months)
     return html.Div(
         className="page",
         children=[
@@ -114,7 +119,7 @@ def layout(**_query):
                                 options=[
                                     {"label": c["label"], "value": c["value"]} for c in choices
                                 ],
-                                value=choices[0]["value"],
+                                value=chosen["value"],
                                 clearable=False,
                             ),
                         ]
@@ -125,13 +130,15 @@ def layout(**_query):
                             dcc.Dropdown(
                                 id="fin-month",
                                 options=months,
-                                value=_default_month(months),
+                                value=month,
                                 clearable=False,
                             ),
                         ]
                     ),
                 ],
             ),  # fmt: skip
+            dcc.Store(id="fin-refresh"),
+            html.Div(id="fin-close-msg"),
             html.Div(id="fin-body"),
         ],
     )
@@ -141,9 +148,10 @@ def layout(**_query):
     Output("fin-body", "children"),
     Input("fin-contract", "value"),
     Input("fin-month", "value"),
+    Input("fin-refresh", "data"),
 )
 @guarded(CAPABILITY)
-def show_month(contract_code, month):
+def show_month(contract_code, month, _refresh=None):
     if not contract_code or not month:
         return html.P("Choisissez un contrat et un mois.", className="muted")
     try:
@@ -176,15 +184,23 @@ def show_month(contract_code, month):
     }
     rows = []
     for record in frame.to_dict("records"):
-        cells = [html.Td(record["building_name"])]
+        origin = record.get("origin") or ""
+        name = record["building_name"]
+        cells = [html.Td([name, html.Br(), html.Small(origin)] if origin else name)]
         cells += [
-            html.Td(numeric[col](record[col]) if record[col] is not None else "—", className="num")
+            html.Td(
+                numeric[col](record[col]) if record[col] is not None and not pd.isna(record[col])
+                else "—",
+                className="num",
+            )
             for col in head[1:]
-        ]
+        ]  # fmt: skip
         is_total = record["building_code"] == "TOTAL"
-        rows.append(html.Tr(cells, className="total" if is_total else None))
+        kind = "total" if is_total else ("regularisation" if origin else None)
+        rows.append(html.Tr(cells, className=kind))
     return html.Div(
         [
+            _closing_bar(frame, month),
             html.A(
                 "Télécharger le fichier CSV",
                 href=href,
@@ -206,4 +222,56 @@ def show_month(contract_code, month):
                 ),
             ),
         ]
+    )
+
+
+def _closing_bar(frame: pd.DataFrame, month: str):
+    """« arrêté le JJ/MM/AAAA par … » on a closed month; the manager's « Arrêter le mois »
+    button on a complete open one (the callback checks `period.close` again)."""
+    marker = frame["closed"].iloc[0] if "closed" in frame and len(frame) else ""
+    if marker:
+        return html.Div(
+            f"Chiffres du mois {marker} : ils ne changent plus ; les données reçues ensuite "
+            "attendent une régularisation, comptée dans un mois ouvert.",
+            id="fin-closed",
+            className="alert alert-info closed-marker",
+        )
+    user = current_user()
+    complete = pd.Period(month, "M").end_time.date() < pd.Timestamp.now(tz="Europe/Paris").date()
+    if user is None or not user.can(CLOSE) or not complete:
+        return html.Div()
+    return html.Div(
+        [
+            html.Button("Arrêter le mois", id="fin-close", className="button", n_clicks=0),
+            html.Span(
+                " fige les chiffres du mois, signés à votre nom ; les données reçues ensuite "
+                "attendront une régularisation.",
+                className="muted",
+            ),
+        ],
+        className="closing-bar",
+        style={"marginBottom": "1rem"},
+    )
+
+
+@callback(
+    Output("fin-close-msg", "children"),
+    Output("fin-refresh", "data"),
+    Input("fin-close", "n_clicks"),
+    State("fin-contract", "value"),
+    State("fin-month", "value"),
+    prevent_initial_call=True,
+)
+@guarded(CLOSE)
+def close_month(clicks, contract_code, month):
+    if not clicks or not contract_code or not month:
+        return dash.no_update, dash.no_update
+    user = current_user()
+    try:
+        ref = close_period(db.engine(), str(contract_code), month=str(month), actor=user.login)
+    except (ClosingError, LookupError, ValueError) as exc:
+        return html.Div(str(exc), className="alert alert-error", id="fin-close-error"), None
+    return (
+        html.Div(f"{ref.label} {ref.marker}.", className="alert alert-ok", id="fin-close-ok"),
+        {"closed_period_id": ref.id},
     )

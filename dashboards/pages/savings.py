@@ -16,9 +16,11 @@ from sqlalchemy import select
 from werkzeug.exceptions import abort
 
 from carnet.adjustments import ADJUSTMENT_KINDS, KIND_LABELS_FR, AdjustmentError, add_adjustment
+from carnet.closing import ClosingError
 from carnet.models import Building, Contract, ContractBuilding
 from carnet.timeutil import parse_local_date
 from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
+from contract.periods import close_period
 from dashboards import db
 from dashboards import savings_figures as figs
 from dashboards.auth import building_scope, contract_scope, current_user, guarded, require
@@ -34,6 +36,7 @@ from dashboards.savings_data import (
 
 CAPABILITY = "savings.view"
 EDIT = "adjustment.edit"
+CLOSE = "period.close"  # « Arrêter la saison »: the manager signs the season's figures
 PATH = "/economies"
 
 dash.register_page(
@@ -469,7 +472,82 @@ def update_portfolio(contract_code, season, _refresh):
         p = savings_portfolio(db.engine(), code, season)
     except (LookupError, ValueError) as exc:
         return html.Div(str(exc), className="alert alert-error"), ""
-    return _portfolio_view(p), _terms_line(p)
+    return [_closing_bar(p), *_portfolio_view(p)], _terms_line(p)
+
+
+def _closing_bar(p: SavingsPortfolio):
+    """« arrêtée le JJ/MM/AAAA par … » on a closed season (and on its closed months); the
+    manager's « Arrêter la saison » on a complete open one (`period.close` is checked again
+    by the callback)."""
+    if p.closed_marker:
+        return html.Div(
+            f"Saison {p.report.season.replace('-', '–')} {p.closed_marker} : chiffres tels "
+            "qu'ils ont été signés ; ils ne changent plus.",
+            id="savings-closed",
+            className="alert alert-info closed-marker",
+        )
+    months = [
+        html.Li(f"{_month_label(m)} : {marker}", **{"data-month": m})
+        for m, marker in p.closed_months.items()
+    ]
+    children = []
+    if months:
+        children.append(
+            html.Div(
+                [html.Span("Mois arrêtés (chiffres signés) :"), html.Ul(months)],
+                id="savings-closed-months",
+                className="muted closed-months",
+            )
+        )
+    user = current_user()
+    if p.season_complete and user is not None and user.can(CLOSE):
+        children.append(
+            html.Div(
+                [
+                    html.Button("Arrêter la saison", id="savings-close-season",
+                                className="button", n_clicks=0),
+                    html.Span(
+                        " fige les chiffres de la saison et de ses mois, signés à votre nom ;"
+                        " les données reçues ensuite attendront une régularisation.",
+                        className="muted",
+                    ),
+                    html.Div(id="savings-close-msg"),
+                ],
+                className="closing-bar",
+            )
+        )  # fmt: skip
+    return html.Div(children, className="closing")
+
+
+def _month_label(month: str) -> str:
+    from carnet.closing import period_label
+
+    return period_label("month", month)
+
+
+@callback(
+    Output("savings-close-msg", "children"),
+    Output("savings-refresh", "data", allow_duplicate=True),
+    Input("savings-close-season", "n_clicks"),
+    State("savings-contract", "value"),
+    State("savings-season", "value"),
+    State("savings-refresh", "data"),
+    prevent_initial_call=True,
+)
+@guarded(CLOSE)
+def close_season(clicks, contract_code, season, refresh):
+    if not clicks:
+        return dash.no_update, dash.no_update
+    code = _allowed_contract(contract_code)
+    user = current_user()
+    try:
+        ref = close_period(db.engine(), code, season=str(season), actor=user.login)
+    except (ClosingError, LookupError, ValueError) as exc:
+        return html.Div(str(exc), className="alert alert-error", id="savings-close-error"), (
+            dash.no_update
+        )
+    n = int((refresh or {}).get("n", 0)) + 1
+    return None, {"n": n, "closed_period_id": ref.id}
 
 
 @callback(
@@ -720,7 +798,15 @@ def _adjustments_card(d: BuildingDetail, can_edit: bool, message):
                                 html.Td(fr_date(a["effective_from"]), className="date"),
                                 html.Td(fr_date(a["effective_to"]), className="date"),
                                 html.Td(a["kind_label"][:1].upper() + a["kind_label"][1:]),
-                                html.Td(_effect(a), className="num"),
+                                html.Td(
+                                    [_effect(a)]
+                                    + (
+                                        [html.Br(), html.Small("en attente (période arrêtée)")]
+                                        if a.get("status") == "pending"
+                                        else []
+                                    ),
+                                    className="num",
+                                ),  # fmt: skip
                                 html.Td(a["justification"]),
                                 html.Td(a["author_login"], className="code"),
                                 html.Td(fr_datetime(a["created_at"]), className="date"),
@@ -864,6 +950,7 @@ def add_adjustment_cb(clicks, building_code, contract_code, date_from, date_to, 
                 delta_mwh_pci=number if mode != "factor" else None,
             )  # fmt: skip
             adj_id = adj.id
+            closed = list(getattr(adj, "closed_periods", None) or [])
     except AdjustmentError as exc:
         return error(f"Ajustement refusé : {exc}.")
     n = int((refresh or {}).get("n", 0)) + 1
@@ -871,4 +958,10 @@ def add_adjustment_cb(clicks, building_code, contract_code, date_from, date_to, 
         f"Ajustement n° {adj_id} enregistré à partir du {fr_date(start)} et inscrit au carnet "
         "de santé du bâtiment."
     )
+    if closed:
+        names = ", ".join(f"{r.label} ({r.marker})" for r in closed)
+        text += (
+            f" Il change une période arrêtée ({names}) : il attend, non appliqué, qu'elle soit"
+            " rouverte ou que la différence soit comptée en régularisation."
+        )
     return None, {"n": n, "message": text}

@@ -4,6 +4,12 @@ A parser turns each `Table` chunk into candidate readings (channel_id, ts, value
 line_no) and rejected values (line_no, raw, reason, n_values). Accounting is in values: a
 line of a wide file carries one value per channel column, so that
 read = inserted + updated + unchanged + rejected holds for every format.
+
+`FormatParser.parse` is the entry: it hands the table's rows to the format (`parse_rows`) and
+adds the lines the reader itself refused (too long, control characters...), each counted for
+`values_per_line` values. Numbers are read with the file's decimal mark (`self.decimal`,
+from `Sniffed.decimal`): never guessed (see `ingest.numbers`). Rejected rows carry no raw
+text here (None): the importer looks it up by line number for the few rows it keeps.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ import numpy as np
 import pandas as pd
 
 from carnet.models import Quality
-from ingest.sniff import Sniffed, Table, norm
+from ingest import limits
+from ingest.limits import fr_int
+from ingest.numbers import read_numbers
+from ingest.sniff import Sniffed, Table, UnreadableFile
 from ingest.timestamps import NAT, LocalClock
 
 READING_COLS = ["channel_id", "ts", "value", "quality", "line_no"]
@@ -46,8 +55,9 @@ class Parsed:
     # conversion coefficients per period: channel_id, valid_from (date), kwh_per_unit
     factors: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
-    # raw text by line number, for formats that return their readings at the end of the file
-    raw: dict[int, str] = field(default_factory=dict)
+    # raw text by line number, for formats that return their readings at the end of the file:
+    # a dict, or an `ingest.sniff.RawLines` that reads the lines again when asked
+    raw: object = field(default_factory=dict)
 
 
 class FormatParser:
@@ -55,22 +65,60 @@ class FormatParser:
 
     name = ""
     header_line = 0
+    values_per_line = 1  # values a line carries (a wide file: one per channel column)
 
-    def __init__(self) -> None:
+    def __init__(self, sn: Sniffed | None = None) -> None:
         self.clock = LocalClock()
+        self.decimal = sn.decimal if sn is not None else ""
 
     def parse(self, table: Table) -> Parsed:
+        """The table's rows, plus the lines the reader refused and its notes."""
+        parsed = self.parse_rows(table) if len(table) else Parsed()
+        if table.rejects is not None and len(table.rejects):
+            refused = table.rejects.assign(n_values=int(self.values_per_line))
+            parts = [p for p in (parsed.rejects, refused) if len(p)]
+            parsed.rejects = pd.concat(parts, ignore_index=True)
+        if table.notes:
+            parsed.notes = list(table.notes) + list(parsed.notes)
+        return parsed
+
+    def parse_rows(self, table: Table) -> Parsed:
         raise NotImplementedError
 
     def finish(self) -> Parsed | None:
         return None
 
+    def numbers(self, text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(value, empty, reason) of a column, read with the file's decimal mark."""
+        return read_numbers(text, self.decimal)
+
+
+class Deferred:
+    """Rows a format keeps until the end of the file (to sort them), bounded in count."""
+
+    def __init__(self, name: str):
+        self.name, self.rows = name, 0
+
+    def add(self, n: int) -> None:
+        self.rows += int(n)
+        if self.rows > limits.MAX_DEFERRED_ROWS:
+            raise UnreadableFile(
+                f"fichier trop long pour le format {self.name} : plus de "
+                f"{fr_int(limits.MAX_DEFERRED_ROWS)} lignes (ce format trie ses lignes en fin "
+                "de fichier) ; découpez-le en plusieurs fichiers"
+            )
+
 
 def find_header(sn: Sniffed, predicate) -> tuple[int, list[str]] | None:
-    """(1-based line number, normalised labels) of the first head row the predicate accepts."""
-    for i, row in enumerate(sn.head_rows()):
-        labels = [norm(c) for c in row]
+    """(1-based line number, normalised labels) of the first head row the predicate accepts.
+    A header wider than the column limit makes the file unreadable (no row could fit it)."""
+    for i, labels in enumerate(sn.head_labels()):
         if predicate(labels):
+            if len(labels) > limits.MAX_COLUMNS:
+                raise UnreadableFile(  # head rows are cut after MAX_COLUMNS + 1 fields
+                    f"{sn.path.name} : en-tête de plus de {fr_int(limits.MAX_COLUMNS)} "
+                    f"colonnes ({fr_int(limits.MAX_COLUMNS)} au plus par ligne)"
+                )
             return i + 1, labels
     return None
 
@@ -112,7 +160,7 @@ def where_reason(mask: np.ndarray, message, n: int | None = None) -> np.ndarray:
 
 
 def rejects_of(table: Table, reason: np.ndarray, n_values) -> pd.DataFrame:
-    """Rejected-line frame for the rows with a reason."""
+    """Rejected-line frame for the rows with a reason (raw None: looked up when kept)."""
     bad = np.flatnonzero(reason.astype(bool)) if reason.any() else np.array([], "int64")
     if not len(bad):
         return empty_rejects()
@@ -120,8 +168,8 @@ def rejects_of(table: Table, reason: np.ndarray, n_values) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "line_no": table.line_no[bad],
-            "raw": table.raw_at(bad),
-            "reason": reason[bad].astype(str),
+            "raw": None,
+            "reason": pd.Series(reason[bad], dtype=object),
             "n_values": nv[bad],
         }
     )
@@ -146,61 +194,78 @@ def cells_to_readings(
     ts: np.ndarray,
     line_reason: np.ndarray,
     cells: list[tuple[str, pd.Series, np.ndarray]],
+    decimal: str,
     quality: np.ndarray | None = None,
     scale: list[float] | None = None,
 ) -> Parsed:
     """Readings of value columns sharing one timestamp per line (wide, logger, weather).
 
-    `cells` holds (label, text, channel ids per row). A line-level reason rejects all its
-    values at once; a bad cell rejects that value only; an empty cell is a gap.
+    `cells` holds (label, text, channel ids per row); `decimal` is the file's decimal mark.
+    A line-level reason rejects all its values at once; a bad cell rejects that value only;
+    an empty cell is a gap. All columns are read at once (cells laid out column after
+    column): a file of 500 columns costs one pass, not 500.
     """
-    ncols = len(cells)
-    rejects = [rejects_of(table, line_reason, ncols)]
-    ok_line = line_reason == None  # noqa: E711
-    parts = []
     from ingest.routing import UNKNOWN
-    from ingest.sniff import to_float
 
-    for j, (label, text, ids) in enumerate(cells):
-        num, empty, bad = to_float(text)
-        if scale is not None:
-            num = num / scale[j]
-        ids = np.broadcast_to(np.asarray(ids, dtype="int64"), (len(table),))
-        raw_cells = text.to_numpy()
-        cell_reason = merge_reasons(
-            where_reason(
-                ok_line & (ids == UNKNOWN),
-                f"colonne « {label} » : point de mesure inconnu",
-            ),
-            where_reason(
-                ok_line & bad,
-                lambda i, label=label, raw_cells=raw_cells: [
-                    f"colonne « {label} » : valeur illisible « {v} »" for v in raw_cells[i]
-                ],
-            ),
+    n, ncols = len(table), len(cells)
+    rejects = [rejects_of(table, line_reason, ncols)]
+    if not ncols or not n:
+        return Parsed(empty_readings(), rejects[0])
+    ok_line = np.tile(line_reason == None, ncols)  # noqa: E711
+    col = np.repeat(np.arange(ncols), n)
+    row = np.tile(np.arange(n), ncols)
+    text = pd.concat([c[1].reset_index(drop=True) for c in cells], ignore_index=True)
+    num, empty, why = read_numbers(text, decimal)
+    if scale is not None:
+        num = num / np.repeat(np.asarray(scale, dtype=float), n)
+    ids = np.concatenate([np.broadcast_to(np.asarray(c[2], dtype="int64"), (n,)) for c in cells])
+    labels = [c[0] for c in cells]
+    reason = np.full(n * ncols, None, dtype=object)
+    unknown = ok_line & (ids == UNKNOWN)
+    if unknown.any():  # one message per column, shared by its cells
+        messages = np.array(
+            [f"colonne « {lbl} » : point de mesure inconnu" for lbl in labels], dtype=object
         )
-        rejects.append(rejects_of(table, cell_reason, 1))
-        keep = ok_line & (cell_reason == None)  # noqa: E711
-        q = np.zeros(len(table), "int64") if quality is None else np.asarray(quality, dtype="int64")
-        q = np.where(empty, int(Quality.GAP), q)
-        parts.append(
+        reason[unknown] = messages[col[unknown]]
+    bad = ok_line & ~unknown & (why != None)  # noqa: E711
+    if bad.any():
+        reason[bad] = [
+            f"colonne « {labels[j]} » : {w}" for j, w in zip(col[bad], why[bad], strict=True)
+        ]
+    faulty = np.flatnonzero(reason != None)  # noqa: E711
+    if len(faulty):
+        rejects.append(
             pd.DataFrame(
                 {
-                    "channel_id": ids[keep],
-                    "ts": ts[keep],
-                    "value": num[keep],
-                    "quality": q[keep],
-                    "line_no": table.line_no[keep],
+                    "line_no": table.line_no[row[faulty]],
+                    "raw": None,
+                    "reason": pd.Series(reason[faulty], dtype=object),
+                    "n_values": 1,
                 }
             )
         )
-    readings = pd.concat(parts, ignore_index=True) if parts else empty_readings()
-    rej = (
-        pd.concat([r for r in rejects if len(r)], ignore_index=True)
-        if any(len(r) for r in rejects)
-        else empty_rejects()
+    keep = ok_line & (reason == None)  # noqa: E711
+    q = np.zeros(n, "int64") if quality is None else np.asarray(quality, dtype="int64")
+    q = np.where(empty, int(Quality.GAP), np.tile(q, ncols))
+    readings = pd.DataFrame(
+        {
+            "channel_id": ids[keep],
+            "ts": np.tile(ts, ncols)[keep],
+            "value": num[keep],
+            "quality": q[keep],
+            "line_no": table.line_no[row[keep]],
+        }
     )
-    return Parsed(readings, rej)
+    rej = [r for r in rejects if len(r)]
+    return Parsed(readings, pd.concat(rej, ignore_index=True) if rej else empty_rejects())
+
+
+def known_refs(routing, refs) -> np.ndarray:
+    """Which distributor references (PRM, PCE) a channel declares (as `by_external_ref`
+    matches them), for all rows at once: a file of invented references costs no loop."""
+    declared = routing.channels["external_ref"].dropna().astype(str).str.strip().str.casefold()
+    key = pd.Series(refs, dtype=object).astype(str).str.strip().str.casefold()
+    return key.isin(set(declared)).to_numpy()
 
 
 def valid_ts(ts: np.ndarray) -> np.ndarray:

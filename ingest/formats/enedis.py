@@ -24,23 +24,25 @@ import pandas as pd
 
 from carnet.models import Quality
 from ingest.formats.base import (
+    Deferred,
     FormatParser,
     Parsed,
     empty_readings,
     empty_rejects,
+    known_refs,
     merge_reasons,
     rejects_of,
     where_reason,
 )
 from ingest.routing import Routing, energy_divisor
-from ingest.sniff import Sniffed, Table, norm, to_float
+from ingest.sniff import RawLines, Sniffed, Table, norm
 from ingest.timestamps import NAT, parse_timestamps
 
 VALID_STEPS_S = np.array([300, 600, 900, 1800, 3600])
 
 
 def _head_labels(sn: Sniffed) -> list[list[str]]:
-    return [[norm(c) for c in row] for row in sn.head_rows()]
+    return sn.head_labels()
 
 
 def detect_load_curve(sn: Sniffed, routing: Routing) -> bool:
@@ -58,27 +60,29 @@ class LoadCurveParser(FormatParser):
     name = "enedis-load-curve"
 
     def __init__(self, sn: Sniffed, routing: Routing):
-        super().__init__()
+        super().__init__(sn)
         self.routing = routing
         self.header_line = 0
         self.meta_labels: list[str] = []
         self.block = {"prm": None, "unit": None, "step_s": np.nan}
         self.expect_meta = False
         self.parts: list[pd.DataFrame] = []
-        self.raw: dict[int, str] = {}
+        # the rows wait for the end of the file as numbers; their text is read again if needed
+        self.raw = RawLines(sn, self.header_line)
+        self.deferred = Deferred(self.name)
 
-    def parse(self, table: Table) -> Parsed:
+    def parse_rows(self, table: Table) -> Parsed:
         data, info = blocks_of(self, table)
         ts, ts_reason = parse_timestamps(table.col(0), self.clock)
-        num, empty, bad = to_float(table.col(1))
+        num, empty, num_reason = self.numbers(table.col(1))
         own_step = _step_column(table.col(2)) if table.fields.shape[1] > 2 else None
-        raw_values = table.col(1).to_numpy()
         reason = merge_reasons(
             where_reason(data & info["prm"].isna().to_numpy(), "ligne hors bloc (PRM absent)"),
             where_reason(data, ts_reason),
-            where_reason(data & bad, [f"valeur illisible « {v} »" for v in raw_values]),
+            where_reason(data, num_reason),
         )
         ok = data & (reason == None)  # noqa: E711
+        self.deferred.add(ok.sum())
         self.parts.append(
             pd.DataFrame(
                 {
@@ -93,21 +97,24 @@ class LoadCurveParser(FormatParser):
                 }
             )
         )
-        self.raw.update(
-            zip(table.line_no[ok].tolist(), np.asarray(table.raw, object)[ok], strict=True)
-        )
         return Parsed(rejects=rejects_of(table, reason, 1))
 
     def finish(self) -> Parsed:
         rows = pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame()
+        self.parts = []
         out = Parsed(raw=self.raw)
         if not len(rows):
             return out
         readings, rejects = [], []
+        unknown = ~known_refs(self.routing, rows["prm"])
+        if unknown.any():  # one vectorised rejection, however many PRMs the file invents
+            lost = rows[unknown]
+            rejects.append(_reject_all(lost, [_unknown_prm(p) for p in lost["prm"]]))
+            rows = rows[~unknown]
         for prm, grp in rows.groupby("prm", sort=False):
             channel, why = self._channel(prm)
             if channel is None:
-                rejects.append(_reject_all(grp, why, self.raw))
+                rejects.append(_reject_all(grp, why))
                 continue
             grp = grp.sort_values(["ts_end", "line_no"]).drop_duplicates("ts_end", keep="last")
             step = infer_steps(
@@ -117,9 +124,7 @@ class LoadCurveParser(FormatParser):
             )
             bad = np.isnan(step)
             if bad.any():
-                rejects.append(
-                    _reject_all(grp[bad], "pas de temps indéterminable (point isolé)", self.raw)
-                )
+                rejects.append(_reject_all(grp[bad], "pas de temps indéterminable (point isolé)"))
             g, s = grp[~bad], step[~bad]
             unit_src = g["unit"].fillna("W").astype(str).str.strip().str.lower().to_numpy()
             power_w = g["power"].to_numpy(dtype=float) * np.where(unit_src == "kw", 1000.0, 1.0)
@@ -144,10 +149,7 @@ class LoadCurveParser(FormatParser):
     def _channel(self, prm: str) -> tuple[int | None, str]:
         found = self.routing.by_external_ref(prm)
         if not len(found):
-            return None, (
-                f"PRM {prm} inconnu : déclarez-le (external_ref) sur un point de mesure du "
-                "fichier de patrimoine"
-            )
+            return None, _unknown_prm(prm)
         interval = found[found["kind"] == "interval"]
         if not len(interval):
             return None, (
@@ -165,7 +167,7 @@ class DailyIndexParser(FormatParser):
     name = "enedis-daily-index"
 
     def __init__(self, sn: Sniffed, routing: Routing):
-        super().__init__()
+        super().__init__(sn)
         self.routing = routing
         self.header_line = 0
         self.meta_labels: list[str] = []
@@ -180,7 +182,7 @@ class DailyIndexParser(FormatParser):
             if is_prm and row[1].strip().isdigit():
                 self.block["prm"] = row[1].strip()
 
-    def parse(self, table: Table) -> Parsed:
+    def parse_rows(self, table: Table) -> Parsed:
         data, info = blocks_of(self, table)
         if self.data_labels:
             self.c_total = self.data_labels.index("eas t") if "eas t" in self.data_labels else None
@@ -194,10 +196,15 @@ class DailyIndexParser(FormatParser):
         prm = info["prm"].to_numpy()
         channel = np.full(n, -1, dtype="int64")
         route_reason = np.full(n, None, dtype=object)
-        for p in pd.unique(prm[data]):
-            if p is None or (isinstance(p, float) and np.isnan(p)):
-                route_reason[data & pd.isna(prm)] = "ligne hors bloc (PRM absent)"
-                continue
+        absent = data & pd.isna(prm)
+        route_reason[absent] = "ligne hors bloc (PRM absent)"
+        has = np.flatnonzero(data & ~absent)
+        known = np.zeros(n, bool)
+        known[has] = known_refs(self.routing, prm[has])
+        unknown = data & ~absent & ~known
+        if unknown.any():  # vectorised, however many PRMs the file invents
+            route_reason[unknown] = [_unknown_prm(p) for p in prm[unknown]]
+        for p in pd.unique(prm[known]):
             cid, why = self._channel(str(p))
             mask = data & (prm == p)
             if cid is None:
@@ -205,14 +212,12 @@ class DailyIndexParser(FormatParser):
             else:
                 channel[mask] = cid
         ts, ts_reason = parse_timestamps(table.col(0), self.clock, channel)
-        num, empty, bad = to_float(table.col(self.c_total))
+        num, empty, num_reason = self.numbers(table.col(self.c_total))
         unit_src = info["unit"].fillna("Wh").astype(str).str.strip().str.lower().to_numpy()
         factor = np.where(unit_src == "kwh", 1000.0, 1.0)
-        divisor = (
-            np.array([energy_divisor(self.routing.unit(c)) if c >= 0 else 1.0 for c in channel])
-            if (channel >= 0).any()
-            else np.ones(n)
-        )
+        divisor = np.ones(n)
+        for c in pd.unique(channel[channel >= 0]):
+            divisor[channel == c] = energy_divisor(self.routing.unit(int(c)))
         value = num * factor / divisor
         if self.c_type is not None:
             kind = table.col(self.c_type).map(norm)
@@ -220,11 +225,13 @@ class DailyIndexParser(FormatParser):
         else:
             estimated = np.zeros(n, bool)
         quality = np.where(empty, int(Quality.GAP), np.where(estimated, int(Quality.ESTIMATED), 0))
-        raw_values = table.col(self.c_total).to_numpy()
         reason = merge_reasons(
             where_reason(data, route_reason),
             where_reason(data, ts_reason),
-            where_reason(data & bad, [f"EAS T illisible « {v} »" for v in raw_values]),
+            where_reason(
+                data & (num_reason != None),  # noqa: E711
+                lambda i: [f"EAS T : {w}" for w in num_reason[i]],
+            ),
         )
         ok = data & (reason == None)  # noqa: E711
         readings = pd.DataFrame(
@@ -243,11 +250,7 @@ class DailyIndexParser(FormatParser):
             found = self.routing.by_external_ref(prm)
             index = found[found["kind"] == "index"]
             if not len(found):
-                self.ref_cache[prm] = (
-                    None,
-                    f"PRM {prm} inconnu : déclarez-le (external_ref) "
-                    "sur un point de mesure du fichier de patrimoine",
-                )
+                self.ref_cache[prm] = (None, _unknown_prm(prm))
             elif not len(index):
                 self.ref_cache[prm] = (
                     None,
@@ -335,14 +338,17 @@ def infer_steps(ts_end: np.ndarray, own: np.ndarray, header: np.ndarray) -> np.n
     )
 
 
-def _reject_all(grp: pd.DataFrame, reason: str, raw: dict[int, str]) -> pd.DataFrame:
+def _unknown_prm(prm) -> str:
+    return (
+        f"PRM {prm} inconnu : déclarez-le (external_ref) sur un point de mesure du "
+        "fichier de patrimoine"
+    )
+
+
+def _reject_all(grp: pd.DataFrame, reason) -> pd.DataFrame:
+    """Every row of `grp` rejected (raw None: read again from the file for the rows kept)."""
     return pd.DataFrame(
-        {
-            "line_no": grp["line_no"].to_numpy(),
-            "raw": [raw.get(int(n)) for n in grp["line_no"]],
-            "reason": reason,
-            "n_values": 1,
-        }
+        {"line_no": grp["line_no"].to_numpy(), "raw": None, "reason": reason, "n_values": 1}
     )
 
 

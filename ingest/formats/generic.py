@@ -26,7 +26,7 @@ from ingest.formats.base import (
     where_reason,
 )
 from ingest.routing import UNKNOWN, Routing
-from ingest.sniff import Sniffed, Table, to_float
+from ingest.sniff import Sniffed, Table
 from ingest.timestamps import parse_offset_minutes, parse_timestamps
 
 CHANNEL = ("channel", "point", "point de mesure", "canal", "code", "voie", "channel code")
@@ -94,7 +94,7 @@ class LongParser(FormatParser):
     name = "generic-long"
 
     def __init__(self, sn: Sniffed, routing: Routing):
-        super().__init__()
+        super().__init__(sn)
         found = find_header(sn, _is_long)
         if found is None:
             raise ValueError("en-tête channel,timestamp,value introuvable")
@@ -108,18 +108,17 @@ class LongParser(FormatParser):
         self.c_offset = column(labels, *OFFSET)
         self.needed = max(self.c_channel, self.c_ts, self.c_value) + 1
 
-    def parse(self, table: Table) -> Parsed:
+    def parse_rows(self, table: Table) -> Parsed:
         codes = table.col(self.c_channel)
         ids = self.routing.ids_for_codes(codes)
         offset = None if self.c_offset is None else parse_offset_minutes(table.col(self.c_offset))
         ts, ts_reason = parse_timestamps(table.col(self.c_ts), self.clock, ids, offset)
-        num, empty, bad = to_float(table.col(self.c_value))
+        num, empty, num_reason = self.numbers(table.col(self.c_value))
         if self.c_quality is not None:
             quality, q_reason = parse_quality(table.col(self.c_quality))
         else:
             quality, q_reason = np.zeros(len(table), "int64"), np.full(len(table), None, object)
         quality = np.where(empty, np.maximum(quality, int(Quality.GAP)), quality)
-        raw_values = table.col(self.c_value).to_numpy()
         codes_arr = codes.to_numpy()
         reason = merge_reasons(
             field_count_reason(table, self.needed, self.width),
@@ -127,7 +126,7 @@ class LongParser(FormatParser):
                 ids == UNKNOWN, lambda i: [f"point de mesure inconnu « {c} »" for c in codes_arr[i]]
             ),
             ts_reason,
-            where_reason(bad, lambda i: [f"valeur illisible « {v} »" for v in raw_values[i]]),
+            num_reason,
             q_reason,
         )
         ok = reason == None  # noqa: E711
@@ -149,7 +148,7 @@ class WideParser(FormatParser):
     name = "generic-wide"
 
     def __init__(self, sn: Sniffed | None, routing: Routing):
-        super().__init__()
+        super().__init__(sn)
         self.routing = routing
         if sn is None:
             return
@@ -163,16 +162,19 @@ class WideParser(FormatParser):
     def configure(self, ts_col: int, ts_format: str | None, timezone: str, columns: dict) -> None:
         """`columns`: position -> (header label, channel code)."""
         self.ts_col, self.ts_format, self.timezone = ts_col, ts_format, timezone
+        codes = pd.Series([code or "" for _, code in columns.values()], dtype=object)
+        ids = self.routing.ids_for_codes(codes) if len(codes) else []  # one lookup, all columns
         self.columns = {
-            i: (label, self.routing.id_for_code(code) if code else UNKNOWN)
-            for i, (label, code) in columns.items()
+            i: (label, int(cid) if code else UNKNOWN)
+            for (i, (label, code)), cid in zip(columns.items(), ids, strict=True)
         }
         self.needed = ts_col + 1
+        self.values_per_line = len(self.columns)
 
-    def parse(self, table: Table) -> Parsed:
+    def parse_rows(self, table: Table) -> Parsed:
         ts, ts_reason = parse_timestamps(
             table.col(self.ts_col), self.clock, fmt=self.ts_format, timezone=self.timezone
         )
         line_reason = merge_reasons(field_count_reason(table, self.needed), ts_reason)
         cells = [(label, table.col(i), cid) for i, (label, cid) in self.columns.items()]
-        return cells_to_readings(table, ts, line_reason, cells)
+        return cells_to_readings(table, ts, line_reason, cells, self.decimal)

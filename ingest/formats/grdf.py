@@ -29,18 +29,20 @@ import pandas as pd
 from carnet.models import Quality
 from carnet.timeutil import local_midnight_epoch
 from ingest.formats.base import (
+    Deferred,
     FormatParser,
     Parsed,
     empty_readings,
     empty_rejects,
     find_header,
+    known_refs,
     merge_reasons,
     rejects_of,
     where_reason,
 )
 from ingest.routing import Routing, energy_divisor
-from ingest.sniff import Sniffed, Table, norm, to_float
-from ingest.timestamps import parse_naive
+from ingest.sniff import RawLines, Sniffed, Table, norm
+from ingest.timestamps import day_reasons
 
 _PCE = re.compile(r"\b(GI\d{6}|\d{14})\b", re.IGNORECASE)
 
@@ -78,7 +80,7 @@ class GrdfParser(FormatParser):
     name = "grdf-daily"
 
     def __init__(self, sn: Sniffed, routing: Routing):
-        super().__init__()
+        super().__init__(sn)
         found = find_header(sn, _is_header)
         if found is None:
             raise ValueError("en-tête date;index;volume;énergie;coefficient introuvable")
@@ -102,35 +104,46 @@ class GrdfParser(FormatParser):
             if m:
                 self.pce = m.group(1).upper()
         self.parts: list[pd.DataFrame] = []
-        self.raw: dict[int, str] = {}
+        # the rows wait for the end of the file as numbers; their text is read again if needed
+        self.raw = RawLines(sn, self.header_line)
+        self.deferred = Deferred(self.name)
 
-    def parse(self, table: Table) -> Parsed:
+    def parse_rows(self, table: Table) -> Parsed:
         n = len(table)
         col = lambda i: table.col(i) if i is not None else pd.Series([""] * n)  # noqa: E731
-        day = parse_naive(col(self.c_date)).normalize()
-        start, _, bad_start = to_float(col(self.c_start))
-        end, _, bad_end = to_float(col(self.c_end))
-        volume, _, bad_vol = to_float(col(self.c_volume))
-        energy, _, bad_energy = to_float(col(self.c_energy))
-        coef, _, bad_coef = to_float(col(self.c_coef))
+        day, day_reason = day_reasons(col(self.c_date))
+        numbers = {
+            key: self.numbers(col(c))
+            for key, c in (
+                ("index de début", self.c_start),
+                ("index de fin", self.c_end),
+                ("volume", self.c_volume),
+                ("énergie", self.c_energy),
+                ("coefficient", self.c_coef),
+            )
+        }
         quality, type_reason = reading_type(col(self.c_type))
         pce = col(self.c_pce).str.upper() if self.c_pce is not None else pd.Series([""] * n)
         pce = pce.where(pce != "", self.pce or "").to_numpy()
-        dates = col(self.c_date).to_numpy()
         reason = merge_reasons(
-            where_reason(day.isna(), [f"date illisible « {d} »" for d in dates]),
+            day_reason,
             where_reason(pce == "", "PCE absent (ni colonne PCE, ni ligne « PCE » en tête)"),
-            where_reason(bad_start | bad_end, "index illisible"),
-            where_reason(
-                bad_vol | bad_energy | bad_coef, "volume, énergie ou coefficient illisible"
-            ),
+            *[
+                where_reason(
+                    why != None,  # noqa: E711
+                    lambda i, key=key, why=why: [f"{key} : {w}" for w in why[i]],
+                )
+                for key, (_, _, why) in numbers.items()
+            ],
             type_reason,
         )
         ok = reason == None  # noqa: E711
+        self.deferred.add(ok.sum())
+        start, end, volume, energy, coef = (numbers[k][0] for k in numbers)
         self.parts.append(
             pd.DataFrame(
                 {
-                    "pce": pce[ok],
+                    "pce": pd.Categorical(pce[ok]),
                     "day": day[ok],
                     "start": start[ok],
                     "end": end[ok],
@@ -141,9 +154,6 @@ class GrdfParser(FormatParser):
                     "line_no": table.line_no[ok],
                 }
             )
-        )
-        self.raw.update(
-            zip(table.line_no[ok].tolist(), np.asarray(table.raw, object)[ok], strict=True)
         )
         return Parsed(rejects=rejects_of(table, reason, 1))
 
@@ -162,9 +172,25 @@ class GrdfParser(FormatParser):
     def finish(self) -> Parsed:
         out = Parsed(raw=self.raw)
         rows = pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame()
+        self.parts = []
         if not len(rows):
             return out
+        rows["pce"] = rows["pce"].astype(object)
         readings, rejects, factors = [], [], []
+        unknown = ~known_refs(self.routing, rows["pce"])
+        if unknown.any():  # one vectorised rejection, however many PCEs the file invents
+            lost = rows[unknown]
+            rejects.append(
+                _reject_all(
+                    lost,
+                    [
+                        f"PCE {p} inconnu : déclarez-le (external_ref) sur un point de mesure "
+                        "du fichier de patrimoine"
+                        for p in lost["pce"]
+                    ],
+                )
+            )
+            rows = rows[~unknown]
         for pce, grp in rows.groupby("pce", sort=False):
             grp = grp.sort_values(["day", "line_no"]).drop_duplicates("day", keep="last")
             channels = self.routing.by_external_ref(pce)
@@ -176,7 +202,7 @@ class GrdfParser(FormatParser):
                     if not len(channels)
                     else f"le PCE {pce} n'a ni point index ni point intervalle"
                 )
-                rejects.append(_reject_all(grp, why, self.raw))
+                rejects.append(_reject_all(grp, why))
                 continue
             day0 = grp["day"].to_numpy(dtype="datetime64[D]")
             t_start = local_midnight_epoch(day0)
@@ -184,7 +210,7 @@ class GrdfParser(FormatParser):
             for ch in targets.itertuples():
                 missing = self._missing_column(ch)
                 if missing:
-                    rejects.append(_reject_all(grp, missing, self.raw))
+                    rejects.append(_reject_all(grp, missing))
                     continue
                 if ch.kind == "index":
                     readings.append(_index_readings(grp, int(ch.id), t_start, t_end))
@@ -195,7 +221,6 @@ class GrdfParser(FormatParser):
                             _reject_all(
                                 grp,
                                 f"unité « {ch.unit} » de {ch.code} : m3 ou kWh attendu",
-                                self.raw,
                             )
                         )
                         continue
@@ -278,12 +303,8 @@ def _interval_readings(grp: pd.DataFrame, cid: int, unit: str, t_start) -> pd.Da
     )
 
 
-def _reject_all(grp: pd.DataFrame, reason: str, raw: dict[int, str]) -> pd.DataFrame:
+def _reject_all(grp: pd.DataFrame, reason) -> pd.DataFrame:
+    """Every row of `grp` rejected (raw None: read again from the file for the rows kept)."""
     return pd.DataFrame(
-        {
-            "line_no": grp["line_no"].to_numpy(),
-            "raw": [raw.get(int(n)) for n in grp["line_no"]],
-            "reason": reason,
-            "n_values": 1,
-        }
+        {"line_no": grp["line_no"].to_numpy(), "raw": None, "reason": reason, "n_values": 1}
     )

@@ -48,6 +48,7 @@ class LoggerParser(WideParser):
 
     def __init__(self, sn: Sniffed, routing: Routing):
         super().__init__(None, routing)
+        self.decimal = sn.decimal
         found = best_map(sn, routing)
         if found is None:
             raise ValueError("aucun enregistreur déclaré (loggers:) ne correspond à l'en-tête")

@@ -24,7 +24,7 @@ from ingest.formats.base import (
 )
 from ingest.routing import UNKNOWN, Routing
 from ingest.sniff import Sniffed, Table, norm
-from ingest.timestamps import NAT, parse_naive, parse_timestamps
+from ingest.timestamps import NAT, day_reasons, parse_timestamps
 
 STATION = ("station", "code station", "poste", "num poste", "nom usuel", "nom station")
 DATE = ("date", "jour", "aaaammjj")
@@ -70,7 +70,7 @@ class _WeatherParser(FormatParser):
     predicate = staticmethod(_daily)
 
     def __init__(self, sn: Sniffed, routing: Routing):
-        super().__init__()
+        super().__init__(sn)
         found = find_header(sn, self.predicate)
         if found is None:
             raise ValueError("en-tête météo introuvable")
@@ -79,26 +79,29 @@ class _WeatherParser(FormatParser):
         self.default_station = _preamble_station(sn, self.header_line)
         self.c_station = [i for i, lbl in enumerate(self.labels) if lbl in STATION]
         self.cache: dict[tuple[str, str], int] = {}
+        ch = routing.channels
+        self.known_names = set(
+            pd.concat([ch["station_code"], ch["station_name"]]).dropna().astype(str).str.casefold()
+        )
 
     def stations(self, table: Table) -> np.ndarray:
         n = len(table)
         names = np.full(n, self.default_station or "", dtype=object)
         for c in reversed(self.c_station):  # first station column that matches wins
-            vals = table.col(c).to_numpy()
-            known = np.array([self._known(v) for v in pd.unique(vals)], dtype=bool)
-            ok_vals = set(pd.unique(vals)[known])
-            names = np.where(np.isin(vals, list(ok_vals)), vals, names)
+            col = table.col(c)
+            vals = col.to_numpy()
+            known = (col.str.strip().str.casefold().isin(self.known_names) & (col != "")).to_numpy()
+            names = np.where(known, vals, names)
         if self.c_station and not self.default_station:
             first = table.col(self.c_station[0]).to_numpy()
             names = np.where(names == "", first, names)
         return names
 
-    def _known(self, name: str) -> bool:
-        return bool(name) and self.routing.known_station(name)
-
     def ids(self, names: np.ndarray, quantity: str) -> np.ndarray:
-        out = np.empty(len(names), dtype="int64")
-        for name in pd.unique(names):
+        out = np.full(len(names), UNKNOWN, dtype="int64")
+        keys = pd.Series(names, dtype=object).astype(str).str.strip().str.casefold()
+        known = keys.isin(self.known_names).to_numpy()  # others stay UNKNOWN, without a loop
+        for name in pd.unique(names[known]):
             key = (str(name), quantity)
             if key not in self.cache:
                 self.cache[key] = self.routing.station_channel(str(name), quantity)
@@ -111,13 +114,13 @@ class _WeatherParser(FormatParser):
             missing |= arr == UNKNOWN
         return where_reason(
             missing,
-            [
+            lambda i: [
                 (
                     f"station « {s} » inconnue ou sans point {'/'.join(self.quantities)}"
                     if s
                     else "station absente (colonne station ou ligne « Station;CODE » en tête)"
                 )
-                for s in names
+                for s in names[i]
             ],
         )
 
@@ -126,26 +129,23 @@ class DailyParser(_WeatherParser):
     name = "weather-daily"
     quantities = ("temp_min_c", "temp_max_c")
     predicate = staticmethod(_daily)
+    values_per_line = 2
 
-    def parse(self, table: Table) -> Parsed:
+    def parse_rows(self, table: Table) -> Parsed:
         c_date = next(i for i, lbl in enumerate(self.labels) if lbl in DATE)
-        text = table.col(c_date)
-        day = parse_naive(text).normalize()
+        day, day_reason = day_reasons(table.col(c_date))
         ts = np.full(len(table), NAT, dtype="int64")
-        ok_day = ~day.isna()
+        ok_day = ~np.asarray(day.isna())
         if ok_day.any():
             ts[ok_day] = local_midnight_epoch(day[ok_day].values.astype("datetime64[D]"))
         names = self.stations(table)
         ids = [self.ids(names, q) for q in self.quantities]
-        reason = merge_reasons(
-            where_reason(~ok_day, [f"date illisible « {d} »" for d in text.to_numpy()]),
-            self.station_reason(names, ids),
-        )
+        reason = merge_reasons(day_reason, self.station_reason(names, ids))
         cells = [
             ("tn", table.col(self.labels.index("tn")), ids[0]),
             ("tx", table.col(self.labels.index("tx")), ids[1]),
         ]
-        return cells_to_readings(table, ts, reason, cells)
+        return cells_to_readings(table, ts, reason, cells, self.decimal)
 
 
 class HourlyParser(_WeatherParser):
@@ -153,7 +153,7 @@ class HourlyParser(_WeatherParser):
     quantities = ("temp_outdoor_c",)
     predicate = staticmethod(_hourly)
 
-    def parse(self, table: Table) -> Parsed:
+    def parse_rows(self, table: Table) -> Parsed:
         c_ts = next(i for i, lbl in enumerate(self.labels) if lbl in HOUR)
         c_t = next(i for i, lbl in enumerate(self.labels) if lbl in TEMP)
         names = self.stations(table)
@@ -161,4 +161,4 @@ class HourlyParser(_WeatherParser):
         tz = "utc" if self.labels[c_ts] == "aaaammjjhh" else "local"
         ts, ts_reason = parse_timestamps(table.col(c_ts), self.clock, ids, timezone=tz)
         reason = merge_reasons(self.station_reason(names, [ids]), ts_reason)
-        return cells_to_readings(table, ts, reason, [("t", table.col(c_t), ids)])
+        return cells_to_readings(table, ts, reason, [("t", table.col(c_t), ids)], self.decimal)

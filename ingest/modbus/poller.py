@@ -25,24 +25,29 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 from sqlalchemy import select
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from carnet import db as carnet_db
 from carnet.config import carnet_home
 from carnet.models import DeviceStatus, ImportBatch, Quality
-from carnet.store import upsert_readings
+from carnet.quarantine import hold, reason_label
+from carnet.store import normalise_readings, upsert_readings
 from ingest.modbus.alarms import AlarmEvent, AlarmTracker, alarm_key
 from ingest.modbus.blocks import Block, Scatter, plan_blocks
 from ingest.modbus.config import BoundDevice, GatewayConfig, PollerConfig, bind_channels
 from ingest.modbus.decode import DecodePlan, enum_label, implausible_floats
+from ingest.modbus.health import FAILING, LABELS, OK, PARTIAL, REFUSED_PREFIX, SILENT, round_state
+from ingest.plausibility import channel_limits, screen
 
 log = logging.getLogger(__name__)
 
-# exception codes meaning "the gateway could not reach the device": the device is silent
+# exception codes meaning "the gateway could not reach the device": the rest of the round is
+# not asked (each request would cost the gateway's own timeout), the device fails
 GATEWAY_SILENT = {0x0A, 0x0B}
 EXCEPTION_LABELS = {
     0x01: "fonction non supportée",
-    0x02: "adresse de registre illégale",
+    0x02: "adresse illégale",
     0x03: "valeur illégale",
     0x04: "défaillance de l'équipement",
     0x05: "acquittement",
@@ -61,7 +66,7 @@ class RequestRefused(Exception):
 
     def __init__(self, code: int):
         self.code = code
-        super().__init__(f"exception Modbus 0x{code:02X} ({EXCEPTION_LABELS.get(code, '?')})")
+        super().__init__(f"{REFUSED_PREFIX} {code} ({EXCEPTION_LABELS.get(code, 'code inconnu')})")
 
 
 def make_client(gw: GatewayConfig):
@@ -132,10 +137,7 @@ class Gateway:
         except ModbusException as exc:
             raise DeviceSilent(f"pas de réponse : {exc}") from exc
         if rr.isError():
-            code = int(getattr(rr, "exception_code", 0))
-            if code in GATEWAY_SILENT:
-                raise DeviceSilent(RequestRefused(code).args[0])
-            raise RequestRefused(code)
+            raise RequestRefused(int(getattr(rr, "exception_code", 0)))
         registers = list(rr.registers)
         if len(registers) != count:
             raise DeviceSilent(f"réponse de {len(registers)} registres au lieu de {count}")
@@ -149,6 +151,9 @@ class Gateway:
 
 @dataclass
 class PollResult:
+    """One round of reads of one device. `answered` means it gave values (an answer made only
+    of Modbus exceptions is no answer); `state` is ok, partial, failing or silent."""
+
     gateway: str
     unit: int
     ts: int
@@ -160,11 +165,38 @@ class PollResult:
     keys: list[str] = field(default_factory=list, repr=False)
     value: np.ndarray | None = field(default=None, repr=False)
     quality: np.ndarray | None = field(default=None, repr=False)
+    state: str = OK
+    refused_blocks: int = 0  # blocks answered with a Modbus exception
 
     @property
     def values(self) -> dict[str, tuple[float, int]]:
         """{point key: (value, quality)}"""
         return {k: (float(self.value[i]), int(self.quality[i])) for i, k in enumerate(self.keys)}
+
+    @property
+    def state_label(self) -> str:
+        return LABELS[self.state]
+
+
+def _n_blocks(n: int) -> str:
+    return f"{n} bloc" if n == 1 else f"{n} blocs"
+
+
+def refusal_summary(refused: dict[int, list[Block]], skipped: int = 0) -> str:
+    """« exception Modbus 2 (adresse illégale) sur 4 blocs (holding 0, 1, 2, 20) », one part
+    per exception code, in the order met; at most 6 addresses are named per code."""
+    parts = []
+    for code, blocks in refused.items():
+        where: dict[str, list[str]] = {}
+        for b in blocks[:6]:
+            span = str(b.start) if b.count == 1 else f"{b.start}-{b.end - 1}"
+            where.setdefault(b.table, []).append(span)
+        named = " ; ".join(f"{table} {', '.join(spans)}" for table, spans in where.items())
+        more = ", …" if len(blocks) > 6 else ""
+        parts.append(f"{RequestRefused(code).args[0]} sur {_n_blocks(len(blocks))} ({named}{more})")
+    if skipped:
+        parts.append(f"{_n_blocks(skipped)} non demandé{'s' if skipped > 1 else ''}")
+    return " ; ".join(parts)
 
 
 class DeviceReader:
@@ -218,9 +250,11 @@ class DeviceReader:
         ts = int(time.time()) if ts is None else int(ts)
         regs = np.zeros((len(self.points), 4), dtype=np.uint64)
         ok = np.zeros(len(self.points), dtype=bool)
-        answered = False
         n_read = 0
-        errors: list[str] = []
+        refused: dict[int, list[Block]] = {}  # exception code -> blocks it answered
+        skipped = 0  # blocks not asked once the gateway said the device is unreachable
+        silent: str | None = None
+        planned = self.blocks
         async with gateway.lock:
             try:
                 await gateway.ensure_connected()
@@ -230,20 +264,24 @@ class DeviceReader:
                     try:
                         values = await gateway.read(block.table, block.start, block.count, unit)
                     except RequestRefused as exc:
-                        answered = True
                         if len(block.members) > 1 and exc.code == 0x02:
                             self._split_block(k)
                             continue  # same k, now a smaller block
-                        errors.append(f"{block.table}@{block.start}+{block.count} : {exc}")
+                        refused.setdefault(exc.code, []).append(block)
                         k += 1
+                        if exc.code in GATEWAY_SILENT:
+                            skipped = len(self.blocks) - k
+                            break
                         continue
-                    answered = True
                     self.scatters[k].apply(values, regs)
                     ok[self.scatters[k].members] = True
                     n_read += len(block.members)
                     k += 1
             except DeviceSilent as exc:
-                errors.append(str(exc))
+                silent = str(exc)
+        if not n_read and self.blocks is not planned:
+            # nothing read at all: a refusing device, not holes in its map; keep the blocks
+            self._set_blocks(planned)
         decoded = self.plan.decode(regs)
         self.last_regs = regs
         n = len(self.points)
@@ -257,11 +295,15 @@ class DeviceReader:
                 self.hinted.add(key)
                 log.warning("%s/%s %s", self.bound.gateway, unit, hint)
         now = dt.datetime.now(dt.UTC)
-        error = " ; ".join(errors) or None
+        n_refused = sum(len(b) for b in refused.values())
+        state = round_state(n, n_read, n_refused)
+        errors = [refusal_summary(refused, skipped)] if refused else []
+        error = " ; ".join([*errors, *([silent] if silent else [])]) or None
+        answered = state in (OK, PARTIAL)
         if answered:
             self.failures = 0
             self.last_contact = now
-        else:
+        else:  # silent, or only exceptions: the same backoff
             self.failures += 1
         if error:
             self.last_error, self.last_error_at = error, now
@@ -278,6 +320,8 @@ class DeviceReader:
             keys=self.keys,
             value=value,
             quality=quality,
+            state=state,
+            refused_blocks=n_refused,
         )
         self.last = result
         return result, value, quality
@@ -319,51 +363,136 @@ class Spool:
 
 @dataclass
 class FlushReport:
-    rows: int = 0
+    rows: int = 0  # readings of this flush's own frame (spool replays not counted)
     written: bool = False
     spooled: int = 0  # files written to the spool by this flush
     replayed: int = 0  # spool files written to the database by this flush
     batch_id: int | None = None
     error: str | None = None
+    held: int = 0  # of `rows`, held in quarantine instead of written
+    held_replayed: int = 0  # held while replaying the spool
+    held_reasons: dict[str, int] = field(default_factory=dict)  # reason_code -> count
+    held_samples: list[str] = field(default_factory=list)  # « CODE : reason », a few
+
+    @property
+    def stored(self) -> int:
+        """Readings of the frame that went to `reading`."""
+        return self.rows - self.held
+
+
+HELD_SAMPLES = 5  # held readings named in a flush report
+
+
+@dataclass(frozen=True)
+class PointSource:
+    """Where a channel's readings come from, for the quarantine: the gateway code goes to its
+    `file` column, `raw` names the device, point and register."""
+
+    gateway: str
+    channel_code: str
+    raw: str
+
+
+@dataclass
+class _Written:
+    batch_id: int
+    session: Session
+    held: int
+    reasons: dict[str, int]
+    samples: list[str]
+
+
+def _transient(exc: BaseException) -> bool:
+    """The database is away or busy: try again later. Any other error replaying a spool file
+    sets the file aside (`.bad`) so that it cannot block the files after it forever. DB-API
+    errors raised by the raw driver (the bulk paths of carnet.store) are not wrapped: their
+    class names follow PEP 249."""
+    if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, OSError,
+                        TimeoutError)):  # fmt: skip
+        return True
+    return any(c.__name__ in ("OperationalError", "InterfaceError") for c in type(exc).__mro__)
 
 
 class Writer:
-    """Writes a frame, the device health and the alarm events in one transaction."""
+    """Writes a frame, the device health and the alarm events in one transaction. The readings
+    go through the plausibility checks of file imports first (`ingest.plausibility.screen`):
+    what the equipment cannot have done is held in quarantine, not written, so it changes no
+    rollup and never becomes the reference of the next increment."""
 
     def __init__(self, url: str | None = None, spool_dir: Path | None = None, source: str = ""):
         self.url = url
         self.spool = Spool(spool_dir or carnet_home() / "spool")
         self.source = source or "modbus"
+        self.points: dict[int, PointSource] = {}  # channel id -> where it is read
+        self._limits: pd.DataFrame | None = None  # channel limits, read once per flush
 
     def _engine(self):
         return carnet_db.get_engine(self.url)
 
-    def _write(self, conn, frame: pd.DataFrame, source: str) -> tuple[int, Session]:
+    def _screen(self, conn, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if not len(frame):
+            return frame, frame.iloc[:0]
+        if self._limits is None:
+            self._limits = channel_limits(conn)
+        return screen(conn, frame, self._limits)
+
+    def _hold(self, conn, held: pd.DataFrame, batch_id: int) -> None:
+        """Held readings into the quarantine, one call per gateway (the file they came from)."""
+        src = [self.points.get(int(c)) for c in held["channel_id"]]
+        held = held.assign(
+            raw=[p.raw if p else None for p in src],
+            file=[p.gateway if p else self.source for p in src],
+        )
+        for gateway, part in held.groupby("file", sort=False):
+            hold(conn, part.drop(columns=["file"]), batch_id=batch_id, file=str(gateway))
+
+    def _write(self, conn, frame: pd.DataFrame, source: str) -> _Written:
         """Readings and their batch on `conn`; the session stays open for the caller's rows."""
         session = Session(bind=conn)
         batch = ImportBatch(source=source[:500], origin="modbus", format="modbus",
                             user_login="poller")  # fmt: skip
         session.add(batch)
         session.flush()
-        counts = upsert_readings(conn, frame, batch_id=batch.id) if len(frame) else None
+        frame = normalise_readings(frame) if len(frame) else frame
+        accepted, held = self._screen(conn, frame)
+        if len(held):
+            self._hold(conn, held, batch.id)
+        counts = upsert_readings(conn, accepted, batch_id=batch.id) if len(accepted) else None
+        reasons: dict[str, int] = {}
+        samples: list[str] = []
+        if len(held):
+            reasons = {str(k): int(n) for k, n in held["reason_code"].value_counts().items()}
+            for c, why in zip(held["channel_id"][:HELD_SAMPLES], held["reason"], strict=False):
+                p = self.points.get(int(c))
+                samples.append(f"{p.channel_code if p else c} : {why}")
+        n_held = len(held)
         batch.rows_read = len(frame)
         if counts is not None:
             batch.rows_inserted = counts.inserted
             batch.rows_updated = counts.updated
             batch.rows_unchanged = counts.unchanged
+            if counts.held:  # later data for a closed period: a pending regularisation
+                n_held += counts.held
+                reasons["closed_period"] = reasons.get("closed_period", 0) + counts.held
+        batch.rows_quarantined = n_held
         gaps = int((frame["quality"] == int(Quality.GAP)).sum()) if len(frame) else 0
-        batch.status = "partial" if gaps else "ok"
-        batch.message = f"{gaps} lacune(s) (équipement muet)" if gaps else None
+        notes = [f"{gaps} lacune(s) (point non lu)"] if gaps else []
+        if n_held:
+            notes.append(f"{held_phrase(n_held)} ({', '.join(map(reason_label, reasons))})")
+        batch.status = "partial" if notes else "ok"
+        batch.message = " ; ".join(notes) or None
         batch.finished_at = dt.datetime.now(dt.UTC)
         session.flush()
-        return batch.id, session
+        return _Written(batch.id, session, n_held, reasons, samples)
 
     def flush(
         self, frame: pd.DataFrame, statuses: list[DeviceSnapshot], events: list[AlarmEvent]
     ) -> FlushReport:
         """Blocking; run in a thread, on snapshots taken in the event loop. On failure the
-        frame goes to the spool; the caller keeps the statuses and events for the next try."""
+        frame goes to the spool; the caller keeps the statuses and events for the next try.
+        Spooled frames are replayed first, each through the same checks in its own batch."""
         report = FlushReport(rows=len(frame))
+        self._limits = None  # a channel's limits may have been edited since the last flush
         try:
             engine = self._engine()
             for path in self.spool.files():
@@ -373,24 +502,54 @@ class Writer:
                     log.error("fichier d'attente illisible mis de côté : %s (%s)", path, exc)
                     path.rename(path.with_suffix(".bad"))
                     continue
-                with engine.begin() as conn:
-                    self._write(conn, spooled, f"spool:{path.name}")[1].close()
+                try:
+                    with engine.begin() as conn:
+                        done = self._write(conn, spooled, f"spool:{path.name}")
+                        done.session.close()
+                except Exception as exc:
+                    if _transient(exc):
+                        raise
+                    # not the base being away: this file cannot be written, ever
+                    log.error("fichier d'attente refusé par la base, mis de côté : %s (%s)",
+                              path, exc)  # fmt: skip
+                    path.rename(path.with_suffix(".bad"))
+                    continue
                 path.unlink()
                 report.replayed += 1
+                report.held_replayed += done.held
+                _tally(report, done)
             with engine.begin() as conn:
-                report.batch_id, session = self._write(conn, frame, self.source)
-                _save_status(session, statuses)
-                AlarmTracker.apply_events(session, events)
-                session.flush()
-                session.close()
+                done = self._write(conn, frame, self.source)
+                report.batch_id = done.batch_id
+                _save_status(done.session, statuses)
+                AlarmTracker.apply_events(done.session, events)
+                done.session.flush()
+                done.session.close()
             report.written = True
+            report.held = done.held
+            _tally(report, done)
         except Exception as exc:  # the database is away: nothing read may be lost
             report.error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"
             log.error("base de données indisponible, mise en attente locale : %s", report.error)
             if len(frame):
                 self.spool.put(frame)
                 report.spooled = 1
+        if report.held or report.held_replayed:
+            log.warning("%s ; %s", held_phrase(report.held + report.held_replayed),
+                        " ; ".join(report.held_samples))  # fmt: skip
         return report
+
+
+def held_phrase(n: int) -> str:
+    """« 1 relevé mis en quarantaine », « 3 relevés mis en quarantaine »."""
+    return f"{n} relevé{'s' if n > 1 else ''} mis en quarantaine"
+
+
+def _tally(report: FlushReport, done: _Written) -> None:
+    for code, n in done.reasons.items():
+        report.held_reasons[code] = report.held_reasons.get(code, 0) + n
+    room = HELD_SAMPLES - len(report.held_samples)
+    report.held_samples.extend(done.samples[: max(room, 0)])
 
 
 @dataclass(frozen=True)
@@ -433,6 +592,25 @@ def _save_status(session: Session, statuses: list[DeviceSnapshot]) -> None:
         row.consecutive_failures = st.failures
 
 
+def point_sources(readers: list[DeviceReader]) -> dict[int, PointSource]:
+    """channel id -> gateway, channel code and a description of the register it is read from,
+    what a held reading says of its origin (« GW-MAIRIE esclave 3, point gas_volume :
+    holding 0, uint32 × 0,01 m3 »)."""
+    out = {}
+    for r in readers:
+        b = r.bound
+        for i, cid in zip(r.channel_idx, r.channel_ids, strict=True):
+            p = r.points[i]
+            scale = f" × {p.scale:g}".replace(".", ",") if p.scale != 1 else ""
+            unit = f" {p.unit}" if p.unit else ""
+            raw = (
+                f"{b.gateway} esclave {b.unit}, point {p.key} : {p.table} {p.address},"
+                f" {p.type}{scale}{unit}"
+            )
+            out[int(cid)] = PointSource(b.gateway, b.config.channels.get(p.key, p.key), raw)
+    return out
+
+
 class Poller:
     def __init__(
         self,
@@ -455,6 +633,7 @@ class Poller:
         self.readers = [
             DeviceReader(bound[(g.code, d.unit)]) for g in config.gateways for d in g.devices
         ]
+        self.writer.points = point_sources(self.readers)
         self.on_status = on_status
         self.clock = clock  # the readings' timestamps; tests pass their own
         self._parts: list[tuple[np.ndarray, ...]] = []  # channel_id, ts, value, quality
@@ -464,6 +643,7 @@ class Poller:
         self.last_flush: FlushReport | None = None
         self._background: set[asyncio.Task] = set()
         self.written_rows = 0  # this run, spool replays not counted
+        self.held_rows = 0  # readings of this run held in quarantine, spool replays counted
 
     # --- buffer -------------------------------------------------------------------------------
 
@@ -525,8 +705,9 @@ class Poller:
             events, self.alarms.pending = self.alarms.pending, []
             report = await asyncio.to_thread(self.writer.flush, frame, statuses, events)
             self.last_flush = report
+            self.held_rows += report.held_replayed + (report.held if report.written else 0)
             if report.written:
-                self.written_rows += report.rows
+                self.written_rows += report.stored
             else:  # kept for the next flush (the readings themselves are in the spool)
                 for r in dirty:
                     r.dirty = True
@@ -539,8 +720,8 @@ class Poller:
         gateway = self.gateways[reader.bound.gateway]
         result, value, quality = await reader.read(gateway, int(self.clock()))
         if not result.answered:
-            log.warning("%s/%s muet (%s échecs) : %s", result.gateway, result.unit,
-                        reader.failures, result.error)  # fmt: skip
+            log.warning("%s/%s %s (%s échecs) : %s", result.gateway, result.unit,
+                        result.state_label, reader.failures, result.error)  # fmt: skip
         self._buffer(reader, result, value, quality)
         return result
 
@@ -586,14 +767,17 @@ class Poller:
 
     def status_line(self) -> str:
         now = dt.datetime.now().strftime("%d/%m/%Y %H:%M:%S")
-        online = sum(1 for r in self.readers if r.last and r.last.answered)
-        silent = sum(1 for r in self.readers if r.failures)
+        states = [r.last.state for r in self.readers if r.last is not None]
         flush = self.last_flush
         db = "base ok" if flush is None or flush.written else "base indisponible"
+        held = self.held_rows
         return (
-            f"{now} {len(self.readers)} équipement(s) : {online} en ligne, {silent} muet(s) ;"
+            f"{now} {len(self.readers)} équipement(s) : {states.count(OK)} en ligne,"
+            f" {states.count(SILENT)} muet(s), {states.count(FAILING)} en échec,"
+            f" {states.count(PARTIAL)} partiel(s) ;"
             f" {self.written_rows} mesure(s) écrite(s) depuis le démarrage, {self._rows} en"
-            f" tampon, {len(self.writer.spool.files())} lot(s) en attente ; {db}"
+            f" tampon, {len(self.writer.spool.files())} lot(s) en attente ; {db} ;"
+            f" {held} relevé{'s' if held > 1 else ''} mis en quarantaine depuis le démarrage"
         )
 
     def stop(self) -> None:

@@ -1,0 +1,249 @@
+"""Data of the imports page's manager review: held readings and import batches, as shown.
+
+The page holds layout and callbacks; this module reads and decides through `carnet`
+(`carnet.quarantine`, `carnet.batches`), so that a decision taken on the page and one taken
+with `carnet quarantine ...` / `carnet batches revert` go through the same checks and audit.
+Everything returned here is already formatted in French (a few hundred table cells at most).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import PurePath
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from carnet import batches, quarantine
+from carnet.models import ImportBatch, QuarantinedReading
+from dashboards.fmt import NBSP, fr_datetime, fr_number, fr_unit
+from ingest.plausibility import recheck_held
+
+REVIEW_LIMIT = 500  # held readings listed on the page (the CLI lists them all)
+HISTORY_LIMIT = 50
+
+# the batch status codes of `import_batch.status` as users read them (en cours, ok, partiel,
+# échec, illisible, interrompu, annulé), and those of a batch that may hold readings
+BATCH_STATUS_FR = batches.STATUS_FR
+REVERTIBLE = frozenset(batches.REVERTIBLE)
+
+DECISIONS = ("accept", "reject", "replace")
+
+_BATCH_COLUMNS = (
+    "id",
+    "source",
+    "format",
+    "status",
+    "user_login",
+    "started_at",
+    "finished_at",
+    "rows_read",
+    "rows_inserted",
+    "rows_updated",
+    "rows_unchanged",
+    "rows_rejected",
+    "rows_quarantined",
+    "message",
+    "reverted_at",
+    "reverted_by",
+    "revert_reason",
+)
+
+
+class ReviewInputError(ValueError):
+    """A decision the page refuses before asking `carnet` (a missing motif, an unreadable
+    index); the message is in French."""
+
+
+# ---------------------------------------------------------------- quarantine
+
+
+def held_count(engine: Engine) -> int:
+    """How many readings wait for a decision (the badge at the top of the page)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(QuarantinedReading)
+                .where(QuarantinedReading.status == "held")
+            ).scalar_one()
+        )
+
+
+def _decimals(value: float) -> int:
+    """As many decimals as the stored value has, up to 3 (an index of 1 280 is not 1,28)."""
+    exponent = Decimal(repr(float(value))).normalize().as_tuple().exponent
+    return max(0, min(3, -int(exponent))) if isinstance(exponent, int) else 0
+
+
+def fr_value(value, unit: str | None) -> str:
+    """`50008.5, "m3"` -> `50 008,5 m³`; missing -> `—`."""
+    if value is None or pd.isna(value):
+        return "—"
+    label = fr_unit(unit)
+    text = fr_number(value, _decimals(value))
+    return f"{text}{NBSP}{label}" if label else text
+
+
+def held_rows(engine: Engine, limit: int = REVIEW_LIMIT) -> list[dict]:
+    """The held readings, newest first (as `carnet.quarantine.list_held`), as the review
+    table shows them."""
+    frame = quarantine.list_held(engine, status="held", limit=limit)
+    rows = []
+    for r in frame.itertuples(index=False):
+        rows.append(
+            {
+                "id": int(r.id),
+                "batch_id": None if pd.isna(r.batch_id) else int(r.batch_id),
+                "point": r.channel_code,
+                "building": r.building_code if isinstance(r.building_code, str) else "—",
+                "date": fr_datetime(r.at),
+                "value": fr_value(r.value, r.unit),
+                "file": PurePath(str(r.file)).name if isinstance(r.file, str) else "—",
+                "file_full": r.file if isinstance(r.file, str) else "",
+                "line": "—" if pd.isna(r.line_no) else str(int(r.line_no)),
+                "raw": r.raw if isinstance(r.raw, str) else "",
+                "reason": r.reason,
+            }
+        )
+    return rows
+
+
+def held_row(engine: Engine, quarantine_id: int) -> dict | None:
+    """One held reading of the review table (None once decided, or unknown)."""
+    for row in held_rows(engine):
+        if row["id"] == int(quarantine_id):
+            return row
+    return None
+
+
+_INDEX_RE = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+
+
+def parse_index(text, label: str) -> float:
+    """A meter index typed by a person: `12 345,6` (decimal comma, spaces as thousands) or
+    `12345.6`. Refused rather than guessed: `1.280` (1,28 or 1 280 ?) and `1.234,5`."""
+    raw = "" if text is None else str(text).strip()
+    if not raw:
+        raise ReviewInputError(f"indiquez {label}")
+    cleaned = re.sub(r"[\s\u00a0\u202f]", "", raw).replace("\u2212", "-")
+    if "," in cleaned and "." in cleaned:
+        raise ReviewInputError(
+            f"{label} « {raw} » : écrivez le nombre sans point de milliers (ex. 12 345,6)"
+        )
+    if re.fullmatch(r"-?\d{1,3}\.\d{3}", cleaned):
+        whole, frac = cleaned.split(".")
+        as_decimal = fr_number(float(cleaned), _decimals(float(cleaned)))
+        as_thousands = fr_number(int(whole + frac))
+        raise ReviewInputError(
+            f"{label} « {raw} » ambigu : {as_decimal} ou {as_thousands} ? "
+            "Écrivez-le avec une virgule décimale (ex. 1 280 ou 1,28)"
+        )
+    if not _INDEX_RE.match(cleaned):
+        raise ReviewInputError(f"{label} « {raw} » illisible (ex. 12 345,6)")
+    return float(cleaned.replace(",", "."))
+
+
+def _motif(why) -> str:
+    text = (why or "").strip()
+    if not text:
+        raise ReviewInputError("indiquez le motif de la décision")
+    return text
+
+
+def check_decision(action: str, why, old_final=None, new_start=None) -> None:
+    """What the page checks before asking for confirmation (the same as `decide`)."""
+    if action not in DECISIONS:
+        raise ReviewInputError("décision inconnue")
+    _motif(why)
+    if action == "replace":
+        parse_index(old_final, "l'ancien index final")
+        parse_index(new_start, "le nouvel index de départ")
+
+
+def decide(
+    engine: Engine,
+    action: str,
+    quarantine_id: int,
+    *,
+    actor: str,
+    why,
+    old_final=None,
+    new_start=None,
+) -> str:
+    """Accept, reject or declare a meter replacement for one held reading; returns the French
+    message of `carnet.quarantine`. Raises `ReviewInputError` (page checks) or
+    `carnet.quarantine.QuarantineError` (the record refuses), both with a French message."""
+    check_decision(action, why, old_final, new_start)
+    motif = _motif(why)
+    qid = int(quarantine_id)
+    if action == "reject":
+        return quarantine.reject(engine, qid, actor=actor, why=motif)
+    held = quarantine.get_held(engine, qid)
+    if action == "accept":
+        message = quarantine.accept(engine, qid, actor=actor, why=motif)
+    else:
+        message = quarantine.declare_replacement(
+            engine,
+            qid,
+            actor=actor,
+            old_final_value=parse_index(old_final, "l'ancien index final"),
+            new_start_value=parse_index(new_start, "le nouvel index de départ"),
+            why=motif,
+        )
+    # the readings held behind this one (compared with the old reference) are checked again,
+    # as `carnet quarantine accept|replace` does
+    followers = recheck_held(
+        engine, int(held.channel_id), actor=actor, after_ts=int(held.ts), decision_id=qid
+    )
+    return " ".join([message, *followers])
+
+
+# ---------------------------------------------------------------- batches
+
+
+def batch_history(
+    engine: Engine, limit: int = HISTORY_LIMIT, user: str | None = None
+) -> pd.DataFrame:
+    """File batches, most recent first (a contractor's own only when `user` is given), with
+    what was held and whether and why the batch was reverted."""
+    batches.mark_interrupted(engine)  # a batch whose process died is not shown "en cours"
+    columns = [getattr(ImportBatch, c) for c in _BATCH_COLUMNS]
+    query = select(*columns).where(ImportBatch.origin == "csv")
+    if user is not None:
+        query = query.where(ImportBatch.user_login == user)
+    query = query.order_by(ImportBatch.id.desc()).limit(int(limit))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(_BATCH_COLUMNS))
+    for col in ("started_at", "finished_at", "reverted_at"):
+        frame[col] = pd.to_datetime(frame[col], utc=True, format="mixed")
+    return frame
+
+
+def batch_status_fr(status: str | None) -> str:
+    return batches.status_fr(status) or "—"
+
+
+def batch_revertible(status: str | None) -> bool:
+    return status in REVERTIBLE
+
+
+def revert(engine: Engine, batch_id: int, *, actor: str, why) -> str:
+    """Revert one batch through `carnet.batches.revert_batch`; returns its French message.
+    Raises `ReviewInputError` (no motif) or `carnet.batches.BatchRevertRefused` (the reason:
+    a closed period touched, a later batch built on it)."""
+    return batches.revert_batch(engine, int(batch_id), actor=actor, why=_motif(why))
+
+
+def batch_label(engine: Engine, batch_id: int) -> str | None:
+    """`Lot n° 12 · releves.csv (partiel)`, or None for an unknown or non-file batch."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(ImportBatch.id, ImportBatch.source, ImportBatch.status).where(
+                ImportBatch.id == int(batch_id), ImportBatch.origin == "csv"
+            )
+        ).first()
+    if row is None:
+        return None
+    return f"Lot n° {row.id} · {PurePath(str(row.source)).name} ({batch_status_fr(row.status)})"
