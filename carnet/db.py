@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from carnet.config import database_url
@@ -15,6 +17,7 @@ from carnet.config import database_url
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_heads: frozenset[str] | None = None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -88,14 +91,60 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _head_revisions() -> frozenset[str]:
+    """The head revision(s) of the migration scripts, read once per process.
+
+    Read from the scripts' `revision` / `down_revision` assignments rather than through Alembic,
+    whose import alone costs more than a command that finds its database up to date
+    (tests/test_cli_startup.py checks both readings agree)."""
+    global _heads
+    if _heads is None:
+        revisions: set[str] = set()
+        parents: set[str] = set()
+        for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+            names = {}
+            for node in ast.parse(script.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.Assign | ast.AnnAssign):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    for target in targets:
+                        if isinstance(target, ast.Name) and node.value is not None:
+                            names[target.id] = node.value
+            if "revision" not in names:
+                continue
+            revisions.add(ast.literal_eval(names["revision"]))
+            down = ast.literal_eval(names["down_revision"]) if "down_revision" in names else None
+            if isinstance(down, str):
+                parents.add(down)
+            elif down:
+                parents.update(down)
+        _heads = frozenset(revisions - parents)
+    return _heads
+
+
+def _stamped_revisions(engine: Engine) -> frozenset[str] | None:
+    """The revision(s) the database is at, in one query; None when it has no version table."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+            return frozenset(rows)
+    except DBAPIError:
+        return None
+
+
+def needs_upgrade(engine: Engine) -> bool:
+    """Whether the database is not at the head revision (so `upgrade` has work, or an error, to give)."""
+    return _stamped_revisions(engine) != _head_revisions()
+
+
 def get_engine(url: str | None = None, migrate: bool = True) -> Engine:
-    """One engine per URL for the process; the schema is migrated the first time it is asked."""
+    """One engine per URL for the process; the schema is migrated the first time it is asked
+    (Alembic runs only when the database's revision is not the head)."""
     url = url or database_url()
     with _lock:
         engine = _engines.get(url)
         if engine is None:
             engine = make_engine(url)
-            if migrate:
+            if migrate and needs_upgrade(engine):
                 upgrade(engine)
             _engines[url] = engine
         return engine

@@ -86,7 +86,7 @@ def fr_num(x: float | None, decimals: int = 3) -> str:
     if decimals:
         out = out.rstrip("0").rstrip(".")
     out = out.replace(",", "\u202f").replace(".", ",")
-    return "0" if out == "-0" else out
+    return "0" if out == "-0" else out.replace("-", "\u2212")  # the typographic minus
 
 
 def reason_label(code: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -74,7 +76,11 @@ def _image(user: User) -> dict:
     }
 
 
-_DUMMY_HASH = generate_password_hash("carnet-no-such-user")
+@cache
+def _dummy_hash() -> str:
+    """A hash to check unknown logins against: computed once, on the first sign-in attempt
+    (not at import, where it would slow every command down)."""
+    return generate_password_hash("carnet-no-such-user")
 
 
 def authenticate(session: Session, login: str, password: str) -> User | None:
@@ -82,7 +88,7 @@ def authenticate(session: Session, login: str, password: str) -> User | None:
     that response times do not tell which logins exist."""
     user = session.scalar(select(User).where(User.login == login, User.active.is_(True)))
     if user is None or not user.password_hash:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 

@@ -26,6 +26,7 @@ from carnet import db
 from carnet.models import ImportBatch, User
 from carnet_cli.main import CliError
 from ingest.formats import FORMATS
+from ingest.formats.generic import parse_columns
 from ingest.importer import BatchReport, batch_rejected, import_file, list_batches
 
 SHOWN_REJECTS = 10
@@ -42,6 +43,13 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="*", metavar="FICHIER")
     p.add_argument("--format", choices=sorted(FORMATS), help="impose le format")
     p.add_argument("--strict", action="store_true", help="tout ou rien par fichier")
+    p.add_argument(
+        "--columns",
+        metavar="RÔLES",
+        help="colonnes d'un fichier generic-long, par rôle : \"channel=Capteur,"
+        'timestamp=Quand,value=Mesure[,quality=…][,unit=…][,offset=…]" (en-têtes comparés '
+        "sans casse, accents ni unités entre crochets ou parenthèses)",
+    )
     p.add_argument("--user", help="identifiant enregistré dans le lot")
     p.add_argument("--json", action="store_true", help="rapport JSON (un objet par fichier)")
     p.add_argument(
@@ -115,6 +123,16 @@ def _import(args) -> int:
         return _show_rejected(args.rejected, args.json)
     if not args.paths:
         raise CliError("indiquez au moins un fichier (ou --rejected LOT)", 2)
+    columns = None
+    if args.columns is not None:
+        if args.format not in (None, "generic-long"):
+            raise CliError(
+                f"--columns ne s'applique qu'au format generic-long (pas à {args.format})", 2
+            )
+        try:
+            columns = parse_columns(args.columns)
+        except ValueError as exc:
+            raise CliError(str(exc), 2) from exc
     engine = db.get_engine()
     reports = []
     with _sigterm_stops_cleanly():
@@ -126,6 +144,7 @@ def _import(args) -> int:
                 strict=args.strict,
                 user=args.user,
                 progress=_progress(str(path)),
+                columns=columns,
             )
             reports.append(report)
     if args.json:
@@ -150,6 +169,7 @@ HEADERS = [
     "màj",
     "inchangées",
     "rejetées",
+    "quarantaine",
     "état",
     "durée",
 ]
@@ -166,6 +186,7 @@ def summary_table(reports: list[BatchReport]) -> str:
             str(r.rows_updated),
             str(r.rows_unchanged),
             str(r.rows_rejected),
+            str(r.rows_quarantined),
             carnet_batches.status_fr(r.status),
             f"{r.seconds:.1f} s".replace(".", ","),
         ]
@@ -174,7 +195,7 @@ def summary_table(reports: list[BatchReport]) -> str:
     return _table(HEADERS, rows)
 
 
-def _table(headers: list[str], rows: list[list[str]], left=(0, 1, 8)) -> str:
+def _table(headers: list[str], rows: list[list[str]], left=(0, 1, 9)) -> str:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]

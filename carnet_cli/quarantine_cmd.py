@@ -34,6 +34,7 @@ from carnet.quarantine import (
 )
 from carnet.timeutil import fr_date
 from carnet_cli.main import CliError
+from dashboards.fmt import fr_unit
 from ingest.plausibility import recheck_held
 
 
@@ -141,7 +142,7 @@ def _list(args) -> int:
         where = f"{r.file}, ligne {r.line_no}" if r.file and not pd.isna(r.line_no) else r.file
         status = f" [{STATUS_LABELS_FR.get(r.status, r.status)}]" if args.all else ""
         print(
-            f"n° {r.id:<5} {r.channel_code:<20} {fr_date(r.at)}  {fr_num(r.value)} {r.unit}"
+            f"n° {r.id:<5} {r.channel_code:<20} {fr_date(r.at)}  {fr_num(r.value)} {fr_unit(r.unit)}"
             f"  {reason_label(r.reason_code)}{status}"
         )
         print(f"         {r.reason}")

@@ -33,7 +33,7 @@ from carnet.quarantine import hold, reason_label
 from carnet.store import duplicated_keys, refresh_rollups, upsert_readings
 from carnet.timeutil import fr_date
 from ingest import limits
-from ingest.formats import FORMATS
+from ingest.formats import EXPECTED, FORMATS, generic
 from ingest.formats.base import FormatParser, Parsed
 from ingest.limits import fr_int
 from ingest.meters import mark_meter_changes, record_meter_changes
@@ -78,6 +78,7 @@ class BatchReport:
     previous_batch_id: int | None = None
     meter_changes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    batch_notes: list[str] = field(default_factory=list)  # also in `message` (stored)
     message: str = ""
     running_batch_id: int | None = None  # in_progress: the batch doing the work
     quarantined: list[dict] = field(default_factory=list)  # first KEEP_REJECTED_IN_REPORT held
@@ -144,13 +145,23 @@ def detect_format(sn: Sniffed, routing: Routing) -> tuple[str, Sniffed]:
         for name, (detect, _factory) in FORMATS.items():
             if detect(candidate, routing):
                 return name, candidate
+    expected = " ; ".join(f"{name} : {what}" for name, what in EXPECTED.items())
     raise UnreadableFile(
-        f"{sn.path.name} : format non reconnu (formats connus : {', '.join(FORMATS)} ;"
-        " --format pour en imposer un)"
+        f"{sn.path.name} : format non reconnu ; colonnes trouvées : "
+        f"{generic.found_text(generic.header_fields(sn))} ; attendues pour {expected} ; "
+        f"{generic.COLUMNS_HINT} (ou --format pour imposer un format)"
     )
 
 
-def open_parser(sn: Sniffed, routing: Routing, fmt: str | None) -> tuple[FormatParser, Sniffed]:
+def open_parser(
+    sn: Sniffed, routing: Routing, fmt: str | None, columns=None
+) -> tuple[FormatParser, Sniffed]:
+    """The parser of the file (format detected unless `fmt`); `columns` (a `--columns` text
+    or a role -> label dict) names the columns of a generic-long file."""
+    if columns is not None:
+        if fmt not in (None, "generic-long"):
+            raise UnreadableFile(f"--columns ne s'applique qu'au format generic-long (pas à {fmt})")
+        fmt = "generic-long"
     if fmt is None:
         fmt, sn = detect_format(sn, routing)
     if fmt not in FORMATS:
@@ -158,7 +169,11 @@ def open_parser(sn: Sniffed, routing: Routing, fmt: str | None) -> tuple[FormatP
     error = None
     for candidate in _separators(sn):
         try:
-            parser = FORMATS[fmt][1](candidate, routing)
+            factory = FORMATS[fmt][1]
+            if columns is not None:
+                parser = factory(candidate, routing, columns=columns)
+            else:
+                parser = factory(candidate, routing)
         except ValueError as exc:
             error = error or exc
             continue
@@ -188,6 +203,10 @@ class _Run:
         frame = parsed.readings
         rejects = [parsed.rejects] if len(parsed.rejects) else []
         self.report.notes.extend(parsed.notes)
+        for note in parsed.batch_notes:
+            if note not in self.report.batch_notes:
+                self.report.batch_notes.append(note)
+                self.report.notes.append(note)
         if self.allowed is not None and len(frame):
             outside = ~frame["channel_id"].isin(self.allowed).to_numpy()
             if outside.any():
@@ -718,13 +737,15 @@ def import_file(
     progress: Callable[[int, int], None] | None = None,
     chunk_lines: int = CHUNK_LINES,
     source_name: str | None = None,
+    columns: str | dict | None = None,
 ) -> BatchReport:
     """Import one file as one batch and return its report (never raises for bad content).
 
     `allowed_channel_ids` restricts the import to these channels (a contractor's contract):
     values for any other channel are rejected with the reason. `source_name` is the name shown
     and stored for the file (an uploaded file's original name); `progress(done, total)` is
-    called with bytes read so far.
+    called with bytes read so far. `columns` names the columns of a generic-long file
+    (`"channel=Capteur,timestamp=Quand,value=Mesure"`, see `ingest.formats.generic`).
 
     Crash consistency: the batch row is committed first (`running`, with its owner and its
     lock held); its readings, rejected and held rows, counts and status then commit in ONE
@@ -735,7 +756,7 @@ def import_file(
     path = Path(path)
     source = source_name or str(path)
     t0 = time.perf_counter()
-    report = BatchReport(path=source, format=fmt)
+    report = BatchReport(path=source, format=fmt or ("generic-long" if columns else None))
     try:
         sn = sniff(path)
         report.sha256 = sn.sha256
@@ -747,7 +768,7 @@ def import_file(
     parser = None
     if sn is not None:
         try:
-            parser, sn = open_parser(sn, routing, fmt)
+            parser, sn = open_parser(sn, routing, fmt, columns)
             report.format = parser.name
         except UnreadableFile as exc:
             error = exc
@@ -912,6 +933,8 @@ def summary_message(report: BatchReport) -> str:
         )
     if report.meter_changes:
         msg += " " + " ; ".join(report.meter_changes) + "."
+    if report.batch_notes:
+        msg += " " + " ; ".join(report.batch_notes) + "."
     if report.rows_quarantined:
         why = ", ".join(
             f"{n} {reason_label(c)}" if len(report.quarantine_reasons) > 1 else reason_label(c)

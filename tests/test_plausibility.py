@@ -294,7 +294,7 @@ def test_indoor_300_degrees_and_negative_volume():
     t = _meta(kind="instant", quantity="temp_indoor_c", unit="degC", eq_kind=None)
     _, held = check(_frame([300.0]), t, None, None, now=NOW)
     assert held["reason"].iloc[0] == (
-        "300 °C hors de la plage admise pour une température intérieure (-30 à 60 °C)"
+        "300 °C hors de la plage admise pour une température intérieure (\u221230 à 60 °C)"
     )
     _, held = check(_frame([-5.0]), _meta(), None, None, now=NOW)
     assert held["reason_code"].tolist() == ["range"]

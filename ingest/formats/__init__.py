@@ -18,3 +18,15 @@ FORMATS = {
     "generic-long": (generic.detect_long, generic.LongParser),
     "generic-wide": (generic.detect_wide, generic.WideParser),
 }
+
+# what each format expects of a file's header, for the message of a file none recognises
+EXPECTED = {
+    "enedis-load-curve": "Identifiant PRM;… puis Horodate;Valeur",
+    "enedis-daily-index": "Horodate;Type de releve;EAS F1;…;EAS T",
+    "grdf-daily": "date, volume, énergie ou coefficient ou index",
+    "weather-daily": "station, date, TN, TX",
+    "weather-hourly": "station, horodate, T",
+    "logger": "l'en-tête d'un enregistreur déclaré (logger_maps du fichier de patrimoine)",
+    "generic-long": generic.EXPECTED,
+    "generic-wide": "horodatage puis une colonne par code de point",
+}

@@ -55,6 +55,9 @@ class Parsed:
     # conversion coefficients per period: channel_id, valid_from (date), kwh_per_unit
     factors: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    # what the file says about itself, kept in the batch's message too (the Enedis supplier
+    # calendar: which register is HC or HP); also shown as notes
+    batch_notes: list[str] = field(default_factory=list)
     # raw text by line number, for formats that return their readings at the end of the file:
     # a dict, or an `ingest.sniff.RawLines` that reads the lines again when asked
     raw: object = field(default_factory=dict)

@@ -15,6 +15,13 @@ does not stretch the interval that follows it.
 
 Daily index (`Horodate;Type de releve;EAS F1;...;EAS T`): cumulative energy in Wh; EAS T goes
 to the PRM's index channel at the stamped instant; a releve type saying "estimé" is flagged.
+The real export ends with the supplier-calendar section (`Periode;Identifiant calendrier
+fournisseur;Libelle calendrier fournisseur;Identifiant classe temporelle 1;Libelle classe
+temporelle 1;Cadran classe temporelle 1;...` then one line per period, `Du 2024-03-01T00:00:00
++01:00 au;...;HC;Heures Creuses;EAS F1;HP;Heures Pleines;EAS F2;...`): it says which register
+counts which period. It is read for that (a note kept in the batch's message: « calendrier
+fournisseur … : EAS F1 = HC (Heures Creuses), EAS F2 = HP (Heures Pleines) »), never as rows;
+a line of that section that is not a period is rejected with its reason.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ from ingest.sniff import RawLines, Sniffed, Table, norm
 from ingest.timestamps import NAT, parse_timestamps
 
 VALID_STEPS_S = np.array([300, 600, 900, 1800, 3600])
+CALENDAR_NOTES_MAX = 10  # distinct calendar periods named in a batch's message
+_PERIOD = r"^du\s+(\d{4})-(\d{2})-(\d{2})\S*\s+au(?:\s+(\d{4})-(\d{2})-(\d{2})\S*)?$"
 
 
 def _head_labels(sn: Sniffed) -> list[list[str]]:
@@ -175,6 +184,9 @@ class DailyIndexParser(FormatParser):
         self.block = {"prm": None, "unit": None, "step_s": np.nan}
         self.expect_meta = False
         self.c_total = self.c_type = None
+        self.in_calendar = False  # inside the supplier-calendar section (across chunks)
+        self.calendar_labels: list[str] = []
+        self.calendar_notes: set[str] = set()
         self.ref_cache: dict[str, tuple[int | None, str]] = {}
         # a file without a metadata block: the PRM may sit in a preamble line "PRM;1234..."
         for row in sn.head_rows():
@@ -184,6 +196,71 @@ class DailyIndexParser(FormatParser):
 
     def parse_rows(self, table: Table) -> Parsed:
         data, info = blocks_of(self, table)
+        calendar = self._calendar_lines(table) & data
+        data = data & ~calendar
+        cal_reason, cal_notes = self._calendar(table, calendar)
+        parsed = self._index_rows(table, data, info)
+        parsed.batch_notes = cal_notes
+        if cal_reason.any():
+            bad = rejects_of(table, cal_reason, 1)
+            parts = [p for p in (parsed.rejects, bad) if len(p)]
+            parsed.rejects = pd.concat(parts, ignore_index=True)
+        return parsed
+
+    def _calendar_lines(self, table: Table) -> np.ndarray:
+        """Lines of the supplier-calendar section: from a `Periode` header to the next block."""
+        first = table.col(0).map(norm).to_numpy()
+        start = first == "periode"
+        stop = (first == "identifiant prm") | (first == "horodate")
+        state = pd.Series(np.where(start, 1.0, np.where(stop, 0.0, np.nan)))
+        state = state.ffill().fillna(1.0 if self.in_calendar else 0.0).to_numpy() == 1.0
+        if len(state):
+            self.in_calendar = bool(state[-1])
+        heads = np.flatnonzero(start)
+        if len(heads):  # the labels of the last calendar header (one per section)
+            row = table.fields.iloc[heads[-1]].tolist()
+            self.calendar_labels = [norm(str(c).strip().strip('"')) for c in row]
+        return state
+
+    def _calendar(self, table: Table, calendar: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """(reason per line, new notes) of the calendar section's lines, all at once."""
+        n = len(table)
+        reason = np.full(n, None, dtype=object)
+        rows = np.flatnonzero(calendar & (table.col(0).map(norm).to_numpy() != "periode"))
+        if not len(rows):
+            return reason, []
+        labels = self.calendar_labels
+
+        def col(label: str) -> pd.Series:
+            if label not in labels:
+                return pd.Series([""] * len(rows), dtype=object)
+            return table.col(labels.index(label)).iloc[rows].reset_index(drop=True)
+
+        period = table.col(0).iloc[rows].reset_index(drop=True)
+        parts = period.str.strip().str.lower().str.extract(_PERIOD)
+        bad = parts[0].isna().to_numpy()
+        if bad.any():
+            raw = period.to_numpy()
+            reason[rows[bad]] = [
+                f"ligne du calendrier fournisseur illisible : période « {p[:80]} » "
+                "(attendu « Du AAAA-MM-JJ… au … »)"
+                for p in raw[bad]
+            ]
+        since = parts[2] + "/" + parts[1] + "/" + parts[0]
+        until = parts[5] + "/" + parts[4] + "/" + parts[3]
+        when = np.where(parts[3].notna(), "du " + since + " au " + until, "depuis le " + since)
+        head, body = _calendar_text(col, "fournisseur", "classe temporelle {}", 10)
+        text = head + " " + pd.Series(when, dtype=object).fillna("") + " : " + body
+        d_head, d_body = _calendar_text(col, "distributeur", "classe temporelle distributeur {}", 4)
+        text = text.where(d_body == "", text + " ; " + d_head + " : " + d_body)
+        notes = []
+        for note in pd.unique(text[~bad & (body != "").to_numpy()]):
+            if note not in self.calendar_notes and len(self.calendar_notes) < CALENDAR_NOTES_MAX:
+                self.calendar_notes.add(note)
+                notes.append(note[:1000])
+        return reason, notes
+
+    def _index_rows(self, table: Table, data: np.ndarray, info: pd.DataFrame) -> Parsed:
         if self.data_labels:
             self.c_total = self.data_labels.index("eas t") if "eas t" in self.data_labels else None
             self.c_type = next(
@@ -259,6 +336,24 @@ class DailyIndexParser(FormatParser):
             else:
                 self.ref_cache[prm] = (int(index["id"].iloc[0]), "")
         return self.ref_cache[prm]
+
+
+def _calendar_text(col, owner: str, klass: str, count: int) -> tuple[pd.Series, pd.Series]:
+    """(« calendrier fournisseur AA000000 « Option … » », « EAS F1 = HC (Heures Creuses), … »)
+    per line of the calendar section (columns read whole: one step per temporal class)."""
+    ident = col(f"identifiant calendrier {owner}")
+    label = col(f"libelle calendrier {owner}")
+    head = ("calendrier " + owner + " " + ident).str.strip()
+    head = head.where(label == "", head + " « " + label + " »")
+    body = pd.Series([""] * len(ident), dtype=object)
+    for i in range(1, count + 1):
+        k = klass.format(i)
+        cid, lib, reg = col(f"identifiant {k}"), col(f"libelle {k}"), col(f"cadran {k}")
+        part = reg + " = " + cid
+        part = part.where(lib == "", part + " (" + lib + ")")
+        has = (reg != "") & (cid != "")
+        body = body.where(~has, body.where(body == "", body + ", ") + part)
+    return head, body
 
 
 def blocks_of(parser, table: Table) -> tuple[np.ndarray, pd.DataFrame]:
