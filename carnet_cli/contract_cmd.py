@@ -594,6 +594,14 @@ def _delta_json(rec: dict) -> dict:
     return out
 
 
+def _moves(delta: dict) -> bool:
+    """A building's line is worth showing: its summary is not « +0,00 MWh PCI » alone (no cent
+    moves and the MWh round to nothing), judged on the figures rather than on their text."""
+    mwh = delta.get("delta_actual_mwh_pci") or 0.0
+    cents = delta.get("delta_bonus_cents") or delta.get("delta_penalty_cents")
+    return bool(cents) or not (0.0 <= mwh < 0.005)
+
+
 def _pending(args) -> int:
     from contract.periods import pending_regularisations
 
@@ -630,11 +638,7 @@ def _pending(args) -> int:
     for p in data:
         first = True
         for b in [*p["buildings"], p["total"] | {"building_code": "TOTAL"}]:
-            if (
-                b["building_code"] != "TOTAL"
-                and b["summary"].startswith("+0,00 MWh PCI")
-                and ("€" not in b["summary"])
-            ):
+            if b["building_code"] != "TOTAL" and not _moves(b):
                 continue  # a building the pending rows do not move
             rows.append(
                 [

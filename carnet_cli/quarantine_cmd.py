@@ -23,19 +23,15 @@ from carnet.models import Channel, User
 from carnet.quarantine import (
     STATUS_LABELS_FR,
     QuarantineError,
-    accept,
     declare_meter_replacement,
-    declare_replacement,
     fr_num,
-    get_held,
     list_held,
     reason_label,
-    reject,
 )
 from carnet.timeutil import fr_date
 from carnet_cli.main import CliError
 from dashboards.fmt import fr_unit
-from ingest.plausibility import recheck_held
+from ingest.plausibility import decide, recheck_held
 
 
 def register(sub) -> None:
@@ -161,26 +157,16 @@ def _decide(args) -> int:
     engine = db.get_engine()
     actor = _actor(args.user)
     try:
-        if args.decision == "accept":
-            lines = [accept(engine, args.id, actor=actor, why=args.why)]
-        elif args.decision == "reject":
-            lines = [reject(engine, args.id, actor=actor, why=args.why)]
-        else:
-            lines = [
-                declare_replacement(
-                    engine,
-                    args.id,
-                    actor=actor,
-                    old_final_value=_number(args.old_final, "--old-final"),
-                    new_start_value=_number(args.new_start, "--new-start"),
-                    why=args.why,
-                )
-            ]
-        if args.decision != "reject":
-            row = get_held(engine, args.id)
-            lines += recheck_held(
-                engine, int(row.channel_id), actor=actor, after_ts=int(row.ts), decision_id=args.id
-            )
+        replace = args.decision == "replace"
+        lines = decide(
+            engine,
+            args.decision,
+            args.id,
+            actor=actor,
+            why=args.why,
+            old_final_value=_number(args.old_final, "--old-final") if replace else None,
+            new_start_value=_number(args.new_start, "--new-start") if replace else None,
+        )
     except QuarantineError as exc:
         raise _refused(exc) from exc
     print("\n".join(lines))

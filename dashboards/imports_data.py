@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 from carnet import batches, quarantine
 from carnet.models import ImportBatch, QuarantinedReading
 from dashboards.fmt import NBSP, fr_datetime, fr_number, fr_unit
-from ingest.plausibility import recheck_held
+from ingest import plausibility
 
 REVIEW_LIMIT = 500  # held readings listed on the page (the CLI lists them all)
 HISTORY_LIMIT = 50
@@ -178,26 +178,17 @@ def decide(
     check_decision(action, why, old_final, new_start)
     motif = _motif(why)
     qid = int(quarantine_id)
-    if action == "reject":
-        return quarantine.reject(engine, qid, actor=actor, why=motif)
-    held = quarantine.get_held(engine, qid)
-    if action == "accept":
-        message = quarantine.accept(engine, qid, actor=actor, why=motif)
-    else:
-        message = quarantine.declare_replacement(
-            engine,
-            qid,
-            actor=actor,
-            old_final_value=parse_index(old_final, "l'ancien index final"),
-            new_start_value=parse_index(new_start, "le nouvel index de départ"),
-            why=motif,
-        )
-    # the readings held behind this one (compared with the old reference) are checked again,
-    # as `carnet quarantine accept|replace` does
-    followers = recheck_held(
-        engine, int(held.channel_id), actor=actor, after_ts=int(held.ts), decision_id=qid
+    replace = action == "replace"
+    messages = plausibility.decide(
+        engine,
+        action,
+        qid,
+        actor=actor,
+        why=motif,
+        old_final_value=parse_index(old_final, "l'ancien index final") if replace else None,
+        new_start_value=parse_index(new_start, "le nouvel index de départ") if replace else None,
     )
-    return " ".join([message, *followers])
+    return " ".join(messages)
 
 
 # ---------------------------------------------------------------- batches

@@ -838,3 +838,47 @@ def recheck_held(
         accepted, _ = screen(conn, frame)
     why = why or f"plausible après la décision sur le relevé n° {decision_id}"
     return [accept(engine, int(q), actor=actor, why=why) for q in accepted["line_no"]]
+
+
+def decide(
+    engine,
+    decision: str,
+    quarantine_id: int,
+    *,
+    actor: str,
+    why: str,
+    old_final_value: float | None = None,
+    new_start_value: float | None = None,
+) -> list[str]:
+    """A person's decision on one held reading (`accept`, `reject` or `replace`: a meter
+    replacement declared), then, unless rejected, the readings of the same channel held behind
+    it are checked again (`recheck_held`). The French messages, the decision's first. The one
+    path of the command line and of the imports page."""
+    from carnet import quarantine
+
+    if decision == "reject":
+        return [quarantine.reject(engine, quarantine_id, actor=actor, why=why)]
+    if decision == "accept":
+        message = quarantine.accept(engine, quarantine_id, actor=actor, why=why)
+    elif decision == "replace":
+        message = quarantine.declare_replacement(
+            engine,
+            quarantine_id,
+            actor=actor,
+            old_final_value=old_final_value,
+            new_start_value=new_start_value,
+            why=why,
+        )
+    else:
+        raise ValueError(f"unknown decision {decision!r}")
+    row = quarantine.get_held(engine, quarantine_id)
+    return [
+        message,
+        *recheck_held(
+            engine,
+            int(row.channel_id),
+            actor=actor,
+            after_ts=int(row.ts),
+            decision_id=quarantine_id,
+        ),
+    ]

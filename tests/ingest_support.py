@@ -70,3 +70,15 @@ def rejected(engine: Engine, batch_id: int) -> pd.DataFrame:
 def count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+def assert_accounted(report) -> None:
+    """Every value of a file is in exactly one count: read = inserted + updated + unchanged
+    + rejected + quarantined."""
+    assert report.rows_read == (
+        report.rows_inserted
+        + report.rows_updated
+        + report.rows_unchanged
+        + report.rows_rejected
+        + report.rows_quarantined
+    )

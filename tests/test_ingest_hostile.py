@@ -22,7 +22,14 @@ from carnet.models import Quality
 from carnet_cli.main import main
 from ingest import limits
 from ingest.importer import import_file
-from tests.ingest_support import count, load_samples, readings, rejected, utc
+from tests.ingest_support import (
+    assert_accounted,
+    count,
+    load_samples,
+    readings,
+    rejected,
+    utc,
+)
 
 PEAK_RSS_BYTES = 300 * 1024 * 1024
 
@@ -31,16 +38,6 @@ PEAK_RSS_BYTES = 300 * 1024 * 1024
 def town(engine):
     load_samples(engine)
     return engine
-
-
-def _accounted(report) -> None:
-    assert report.rows_read == (
-        report.rows_inserted
-        + report.rows_updated
-        + report.rows_unchanged
-        + report.rows_rejected
-        + report.rows_quarantined
-    )
 
 
 def _batch(engine, batch_id: int) -> dict:
@@ -87,7 +84,7 @@ def test_ambiguous_numbers_are_rejected_with_both_readings(town, tmp_path):
         encoding="utf-8",
     )
     report = import_file(town, path)
-    _accounted(report)
+    assert_accounted(report)
     assert (report.rows_read, report.rows_rejected, report.rows_quarantined) == (9, 2, 0)
     rej = rejected(town, report.batch_id).set_index("line_no")["reason"]
     assert rej[4].startswith("nombre ambigu « 1.280 » : 1,28 ou 1\u00a0280 ? (le fichier a la")
@@ -128,7 +125,7 @@ def test_ambiguous_gas_index_invents_no_meter_replacement(town, tmp_path):
         encoding="utf-8",
     )
     report = import_file(town, path)
-    _accounted(report)
+    assert_accounted(report)
     assert [r["line_no"] for r in report.rejected] == [3]
     assert readings(town, "MAIRIE-GAZ")["value"].tolist() == [1275.5, 1284.0]
     assert count(town, "index_reset") == 0 and report.meter_changes == []
@@ -151,7 +148,7 @@ def test_one_stray_byte_keeps_the_utf8_header_and_the_estimated_flags(town, tmp_
     path = tmp_path / "presque-utf8.csv"
     path.write_bytes(_quality_file(stray_line=5))  # line 5: 03:00, estimated
     report = import_file(town, path)
-    _accounted(report)
+    assert_accounted(report)
     assert report.rows_inserted == 8 and report.rows_rejected == 0
     got = readings(town, "MAIRIE-CONSEIL-T")
     estimated = [Quality.ESTIMATED if h % 2 else Quality.MEASURED for h in range(8)]
@@ -188,7 +185,7 @@ def test_quoted_fields_spanning_lines_keep_physical_line_numbers(town, tmp_path)
         encoding="utf-8",
     )
     report = import_file(town, path)
-    _accounted(report)
+    assert_accounted(report)
     assert report.format == "logger"
     by_line = {r["line_no"]: r["reason"] for r in report.rejected}
     assert "« --- »" in by_line[4]  # physical line 4: line 2-3 was one record
@@ -211,7 +208,7 @@ def test_nul_and_control_characters_are_rejected_rows(town, tmp_path):
         b'MAIRIE-CONSEIL-T;01/12/2024 11:00;"19,\x006"\n'
     )
     report = import_file(town, path)  # PostgreSQL refuses NUL in text: never sent to it
-    _accounted(report)
+    assert_accounted(report)
     assert (report.rows_inserted, report.rows_rejected, report.exit_status) == (1, 3, 1)
     rej = rejected(town, report.batch_id)
     assert rej["line_no"].tolist() == [3, 4, 5]
@@ -234,7 +231,7 @@ def test_timestamps_beyond_the_admitted_years_are_rejected_not_crashed(town, tmp
     )
     assert main(["import", str(path)]) == 1
     report = import_file(town, path)
-    _accounted(report)
+    assert_accounted(report)
     assert report.rows_rejected == 5 and report.rows_unchanged == 1
     reasons = [r["reason"] for r in report.rejected]
     assert sum("hors de la plage admise" in r for r in reasons) == 4
@@ -270,7 +267,7 @@ def test_fields_lines_and_columns_over_the_limits_are_rejected_rows(town, tmp_pa
         encoding="utf-8",
     )
     report = import_file(town, path)
-    _accounted(report)
+    assert_accounted(report)
     assert (report.rows_inserted, report.rows_rejected) == (2, 3)
     by_line = {r["line_no"]: r["reason"] for r in report.rejected}
     assert by_line[3].startswith("ligne trop longue")
@@ -317,7 +314,7 @@ def test_many_unknown_columns_cost_a_bounded_number_of_rejected_rows(town, tmp_p
     path = tmp_path / "inconnues.csv"
     size = _wide_unknown(path, 400)
     report = import_file(town, path)
-    _accounted(report)
+    assert_accounted(report)
     values = 400 * (limits.MAX_COLUMNS - 1)
     assert report.rows_rejected == values and report.rows_inserted == 0
     assert report.exit_status == 1
@@ -347,7 +344,7 @@ def test_rejects_beyond_the_kept_ones_are_summarised_by_reason(town, tmp_path, m
         ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = import_file(town, path, chunk_lines=4)
-    _accounted(report)
+    assert_accounted(report)
     assert report.rows_rejected == 12
     rej = rejected(town, report.batch_id)
     assert len(rej) == 2 + 2  # two kept whole, one reason summarised, then the others
@@ -477,7 +474,7 @@ def test_workbook_cells_over_the_limits_are_rejected_rows(town, tmp_path):
     path = tmp_path / "releves.xlsx"
     wb.save(path)
     report = import_file(town, path)
-    _accounted(report)
+    assert_accounted(report)
     assert report.format == "generic-long"
     by_line = {r["line_no"]: r["reason"] for r in report.rejected}
     assert sorted(by_line) == [3, 5, 6, 7]
