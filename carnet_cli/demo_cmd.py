@@ -50,13 +50,8 @@ def _wipe(url: str) -> None:
 
 
 def _demo(args) -> int:
-    from carnet.demo import (
-        build_demo,
-        demo_passwords,
-        existing_demo,
-        interrupted_demo,
-        load_demo_portfolio,
-    )
+    from carnet_cli.demo.scenario import demo_passwords, load_demo_portfolio
+    from carnet_cli.demo.town import build_demo, existing_demo, interrupted_demo
 
     url = database_url()
     if args.force:

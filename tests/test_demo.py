@@ -14,14 +14,6 @@ from sqlalchemy import create_engine, func, select, text
 
 from carnet import db as carnet_db
 from carnet.db import session_scope
-from carnet.demo import (
-    ORIGIN,
-    build_demo,
-    demo_passwords,
-    load_demo_portfolio,
-    readings_checksum,
-    simulate,
-)
 from carnet.models import (
     Booking,
     Building,
@@ -39,6 +31,9 @@ from carnet.models import (
 from carnet.queries import daily_frame, monthly_frame
 from carnet.timeutil import local_dates, local_day_bounds
 from carnet.users import authenticate
+from carnet_cli.demo.calendar_weather import ORIGIN
+from carnet_cli.demo.scenario import demo_passwords, load_demo_portfolio
+from carnet_cli.demo.town import build_demo, readings_checksum, simulate
 
 # one worker builds the demo and runs all of these (`make test` uses --dist loadgroup)
 pytestmark = pytest.mark.xdist_group(name="demo")

@@ -20,8 +20,8 @@ from sqlalchemy import inspect
 
 from carnet import db as carnet_db
 from carnet.backup import database_counts
-from carnet.demo import build_demo
 from carnet.restore import read_manifest
+from carnet_cli.demo.town import build_demo
 from tests.test_backup import Targets, cli, finance_json, read_tables, settle_json
 
 pytestmark = pytest.mark.xdist_group(name="demo")

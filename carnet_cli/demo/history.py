@@ -1,5 +1,6 @@
-"""The demo town's carnet de santé: obligations and their past completions, works, agents'
-observations, alarms and the meter change, dated in the past so the timeline has a history.
+"""The demo town's carnet de santé: obligations and their past completions, works and agents'
+observations (the story of `data/demo/simulation.yaml`), dated in the past so the timeline has a
+history; the faults' alarms and the meter change are `faults`'.
 
 Written with the ORM (no permission checks: this is the record as it would have been kept);
 obligations come from the regulatory templates of `carnet.obligations`, then get the completion
@@ -15,18 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carnet.access import SYSTEM
-from carnet.demo import CONTRACT_START, behaviour
-from carnet.models import (
-    Building,
-    Channel,
-    DeviceStatus,
-    Equipment,
-    IndexReset,
-    LogbookEntry,
-    Room,
-)
+from carnet.models import Building, Equipment, LogbookEntry, Room
 from carnet.obligations import add_months, apply_templates, due_after
 from carnet.timeutil import TZ
+from carnet_cli.demo.scenario import behaviour
+
+CONTRACT_START = dt.date(2024, 7, 1)  # CHAUFF-2024 (portfolio.yaml): the history knows it
 
 PREVIOUS_CONTRACTOR = "Chauffage Services Artois"
 BODIES = ("Apave", "Bureau Veritas", "Socotec", "Dekra")
@@ -163,14 +158,18 @@ def _completions(
     return dates
 
 
-def write_history(session: Session, data, portfolio: dict, now: dt.datetime) -> dict:
-    today = now.astimezone(TZ).date()
-    buildings = {b.code: b for b in session.scalars(select(Building))}
-    equipment = {e.code: e for e in session.scalars(select(Equipment))}
-    rooms = {r.code: r for r in session.scalars(select(Room))}
-    entries: list[LogbookEntry] = []
+class Logbook:
+    """The demo's logbook entries, added to the session in the order they were written, so
+    that their ids follow it."""
 
-    def entry(
+    def __init__(self, session: Session) -> None:
+        self.buildings = {b.code: b for b in session.scalars(select(Building))}
+        self.equipment = {e.code: e for e in session.scalars(select(Equipment))}
+        self.rooms = {r.code: r for r in session.scalars(select(Room))}
+        self.entries: list[LogbookEntry] = []
+
+    def add(
+        self,
         when: dt.datetime,
         building: str,
         kind: str,
@@ -185,9 +184,9 @@ def write_history(session: Session, data, portfolio: dict, now: dt.datetime) -> 
         **extra,
     ) -> LogbookEntry:
         e = LogbookEntry(
-            building_id=buildings[building].id,
-            equipment_id=equipment[eq].id if eq else None,
-            room_id=rooms[room].id if room else None,
+            building_id=self.buildings[building].id,
+            equipment_id=self.equipment[eq].id if eq else None,
+            room_id=self.rooms[room].id if room else None,
             occurred_at=when,
             kind=kind,
             title=title,
@@ -200,15 +199,21 @@ def write_history(session: Session, data, portfolio: dict, now: dt.datetime) -> 
             updated_at=when,
             **extra,
         )
-        entries.append(e)
+        self.entries.append(e)
         return e
 
-    # obligations from the templates, with their history of completions
+    def flush(self, session: Session) -> None:
+        session.add_all(self.entries)
+        session.flush()
+
+
+def write_obligations(session: Session, log: Logbook, today: dt.date) -> int:
+    """Obligations from the templates, with their history of completions; returns how many."""
     n_obligations = 0
-    for code, building in buildings.items():
+    for code, building in log.buildings.items():
         for ob in apply_templates(session, building, SYSTEM, today=today):
             n_obligations += 1
-            eq = equipment_by_id(equipment, ob.equipment_id)
+            eq = _equipment_by_id(log.equipment, ob.equipment_id)
             dates = _completions(
                 code, ob.template, ob.periodicity_months, ob.periodicity_days, today
             )
@@ -229,7 +234,7 @@ def write_history(session: Session, data, portfolio: dict, now: dt.datetime) -> 
                 )
                 if contractor and not after:
                     text_ += f" Intervention de {PREVIOUS_CONTRACTOR} (ancien prestataire)."
-                entry(
+                log.add(
                     _at(d, 8 + _h(code, d, 1) % 8),
                     code,
                     kind,
@@ -245,13 +250,16 @@ def write_history(session: Session, data, portfolio: dict, now: dt.datetime) -> 
             if dates:
                 ob.last_done_on = dates[-1]
                 ob.next_due_on = due_after(ob, dates[-1])
+    return n_obligations
 
-    # the curated story (data/demo/simulation.yaml)
+
+def write_story(log: Logbook, now: dt.datetime) -> None:
+    """The curated story (data/demo/simulation.yaml), up to `now`."""
     for item in behaviour()["story"]:
         local = dt.datetime.fromisoformat(item["at"]).replace(tzinfo=TZ)
         if local.astimezone(dt.UTC) > now:
             continue
-        entry(
+        log.add(
             local.astimezone(dt.UTC),
             item["building"],
             item["kind"],
@@ -265,95 +273,8 @@ def write_history(session: Session, data, portfolio: dict, now: dt.datetime) -> 
             item.get("answer"),
         )
 
-    # alarms raised by the boiler fault channel
-    for ep in data.fault_episodes:
-        main = f"{ep['building']}-CHAUD-1"
-        when = dt.datetime.fromtimestamp(ep["start_ts"], dt.UTC)
-        entry(
-            when,
-            ep["building"],
-            "alarm",
-            "Défaut chaudière",
-            f"Défaut chaudière remonté par la télégestion : code {ep['code']} ({ep['label']}).",
-            "system",
-            status="done" if ep["closed"] else "open",
-            eq=main,
-            source="poller",
-            alarm_key=f"{main}-DEF:{ep['code']}:{ep['start_ts']}",
-        )
 
-    # the meter replaced mid-season: the logbook event that closes the old index
-    mc = data.meter_change
-    if mc:
-        b = next(x for x in portfolio["buildings"] if x["code"] == mc["building"])
-        gas = next(c for c in b["channels"] if c["quantity"] == "gas_volume_m3")
-        when = dt.datetime.fromtimestamp(mc["when_ts"], dt.UTC)
-        old = f"{mc['old_final']:,.2f}".replace(",", "\u202f").replace(".", ",")
-        new = f"{mc['new_start']:.2f}".replace(".", ",")
-        e = entry(
-            when,
-            mc["building"],
-            "meter_change",
-            "Remplacement du compteur gaz",
-            f"Compteur gaz remplacé par le distributeur (PCE {gas['external_ref']}) : ancien"
-            f" compteur Schlumberger G16 n° SCH-9712083, index final {old} m³ ; nouveau"
-            f" compteur Itron G16 Gallus n° ITR-2501066, index de pose {new} m³.",
-            "gestionnaire",
-            eq=f"{mc['building']}-COMPTEUR-2",
-        )
-        session.add_all(entries)
-        session.flush()
-        channel_id = session.scalar(select(Channel.id).where(Channel.code == gas["code"]))
-        session.add(
-            IndexReset(
-                channel_id=channel_id,
-                ts=mc["ts"],
-                old_final_value=mc["old_final"],
-                new_start_value=mc["new_start"],
-                logbook_entry_id=e.id,
-            )
-        )
-    session.add_all(entries)
-    session.flush()
-    devices = write_device_status(session, buildings, equipment, now)
-    return {"logbook": len(entries), "obligations": n_obligations, "devices": devices}
-
-
-SILENT_DEVICE_BUILDING = "CTM"
-
-
-def write_device_status(
-    session: Session, buildings: dict, equipment: dict, now: dt.datetime
-) -> int:
-    """The boiler controllers' last contact, as the Modbus poller leaves it: every controller
-    answered a few minutes ago, except the technical centre's, silent since yesterday (its
-    gateway lost power), which the contractor's page must show."""
-    n = 0
-    for i, (code, building) in enumerate(sorted(buildings.items())):
-        boiler = equipment.get(f"{code}-CHAUD-1")
-        silent = code == SILENT_DEVICE_BUILDING
-        last = now - (dt.timedelta(hours=26) if silent else dt.timedelta(minutes=1 + i % 3))
-        session.add(
-            DeviceStatus(
-                gateway_code=f"GW-{code}",
-                unit=10,
-                model="generic-boiler",
-                building_id=building.id,
-                equipment_id=boiler.id if boiler else None,
-                last_contact_at=last,
-                last_error=(
-                    "pas de réponse de l'unité 10 (délai de 2 s dépassé)" if silent else None
-                ),
-                last_error_at=now - dt.timedelta(minutes=1) if silent else None,
-                consecutive_failures=26 * 60 if silent else 0,
-            )
-        )
-        n += 1
-    session.flush()
-    return n
-
-
-def equipment_by_id(equipment: dict[str, Equipment], eq_id: int | None) -> Equipment | None:
+def _equipment_by_id(equipment: dict[str, Equipment], eq_id: int | None) -> Equipment | None:
     if eq_id is None:
         return None
     return next((e for e in equipment.values() if e.id == eq_id), None)
