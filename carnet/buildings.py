@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from carnet.access import (
     ActorLike,
     CarnetPermissionError,
-    building_ids_in_scope,
     can_view_building,
     can_view_logbook,
+    viewable_building_ids,
 )
 from carnet.attachments import entry_attachments
 from carnet.logbook import KIND_LABELS_FR, resolve_building, timeline
@@ -57,7 +57,7 @@ def building_by_qr_token(session: Session, token: str) -> Building | None:
 
 
 def visible_buildings(session: Session, actor: ActorLike) -> list[Building]:
-    scope = building_ids_in_scope(session, actor)
+    scope = viewable_building_ids(session, actor)
     stmt = select(Building).order_by(Building.code)
     if scope is not None:
         stmt = stmt.where(Building.id.in_(scope or [-1]))

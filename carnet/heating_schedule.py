@@ -14,7 +14,8 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from carnet.bookings import ActorLike, BookingPermissionError, visible_building_ids
+from carnet.access import scope_of
+from carnet.bookings import ActorLike, BookingPermissionError
 from carnet.models import Booking, Building, ContractBuilding, Room, ScheduleView
 from carnet.roles import can
 from carnet.timeutil import TZ
@@ -108,7 +109,7 @@ def heating_schedule(
     )
     live = Booking.status == "confirmed"
     stmt = stmt.where(or_(live, Booking.updated_at > since) if since is not None else live)
-    scope = visible_building_ids(session, actor)
+    scope = scope_of(session, actor).building_filter
     if contract_id is not None:
         wanted = set(
             session.scalars(

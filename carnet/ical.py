@@ -16,6 +16,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carnet.access import Scope
 from carnet.audit import record
 from carnet.bookings import ActorLike, BookingPermissionError
 from carnet.models import Booking, Building, Contract, ContractBuilding, Room
@@ -81,6 +82,22 @@ def _audit(session: Session, actor: ActorLike, kind: str, code: str, revoke: boo
         code,
         None,
         {"ical_token": "(révoqué)" if revoke else "(régénéré)"},
+    )
+
+
+def feeds_in_scope(
+    session: Session, scope: Scope
+) -> tuple[list[tuple[str, str | None]], list[tuple[str, str, str | None]]]:
+    """The feeds a user may see: (contract code, token) of its contracts and (room code, room
+    name, token) of the bookable rooms of its buildings; a token None = no feed open."""
+    contracts = select(Contract.code, Contract.ical_token).order_by(Contract.code)
+    rooms = select(Room.code, Room.name, Room.ical_token).where(Room.bookable.is_(True))
+    if not scope.sees_all:
+        contracts = contracts.where(Contract.id.in_(scope.contract_ids or [-1]))
+        rooms = rooms.where(Room.building_id.in_(scope.building_ids or [-1]))
+    return (
+        [tuple(r) for r in session.execute(contracts)],
+        [tuple(r) for r in session.execute(rooms.order_by(Room.code))],
     )
 
 
