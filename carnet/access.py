@@ -81,22 +81,24 @@ def scope_of(bind: Engine | Connection | Session, actor: ActorLike) -> Scope:
         return EVERYTHING
     if actor.contract_id is None:
         return NOTHING
+    return scope_of_contract(bind, actor.contract_id)
+
+
+def scope_of_contract(bind: Engine | Connection | Session, contract_id: int) -> Scope:
+    """What one contract covers (its contractor's scope): the contract, its buildings and
+    their channels; nothing for an unknown contract."""
     if isinstance(bind, Engine):
         with bind.connect() as conn:
-            return _contract_scope(conn, actor.contract_id)
-    return _contract_scope(bind, actor.contract_id)
-
-
-def _contract_scope(conn: Connection | Session, contract_id: int) -> Scope:
-    codes = frozenset(conn.scalars(select(Contract.code).where(Contract.id == contract_id)))
+            return scope_of_contract(conn, contract_id)
+    codes = frozenset(bind.scalars(select(Contract.code).where(Contract.id == contract_id)))
     if not codes:
         return NOTHING
     in_contract = select(ContractBuilding.building_id).where(
         ContractBuilding.contract_id == contract_id
     )
-    buildings = frozenset(conn.scalars(in_contract))
+    buildings = frozenset(bind.scalars(in_contract))
     channels = frozenset(
-        conn.scalars(select(Channel.id).where(Channel.building_id.in_(in_contract)))
+        bind.scalars(select(Channel.id).where(Channel.building_id.in_(in_contract)))
     )
     return Scope(False, frozenset({contract_id}), codes, buildings, channels)
 

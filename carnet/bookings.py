@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from carnet.access import Actor as Actor  # re-exported: callers name it from here
 from carnet.access import ActorLike, by_ref, scope_of
 from carnet.audit import record, row_image
-from carnet.models import BOOKING_STATUSES, Booking, Room
+from carnet.models import BOOKING_STATUSES, Booking, Building, Room
 from carnet.roles import can
 from carnet.timeutil import TZ, fr_date
 
@@ -473,6 +473,41 @@ def list_bookings(
     if scope is not None:
         stmt = stmt.where(Room.building_id.in_(scope or {-1}))
     return list(session.scalars(stmt.order_by(Booking.starts_at, Booking.id)))
+
+
+def visible_booking(session: Session, actor: ActorLike, booking_id: int) -> Booking | None:
+    """The booking if the actor may see it (its room in the actor's buildings), else None."""
+    _require(actor, "bookings.view")
+    booking = session.get(Booking, booking_id)
+    if booking is None or not scope_of(session, actor).has_building(booking.room.building_id):
+        return None
+    return booking
+
+
+def bookable_rooms(session: Session, actor: ActorLike) -> list[dict]:
+    """The bookable rooms of the actor's buildings, by building and room name: `id`, `code`,
+    `name`, `building_id`, `building` (code), `building_name`."""
+    _require(actor, "bookings.view")
+    stmt = (
+        select(Room, Building)
+        .join(Building, Room.building_id == Building.id)
+        .where(Room.bookable.is_(True))
+        .order_by(Building.name, Room.name)
+    )
+    scope = scope_of(session, actor).building_filter
+    if scope is not None:
+        stmt = stmt.where(Building.id.in_(scope or [-1]))
+    return [
+        {
+            "id": r.id,
+            "code": r.code,
+            "name": r.name,
+            "building_id": b.id,
+            "building": b.code,
+            "building_name": b.name,
+        }
+        for r, b in session.execute(stmt)
+    ]
 
 
 def booking_dict(booking: Booking) -> dict:

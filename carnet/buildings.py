@@ -56,6 +56,12 @@ def building_by_qr_token(session: Session, token: str) -> Building | None:
     return session.scalar(select(Building).where(Building.qr_token == token))
 
 
+def building_rooms(session: Session, building_id: int) -> list[dict]:
+    """The building's rooms by name (`code`, `name`), for the QR report form's "Où ?"."""
+    rooms = session.scalars(select(Room).where(Room.building_id == building_id).order_by(Room.name))
+    return [{"code": r.code, "name": r.name} for r in rooms]
+
+
 def visible_buildings(session: Session, actor: ActorLike) -> list[Building]:
     scope = viewable_building_ids(session, actor)
     stmt = select(Building).order_by(Building.code)

@@ -16,10 +16,10 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet.access import Scope
+from carnet.access import Scope, scope_of_contract
 from carnet.audit import record
 from carnet.bookings import ActorLike, BookingPermissionError
-from carnet.models import Booking, Building, Contract, ContractBuilding, Room
+from carnet.models import Booking, Building, Contract, Room
 from carnet.roles import can
 from carnet.timeutil import fr_date
 
@@ -127,13 +127,8 @@ def room_feed(session: Session, room: Room, now: dt.datetime | None = None) -> s
 
 
 def contract_feed(session: Session, contract: Contract, now: dt.datetime | None = None) -> str:
-    room_ids = list(
-        session.scalars(
-            select(Room.id)
-            .join(ContractBuilding, ContractBuilding.building_id == Room.building_id)
-            .where(ContractBuilding.contract_id == contract.id)
-        )
-    )
+    buildings = scope_of_contract(session, contract.id).building_ids
+    room_ids = list(session.scalars(select(Room.id).where(Room.building_id.in_(buildings))))
     name = f"Chauffage contrat {contract.code}"
     return _calendar(name, _bookings(session, room_ids, now))
 
