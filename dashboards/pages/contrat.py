@@ -17,7 +17,7 @@ from dashboards.auth import current_scope, guarded
 from dashboards.contrat_data import contract_terms, visible_contracts
 from dashboards.fmt import fr_date, fr_eur, fr_number, fr_pct
 
-CAPABILITY = "t['view']"
+CAPABILITY = "contract.view"
 
 dash.register_page(
     __name__,
