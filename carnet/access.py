@@ -1,7 +1,9 @@
-"""Which buildings a user may see in the carnet de santé, checked by the services themselves.
+"""The one scope rule: which contracts, buildings and channels a user may see (`scope_of`),
+checked by the services themselves, the CLI, the pages' data modules and the downloads.
 
 The pages only hide what these functions already refuse: a contractor is scoped to its contract's
-buildings, the finance service has no carnet, the cultural programmer sees rooms only.
+buildings and channels, the finance service has no carnet, the cultural programmer sees rooms
+only.
 """
 
 from __future__ import annotations
@@ -103,12 +105,10 @@ def scope_of_contract(bind: Engine | Connection | Session, contract_id: int) -> 
     return Scope(False, frozenset({contract_id}), codes, buildings, channels)
 
 
-def viewable_building_ids(
-    session: Session, actor: ActorLike, capability: str = "carnet.view"
-) -> frozenset[int] | None:
-    """Buildings the actor may see under `capability` (None = every building): its scope, and
-    none at all for a role without the capability."""
-    if not can(actor.role, capability):
+def viewable_building_ids(session: Session, actor: ActorLike) -> frozenset[int] | None:
+    """Buildings whose carnet the actor may see (None = every building): its scope, and none
+    at all for a role without `carnet.view` (the finance service)."""
+    if not can(actor.role, "carnet.view"):
         return frozenset()
     return scope_of(session, actor).building_filter
 
