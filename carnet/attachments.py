@@ -24,7 +24,7 @@ from carnet.access import ActorLike, CarnetPermissionError, can_view_logbook
 from carnet.audit import record
 from carnet.config import attachments_dir, carnet_home
 from carnet.models import Attachment, Building, LogbookEntry
-from carnet.roles import can
+from carnet.roles import can, is_contractor, is_manager
 
 MAX_BYTES = 10 * 1024 * 1024
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
@@ -79,9 +79,9 @@ def may_attach(session: Session, actor: ActorLike, entry: LogbookEntry) -> bool:
     (an agent's photo on its own observation)."""
     if not can_view_logbook(session, actor, entry.building_id):
         return False
-    if actor.role == "manager":
+    if is_manager(actor.role):
         return True
-    if actor.role == "contractor":
+    if is_contractor(actor.role):
         return can(actor.role, "carnet.intervention")
     return entry.author_login == actor.login
 

@@ -38,7 +38,7 @@ from carnet.access import Actor
 from carnet.config import carnet_home
 from carnet.logbook import cancel_entry
 from carnet.models import AuditEvent, ImportBatch, Quality, QuarantinedReading, User
-from carnet.roles import ROLE_LABELS_FR, can
+from carnet.roles import MANAGER, ROLE_LABELS_FR, can
 from carnet.store import refresh_rollups
 from carnet.timeutil import fr_date, local_day_bounds
 
@@ -700,7 +700,7 @@ def revert_batch(engine: Engine, batch_id: int, *, actor: str, why: str) -> str:
         for entry_id in entries:
             cancel_entry(
                 session,
-                Actor(actor, "manager"),
+                Actor(actor, MANAGER),
                 entry_id,
                 f"Lot d'import n° {n} annulé par {actor} : {why}",
             )

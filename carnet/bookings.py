@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carnet.access import Actor as Actor  # re-exported: callers name it from here
-from carnet.access import ActorLike, by_ref
+from carnet.access import ActorLike, by_ref, scope_of
 from carnet.audit import record, row_image
-from carnet.models import BOOKING_STATUSES, Booking, ContractBuilding, Room
-from carnet.roles import can, is_scoped_to_contract
+from carnet.models import BOOKING_STATUSES, Booking, Building, Room
+from carnet.roles import can
 from carnet.timeutil import TZ, fr_date
 
 STATUS_LABELS_FR = {"option": "option", "confirmed": "confirmée", "cancelled": "annulée"}
@@ -167,20 +167,6 @@ def _require(actor: ActorLike, capability: str) -> None:
                 else "voir les réservations"
             )
         )
-
-
-def visible_building_ids(session: Session, actor: ActorLike) -> set[int] | None:
-    """None = every building; a contractor sees only the buildings of its contract."""
-    if not is_scoped_to_contract(actor.role):
-        return None
-    if actor.contract_id is None:
-        return set()
-    rows = session.scalars(
-        select(ContractBuilding.building_id).where(
-            ContractBuilding.contract_id == actor.contract_id
-        )
-    )
-    return set(rows)
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -483,10 +469,45 @@ def list_bookings(
         stmt = stmt.where(Booking.starts_at < _aware_utc(end))
     if not include_cancelled:
         stmt = stmt.where(Booking.status != "cancelled")
-    scope = visible_building_ids(session, actor)
+    scope = scope_of(session, actor).building_filter
     if scope is not None:
         stmt = stmt.where(Room.building_id.in_(scope or {-1}))
     return list(session.scalars(stmt.order_by(Booking.starts_at, Booking.id)))
+
+
+def visible_booking(session: Session, actor: ActorLike, booking_id: int) -> Booking | None:
+    """The booking if the actor may see it (its room in the actor's buildings), else None."""
+    _require(actor, "bookings.view")
+    booking = session.get(Booking, booking_id)
+    if booking is None or not scope_of(session, actor).has_building(booking.room.building_id):
+        return None
+    return booking
+
+
+def bookable_rooms(session: Session, actor: ActorLike) -> list[dict]:
+    """The bookable rooms of the actor's buildings, by building and room name: `id`, `code`,
+    `name`, `building_id`, `building` (code), `building_name`."""
+    _require(actor, "bookings.view")
+    stmt = (
+        select(Room, Building)
+        .join(Building, Room.building_id == Building.id)
+        .where(Room.bookable.is_(True))
+        .order_by(Building.name, Room.name)
+    )
+    scope = scope_of(session, actor).building_filter
+    if scope is not None:
+        stmt = stmt.where(Building.id.in_(scope or [-1]))
+    return [
+        {
+            "id": r.id,
+            "code": r.code,
+            "name": r.name,
+            "building_id": b.id,
+            "building": b.code,
+            "building_name": b.name,
+        }
+        for r, b in session.execute(stmt)
+    ]
 
 
 def booking_dict(booking: Booking) -> dict:

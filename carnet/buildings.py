@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from carnet.access import (
     ActorLike,
     CarnetPermissionError,
-    building_ids_in_scope,
     can_view_building,
     can_view_logbook,
+    viewable_building_ids,
 )
 from carnet.attachments import entry_attachments
 from carnet.logbook import KIND_LABELS_FR, resolve_building, timeline
@@ -56,8 +56,14 @@ def building_by_qr_token(session: Session, token: str) -> Building | None:
     return session.scalar(select(Building).where(Building.qr_token == token))
 
 
+def building_rooms(session: Session, building_id: int) -> list[dict]:
+    """The building's rooms by name (`code`, `name`), for the QR report form's "Où ?"."""
+    rooms = session.scalars(select(Room).where(Room.building_id == building_id).order_by(Room.name))
+    return [{"code": r.code, "name": r.name} for r in rooms]
+
+
 def visible_buildings(session: Session, actor: ActorLike) -> list[Building]:
-    scope = building_ids_in_scope(session, actor)
+    scope = viewable_building_ids(session, actor)
     stmt = select(Building).order_by(Building.code)
     if scope is not None:
         stmt = stmt.where(Building.id.in_(scope or [-1]))

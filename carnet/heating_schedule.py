@@ -14,8 +14,9 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from carnet.bookings import ActorLike, BookingPermissionError, visible_building_ids
-from carnet.models import Booking, Building, ContractBuilding, Room, ScheduleView
+from carnet.access import scope_of, scope_of_contract
+from carnet.bookings import ActorLike, BookingPermissionError
+from carnet.models import Booking, Building, Room, ScheduleView
 from carnet.roles import can
 from carnet.timeutil import TZ
 
@@ -108,15 +109,9 @@ def heating_schedule(
     )
     live = Booking.status == "confirmed"
     stmt = stmt.where(or_(live, Booking.updated_at > since) if since is not None else live)
-    scope = visible_building_ids(session, actor)
+    scope = scope_of(session, actor).building_filter
     if contract_id is not None:
-        wanted = set(
-            session.scalars(
-                select(ContractBuilding.building_id).where(
-                    ContractBuilding.contract_id == contract_id
-                )
-            )
-        )
+        wanted = scope_of_contract(session, contract_id).building_ids
         scope = wanted if scope is None else scope & wanted
     if scope is not None:
         stmt = stmt.where(Room.building_id.in_(scope or {-1}))

@@ -16,9 +16,10 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carnet.access import Scope, scope_of_contract
 from carnet.audit import record
 from carnet.bookings import ActorLike, BookingPermissionError
-from carnet.models import Booking, Building, Contract, ContractBuilding, Room
+from carnet.models import Booking, Building, Contract, Room
 from carnet.roles import can
 from carnet.timeutil import fr_date
 
@@ -84,6 +85,22 @@ def _audit(session: Session, actor: ActorLike, kind: str, code: str, revoke: boo
     )
 
 
+def feeds_in_scope(
+    session: Session, scope: Scope
+) -> tuple[list[tuple[str, str | None]], list[tuple[str, str, str | None]]]:
+    """The feeds a user may see: (contract code, token) of its contracts and (room code, room
+    name, token) of the bookable rooms of its buildings; a token None = no feed open."""
+    contracts = select(Contract.code, Contract.ical_token).order_by(Contract.code)
+    rooms = select(Room.code, Room.name, Room.ical_token).where(Room.bookable.is_(True))
+    if not scope.sees_all:
+        contracts = contracts.where(Contract.id.in_(scope.contract_ids or [-1]))
+        rooms = rooms.where(Room.building_id.in_(scope.building_ids or [-1]))
+    return (
+        [tuple(r) for r in session.execute(contracts)],
+        [tuple(r) for r in session.execute(rooms.order_by(Room.code))],
+    )
+
+
 def feed_path(token: str) -> str:
     return f"/ical/{token}.ics"
 
@@ -110,13 +127,8 @@ def room_feed(session: Session, room: Room, now: dt.datetime | None = None) -> s
 
 
 def contract_feed(session: Session, contract: Contract, now: dt.datetime | None = None) -> str:
-    room_ids = list(
-        session.scalars(
-            select(Room.id)
-            .join(ContractBuilding, ContractBuilding.building_id == Room.building_id)
-            .where(ContractBuilding.contract_id == contract.id)
-        )
-    )
+    buildings = scope_of_contract(session, contract.id).building_ids
+    room_ids = list(session.scalars(select(Room.id).where(Room.building_id.in_(buildings))))
     name = f"Chauffage contrat {contract.code}"
     return _calendar(name, _bookings(session, room_ids, now))
 

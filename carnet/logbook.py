@@ -20,10 +20,10 @@ from carnet.access import (
     SYSTEM,
     ActorLike,
     CarnetPermissionError,
-    building_ids_in_scope,
     by_ref,
     can_view_building,
     require_view_logbook,
+    viewable_building_ids,
 )
 from carnet.audit import record, row_image
 from carnet.models import (
@@ -38,7 +38,7 @@ from carnet.models import (
     User,
 )
 from carnet.obligations import complete_obligation, undo_completion
-from carnet.roles import can
+from carnet.roles import can, is_contractor, is_manager, is_programmer
 from carnet.timeutil import TZ, fr_date
 
 KIND_LABELS_FR = {
@@ -173,7 +173,7 @@ def local_date(when: dt.datetime) -> dt.date:
 def may_write(session: Session, actor: ActorLike, building: Building, kind: str) -> bool:
     """DESIGN.md roles: the manager writes everything; a contractor its interventions (and
     observations) on its contract's buildings; an agent observations; nobody else."""
-    if actor.role == "manager":
+    if is_manager(actor.role):
         return True
     if not can_view_building(session, actor, building.id):
         return False
@@ -186,11 +186,11 @@ def may_write(session: Session, actor: ActorLike, building: Building, kind: str)
 
 def may_edit(session: Session, actor: ActorLike, entry: LogbookEntry) -> bool:
     """The manager edits any entry; a contractor its own interventions on its buildings."""
-    if actor.role == "manager":
+    if is_manager(actor.role):
         return True
     building = session.get(Building, entry.building_id)
     return (
-        actor.role == "contractor"
+        is_contractor(actor.role)
         and entry.author_login == actor.login
         and may_write(session, actor, building, entry.kind)
     )
@@ -548,9 +548,9 @@ def timeline(
         require_view_logbook(session, actor, b)
         stmt = stmt.where(LogbookEntry.building_id == b.id)
     else:
-        if actor.role == "programmer":
+        if is_programmer(actor.role):
             raise _deny(actor, "consulter le carnet")
-        scope = building_ids_in_scope(session, actor)
+        scope = viewable_building_ids(session, actor)
         if scope is not None:
             stmt = stmt.where(LogbookEntry.building_id.in_(scope or [-1]))
     if kind:
@@ -648,3 +648,18 @@ def open_observations(session: Session, actor: ActorLike, building: Building) ->
     """Observations waiting for the manager's triage (open, not yet followed by anything)."""
     frame = timeline(session, actor, building, kind="observation", status="open")
     return frame[frame["merged_into_id"].isna()].reset_index(drop=True)
+
+
+def entry_counts(
+    session: Session, kind: str, statuses: list[str] | tuple[str, ...], unmerged: bool = False
+) -> dict[int, int]:
+    """building id -> how many entries of `kind` are in `statuses` (the buildings list's
+    "to triage" and "open alarms" columns); `unmerged` leaves out observations merged away."""
+    stmt = (
+        select(LogbookEntry.building_id, func.count())
+        .where(LogbookEntry.kind == kind, LogbookEntry.status.in_(statuses))
+        .group_by(LogbookEntry.building_id)
+    )
+    if unmerged:
+        stmt = stmt.where(LogbookEntry.merged_into_id.is_(None))
+    return dict(session.execute(stmt).all())

@@ -82,7 +82,6 @@ class ChannelKind(enum.StrEnum):
     INSTANT = "instant"
 
 
-ROLES = ("manager", "contractor", "finance", "programmer", "agent")
 LOG_KINDS = (
     "observation",
     "preventive",
@@ -377,7 +376,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))  # one of carnet.roles.ROLES
     contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"))
     password_hash: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet.access import SYSTEM, ActorLike, CarnetPermissionError, building_ids_in_scope
+from carnet.access import SYSTEM, ActorLike, CarnetPermissionError, viewable_building_ids
 from carnet.audit import record, row_image
 from carnet.models import (
     AuditEvent,
@@ -29,7 +29,7 @@ from carnet.models import (
     LogbookEntry,
     Obligation,
 )
-from carnet.roles import can
+from carnet.roles import can, is_programmer
 from carnet.timeutil import TZ
 
 COMBUSTION_FUELS = frozenset(
@@ -402,6 +402,15 @@ def apply_templates(
 # ---------------------------------------------------------------- editing and completion
 
 
+def apply_templates_in_scope(session: Session, actor: ActorLike) -> int:
+    """`apply_templates` on every building of the actor's scope; how many were created."""
+    stmt = select(Building).order_by(Building.code)
+    scope = viewable_building_ids(session, actor)
+    if scope is not None:
+        stmt = stmt.where(Building.id.in_(scope or [-1]))
+    return sum(len(apply_templates(session, b, actor)) for b in session.scalars(stmt).all())
+
+
 def _image(ob: Obligation) -> dict:
     return row_image(ob, OBLIGATION_FIELDS) | {"building_id": ob.building_id}
 
@@ -565,7 +574,7 @@ def obligations_frame(
 ) -> pd.DataFrame:
     """Obligations in the actor's scope, soonest due first, with `days_overdue` (> 0 = late)."""
     today = today or local_today()
-    if actor.role == "programmer":
+    if is_programmer(actor.role):
         raise CarnetPermissionError("accès refusé : les obligations ne sont pas visibles")
     stmt = (
         select(
@@ -585,7 +594,7 @@ def obligations_frame(
         .join(Building, Building.id == Obligation.building_id)
         .outerjoin(Equipment, Equipment.id == Obligation.equipment_id)
     )
-    scope = building_ids_in_scope(session, actor)
+    scope = viewable_building_ids(session, actor)
     if scope is not None:
         stmt = stmt.where(Obligation.building_id.in_(scope or [-1]))
     if building is not None:

@@ -32,7 +32,7 @@ from carnet.models import (
     Station,
     User,
 )
-from carnet.roles import ROLES
+from carnet.roles import ROLES, is_contractor
 
 QUANTITIES = (
     "gas_volume_m3",
@@ -629,7 +629,7 @@ class _Loader:
         values: dict[str, Any] = {"role": u["role"], "name": u.get("name", u["login"])}
         if "active" in u:
             values["active"] = u["active"]
-        if u["role"] == "contractor" and "contract" not in u:
+        if is_contractor(u["role"]) and "contract" not in u:
             self.problems.append(f"{path}.contract: un exploitant est rattaché à un contrat")
         contract = self.ref(Contract, u.get("contract"), f"{path}.contract", "contrat")
         values["contract_id"] = contract.id if contract is not None else None

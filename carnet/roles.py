@@ -1,44 +1,53 @@
 """Who may do what (DESIGN.md, Roles). Enforced on the server by every page, callback and
-download, through `can(user, capability)`; the layout only hides what `can` already refuses."""
+download, through `can(user, capability)`; the layout only hides what `can` already refuses.
+
+The role names are written here once: everything else compares through these constants and
+predicates (the migrations keep their literals, they are history)."""
 
 from __future__ import annotations
 
-ROLES = ("manager", "contractor", "finance", "programmer", "agent")
+MANAGER = "manager"
+CONTRACTOR = "contractor"
+FINANCE = "finance"
+PROGRAMMER = "programmer"
+AGENT = "agent"
+
+ROLES = (MANAGER, CONTRACTOR, FINANCE, PROGRAMMER, AGENT)
 
 ROLE_LABELS_FR = {
-    "manager": "Gestionnaire des bâtiments",
-    "contractor": "Exploitant",
-    "finance": "Service financier",
-    "programmer": "Programmation culturelle",
-    "agent": "Agent",
+    MANAGER: "Gestionnaire des bâtiments",
+    CONTRACTOR: "Exploitant",
+    FINANCE: "Service financier",
+    PROGRAMMER: "Programmation culturelle",
+    AGENT: "Agent",
 }
 
 # capability -> roles that have it (scoping, e.g. a contractor's own contract, is done by the
-# caller with `contract_scope`)
+# caller with `carnet.access.scope_of`)
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "portfolio.view": frozenset({"manager", "contractor", "finance"}),
-    "savings.view": frozenset({"manager", "contractor", "finance"}),
-    "contract.view": frozenset({"manager", "contractor", "finance"}),
-    "contract.edit": frozenset({"manager"}),
-    "adjustment.edit": frozenset({"manager"}),
-    "carnet.view": frozenset({"manager", "contractor", "programmer", "agent"}),
-    "carnet.edit": frozenset({"manager"}),
-    "carnet.intervention": frozenset({"manager", "contractor"}),
-    "carnet.observation": frozenset({"manager", "contractor", "agent"}),
-    "carnet.triage": frozenset({"manager"}),
+    "portfolio.view": frozenset({MANAGER, CONTRACTOR, FINANCE}),
+    "savings.view": frozenset({MANAGER, CONTRACTOR, FINANCE}),
+    "contract.view": frozenset({MANAGER, CONTRACTOR, FINANCE}),
+    "contract.edit": frozenset({MANAGER}),
+    "adjustment.edit": frozenset({MANAGER}),
+    "carnet.view": frozenset({MANAGER, CONTRACTOR, PROGRAMMER, AGENT}),
+    "carnet.edit": frozenset({MANAGER}),
+    "carnet.intervention": frozenset({MANAGER, CONTRACTOR}),
+    "carnet.observation": frozenset({MANAGER, CONTRACTOR, AGENT}),
+    "carnet.triage": frozenset({MANAGER}),
     # the obligations and their due dates (the carnet minus the programmer's rooms-only view)
-    "obligations.view": frozenset({"manager", "contractor", "agent"}),
-    "bookings.view": frozenset({"manager", "contractor", "programmer"}),
-    "bookings.edit": frozenset({"manager", "programmer"}),
-    "heating_schedule.view": frozenset({"manager", "contractor"}),
-    "comfort.view": frozenset({"manager", "contractor"}),
-    "finance.export": frozenset({"manager", "finance"}),
-    "period.close": frozenset({"manager"}),  # close/reopen a month or season, book
-    "import.csv": frozenset({"manager", "contractor"}),
-    "quarantine.review": frozenset({"manager"}),
-    "batch.revert": frozenset({"manager"}),
-    "devices.view": frozenset({"manager", "contractor"}),
-    "users.admin": frozenset({"manager"}),
+    "obligations.view": frozenset({MANAGER, CONTRACTOR, AGENT}),
+    "bookings.view": frozenset({MANAGER, CONTRACTOR, PROGRAMMER}),
+    "bookings.edit": frozenset({MANAGER, PROGRAMMER}),
+    "heating_schedule.view": frozenset({MANAGER, CONTRACTOR}),
+    "comfort.view": frozenset({MANAGER, CONTRACTOR}),
+    "finance.export": frozenset({MANAGER, FINANCE}),
+    "period.close": frozenset({MANAGER}),  # close/reopen a month or season, book
+    "import.csv": frozenset({MANAGER, CONTRACTOR}),
+    "quarantine.review": frozenset({MANAGER}),
+    "batch.revert": frozenset({MANAGER}),
+    "devices.view": frozenset({MANAGER, CONTRACTOR}),
+    "users.admin": frozenset({MANAGER}),
 }
 
 
@@ -51,6 +60,15 @@ def can(role: str | None, capability: str) -> bool:
         raise KeyError(f"unknown capability {capability!r}") from exc
 
 
-def is_scoped_to_contract(role: str | None) -> bool:
-    """A contractor sees only its own contract's buildings and channels."""
-    return role == "contractor"
+def is_manager(role: str | None) -> bool:
+    return role == MANAGER
+
+
+def is_contractor(role: str | None) -> bool:
+    """A contractor is bound to one contract and sees only its buildings and channels."""
+    return role == CONTRACTOR
+
+
+def is_programmer(role: str | None) -> bool:
+    """The cultural programmer sees rooms only: no logbook, no obligations."""
+    return role == PROGRAMMER

@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from carnet.audit import record
 from carnet.models import Contract, User
-from carnet.roles import ROLES
+from carnet.roles import ROLES, is_contractor
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -32,7 +32,7 @@ def set_user(
     if role not in ROLES:
         raise UserError(f"rôle inconnu « {role} » (attendu : {', '.join(ROLES)})")
     contract = None
-    if role == "contractor" and not contract_code:
+    if is_contractor(role) and not contract_code:
         raise UserError("un exploitant est rattaché à un contrat : --contract CODE")
     if contract_code:
         contract = session.scalar(select(Contract).where(Contract.code == contract_code))

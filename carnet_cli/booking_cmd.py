@@ -29,13 +29,13 @@ from carnet.bookings import (
 from carnet.db import get_engine, session_scope
 from carnet.ical import IcalError, feed_path, set_contract_token, set_room_token
 from carnet.models import BOOKING_STATUSES, User
-from carnet.roles import can
+from carnet.roles import MANAGER, can
 from carnet.timeutil import TZ, fr_date, parse_local_date
 from carnet_cli.main import CliError
 
 EXIT_PARTIAL = 1  # a series created, some occurrences refused
 EXIT_CONFLICT = 3  # refused: the slot is taken
-CLI_ACTOR = Actor("cli", "manager")
+CLI_ACTOR = Actor("cli", MANAGER)
 
 
 def register(sub) -> None:
@@ -246,7 +246,7 @@ def cmd_token(args) -> int:
 
 
 def cmd_comfort(args) -> int:
-    from carnet.bookings import visible_building_ids
+    from carnet.access import scope_of
     from contract.comfort_load import contract_building_ids, load_comfort, month_bounds
 
     engine = get_engine()
@@ -260,7 +260,7 @@ def cmd_comfort(args) -> int:
         actor = _actor(session, args.user)
         if not can(actor.role, "comfort.view"):
             raise CliError(f"action refusée : le rôle « {actor.role} » ne voit pas le confort")
-        scope = visible_building_ids(session, actor)
+        scope = scope_of(session, actor).building_filter
     if args.contract:
         try:
             wanted = contract_building_ids(engine, args.contract)

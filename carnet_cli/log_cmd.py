@@ -17,6 +17,7 @@ from carnet.access import Actor, CarnetPermissionError
 from carnet.logbook import LogbookError, add_entry, resolve_building, timeline
 from carnet.models import LOG_KINDS, LOG_STATUSES, Building, User
 from carnet.obligations import apply_templates, edit_obligation, obligations_frame
+from carnet.roles import MANAGER
 from carnet.timeutil import TZ, fr_date, parse_local_date
 from carnet_cli.main import CliError
 
@@ -72,7 +73,7 @@ def register(sub) -> None:
 
 
 def _operator() -> Actor:
-    return Actor(os.environ.get("CARNET_USER") or "cli", "manager")
+    return Actor(os.environ.get("CARNET_USER") or "cli", MANAGER)
 
 
 def _parse_when(text: str | None) -> dt.datetime | None:

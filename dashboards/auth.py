@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import flask
 import flask_login
-from sqlalchemy import select
 from werkzeug.exceptions import abort
 
-from carnet.models import ContractBuilding, User
-from carnet.roles import CAPABILITIES, ROLE_LABELS_FR, can, is_scoped_to_contract
+from carnet.access import Scope, scope_of
+from carnet.models import User
+from carnet.roles import CAPABILITIES, ROLE_LABELS_FR, can, is_contractor
+from dashboards import db
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,25 +159,12 @@ def route(rule: str, capability: str, methods: tuple[str, ...] = ("GET",)) -> Ca
     return decorate
 
 
-def contract_scope() -> int | None:
-    """None when the user sees every contract and building; else the id of the one contract
-    the user is bound to (a contractor). Aborts 403 for a scoped user without a contract."""
+def current_scope() -> Scope:
+    """The signed-in user's scope (`carnet.access.scope_of`): aborts 401 when anonymous, 403
+    for a contractor bound to no contract. Pages pass it to their data modules."""
     user = current_user()
     if user is None:
         abort(401)
-    if not is_scoped_to_contract(user.role):
-        return None
-    if user.contract_id is None:
+    if is_contractor(user.role) and user.contract_id is None:
         abort(403)
-    return user.contract_id
-
-
-def building_scope(session) -> list[int] | None:
-    """None when the user sees every building; else the ids of its contract's buildings."""
-    contract_id = contract_scope()
-    if contract_id is None:
-        return None
-    rows = session.scalars(
-        select(ContractBuilding.building_id).where(ContractBuilding.contract_id == contract_id)
-    )
-    return sorted(set(rows))
+    return scope_of(db.engine(), user)

@@ -14,14 +14,12 @@ import secrets
 import flask
 import qrcode
 import qrcode.image.svg
-from sqlalchemy import select
 from werkzeug.exceptions import abort
 
 from carnet.access import CarnetPermissionError
 from carnet.attachments import MAX_BYTES, AttachmentError, add_attachment, open_attachment
-from carnet.buildings import building_by_qr_token, ensure_qr_token
+from carnet.buildings import building_by_qr_token, building_rooms, ensure_qr_token
 from carnet.logbook import LogbookError, add_entry, may_write, resolve_building
-from carnet.models import Room
 from dashboards import db
 from dashboards.auth import current_user, route
 
@@ -156,11 +154,6 @@ SIGNAL_HTML = """<!doctype html>
 </main></body></html>"""
 
 
-def _rooms(session, building_id: int) -> list[dict]:
-    rooms = session.scalars(select(Room).where(Room.building_id == building_id).order_by(Room.name))
-    return [{"code": r.code, "name": r.name} for r in rooms]
-
-
 OUT_OF_SCOPE = (
     "Votre rôle ou votre contrat ne permet pas de signaler un problème dans ce bâtiment : "
     "adressez-vous aux services techniques."
@@ -181,7 +174,7 @@ def signal(token: str):
             abort(404)
         name, building_id = building.name, building.id
         in_scope = may_write(s, user, building, "observation")
-        rooms = _rooms(s, building_id) if in_scope else []
+        rooms = building_rooms(s, building_id) if in_scope else []
     form = {"room": "", "text": "", "error": None}
     status = 200
     if request.method == "POST":

@@ -18,7 +18,16 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from carnet.adjustments import KIND_LABELS_FR
+from carnet.access import CarnetPermissionError, Scope
+from carnet.adjustments import KIND_LABELS_FR, add_adjustment
+from carnet.contract_lookup import (
+    building_id_by_code,
+    contract_by_code,
+    contract_codes_of_building,
+    contract_covers,
+    contracts_in,
+)
+from carnet.db import session_scope
 from carnet.models import Adjustment, Building, Channel, Contract, ContractBuilding, Station
 from carnet.timeutil import TZ_NAME
 from contract import (
@@ -114,17 +123,13 @@ def _memo(key: tuple, compute):
     return store[key]
 
 
-def contract_choices(session: Session, contract_id: int | None = None) -> list[dict]:
+def contract_choices(engine: Engine, scope: Scope) -> list[dict]:
     """[{code, label}] of the contracts a user may see (all, or the contractor's one)."""
-    stmt = select(Contract.id, Contract.code, Contract.contractor, Contract.kind).order_by(
-        Contract.code
-    )
-    if contract_id is not None:
-        stmt = stmt.where(Contract.id == contract_id)
-    return [
-        {"id": cid, "code": code, "label": f"{code} · {contractor}", "kind": kind}
-        for cid, code, contractor, kind in session.execute(stmt)
-    ]
+    with Session(engine) as s:
+        return [
+            {"id": c.id, "code": c.code, "label": f"{c.code} · {c.contractor}", "kind": c.kind}
+            for c in contracts_in(s, scope)
+        ]
 
 
 def seasons(engine: Engine, contract_code: str) -> tuple[list[str], str]:
@@ -367,3 +372,49 @@ def contract_building_codes(engine: Engine, contract_code: str) -> dict[str, int
                 .where(Contract.code == contract_code)
             ).all()
         )
+
+
+# --- scope: every code from the browser is checked here ------------------------------------
+
+
+def allowed_contract(engine: Engine, scope: Scope, code: str) -> str:
+    """The contract code if the scope sees it; LookupError if unknown, CarnetPermissionError
+    if another's (a contractor: its own contract only)."""
+    with Session(engine) as s:
+        contract = contract_by_code(s, code)
+        if contract is None:
+            raise LookupError(f"contrat inconnu « {code} »")
+        if not scope.has_contract(contract.id):
+            raise CarnetPermissionError(f"accès refusé au contrat {code}")
+    return code
+
+
+def allowed_building(engine: Engine, scope: Scope, contract_code: str, building_code: str) -> bool:
+    """Whether the building is one of the contract's; LookupError if unknown,
+    CarnetPermissionError if outside the scope."""
+    with Session(engine) as s:
+        building_id = building_id_by_code(s, building_code)
+        if building_id is None:
+            raise LookupError(f"bâtiment inconnu « {building_code} »")
+        if not scope.has_building(building_id):
+            raise CarnetPermissionError(f"accès refusé au bâtiment {building_code}")
+        return contract_covers(s, contract_code, building_id)
+
+
+def contracts_of_building(engine: Engine, scope: Scope, building_code: str) -> list[str]:
+    """The contracts covering the building that the scope sees; none for a building unknown
+    or outside the scope (a link to another contractor's building)."""
+    with Session(engine) as s:
+        if not scope.has_building(building_id_by_code(s, building_code)):
+            return []
+        return [
+            c for c in contract_codes_of_building(s, building_code) if scope.has_contract_code(c)
+        ]
+
+
+def record_adjustment(engine: Engine, contract_code: str, building_code: str, *args, **kwargs):
+    """`carnet.adjustments.add_adjustment` in its own transaction (the callback has checked
+    the codes against the scope): (adjustment id, the closed periods it would change)."""
+    with session_scope(engine) as s:
+        adj = add_adjustment(s, contract_code, building_code, *args, **kwargs)
+        return adj.id, list(getattr(adj, "closed_periods", None) or [])

@@ -981,19 +981,3 @@ def batch_rejected(engine: Engine, batch_id: int) -> pd.DataFrame:
             conn,
             params={"b": int(batch_id)},
         )
-
-
-def contract_channel_ids(engine: Engine, contract_id: int | None) -> set[int]:
-    """Channels a contractor may import into: those of its contract's buildings (and their
-    rooms and equipment)."""
-    if contract_id is None:
-        return set()
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT c.id FROM channel c JOIN contract_building cb"
-                " ON cb.building_id = c.building_id WHERE cb.contract_id = :k"
-            ),
-            {"k": int(contract_id)},
-        )
-        return {int(r[0]) for r in rows}

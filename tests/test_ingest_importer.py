@@ -8,10 +8,12 @@ import json
 import pytest
 from sqlalchemy import select
 
+from carnet.access import Actor, scope_of
 from carnet.db import session_scope
 from carnet.models import Contract, ImportBatch
+from carnet.roles import CONTRACTOR
 from carnet_cli.main import main
-from ingest.importer import contract_channel_ids, import_file
+from ingest.importer import import_file
 from tests.ingest_support import SAMPLES, count, load_samples, readings, rejected, utc
 
 
@@ -85,7 +87,7 @@ def test_strict_rolls_back_a_meter_change_too(town):
 def test_contractor_only_into_its_contract_channels(town):
     with session_scope(town) as s:
         contract_id = s.scalar(select(Contract.id).where(Contract.code == "CHAUFF-2024"))
-    allowed = contract_channel_ids(town, contract_id)
+    allowed = scope_of(town, Actor("exploitant", CONTRACTOR, contract_id)).channel_ids
     wide = import_file(town, SAMPLES / "generic_wide.csv", allowed_channel_ids=allowed)
     # MAIRIE is in the contract, ECOLE-JAURES is not: its 6 values are refused
     assert (wide.rows_inserted, wide.rows_rejected) == (3, 6)

@@ -39,6 +39,7 @@ from carnet.logbook import (
 )
 from carnet.models import LOG_KINDS, LOG_STATUSES, Obligation
 from carnet.obligations import edit_obligation, obligations_frame
+from carnet.roles import is_manager
 from carnet.timeutil import TZ
 from dashboards import db
 from dashboards.auth import current_user, guarded, require
@@ -80,7 +81,7 @@ QUANTITY_FR = {
 
 def kinds_for(user) -> list[str]:
     """The kinds this user may write (mirrors `carnet.logbook.may_write`, for the form)."""
-    if user.role == "manager":
+    if is_manager(user.role):
         return list(LOG_KINDS)
     kinds = []
     if user.can("carnet.intervention"):  # the contractor records its interventions first
@@ -625,7 +626,7 @@ def _edit_form(user):
             html.P(
                 "Rien n'est supprimé : une entrée erronée est annulée, avec son motif, et "
                 "chaque modification est tracée."
-                + ("" if user.role == "manager" else " Vous pouvez modifier vos propres entrées."),
+                + ("" if is_manager(user.role) else " Vous pouvez modifier vos propres entrées."),
                 className="muted",
             ),
             html.Div(

@@ -9,9 +9,10 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from carnet.timeutil import TZ
-from contract.comfort_load import load_comfort, month_bounds
+from contract.comfort_load import month_bounds
 from dashboards import db
-from dashboards.auth import building_scope, guarded
+from dashboards.auth import current_scope, guarded
+from dashboards.confort_data import comfort_report
 from dashboards.fmt import fr_number, fr_pct
 
 CAPABILITY = "comfort.view"
@@ -152,9 +153,7 @@ def layout(**_query):
 @guarded(CAPABILITY)
 def render(month):
     first, last = month_bounds(month)
-    with db.session() as s:
-        scope = building_scope(s)
-    report = load_comfort(db.engine(), first, last, None if scope is None else set(scope))
+    report = comfort_report(db.engine(), current_scope(), first, last)
     return [
         html.H2("Par salle"),
         _rooms_table(report.rooms),

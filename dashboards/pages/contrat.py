@@ -8,13 +8,13 @@ import unicodedata
 
 import dash
 from dash import Input, Output, callback, dcc, html
-from sqlalchemy import select
 from werkzeug.exceptions import abort
 
-from carnet.models import Contract, ContractBuilding
+from carnet.access import CarnetPermissionError
 from contract import METHOD_LABELS_FR
 from dashboards import db
-from dashboards.auth import contract_scope, guarded
+from dashboards.auth import current_scope, guarded
+from dashboards.contrat_data import contract_terms, visible_contracts
 from dashboards.fmt import fr_date, fr_eur, fr_number, fr_pct
 
 CAPABILITY = "contract.view"
@@ -41,17 +41,8 @@ KIND_LABELS_FR = {
 }
 
 
-def _visible_contracts() -> list[tuple[str, str]]:
-    scope = contract_scope()
-    with db.session() as s:
-        stmt = select(Contract.code, Contract.contractor).order_by(Contract.code)
-        if scope is not None:
-            stmt = stmt.where(Contract.id == scope)
-        return [(code, contractor) for code, contractor in s.execute(stmt)]
-
-
 def layout(contrat=None, **_query):
-    contracts = _visible_contracts()
+    contracts = visible_contracts(db.engine(), current_scope())
     if not contracts:
         return html.Div(className="page", children=[html.H1("Contrat"), html.P("Aucun contrat.")])
     codes = [c for c, _ in contracts]
@@ -105,80 +96,61 @@ def _row(label: str, value) -> html.Tr:
 @callback(Output("contract-terms-body", "children"), Input("contract-terms-code", "value"))
 @guarded(CAPABILITY)
 def show_terms(code):
-    scope = contract_scope()
-    with db.session() as s:
-        contract = s.scalar(select(Contract).where(Contract.code == code))
-        if contract is None:
-            abort(404)
-        if scope is not None and contract.id != scope:
-            abort(403)
-        station = contract.station
-        rows = [
-            _row("Exploitant", contract.contractor),
-            _row("Type", KIND_LABELS_FR.get(contract.kind, contract.kind)),
-            _row(
-                "Durée",
-                f"du {fr_date(contract.starts_on)}"
-                + (f" au {fr_date(contract.ends_on)}" if contract.ends_on else ""),
+    try:
+        t = contract_terms(db.engine(), current_scope(), code)
+    except LookupError:
+        abort(404)
+    except CarnetPermissionError:
+        abort(403)
+    station = t["station"]
+    rows = [
+        _row("Exploitant", t["contractor"]),
+        _row("Type", KIND_LABELS_FR.get(t["kind"], t["kind"])),
+        _row(
+            "Durée",
+            f"du {fr_date(t['starts_on'])}"
+            + (f" au {fr_date(t['ends_on'])}" if t["ends_on"] else ""),
+        ),
+        _row(
+            "Saison de chauffe",
+            "du {} au {} (chaque année)".format(
+                *("/".join(reversed(d.split("-"))) for d in (t["season_start"], t["season_end"]))
             ),
-            _row(
-                "Saison de chauffe",
-                "du {} au {} (chaque année)".format(
-                    *(
-                        "/".join(reversed(d.split("-")))
-                        for d in (contract.season_start, contract.season_end)
-                    )
-                ),
+        ),
+        _row(
+            "Degrés-jours",
+            f"{METHOD_LABELS_FR.get(t['dju_method'], t['dju_method'])}, base "
+            f"{fr_number(t['dju_base_c'], 1)} °C, station "
+            f"{station[0] + ' (' + station[1] + ')' if station else 'du bâtiment'}",
+        ),
+        _row("Prix P1", f"{fr_eur(t['price_eur_per_mwh_pci'])} par MWh PCI"),
+        _row("Rapport PCS/PCI", fr_number(t["pcs_pci_ratio"], 2)),
+        _row("Franchise", f"{fr_pct(t['franchise_pct'])} de N'B : rien n'est partagé en deçà"),
+        _row(
+            "Économies",
+            f"{fr_pct(100 * t['savings_share_contractor'], 0)} pour l'exploitant, "
+            + (
+                f"plafonnées à {fr_pct(t['savings_cap_pct'])} de N'B"
+                if t["savings_cap_pct"] is not None
+                else "sans plafond"
             ),
-            _row(
-                "Degrés-jours",
-                f"{METHOD_LABELS_FR.get(contract.dju_method, contract.dju_method)}, base "
-                f"{fr_number(contract.dju_base_c, 1)} °C, station "
-                f"{station.name + ' (' + station.code + ')' if station else 'du bâtiment'}",
-            ),
-            _row("Prix P1", f"{fr_eur(contract.price_eur_per_mwh_pci)} par MWh PCI"),
-            _row("Rapport PCS/PCI", fr_number(contract.pcs_pci_ratio, 2)),
-            _row(
-                "Franchise", f"{fr_pct(contract.franchise_pct)} de N'B : rien n'est partagé en deçà"
-            ),
-            _row(
-                "Économies",
-                f"{fr_pct(100 * contract.savings_share_contractor, 0)} pour l'exploitant, "
-                + (
-                    f"plafonnées à {fr_pct(contract.savings_cap_pct)} de N'B"
-                    if contract.savings_cap_pct is not None
-                    else "sans plafond"
-                ),
-            ),
-            _row(
-                "Dépassements",
-                f"{fr_pct(100 * contract.overrun_share_contractor, 0)} à la charge de l'exploitant",
-            ),
-            _row(
-                "Alerte de révision du NB",
-                f"écart de plus de {fr_pct(contract.nb_revision_pct_one_season)} sur une saison "
-                f"ou de {fr_pct(contract.nb_revision_pct_two_seasons)} sur deux saisons",
-            ),
-        ]
-        if contract.guaranteed_savings_pct is not None:
-            rows.append(_row("Économie garantie (CPE)", fr_pct(contract.guaranteed_savings_pct)))
-        buildings = s.scalars(
-            select(ContractBuilding).where(ContractBuilding.contract_id == contract.id)
-        ).all()
-        lines = sorted(
-            [
-                (
-                    cb.building.name,
-                    cb.building.code,
-                    cb.channel.code if cb.channel else "—",
-                    cb.nb_mwh_pci,
-                    cb.dju_ref,
-                    cb.q_ecs_mwh_per_m3,
-                )
-                for cb in buildings
-            ],
-            key=lambda line: _fold(line[0]),
-        )
+        ),
+        _row(
+            "Dépassements",
+            f"{fr_pct(100 * t['overrun_share_contractor'], 0)} à la charge de l'exploitant",
+        ),
+        _row(
+            "Alerte de révision du NB",
+            f"écart de plus de {fr_pct(t['nb_revision_pct_one_season'])} sur une saison "
+            f"ou de {fr_pct(t['nb_revision_pct_two_seasons'])} sur deux saisons",
+        ),
+    ]
+    if t["guaranteed_savings_pct"] is not None:
+        rows.append(_row("Économie garantie (CPE)", fr_pct(t["guaranteed_savings_pct"])))
+    lines = sorted(
+        t["buildings"],
+        key=lambda line: _fold(line[0]),
+    )
     body = [
         html.Tr(
             [

@@ -8,12 +8,12 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from carnet.closing import ClosingError
-from carnet.models import Contract
-from contract.finance import COLUMNS_FR, monthly_finance, season_of_month
+from contract.finance import COLUMNS_FR, season_of_month
 from contract.periods import close_period
 from contract.terms import season_months
 from dashboards import db
-from dashboards.auth import current_user, guarded
+from dashboards.auth import current_scope, current_user, guarded
+from dashboards.finances_data import finance_contracts, month_finance
 from dashboards.fmt import fr_eur, fr_number, fr_pct
 
 CAPABILITY = "finance.export"
@@ -77,13 +77,7 @@ def _month_labels() -> dict[int, str]:
 
 
 def layout(contrat=None, mois=None, **_query):
-    with db.session() as s:
-        contracts = s.query(Contract).order_by(Contract.code).all()
-        choices = [
-            {"label": f"{c.code} · {c.contractor}", "value": c.code, "start": c.season_start,
-             "end": c.season_end}
-            for c in contracts
-        ]  # fmt: skip
+    choices = finance_contracts(db.engine(), current_scope())
     if not choices:
         return html.Div(
             className="page",
@@ -155,7 +149,7 @@ def show_month(contract_code, month, _refresh=None):
     if not contract_code or not month:
         return html.P("Choisissez un contrat et un mois.", className="muted")
     try:
-        frame = monthly_finance(db.engine(), contract_code, month)
+        frame = month_finance(db.engine(), current_scope(), contract_code, month)
     except LookupError:
         return html.Div("Contrat inconnu.", className="alert alert-error")
     except ValueError as exc:

@@ -24,14 +24,14 @@ from flask import abort
 
 from carnet.batches import BatchRevertRefused
 from carnet.quarantine import QuarantineError
+from carnet.roles import is_contractor
 from dashboards import db, imports_data
-from dashboards.auth import current_user, guarded, require
+from dashboards.auth import current_scope, current_user, guarded, require
 from dashboards.fmt import fr_datetime, fr_number
 from ingest.formats import FORMATS
 from ingest.importer import (
     BatchReport,
     batch_rejected,
-    contract_channel_ids,
     import_file,
 )
 from ingest.limits import MAX_UPLOAD_BYTES, fr_size
@@ -57,7 +57,7 @@ dash.register_page(
 def _own_login() -> str | None:
     """None for the manager (every batch), else the contractor's login (its own batches)."""
     user = current_user()
-    return user.login if user is not None and user.role == "contractor" else None
+    return user.login if user is not None and is_contractor(user.role) else None
 
 
 def _history(limit: int = 50):
@@ -146,7 +146,7 @@ def layout(**_query):
     scope_note = (
         "Vos fichiers ne peuvent alimenter que les points de mesure des bâtiments de votre "
         "contrat : toute autre valeur est rejetée avec son motif."
-        if user is not None and user.role == "contractor"
+        if user is not None and is_contractor(user.role)
         else "Formats reconnus : CSV générique (long ou large, anglais ou français), exports "
         "Enedis (courbe de charge, index quotidiens), GRDF (CSV ou XLSX), météo, enregistreurs."
     )
@@ -348,11 +348,7 @@ def upload(contents, filenames, fmt, strict):
     contents = contents if isinstance(contents, list) else [contents]
     filenames = filenames if isinstance(filenames, list) else [filenames]
     engine = db.engine()
-    allowed = None
-    if user.role == "contractor":
-        if user.contract_id is None:
-            abort(403)
-        allowed = contract_channel_ids(engine, user.contract_id)
+    allowed = current_scope().channel_filter  # a contractor: its contract's channels only
     blocks = []
     sizes = [_decoded_size(c) for c in contents]
     if sum(sizes) > MAX_UPLOAD_BYTES:  # the browser checks each file; this is the whole send

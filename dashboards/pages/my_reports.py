@@ -6,10 +6,9 @@ from __future__ import annotations
 import dash
 from dash import html
 
-from carnet.buildings import ensure_qr_token, visible_buildings
-from carnet.logbook import my_observations
 from dashboards import db
 from dashboards.auth import current_user
+from dashboards.my_reports_data import my_reports
 
 CAPABILITY = "carnet.observation"
 
@@ -49,10 +48,7 @@ def _report(row: dict) -> html.Article:
 
 def layout(envoye: str | None = None, **_query):
     user = current_user()
-    with db.session() as s:
-        frame = my_observations(s, user)
-        buildings = [(b.name, ensure_qr_token(s, b)) for b in visible_buildings(s, user)]
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    rows, buildings = my_reports(db.engine(), user)
     notice = None
     if envoye and envoye.isdigit():
         notice = html.Div(

@@ -7,13 +7,11 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
-from sqlalchemy import select
 
-from carnet.models import Building
-from carnet.obligations import apply_templates, obligations_frame
 from dashboards import db
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import obligations_table
+from dashboards.obligations_data import derive_obligations, obligation_rows
 
 CAPABILITY = "obligations.view"
 
@@ -29,11 +27,7 @@ dash.register_page(
 
 
 def _rows(show_all: bool) -> list[dict]:
-    user = current_user()
-    with db.session() as s:
-        frame = obligations_frame(s, user, overdue_only=not show_all)
-    frame = frame.sort_values(["overdue", "days_overdue"], ascending=[False, False])
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return obligation_rows(db.engine(), current_user(), show_all)
 
 
 def layout(**_query):
@@ -102,8 +96,5 @@ def apply_all(n):
     if not n:
         raise PreventUpdate
     user = require("carnet.edit")
-    with db.session() as s:
-        created = 0
-        for b in s.scalars(select(Building).order_by(Building.code)):
-            created += len(apply_templates(s, b, user))
+    created = derive_obligations(db.engine(), user)
     return html.Div(f"{created} obligation(s) créée(s).", className="alert alert-ok")

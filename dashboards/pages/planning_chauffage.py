@@ -9,15 +9,14 @@ import datetime as dt
 import dash
 import flask
 from dash import ALL, Input, Output, callback, ctx, html, no_update
-from sqlalchemy import select
 
 from carnet import heating_schedule as hs
-from carnet import ical
+from carnet.access import Scope
 from carnet.ical import feed_path
-from carnet.models import Contract, ContractBuilding, Room
 from dashboards import db
-from dashboards.auth import building_scope, contract_scope, current_user, guarded
+from dashboards.auth import current_scope, current_user, guarded
 from dashboards.fmt import fr_datetime
+from dashboards.planning_chauffage_data import feeds, schedule_since_last_visit, set_feed_token
 
 CAPABILITY = "heating_schedule.view"
 MANAGE = "contract.edit"  # who issues and revokes the secret feed addresses
@@ -184,37 +183,26 @@ def _feed_line(kind: str, code: str, label: str, token: str | None, base: str, m
     )
 
 
-def _feed_items(session, contract_id: int | None, scope: list[int] | None) -> list:
+def _feed_items(scope: Scope) -> list:
     """One line per contract in view, and per bookable room (with a feed, or all of them for
     the roles that manage the feeds)."""
     user = current_user()
     manage = bool(user and user.can(MANAGE))
     base = flask.request.host_url.rstrip("/") if flask.has_request_context() else ""
-    stmt = select(Contract).order_by(Contract.code)
-    if contract_id is not None:
-        stmt = stmt.where(Contract.id == contract_id)
+    contracts, rooms = feeds(db.engine(), scope)
     items = [
-        _feed_line(
-            "contract", c.code, f"Contrat {c.code} (toutes ses salles)", c.ical_token, base, manage
-        )
-        for c in session.scalars(stmt)
+        _feed_line("contract", code, f"Contrat {code} (toutes ses salles)", token, base, manage)
+        for code, token in contracts
     ]
-    rooms = select(Room).where(Room.bookable.is_(True)).order_by(Room.code)
-    if scope is not None:
-        rooms = rooms.where(Room.building_id.in_(scope or [-1]))
-    elif contract_id is not None:
-        rooms = rooms.join(
-            ContractBuilding, ContractBuilding.building_id == Room.building_id
-        ).where(ContractBuilding.contract_id == contract_id)
     items += [
-        _feed_line("room", r.code, f"Salle {r.name} ({r.code})", r.ical_token, base, manage)
-        for r in session.scalars(rooms)
-        if r.ical_token or manage
+        _feed_line("room", code, f"Salle {name} ({code})", token, base, manage)
+        for code, name, token in rooms
+        if token or manage
     ]
     return items
 
 
-def _feeds(session, contract_id: int | None, scope: list[int] | None) -> html.Div:
+def _feeds(scope: Scope) -> html.Div:
     return html.Div(
         [
             html.H2("Flux iCal"),
@@ -223,7 +211,7 @@ def _feeds(session, contract_id: int | None, scope: list[int] | None) -> html.Di
                 "Ne les diffusez pas : le gestionnaire peut les renouveler ou les révoquer.",
                 className="muted",
             ),
-            html.Ul(_feed_items(session, contract_id, scope), id="ical-feeds"),
+            html.Ul(_feed_items(scope), id="ical-feeds"),
             html.Div(id="feed-message", role="status"),
         ]
     )
@@ -244,10 +232,8 @@ def manage_feed(_renew, _revoke):
     user = current_user()
     revoke = trigger["type"] == "feed-revoke"
     kind, code = trigger["kind"], trigger["code"]
-    with db.session() as s:
-        setter = ical.set_contract_token if kind == "contract" else ical.set_room_token
-        setter(s, user, code, revoke=revoke)
-        items = _feed_items(s, None, None)
+    set_feed_token(db.engine(), user, kind, code, revoke)
+    items = _feed_items(current_scope())
     what = f"du contrat {code}" if kind == "contract" else f"de la salle {code}"
     message = (
         f"Flux {what} révoqué : l'adresse ne répond plus."
@@ -260,13 +246,8 @@ def manage_feed(_renew, _revoke):
 def layout(**_query):
     user = current_user()
     now = dt.datetime.now(dt.UTC)
-    contract_id = contract_scope()
-    with db.session() as s:
-        scope = building_scope(s)
-        since = hs.last_seen(s, user.id)
-        frame = hs.heating_schedule(s, user, now=now, since=since)
-        hs.record_view(s, user.id, now)
-        feeds = _feeds(s, contract_id, scope)
+    scope = current_scope()
+    frame, since = schedule_since_last_visit(db.engine(), user, user.id, now)
     changes = int(frame["change"].notna().sum()) if len(frame) else 0
     if since is None:
         seen = "Première consultation : tout est nouveau."
@@ -292,6 +273,6 @@ def layout(**_query):
             ),
             _schedule_table(frame),
             _zones_table(frame),
-            feeds,
+            _feeds(scope),
         ],
     )

@@ -11,10 +11,10 @@ import dash
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
-from carnet.queries import portfolio_overview
 from dashboards import db
-from dashboards.auth import building_scope, guarded
+from dashboards.auth import current_scope, guarded
 from dashboards.fmt import fr_datetime, fr_number, fr_quantity, fr_unit
+from dashboards.portfolio_data import portfolio_frame
 from dashboards.shell import allowed_href
 
 CAPABILITY = "portfolio.view"
@@ -55,9 +55,7 @@ COUNT_QUANTITIES = {"fault_code", "burner_starts"}
 
 
 def _frame() -> pd.DataFrame:
-    with db.session() as s:
-        scope = building_scope(s)
-    frame = portfolio_overview(db.engine(), building_ids=scope)
+    frame = portfolio_frame(db.engine(), current_scope())
     # French alphabetical order: "École" between "Crèche" and "Gymnase", not after "Z"
     key = frame["building_name"].astype(str).map(_sort_key)
     return (

@@ -9,13 +9,14 @@ import datetime as dt
 
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
-from sqlalchemy import select
 
 from carnet import bookings as bk
-from carnet.models import Booking, Building, Room
 from carnet.timeutil import TZ
 from dashboards import db
-from dashboards.auth import building_scope, current_user, guarded
+from dashboards import reservations_data as data
+from dashboards.auth import current_user, guarded
+from dashboards.reservations_data import BookingView
+from dashboards.reservations_data import rooms as rooms_of
 
 CAPABILITY = "bookings.view"
 EDIT = "bookings.edit"
@@ -54,33 +55,6 @@ FORM_FIELDS = [
 ]
 
 
-# --- data ---------------------------------------------------------------------------------
-
-
-def _rooms(session) -> list[dict]:
-    """Bookable rooms the signed-in user may see, with their building."""
-    scope = building_scope(session)
-    stmt = (
-        select(Room, Building)
-        .join(Building, Room.building_id == Building.id)
-        .where(Room.bookable.is_(True))
-        .order_by(Building.name, Room.name)
-    )
-    if scope is not None:
-        stmt = stmt.where(Building.id.in_(scope or [-1]))
-    return [
-        {
-            "id": r.id,
-            "code": r.code,
-            "name": r.name,
-            "building_id": b.id,
-            "building": b.code,
-            "building_name": b.name,
-        }
-        for r, b in session.execute(stmt)
-    ]
-
-
 def _period(view: str, ref: dt.date) -> tuple[dt.date, dt.date]:
     if view == "month":
         first = ref.replace(day=1)
@@ -108,7 +82,7 @@ def _fr_dt(value: dt.datetime) -> str:
     return _local(value).strftime("%d/%m/%Y %H:%M")
 
 
-def _days_of(b: Booking, first: dt.date, last: dt.date) -> list[dt.date]:
+def _days_of(b: BookingView, first: dt.date, last: dt.date) -> list[dt.date]:
     """Local days the booking covers within [first, last]."""
     d0 = _local(b.starts_at).date()
     d1 = _local(b.ends_at - dt.timedelta(seconds=1)).date()
@@ -122,7 +96,7 @@ def _days_of(b: Booking, first: dt.date, last: dt.date) -> list[dt.date]:
 # --- rendering ----------------------------------------------------------------------------
 
 
-def _chip(b: Booking, with_room: bool) -> html.Button:
+def _chip(b: BookingView, with_room: bool) -> html.Button:
     start, end = _local(b.starts_at), _local(b.ends_at)
     heat = []
     if b.setpoint_c is not None:
@@ -136,7 +110,7 @@ def _chip(b: Booking, with_room: bool) -> html.Button:
     return html.Button(
         [
             html.Span(label, className="cal-time"),
-            html.Span((f"{b.room.code} · " if with_room else "") + b.title, className="cal-title"),
+            html.Span((f"{b.room_code} · " if with_room else "") + b.title, className="cal-title"),
             *heat,
         ],
         id={"type": "res-booking", "id": b.id},
@@ -148,7 +122,7 @@ def _chip(b: Booking, with_room: bool) -> html.Button:
     )
 
 
-def _week_grid(rooms: list[dict], bookings: list[Booking], first: dt.date) -> html.Table:
+def _week_grid(rooms: list[dict], bookings: list[BookingView], first: dt.date) -> html.Table:
     days = [first + dt.timedelta(days=i) for i in range(7)]
     today = dt.datetime.now(TZ).date()
     cells: dict[tuple[int, dt.date], list] = {}
@@ -184,7 +158,7 @@ def _week_grid(rooms: list[dict], bookings: list[Booking], first: dt.date) -> ht
 
 
 def _month_grid(
-    bookings: list[Booking], first: dt.date, last: dt.date, with_room: bool
+    bookings: list[BookingView], first: dt.date, last: dt.date, with_room: bool
 ) -> html.Table:
     start = first - dt.timedelta(days=first.weekday())
     end = last + dt.timedelta(days=6 - last.weekday())
@@ -340,8 +314,7 @@ def _form(rooms: list[dict], editable: bool) -> html.Div:
 
 def layout(**_query):
     user = current_user()
-    with db.session() as s:
-        rooms = _rooms(s)
+    rooms = rooms_of(db.engine(), user)
     buildings = {r["building"]: r["building_name"] for r in rooms}
     first_building = next(iter(buildings), None)
     editable = bool(user and user.can(EDIT))
@@ -428,8 +401,7 @@ def move_period(_prev, _today, _next, ref, view):
 )
 @guarded(CAPABILITY)
 def room_options(building):
-    with db.session() as s:
-        rooms = [r for r in _rooms(s) if r["building"] == building]
+    rooms = [r for r in rooms_of(db.engine(), current_user()) if r["building"] == building]
     return [{"label": r["name"], "value": r["code"]} for r in rooms], None
 
 
@@ -447,28 +419,25 @@ def render_calendar(building, room, view, ref, _refresh):
     user = current_user()
     ref_day = dt.date.fromisoformat(ref) if ref else dt.datetime.now(TZ).date()
     first, last = _period(view, ref_day)
-    with db.session() as s:
-        rooms = [r for r in _rooms(s) if r["building"] == building]
-        if room:
-            rooms = [r for r in rooms if r["code"] == room]
-        if not rooms:
-            return html.P("Aucune salle réservable.", className="muted"), ""
-        building_id = rooms[0]["building_id"]
-        found = bk.list_bookings(
-            s,
-            user,
-            room=room or None,
-            building_id=building_id,
-            start=_midnight(first),
-            end=_midnight(last + dt.timedelta(days=1)),
-        )
-        wanted = {r["id"] for r in rooms}
-        found = [b for b in found if b.room_id in wanted]
-        grid = (
-            _month_grid(found, first, last, with_room=not room)
-            if view == "month"
-            else _week_grid(rooms, found, first)
-        )
+    rooms = [r for r in rooms_of(db.engine(), user) if r["building"] == building]
+    if room:
+        rooms = [r for r in rooms if r["code"] == room]
+    if not rooms:
+        return html.P("Aucune salle réservable.", className="muted"), ""
+    found = data.bookings_between(
+        db.engine(),
+        user,
+        rooms[0]["building_id"],
+        room,
+        _midnight(first),
+        _midnight(last + dt.timedelta(days=1)),
+        {r["id"] for r in rooms},
+    )
+    grid = (
+        _month_grid(found, first, last, with_room=not room)
+        if view == "month"
+        else _week_grid(rooms, found, first)
+    )
     return grid, _period_label(view, first, last)
 
 
@@ -486,26 +455,23 @@ def fill_form(clicks, _new):
     if isinstance(trigger, dict) and trigger.get("type") == "res-booking":
         if not any(clicks):
             return [no_update] * (len(FORM_FIELDS) + 2)
-        user = current_user()
-        with db.session() as s:
-            b = s.get(Booking, int(trigger["id"]))
-            visible = {x.id for x in bk.list_bookings(s, user, room=b.room.code)} if b else set()
-            if b is None or b.id not in visible:
-                return [no_update] * (len(FORM_FIELDS) + 2)
-            values = [
-                b.room.code,
-                b.title,
-                b.organiser,
-                b.attendance,
-                _fr_dt(b.starts_at),
-                _fr_dt(b.ends_at),
-                b.status,
-                b.setpoint_c,
-                b.preheat_min,
-                b.heating_note,
-            ]
-            title = f"Réservation n° {b.id}" + (f" (série n° {b.series_id})" if b.series_id else "")
-            return [*values, b.id, title]
+        b = data.booking(db.engine(), current_user(), int(trigger["id"]))
+        if b is None:
+            return [no_update] * (len(FORM_FIELDS) + 2)
+        values = [
+            b.room_code,
+            b.title,
+            b.organiser,
+            b.attendance,
+            _fr_dt(b.starts_at),
+            _fr_dt(b.ends_at),
+            b.status,
+            b.setpoint_c,
+            b.preheat_min,
+            b.heating_note,
+        ]
+        title = f"Réservation n° {b.id}" + (f" (série n° {b.series_id})" if b.series_id else "")
+        return [*values, b.id, title]
     # a new booking keeps the room chosen last
     return [
         no_update,
@@ -548,70 +514,67 @@ def _number(value, cast):
 def save(_save, _cancel, _cancel_series, room, title, organiser, attendance, start, end,
          status, setpoint, preheat, note, weekly, until, except_text, selected, refresh):  # fmt: skip
     user = current_user()
+    engine = db.engine()
     try:
-        with db.session() as s:
-            if ctx.triggered_id == "res-cancel-series" and selected:
-                b = s.get(Booking, int(selected))
-                if b is None or b.series_id is None:
-                    return (
-                        _alert("Cette réservation ne fait pas partie d'une série."),
-                        (no_update),
-                        no_update,
-                    )
-                day = _local(b.starts_at).date()
-                done = bk.cancel_series(s, user, b.series_id, day)
+        if ctx.triggered_id == "res-cancel-series" and selected:
+            cancelled = data.cancel_series_from(engine, user, int(selected))
+            if cancelled is None:
                 return (
-                    _ok(f"Série « {b.title} » : {len(done)} occurrence(s) annulée(s) "
-                        f"à partir du {day:%d/%m/%Y}."),
-                    (refresh or 0) + 1,
-                    None,
-                )  # fmt: skip
-            if ctx.triggered_id in ("res-cancel", "res-cancel-series"):
-                if not selected:
-                    return (
-                        _alert("Choisissez d'abord une réservation dans le calendrier."),
-                        (no_update),
-                        no_update,
-                    )
-                b = bk.cancel_booking(s, user, int(selected))
-                return _ok(f"Réservation « {b.title} » annulée."), (refresh or 0) + 1, None
-            if not room:
-                raise bk.BookingError("choisissez une salle")
-            if not start or not end:
-                raise bk.BookingError("indiquez le début et la fin (jj/mm/aaaa hh:mm)")
-            fields = {
-                "organiser": organiser or None,
-                "attendance": _number(attendance, int),
-                "status": status or "confirmed",
-                "setpoint_c": _number(setpoint, float),
-                "preheat_min": _number(preheat, int),
-                "heating_note": note or None,
-            }
-            starts_at = bk.parse_local_datetime(start)
-            ends_at = bk.parse_local_datetime(end)
-            if selected:
-                b = bk.edit_booking(
-                    s, user, int(selected), room=room, title=title or "", starts_at=starts_at,
-                    ends_at=ends_at, **fields,
-                )  # fmt: skip
-                return _ok(f"Réservation « {b.title} » enregistrée."), (refresh or 0) + 1, b.id
-            if weekly:
-                if not until:
-                    raise bk.BookingError("indiquez la date de fin de la série")
-                skip = {_parse_date(x) for x in (except_text or "").split(",") if x.strip()}
-                report = bk.create_series(
-                    s, user, room, title or "", starts_at, ends_at, _parse_date(until), skip,
-                    **fields,
-                )  # fmt: skip
-                return _series_alert(report), (refresh or 0) + 1, None
-            b = bk.create_booking(s, user, room, title or "", starts_at, ends_at, **fields)
+                    _alert("Cette réservation ne fait pas partie d'une série."),
+                    (no_update),
+                    no_update,
+                )
+            series_title, day, n = cancelled
             return (
-                _ok(
-                    f"Réservation « {b.title} » créée : {_fr_dt(b.starts_at)} – {_fr_dt(b.ends_at)}."
-                ),
+                _ok(f"Série « {series_title} » : {n} occurrence(s) annulée(s) "
+                    f"à partir du {day:%d/%m/%Y}."),
                 (refresh or 0) + 1,
                 None,
-            )
+            )  # fmt: skip
+        if ctx.triggered_id in ("res-cancel", "res-cancel-series"):
+            if not selected:
+                return (
+                    _alert("Choisissez d'abord une réservation dans le calendrier."),
+                    (no_update),
+                    no_update,
+                )
+            b = data.cancel_booking(engine, user, int(selected))
+            return _ok(f"Réservation « {b.title} » annulée."), (refresh or 0) + 1, None
+        if not room:
+            raise bk.BookingError("choisissez une salle")
+        if not start or not end:
+            raise bk.BookingError("indiquez le début et la fin (jj/mm/aaaa hh:mm)")
+        fields = {
+            "organiser": organiser or None,
+            "attendance": _number(attendance, int),
+            "status": status or "confirmed",
+            "setpoint_c": _number(setpoint, float),
+            "preheat_min": _number(preheat, int),
+            "heating_note": note or None,
+        }
+        starts_at = bk.parse_local_datetime(start)
+        ends_at = bk.parse_local_datetime(end)
+        if selected:
+            b = data.edit_booking(
+                engine, user, int(selected), room=room, title=title or "", starts_at=starts_at,
+                ends_at=ends_at, **fields,
+            )  # fmt: skip
+            return _ok(f"Réservation « {b.title} » enregistrée."), (refresh or 0) + 1, b.id
+        if weekly:
+            if not until:
+                raise bk.BookingError("indiquez la date de fin de la série")
+            skip = {_parse_date(x) for x in (except_text or "").split(",") if x.strip()}
+            series = data.create_series(
+                engine, user, room, title or "", starts_at, ends_at, _parse_date(until), skip,
+                **fields,
+            )  # fmt: skip
+            return _series_alert(*series), (refresh or 0) + 1, None
+        b = data.create_booking(engine, user, room, title or "", starts_at, ends_at, **fields)
+        return (
+            _ok(f"Réservation « {b.title} » créée : {_fr_dt(b.starts_at)} – {_fr_dt(b.ends_at)}."),
+            (refresh or 0) + 1,
+            None,
+        )
     except bk.BookingConflict as exc:
         return _alert(f"Réservation refusée : {exc}", "res-conflict"), no_update, no_update
     except (bk.BookingError, ValueError) as exc:
@@ -635,14 +598,14 @@ def _ok(text: str) -> html.Div:
     return html.Div(text, className="alert alert-ok", id="res-ok")
 
 
-def _series_alert(report: bk.SeriesReport) -> html.Div:
-    items = [html.Li(c.message) for c in report.conflicts]
-    cls = "alert alert-error" if report.conflicts else "alert alert-ok"
+def _series_alert(created: int, skipped: int, conflicts: list[str]) -> html.Div:
+    items = [html.Li(message) for message in conflicts]
+    cls = "alert alert-error" if conflicts else "alert alert-ok"
     children = [
         html.P(
-            f"Série : {len(report.created)} occurrence(s) créée(s)"
-            + (f", {len(report.skipped_dates)} exception(s)" if report.skipped_dates else "")
-            + (f", {len(report.conflicts)} refusée(s) pour conflit :" if report.conflicts else ".")
+            f"Série : {created} occurrence(s) créée(s)"
+            + (f", {skipped} exception(s)" if skipped else "")
+            + (f", {len(conflicts)} refusée(s) pour conflit :" if conflicts else ".")
         )
     ]
     if items:

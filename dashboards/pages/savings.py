@@ -12,24 +12,27 @@ from __future__ import annotations
 
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html
-from sqlalchemy import select
 from werkzeug.exceptions import abort
 
-from carnet.adjustments import ADJUSTMENT_KINDS, KIND_LABELS_FR, AdjustmentError, add_adjustment
+from carnet.access import CarnetPermissionError
+from carnet.adjustments import ADJUSTMENT_KINDS, KIND_LABELS_FR, AdjustmentError
 from carnet.closing import ClosingError
-from carnet.models import Building, Contract, ContractBuilding
 from carnet.timeutil import parse_local_date
 from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
 from contract.periods import close_period
 from dashboards import db
 from dashboards import savings_figures as figs
-from dashboards.auth import building_scope, contract_scope, current_user, guarded, require
+from dashboards.auth import current_scope, current_user, guarded, require
 from dashboards.fmt import fr_date, fr_datetime, fr_eur, fr_number, fr_pct
 from dashboards.savings_data import (
     BuildingDetail,
     SavingsPortfolio,
+    allowed_building,
+    allowed_contract,
     building_detail,
     contract_choices,
+    contracts_of_building,
+    record_adjustment,
     savings_portfolio,
     seasons,
 )
@@ -80,44 +83,23 @@ def _allowed_contract(code: str | None) -> str:
     """The contract code if the user may see it; 403 otherwise (a contractor: its own only)."""
     if not code:
         abort(400)
-    scope = contract_scope()
-    with db.session() as s:
-        contract_id = s.scalar(select(Contract.id).where(Contract.code == code))
-    if contract_id is None:
+    try:
+        return allowed_contract(db.engine(), current_scope(), code)
+    except LookupError:
         abort(404)
-    if scope is not None and contract_id != scope:
+    except CarnetPermissionError:
         abort(403)
-    return code
 
 
 def _allowed_building(contract_code: str, building_code: str) -> bool:
     """403 unless the building is in the user's scope (404 if unknown); then whether it is one
     of the contract's buildings."""
-    with db.session() as s:
-        building_id = s.scalar(select(Building.id).where(Building.code == building_code))
-        if building_id is None:
-            abort(404)
-        scope = building_scope(s)
-        if scope is not None and building_id not in scope:
-            abort(403)
-        in_contract = s.scalar(
-            select(ContractBuilding.id)
-            .join(Contract, ContractBuilding.contract_id == Contract.id)
-            .where(Contract.code == contract_code, ContractBuilding.building_id == building_id)
-        )
-    return in_contract is not None
-
-
-def _contracts_of(building_code: str, allowed: list[str]) -> list[str]:
-    with db.session() as s:
-        codes = s.scalars(
-            select(Contract.code)
-            .join(ContractBuilding, ContractBuilding.contract_id == Contract.id)
-            .join(Building, ContractBuilding.building_id == Building.id)
-            .where(Building.code == building_code)
-            .order_by(Contract.code)
-        ).all()
-    return [c for c in codes if c in allowed]
+    try:
+        return allowed_building(db.engine(), current_scope(), contract_code, building_code)
+    except LookupError:
+        abort(404)
+    except CarnetPermissionError:
+        abort(403)
 
 
 # --- layout -----------------------------------------------------------------------------------
@@ -125,10 +107,8 @@ def _contracts_of(building_code: str, allowed: list[str]) -> list[str]:
 
 def layout(contrat=None, saison=None, batiment=None, **_query):
     user = current_user()
-    scope_contract = contract_scope()
-    with db.session() as s:
-        choices = contract_choices(s, scope_contract)
-        scope = building_scope(s)
+    scope = current_scope()
+    choices = contract_choices(db.engine(), scope)
     head = html.Div(
         className="page-head",
         children=[
@@ -149,14 +129,8 @@ def layout(contrat=None, saison=None, batiment=None, **_query):
     notice = None
     selected = None
     if batiment:
-        in_contracts = _contracts_of(str(batiment), codes)
-        with db.session() as s:
-            building_id = s.scalar(select(Building.id).where(Building.code == str(batiment)))
-        if (
-            building_id is None
-            or not in_contracts
-            or (scope is not None and building_id not in scope)
-        ):
+        in_contracts = contracts_of_building(db.engine(), scope, str(batiment))
+        if not in_contracts:
             notice = html.Div(
                 f"Le bâtiment « {batiment} » ne fait partie d'aucun contrat que vous pouvez "
                 "consulter.",
@@ -190,7 +164,7 @@ def layout(contrat=None, saison=None, batiment=None, **_query):
                                 value=contract,
                                 clearable=False,
                                 searchable=False,
-                                disabled=scope_contract is not None,
+                                disabled=not scope.sees_all,
                                 className="dropdown savings-contract",
                             ),
                         ],
@@ -942,15 +916,12 @@ def add_adjustment_cb(clicks, building_code, contract_code, date_from, date_to, 
     if number is None:
         return error("Indiquez la valeur du facteur ou de l'écart.")
     try:
-        with db.session() as s:
-            adj = add_adjustment(
-                s, code, str(building_code), start, kind, why or "", user.login,
-                effective_to=end,
-                nb_factor=number if mode == "factor" else None,
-                delta_mwh_pci=number if mode != "factor" else None,
-            )  # fmt: skip
-            adj_id = adj.id
-            closed = list(getattr(adj, "closed_periods", None) or [])
+        adj_id, closed = record_adjustment(
+            db.engine(), code, str(building_code), start, kind, why or "", user.login,
+            effective_to=end,
+            nb_factor=number if mode == "factor" else None,
+            delta_mwh_pci=number if mode != "factor" else None,
+        )  # fmt: skip
     except AdjustmentError as exc:
         return error(f"Ajustement refusé : {exc}.")
     n = int((refresh or {}).get("n", 0)) + 1
