@@ -11,7 +11,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
-from contract.inputs import settle_frames
+from contract.inputs import LoadPlan, settle_frames, settlement_plan
+from contract.regularisation import finance_frame
 from contract.settlement import ALERT_LABELS_FR, SettlementReport
 from contract.terms import ContractTerms, season_of_month
 
@@ -156,15 +157,20 @@ def finance_lines(report: SettlementReport, regularisations: pd.DataFrame | None
     return frame
 
 
+def finance_plan(terms: ContractTerms, month: str) -> LoadPlan:
+    """What `monthly_finance` reads: the month's settlement inputs, its signed view if it is
+    closed, the regularisations booked in it."""
+    month = str(pd.Period(month, "M"))  # raises ValueError on a malformed month
+    return settlement_plan(terms, season_of_month(month, terms.season_start), month)
+
+
 def monthly_finance(terms: ContractTerms, month: str, frames) -> pd.DataFrame:
     """One month of a contract (up to yesterday) shaped for the finance service, with the
-    regularisations booked in it, from what `settlement_plan(terms, season, month)` loaded; a
+    regularisations booked in it, from what `finance_plan(terms, month)` loaded; a
     closed month gives its signed lines, marked « arrêté le JJ/MM/AAAA par … ».
 
     Raises ValueError for a month outside the season.
     """
-    from contract.regularisation import finance_frame
-
     month = str(pd.Period(month, "M"))  # raises ValueError on a malformed month
     closed = frames.closed
     if closed is not None and closed.finance is not None:

@@ -133,6 +133,16 @@ def _plain(value):
     return value
 
 
+def season_payload_with_closed_months(payload: dict, closed_months: dict) -> dict:
+    """A live season payload whose closed months (`carnet.closed_views.closed_months`: views
+    with a `payload` and a `marker`) show their signed rows and markers."""
+    if not closed_months:
+        return payload
+    out = with_closed_months(payload, {m: v.payload for m, v in closed_months.items()})
+    out["closed_months"] = {m: v.marker for m, v in sorted(closed_months.items())}
+    return out
+
+
 def finance_records(frame: pd.DataFrame) -> dict:
     """The export frame as JSON-safe columns (money as strings), with the column order."""
     return {

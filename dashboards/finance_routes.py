@@ -8,9 +8,10 @@ import flask
 from werkzeug.exceptions import abort
 
 from carnet.frcsv import to_french_csv
-from contract.finance import export_filename, finance_month_french, monthly_finance
+from contract.finance import export_filename, finance_month_french
 from dashboards import db
 from dashboards.auth import route
+from dashboards.finances_data import month_finance
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -20,7 +21,7 @@ def finance_csv(contract_code: str, month: str):
     if not MONTH_RE.match(month):
         abort(404)
     try:
-        frame = monthly_finance(db.engine(), contract_code, month)
+        frame = month_finance(db.engine(), contract_code, month)
     except LookupError:
         abort(404)
     except ValueError as exc:

@@ -9,9 +9,9 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from carnet.timeutil import TZ
-from contract.comfort_load import load_comfort, month_bounds
 from dashboards import db
 from dashboards.auth import building_scope, guarded
+from dashboards.confort_data import month_comfort
 from dashboards.fmt import fr_number, fr_pct
 
 CAPABILITY = "comfort.view"
@@ -151,10 +151,9 @@ def layout(**_query):
 @callback(Output("comfort-body", "children"), Input("comfort-month", "value"))
 @guarded(CAPABILITY)
 def render(month):
-    first, last = month_bounds(month)
     with db.session() as s:
         scope = building_scope(s)
-    report = load_comfort(db.engine(), first, last, None if scope is None else set(scope))
+    report = month_comfort(db.engine(), month, None if scope is None else set(scope))
     return [
         html.H2("Par salle"),
         _rooms_table(report.rooms),

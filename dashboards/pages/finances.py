@@ -9,11 +9,11 @@ from dash import Input, Output, State, callback, dcc, html
 
 from carnet.closing import ClosingError
 from carnet.models import Contract
-from contract.finance import COLUMNS_FR, monthly_finance, season_of_month
-from contract.periods import close_period
-from contract.terms import season_months
+from contract.finance import COLUMNS_FR
+from contract.terms import season_months, season_of_month
 from dashboards import db
 from dashboards.auth import current_user, guarded
+from dashboards.finances_data import month_finance, sign_month
 from dashboards.fmt import fr_eur, fr_number, fr_pct
 
 CAPABILITY = "finance.export"
@@ -155,7 +155,7 @@ def show_month(contract_code, month, _refresh=None):
     if not contract_code or not month:
         return html.P("Choisissez un contrat et un mois.", className="muted")
     try:
-        frame = monthly_finance(db.engine(), contract_code, month)
+        frame = month_finance(db.engine(), contract_code, month)
     except LookupError:
         return html.Div("Contrat inconnu.", className="alert alert-error")
     except ValueError as exc:
@@ -268,7 +268,7 @@ def close_month(clicks, contract_code, month):
         return dash.no_update, dash.no_update
     user = current_user()
     try:
-        ref = close_period(db.engine(), str(contract_code), month=str(month), actor=user.login)
+        ref = sign_month(db.engine(), str(contract_code), str(month), user.login)
     except (ClosingError, LookupError, ValueError) as exc:
         return html.Div(str(exc), className="alert alert-error", id="fin-close-error"), None
     return (

@@ -20,7 +20,6 @@ from carnet.closing import ClosingError
 from carnet.models import Building, Contract, ContractBuilding
 from carnet.timeutil import parse_local_date
 from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
-from contract.periods import close_period
 from dashboards import db
 from dashboards import savings_figures as figs
 from dashboards.auth import building_scope, contract_scope, current_user, guarded, require
@@ -32,6 +31,7 @@ from dashboards.savings_data import (
     contract_choices,
     savings_portfolio,
     seasons,
+    sign_season,
 )
 
 CAPABILITY = "savings.view"
@@ -541,7 +541,7 @@ def close_season(clicks, contract_code, season, refresh):
     code = _allowed_contract(contract_code)
     user = current_user()
     try:
-        ref = close_period(db.engine(), code, season=str(season), actor=user.login)
+        ref = sign_season(db.engine(), code, str(season), user.login)
     except (ClosingError, LookupError, ValueError) as exc:
         return html.Div(str(exc), className="alert alert-error", id="savings-close-error"), (
             dash.no_update
