@@ -99,8 +99,3 @@ def closed_months(
                         "month",
                     )
     return out
-
-
-def contract_id_of(engine: Engine, contract_code: str) -> int:
-    with Session(engine) as s:
-        return closing.contract_by_code(s, contract_code).id

@@ -215,6 +215,16 @@ def building_baseline(
     return _memo(key, compute)
 
 
+def station_models(
+    engine: Engine, channels: dict[str, int], station_id: int, baseline: tuple[dt.date, dt.date]
+) -> dict:
+    """The baseline models of many channels of one station (`contract.reports.baseline_models`):
+    one query for their rollups and one for the weather."""
+    roll = frames.rollups(engine, channels.values(), *baseline)
+    mean_c = frames.station_temperatures(engine, station_id, *baseline).mean_c
+    return baseline_models(roll, mean_c, channels, baseline, MODEL_FREQ)
+
+
 def savings_portfolio(
     engine: Engine,
     contract_code: str,
@@ -266,10 +276,7 @@ def savings_portfolio(
             if bt.channel_id is not None and bt.station_id is not None:
                 by_station.setdefault(bt.station_id, {})[bt.building_code] = bt.channel_id
         for station_id, channels in by_station.items():  # one station per contract, mostly
-            baseline = portfolio.periods.baseline
-            roll = frames.rollups(engine, channels.values(), *baseline)
-            mean_c = frames.station_temperatures(engine, station_id, *baseline).mean_c
-            fitted = baseline_models(roll, mean_c, channels, baseline, MODEL_FREQ)
+            fitted = station_models(engine, channels, station_id, portfolio.periods.baseline)
             for code, (model, sufficiency) in fitted.items():
                 portfolio.quality[code] = model_quality(model, sufficiency)
         for bt in portfolio.terms.buildings:
