@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from carnet.increments import index_increments, overlay_readings, replace_rollups
+from carnet.increments import UNIT_KWH, index_increments, overlay_readings, replace_rollups
 from carnet.kinds import ChannelKind
 from carnet.models import Channel, Contract, ContractBuilding, DailyRollup, Reading, Station
 from carnet.timeutil import TZ_NAME, local_day_bounds
@@ -23,7 +23,6 @@ from carnet.timeutil import TZ_NAME, local_day_bounds
 TN_QUANTITIES = ("temp_min_c", "tn_c", "temp_outdoor_min_c")
 TX_QUANTITIES = ("temp_max_c", "tx_c", "temp_outdoor_max_c")
 HOURLY_QUANTITIES = ("temp_outdoor_c",)
-UNIT_KWH = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}
 CONTRACT_FIELDS = (
     "id", "code", "kind", "season_start", "season_end", "dju_method", "dju_base_c",
     "station_id", "price_eur_per_mwh_pci", "pcs_pci_ratio", "franchise_pct",

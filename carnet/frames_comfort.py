@@ -12,11 +12,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, text
 
-from carnet.increments import index_increments
+from carnet.increments import UNIT_KWH, index_increments
 from carnet.timeutil import TZ_NAME, local_day_bounds
 
 HEATING_QUANTITIES = ("gas_volume_m3", "heat_energy_kwh")
-UNIT_KWH = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pandas as pd
 from carnet.kinds import ChannelKind, Quality
 from carnet.timeutil import day_length_s, local_dates, local_midnight_epoch
 
+UNIT_KWH = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}  # an energy unit's kWh
 DAILY_COLUMNS = [
     "channel_id",
     "day",
@@ -172,7 +173,7 @@ def _sample_daily(readings: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
 
 def _default_factor(meta: pd.DataFrame) -> pd.Series:
     """kWh per unit when no dated factor applies: the channel's own, else from its unit."""
-    by_unit = meta["unit"].astype(str).str.lower().map({"kwh": 1.0, "wh": 0.001, "mwh": 1000.0})
+    by_unit = meta["unit"].astype(str).str.lower().map(UNIT_KWH)
     return meta["kwh_per_unit"].astype(float).fillna(by_unit)
 
 
