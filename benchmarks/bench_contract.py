@@ -6,7 +6,8 @@
 2. Settlement: a generated portfolio of N buildings with 5 years of daily rollups (the rollups
    are what the settlement reads; 5 years of hourly readings would roll up to exactly these
    rows, so they are written directly into `daily_rollup`) and daily Tn/Tx, settled season by
-   season through `contract.settle_contract` (database reads included), against the named
+   season through `carnet.frames_settlement` and `contract.settle_frames` (database reads
+   included), against the named
    baseline "per-day Python loop" (a straightforward implementation of the same settlement
    with dicts and a loop over buildings and days) on the same loaded frames; totals must agree.
 
@@ -29,6 +30,8 @@ import pandas as pd
 from sqlalchemy import insert
 
 from carnet import db
+from carnet.frames import contract_terms
+from carnet.frames_settlement import settlement_frames
 from carnet.models import (
     Building,
     Channel,
@@ -37,10 +40,10 @@ from carnet.models import (
     DailyRollup,
     Station,
 )
-from contract import settle_contract
+from contract import ContractTerms, settle_frames, settlement_plan
 from contract.baseline.changepoint import TB_GRID_C, fit_changepoint
 from contract.degree_days import station_daily_dju
-from contract.load import load_settlement_inputs
+from contract.inputs import settlement_inputs
 from contract.settlement import settle
 from contract.terms import season_bounds
 
@@ -248,11 +251,16 @@ def bench_settlement(n_buildings: int, repeat: int) -> tuple[float, float, float
         # end to end, database reads included
         t0 = time.perf_counter()
         for season in SEASONS:
-            settle_contract(engine, "BENCH", season, as_of=LAST_DAY)
+            terms = ContractTerms.from_record(contract_terms(engine, "BENCH"))
+            data = settlement_frames(engine, settlement_plan(terms, season))
+            settle_frames(terms, season, data, as_of=LAST_DAY)
         e2e_s = time.perf_counter() - t0
 
         # in memory: the same loaded frames for both implementations
-        inputs = {s: load_settlement_inputs(engine, "BENCH", s) for s in SEASONS}
+        inputs = {}
+        for s in SEASONS:
+            data = settlement_frames(engine, settlement_plan(terms, s, signed=False))
+            inputs[s] = (terms, *settlement_inputs(terms, s, data))
         tn_tx = {}
         for season, (_, _, dju_daily, _) in inputs.items():
             tn_tx[season] = dju_daily.set_index("day")[["tn_c", "tx_c"]]

@@ -21,13 +21,8 @@ import pandas as pd
 from sqlalchemy import text
 
 from carnet.db import make_engine, upgrade
-from carnet.store import (
-    _channel_meta,
-    daily_from_readings,
-    insert_daily,
-    refresh_rollups,
-    upsert_readings,
-)
+from carnet.increments import daily_from_readings
+from carnet.store import _channel_meta, insert_daily, refresh_rollups, upsert_readings
 from carnet.timeutil import local_dates, local_midnight_epoch
 
 T0 = 1_760_000_400  # 09/10/2025, a whole number of 10-minute steps

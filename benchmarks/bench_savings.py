@@ -1,5 +1,5 @@
 """Économies page speed: the portfolio's model-quality column fitted for all buildings at once
-(`contract.reports.baseline_models`: one query for the rollups, one for the weather) against
+(`dashboards.savings_data.station_models`: one query for the rollups, one for the weather) against
 the named baseline "per-building fit_baseline" (what the detail does, once per building: two
 loads of consumption and weather each); the models must agree. Also prints the time of the
 whole portfolio (settlement + models) and of one building's detail (with its four figures).
@@ -25,13 +25,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.savings_town
 
 from carnet.db import get_engine  # noqa: E402
+from carnet.frames import baseline_frames  # noqa: E402
 from contract import fit_baseline  # noqa: E402
-from contract.reports import baseline_models  # noqa: E402
 from dashboards import savings_figures as figs  # noqa: E402
 from dashboards.savings_data import (  # noqa: E402
     MODEL_FREQ,
     building_detail,
     savings_portfolio,
+    station_models,
 )
 from tests.savings_town import STATION, TownBuilding, make_town  # noqa: E402
 
@@ -50,7 +51,8 @@ def timed(func, *args, repeat: int = 1, **kwargs):
 def per_building(engine, codes, periods):
     return {
         code: fit_baseline(
-            engine, f"{code}-GAZ", STATION, periods.baseline, periods.reporting, MODEL_FREQ
+            baseline_frames(engine, f"{code}-GAZ", STATION, periods.baseline, periods.reporting),
+            MODEL_FREQ,
         ).model
         for code in codes  # the baseline: one full fit_baseline per building
     }
@@ -89,8 +91,7 @@ def main() -> None:
         channels = {bt.building_code: bt.channel_id for bt in page.terms.buildings}
         station_id = page.terms.buildings[0].station_id
         t_models, ours = timed(
-            baseline_models, engine, channels, station_id, page.periods.baseline, MODEL_FREQ,
-            repeat=3,
+            station_models, engine, channels, station_id, page.periods.baseline, repeat=3,
         )  # fmt: skip
         for code in codes:
             assert np.isclose(ours[code][0].r2, ref[code].r2, rtol=1e-9)
@@ -106,7 +107,7 @@ def main() -> None:
         t_detail, _ = timed(detail, repeat=2)
     print(f"portfolio (settlement + models) : {t_page * 1000:9.1f} ms")
     print(f"building detail with 4 figures   : {t_detail * 1000:9.1f} ms")
-    print(f"models, baseline_models          : {t_models * 1000:9.1f} ms")
+    print(f"models, station_models           : {t_models * 1000:9.1f} ms")
     print(f"baseline per-building fit_baseline: {t_base * 1000:9.1f} ms (same models)")
     print(f"ratio={t_base / t_models:.1f}")
 

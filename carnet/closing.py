@@ -822,7 +822,7 @@ def adjustment_touches(
 
 def pending_adjustments(conn, contract_id: int) -> pd.DataFrame:
     """The contract's adjustments waiting (status pending), in the shape the settlement reads
-    (`contract.load.load_adjustments`), with the building code."""
+    (`carnet.frames_settlement.adjustments`), with the building code."""
     from carnet.models import Adjustment, Building
 
     a = Adjustment.__table__.c

@@ -9,7 +9,6 @@ Money is stored in integer cents (`*_cents`) or `Numeric` for contract prices.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -31,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from carnet.kinds import ChannelKind, Quality  # noqa: F401 - the schema's vocabulary
 
 
 def utcnow() -> dt.datetime:
@@ -64,22 +65,6 @@ class UTCDateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     pass
-
-
-class Quality(enum.IntEnum):
-    """Quality flag of a reading. Order matters: a measured value outranks an estimate."""
-
-    MEASURED = 0
-    ESTIMATED = 1
-    GAP = 2  # value is NULL: the source was asked and did not answer
-    INVALID = 3  # the device said "invalid" (e.g. 0xFFFF); value NULL
-    RESET = 4  # first reading of a new index (meter replaced): no difference across it
-
-
-class ChannelKind(enum.StrEnum):
-    INDEX = "index"
-    INTERVAL = "interval"
-    INSTANT = "instant"
 
 
 LOG_KINDS = (

@@ -247,7 +247,10 @@ def cmd_token(args) -> int:
 
 def cmd_comfort(args) -> int:
     from carnet.access import scope_of
-    from contract.comfort_load import contract_building_ids, load_comfort, month_bounds
+    from carnet.frames_comfort import comfort_frames, contract_building_ids
+    from contract.calendar import month_bounds
+    from contract.comfort import DEFAULT_MAX_GAP_S
+    from contract.comfort_report import comfort_report
 
     engine = get_engine()
     now = dt.datetime.now(dt.UTC)
@@ -267,7 +270,8 @@ def cmd_comfort(args) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from exc
         scope = wanted if scope is None else scope & wanted
-    report = load_comfort(engine, day_from, day_to, scope, now, tolerance_below_c=args.tolerance)
+    frames = comfort_frames(engine, day_from, day_to, scope, DEFAULT_MAX_GAP_S)
+    report = comfort_report(frames, now, tolerance_below_c=args.tolerance)
     if args.json:
         out = {
             "month": month,

@@ -123,7 +123,11 @@ def settlement_json(report) -> dict:
 
 
 def _settle(args) -> int:
-    from contract.periods import closed_view, season_payload_with_closed_months, settle_live
+    from carnet.frames import contract_terms
+    from carnet.frames_settlement import settlement_frames
+    from contract.inputs import settle_frames, settlement_plan
+    from contract.regularisation import season_payload_with_closed_months
+    from contract.terms import ContractTerms
 
     if getattr(args, "settle_command", None) is None and (not args.contract or not args.season):
         raise CliError(
@@ -133,10 +137,11 @@ def _settle(args) -> int:
     as_of = _date(args.as_of) if args.as_of else None
     engine = _engine()
     try:
-        closed = closed_view(engine, args.contract, args.season, args.month, as_of)
-        report = None
+        terms = ContractTerms.from_record(contract_terms(engine, args.contract))
+        data = settlement_frames(engine, settlement_plan(terms, args.season, args.month, as_of))
+        closed, report = data.closed, None
         if closed is None:
-            report = settle_live(engine, args.contract, args.season, args.month, as_of)
+            report = settle_frames(terms, args.season, data, args.month, as_of)
     except (LookupError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     if closed is not None:  # the signed figures, as they were shown when closed
@@ -149,7 +154,7 @@ def _settle(args) -> int:
         if comfort is not None:
             payload["comfort"] = comfort
         if not args.month:
-            payload = season_payload_with_closed_months(engine, args.contract, args.season, payload)
+            payload = season_payload_with_closed_months(payload, data.closed_months)
         payload["closed"] = None
     if args.json:
         print(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -233,10 +238,16 @@ def _print_settlement(payload: dict, records: list[dict], total: dict, comfort) 
 
 
 def _month_comfort(contract_code: str, month: str) -> list[dict]:
-    """The month's usage performance (`contract.periods.month_comfort`, also stored by a close)."""
-    from contract.periods import month_comfort
+    """The month's usage performance of the contract's buildings (also stored by a close)."""
+    from carnet.frames_comfort import comfort_frames, contract_building_ids
+    from contract.calendar import month_bounds
+    from contract.comfort import DEFAULT_MAX_GAP_S
+    from contract.comfort_report import comfort_records, comfort_report
 
-    return month_comfort(_engine(), contract_code, month)
+    engine, (first, last) = _engine(), month_bounds(month)
+    scope = contract_building_ids(engine, contract_code)
+    return comfort_records(comfort_report(comfort_frames(engine, first, last, scope,
+                                                         DEFAULT_MAX_GAP_S)))  # fmt: skip
 
 
 # --- baseline --------------------------------------------------------------------------------
@@ -324,14 +335,13 @@ def baseline_json(report) -> dict:
 
 
 def _baseline(args) -> int:
+    from carnet.frames import baseline_frames
     from contract import fit_baseline
 
     baseline, reporting = _period(args.baseline), _period(args.reporting)
     try:
-        report = fit_baseline(
-            _engine(), args.channel, args.station, baseline, reporting, args.freq, args.cooling,
-            args.adjustment_kwh,
-        )  # fmt: skip
+        data = baseline_frames(_engine(), args.channel, args.station, baseline, reporting)
+        report = fit_baseline(data, args.freq, args.cooling, args.adjustment_kwh)
     except (LookupError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     data = baseline_json(report)
@@ -532,11 +542,12 @@ def _closing_call(func, *a, **kw):
 
 
 def _close(args) -> int:
-    from contract.periods import close_period
+    from carnet.periods import close_period
+    from contract.periods import RULES
 
     ref = _closing_call(
         close_period, _engine(), args.contract, month=args.month, season=args.season,
-        actor=_signer(args),
+        actor=_signer(args), rules=RULES,
     )  # fmt: skip
     from carnet.models import ClosedPeriod
 
@@ -567,11 +578,12 @@ def _close(args) -> int:
 
 
 def _reopen(args) -> int:
-    from contract.periods import reopen_period
+    from carnet.periods import reopen_period
+    from contract.periods import RULES
 
     out = _closing_call(
         reopen_period, _engine(), args.contract, month=args.month, season=args.season,
-        why=args.why, actor=_signer(args),
+        why=args.why, actor=_signer(args), rules=RULES,
     )  # fmt: skip
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -603,9 +615,10 @@ def _moves(delta: dict) -> bool:
 
 
 def _pending(args) -> int:
-    from contract.periods import pending_regularisations
+    from carnet.periods import pending_regularisations
+    from contract.periods import RULES
 
-    found = _closing_call(pending_regularisations, _engine(), args.contract)
+    found = _closing_call(pending_regularisations, _engine(), args.contract, rules=RULES)
     data = [
         {
             "closed_period_id": p.ref.id,
@@ -663,11 +676,12 @@ def _pending(args) -> int:
 
 def _book(args) -> int:
     from carnet.closing import period_label
-    from contract.periods import book_regularisation
+    from carnet.periods import book_regularisation
+    from contract.periods import RULES
 
     regs = _closing_call(
         book_regularisation, _engine(), args.contract, month=args.month, into=args.into,
-        why=args.why, actor=_signer(args),
+        why=args.why, actor=_signer(args), rules=RULES,
     )  # fmt: skip
     if args.json:
         print(json.dumps(regs, ensure_ascii=False, indent=2))

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 from carnet.db import get_engine
+from carnet.frames import contract_terms
+from carnet.frames_settlement import settlement_frames
 from carnet.frcsv import to_french_csv
 from carnet_cli.main import CliError
-from contract.finance import finance_month_french, monthly_finance
+from contract.finance import finance_month_french, finance_plan, monthly_finance
+from contract.terms import ContractTerms
 
 
 def register(sub) -> None:
@@ -28,7 +31,11 @@ def register(sub) -> None:
 
 def _finance(args) -> int:
     try:
-        frame = monthly_finance(get_engine(), args.contract, args.month)
+        engine = get_engine()
+        terms = ContractTerms.from_record(contract_terms(engine, args.contract))
+        frame = monthly_finance(
+            terms, args.month, settlement_frames(engine, finance_plan(terms, args.month))
+        )
     except LookupError as exc:
         raise CliError(str(exc)) from exc
     except ValueError as exc:

@@ -1,5 +1,6 @@
 """The contract engine: degree days, consumption, the French settlement, IPMVP baselines,
-CUSUM and the Décret tertiaire trajectory. Pure pandas/numpy except `contract.load`.
+CUSUM and the Décret tertiaire trajectory. Pure pandas/numpy: frames in, figures out; what they
+read is loaded by the record (`carnet.frames*`) and handed over by the callers.
 
 The small public surface below is what the CLI and the dashboards use.
 """
@@ -22,6 +23,7 @@ from contract.degree_days import (
     dju_meteo_france,
     tn_tx_meteo_france,
 )
+from contract.inputs import LoadPlan, settle_frames, settlement_plan
 from contract.reports import (
     BaselineReport,
     baseline_cusum,
@@ -29,7 +31,6 @@ from contract.reports import (
     degree_days,
     energy_signature_frame,
     fit_baseline,
-    settle_contract,
     tertiaire_frame,
 )
 from contract.settlement import ALERT_LABELS_FR, SettlementReport, settle
@@ -43,6 +44,7 @@ __all__ = [
     "BuildingTerms",
     "ChangePointModel",
     "ContractTerms",
+    "LoadPlan",
     "SavingsResult",
     "SettlementReport",
     "avoided_energy",
@@ -63,7 +65,8 @@ __all__ = [
     "season_bounds",
     "season_months",
     "settle",
-    "settle_contract",
+    "settle_frames",
+    "settlement_plan",
     "tertiaire_frame",
     "tertiaire_trajectory",
     "tn_tx_meteo_france",

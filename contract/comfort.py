@@ -1,6 +1,6 @@
 """Usage performance: was the room warm while booked, and was heat spent when nobody was there?
 
-Pure pandas/numpy on frames loaded by `contract.comfort_load`. Times are int UTC epoch seconds.
+Pure pandas/numpy on frames loaded by `carnet.frames_comfort`. Times are int UTC epoch seconds.
 
 Indoor temperature is read as a step signal: each reading holds until the next one, at most
 `max_gap_s` (a longer silence is "no data", not "warm"). Intervals of many rooms or buildings
@@ -27,7 +27,8 @@ import re
 import numpy as np
 import pandas as pd
 
-TZ_NAME = "Europe/Paris"
+from contract.calendar import TZ_NAME
+
 DEFAULT_TOLERANCE_BELOW_C = 1.0
 DEFAULT_MAX_GAP_S = 3 * 3600
 _SPAN = np.int64(1) << np.int64(40)  # > any epoch second we store: separates groups' timelines

@@ -7,10 +7,12 @@ explicitly so a figure can always say how it was computed. Days are local calend
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
-from carnet.timeutil import TZ_NAME
+from contract.calendar import TZ_NAME, local_day_bounds
 
 METHODS = ("costic", "meteo_france", "hourly")
 METHOD_LABELS_FR = {
@@ -172,6 +174,24 @@ def station_daily_dju(
     merged.index.name = "day"
     merged["dju"] = dju_daily(merged["tn_c"], merged["tx_c"], method, base_c).to_numpy()
     return merged[["dju", "tn_c", "tx_c", "source"]]
+
+
+def station_dju(
+    temperatures, station_id: int, day_from: dt.date, day_to: dt.date, method: str, base_c: float
+) -> pd.DataFrame:
+    """station_id, day, dju (plus tn_c, tx_c, source) over inclusive local dates, from a
+    station's temperatures (`tn_tx`, `hourly`: `carnet.frames.station_temperatures`)."""
+    hourly = temperatures.hourly
+    if hourly is not None and method == "hourly":
+        ts_from, ts_to = local_day_bounds(day_from, day_to)
+        idx = hourly.index.to_numpy()
+        hourly = hourly[(idx >= ts_from) & (idx < ts_to)]
+    dju = station_daily_dju(temperatures.tn_tx, hourly, method, base_c)
+    lo, hi = pd.Timestamp(day_from), pd.Timestamp(day_to)
+    dju = dju[(dju.index >= lo) & (dju.index <= hi)]
+    out = dju.reset_index()
+    out.insert(0, "station_id", int(station_id))
+    return out
 
 
 def dju_per_season(daily_dju: pd.Series, start: str = "10-01", end: str = "05-20") -> pd.DataFrame:

@@ -11,8 +11,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
+from contract.inputs import LoadPlan, settle_frames, settlement_plan
+from contract.regularisation import finance_frame
 from contract.settlement import ALERT_LABELS_FR, SettlementReport
-from contract.terms import season_label
+from contract.terms import ContractTerms, season_of_month
 
 CENT = Decimal("0.01")
 
@@ -36,14 +38,6 @@ COLUMNS_FR = {
     "closed": "Arrêté",
     "origin": "Origine",
 }
-
-
-def season_of_month(month: str, season_start: str = "10-01") -> str:
-    """'2026-01' → '2025-2026' for a season starting in October."""
-    period = pd.Period(month, "M")
-    start_month = int(season_start.split("-")[0])
-    year = period.year if period.month >= start_month else period.year - 1
-    return season_label(year)
 
 
 def _eur(value) -> Decimal:
@@ -152,25 +146,36 @@ def regularisation_lines(regs: pd.DataFrame, contract_code: str, month: str) -> 
     return pd.DataFrame(rows, columns=list(COLUMNS_FR))
 
 
-def monthly_finance(engine, contract_code: str, month: str) -> pd.DataFrame:
-    """Settle one month of a contract (up to yesterday) and shape it for the finance service,
-    with the regularisations booked in it; a closed month gives its signed lines, marked
-    « arrêté le JJ/MM/AAAA par … » (contract.periods).
+def finance_lines(report: SettlementReport, regularisations: pd.DataFrame | None) -> pd.DataFrame:
+    """The export lines of a one-month settlement, with the regularisations booked in it."""
+    frame = finance_month_frame(report)
+    if regularisations is not None and len(regularisations):
+        frame = pd.concat(
+            [frame, regularisation_lines(regularisations, report.contract_code, report.month)],
+            ignore_index=True,
+        )
+    return frame
 
-    Raises LookupError for an unknown contract and ValueError for a month outside the season.
-    """
-    from contract.load import load_contract_terms
-    from contract.periods import closed_view, contract_id_of, live_finance
-    from contract.regularisation import finance_frame
-    from contract.reports import settle_contract
 
+def finance_plan(terms: ContractTerms, month: str) -> LoadPlan:
+    """What `monthly_finance` reads: the month's settlement inputs, its signed view if it is
+    closed, the regularisations booked in it."""
     month = str(pd.Period(month, "M"))  # raises ValueError on a malformed month
-    terms = load_contract_terms(engine, contract_code)
-    season = season_of_month(month, terms.season_start)
-    closed = closed_view(engine, contract_code, season, month)
+    return settlement_plan(terms, season_of_month(month, terms.season_start), month)
+
+
+def monthly_finance(terms: ContractTerms, month: str, frames) -> pd.DataFrame:
+    """One month of a contract (up to yesterday) shaped for the finance service, with the
+    regularisations booked in it, from what `finance_plan(terms, month)` loaded; a
+    closed month gives its signed lines, marked « arrêté le JJ/MM/AAAA par … ».
+
+    Raises ValueError for a month outside the season.
+    """
+    month = str(pd.Period(month, "M"))  # raises ValueError on a malformed month
+    closed = frames.closed
     if closed is not None and closed.finance is not None:
         frame = finance_frame(closed.finance)
         frame["closed"] = closed.marker
         return frame
-    report = settle_contract(engine, contract_code, season, month=month)
-    return live_finance(engine, report, contract_id_of(engine, contract_code))
+    report = settle_frames(terms, season_of_month(month, terms.season_start), frames, month)
+    return finance_lines(report, frames.regularisations)

@@ -133,6 +133,16 @@ def _plain(value):
     return value
 
 
+def season_payload_with_closed_months(payload: dict, closed_months: dict) -> dict:
+    """A live season payload whose closed months (`carnet.closed_views.closed_months`: views
+    with a `payload` and a `marker`) show their signed rows and markers."""
+    if not closed_months:
+        return payload
+    out = with_closed_months(payload, {m: v.payload for m, v in closed_months.items()})
+    out["closed_months"] = {m: v.marker for m, v in sorted(closed_months.items())}
+    return out
+
+
 def finance_records(frame: pd.DataFrame) -> dict:
     """The export frame as JSON-safe columns (money as strings), with the column order."""
     return {
@@ -163,34 +173,6 @@ def finance_frame(records: dict) -> pd.DataFrame:
 
 
 # --- pending regularisations ------------------------------------------------------------------
-
-
-def overlay_readings(stored: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
-    """Stored readings with the held ones applied (a held value replaces the stored one of its
-    channel and instant; held rows were kept only when they would change the record)."""
-    cols = ["channel_id", "ts", "value", "quality"]
-    both = pd.concat([stored[cols], held[cols]], ignore_index=True)
-    both = both.drop_duplicates(["channel_id", "ts"], keep="last")
-    return both.sort_values(["channel_id", "ts"], ignore_index=True)
-
-
-def replace_rollups(rollups: pd.DataFrame, fresh: pd.DataFrame, days: dict) -> pd.DataFrame:
-    """`rollups` (contract.load.load_rollups shape) with each channel's days first..last taken
-    from `fresh` (carnet.store.daily_rollups output) instead."""
-    if not days:
-        return rollups
-    day = pd.to_datetime(rollups["day"]).to_numpy().astype("datetime64[D]")
-    drop = np.zeros(len(rollups), dtype=bool)
-    keep_fresh = np.zeros(len(fresh), dtype=bool)
-    f_day = np.asarray(fresh["day"].to_numpy(), dtype="datetime64[D]")
-    for cid, (lo, hi) in days.items():  # channels with pending rows: a handful
-        lo, hi = np.datetime64(lo, "D"), np.datetime64(hi, "D")
-        drop |= (rollups["channel_id"].to_numpy() == cid) & (day >= lo) & (day <= hi)
-        keep_fresh |= (fresh["channel_id"].to_numpy() == cid) & (f_day >= lo) & (f_day <= hi)
-    new = fresh[keep_fresh].copy()
-    new["day"] = pd.to_datetime(f_day[keep_fresh]).astype(rollups["day"].dtype)
-    out = pd.concat([rollups[~drop], new[list(rollups.columns)]], ignore_index=True)
-    return out.astype({c: rollups[c].dtype for c in ("channel_id", "n_readings")})
 
 
 def _cents(text_eur) -> int:

@@ -65,49 +65,52 @@ class ContractTerms:
         return self.kind.upper() == "CPE" and bool(self.guaranteed_savings_pct)
 
     @classmethod
-    def from_rows(cls, contract, contract_buildings, station_code: str | None = None):
-        """From a `Contract` row and its `ContractBuilding` rows (with `.building` loaded)."""
+    def from_record(cls, record: dict):
+        """From the record's raw terms (`carnet.frames.contract_terms`): `contract` (the
+        contract's columns), `buildings` (each contract building's columns with its building's
+        `building_code`, `building_name`, `building_station_id`, `heated_area_m2`) and
+        `station_code`."""
+        contract = record["contract"]
         buildings = tuple(
             BuildingTerms(
-                building_code=cb.building.code,
-                building_name=cb.building.name,
-                contract_building_id=cb.id,
-                building_id=cb.building_id,
-                channel_id=cb.channel_id,
-                nb_mwh_pci=float(cb.nb_mwh_pci),
-                dju_ref=float(cb.dju_ref),
-                ecs_channel_id=cb.ecs_channel_id,
-                q_ecs_mwh_per_m3=cb.q_ecs_mwh_per_m3,
-                station_id=contract.station_id or cb.building.station_id,
-                heated_area_m2=cb.building.heated_area_m2,
-                reference_year=cb.reference_year,
-                reference_kwh=cb.reference_kwh,
+                building_code=cb["building_code"],
+                building_name=cb["building_name"],
+                contract_building_id=cb["id"],
+                building_id=cb["building_id"],
+                channel_id=cb["channel_id"],
+                nb_mwh_pci=float(cb["nb_mwh_pci"]),
+                dju_ref=float(cb["dju_ref"]),
+                ecs_channel_id=cb["ecs_channel_id"],
+                q_ecs_mwh_per_m3=cb["q_ecs_mwh_per_m3"],
+                station_id=contract["station_id"] or cb["building_station_id"],
+                heated_area_m2=cb["heated_area_m2"],
+                reference_year=cb["reference_year"],
+                reference_kwh=cb["reference_kwh"],
             )
-            for cb in sorted(contract_buildings, key=lambda cb: cb.building.code)
+            for cb in sorted(record["buildings"], key=lambda cb: cb["building_code"])
         )
+        savings_cap_pct = contract["savings_cap_pct"]
         return cls(
-            code=contract.code,
-            kind=contract.kind or "MTI",
-            season_start=contract.season_start or "10-01",
-            season_end=contract.season_end or "05-20",
-            dju_method=contract.dju_method or "costic",
-            dju_base_c=float(contract.dju_base_c),
-            station_id=contract.station_id,
-            station_code=station_code,
-            price_eur_per_mwh_pci=Decimal(str(contract.price_eur_per_mwh_pci)),
-            pcs_pci_ratio=float(contract.pcs_pci_ratio),
-            franchise_pct=float(contract.franchise_pct or 0.0),
-            savings_share_contractor=float(contract.savings_share_contractor),
-            savings_cap_pct=(
-                None if contract.savings_cap_pct is None else float(contract.savings_cap_pct)
-            ),
-            overrun_share_contractor=float(contract.overrun_share_contractor),
-            guaranteed_savings_pct=contract.guaranteed_savings_pct,
-            nb_revision_pct_one_season=float(contract.nb_revision_pct_one_season),
-            nb_revision_pct_two_seasons=float(contract.nb_revision_pct_two_seasons),
-            contractor=contract.contractor,
-            starts_on=contract.starts_on,
-            ends_on=contract.ends_on,
+            code=contract["code"],
+            kind=contract["kind"] or "MTI",
+            season_start=contract["season_start"] or "10-01",
+            season_end=contract["season_end"] or "05-20",
+            dju_method=contract["dju_method"] or "costic",
+            dju_base_c=float(contract["dju_base_c"]),
+            station_id=contract["station_id"],
+            station_code=record.get("station_code"),
+            price_eur_per_mwh_pci=Decimal(str(contract["price_eur_per_mwh_pci"])),
+            pcs_pci_ratio=float(contract["pcs_pci_ratio"]),
+            franchise_pct=float(contract["franchise_pct"] or 0.0),
+            savings_share_contractor=float(contract["savings_share_contractor"]),
+            savings_cap_pct=None if savings_cap_pct is None else float(savings_cap_pct),
+            overrun_share_contractor=float(contract["overrun_share_contractor"]),
+            guaranteed_savings_pct=contract["guaranteed_savings_pct"],
+            nb_revision_pct_one_season=float(contract["nb_revision_pct_one_season"]),
+            nb_revision_pct_two_seasons=float(contract["nb_revision_pct_two_seasons"]),
+            contractor=contract["contractor"],
+            starts_on=contract["starts_on"],
+            ends_on=contract["ends_on"],
             buildings=buildings,
         )
 
@@ -124,6 +127,14 @@ def season_label(start_year: int) -> str:
     return f"{start_year}-{start_year + 1}"
 
 
+def season_of_month(month: str, season_start: str = "10-01") -> str:
+    """'2026-01' → '2025-2026' for a season starting in October."""
+    period = pd.Period(month, "M")
+    start_month = int(season_start.split("-")[0])
+    year = period.year if period.month >= start_month else period.year - 1
+    return season_label(year)
+
+
 def season_bounds(season: str, start: str = "10-01", end: str = "05-20") -> tuple[dt.date, dt.date]:
     """Inclusive local dates of a season, e.g. 2025-10-01..2026-05-20 for '2025-2026'."""
     year = parse_season(season)
@@ -136,6 +147,14 @@ def season_bounds(season: str, start: str = "10-01", end: str = "05-20") -> tupl
 
 def previous_season(season: str) -> str:
     return season_label(parse_season(season) - 1)
+
+
+def settlement_window(terms: ContractTerms, season: str) -> tuple[dt.date, dt.date]:
+    """The local days a season's settlement reads: the season and the one before it (the
+    two-season NB-revision alert compares them)."""
+    first, _ = season_bounds(previous_season(season), terms.season_start, terms.season_end)
+    _, last = season_bounds(season, terms.season_start, terms.season_end)
+    return first, last
 
 
 def season_days(season: str, start: str = "10-01", end: str = "05-20") -> pd.DatetimeIndex:

@@ -1,17 +1,19 @@
-"""Data of the comfort page (`/confort`): the month's comfort report of the rooms and
-buildings in the user's scope."""
+"""What the comfort page shows: one month's comfort figures of the buildings a user sees."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from sqlalchemy import Engine
 
 from carnet.access import Scope
-from contract.comfort_load import load_comfort
+from carnet.frames_comfort import comfort_frames
+from contract.calendar import month_bounds
+from contract.comfort import DEFAULT_MAX_GAP_S
+from contract.comfort_report import ComfortReport, comfort_report
 
 
-def comfort_report(engine: Engine, scope: Scope, first: dt.date, last: dt.date):
-    """`contract.comfort_load.load_comfort` of the scope's buildings (None = all)."""
+def month_comfort(engine: Engine, scope: Scope, month: str) -> ComfortReport:
+    """`carnet comfort --month` of the scope's buildings."""
+    first, last = month_bounds(month)
     ids = scope.building_filter
-    return load_comfort(engine, first, last, None if ids is None else set(ids))
+    frames = comfort_frames(engine, first, last, None if ids is None else set(ids), DEFAULT_MAX_GAP_S)
+    return comfort_report(frames)

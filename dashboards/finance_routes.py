@@ -8,19 +8,20 @@ import flask
 from werkzeug.exceptions import abort
 
 from carnet.frcsv import to_french_csv
-from contract.finance import export_filename, finance_month_french, monthly_finance
+from contract.finance import export_filename, finance_month_french
 from dashboards import db
 from dashboards.auth import current_scope, route
+from dashboards.finances_data import month_finance
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @route("/export/finances/<contract_code>/<month>.csv", "finance.export")
 def finance_csv(contract_code: str, month: str):
-    if not MONTH_RE.match(month) or not current_scope().has_contract_code(contract_code):
+    if not MONTH_RE.match(month):
         abort(404)
     try:
-        frame = monthly_finance(db.engine(), contract_code, month)
+        frame = month_finance(db.engine(), current_scope(), contract_code, month)
     except LookupError:
         abort(404)
     except ValueError as exc:

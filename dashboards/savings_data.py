@@ -1,5 +1,5 @@
 """What the savings page shows, as frames and small dataclasses: the settlement of a contract's
-season (the very `contract.settle_contract` behind `carnet settle`, so the page and the CLI
+season (the very `contract.settle_frames` behind `carnet settle`, so the page and the CLI
 cannot disagree), each building's regression baseline and its quality, and one building's
 detail (months, energy signature, CUSUM, carpet, adjustments).
 
@@ -18,8 +18,10 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from carnet import frames
 from carnet.access import CarnetPermissionError, Scope
 from carnet.adjustments import KIND_LABELS_FR, add_adjustment
+from carnet.closing import ClosedRef
 from carnet.contract_lookup import (
     building_id_by_code,
     contract_by_code,
@@ -28,7 +30,9 @@ from carnet.contract_lookup import (
     contracts_in,
 )
 from carnet.db import session_scope
+from carnet.frames_settlement import settlement_frames
 from carnet.models import Adjustment, Building, Channel, Contract, ContractBuilding, Station
+from carnet.periods import close_period
 from carnet.timeutil import TZ_NAME
 from contract import (
     BaselineReport,
@@ -38,12 +42,13 @@ from contract import (
     carpet_frame,
     energy_signature_frame,
     fit_baseline,
+    settle_frames,
+    settlement_plan,
 )
 from contract.baseline.sufficiency import Sufficiency
-from contract.load import load_contract_terms
-from contract.periods import closed_months, closed_view, settle_live
+from contract.periods import RULES
 from contract.regularisation import report_from_payload, settlement_payload, with_closed_months
-from contract.reports import baseline_models, contract_seasons
+from contract.reports import baseline_models, seasons_with_data
 from contract.terms import ContractTerms, season_bounds
 
 # Monthly change-point models (IPMVP option C on monthly totals, Guideline 14 monthly
@@ -135,17 +140,22 @@ def contract_choices(engine: Engine, scope: Scope) -> list[dict]:
 def seasons(engine: Engine, contract_code: str) -> tuple[list[str], str]:
     """Seasons with data, latest first (the current one when nothing is there yet), and the
     one to show first: the latest complete season, else the season in progress."""
-    found = contract_seasons(engine, contract_code)
+    terms = contract_terms(engine, contract_code)
+    span = frames.rollup_span(engine, [bt.channel_id for bt in terms.buildings])
+    found = seasons_with_data(terms, span)
     today = _today()
     found = [s for s in found if int(s[:4]) <= today.year]  # no season in the future
     if not found:
         year = today.year if today.month >= 10 else today.year - 1
         return [f"{year}-{year + 1}"], f"{year}-{year + 1}"
-    terms = load_contract_terms(engine, contract_code)
     complete = [
         s for s in found if season_bounds(s, terms.season_start, terms.season_end)[1] < today
     ]
     return found, (complete[0] if complete else found[0])
+
+
+def contract_terms(engine: Engine, contract_code: str) -> ContractTerms:
+    return ContractTerms.from_record(frames.contract_terms(engine, contract_code))
 
 
 def reference_periods(terms: ContractTerms, period_from: dt.date, period_to: dt.date) -> Periods:
@@ -200,13 +210,24 @@ def building_baseline(
 
     def compute():
         try:
-            return fit_baseline(
-                engine, channel_code, station_code, periods.baseline, periods.reporting, MODEL_FREQ
+            data = frames.baseline_frames(
+                engine, channel_code, station_code, periods.baseline, periods.reporting
             )
+            return fit_baseline(data, MODEL_FREQ)
         except (ValueError, LookupError, ZeroDivisionError):
             return None
 
     return _memo(key, compute)
+
+
+def station_models(
+    engine: Engine, channels: dict[str, int], station_id: int, baseline: tuple[dt.date, dt.date]
+) -> dict:
+    """The baseline models of many channels of one station (`contract.reports.baseline_models`):
+    one query for their rollups and one for the weather."""
+    roll = frames.rollups(engine, channels.values(), *baseline)
+    mean_c = frames.station_temperatures(engine, station_id, *baseline).mean_c
+    return baseline_models(roll, mean_c, channels, baseline, MODEL_FREQ)
 
 
 def savings_portfolio(
@@ -223,20 +244,20 @@ def savings_portfolio(
 
     def compute():
         # a closed season shows what was signed; an open one its closed months' signed rows
-        closed = closed_view(engine, contract_code, season, None, as_of)
-        months: dict = {}
+        terms = contract_terms(engine, contract_code)
+        data = settlement_frames(engine, settlement_plan(terms, season, as_of=as_of))
+        closed, months = data.closed, {}
         if closed is not None:
             report = report_from_payload(closed.payload)
         else:
-            report = settle_live(engine, contract_code, season, as_of=as_of)
-            months = closed_months(engine, contract_code, season)
+            report = settle_frames(terms, season, data, as_of=as_of)
+            months = data.closed_months
             if months:
                 signed = report_from_payload(
                     with_closed_months(settlement_payload(report), {m: v.payload for m, v in
                                        months.items()})
                 ).months  # fmt: skip
                 report.months = signed[report.months.columns.intersection(signed.columns)]
-        terms = load_contract_terms(engine, contract_code)
         channel_codes, station_codes, station_name = _codes(engine, terms)
         periods = reference_periods(terms, report.period_from, report.period_to)
         _, season_last = season_bounds(season, terms.season_start, terms.season_end)
@@ -260,14 +281,17 @@ def savings_portfolio(
             if bt.channel_id is not None and bt.station_id is not None:
                 by_station.setdefault(bt.station_id, {})[bt.building_code] = bt.channel_id
         for station_id, channels in by_station.items():  # one station per contract, mostly
-            fitted = baseline_models(
-                engine, channels, station_id, portfolio.periods.baseline, MODEL_FREQ
-            )
+            fitted = station_models(engine, channels, station_id, portfolio.periods.baseline)
             for code, (model, sufficiency) in fitted.items():
                 portfolio.quality[code] = model_quality(model, sufficiency)
         for bt in portfolio.terms.buildings:
             portfolio.quality.setdefault(bt.building_code, None)
     return portfolio
+
+
+def sign_season(engine: Engine, contract_code: str, season: str, actor: str) -> ClosedRef:
+    """« Arrêter la saison »: the manager signs the season's figures (`carnet settle close`)."""
+    return close_period(engine, contract_code, season=season, actor=actor, rules=RULES)
 
 
 @dataclass
@@ -315,7 +339,10 @@ def building_detail(
         cusum = baseline_cusum(base, freq="daily")
     carpet = None
     if channel:
-        carpet = carpet_frame(engine, channel, *portfolio.periods.reporting)
+        reporting = portfolio.periods.reporting
+        carpet = carpet_frame(
+            frames.channel_energy(engine, channel, *reporting), channel, *reporting
+        )
     return BuildingDetail(
         code=building_code,
         name=row["building_name"],

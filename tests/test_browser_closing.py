@@ -15,11 +15,13 @@ import requests
 from selenium.webdriver.common.by import By
 from sqlalchemy import func, select
 
+from carnet.access import EVERYTHING
 from carnet.db import session_scope
 from carnet.frcsv import to_french_csv
 from carnet.models import AuditEvent, ClosedPeriod
 from carnet.timeutil import TZ_NAME
-from contract.finance import finance_month_french, monthly_finance
+from contract.finance import finance_month_french
+from dashboards.finances_data import month_finance
 from dashboards.fmt import fr_eur
 from tests.browser import (
     CONTRACT_CODE,
@@ -61,7 +63,7 @@ def closed_rows(engine) -> list[ClosedPeriod]:
 def test_manager_closes_a_month_and_the_season(live_app, browser):
     month, season = seed(live_app.engine)
     csv_live = to_french_csv(
-        finance_month_french(monthly_finance(live_app.engine, CONTRACT_CODE, month))
+        finance_month_french(month_finance(live_app.engine, EVERYTHING, CONTRACT_CODE, month))
     )
     sign_in(browser, live_app.url, "gestionnaire", password_of("gestionnaire"))
     browser.get(live_app.page(f"/finances?contrat={CONTRACT_CODE}&mois={month}"))
@@ -76,7 +78,7 @@ def test_manager_closes_a_month_and_the_season(live_app, browser):
     assert (row.period_kind, row.period, row.closed_by) == ("month", month, "gestionnaire")
     # what was signed is what was shown: the same lines, now marked
     csv_closed = to_french_csv(
-        finance_month_french(monthly_finance(live_app.engine, CONTRACT_CODE, month))
+        finance_month_french(month_finance(live_app.engine, EVERYTHING, CONTRACT_CODE, month))
     )
     live, closed = (b.decode("utf-8-sig").splitlines() for b in (csv_live, csv_closed))
     assert [r.rsplit(";", 2)[0] for r in live] == [r.rsplit(";", 2)[0] for r in closed]

@@ -322,12 +322,14 @@ def test_reopened_month_inside_closed_season_is_refused(town, engine, capsys):  
 
 def test_a_signed_season_is_the_previous_season_of_the_next(town, engine, capsys):  # noqa: F811
     """The two-season NB-revision alert reads the previous season's deviation as signed."""
-    from contract.load import load_contract_terms
-    from contract.periods import settle_live
+    from carnet.frames import contract_terms
+    from carnet.frames_settlement import settlement_frames
+    from contract import ContractTerms, settle_frames, settlement_plan
     from contract.regularisation import with_signed_previous
 
-    terms = load_contract_terms(engine, "C1")
-    report = settle_live(engine, "C1", SEASON)
+    terms = ContractTerms.from_record(contract_terms(engine, "C1"))
+    data = settlement_frames(engine, settlement_plan(terms, SEASON))
+    report = settle_frames(terms, SEASON, data)
     assert report.season_complete
     dev = dict(
         zip(report.buildings["building_code"], report.buildings["deviation_pct"], strict=True)
@@ -339,7 +341,7 @@ def test_a_signed_season_is_the_previous_season_of_the_next(town, engine, capsys
             {"building_code": "ECOLE", "deviation_pct": -20.0 * np.sign(dev["ECOLE"])},
         ]
     }
-    out = with_signed_previous(settle_live(engine, "C1", SEASON), signed, terms)
+    out = with_signed_previous(settle_frames(terms, SEASON, data), signed, terms)
     alerts = dict(zip(out.buildings["building_code"], out.buildings["alerts"], strict=True))
     assert ("nb_revision_2_seasons" in alerts["MAIRIE"]) == (abs(dev["MAIRIE"]) > 8.0)
     assert "nb_revision_2_seasons" not in alerts["ECOLE"]

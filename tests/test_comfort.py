@@ -13,11 +13,12 @@ import pytest
 
 from carnet import bookings as bk
 from carnet.db import session_scope
+from carnet.frames_comfort import comfort_frames
 from carnet.models import Channel
 from carnet.store import write_readings
 from carnet_cli.main import main
 from contract import comfort
-from contract.comfort_load import load_comfort
+from contract.comfort_report import comfort_report
 from tests.booking_town import PROGRAMMER, make_town
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -104,12 +105,10 @@ def case(engine):
 
 
 def test_comfort_figures_by_hand(case, engine):
-    report = load_comfort(
-        engine,
-        dt.date(2026, 11, 1),
-        dt.date(2026, 11, 30),
-        now=local(2026, 12, 1).astimezone(dt.UTC),
+    frames = comfort_frames(
+        engine, dt.date(2026, 11, 1), dt.date(2026, 11, 30), None, comfort.DEFAULT_MAX_GAP_S
     )
+    report = comfort_report(frames, now=local(2026, 12, 1).astimezone(dt.UTC))
     rows = report.bookings.set_index("booking_id")
     assert set(rows.index) == {case["concert"], case["meeting"]}  # the atelier has no sensor
 
@@ -130,9 +129,8 @@ def test_comfort_figures_by_hand(case, engine):
     assert meeting["max_shortfall_c"] == 0.0
 
     # a stricter tolerance: 0.5 °C below 19 -> only readings >= 18.5 count
-    strict = load_comfort(
-        engine, dt.date(2026, 11, 1), dt.date(2026, 11, 30),
-        now=local(2026, 12, 1).astimezone(dt.UTC), tolerance_below_c=0.5,
+    strict = comfort_report(
+        frames, now=local(2026, 12, 1).astimezone(dt.UTC), tolerance_below_c=0.5
     ).bookings.set_index("booking_id").loc[case["concert"]]  # fmt: skip
     assert strict["share_ok"] == pytest.approx(sum(15 for v in CONCERT_TEMPS if v >= 18.5) / 180)
     assert strict["minutes_late"] == 15 * next(i for i, v in enumerate(CONCERT_TEMPS) if v >= 18.5)

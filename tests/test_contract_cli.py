@@ -260,6 +260,7 @@ def test_adjust_then_settle(town, capsys, engine):
 
 def test_hourly_degree_days_on_dst_day(engine):
     """The 25-hour local day of 26/10/2025 sums 25 hourly deficits (through the store)."""
+    from carnet.frames import station_by_code, station_temperatures
     from contract import degree_days
 
     ids = portfolio(engine)
@@ -268,7 +269,9 @@ def test_hourly_degree_days_on_dst_day(engine):
     write_readings(
         engine, pd.DataFrame({"channel_id": ids["T"], "ts": to_epoch(stamps), "value": temps})
     )
-    out = degree_days(engine, "LESQ", dt.date(2025, 10, 26), dt.date(2025, 10, 26), "hourly", S)
+    day, station = dt.date(2025, 10, 26), station_by_code(engine, "LESQ")
+    weather = station_temperatures(engine, station["id"], day, day, need_hourly=True)
+    out = degree_days(weather, station["id"], "LESQ", day, day, "hourly", S)
     local = stamps.tz_convert("Europe/Paris")
     on_day = temps[(local.date == dt.date(2025, 10, 26))]
     assert len(on_day) == 25

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from carnet.db import session_scope
+from carnet.frames import baseline_frames, channel_energy, station_by_code, station_temperatures
 from carnet.models import Building, Channel, Station
 from carnet.store import write_readings
 from carnet.timeutil import local_midnight_epoch, to_epoch
@@ -46,6 +47,12 @@ def site(engine):
         return {"T": t.id, "GAZ": gas.id}
 
 
+def carpet(engine, channel_code, first, last):
+    return carpet_frame(
+        channel_energy(engine, channel_code, first, last), channel_code, first, last
+    )
+
+
 def test_carpet_across_dst(engine, site):
     # hourly index readings (UTC hours) from 29/03/2025 to 01/04/2025 local, 1 m3 per hour,
     # and the same across the October change
@@ -60,13 +67,13 @@ def test_carpet_across_dst(engine, site):
             )
         )
     write_readings(engine, pd.concat(frames))
-    spring = carpet_frame(engine, "B-GAZ", dt.date(2025, 3, 29), dt.date(2025, 3, 31))
+    spring = carpet(engine, "B-GAZ", dt.date(2025, 3, 29), dt.date(2025, 3, 31))
     assert list(spring.columns) == list(range(24))
     short = spring.loc[pd.Timestamp("2025-03-30")]
     assert np.isnan(short[2])  # 02:00 does not exist on the 23-hour day
     assert short.sum() == pytest.approx(23 * 10.0)
     assert spring.loc[pd.Timestamp("2025-03-29")].sum() == pytest.approx(24 * 10.0)
-    autumn = carpet_frame(engine, "B-GAZ", dt.date(2025, 10, 25), dt.date(2025, 10, 27))
+    autumn = carpet(engine, "B-GAZ", dt.date(2025, 10, 25), dt.date(2025, 10, 27))
     long_day = autumn.loc[pd.Timestamp("2025-10-26")]
     assert long_day[2] == pytest.approx(2 * 10.0)  # both 02:00 hours
     assert long_day.sum() == pytest.approx(25 * 10.0)
@@ -80,15 +87,16 @@ def test_degree_days_from_hourly_only(engine, site):
     write_readings(
         engine, pd.DataFrame({"channel_id": site["T"], "ts": hourly.index, "value": temps})
     )
-    daily = degree_days(engine, "ST", dt.date(2026, 1, 2), dt.date(2026, 1, 31), "costic", 18.0)
+    first, last = dt.date(2026, 1, 2), dt.date(2026, 1, 31)
+    station = station_by_code(engine, "ST")
+    temps = station_temperatures(engine, station["id"], first, last)
+    daily = degree_days(temps, station["id"], "ST", first, last, "costic", 18.0)
     windows = tn_tx_meteo_france(hourly)
     days = pd.date_range("2026-01-02", "2026-01-31")
     expected = dju_costic(windows.loc[days, "tn_c"], windows.loc[days, "tx_c"], 18.0)
     assert daily["dju"].to_numpy() == pytest.approx(expected.to_numpy())
     assert set(daily["source"]) == {"hourly_windows"}
-    monthly = degree_days(
-        engine, "ST", dt.date(2026, 1, 2), dt.date(2026, 1, 31), "costic", 18.0, freq="month"
-    )
+    monthly = degree_days(temps, station["id"], "ST", first, last, "costic", 18.0, freq="month")
     assert monthly["month"].tolist() == ["2026-01"]
     assert monthly["dju"].iloc[0] == pytest.approx(expected.sum())
     assert monthly.attrs["method"] == "costic"
@@ -113,10 +121,10 @@ def test_signature_and_cusum(engine, site):
     stamps = local_midnight_epoch(list(days) + [days[-1] + pd.Timedelta(days=1)])
     index = np.concatenate([[0.0], np.cumsum(kwh / 10.0)])
     write_readings(engine, pd.DataFrame({"channel_id": site["GAZ"], "ts": stamps, "value": index}))
-    report = fit_baseline(
+    report = fit_baseline(baseline_frames(
         engine, "B-GAZ", "ST", (dt.date(2024, 1, 1), dt.date(2024, 12, 31)),
         (dt.date(2025, 1, 1), dt.date(2025, 12, 31)),
-    )  # fmt: skip
+    ))  # fmt: skip
     assert report.model.balance_temp_c == 16.0
     sig = energy_signature_frame(report)
     assert set(sig["segment"]) == {"baseline", "reporting"}
@@ -155,8 +163,10 @@ def test_consumption_days_missing_and_estimated():
 
 
 def test_tertiaire_frame(engine, site):
+    from carnet.frames import contract_terms, rollups
     from carnet.models import Contract, ContractBuilding
-    from contract import tertiaire_frame
+    from contract import ContractTerms, tertiaire_frame
+    from contract.reports import tertiaire_building
 
     with session_scope(engine) as s:
         st = s.query(Station).one()
@@ -206,7 +216,11 @@ def test_tertiaire_frame(engine, site):
             ]
         ),
     )
-    out = tertiaire_frame(engine, "K", "B").set_index("year")
+    terms = ContractTerms.from_record(contract_terms(engine, "K"))
+    bt, first, last = tertiaire_building(terms, "B")
+    roll = rollups(engine, [bt.channel_id], first, last)
+    temps = station_temperatures(engine, bt.station_id, first, last)
+    out = tertiaire_frame(terms, "B", roll, temps).set_index("year")
     dju = pd.Series(dju_costic(tn, tx, 18.0), index=days).groupby(days.year).sum()
     assert out.loc[2024, "actual_kwh"] == pytest.approx(kwh[days.year == 2024].sum())
     assert out.loc[2024, "dju"] == pytest.approx(dju[2024])

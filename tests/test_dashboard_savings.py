@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from carnet.db import get_engine, session_scope
+from carnet.frames import baseline_frames
 from carnet.models import Adjustment, LogbookEntry
 from carnet_cli.main import main as carnet_main
 from contract import fit_baseline
@@ -107,7 +108,8 @@ def test_page_numbers_are_those_of_carnet_settle(engine):
     assert page.periods.baseline == (dt.date(2024, 7, 1), dt.date(2025, 6, 30))
     period = page.periods
     single = fit_baseline(
-        engine, "ECOLE-A-GAZ", STATION, period.baseline, period.reporting, "monthly"
+        baseline_frames(engine, "ECOLE-A-GAZ", STATION, period.baseline, period.reporting),
+        "monthly",
     )
     quality = page.quality["ECOLE-A"]
     assert quality.r2 == pytest.approx(single.model.r2, rel=1e-12)

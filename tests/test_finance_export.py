@@ -11,7 +11,7 @@ import pytest
 
 from carnet.frcsv import to_french_csv
 from carnet_cli.main import main
-from contract.finance import season_of_month
+from contract.terms import season_of_month
 from dashboards.app import create_app
 from tests.browser import seed_users
 from tests.test_contract_cli import PRICE, expected_building, town  # noqa: F401 - fixture

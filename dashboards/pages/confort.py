@@ -9,10 +9,9 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from carnet.timeutil import TZ
-from contract.comfort_load import month_bounds
 from dashboards import db
 from dashboards.auth import current_scope, guarded
-from dashboards.confort_data import comfort_report
+from dashboards.confort_data import month_comfort
 from dashboards.fmt import fr_number, fr_pct
 
 CAPABILITY = "comfort.view"
@@ -152,8 +151,7 @@ def layout(**_query):
 @callback(Output("comfort-body", "children"), Input("comfort-month", "value"))
 @guarded(CAPABILITY)
 def render(month):
-    first, last = month_bounds(month)
-    report = comfort_report(db.engine(), current_scope(), first, last)
+    report = month_comfort(db.engine(), current_scope(), month)
     return [
         html.H2("Par salle"),
         _rooms_table(report.rooms),

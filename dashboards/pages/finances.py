@@ -8,12 +8,11 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from carnet.closing import ClosingError
-from contract.finance import COLUMNS_FR, season_of_month
-from contract.periods import close_period
-from contract.terms import season_months
+from contract.finance import COLUMNS_FR
+from contract.terms import season_months, season_of_month
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded
-from dashboards.finances_data import finance_contracts, month_finance
+from dashboards.finances_data import finance_contracts, month_finance, sign_month
 from dashboards.fmt import fr_eur, fr_number, fr_pct
 
 CAPABILITY = "finance.export"
@@ -262,7 +261,7 @@ def close_month(clicks, contract_code, month):
         return dash.no_update, dash.no_update
     user = current_user()
     try:
-        ref = close_period(db.engine(), str(contract_code), month=str(month), actor=user.login)
+        ref = sign_month(db.engine(), str(contract_code), str(month), user.login)
     except (ClosingError, LookupError, ValueError) as exc:
         return html.Div(str(exc), className="alert alert-error", id="fin-close-error"), None
     return (

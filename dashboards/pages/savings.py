@@ -19,7 +19,6 @@ from carnet.adjustments import ADJUSTMENT_KINDS, KIND_LABELS_FR, AdjustmentError
 from carnet.closing import ClosingError
 from carnet.timeutil import parse_local_date
 from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
-from contract.periods import close_period
 from dashboards import db
 from dashboards import savings_figures as figs
 from dashboards.auth import current_scope, current_user, guarded, require
@@ -35,6 +34,7 @@ from dashboards.savings_data import (
     record_adjustment,
     savings_portfolio,
     seasons,
+    sign_season,
 )
 
 CAPABILITY = "savings.view"
@@ -515,7 +515,7 @@ def close_season(clicks, contract_code, season, refresh):
     code = _allowed_contract(contract_code)
     user = current_user()
     try:
-        ref = close_period(db.engine(), code, season=str(season), actor=user.login)
+        ref = sign_season(db.engine(), code, str(season), user.login)
     except (ClosingError, LookupError, ValueError) as exc:
         return html.Div(str(exc), className="alert alert-error", id="savings-close-error"), (
             dash.no_update

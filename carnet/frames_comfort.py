@@ -1,43 +1,34 @@
-"""Loads what `contract.comfort` computes on: past bookings, indoor temperatures, heating increments.
-
-The only place of the comfort figures that touches the database; everything else is pure.
+"""What the comfort figures (`contract.comfort`) are computed on, read from the record: the
+buildings and rooms, the confirmed bookings, indoor temperatures and heating increments.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, text
 
-from carnet.store import index_increments
-from carnet.timeutil import local_day_bounds
-from contract import comfort
+from carnet.increments import UNIT_KWH, index_increments
+from carnet.timeutil import TZ_NAME, local_day_bounds
 
 HEATING_QUANTITIES = ("gas_volume_m3", "heat_energy_kwh")
-UNIT_KWH = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}
 
 
 @dataclass
-class ComfortReport:
+class ComfortFrames:
+    """Local dates day_from..day_to (inclusive) of some buildings, as the record holds them."""
+
     day_from: dt.date
     day_to: dt.date
-    bookings: pd.DataFrame  # per booking comfort figures, with room/building codes and title
-    rooms: pd.DataFrame  # monthly per room
-    buildings: pd.DataFrame  # monthly per building
-    energy: pd.DataFrame  # heating increments with the `outside` flag
-
-
-def month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    """ "YYYY-MM" -> first and last local date of the month."""
-    try:
-        first = dt.datetime.strptime(month.strip(), "%Y-%m").date()
-    except ValueError as exc:
-        raise ValueError(f"mois illisible « {month} » (attendu AAAA-MM)") from exc
-    nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return first, nxt - dt.timedelta(days=1)
+    buildings: pd.DataFrame  # building_id, building, building_name, schedule (dict or None)
+    rooms: pd.DataFrame  # room_id, room, room_name, building_id
+    bookings: pd.DataFrame  # confirmed: booking_id, room_id, building_id, title, start_ts, ...
+    temps: pd.DataFrame  # room_id, ts, temp_c (one indoor channel per room)
+    increments: pd.DataFrame  # building_id, t0, t1, energy_kwh of each heating meter
 
 
 def _read(engine: Engine, sql: str, params: dict, expanding: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -48,22 +39,17 @@ def _read(engine: Engine, sql: str, params: dict, expanding: tuple[str, ...] = (
         return pd.read_sql_query(stmt, conn, params=params)
 
 
-def load_comfort(
+def comfort_frames(
     engine: Engine,
     day_from: dt.date,
     day_to: dt.date,
     building_ids: set[int] | None = None,
-    now: dt.datetime | None = None,
-    tolerance_below_c: float = comfort.DEFAULT_TOLERANCE_BELOW_C,
-    tolerance_above_c: float | None = None,
-) -> ComfortReport:
-    """Comfort and energy outside use over local dates day_from..day_to (inclusive).
-
-    Only bookings that have ended by `now` are judged; `building_ids` None = all buildings.
-    """
-    now = now or dt.datetime.now(dt.UTC)
+    temps_lookback_s: int = 0,
+) -> ComfortFrames:
+    """Everything the comfort figures of local dates day_from..day_to read; `building_ids`
+    None = all buildings; indoor temperatures from `temps_lookback_s` before the first day
+    (the last reading before a booking still tells its temperature)."""
     lo, hi = local_day_bounds(day_from, day_to)
-    now_ts = int(now.timestamp())
     scope_sql = ""
     params: dict = {}
     expanding: tuple[str, ...] = ()
@@ -79,6 +65,7 @@ def load_comfort(
         dict(params),
         expanding,
     )
+    buildings["schedule"] = [_as_dict(s) for s in buildings["schedule"]]
     rooms = _read(
         engine,
         "SELECT r.id AS room_id, r.code AS room, r.name AS room_name, r.building_id"
@@ -94,41 +81,9 @@ def load_comfort(
         dict(params),
         expanding,
     )
-    book = _booking_times(raw)
-    heat_from = book["start_ts"] - book["preheat_min"].fillna(0).astype("int64") * 60
-    in_window = book[(book["end_ts"] > lo) & (heat_from < hi)]
-    judged = in_window[
-        (in_window["start_ts"] < hi)
-        & (in_window["end_ts"] <= now_ts)
-        & in_window["setpoint_c"].notna()
-    ]
-
-    temps = _indoor_temps(engine, rooms["room_id"].tolist(), lo - comfort.DEFAULT_MAX_GAP_S, hi)
-    result = comfort.booking_comfort(judged, temps, tolerance_below_c, tolerance_above_c)
-    result = result.merge(raw[["booking_id", "title"]], on="booking_id", how="left")
-    result = result.merge(rooms[["room_id", "room", "room_name"]], on="room_id", how="left")
-    result = result.merge(buildings[["building_id", "building"]], on="building_id", how="left")
-
-    schedules = {
-        int(bid): _as_dict(s)
-        for bid, s in zip(buildings["building_id"], buildings["schedule"], strict=True)
-    }
-    occupied = comfort.occupied_intervals(
-        in_window.loc[:, ["building_id", "start_ts", "end_ts", "preheat_min"]],
-        schedules,
-        day_from,
-        day_to,
-    )
+    temps = _indoor_temps(engine, rooms["room_id"].tolist(), lo - temps_lookback_s, hi)
     increments = _heating_increments(engine, buildings["building_id"].tolist(), lo, hi)
-    energy = comfort.energy_outside(increments, occupied)
-
-    room_month = comfort.monthly_rooms(result).merge(
-        rooms[["room_id", "room", "room_name"]], on="room_id", how="left"
-    )
-    building_month = comfort.monthly_buildings(result, energy).merge(
-        buildings[["building_id", "building", "building_name"]], on="building_id", how="left"
-    )
-    return ComfortReport(day_from, day_to, result, room_month, building_month, energy)
+    return ComfortFrames(day_from, day_to, buildings, rooms, _booking_times(raw), temps, increments)
 
 
 def contract_building_ids(engine: Engine, contract_code: str) -> set[int]:
@@ -145,20 +100,10 @@ def contract_building_ids(engine: Engine, contract_code: str) -> set[int]:
     return set(frame["building_id"].astype(int))
 
 
-def load_contract_comfort(
-    engine: Engine, contract_code: str, month: str, now: dt.datetime | None = None
-) -> ComfortReport:
-    """The monthly comfort summary of one contract's buildings: for the contract report."""
-    day_from, day_to = month_bounds(month)
-    return load_comfort(engine, day_from, day_to, contract_building_ids(engine, contract_code), now)
-
-
 def _as_dict(value) -> dict | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, str):
-        import json
-
         return json.loads(value)
     return value
 
@@ -284,7 +229,7 @@ def _kwh_per_unit(t0: np.ndarray, ch, factors: pd.DataFrame) -> np.ndarray:
     if len(factors):
         days = (
             pd.to_datetime(t0, unit="s", utc=True)
-            .tz_convert("Europe/Paris")
+            .tz_convert(TZ_NAME)
             .tz_localize(None)
             .normalize()
             .to_numpy(dtype="datetime64[D]")
