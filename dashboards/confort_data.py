@@ -15,5 +15,7 @@ def month_comfort(engine: Engine, scope: Scope, month: str) -> ComfortReport:
     """`carnet comfort --month` of the scope's buildings."""
     first, last = month_bounds(month)
     ids = scope.building_filter
-    frames = comfort_frames(engine, first, last, None if ids is None else set(ids), DEFAULT_MAX_GAP_S)
+    frames = comfort_frames(
+        engine, first, last, None if ids is None else set(ids), DEFAULT_MAX_GAP_S
+    )
     return comfort_report(frames)
