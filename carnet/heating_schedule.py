@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from carnet.bookings import ActorLike, BookingPermissionError, visible_building_ids
 from carnet.models import Booking, Building, ContractBuilding, Room, ScheduleView
 from carnet.roles import can
-from carnet.timeutil import TZ
 
 HORIZON_DAYS = 14
 CHANGE_LABELS_FR = {"new": "nouveau", "updated": "modifié", "cancelled": "annulé"}
@@ -188,8 +187,3 @@ def zone_periods(schedule: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.reset_index(drop=True)[cols]
-
-
-def local_text(value: pd.Timestamp | dt.datetime) -> str:
-    """dd/mm/yyyy HH:MM in Europe/Paris."""
-    return pd.Timestamp(value).tz_convert(TZ).strftime("%d/%m/%Y %H:%M")
