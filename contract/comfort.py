@@ -27,7 +27,8 @@ import re
 import numpy as np
 import pandas as pd
 
-TZ_NAME = "Europe/Paris"
+from contract.terms import TZ_NAME
+
 DEFAULT_TOLERANCE_BELOW_C = 1.0
 DEFAULT_MAX_GAP_S = 3 * 3600
 _SPAN = np.int64(1) << np.int64(40)  # > any epoch second we store: separates groups' timelines

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine, bindparam, text
 
 from carnet.store import index_increments
-from carnet.timeutil import local_day_bounds
+from carnet.timeutil import TZ_NAME, local_day_bounds
 from contract import comfort
 
 HEATING_QUANTITIES = ("gas_volume_m3", "heat_energy_kwh")
@@ -284,7 +284,7 @@ def _kwh_per_unit(t0: np.ndarray, ch, factors: pd.DataFrame) -> np.ndarray:
     if len(factors):
         days = (
             pd.to_datetime(t0, unit="s", utc=True)
-            .tz_convert("Europe/Paris")
+            .tz_convert(TZ_NAME)
             .tz_localize(None)
             .normalize()
             .to_numpy(dtype="datetime64[D]")

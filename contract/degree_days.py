@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from carnet.timeutil import TZ_NAME
+from contract.terms import TZ_NAME
 
-METHODS = ("costic", "meteo_france", "hourly")
 METHOD_LABELS_FR = {
     "costic": "COSTIC",
     "meteo_france": "Météo-France",
     "hourly": "horaire (somme des écarts horaires / 24)",
 }
+METHODS = tuple(METHOD_LABELS_FR)
 
 
 def dju_meteo_france(tn_c, tx_c, base_c: float = 18.0):
@@ -63,7 +63,7 @@ def _hourly_frame(hourly: pd.Series) -> pd.DataFrame:
     idx = hourly.index
     if isinstance(idx, pd.DatetimeIndex):
         if idx.tz is None:
-            raise ValueError("horodatages naïfs : localisez-les (UTC ou Europe/Paris)")
+            raise ValueError(f"horodatages naïfs : localisez-les (UTC ou {TZ_NAME})")
         ts = idx.tz_convert("UTC").as_unit("s").asi8
     else:
         ts = np.asarray(idx, dtype="int64")

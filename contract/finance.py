@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from contract.settlement import ALERT_LABELS_FR, SettlementReport
-from contract.terms import season_label
+from contract.terms import SEASON_START, season_label
 
 CENT = Decimal("0.01")
 
@@ -38,7 +38,7 @@ COLUMNS_FR = {
 }
 
 
-def season_of_month(month: str, season_start: str = "10-01") -> str:
+def season_of_month(month: str, season_start: str = SEASON_START) -> str:
     """'2026-01' → '2025-2026' for a season starting in October."""
     period = pd.Period(month, "M")
     start_month = int(season_start.split("-")[0])

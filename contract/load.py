@@ -22,7 +22,7 @@ from carnet.models import (
     Reading,
     Station,
 )
-from carnet.timeutil import local_day_bounds
+from carnet.timeutil import TZ_NAME, local_day_bounds
 from contract.degree_days import station_daily_dju
 from contract.terms import ContractTerms, previous_season, season_bounds
 
@@ -169,7 +169,7 @@ def load_station_temperatures(
     mean_c = hourly_mean.where(hourly_mean.notna(), (tn_tx["tn_c"] + tn_tx["tx_c"]) / 2.0)
     mean_c.name = "temp_mean_c"
     hourly = None
-    past = days <= pd.Timestamp.now(tz="Europe/Paris").tz_localize(None).normalize()
+    past = days <= pd.Timestamp.now(tz=TZ_NAME).tz_localize(None).normalize()
     incomplete = tn_tx[past].isna().any(axis=1).any()
     if "hourly" in chans and (need_hourly or incomplete):
         ts_from, ts_to = local_day_bounds(day_from, day_to)

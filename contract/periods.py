@@ -38,6 +38,8 @@ from contract.regularisation import (
 )
 from contract.settlement import settle, settlement_period
 from contract.terms import (
+    SEASON_END,
+    SEASON_START,
     ContractTerms,
     parse_season,
     previous_season,
@@ -232,7 +234,7 @@ def closed_view(
         contract = closing.contract_by_code(s, contract_code)
         if month is not None:
             month = str(pd.Period(month, "M"))
-            if season_of_month(month, contract.season_start or "10-01") != season:
+            if season_of_month(month, contract.season_start or SEASON_START) != season:
                 return None  # not a month of that season: the settlement says so
             row = closing.month_closed_by(s, contract.id, month, season)
         else:
@@ -253,8 +255,8 @@ def closed_months(engine: Engine, contract_code: str, season: str) -> dict[str, 
     """The closed months of a season (its own close or the season's), by month."""
     with Session(engine) as s:
         contract = closing.contract_by_code(s, contract_code)
-        terms_start = contract.season_start or "10-01"
-        terms_end = contract.season_end or "05-20"
+        terms_start = contract.season_start or SEASON_START
+        terms_end = contract.season_end or SEASON_END
         rows = closing.closed_rows(s, contract.id)
         out: dict[str, ClosedView] = {}
         months = [str(m) for m in season_months(season, terms_start, terms_end)]

@@ -17,6 +17,7 @@ __all__ = [
     "EMPTY",
     "NBSP",
     "NNBSP",
+    "TZ",
     "UNIT_LABELS",
     "fr_cents",
     "fr_date",
