@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, text
 from carnet import db
 from carnet.db import session_scope
 from carnet.models import Building, Channel
+from carnet.timeutil import TZ_NAME
 from ingest.importer import import_file
 
 CHANNELS = 12
@@ -39,7 +40,7 @@ def generate(path: Path, n_rows: int, seed: int = 7) -> pd.DataFrame:
     """The file, and the same rows as (code, ts, value) for the raw baseline."""
     rng = np.random.default_rng(seed)
     per_channel = n_rows // CHANNELS
-    start = pd.Timestamp("2024-01-01", tz="Europe/Paris")
+    start = pd.Timestamp("2024-01-01", tz=TZ_NAME)
     times = pd.date_range(start, periods=per_channel, freq="10min")
     stamps = times.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\d\d)$", r":\1", regex=True)
     codes = [f"BAT{i:02d}-T" for i in range(CHANNELS)]

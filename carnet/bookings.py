@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carnet.access import Actor as Actor  # re-exported: callers name it from here
@@ -527,12 +527,3 @@ def booking_dict(booking: Booking) -> dict:
         "preheat_min": booking.preheat_min,
         "heating_note": booking.heating_note,
     }
-
-
-def series_size(session: Session, series_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(Booking).where(Booking.series_id == series_id)
-        )
-        or 0
-    )

@@ -18,7 +18,6 @@ from carnet.access import scope_of, scope_of_contract
 from carnet.bookings import ActorLike, BookingPermissionError
 from carnet.models import Booking, Building, Room, ScheduleView
 from carnet.roles import can
-from carnet.timeutil import TZ
 
 HORIZON_DAYS = 14
 CHANGE_LABELS_FR = {"new": "nouveau", "updated": "modifié", "cancelled": "annulé"}
@@ -183,8 +182,3 @@ def zone_periods(schedule: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.reset_index(drop=True)[cols]
-
-
-def local_text(value: pd.Timestamp | dt.datetime) -> str:
-    """dd/mm/yyyy HH:MM in Europe/Paris."""
-    return pd.Timestamp(value).tz_convert(TZ).strftime("%d/%m/%Y %H:%M")

@@ -21,7 +21,7 @@ from carnet.audit import record
 from carnet.bookings import ActorLike, BookingPermissionError
 from carnet.models import Booking, Building, Contract, Room
 from carnet.roles import can
-from carnet.timeutil import fr_date
+from carnet.timeutil import TZ_NAME, fr_date
 
 PRODID = "-//Carnet//Planning de chauffage//FR"
 PAST_DAYS = 31
@@ -159,7 +159,7 @@ def _calendar(name: str, bookings: list[Booking]) -> str:
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
         f"X-WR-CALNAME:{escape_text(name)}",
-        "X-WR-TIMEZONE:Europe/Paris",
+        f"X-WR-TIMEZONE:{TZ_NAME}",
     ]
     for booking in bookings:
         lines.extend(_event(booking))

@@ -20,12 +20,19 @@ from carnet.access import (
     SYSTEM,
     ActorLike,
     CarnetPermissionError,
-    by_ref,
     can_view_building,
     require_view_logbook,
     viewable_building_ids,
 )
 from carnet.audit import record, row_image
+from carnet.fr_format import fr_cents
+from carnet.logbook_refs import (
+    LogbookError,
+    resolve_building,
+    resolve_equipment,
+    resolve_obligation,
+    resolve_room,
+)
 from carnet.models import (
     LOG_KINDS,
     LOG_STATUSES,
@@ -39,7 +46,7 @@ from carnet.models import (
 )
 from carnet.obligations import complete_obligation, undo_completion
 from carnet.roles import can, is_contractor, is_manager, is_programmer
-from carnet.timeutil import TZ, fr_date
+from carnet.timeutil import aware_utc, fr_date, local_date, local_midnight
 
 KIND_LABELS_FR = {
     "observation": "Observation",
@@ -78,10 +85,6 @@ EDITABLE_FIELDS = (
 CLOSED = frozenset({"done", "cancelled"})
 
 
-class LogbookError(ValueError):
-    """Invalid input (unknown kind, equipment of another building...), French message."""
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -112,59 +115,11 @@ def parse_cost_cents(value) -> int | None:
     return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
-def format_cents(cents: int | None) -> str:
-    """1234567 -> "12 345,67 €" (French, narrow no-break space as thousands separator)."""
-    if cents is None:
-        return ""
-    euros, rest = divmod(int(cents), 100)
-    return f"{euros:,}".replace(",", "\u202f") + f",{rest:02d} €"
-
-
 def _entry_image(entry: LogbookEntry) -> dict:
     return row_image(entry, list(EDITABLE_FIELDS)) | {
         "building_id": entry.building_id,
         "author_login": entry.author_login,
     }
-
-
-def resolve_building(session: Session, building: Building | str | int) -> Building:
-    return by_ref(session, Building, building, "bâtiment inconnu")
-
-
-def _resolve_equipment(
-    session: Session, building: Building, equipment: Equipment | str | int | None
-) -> Equipment | None:
-    if equipment is None or equipment == "":
-        return None
-    eq = by_ref(session, Equipment, equipment, "équipement inconnu")
-    if eq.building_id != building.id:
-        raise LogbookError(f"l'équipement {eq.code} n'appartient pas au bâtiment {building.code}")
-    return eq
-
-
-def _resolve_room(
-    session: Session, building: Building, room: Room | str | int | None
-) -> Room | None:
-    if room is None or room == "":
-        return None
-    found = by_ref(session, Room, room, "salle inconnue")
-    if found.building_id != building.id:
-        raise LogbookError(f"la salle {found.code} n'appartient pas au bâtiment {building.code}")
-    return found
-
-
-def _aware(when: dt.datetime | dt.date | None) -> dt.datetime:
-    if when is None:
-        return dt.datetime.now(dt.UTC)
-    if not isinstance(when, dt.datetime):
-        when = dt.datetime.combine(when, dt.time(12, 0))
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=TZ)  # naive = Europe/Paris wall clock
-    return when.astimezone(dt.UTC)
-
-
-def local_date(when: dt.datetime) -> dt.date:
-    return when.astimezone(TZ).date()
 
 
 # ---------------------------------------------------------------- permissions
@@ -237,15 +192,15 @@ def add_entry(
         status = "open" if kind in ("observation", "alarm") else "done"
     if status not in LOG_STATUSES:
         raise LogbookError(f"statut inconnu « {status} »")
-    eq = _resolve_equipment(session, building, equipment)
-    rm = _resolve_room(session, building, room)
-    ob = _resolve_obligation(session, building, obligation)
+    eq = resolve_equipment(session, building, equipment)
+    rm = resolve_room(session, building, room)
+    ob = resolve_obligation(session, building, obligation)
     entry = LogbookEntry(
         building_id=building.id,
         equipment_id=eq.id if eq else (ob.equipment_id if ob else None),
         room_id=rm.id if rm else None,
         obligation_id=ob.id if ob else None,
-        occurred_at=_aware(occurred_at),
+        occurred_at=aware_utc(occurred_at),
         kind=kind,
         title=(title or "").strip() or None,
         text=text,
@@ -260,23 +215,6 @@ def add_entry(
     record(session, actor.login, "create", "logbook_entry", entry.id, None, _entry_image(entry))
     _after_status_change(session, entry, actor.login)
     return entry
-
-
-def _resolve_obligation(
-    session: Session, building: Building, obligation: Obligation | int | None
-) -> Obligation | None:
-    if obligation is None or obligation == "":
-        return None
-    ob = (
-        obligation
-        if isinstance(obligation, Obligation)
-        else session.get(Obligation, int(obligation))
-    )
-    if ob is None:
-        raise LookupError(f"obligation {obligation} inconnue")
-    if ob.building_id != building.id:
-        raise LogbookError(f"l'obligation {ob.id} ne concerne pas le bâtiment {building.code}")
-    return ob
 
 
 def _after_status_change(session: Session, entry: LogbookEntry, actor_login: str) -> None:
@@ -325,10 +263,10 @@ def edit_entry(session: Session, actor: ActorLike, entry_id: int, **changes) -> 
     if "cost" in changes:
         changes["cost_cents"] = parse_cost_cents(changes.pop("cost"))
     if "equipment" in changes:
-        eq = _resolve_equipment(session, building, changes.pop("equipment"))
+        eq = resolve_equipment(session, building, changes.pop("equipment"))
         changes["equipment_id"] = eq.id if eq else None
     if "room" in changes:
-        rm = _resolve_room(session, building, changes.pop("room"))
+        rm = resolve_room(session, building, changes.pop("room"))
         changes["room_id"] = rm.id if rm else None
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -342,9 +280,9 @@ def edit_entry(session: Session, actor: ActorLike, entry_id: int, **changes) -> 
     if "text" in changes and not (changes["text"] or "").strip():
         raise LogbookError("le texte de l'entrée est vide")
     if "occurred_at" in changes:
-        changes["occurred_at"] = _aware(changes["occurred_at"])
+        changes["occurred_at"] = aware_utc(changes["occurred_at"])
     if changes.get("obligation_id") is not None:
-        _resolve_obligation(session, building, changes["obligation_id"])
+        resolve_obligation(session, building, changes["obligation_id"])
     if changes.get("merged_into_id") is not None:
         _check_merge_target(session, entry, changes["merged_into_id"])
     before = _entry_image(entry)
@@ -567,11 +505,9 @@ def timeline(
         else:
             stmt = stmt.where(Equipment.code == equipment)
     if date_from is not None:
-        stmt = stmt.where(LogbookEntry.occurred_at >= _local_midnight(date_from))
+        stmt = stmt.where(LogbookEntry.occurred_at >= local_midnight(date_from))
     if date_to is not None:
-        stmt = stmt.where(
-            LogbookEntry.occurred_at < _local_midnight(date_to + dt.timedelta(days=1))
-        )
+        stmt = stmt.where(LogbookEntry.occurred_at < local_midnight(date_to + dt.timedelta(days=1)))
     if author:
         stmt = stmt.where(LogbookEntry.author_login == author)
     if limit:
@@ -582,17 +518,15 @@ def timeline(
     frame["date"] = [fr_date(t) for t in frame["occurred_at"]]
     frame["kind_label"] = frame["kind"].map(KIND_LABELS_FR)
     frame["status_label"] = frame["status"].map(STATUS_LABELS_FR)
-    frame["cost"] = [format_cents(None if pd.isna(c) else int(c)) for c in frame["cost_cents"]]
+    frame["cost"] = [
+        fr_cents(None if pd.isna(c) else int(c), empty="") for c in frame["cost_cents"]
+    ]
     frame["cost_cents"] = frame["cost_cents"].astype("Int64")
     frame["attachments"] = frame["id"].map(counts).fillna(0).astype(int)
     return frame[TIMELINE_COLUMNS].reset_index(drop=True)
 
 
 _DERIVED = {"date", "kind_label", "status_label", "cost", "attachments"}
-
-
-def _local_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=TZ).astimezone(dt.UTC)
 
 
 def _attachment_counts(session: Session, entry_ids: list[int]) -> dict[int, int]:

@@ -380,6 +380,10 @@ def _deactivation_ends_sessions(user: User, value, old, _initiator) -> None:
         user.session_version = (user.session_version or 0) + 1
 
 
+# the usual heating season, 1 October to 20 May (MM-DD): a new contract's default
+SEASON_START, SEASON_END = "10-01", "05-20"
+
+
 class Contract(Base):
     __tablename__ = "contract"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -388,8 +392,8 @@ class Contract(Base):
     kind: Mapped[str] = mapped_column(String(16), default="MTI")  # MTI, MCI, CPI, CPE
     starts_on: Mapped[dt.date] = mapped_column(Date)
     ends_on: Mapped[dt.date | None] = mapped_column(Date)
-    season_start: Mapped[str] = mapped_column(String(5), default="10-01")  # MM-DD
-    season_end: Mapped[str] = mapped_column(String(5), default="05-20")
+    season_start: Mapped[str] = mapped_column(String(5), default=SEASON_START)  # MM-DD
+    season_end: Mapped[str] = mapped_column(String(5), default=SEASON_END)
     dju_method: Mapped[str] = mapped_column(String(16), default="costic")
     dju_base_c: Mapped[float] = mapped_column(Float, default=18.0)
     station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"))

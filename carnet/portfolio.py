@@ -1,4 +1,5 @@
-"""The portfolio file: buildings, rooms, equipment, channels, stations, contracts, users, loggers.
+"""Loading the portfolio file: buildings, rooms, equipment, channels, stations, contracts, users,
+loggers (its schema: `carnet.portfolio_schema`, its validation: `carnet.portfolio_parse`).
 
 A file adds and updates what it names (matched by `code`, users by `login`) and removes nothing:
 a small file can add channels to a building. The whole file is validated before anything is
@@ -8,14 +9,12 @@ same file twice changes nothing (and records no audit event).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +22,6 @@ from carnet.audit import record
 from carnet.models import (
     Building,
     Channel,
-    ChannelKind,
     Contract,
     ContractBuilding,
     Equipment,
@@ -32,75 +30,8 @@ from carnet.models import (
     Station,
     User,
 )
-from carnet.roles import ROLES, is_contractor
-
-QUANTITIES = (
-    "gas_volume_m3",
-    "energy_kwh",
-    "heat_energy_kwh",
-    "electricity_kwh",
-    "water_volume_m3",
-    "temp_outdoor_c",
-    "temp_indoor_c",
-    "temp_flow_c",
-    "temp_return_c",
-    "temp_min_c",
-    "temp_max_c",
-    "burner_hours",
-    "burner_starts",
-    "fault_code",
-    "power_kw",
-    "humidity_pct",
-    "co2_ppm",
-    "valve_pct",
-    "pressure_bar",
-)
-DJU_METHODS = ("costic", "meteo_france", "hourly")
-CONTRACT_KINDS = ("MTI", "MCI", "CPI", "MT", "MC", "CP", "CPE")
-EQUIPMENT_KINDS = (
-    "boiler_room",
-    "boiler",
-    "burner",
-    "heat_pump",
-    "gas_meter",
-    "heat_meter",
-    "electricity_meter",
-    "water_meter",
-    "sensor",
-    "controller",
-    "pump",
-    "air_handling_unit",
-    "chimney",
-    "lift",
-    "bacs",
-    "dhw_tank",
-    "other",
-)
-# gas meter size classes (EN 1359) and their maximum flow Qmax in m³/h: what an index of that
-# meter can gain per hour at most (ingest.plausibility)
-GAS_METER_QMAX_M3H = {
-    "G4": 6.0,
-    "G6": 10.0,
-    "G10": 16.0,
-    "G16": 25.0,
-    "G25": 40.0,
-    "G40": 65.0,
-    "G65": 100.0,
-    "G100": 160.0,
-    "G160": 250.0,
-    "G250": 400.0,
-    "G400": 650.0,
-    "G650": 1000.0,
-}
-
-
-class PortfolioError(ValueError):
-    """Every problem found in a portfolio file, each with the path to its key."""
-
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+from carnet.portfolio_parse import PortfolioError, parse_portfolio, read_portfolio_file
+from carnet.roles import is_contractor
 
 
 @dataclass
@@ -121,290 +52,6 @@ class LoadReport:
             f" {self.unchanged[kind]} inchangé(s)"
             for kind in kinds
         ]
-
-
-# --- validation ------------------------------------------------------------------------------
-
-# field -> (type, required, choices)
-_STR, _INT, _FLOAT, _BOOL, _DATE, _MMDD, _DICT, _LIST, _DEC = (
-    "str",
-    "int",
-    "float",
-    "bool",
-    "date",
-    "mmdd",
-    "dict",
-    "list",
-    "decimal",
-)
-
-SPECS: dict[str, dict[str, tuple]] = {
-    "station": {
-        "code": (_STR, True, None),
-        "name": (_STR, True, None),
-        "latitude": (_FLOAT, False, None),
-        "longitude": (_FLOAT, False, None),
-        "channels": (_LIST, False, "channel"),
-    },
-    "building": {
-        "code": (_STR, True, None),
-        "name": (_STR, True, None),
-        "address": (_STR, False, None),
-        "usage": (_STR, False, None),
-        "heated_area_m2": (_FLOAT, False, None),
-        "tertiary_area_m2": (_FLOAT, False, None),
-        "year_built": (_INT, False, None),
-        "erp_category": (_INT, False, (1, 2, 3, 4, 5)),
-        "erp_type": (_STR, False, None),
-        "main_energy": (_STR, False, None),
-        "station": (_STR, False, None),
-        "schedule": (_DICT, False, None),
-        "notes": (_STR, False, None),
-        "rooms": (_LIST, False, "room"),
-        "equipment": (_LIST, False, "equipment"),
-        "channels": (_LIST, False, "channel"),
-    },
-    "room": {
-        "code": (_STR, True, None),
-        "name": (_STR, True, None),
-        "bookable": (_BOOL, False, None),
-        "capacity": (_INT, False, None),
-        "area_m2": (_FLOAT, False, None),
-        "heating_zone": (_STR, False, None),
-    },
-    "equipment": {
-        "code": (_STR, True, None),
-        "kind": (_STR, True, EQUIPMENT_KINDS),
-        "name": (_STR, False, None),
-        "parent": (_STR, False, None),
-        "room": (_STR, False, None),
-        "make": (_STR, False, None),
-        "model": (_STR, False, None),
-        "serial": (_STR, False, None),
-        "power_kw": (_FLOAT, False, None),
-        "fuel": (_STR, False, None),
-        "installed_on": (_DATE, False, None),
-        "removed_on": (_DATE, False, None),
-        "meter_size": (_STR, False, tuple(GAS_METER_QMAX_M3H)),
-    },
-    "channel": {
-        "code": (_STR, True, None),
-        "quantity": (_STR, True, QUANTITIES),
-        "kind": (_STR, True, tuple(k.value for k in ChannelKind)),
-        "unit": (_STR, True, None),
-        "kwh_per_unit": (_FLOAT, False, None),
-        "modulus": (_FLOAT, False, None),
-        "external_ref": (_STR, False, None),
-        "description": (_STR, False, None),
-        "room": (_STR, False, None),
-        "equipment": (_STR, False, None),
-        "max_kw": (_FLOAT, False, None),
-        "installed_on": (_DATE, False, None),
-    },
-    "contract": {
-        "code": (_STR, True, None),
-        "contractor": (_STR, True, None),
-        "kind": (_STR, False, CONTRACT_KINDS),
-        "starts_on": (_DATE, True, None),
-        "ends_on": (_DATE, False, None),
-        "season": (_DICT, False, "season"),
-        "degree_days": (_DICT, False, "degree_days"),
-        "price_eur_per_mwh_pci": (_DEC, True, None),
-        "pcs_pci_ratio": (_FLOAT, False, None),
-        "sharing": (_DICT, False, "sharing"),
-        "guaranteed_savings_pct": (_FLOAT, False, None),
-        "nb_revision": (_DICT, False, "nb_revision"),
-        "terms": (_DICT, False, None),
-        "buildings": (_LIST, False, "contract_building"),
-    },
-    "season": {"start": (_MMDD, True, None), "end": (_MMDD, True, None)},
-    "degree_days": {
-        "method": (_STR, True, DJU_METHODS),
-        "base_c": (_FLOAT, False, None),
-        "station": (_STR, False, None),
-    },
-    "sharing": {
-        "franchise_pct": (_FLOAT, False, None),
-        "savings_share_contractor": (_FLOAT, False, None),
-        "savings_cap_pct": (_FLOAT, False, None),
-        "overrun_share_contractor": (_FLOAT, False, None),
-    },
-    "nb_revision": {
-        "one_season_pct": (_FLOAT, False, None),
-        "two_seasons_pct": (_FLOAT, False, None),
-    },
-    "contract_building": {
-        "building": (_STR, True, None),
-        "channel": (_STR, False, None),
-        "nb_mwh_pci": (_FLOAT, True, None),
-        "dju_ref": (_FLOAT, True, None),
-        "ecs_channel": (_STR, False, None),
-        "q_ecs_mwh_per_m3": (_FLOAT, False, None),
-        "reference_year": (_INT, False, None),
-        "reference_kwh": (_FLOAT, False, None),
-    },
-    "user": {
-        "login": (_STR, True, None),
-        "name": (_STR, False, None),
-        "role": (_STR, True, ROLES),
-        "contract": (_STR, False, None),
-        "active": (_BOOL, False, None),
-    },
-    "logger": {
-        "code": (_STR, True, None),
-        "building": (_STR, False, None),
-        "timestamp_column": (_STR, True, None),
-        "timestamp_format": (_STR, False, None),
-        "timezone": (_STR, False, ("local", "utc")),
-        "columns": (_DICT, True, None),
-    },
-}
-TOP_LEVEL = {
-    "stations": "station",
-    "buildings": "building",
-    "contracts": "contract",
-    "users": "user",
-    "loggers": "logger",
-}
-
-
-def _coerce(kind: str, value: Any, path: str, problems: list[str]) -> Any:
-    def bad(expected: str) -> None:
-        problems.append(f"{path}: {expected} attendu, reçu {value!r}")
-
-    if kind == _STR:
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            text = str(value).strip()
-            if text:
-                return text
-        return bad("texte non vide")
-    if kind == _INT:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        return bad("nombre entier")
-    if kind in (_FLOAT, _DEC):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return Decimal(str(value)) if kind == _DEC else float(value)
-        if isinstance(value, str):
-            try:
-                number = Decimal(value.replace(",", ".").replace("\u202f", "").replace(" ", ""))
-            except InvalidOperation:
-                return bad("nombre")
-            return number if kind == _DEC else float(number)
-        return bad("nombre")
-    if kind == _BOOL:
-        if isinstance(value, bool):
-            return value
-        return bad("booléen (true/false)")
-    if kind == _DATE:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
-            for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-                try:
-                    return dt.datetime.strptime(value.strip(), fmt).date()
-                except ValueError:
-                    continue
-        return bad("date (AAAA-MM-JJ ou JJ/MM/AAAA)")
-    if kind == _MMDD:
-        if isinstance(value, str):
-            try:
-                dt.datetime.strptime(f"2024-{value.strip()}", "%Y-%m-%d")
-                return value.strip()
-            except ValueError:
-                pass
-        return bad("jour de l'année MM-JJ (ex. « 10-01 »)")
-    raise AssertionError(kind)
-
-
-def _validate(entity: str, obj: Any, path: str, problems: list[str]) -> dict | None:
-    spec = SPECS[entity]
-    if not isinstance(obj, dict):
-        problems.append(f"{path}: un objet (clé: valeur) est attendu, reçu {obj!r}")
-        return None
-    out: dict[str, Any] = {}
-    for key in obj:
-        if key not in spec:
-            problems.append(f"{path}.{key}: clé inconnue (clés admises : {', '.join(spec)})")
-    for key, (kind, required, extra) in spec.items():
-        sub = f"{path}.{key}"
-        if key not in obj or obj[key] is None:
-            if required:
-                problems.append(f"{sub}: clé obligatoire absente")
-            continue
-        value = obj[key]
-        if kind == _LIST:
-            if not isinstance(value, list):
-                problems.append(f"{sub}: une liste est attendue")
-                continue
-            items = [_validate(extra, v, f"{sub}[{i}]", problems) for i, v in enumerate(value)]
-            out[key] = [i for i in items if i is not None]
-        elif kind == _DICT:
-            if not isinstance(value, dict):
-                problems.append(f"{sub}: un objet (clé: valeur) est attendu")
-                continue
-            out[key] = _validate(extra, value, sub, problems) if extra else value
-        else:
-            coerced = _coerce(kind, value, sub, problems)
-            if coerced is None:
-                continue
-            if isinstance(extra, tuple) and coerced not in extra:
-                problems.append(
-                    f"{sub}: valeur « {coerced} » non admise (attendu : "
-                    f"{', '.join(str(c) for c in extra)})"
-                )
-                continue
-            out[key] = coerced
-    return out
-
-
-def parse_portfolio(data: Any, source: str = "portefeuille") -> dict[str, list[dict]]:
-    """Validate a portfolio document; raises PortfolioError listing every problem."""
-    problems: list[str] = []
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise PortfolioError(source, ["le document doit être un objet YAML (clé: valeur)"])
-    clean: dict[str, list[dict]] = {}
-    for key, value in data.items():
-        if key not in TOP_LEVEL:
-            if key == "gateways":  # the Modbus site configuration may live in the same file
-                continue
-            problems.append(f"{key}: section inconnue (admises : {', '.join(TOP_LEVEL)})")
-            continue
-        if not isinstance(value, list):
-            problems.append(f"{key}: une liste est attendue")
-            continue
-        items = [_validate(TOP_LEVEL[key], v, f"{key}[{i}]", problems) for i, v in enumerate(value)]
-        clean[key] = [i for i in items if i is not None]
-    _check_unique(clean, problems)
-    if problems:
-        raise PortfolioError(source, problems)
-    return clean
-
-
-def _check_unique(clean: dict[str, list[dict]], problems: list[str]) -> None:
-    seen: dict[tuple[str, str], str] = {}
-
-    def check(kind: str, code: str, path: str) -> None:
-        if (kind, code) in seen:
-            problems.append(f"{path}.code: « {code} » déjà défini en {seen[(kind, code)]}")
-        else:
-            seen[(kind, code)] = path
-
-    for i, st in enumerate(clean.get("stations", [])):
-        check("station", st["code"], f"stations[{i}]")
-        for j, ch in enumerate(st.get("channels", [])):
-            check("channel", ch["code"], f"stations[{i}].channels[{j}]")
-    for i, b in enumerate(clean.get("buildings", [])):
-        check("building", b["code"], f"buildings[{i}]")
-        for sub, kind in (("rooms", "room"), ("equipment", "equipment"), ("channels", "channel")):
-            for j, item in enumerate(b.get(sub, [])):
-                check(kind, item["code"], f"buildings[{i}].{sub}[{j}]")
-    for i, c in enumerate(clean.get("contracts", [])):
-        check("contract", c["code"], f"contracts[{i}]")
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -663,20 +310,6 @@ def _same(a: Any, b: Any) -> bool:
 
 def _key_text(key: dict) -> str:
     return ",".join(str(v) for v in key.values())
-
-
-def read_portfolio_file(path: str | Path) -> Any:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise PortfolioError(str(path), [f"fichier illisible : {exc.strerror}"]) from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"ligne {mark.line + 1}, colonne {mark.column + 1}: " if mark else ""
-        raise PortfolioError(str(path), [f"{where}YAML invalide ({exc})"]) from exc
 
 
 def load_portfolio(session: Session, source: Any, actor: str = "system") -> LoadReport:

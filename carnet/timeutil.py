@@ -87,3 +87,24 @@ def fr_date(value: dt.date | dt.datetime | None) -> str:
             value = value.astimezone(TZ)
         return value.strftime("%d/%m/%Y %H:%M")
     return value.strftime("%d/%m/%Y")
+
+
+def aware_utc(when: dt.datetime | dt.date | None) -> dt.datetime:
+    """An entered instant as aware UTC: now when absent, noon for a bare date, and a naive
+    time as Europe/Paris wall clock."""
+    if when is None:
+        return dt.datetime.now(dt.UTC)
+    if not isinstance(when, dt.datetime):
+        when = dt.datetime.combine(when, dt.time(12, 0))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=TZ)
+    return when.astimezone(dt.UTC)
+
+
+def local_date(when: dt.datetime) -> dt.date:
+    return when.astimezone(TZ).date()
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    """The aware UTC instant a local day starts at."""
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=TZ).astimezone(dt.UTC)

@@ -11,7 +11,6 @@ import getpass
 import json
 import math
 import os
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -79,19 +78,11 @@ def fr_number(value, decimals: int = 1) -> str:
     return text.replace(",", "\u00a0").replace(".", ",")
 
 
-def fr_eur(value: Decimal) -> str:
-    return fr_number(value, 2) + " €"
-
-
 def _num(value, ndigits: int = 4):
     if value is None:
         return None
     value = float(value)
     return round(value, ndigits) if math.isfinite(value) else None
-
-
-def _eur(value: Decimal) -> str:
-    return f"{Decimal(value):.2f}"
 
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:

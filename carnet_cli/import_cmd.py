@@ -25,9 +25,10 @@ from carnet import batches as carnet_batches
 from carnet import db
 from carnet.models import ImportBatch, User
 from carnet_cli.main import CliError
+from ingest.batch_report import BatchReport
 from ingest.formats import FORMATS
 from ingest.formats.generic import parse_columns
-from ingest.importer import BatchReport, batch_rejected, import_file, list_batches
+from ingest.importer import batch_rejected, import_file, list_batches
 
 SHOWN_REJECTS = 10
 

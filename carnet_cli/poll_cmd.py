@@ -76,8 +76,9 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _poll(args) -> int:
     from ingest.modbus.config import ConfigError, load_config
-    from ingest.modbus.poller import Poller, held_phrase
+    from ingest.modbus.poller import Poller
     from ingest.modbus.registers import MapError
+    from ingest.modbus.writer import held_phrase
 
     _logging(args.verbose)
     path = _config_path(args.config)
@@ -147,7 +148,8 @@ def _poll(args) -> int:
 def _modbus_read(args) -> int:
     from ingest.modbus.config import BoundDevice, DeviceConfig, GatewayConfig
     from ingest.modbus.decode import enum_label
-    from ingest.modbus.poller import DeviceReader, Gateway
+    from ingest.modbus.device_reader import DeviceReader
+    from ingest.modbus.gateway import Gateway
     from ingest.modbus.registers import MapError, load_map
 
     _logging(False)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from carnet.db import get_engine, session_scope
-from carnet.portfolio import REMOVABLE, PortfolioError, load_portfolio, remove
+from carnet.portfolio import REMOVABLE, load_portfolio, remove
+from carnet.portfolio_parse import PortfolioError
 from carnet_cli.main import CliError
 
 

@@ -14,12 +14,12 @@ import pandas as pd
 
 from contract.calendar import TZ_NAME, local_day_bounds
 
-METHODS = ("costic", "meteo_france", "hourly")
 METHOD_LABELS_FR = {
     "costic": "COSTIC",
     "meteo_france": "Météo-France",
     "hourly": "horaire (somme des écarts horaires / 24)",
 }
+METHODS = tuple(METHOD_LABELS_FR)
 
 
 def dju_meteo_france(tn_c, tx_c, base_c: float = 18.0):
@@ -65,7 +65,7 @@ def _hourly_frame(hourly: pd.Series) -> pd.DataFrame:
     idx = hourly.index
     if isinstance(idx, pd.DatetimeIndex):
         if idx.tz is None:
-            raise ValueError("horodatages naïfs : localisez-les (UTC ou Europe/Paris)")
+            raise ValueError(f"horodatages naïfs : localisez-les (UTC ou {TZ_NAME})")
         ts = idx.tz_convert("UTC").as_unit("s").asi8
     else:
         ts = np.asarray(idx, dtype="int64")
@@ -112,26 +112,11 @@ def tn_tx_meteo_france(hourly: pd.Series) -> pd.DataFrame:
     return out
 
 
-def daily_mean_from_hourly(hourly: pd.Series) -> pd.Series:
-    """Mean temperature of each local day (what the regression baseline uses)."""
-    frame = _hourly_frame(hourly)
-    frame["day"] = _local_day(frame["ts"].to_numpy())
-    out = frame.groupby("day")["temp_c"].mean()
-    out.name = "temp_mean_c"
-    return out
-
-
-def daily_mean_from_tn_tx(tn_c: pd.Series, tx_c: pd.Series) -> pd.Series:
-    out = (tn_c + tx_c) / 2.0
-    out.name = "temp_mean_c"
-    return out
-
-
 def dju_per_period(daily_dju: pd.Series, freq: str = "month") -> pd.DataFrame:
-    """Sum daily DJU per local month (seasons: `dju_per_season`)."""
+    """Sum daily DJU per local month."""
     days = pd.DatetimeIndex(daily_dju.index)
     if freq != "month":
-        raise ValueError("freq doit valoir 'month' (les saisons : dju_per_season)")
+        raise ValueError("freq doit valoir 'month'")
     grouped = daily_dju.groupby(days.to_period("M").rename("month"))
     return pd.DataFrame({"dju": grouped.sum(min_count=1), "days": grouped.count()})
 
@@ -192,15 +177,3 @@ def station_dju(
     out = dju.reset_index()
     out.insert(0, "station_id", int(station_id))
     return out
-
-
-def dju_per_season(daily_dju: pd.Series, start: str = "10-01", end: str = "05-20") -> pd.DataFrame:
-    """Sum daily DJU per heating season (days outside the season are left out)."""
-    from contract.terms import season_of
-
-    days = pd.DatetimeIndex(daily_dju.index)
-    labels = season_of(days, start, end).to_numpy()
-    values = pd.Series(daily_dju.to_numpy(dtype=float), index=days)
-    inside = pd.notna(labels)
-    grouped = values[inside].groupby(pd.Index(labels[inside], name="season"))
-    return pd.DataFrame({"dju": grouped.sum(min_count=1), "days": grouped.count()})

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 SEASON_RE = re.compile(r"^(\d{4})\s*[-/]\s*(\d{4})$")
+# the usual heating season, 1 October to 20 May (MM-DD): the default of every contract
+SEASON_START, SEASON_END = "10-01", "05-20"
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class BuildingTerms:
 class ContractTerms:
     code: str
     kind: str = "MTI"  # MTI, MCI, CPI, CPE
-    season_start: str = "10-01"
-    season_end: str = "05-20"
+    season_start: str = SEASON_START
+    season_end: str = SEASON_END
     dju_method: str = "costic"
     dju_base_c: float = 18.0
     station_id: int | None = None
@@ -93,8 +95,8 @@ class ContractTerms:
         return cls(
             code=contract["code"],
             kind=contract["kind"] or "MTI",
-            season_start=contract["season_start"] or "10-01",
-            season_end=contract["season_end"] or "05-20",
+            season_start=contract["season_start"] or SEASON_START,
+            season_end=contract["season_end"] or SEASON_END,
             dju_method=contract["dju_method"] or "costic",
             dju_base_c=float(contract["dju_base_c"]),
             station_id=contract["station_id"],
@@ -127,7 +129,7 @@ def season_label(start_year: int) -> str:
     return f"{start_year}-{start_year + 1}"
 
 
-def season_of_month(month: str, season_start: str = "10-01") -> str:
+def season_of_month(month: str, season_start: str = SEASON_START) -> str:
     """'2026-01' → '2025-2026' for a season starting in October."""
     period = pd.Period(month, "M")
     start_month = int(season_start.split("-")[0])
@@ -135,7 +137,9 @@ def season_of_month(month: str, season_start: str = "10-01") -> str:
     return season_label(year)
 
 
-def season_bounds(season: str, start: str = "10-01", end: str = "05-20") -> tuple[dt.date, dt.date]:
+def season_bounds(
+    season: str, start: str = SEASON_START, end: str = SEASON_END
+) -> tuple[dt.date, dt.date]:
     """Inclusive local dates of a season, e.g. 2025-10-01..2026-05-20 for '2025-2026'."""
     year = parse_season(season)
     sm, sd = (int(x) for x in start.split("-"))
@@ -157,18 +161,18 @@ def settlement_window(terms: ContractTerms, season: str) -> tuple[dt.date, dt.da
     return first, last
 
 
-def season_days(season: str, start: str = "10-01", end: str = "05-20") -> pd.DatetimeIndex:
+def season_days(season: str, start: str = SEASON_START, end: str = SEASON_END) -> pd.DatetimeIndex:
     first, last = season_bounds(season, start, end)
     return pd.date_range(first, last, freq="D", name="day")
 
 
-def season_months(season: str, start: str = "10-01", end: str = "05-20") -> pd.PeriodIndex:
+def season_months(season: str, start: str = SEASON_START, end: str = SEASON_END) -> pd.PeriodIndex:
     """The calendar months a season touches (October..May for the usual dates)."""
     first, last = season_bounds(season, start, end)
     return pd.period_range(pd.Period(first, "M"), pd.Period(last, "M"), freq="M", name="month")
 
 
-def season_of(days, start: str = "10-01", end: str = "05-20") -> pd.Series:
+def season_of(days, start: str = SEASON_START, end: str = SEASON_END) -> pd.Series:
     """Season label of each local day, or None outside the heating season."""
     idx = pd.DatetimeIndex(days)
     sm, sd = (int(x) for x in start.split("-"))

@@ -12,11 +12,6 @@ import numpy as np
 import pandas as pd
 
 MILESTONES = {2030: 0.40, 2040: 0.50, 2050: 0.60}
-AREA_THRESHOLD_M2 = 1000.0
-
-
-def subject_to_decree(tertiary_area_m2: float | None) -> bool:
-    return tertiary_area_m2 is not None and tertiary_area_m2 >= AREA_THRESHOLD_M2
 
 
 def target_reduction(years, reference_year: int) -> np.ndarray:

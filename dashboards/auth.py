@@ -136,9 +136,6 @@ def guarded(capability: str) -> Callable:
     return decorate
 
 
-# Flask views (downloads, exports) are guarded the same way.
-guarded_route = guarded
-
 # rule -> (endpoint, view, methods, capability); added to the Flask server by `create_app`.
 ROUTES: dict[str, tuple[str, Callable, tuple[str, ...], str]] = {}
 

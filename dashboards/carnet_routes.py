@@ -19,7 +19,8 @@ from werkzeug.exceptions import abort
 from carnet.access import CarnetPermissionError
 from carnet.attachments import MAX_BYTES, AttachmentError, add_attachment, open_attachment
 from carnet.buildings import building_by_qr_token, building_rooms, ensure_qr_token
-from carnet.logbook import LogbookError, add_entry, may_write, resolve_building
+from carnet.logbook import add_entry, may_write
+from carnet.logbook_refs import LogbookError, resolve_building
 from dashboards import db
 from dashboards.auth import current_user, route
 

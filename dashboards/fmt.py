@@ -1,20 +1,34 @@
-"""French display formatting: `1 234,5`, `1 234,56 €`, `dd/mm/yyyy`, `dd/mm/yyyy HH:MM`
-(Europe/Paris). Presentation only: computations keep floats, Decimal or cents; these
-functions are applied at the last moment, to a few table cells, never per reading."""
+"""French display formatting for the dashboards, every formatter they use in one place:
+`1 234,5`, `1 234,56 €` (defined once, in `carnet.fr_format`), units, percentages,
+`dd/mm/yyyy` and `dd/mm/yyyy HH:MM` in local time. Presentation only: computations keep
+floats, Decimal or cents; these functions are applied at the last moment, to a few table
+cells, never per reading."""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-TZ = ZoneInfo("Europe/Paris")
-NNBSP = "\u202f"  # narrow no-break space: French thousands separator
-NBSP = "\u00a0"  # no-break space: before a unit or the euro sign
-EMPTY = "—"
+from carnet.fr_format import EMPTY, NBSP, NNBSP, fr_cents, fr_eur, fr_number, is_missing
+from carnet.timeutil import TZ
+
+__all__ = [
+    "EMPTY",
+    "NBSP",
+    "NNBSP",
+    "TZ",
+    "UNIT_LABELS",
+    "fr_cents",
+    "fr_date",
+    "fr_datetime",
+    "fr_eur",
+    "fr_number",
+    "fr_pct",
+    "fr_quantity",
+    "fr_unit",
+]
+
 
 UNIT_LABELS = {
     "degC": "°C",
@@ -32,48 +46,13 @@ UNIT_LABELS = {
 }
 
 
-def _missing(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return isinstance(value, float) and math.isnan(value)
-    except TypeError:
-        return False
-
-
-def fr_number(value, decimals: int = 0, empty: str = EMPTY) -> str:
-    """`1234567.891, 2` -> `1 234 567,89` (narrow no-break space, decimal comma, half-up)."""
-    if _missing(value):
-        return empty
-    quant = Decimal(1).scaleb(-decimals)
-    d = Decimal(str(value)).quantize(quant, rounding=ROUND_HALF_UP)
-    if d == 0:
-        d = abs(d)  # no "-0,0"
-    text = f"{d:,.{decimals}f}"
-    return text.replace(",", NNBSP).replace(".", ",")
-
-
-def fr_eur(value, decimals: int = 2, empty: str = EMPTY) -> str:
-    """Euros: `1234.565` -> `1 234,57 €`; accepts Decimal, float or int (euros, not cents)."""
-    if _missing(value):
-        return empty
-    return f"{fr_number(value, decimals)}{NBSP}€"
-
-
-def fr_cents(cents, empty: str = EMPTY) -> str:
-    """Integer cents -> `1 234,56 €`."""
-    if _missing(cents):
-        return empty
-    return fr_eur(Decimal(int(cents)) / 100)
-
-
 def fr_unit(unit: str | None) -> str:
     return UNIT_LABELS.get(unit or "", unit or "")
 
 
 def fr_quantity(value, unit: str | None, decimals: int = 1, empty: str = EMPTY) -> str:
     """`12.34, "degC"` -> `12,3 °C`."""
-    if _missing(value):
+    if is_missing(value):
         return empty
     label = fr_unit(unit)
     return f"{fr_number(value, decimals)}{NBSP}{label}" if label else fr_number(value, decimals)
@@ -81,13 +60,13 @@ def fr_quantity(value, unit: str | None, decimals: int = 1, empty: str = EMPTY) 
 
 def fr_pct(value, decimals: int = 1, empty: str = EMPTY) -> str:
     """A ratio in percent: `12.5` -> `12,5 %` (the value is already in percent)."""
-    if _missing(value):
+    if is_missing(value):
         return empty
     return f"{fr_number(value, decimals)}{NBSP}%"
 
 
 def _to_local(value) -> dt.datetime | dt.date | None:
-    if _missing(value):
+    if is_missing(value):
         return None
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()

@@ -65,10 +65,6 @@ def mark_meter_changes(
     return frame, resets, []
 
 
-def _when(ts: int) -> str:
-    return fr_date(dt.datetime.fromtimestamp(int(ts), dt.UTC))
-
-
 def record_meter_changes(
     conn: Connection,
     resets: pd.DataFrame,

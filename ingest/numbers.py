@@ -179,9 +179,3 @@ def read_numbers(values: pd.Series, decimal: str) -> tuple[np.ndarray, np.ndarra
         reason[inf] = [f"valeur hors limites « {v} »" for v in values.to_numpy()[inf]]
     num[reason != None] = np.nan  # noqa: E711
     return num, empty, reason
-
-
-def to_float(values: pd.Series, decimal: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, empty, bad): `read_numbers` without the reasons."""
-    num, empty, reason = read_numbers(values, decimal)
-    return num, empty, reason != None  # noqa: E711

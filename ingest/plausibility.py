@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from carnet.portfolio import GAS_METER_QMAX_M3H
+from carnet.portfolio_schema import GAS_METER_QMAX_M3H
+from carnet.quantities import QUANTITY_PHRASES_FR
 from carnet.quarantine import fr_num
 from carnet.timeutil import epoch_to_local, local_midnight_epoch
 
@@ -62,27 +63,6 @@ SANE_RANGES: dict[str, tuple[float | None, float | None]] = {
     "co2_ppm": (0.0, 10_000.0),
     "valve_pct": (0.0, 100.0),
     "pressure_bar": (0.0, 25.0),
-}
-QUANTITY_LABELS_FR = {
-    "gas_volume_m3": "un volume de gaz",
-    "energy_kwh": "une énergie",
-    "heat_energy_kwh": "une énergie thermique",
-    "electricity_kwh": "une énergie électrique",
-    "water_volume_m3": "un volume d'eau",
-    "temp_indoor_c": "une température intérieure",
-    "temp_outdoor_c": "une température extérieure",
-    "temp_min_c": "une température minimale",
-    "temp_max_c": "une température maximale",
-    "temp_flow_c": "une température de départ",
-    "temp_return_c": "une température de retour",
-    "burner_hours": "des heures de brûleur",
-    "burner_starts": "des démarrages de brûleur",
-    "fault_code": "un code défaut",
-    "power_kw": "une puissance",
-    "humidity_pct": "une humidité",
-    "co2_ppm": "une teneur en CO₂",
-    "valve_pct": "une ouverture de vanne",
-    "pressure_bar": "une pression",
 }
 EQUIPMENT_LABELS_FR = {
     "boiler": "une chaudière",
@@ -793,7 +773,7 @@ def _range_text(value: float, mr: dict) -> str:
         return f"index {fr_num(value)} {unit} au-delà du modulo du compteur ({fr_num(mod)} {unit})"
     if q == "power_kw" and value > mr["limit_kw"]:
         return f"{fr_num(value)} kW au-delà de la limite du point ({fr_num(mr['limit_kw'], 0)} kW)"
-    label = QUANTITY_LABELS_FR.get(q, "cette grandeur")
+    label = QUANTITY_PHRASES_FR.get(q, "cette grandeur")
     if np.isnan(hi):
         return f"{fr_num(value)} {unit} : valeur négative impossible pour {label}"
     return (

@@ -35,7 +35,6 @@ import pandas as pd
 
 from ingest import limits
 from ingest.limits import fr_int
-from ingest.numbers import read_numbers, to_float  # noqa: F401 (re-exported)
 
 HEAD_LINES = limits.HEAD_LINES
 SEPARATORS = (";", "\t", ",", "|")

@@ -44,16 +44,12 @@ def _epoch(values) -> np.ndarray:
     return out
 
 
-def parse_naive(text: pd.Series, fmt: str | None = None) -> pd.DatetimeIndex:
-    """Wall-clock times: `fmt` when given, else ISO, dd/mm/yyyy[ HH:MM[:SS]] or yyyymmdd[HH];
-    NaT where unreadable or outside the admitted years."""
-    return parse_naive_checked(text, fmt)[0]
-
-
 def parse_naive_checked(
     text: pd.Series, fmt: str | None = None
 ) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    """`parse_naive` and which values were readable but outside the admitted years."""
+    """Wall-clock times: `fmt` when given, else ISO, dd/mm/yyyy[ HH:MM[:SS]] or yyyymmdd[HH];
+    NaT where unreadable or outside the admitted years, and which values were readable but
+    outside them."""
     idx = _parse_naive(text, fmt)
     try:
         years = idx.year.to_numpy(dtype=float, na_value=np.nan)

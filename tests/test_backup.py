@@ -3,7 +3,7 @@ restores into an empty home a snapshot consistent to the row, which settles exac
 original; a home with data is not overwritten without --force; a damaged archive is refused.
 
 Everything runs for real: the CLI in subprocesses, SQLite or PostgreSQL (CARNET_TEST_DATABASE_URL),
-the poller's own writer (`ingest.modbus.poller.Writer`) in a thread, `carnet import` of a
+the poller's own writer (`ingest.modbus.writer.Writer`) in a thread, `carnet import` of a
 generated file in another process.
 """
 
@@ -208,7 +208,7 @@ class PollerLoop(threading.Thread):
 
     def __init__(self, url: str, channel_id: int, spool: Path):
         super().__init__(daemon=True)
-        from ingest.modbus.poller import Writer
+        from ingest.modbus.writer import Writer
 
         self.writer = Writer(url, spool_dir=spool, source="GW-TEST")
         self.channel_id = channel_id

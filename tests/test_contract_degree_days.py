@@ -9,7 +9,6 @@ import pytest
 
 from carnet.timeutil import local_to_utc, to_epoch
 from contract.degree_days import (
-    daily_mean_from_hourly,
     dju_costic,
     dju_from_hourly,
     dju_meteo_france,
@@ -79,8 +78,6 @@ def test_hourly_dju_across_dst(day, hours):
     assert int(out["hours"].iloc[0]) == hours
     expected = sum(max(0.0, S - (5.0 + h)) for h in range(hours)) / 24.0
     assert out["dju"].iloc[0] == pytest.approx(expected)
-    mean = daily_mean_from_hourly(series)
-    assert mean.iloc[0] == pytest.approx(np.mean([5.0 + h for h in range(hours)]))
 
 
 def test_meteo_france_windows():
@@ -129,8 +126,8 @@ def test_season_calendar():
         season_bounds("2025-2027")
 
 
-def test_dju_per_month_and_season():
-    from contract.degree_days import dju_per_period, dju_per_season
+def test_dju_per_month():
+    from contract.degree_days import dju_per_period
 
     days = pd.date_range("2025-09-25", "2026-06-05", freq="D")
     daily = pd.Series(np.arange(len(days), dtype=float), index=days)
@@ -138,7 +135,3 @@ def test_dju_per_month_and_season():
     assert months.loc[pd.Period("2025-10", "M"), "dju"] == pytest.approx(
         daily["2025-10-01":"2025-10-31"].sum()
     )
-    seasons = dju_per_season(daily)
-    assert seasons.index.tolist() == ["2025-2026"]
-    assert seasons.loc["2025-2026", "dju"] == pytest.approx(daily["2025-10-01":"2026-05-20"].sum())
-    assert seasons.loc["2025-2026", "days"] == 232

@@ -22,7 +22,6 @@ from contract import (
     energy_signature_frame,
     fit_baseline,
 )
-from contract.consumption import daily_consumption, monthly_consumption
 from contract.degree_days import dju_costic, tn_tx_meteo_france
 
 
@@ -139,27 +138,6 @@ def test_signature_and_cusum(engine, site):
     assert len(cus) == 12
     assert cus["cusum"].iloc[-1] == pytest.approx(report.savings.savings_kwh)
     assert (np.diff(cus["cusum"].to_numpy()) > 0).all()  # saving every month
-
-
-def test_consumption_days_missing_and_estimated():
-    days = pd.date_range("2025-11-01", "2025-11-30", freq="D")
-    rollups = pd.DataFrame(
-        {
-            "channel_id": 7,
-            "day": days[:-2],
-            "energy_kwh": 1110.0,
-            "estimated": [True] * 3 + [False] * 25,
-        }
-    )
-    rollups.loc[5, "energy_kwh"] = np.nan  # a day whose energy is unknown
-    daily = daily_consumption(rollups, [7], days, pcs_pci_ratio=1.11)
-    assert daily["missing"].sum() == 3
-    assert daily["estimated"].sum() == 3
-    assert daily["energy_mwh_pci"].iloc[0] == pytest.approx(1110.0 / 1000 / 1.11)
-    monthly = monthly_consumption(daily)
-    row = monthly.iloc[0]
-    assert row["days"] == 30 and row["days_missing"] == 3 and row["days_estimated"] == 3
-    assert row["energy_mwh_pci"] == pytest.approx(27 * 1.0)
 
 
 def test_tertiaire_frame(engine, site):

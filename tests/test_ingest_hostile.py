@@ -330,9 +330,9 @@ def test_many_unknown_columns_cost_a_bounded_number_of_rejected_rows(town, tmp_p
 
 
 def test_rejects_beyond_the_kept_ones_are_summarised_by_reason(town, tmp_path, monkeypatch):
-    import ingest.importer as importer
+    from ingest import rejects
 
-    monkeypatch.setattr(importer, "KEEP_REJECTED_IN_REPORT", 2)
+    monkeypatch.setattr(rejects, "KEEP_REJECTED_IN_REPORT", 2)
     monkeypatch.setattr(limits, "MAX_REASON_GROUPS", 1)  # then « autres motifs »
     path = tmp_path / "motifs.csv"
     lines = ["channel,timestamp,value"]

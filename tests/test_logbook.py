@@ -12,19 +12,18 @@ from sqlalchemy import func, select
 from carnet.access import SYSTEM, CarnetPermissionError
 from carnet.db import session_scope
 from carnet.logbook import (
-    LogbookError,
     accept_as_work,
     add_entry,
     cancel_entry,
     close_with_answer,
     edit_entry,
-    format_cents,
     merge_into,
     my_observations,
     open_observations,
     parse_cost_cents,
     timeline,
 )
+from carnet.logbook_refs import LogbookError
 from carnet.models import AuditEvent, LogbookEntry
 from carnet.timeutil import TZ
 from carnet_cli.main import main
@@ -55,11 +54,6 @@ def test_parse_cost_cents(text, cents):
 def test_parse_cost_refuses(bad):
     with pytest.raises(LogbookError):
         parse_cost_cents(bad)
-
-
-def test_format_cents():
-    assert format_cents(123456) == "1\u202f234,56 €"
-    assert format_cents(5) == "0,05 €"
 
 
 def test_role_rules_are_enforced_by_the_services(engine):
@@ -251,7 +245,10 @@ def test_timeline_filters_and_scope(engine):
         add_entry(s, u["gestionnaire"], "ECOLE", "works", "Toiture")
         all_ = timeline(s, u["gestionnaire"], "MAIRIE")
         assert list(all_["id"]) == [e3.id, e2.id, e1.id]  # newest first
-        assert all_.loc[0, "cost"] == "10\u202f000,00 €" and all_.loc[0, "cost_cents"] == 1_000_000
+        assert (
+            all_.loc[0, "cost"] == "10\u202f000,00\u00a0€"
+            and all_.loc[0, "cost_cents"] == 1_000_000
+        )
         assert all_.loc[2, "date"] == "31/12/2024 23:30"
         dec = timeline(
             s,
@@ -370,4 +367,6 @@ def test_cli_log_add_and_list(engine, capsys):
     assert obs["author"] == "cli" and obs["status"] == "open"
     assert main(["log", "list", "--building", "MAIRIE"]) == 0
     out = capsys.readouterr().out
-    assert "15/11/2025 08:30" in out and "Brûleur en défaut" in out and "1\u202f234,56 €" in out
+    assert (
+        "15/11/2025 08:30" in out and "Brûleur en défaut" in out and "1\u202f234,56\u00a0€" in out
+    )

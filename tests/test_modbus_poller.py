@@ -29,7 +29,9 @@ from carnet.models import (
 )
 from carnet_cli.main import main as cli_main
 from ingest.modbus.config import BoundDevice, ConfigError, DeviceConfig, GatewayConfig, parse_config
-from ingest.modbus.poller import DeviceReader, Gateway, Poller
+from ingest.modbus.device_reader import DeviceReader
+from ingest.modbus.gateway import Gateway
+from ingest.modbus.poller import Poller
 from ingest.modbus.registers import WORD_ORDERS, load_map, parse_map
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -505,7 +507,7 @@ def test_cli_poll_once_and_modbus_read(engine, tmp_path, capsys):
 
 
 def test_damaged_spool_file_is_set_aside_and_the_others_replayed(engine, db_url, tmp_path):
-    from ingest.modbus.poller import Writer
+    from ingest.modbus.writer import Writer
 
     ids = _site(engine, {"T": "instant"})
     writer = Writer(db_url, tmp_path / "spool", source="test")
@@ -523,7 +525,7 @@ def test_damaged_spool_file_is_set_aside_and_the_others_replayed(engine, db_url,
 def test_spool_file_the_database_refuses_is_set_aside_not_retried_forever(engine, db_url, tmp_path):
     """A spooled frame for a channel deleted since: refused by the base (not the base being
     away), so set aside as `.bad`; the files after it are replayed."""
-    from ingest.modbus.poller import Writer
+    from ingest.modbus.writer import Writer
 
     ids = _site(engine, {"T": "instant"})
     writer = Writer(db_url, tmp_path / "spool", source="test")

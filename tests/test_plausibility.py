@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from carnet.db import session_scope
-from carnet.portfolio import GAS_METER_QMAX_M3H, PortfolioError, load_portfolio
+from carnet.portfolio import load_portfolio
+from carnet.portfolio_parse import PortfolioError
+from carnet.portfolio_schema import GAS_METER_QMAX_M3H
 from ingest.importer import import_file
 from ingest.plausibility import (
     FUTURE_MARGIN_S,

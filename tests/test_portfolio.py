@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from carnet.db import session_scope
 from carnet.models import AuditEvent, Building, Channel, ContractBuilding, Equipment, Room, User
-from carnet.portfolio import PortfolioError, load_portfolio, remove
+from carnet.portfolio import load_portfolio, remove
+from carnet.portfolio_parse import PortfolioError
 from carnet_cli.main import main
 
 MINIMAL = Path(__file__).parent / "data" / "portfolio_min.yaml"

@@ -39,6 +39,7 @@ from carnet.logbook import (
 )
 from carnet.models import LOG_KINDS, LOG_STATUSES, Obligation
 from carnet.obligations import edit_obligation, obligations_frame
+from carnet.quantities import QUANTITY_LABELS_FR
 from carnet.roles import is_manager
 from carnet.timeutil import TZ
 from dashboards import db
@@ -59,21 +60,6 @@ dash.register_page(
     capability=CAPABILITY,
     nav=False,
 )
-
-QUANTITY_FR = {
-    "gas_volume_m3": "Gaz (volume)",
-    "energy_kwh": "Énergie",
-    "heat_energy_kwh": "Chaleur",
-    "electricity_kwh": "Électricité",
-    "temp_outdoor_c": "Température extérieure",
-    "temp_indoor_c": "Température intérieure",
-    "temp_flow_c": "Température départ",
-    "temp_return_c": "Température retour",
-    "burner_hours": "Heures brûleur",
-    "burner_starts": "Démarrages brûleur",
-    "fault_code": "Code défaut",
-    "power_kw": "Puissance",
-}
 
 
 # ---------------------------------------------------------------- pieces
@@ -233,7 +219,7 @@ def _channels(channels: list[dict]):
         html.Tr(
             [
                 html.Td(c["code"], className="code"),
-                html.Td(QUANTITY_FR.get(c["quantity"], c["quantity"])),
+                html.Td(QUANTITY_LABELS_FR.get(c["quantity"], c["quantity"])),
                 html.Td(c["equipment_code"] or c["room_code"] or "bâtiment"),
                 html.Td(c["external_ref"] or "—", className="code"),
                 html.Td(c["last_at"] or "aucun relevé", className="date"),

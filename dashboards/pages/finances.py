@@ -13,7 +13,7 @@ from contract.terms import season_months, season_of_month
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded
 from dashboards.finances_data import finance_contracts, month_finance, sign_month
-from dashboards.fmt import fr_eur, fr_number, fr_pct
+from dashboards.fmt import TZ, fr_eur, fr_number, fr_pct
 
 CAPABILITY = "finance.export"
 CLOSE = "period.close"  # « Arrêter le mois »: the manager signs the month's figures
@@ -32,7 +32,7 @@ dash.register_page(
 
 def _month_options(season_start: str, season_end: str) -> list[dict]:
     """Months of the current and previous heating seasons, up to the current month."""
-    today = pd.Timestamp.now(tz="Europe/Paris")
+    today = pd.Timestamp.now(tz=TZ)
     this_month = pd.Period(today.strftime("%Y-%m"), "M")
     current = season_of_month(str(this_month), season_start)
     year = int(current[:4])
@@ -52,7 +52,7 @@ def _month_options(season_start: str, season_end: str) -> list[dict]:
 
 def _default_month(months: list[dict]) -> str | None:
     """The last complete month: the finance service files closed months."""
-    this_month = pd.Timestamp.now(tz="Europe/Paris").strftime("%Y-%m")
+    this_month = pd.Timestamp.now(tz=TZ).strftime("%Y-%m")
     closed = [m["value"] for m in months if m["value"] < this_month]
     return closed[0] if closed else (months[0]["value"] if months else None)
 
@@ -230,7 +230,7 @@ def _closing_bar(frame: pd.DataFrame, month: str):
             className="alert alert-info closed-marker",
         )
     user = current_user()
-    complete = pd.Period(month, "M").end_time.date() < pd.Timestamp.now(tz="Europe/Paris").date()
+    complete = pd.Period(month, "M").end_time.date() < pd.Timestamp.now(tz=TZ).date()
     if user is None or not user.can(CLOSE) or not complete:
         return html.Div()
     return html.Div(

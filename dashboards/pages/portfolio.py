@@ -11,6 +11,7 @@ import dash
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
+from carnet.quantities import QUANTITY_LABELS_FR
 from dashboards import db
 from dashboards.auth import current_scope, guarded
 from dashboards.fmt import fr_datetime, fr_number, fr_quantity, fr_unit
@@ -29,27 +30,6 @@ dash.register_page(
     capability=CAPABILITY,
 )
 
-QUANTITY_LABELS = {
-    "gas_volume_m3": "Gaz (volume)",
-    "energy_kwh": "Énergie",
-    "heat_energy_kwh": "Chaleur",
-    "electricity_kwh": "Électricité",
-    "temp_outdoor_c": "Température extérieure",
-    "temp_indoor_c": "Température intérieure",
-    "temp_flow_c": "Température départ",
-    "temp_return_c": "Température retour",
-    "temp_min_c": "Température minimale",
-    "temp_max_c": "Température maximale",
-    "burner_hours": "Heures brûleur",
-    "burner_starts": "Démarrages brûleur",
-    "fault_code": "Code défaut",
-    "power_kw": "Puissance",
-    "water_volume_m3": "Eau",
-    "humidity_pct": "Humidité",
-    "co2_ppm": "CO₂",
-    "valve_pct": "Ouverture de vanne",
-    "pressure_bar": "Pression",
-}
 STALE_AFTER_S = 48 * 3600
 COUNT_QUANTITIES = {"fault_code", "burner_starts"}
 
@@ -158,7 +138,7 @@ def _table(frame: pd.DataFrame):
                 decimals = 0 if ch.kind == "index" else 1
                 cells += [
                     html.Td(ch.channel_code, className="code"),
-                    html.Td(QUANTITY_LABELS.get(ch.quantity, ch.quantity)),
+                    html.Td(QUANTITY_LABELS_FR.get(ch.quantity, ch.quantity)),
                     html.Td(
                         fr_datetime(None if pd.isna(ch.last_ts) else int(ch.last_ts)),
                         className="date" + (" stale" if stale else ""),

@@ -24,7 +24,7 @@ from ingest import limits
 from ingest.limits import fr_int
 from ingest.numbers import read_numbers
 from ingest.sniff import Sniffed, Table, UnreadableFile
-from ingest.timestamps import NAT, LocalClock
+from ingest.timestamps import LocalClock
 
 READING_COLS = ["channel_id", "ts", "value", "quality", "line_no"]
 REJECT_COLS = ["line_no", "raw", "reason", "n_values"]
@@ -269,7 +269,3 @@ def known_refs(routing, refs) -> np.ndarray:
     declared = routing.channels["external_ref"].dropna().astype(str).str.strip().str.casefold()
     key = pd.Series(refs, dtype=object).astype(str).str.strip().str.casefold()
     return key.isin(set(declared)).to_numpy()
-
-
-def valid_ts(ts: np.ndarray) -> np.ndarray:
-    return ts != NAT

@@ -1,0 +1,68 @@
+"""Which format a sniffed file is in, and its parser: the header decides, over every separator."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ingest.formats import EXPECTED, FORMATS, generic
+from ingest.formats.base import FormatParser
+from ingest.routing import Routing
+from ingest.sniff import (
+    SEPARATORS,
+    Sniffed,
+    UnreadableFile,
+    detect_decimal,
+)
+
+
+def _separators(sn: Sniffed) -> list[Sniffed]:
+    """The sniffed file, then the same with each other separator: the header decides when the
+    data lines are ambiguous (a French file's decimal commas, a few corrupt lines)."""
+    if sn.is_xlsx:
+        return [sn]
+    others = [s for s in SEPARATORS if s != sn.sep]
+    return [sn] + [
+        dataclasses.replace(sn, sep=s, decimal=detect_decimal(sn.head, s)) for s in others
+    ]
+
+
+def detect_format(sn: Sniffed, routing: Routing) -> tuple[str, Sniffed]:
+    for candidate in _separators(sn):
+        for name, (detect, _factory) in FORMATS.items():
+            if detect(candidate, routing):
+                return name, candidate
+    expected = " ; ".join(f"{name} : {what}" for name, what in EXPECTED.items())
+    raise UnreadableFile(
+        f"{sn.path.name} : format non reconnu ; colonnes trouvées : "
+        f"{generic.found_text(generic.header_fields(sn))} ; attendues pour {expected} ; "
+        f"{generic.COLUMNS_HINT} (ou --format pour imposer un format)"
+    )
+
+
+def open_parser(
+    sn: Sniffed, routing: Routing, fmt: str | None, columns=None
+) -> tuple[FormatParser, Sniffed]:
+    """The parser of the file (format detected unless `fmt`); `columns` (a `--columns` text
+    or a role -> label dict) names the columns of a generic-long file."""
+    if columns is not None:
+        if fmt not in (None, "generic-long"):
+            raise UnreadableFile(f"--columns ne s'applique qu'au format generic-long (pas à {fmt})")
+        fmt = "generic-long"
+    if fmt is None:
+        fmt, sn = detect_format(sn, routing)
+    if fmt not in FORMATS:
+        raise UnreadableFile(f"format inconnu « {fmt} » (formats : {', '.join(FORMATS)})")
+    error = None
+    for candidate in _separators(sn):
+        try:
+            factory = FORMATS[fmt][1]
+            if columns is not None:
+                parser = factory(candidate, routing, columns=columns)
+            else:
+                parser = factory(candidate, routing)
+        except ValueError as exc:
+            error = error or exc
+            continue
+        parser.name = fmt
+        return parser, candidate
+    raise UnreadableFile(f"{sn.path.name} n'est pas au format {fmt} : {error}")

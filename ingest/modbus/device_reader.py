@@ -1,0 +1,205 @@
+"""Reading one device: its blocks planned once, read under the gateway's lock, decoded into
+values and qualities, with its health (failures, backoff, last contact).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from carnet.models import Quality
+from ingest.modbus.blocks import Block, Scatter, plan_blocks
+from ingest.modbus.config import BoundDevice
+from ingest.modbus.decode import DecodePlan, implausible_floats
+from ingest.modbus.gateway import GATEWAY_SILENT, DeviceSilent, Gateway, RequestRefused
+from ingest.modbus.health import LABELS, OK, PARTIAL, round_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollResult:
+    """One round of reads of one device. `answered` means it gave values (an answer made only
+    of Modbus exceptions is no answer); `state` is ok, partial, failing or silent."""
+
+    gateway: str
+    unit: int
+    ts: int
+    points_read: int
+    points_failed: int
+    duration_s: float
+    answered: bool
+    error: str | None = None
+    keys: list[str] = field(default_factory=list, repr=False)
+    value: np.ndarray | None = field(default=None, repr=False)
+    quality: np.ndarray | None = field(default=None, repr=False)
+    state: str = OK
+    refused_blocks: int = 0  # blocks answered with a Modbus exception
+
+    @property
+    def values(self) -> dict[str, tuple[float, int]]:
+        """{point key: (value, quality)}"""
+        return {k: (float(self.value[i]), int(self.quality[i])) for i, k in enumerate(self.keys)}
+
+    @property
+    def state_label(self) -> str:
+        return LABELS[self.state]
+
+
+def _n_blocks(n: int) -> str:
+    return f"{n} bloc" if n == 1 else f"{n} blocs"
+
+
+def refusal_summary(refused: dict[int, list[Block]], skipped: int = 0) -> str:
+    """« exception Modbus 2 (adresse illégale) sur 4 blocs (holding 0, 1, 2, 20) », one part
+    per exception code, in the order met; at most 6 addresses are named per code."""
+    parts = []
+    for code, blocks in refused.items():
+        where: dict[str, list[str]] = {}
+        for b in blocks[:6]:
+            span = str(b.start) if b.count == 1 else f"{b.start}-{b.end - 1}"
+            where.setdefault(b.table, []).append(span)
+        named = " ; ".join(f"{table} {', '.join(spans)}" for table, spans in where.items())
+        more = ", …" if len(blocks) > 6 else ""
+        parts.append(f"{RequestRefused(code).args[0]} sur {_n_blocks(len(blocks))} ({named}{more})")
+    if skipped:
+        parts.append(f"{_n_blocks(skipped)} non demandé{'s' if skipped > 1 else ''}")
+    return " ; ".join(parts)
+
+
+class DeviceReader:
+    """Everything precomputed to read and decode one device quickly."""
+
+    def __init__(self, bound: BoundDevice, read_all: bool = False):
+        self.bound = bound
+        cfg = bound.config
+        wanted = [p for p in cfg.map.points if p.key in bound.channel_ids or p.alarm]
+        self.points = list(cfg.map.points) if read_all or not wanted else wanted
+        self.plan = DecodePlan(self.points)
+        self._set_blocks(plan_blocks(self.points, cfg.map.max_gap))
+        self.channel_idx = np.array(
+            [i for i, p in enumerate(self.points) if p.key in bound.channel_ids], dtype=np.int64
+        )
+        self.channel_ids = np.array(
+            [bound.channel_ids[self.points[i].key] for i in self.channel_idx], dtype=np.int64
+        )
+        self.alarm_idx = [i for i, p in enumerate(self.points) if p.alarm]
+        self.keys = [p.key for p in self.points]
+        self.hinted: set[str] = set()
+        # health
+        self.failures = 0
+        self.last_contact: dt.datetime | None = None
+        self.last_error: str | None = None
+        self.last_error_at: dt.datetime | None = None
+        self.dirty = False
+        self.last: PollResult | None = None
+        self.last_regs: np.ndarray | None = None  # registers of the last read, for diagnostics
+
+    def _set_blocks(self, blocks: list[Block]) -> None:
+        self.blocks = blocks
+        self.scatters = [Scatter(self.points, b) for b in blocks]
+
+    def _split_block(self, k: int) -> None:
+        """A block the device refuses (a hole in its map) is read point by point from now on."""
+        block = self.blocks[k]
+        remapped = [
+            Block(self.points[i].table, self.points[i].address, self.points[i].width, (i,))
+            for i in block.members
+        ]
+        if len(remapped) > 1:
+            self._set_blocks(self.blocks[:k] + remapped + self.blocks[k + 1 :])
+
+    async def read(
+        self, gateway: Gateway, ts: int | None = None
+    ) -> tuple[PollResult, np.ndarray, np.ndarray]:
+        """Read all blocks; returns the result and per-point values and qualities."""
+        unit = self.bound.unit
+        started = time.perf_counter()
+        ts = int(time.time()) if ts is None else int(ts)
+        regs = np.zeros((len(self.points), 4), dtype=np.uint64)
+        ok = np.zeros(len(self.points), dtype=bool)
+        n_read = 0
+        refused: dict[int, list[Block]] = {}  # exception code -> blocks it answered
+        skipped = 0  # blocks not asked once the gateway said the device is unreachable
+        silent: str | None = None
+        planned = self.blocks
+        async with gateway.lock:
+            try:
+                await gateway.ensure_connected()
+                k = 0
+                while k < len(self.blocks):
+                    block = self.blocks[k]
+                    try:
+                        values = await gateway.read(block.table, block.start, block.count, unit)
+                    except RequestRefused as exc:
+                        if len(block.members) > 1 and exc.code == 0x02:
+                            self._split_block(k)
+                            continue  # same k, now a smaller block
+                        refused.setdefault(exc.code, []).append(block)
+                        k += 1
+                        if exc.code in GATEWAY_SILENT:
+                            skipped = len(self.blocks) - k
+                            break
+                        continue
+                    self.scatters[k].apply(values, regs)
+                    ok[self.scatters[k].members] = True
+                    n_read += len(block.members)
+                    k += 1
+            except DeviceSilent as exc:
+                silent = str(exc)
+        if not n_read and self.blocks is not planned:
+            # nothing read at all: a refusing device, not holes in its map; keep the blocks
+            self._set_blocks(planned)
+        decoded = self.plan.decode(regs)
+        self.last_regs = regs
+        n = len(self.points)
+        if n_read == n:
+            value, quality = decoded.value, decoded.quality
+        else:
+            value = np.where(ok, decoded.value, np.nan)
+            quality = np.where(ok, decoded.quality, int(Quality.GAP))
+        if n_read and self.plan.any_float:
+            for key, hint in implausible_floats(self.plan, regs, decoded, ok, self.hinted):
+                self.hinted.add(key)
+                log.warning("%s/%s %s", self.bound.gateway, unit, hint)
+        now = dt.datetime.now(dt.UTC)
+        n_refused = sum(len(b) for b in refused.values())
+        state = round_state(n, n_read, n_refused)
+        errors = [refusal_summary(refused, skipped)] if refused else []
+        error = " ; ".join([*errors, *([silent] if silent else [])]) or None
+        answered = state in (OK, PARTIAL)
+        if answered:
+            self.failures = 0
+            self.last_contact = now
+        else:  # silent, or only exceptions: the same backoff
+            self.failures += 1
+        if error:
+            self.last_error, self.last_error_at = error, now
+        self.dirty = True
+        result = PollResult(
+            gateway=self.bound.gateway,
+            unit=unit,
+            ts=ts,
+            points_read=n_read,
+            points_failed=n - n_read,
+            duration_s=time.perf_counter() - started,
+            answered=answered,
+            error=error,
+            keys=self.keys,
+            value=value,
+            quality=quality,
+            state=state,
+            refused_blocks=n_refused,
+        )
+        self.last = result
+        return result, value, quality
+
+    def next_delay(self, backoff_max_s: float) -> float:
+        poll_s = self.bound.config.poll_s
+        if self.failures == 0:
+            return poll_s
+        return min(poll_s * 2.0**self.failures, max(backoff_max_s, poll_s))

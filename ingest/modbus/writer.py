@@ -1,0 +1,280 @@
+"""The poller's writes: readings, device health and alarm events in one transaction, through
+the plausibility checks of file imports; what cannot be written goes to the spool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from carnet import db as carnet_db
+from carnet.config import carnet_home
+from carnet.models import DeviceStatus, ImportBatch, Quality
+from carnet.quarantine import hold, reason_label
+from carnet.store import normalise_readings, upsert_readings
+from ingest.modbus.alarms import AlarmEvent, AlarmTracker
+from ingest.modbus.spool import Spool
+from ingest.plausibility import channel_limits, screen
+
+if TYPE_CHECKING:
+    from ingest.modbus.device_reader import DeviceReader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FlushReport:
+    rows: int = 0  # readings of this flush's own frame (spool replays not counted)
+    written: bool = False
+    spooled: int = 0  # files written to the spool by this flush
+    replayed: int = 0  # spool files written to the database by this flush
+    batch_id: int | None = None
+    error: str | None = None
+    held: int = 0  # of `rows`, held in quarantine instead of written
+    held_replayed: int = 0  # held while replaying the spool
+    held_reasons: dict[str, int] = field(default_factory=dict)  # reason_code -> count
+    held_samples: list[str] = field(default_factory=list)  # « CODE : reason », a few
+
+    @property
+    def stored(self) -> int:
+        """Readings of the frame that went to `reading`."""
+        return self.rows - self.held
+
+
+HELD_SAMPLES = 5  # held readings named in a flush report
+
+
+@dataclass(frozen=True)
+class PointSource:
+    """Where a channel's readings come from, for the quarantine: the gateway code goes to its
+    `file` column, `raw` names the device, point and register."""
+
+    gateway: str
+    channel_code: str
+    raw: str
+
+
+@dataclass
+class _Written:
+    batch_id: int
+    session: Session
+    held: int
+    reasons: dict[str, int]
+    samples: list[str]
+
+
+def _transient(exc: BaseException) -> bool:
+    """The database is away or busy: try again later. Any other error replaying a spool file
+    sets the file aside (`.bad`) so that it cannot block the files after it forever. DB-API
+    errors raised by the raw driver (the bulk paths of carnet.store) are not wrapped: their
+    class names follow PEP 249."""
+    if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, OSError,
+                        TimeoutError)):  # fmt: skip
+        return True
+    return any(c.__name__ in ("OperationalError", "InterfaceError") for c in type(exc).__mro__)
+
+
+class Writer:
+    """Writes a frame, the device health and the alarm events in one transaction. The readings
+    go through the plausibility checks of file imports first (`ingest.plausibility.screen`):
+    what the equipment cannot have done is held in quarantine, not written, so it changes no
+    rollup and never becomes the reference of the next increment."""
+
+    def __init__(self, url: str | None = None, spool_dir: Path | None = None, source: str = ""):
+        self.url = url
+        self.spool = Spool(spool_dir or carnet_home() / "spool")
+        self.source = source or "modbus"
+        self.points: dict[int, PointSource] = {}  # channel id -> where it is read
+        self._limits: pd.DataFrame | None = None  # channel limits, read once per flush
+
+    def _engine(self):
+        return carnet_db.get_engine(self.url)
+
+    def _screen(self, conn, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if not len(frame):
+            return frame, frame.iloc[:0]
+        if self._limits is None:
+            self._limits = channel_limits(conn)
+        return screen(conn, frame, self._limits)
+
+    def _hold(self, conn, held: pd.DataFrame, batch_id: int) -> None:
+        """Held readings into the quarantine, one call per gateway (the file they came from)."""
+        src = [self.points.get(int(c)) for c in held["channel_id"]]
+        held = held.assign(
+            raw=[p.raw if p else None for p in src],
+            file=[p.gateway if p else self.source for p in src],
+        )
+        for gateway, part in held.groupby("file", sort=False):
+            hold(conn, part.drop(columns=["file"]), batch_id=batch_id, file=str(gateway))
+
+    def _write(self, conn, frame: pd.DataFrame, source: str) -> _Written:
+        """Readings and their batch on `conn`; the session stays open for the caller's rows."""
+        session = Session(bind=conn)
+        batch = ImportBatch(source=source[:500], origin="modbus", format="modbus",
+                            user_login="poller")  # fmt: skip
+        session.add(batch)
+        session.flush()
+        frame = normalise_readings(frame) if len(frame) else frame
+        accepted, held = self._screen(conn, frame)
+        if len(held):
+            self._hold(conn, held, batch.id)
+        counts = upsert_readings(conn, accepted, batch_id=batch.id) if len(accepted) else None
+        reasons: dict[str, int] = {}
+        samples: list[str] = []
+        if len(held):
+            reasons = {str(k): int(n) for k, n in held["reason_code"].value_counts().items()}
+            for c, why in zip(held["channel_id"][:HELD_SAMPLES], held["reason"], strict=False):
+                p = self.points.get(int(c))
+                samples.append(f"{p.channel_code if p else c} : {why}")
+        n_held = len(held)
+        batch.rows_read = len(frame)
+        if counts is not None:
+            batch.rows_inserted = counts.inserted
+            batch.rows_updated = counts.updated
+            batch.rows_unchanged = counts.unchanged
+            if counts.held:  # later data for a closed period: a pending regularisation
+                n_held += counts.held
+                reasons["closed_period"] = reasons.get("closed_period", 0) + counts.held
+        batch.rows_quarantined = n_held
+        gaps = int((frame["quality"] == int(Quality.GAP)).sum()) if len(frame) else 0
+        notes = [f"{gaps} lacune(s) (point non lu)"] if gaps else []
+        if n_held:
+            notes.append(f"{held_phrase(n_held)} ({', '.join(map(reason_label, reasons))})")
+        batch.status = "partial" if notes else "ok"
+        batch.message = " ; ".join(notes) or None
+        batch.finished_at = dt.datetime.now(dt.UTC)
+        session.flush()
+        return _Written(batch.id, session, n_held, reasons, samples)
+
+    def flush(
+        self, frame: pd.DataFrame, statuses: list[DeviceSnapshot], events: list[AlarmEvent]
+    ) -> FlushReport:
+        """Blocking; run in a thread, on snapshots taken in the event loop. On failure the
+        frame goes to the spool; the caller keeps the statuses and events for the next try.
+        Spooled frames are replayed first, each through the same checks in its own batch."""
+        report = FlushReport(rows=len(frame))
+        self._limits = None  # a channel's limits may have been edited since the last flush
+        try:
+            engine = self._engine()
+            for path in self.spool.files():
+                try:
+                    spooled = Spool.read(path)
+                except Exception as exc:  # a damaged file must not block the ones after it
+                    log.error("fichier d'attente illisible mis de côté : %s (%s)", path, exc)
+                    path.rename(path.with_suffix(".bad"))
+                    continue
+                try:
+                    with engine.begin() as conn:
+                        done = self._write(conn, spooled, f"spool:{path.name}")
+                        done.session.close()
+                except Exception as exc:
+                    if _transient(exc):
+                        raise
+                    # not the base being away: this file cannot be written, ever
+                    log.error("fichier d'attente refusé par la base, mis de côté : %s (%s)",
+                              path, exc)  # fmt: skip
+                    path.rename(path.with_suffix(".bad"))
+                    continue
+                path.unlink()
+                report.replayed += 1
+                report.held_replayed += done.held
+                _tally(report, done)
+            with engine.begin() as conn:
+                done = self._write(conn, frame, self.source)
+                report.batch_id = done.batch_id
+                _save_status(done.session, statuses)
+                AlarmTracker.apply_events(done.session, events)
+                done.session.flush()
+                done.session.close()
+            report.written = True
+            report.held = done.held
+            _tally(report, done)
+        except Exception as exc:  # the database is away: nothing read may be lost
+            report.error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"
+            log.error("base de données indisponible, mise en attente locale : %s", report.error)
+            if len(frame):
+                self.spool.put(frame)
+                report.spooled = 1
+        if report.held or report.held_replayed:
+            log.warning("%s ; %s", held_phrase(report.held + report.held_replayed),
+                        " ; ".join(report.held_samples))  # fmt: skip
+        return report
+
+
+def held_phrase(n: int) -> str:
+    """« 1 relevé mis en quarantaine », « 3 relevés mis en quarantaine »."""
+    return f"{n} relevé{'s' if n > 1 else ''} mis en quarantaine"
+
+
+def _tally(report: FlushReport, done: _Written) -> None:
+    for code, n in done.reasons.items():
+        report.held_reasons[code] = report.held_reasons.get(code, 0) + n
+    room = HELD_SAMPLES - len(report.held_samples)
+    report.held_samples.extend(done.samples[: max(room, 0)])
+
+
+@dataclass(frozen=True)
+class DeviceSnapshot:
+    """A device's health as of a flush, copied in the event loop for the writer thread."""
+
+    gateway: str
+    unit: int
+    model: str
+    building_id: int | None
+    equipment_id: int | None
+    last_contact: dt.datetime | None
+    last_error: str | None
+    last_error_at: dt.datetime | None
+    failures: int
+
+    @classmethod
+    def of(cls, r: DeviceReader) -> DeviceSnapshot:
+        b = r.bound
+        return cls(b.gateway, b.unit, b.config.map.model, b.building_id, b.equipment_id,
+                   r.last_contact, r.last_error, r.last_error_at, r.failures)  # fmt: skip
+
+
+def _save_status(session: Session, statuses: list[DeviceSnapshot]) -> None:
+    for st in statuses:
+        row = session.scalar(
+            select(DeviceStatus).where(
+                DeviceStatus.gateway_code == st.gateway, DeviceStatus.unit == st.unit
+            )
+        )
+        if row is None:
+            row = DeviceStatus(gateway_code=st.gateway, unit=st.unit)
+            session.add(row)
+        row.model = st.model
+        row.building_id = st.building_id
+        row.equipment_id = st.equipment_id
+        row.last_contact_at = st.last_contact or row.last_contact_at
+        row.last_error = st.last_error
+        row.last_error_at = st.last_error_at
+        row.consecutive_failures = st.failures
+
+
+def point_sources(readers: list[DeviceReader]) -> dict[int, PointSource]:
+    """channel id -> gateway, channel code and a description of the register it is read from,
+    what a held reading says of its origin (« GW-MAIRIE esclave 3, point gas_volume :
+    holding 0, uint32 × 0,01 m3 »)."""
+    out = {}
+    for r in readers:
+        b = r.bound
+        for i, cid in zip(r.channel_idx, r.channel_ids, strict=True):
+            p = r.points[i]
+            scale = f" × {p.scale:g}".replace(".", ",") if p.scale != 1 else ""
+            unit = f" {p.unit}" if p.unit else ""
+            raw = (
+                f"{b.gateway} esclave {b.unit}, point {p.key} : {p.table} {p.address},"
+                f" {p.type}{scale}{unit}"
+            )
+            out[int(cid)] = PointSource(b.gateway, b.config.channels.get(p.key, p.key), raw)
+    return out
