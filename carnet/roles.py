@@ -38,6 +38,12 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "quarantine.review": frozenset({"manager"}),
     "batch.revert": frozenset({"manager"}),
     "devices.view": frozenset({"manager", "contractor"}),
+    # alarms: seen by whoever sees the carnet's buildings; acknowledged and closed by the
+    # manager and the contractor (on its contract's buildings, checked by `carnet.alarms`)
+    "alarms.view": frozenset({"manager", "contractor", "agent"}),
+    "alarms.handle": frozenset({"manager", "contractor"}),
+    "work_orders.view": frozenset({"manager", "contractor"}),
+    "work_orders.edit": frozenset({"manager", "contractor"}),
     "users.admin": frozenset({"manager"}),
 }
 
