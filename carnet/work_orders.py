@@ -151,6 +151,54 @@ def _check_priority(priority: str) -> str:
     return priority
 
 
+def _require_scope(session: Session, actor: ActorLike, building: Building) -> None:
+    scope = building_ids_in_scope(session, actor)
+    if scope is not None and building.id not in scope:
+        raise _deny(actor, f"créer un ordre de travail sur {building.code}")
+
+
+def _resolve_origin(
+    session: Session, actor: ActorLike, origin: str, ref: int
+) -> tuple[Building, int | None, str, dict]:
+    """(building, equipment id, default title, link fields) of an order's origin, if the actor
+    may see it."""
+    if origin == "alarm":
+        found = alarm_rules.viewable_alarm(session, actor, ref)
+        if found.status == "closed" and found.device_cleared_at is not None:
+            raise WorkOrderError(f"l'alarme {found.id} est close : le défaut a disparu")
+        b = session.get(Building, found.building_id)
+        out = (b, found.equipment_id, found.label, {"alarm_id": found.id})
+    elif origin == "observation":
+        entry = session.get(LogbookEntry, int(ref))
+        if entry is None or entry.kind != "observation":
+            raise LookupError(f"signalement {ref} inconnu")
+        b = session.get(Building, entry.building_id)
+        out = (b, entry.equipment_id, entry.title or entry.text, {"source_entry_id": entry.id})
+    else:
+        ob = session.get(Obligation, int(ref))
+        if ob is None:
+            raise LookupError(f"obligation {ref} inconnue")
+        b = session.get(Building, ob.building_id)
+        out = (b, ob.equipment_id, ob.label, {"obligation_id": ob.id})
+    _require_scope(session, actor, b)
+    return out
+
+
+def describe_origin(session: Session, actor: ActorLike, origin: str, ref: int) -> dict:
+    """What a form says of the origin of the order it is about to create."""
+    b, _eq, title, _link = _resolve_origin(session, actor, origin, ref)
+    return {"building_code": b.code, "building_name": b.name, "title": title,
+            "origin_label": ORIGIN_LABELS_FR[origin]}  # fmt: skip
+
+
+def contracts_in_scope(session: Session, actor: ActorLike) -> list[tuple[str, str]]:
+    """(code, contractor) of the contracts whose orders the actor may list."""
+    stmt = select(Contract.code, Contract.contractor).order_by(Contract.code)
+    if actor.role == "contractor":
+        stmt = stmt.where(Contract.id == (actor.contract_id or -1))
+    return [tuple(r) for r in session.execute(stmt)]
+
+
 def create_work_order(
     session: Session,
     actor: ActorLike,
@@ -170,8 +218,8 @@ def create_work_order(
 ) -> WorkOrder:
     """A work order from at most one origin (`alarm`, `observation` or `obligation` id), which
     gives its building, equipment and a default title; by hand otherwise (`building`, `title`)."""
-    origins = [name for name, ref in (("alarm", alarm), ("observation", observation),
-               ("obligation", obligation)) if ref is not None]  # fmt: skip
+    refs = {"alarm": alarm, "observation": observation, "obligation": obligation}
+    origins = [name for name, ref in refs.items() if ref is not None]
     if len(origins) > 1:
         raise WorkOrderError(
             "un ordre de travail a une seule origine (alarme, signalement ou obligation)"
@@ -180,34 +228,15 @@ def create_work_order(
     if not can(actor.role, "work_orders.edit"):
         raise _deny(actor, "créer un ordre de travail")
     wo = WorkOrder(origin=origin, priority=_check_priority(priority), status="open")
-    source_title = None
-    eq_id = None
-    if origin == "alarm":
-        found = alarm_rules.viewable_alarm(session, actor, alarm)
-        if found.status == "closed" and found.device_cleared_at is not None:
-            raise WorkOrderError(f"l'alarme {found.id} est close : le défaut a disparu")
-        wo.alarm_id, eq_id, source_title = found.id, found.equipment_id, found.label
-        b = session.get(Building, found.building_id)
-    elif origin == "observation":
-        entry = session.get(LogbookEntry, int(observation))
-        if entry is None or entry.kind != "observation":
-            raise LookupError(f"signalement {observation} inconnu")
-        b = session.get(Building, entry.building_id)
-        wo.source_entry_id, eq_id = entry.id, entry.equipment_id
-        source_title = entry.title or entry.text
-    elif origin == "obligation":
-        ob = session.get(Obligation, int(obligation))
-        if ob is None:
-            raise LookupError(f"obligation {obligation} inconnue")
-        b = session.get(Building, ob.building_id)
-        wo.obligation_id, eq_id, source_title = ob.id, ob.equipment_id, ob.label
-    else:
+    if origin == "manual":
         if building is None or building == "":
             raise WorkOrderError("bâtiment manquant pour un ordre de travail saisi")
-        b = resolve_building(session, building)
-    scope = building_ids_in_scope(session, actor)
-    if scope is not None and b.id not in scope:
-        raise _deny(actor, f"créer un ordre de travail sur {b.code}")
+        b, eq_id, source_title = resolve_building(session, building), None, None
+        _require_scope(session, actor, b)
+    else:
+        b, eq_id, source_title, link = _resolve_origin(session, actor, origin, refs[origin])
+        for name, value in link.items():
+            setattr(wo, name, value)
     wo.building_id = b.id
     wo.contract_id = _contract_for(session, actor, b, contract)
     if equipment is not None and equipment != "":
