@@ -747,6 +747,9 @@ def _sections(code: str, user, filters: dict | None = None) -> dict:
         building = resolve_building(s, code)
         frame = timeline(s, user, building, **filters)
         rows = _with_files(s, frame)
+        alarm_links = alarms_data.entry_links(s, [r["id"] for r in rec["open_alarms"]])
+        for r in rec["open_alarms"]:
+            r["links"] = alarm_links.get(r["id"], {})
         triage = None
         if user.can("carnet.triage"):
             pending = open_observations(s, user, building)
