@@ -66,8 +66,9 @@ def _deny(actor: ActorLike, what: str) -> CarnetPermissionError:
 
 def _audit(session: Session, actor: str, alarm: Alarm, before: dict | None) -> None:
     after = row_image(alarm, _IMAGE) | {"building_id": alarm.building_id}
-    record(session, actor, "create" if before is None else "update", "alarm", alarm.id, before,
-           after)  # fmt: skip
+    record(
+        session, actor, "create" if before is None else "update", "alarm", alarm.id, before, after
+    )
 
 
 def _set_entry(session: Session, actor: str, alarm: Alarm, **changes) -> None:
@@ -163,8 +164,14 @@ def device_normal(session: Session, key: str, ts: int) -> list[Alarm]:
             alarm.closed_at = when
             alarm.closed_by = POLLER
             alarm.close_note = "Retour à la normale signalé par l'équipement."
-            _set_entry(session, POLLER, alarm, status="done", text=text,
-                       answer=f"Défaut disparu le {_ts_time(ts)} (relevé automatique).")  # fmt: skip
+            _set_entry(
+                session,
+                POLLER,
+                alarm,
+                status="done",
+                text=text,
+                answer=f"Défaut disparu le {_ts_time(ts)} (relevé automatique).",
+            )
         elif entry is not None:
             _set_entry(session, POLLER, alarm, text=text)
         _audit(session, POLLER, alarm, before)
@@ -236,8 +243,13 @@ def answer(session: Session, actor: ActorLike, alarm_id: int, entry: LogbookEntr
     alarm.answered_by = actor.login
     if alarm.status in ("open", "acknowledged"):
         alarm.status = "answered"
-        _set_entry(session, actor.login, alarm, status="in_progress",
-                   answer=f"Intervention n° {entry.id} du {fr_date(entry.occurred_at)}.")  # fmt: skip
+        _set_entry(
+            session,
+            actor.login,
+            alarm,
+            status="in_progress",
+            answer=f"Intervention n° {entry.id} du {fr_date(entry.occurred_at)}.",
+        )
     _audit(session, actor.login, alarm, before)
     return alarm
 

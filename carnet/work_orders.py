@@ -160,8 +160,8 @@ def _require_scope(session: Session, actor: ActorLike, building: Building) -> No
 def _resolve_origin(
     session: Session, actor: ActorLike, origin: str, ref: int
 ) -> tuple[Building, int | None, str, dict]:
-    """(building, equipment id, default title, link fields) of an order's origin, if the actor
-    may see it."""
+    """(building, equipment id, default title, link fields) of an order's origin; an origin
+    out of the actor's scope is reported as unknown, like one that does not exist."""
     if origin == "alarm":
         found = alarm_rules.viewable_alarm(session, actor, ref)
         if found.status == "closed" and found.device_cleared_at is not None:
@@ -170,25 +170,33 @@ def _resolve_origin(
         out = (b, found.equipment_id, found.label, {"alarm_id": found.id})
     elif origin == "observation":
         entry = session.get(LogbookEntry, int(ref))
-        if entry is None or entry.kind != "observation":
+        if entry is None or entry.kind != "observation" or not _visible(session, actor, entry):
             raise LookupError(f"signalement {ref} inconnu")
         b = session.get(Building, entry.building_id)
         out = (b, entry.equipment_id, entry.title or entry.text, {"source_entry_id": entry.id})
     else:
         ob = session.get(Obligation, int(ref))
-        if ob is None:
+        if ob is None or not _visible(session, actor, ob):
             raise LookupError(f"obligation {ref} inconnue")
         b = session.get(Building, ob.building_id)
         out = (b, ob.equipment_id, ob.label, {"obligation_id": ob.id})
-    _require_scope(session, actor, b)
     return out
+
+
+def _visible(session: Session, actor: ActorLike, row: LogbookEntry | Obligation) -> bool:
+    scope = building_ids_in_scope(session, actor)
+    return scope is None or row.building_id in scope
 
 
 def describe_origin(session: Session, actor: ActorLike, origin: str, ref: int) -> dict:
     """What a form says of the origin of the order it is about to create."""
     b, _eq, title, _link = _resolve_origin(session, actor, origin, ref)
-    return {"building_code": b.code, "building_name": b.name, "title": title,
-            "origin_label": ORIGIN_LABELS_FR[origin]}  # fmt: skip
+    return {
+        "building_code": b.code,
+        "building_name": b.name,
+        "title": title,
+        "origin_label": ORIGIN_LABELS_FR[origin],
+    }
 
 
 def contracts_in_scope(session: Session, actor: ActorLike) -> list[tuple[str, str]]:
@@ -257,8 +265,13 @@ def create_work_order(
     session.flush()
     _audit(session, actor.login, wo, None)
     if origin == "observation":
-        _follow_observation(session, actor.login, wo, status="in_progress",
-                            answer=f"Pris en charge : ordre de travail n° {wo.id}.")  # fmt: skip
+        _follow_observation(
+            session,
+            actor.login,
+            wo,
+            status="in_progress",
+            answer=f"Pris en charge : ordre de travail n° {wo.id}.",
+        )
     return wo
 
 
@@ -345,9 +358,15 @@ def close_work_order(
     if wo.alarm_id is not None:
         alarm_rules.answer(session, actor, wo.alarm_id, entry)
     if wo.source_entry_id is not None:
-        _follow_observation(session, actor.login, wo, status="done", merged_into_id=entry.id,
-                            answer=f"Traité : intervention n° {entry.id} du "
-                            f"{fr_date(entry.occurred_at)} (ordre de travail n° {wo.id}).")  # fmt: skip
+        _follow_observation(
+            session,
+            actor.login,
+            wo,
+            status="done",
+            merged_into_id=entry.id,
+            answer=f"Traité : intervention n° {entry.id} du "
+            f"{fr_date(entry.occurred_at)} (ordre de travail n° {wo.id}).",
+        )
     return entry
 
 
@@ -395,8 +414,16 @@ COLUMNS = [
     "intervention_entry_id",
     "intervention_kind",
 ]
-_DERIVED = {"origin_label", "due", "overdue", "priority_label", "status_label", "cost", "created",
-            "intervention_kind"}  # fmt: skip
+_DERIVED = {
+    "origin_label",
+    "due",
+    "overdue",
+    "priority_label",
+    "status_label",
+    "cost",
+    "created",
+    "intervention_kind",
+}
 
 
 def work_orders_frame(

@@ -35,8 +35,9 @@ def register(sub) -> None:
 
     ls = wsub.add_parser("list", help="liste les ordres de travail (les plus urgents d'abord)")
     ls.add_argument("--contract", metavar="CODE", help="ceux de ce contrat")
-    ls.add_argument("--status", choices=WORK_ORDER_STATUSES, action="append",
-                    help="statut (répétable)")  # fmt: skip
+    ls.add_argument(
+        "--status", choices=WORK_ORDER_STATUSES, action="append", help="statut (répétable)"
+    )
     ls.add_argument("--priority", choices=WORK_ORDER_PRIORITIES, action="append")
     ls.add_argument("--building", metavar="CODE")
     ls.add_argument("--assignee", help="attribués à")

@@ -24,8 +24,14 @@ def alarm_rows(user, status=None, building=None, start=None, end=None) -> list[d
     handle = user.can("alarms.handle")
     order = user.can("work_orders.edit")
     with db.session() as s:
-        frame = alarms.alarms_frame(s, user, status=status or None, building=building or None,
-                                    date_from=_day(start), date_to=_day(end))  # fmt: skip
+        frame = alarms.alarms_frame(
+            s,
+            user,
+            status=status or None,
+            building=building or None,
+            date_from=_day(start),
+            date_to=_day(end),
+        )
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for r in rows:
         r["can_ack"] = handle and r["status"] == "open"
@@ -36,8 +42,9 @@ def alarm_rows(user, status=None, building=None, start=None, end=None) -> list[d
 
 def building_options(user) -> list[dict]:
     with db.session() as s:
-        return [{"label": f"{b.code} — {b.name}", "value": b.code}
-                for b in visible_buildings(s, user)]  # fmt: skip
+        return [
+            {"label": f"{b.code} — {b.name}", "value": b.code} for b in visible_buildings(s, user)
+        ]
 
 
 def act(user, action: str, alarm_id: int, note: str | None = None) -> tuple[bool, str]:
@@ -56,8 +63,10 @@ def act(user, action: str, alarm_id: int, note: str | None = None) -> tuple[bool
 def entry_links(session, entry_ids: list[int]) -> dict[int, dict]:
     """entry id -> {"alarm_id", "work_order_id"} for the logbook's cards."""
     out: dict[int, dict] = {}
-    for name, links in (("alarm_id", alarms.entry_links(session, entry_ids)),
-                        ("work_order_id", work_orders.entry_links(session, entry_ids))):  # fmt: skip
+    for name, links in (
+        ("alarm_id", alarms.entry_links(session, entry_ids)),
+        ("work_order_id", work_orders.entry_links(session, entry_ids)),
+    ):
         for entry_id, target in links.items():
             out.setdefault(entry_id, {})[name] = target
     return out

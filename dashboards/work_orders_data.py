@@ -27,8 +27,15 @@ KIND_OPTIONS = [
     if k in INTERVENTION_KINDS
 ]
 ORIGIN_PARAMS = {"alarme": "alarm", "signalement": "observation", "obligation": "obligation"}
-ERRORS = (CarnetPermissionError, work_orders.WorkOrderError, alarms.AlarmError, LogbookError,
-          AttachmentError, LookupError, ValueError)  # fmt: skip
+ERRORS = (
+    CarnetPermissionError,
+    work_orders.WorkOrderError,
+    alarms.AlarmError,
+    LogbookError,
+    AttachmentError,
+    LookupError,
+    ValueError,
+)
 
 
 def _day(value: str | None) -> dt.date | None:
@@ -42,22 +49,30 @@ def _message(exc: Exception) -> str:
 def rows(user, status=None, priority=None, building=None, contract=None, overdue=False):
     with db.session() as s:
         frame = work_orders.work_orders_frame(
-            s, user, status=status or None, priority=priority or None,
-            building=building or None, contract=contract or None, overdue_only=overdue,
-        )  # fmt: skip
+            s,
+            user,
+            status=status or None,
+            priority=priority or None,
+            building=building or None,
+            contract=contract or None,
+            overdue_only=overdue,
+        )
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def building_options(user) -> list[dict]:
     with db.session() as s:
-        return [{"label": f"{b.code} — {b.name}", "value": b.code}
-                for b in visible_buildings(s, user)]  # fmt: skip
+        return [
+            {"label": f"{b.code} — {b.name}", "value": b.code} for b in visible_buildings(s, user)
+        ]
 
 
 def contract_options(user) -> list[dict]:
     with db.session() as s:
-        return [{"label": f"{code} — {name}", "value": code}
-                for code, name in work_orders.contracts_in_scope(s, user)]  # fmt: skip
+        return [
+            {"label": f"{code} — {name}", "value": code}
+            for code, name in work_orders.contracts_in_scope(s, user)
+        ]
 
 
 def origin_of(user, query: dict) -> dict | None:
@@ -75,24 +90,34 @@ def origin_of(user, query: dict) -> dict | None:
     return None
 
 
-def create(user, origin: dict | None, building, title, assignee, due, priority, cost,
-           description) -> tuple[int | None, str]:  # fmt: skip
+def create(
+    user, origin: dict | None, building, title, assignee, due, priority, cost, description
+) -> tuple[int | None, str]:
     """(new id or None, French message)."""
     ref = {origin["origin"]: origin["id"]} if origin else {"building": building}
     try:
         with db.session() as s:
             wo = work_orders.create_work_order(
-                s, user, **ref, title=title, assignee=assignee, due_on=_day(due),
-                priority=priority or "normal", cost=cost, description=description,
-            )  # fmt: skip
+                s,
+                user,
+                **ref,
+                title=title,
+                assignee=assignee,
+                due_on=_day(due),
+                priority=priority or "normal",
+                cost=cost,
+                description=description,
+            )
             return wo.id, f"Ordre de travail n° {wo.id} créé."
     except ERRORS as exc:
         return None, _message(exc)
 
 
 def open_options(user) -> list[dict]:
-    return [{"label": f"n° {r['id']} — {r['building_code']} — {r['title']}", "value": r["id"]}
-            for r in rows(user, status=OPEN)]  # fmt: skip
+    return [
+        {"label": f"n° {r['id']} — {r['building_code']} — {r['title']}", "value": r["id"]}
+        for r in rows(user, status=OPEN)
+    ]
 
 
 def decode_upload(contents: str) -> bytes:
@@ -108,8 +133,9 @@ def close(user, wo_id, report, kind, cost, contents, filename) -> tuple[int | No
     try:
         report_file = (filename or "rapport", decode_upload(contents)) if contents else None
         with db.session() as s:
-            entry = work_orders.close_work_order(s, user, int(wo_id), report or "", kind=kind,
-                                                 cost=cost, report_file=report_file)  # fmt: skip
+            entry = work_orders.close_work_order(
+                s, user, int(wo_id), report or "", kind=kind, cost=cost, report_file=report_file
+            )
             return entry.id, (
                 f"Ordre de travail n° {wo_id} clos : intervention n° {entry.id} consignée au carnet."
             )

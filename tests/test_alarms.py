@@ -41,21 +41,43 @@ T0 = 1_764_000_000
 def town(engine) -> dict:
     """MAIRIE (boiler, fault channel) in contract A, ECOLE in contract B; actors per role."""
     with session_scope(engine) as s:
-        a = Contract(code="CONTRAT-A", contractor="Thermique du Nord",
-                     starts_on=dt.date(2024, 7, 1), price_eur_per_mwh_pci=90)  # fmt: skip
-        b = Contract(code="CONTRAT-B", contractor="Chauffage de l'Est",
-                     starts_on=dt.date(2024, 7, 1), price_eur_per_mwh_pci=90)  # fmt: skip
+        a = Contract(
+            code="CONTRAT-A",
+            contractor="Thermique du Nord",
+            starts_on=dt.date(2024, 7, 1),
+            price_eur_per_mwh_pci=90,
+        )
+        b = Contract(
+            code="CONTRAT-B",
+            contractor="Chauffage de l'Est",
+            starts_on=dt.date(2024, 7, 1),
+            price_eur_per_mwh_pci=90,
+        )
         mairie = Building(code="MAIRIE", name="Hôtel de ville")
         ecole = Building(code="ECOLE", name="École")
         boiler = Equipment(code="MAIRIE-CHAUD", kind="boiler", building=mairie)
         s.add_all([a, b, mairie, ecole, boiler])
         s.flush()
-        s.add(Channel(code="DEF", building=mairie, equipment=boiler, quantity="fault_code",
-                      kind="instant", unit="code"))  # fmt: skip
-        s.add_all([
-            ContractBuilding(contract_id=a.id, building_id=mairie.id, nb_mwh_pci=300, dju_ref=2400),
-            ContractBuilding(contract_id=b.id, building_id=ecole.id, nb_mwh_pci=200, dju_ref=2400),
-        ])  # fmt: skip
+        s.add(
+            Channel(
+                code="DEF",
+                building=mairie,
+                equipment=boiler,
+                quantity="fault_code",
+                kind="instant",
+                unit="code",
+            )
+        )
+        s.add_all(
+            [
+                ContractBuilding(
+                    contract_id=a.id, building_id=mairie.id, nb_mwh_pci=300, dju_ref=2400
+                ),
+                ContractBuilding(
+                    contract_id=b.id, building_id=ecole.id, nb_mwh_pci=200, dju_ref=2400
+                ),
+            ]
+        )
         return {
             "manager": Actor("gestionnaire", "manager"),
             "contractor": Actor("exploitant", "contractor", a.id),
@@ -74,9 +96,13 @@ class Site:
 
     def poll(self, code: int, server: ThreadedServer) -> None:
         self.boiler.set("holding", 20, [code])
-        gw = {"code": "GW-MAIRIE", "host": "127.0.0.1", "port": server.port, **FAST,
-              "devices": [{"unit": 10, "map": "generic-boiler",
-                           "channels": {"fault_code": "DEF"}}]}  # fmt: skip
+        gw = {
+            "code": "GW-MAIRIE",
+            "host": "127.0.0.1",
+            "port": server.port,
+            **FAST,
+            "devices": [{"unit": 10, "map": "generic-boiler", "channels": {"fault_code": "DEF"}}],
+        }
         poller = Poller(parse_config({"gateways": [gw]}, "site.yaml"), clock=lambda: self.t)
         try:
             asyncio.run(poller.poll_once())
@@ -105,7 +131,11 @@ def test_fault_acknowledged_answered_by_a_work_order_then_cleared_by_the_device(
         with session_scope(engine) as s:
             episode = s.get(LogbookEntry, alarm.entry_id)
             assert (episode.kind, episode.source, episode.alarm_key, episode.status) == (
-                "alarm", "poller", KEY, "open")  # fmt: skip
+                "alarm",
+                "poller",
+                KEY,
+                "open",
+            )
             assert "ignition failure" in alarm.label
 
             # the contractor acknowledges it: who and when, the logbook entry in progress
@@ -119,36 +149,57 @@ def test_fault_acknowledged_answered_by_a_work_order_then_cleared_by_the_device(
                 acknowledge(s, who["manager"], alarm.id)
 
             # a work order from the alarm, closed with its report
-            wo = create_work_order(s, who["contractor"], alarm=alarm.id, priority="urgent",
-                                   assignee="J. Martin", due_on=dt.date(2026, 12, 3))  # fmt: skip
+            wo = create_work_order(
+                s,
+                who["contractor"],
+                alarm=alarm.id,
+                priority="urgent",
+                assignee="J. Martin",
+                due_on=dt.date(2026, 12, 3),
+            )
             assert (wo.origin, wo.building_id, wo.equipment_id) == (
-                "alarm", a.building_id, a.equipment_id)  # fmt: skip
+                "alarm",
+                a.building_id,
+                a.equipment_id,
+            )
             assert wo.title == a.label and wo.contract_id == who["contractor"].contract_id
             wo_id = wo.id
         with session_scope(engine) as s:
-            entry = close_work_order(s, who["contractor"], wo_id,
-                                     "Électrode d'allumage remplacée, brûleur relancé.",
-                                     cost="312,40", report_file=("rapport.pdf", PDF))  # fmt: skip
+            entry = close_work_order(
+                s,
+                who["contractor"],
+                wo_id,
+                "Électrode d'allumage remplacée, brûleur relancé.",
+                cost="312,40",
+                report_file=("rapport.pdf", PDF),
+            )
             entry_id = entry.id
         # the fault persists for a while: still the same alarm, answered
         site.poll(12, server)
         with session_scope(engine) as s:
             a = s.get(Alarm, alarm.id)
             assert (a.status, a.intervention_entry_id, a.answered_by) == (
-                "answered", entry_id, "exploitant")  # fmt: skip
+                "answered",
+                entry_id,
+                "exploitant",
+            )
             intervention = s.get(LogbookEntry, entry_id)
             assert (intervention.kind, intervention.status, intervention.cost_cents) == (
-                "corrective", "done", 31240)  # fmt: skip
+                "corrective",
+                "done",
+                31240,
+            )
             assert f"ordre de travail n° {wo_id}, alarme n° {alarm.id}" in intervention.text
             att = s.scalars(select(Attachment).where(Attachment.entry_id == entry_id)).one()
             assert (att.filename, att.content_type) == ("rapport.pdf", "application/pdf")
             wo = s.get(WorkOrder, wo_id)
-            assert (wo.status, wo.intervention_entry_id, wo.cost_cents) == ("done", entry_id,
-                                                                            31240)  # fmt: skip
+            assert (wo.status, wo.intervention_entry_id, wo.cost_cents) == ("done", entry_id, 31240)
             assert f"Intervention n° {entry_id}" in s.get(LogbookEntry, a.entry_id).answer
             # the logbook links its entries back to the alarm
             assert entry_links(s, [a.entry_id, entry_id, entry_id + 100]) == {
-                a.entry_id: alarm.id, entry_id: alarm.id}  # fmt: skip
+                a.entry_id: alarm.id,
+                entry_id: alarm.id,
+            }
         assert len(alarms(engine)) == 1
 
         # the device reports normal: the alarm closes, the entry says so
@@ -161,10 +212,10 @@ def test_fault_acknowledged_answered_by_a_work_order_then_cleared_by_the_device(
             assert episode.status == "done" and "disparu" in episode.answer
             assert "Retour à la normale" in episode.text
             trail = s.scalars(
-                select(AuditEvent).where(AuditEvent.entity == "alarm",
-                                         AuditEvent.entity_id == str(alarm.id))
+                select(AuditEvent)
+                .where(AuditEvent.entity == "alarm", AuditEvent.entity_id == str(alarm.id))
                 .order_by(AuditEvent.id)
-            ).all()  # fmt: skip
+            ).all()
             assert [(e.actor, e.after["status"]) for e in trail] == [
                 ("poller", "open"),
                 ("exploitant", "acknowledged"),
@@ -186,7 +237,10 @@ def test_closed_by_hand_while_the_fault_persists_stays_one_closed_episode(engine
         site.poll(20, server)
         [again] = alarms(engine)
         assert (again.status, again.closed_by, again.device_cleared_at) == (
-            "closed", "exploitant", None)  # fmt: skip
+            "closed",
+            "exploitant",
+            None,
+        )
         site.poll(0, server)  # the device clears it: it stays closed, by the contractor
         [cleared] = alarms(engine)
         assert (cleared.status, cleared.closed_by) == ("closed", "exploitant")
@@ -243,10 +297,22 @@ def test_cli_answers_an_alarm_through_a_work_order(engine, tmp_path, capsys):
     who = town(engine)
     with session_scope(engine) as s:
         contract = s.scalar(select(Contract).where(Contract.code == "CONTRAT-A"))
-        set_user(s, "exploitant", "contractor", name="Thermique du Nord",
-                 contract_code=contract.code, actor="test")  # fmt: skip
-        set_user(s, "exploitant2", "contractor", name="Chauffage de l'Est",
-                 contract_code="CONTRAT-B", actor="test")  # fmt: skip
+        set_user(
+            s,
+            "exploitant",
+            "contractor",
+            name="Thermique du Nord",
+            contract_code=contract.code,
+            actor="test",
+        )
+        set_user(
+            s,
+            "exploitant2",
+            "contractor",
+            name="Chauffage de l'Est",
+            contract_code="CONTRAT-B",
+            actor="test",
+        )
     site = Site()
     with ThreadedServer([site.boiler]) as server:
         site.poll(12, server)
@@ -257,25 +323,67 @@ def test_cli_answers_an_alarm_through_a_work_order(engine, tmp_path, capsys):
 
     assert cli_main(["work", "add", "--alarm", str(alarm.id), "--author", "exploitant2"]) == 2
     assert "inconnue" in capsys.readouterr().err
-    assert cli_main(["work", "add", "--alarm", str(alarm.id), "--author", "exploitant",
-                     "--priority", "high", "--due", "02/12/2026", "--assignee", "J. Martin",
-                     "--json"]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "work",
+                "add",
+                "--alarm",
+                str(alarm.id),
+                "--author",
+                "exploitant",
+                "--priority",
+                "high",
+                "--due",
+                "02/12/2026",
+                "--assignee",
+                "J. Martin",
+                "--json",
+            ]
+        )
+        == 0
+    )
     created = json.loads(capsys.readouterr().out)
     assert created["origin"] == "alarm" and created["status"] == "open"
     report = tmp_path / "rapport.pdf"
     report.write_bytes(PDF)
-    assert cli_main(["work", "close", str(created["id"]), "--author", "exploitant2",
-                     "--report", "fait"]) == 2  # fmt: skip
+    assert (
+        cli_main(
+            ["work", "close", str(created["id"]), "--author", "exploitant2", "--report", "fait"]
+        )
+        == 2
+    )
     capsys.readouterr()
-    assert cli_main(["work", "close", str(created["id"]), "--author", "exploitant",
-                     "--report", "Électrode remplacée", "--file", str(report),
-                     "--cost", "1 234,56", "--json"]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "work",
+                "close",
+                str(created["id"]),
+                "--author",
+                "exploitant",
+                "--report",
+                "Électrode remplacée",
+                "--file",
+                str(report),
+                "--cost",
+                "1 234,56",
+                "--json",
+            ]
+        )
+        == 0
+    )
     closed = json.loads(capsys.readouterr().out)
     assert closed["alarm_id"] == alarm.id and closed["attachments"] == 1
     assert cli_main(["work", "list", "--author", "exploitant", "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["id"], row["status"], row["cost_cents"], row["due_on"], row["priority"]) == (
-        created["id"], "done", 123456, "2026-12-02", "high")  # fmt: skip
+        created["id"],
+        "done",
+        123456,
+        "2026-12-02",
+        "high",
+    )
     assert row["intervention_entry_id"] == closed["intervention_entry_id"]
     assert cli_main(["work", "list", "--author", "exploitant2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []

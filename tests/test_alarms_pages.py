@@ -24,8 +24,10 @@ def site(db_url):
     seed_carnet(engine)
     ids = {}
     with session_scope(engine) as s:
-        for code, key, label in (("MAIRIE-CHAUD-1", "GW/1/fault", "allumage"),
-                                 ("ECOLE-CHAUD-1", "GW/2/fault", "surchauffe")):  # fmt: skip
+        for code, key, label in (
+            ("MAIRIE-CHAUD-1", "GW/1/fault", "allumage"),
+            ("ECOLE-CHAUD-1", "GW/2/fault", "surchauffe"),
+        ):
             eq = s.scalar(select(Equipment).where(Equipment.code == code))
             ids[code] = open_episode(s, key, T0, 12, label, eq.building_id, eq.id).id
     return create_app(db_url), engine, ids
@@ -43,8 +45,10 @@ def act(client, button: str, alarm_id: int):
     deps = client.get("/_dash-dependencies").get_json()
     dep = next(d for d in deps if d["output"].startswith("..al-msg.children"))
     pressed = {"id": {"id": alarm_id, "type": button}, "property": "n_clicks", "value": 1}
-    inputs = [[pressed] if i["id"].startswith(f'{{"id":["ALL"],"type":"{button}"') else []
-              for i in dep["inputs"]]  # fmt: skip
+    inputs = [
+        [pressed] if i["id"].startswith(f'{{"id":["ALL"],"type":"{button}"') else []
+        for i in dep["inputs"]
+    ]
     payload = {
         "output": dep["output"],
         "outputs": [{"id": "al-msg", "property": "children"}, {"id": "al-rev", "property": "data"}],

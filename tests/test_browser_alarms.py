@@ -25,8 +25,16 @@ def test_contractor_acknowledges_and_answers_an_alarm_through_a_work_order(
     seed_carnet(live_app.engine)
     with session_scope(live_app.engine) as s:
         boiler = s.scalar(select(Equipment).where(Equipment.code == "MAIRIE-CHAUD-1"))
-        s.add(Channel(code="DEF", building_id=boiler.building_id, equipment_id=boiler.id,
-                      quantity="fault_code", kind="instant", unit="code"))  # fmt: skip
+        s.add(
+            Channel(
+                code="DEF",
+                building_id=boiler.building_id,
+                equipment_id=boiler.id,
+                quantity="fault_code",
+                kind="instant",
+                unit="code",
+            )
+        )
     site = Site()
     with ThreadedServer([site.boiler]) as server:
         site.poll(12, server)
@@ -66,7 +74,11 @@ def test_contractor_acknowledges_and_answers_an_alarm_through_a_work_order(
         wo = s.get(WorkOrder, wo_id)
         entry = s.get(LogbookEntry, wo.intervention_entry_id)
         assert (wo.status, entry.kind, entry.cost_cents, entry.author_login) == (
-            "done", "corrective", 31240, "exploitant")  # fmt: skip
+            "done",
+            "corrective",
+            31240,
+            "exploitant",
+        )
         att = s.scalars(select(Attachment).where(Attachment.entry_id == entry.id)).one()
         assert att.filename == "rapport-depannage.pdf"
         alarm = s.get(Alarm, alarm_id)

@@ -33,24 +33,47 @@ def test_fault_episodes_of_a_0003_database_become_alarms(db_url):
             s.flush()
             ids = {}
             for name, entry in {
-                "open": _entry(building_id=b.id, equipment_id=eq.id, alarm_key=KEY,
-                               title=f"Alarme {KEY} : défaut 20 (sonde extérieure)",
-                               text="Le relevé automatique signale un défaut 20.",
-                               status="open"),
-                "cleared": _entry(building_id=b.id, equipment_id=eq.id, alarm_key=KEY,
-                                  title=f"Alarme {KEY} : défaut 12 (ignition failure)",
-                                  text="Le relevé automatique signale un défaut 12.",
-                                  status="done",
-                                  answer="Défaut disparu le 10/01/2026 08:00 (relevé automatique)."),
-                "closed_by_hand": _entry(building_id=b.id, equipment_id=eq.id,
-                                         alarm_key="MAIRIE-CHAUD-DEF:7:1767000000",
-                                         title="Défaut chaudière", status="done",
-                                         text="Défaut chaudière remonté : code 7 (surchauffe)."),
-                "by_a_person": _entry(building_id=b.id, source="user", author_login="gestionnaire",
-                                      text="Alarme incendie testée", status="done"),
-                "observation": _entry(building_id=b.id, kind="observation", source="qr",
-                                      author_login="agent", text="Froid", status="open"),
-            }.items():  # fmt: skip
+                "open": _entry(
+                    building_id=b.id,
+                    equipment_id=eq.id,
+                    alarm_key=KEY,
+                    title=f"Alarme {KEY} : défaut 20 (sonde extérieure)",
+                    text="Le relevé automatique signale un défaut 20.",
+                    status="open",
+                ),
+                "cleared": _entry(
+                    building_id=b.id,
+                    equipment_id=eq.id,
+                    alarm_key=KEY,
+                    title=f"Alarme {KEY} : défaut 12 (ignition failure)",
+                    text="Le relevé automatique signale un défaut 12.",
+                    status="done",
+                    answer="Défaut disparu le 10/01/2026 08:00 (relevé automatique).",
+                ),
+                "closed_by_hand": _entry(
+                    building_id=b.id,
+                    equipment_id=eq.id,
+                    alarm_key="MAIRIE-CHAUD-DEF:7:1767000000",
+                    title="Défaut chaudière",
+                    status="done",
+                    text="Défaut chaudière remonté : code 7 (surchauffe).",
+                ),
+                "by_a_person": _entry(
+                    building_id=b.id,
+                    source="user",
+                    author_login="gestionnaire",
+                    text="Alarme incendie testée",
+                    status="done",
+                ),
+                "observation": _entry(
+                    building_id=b.id,
+                    kind="observation",
+                    source="qr",
+                    author_login="agent",
+                    text="Froid",
+                    status="open",
+                ),
+            }.items():
                 s.add(entry)
                 s.flush()
                 ids[name] = entry.id
@@ -61,7 +84,11 @@ def test_fault_episodes_of_a_0003_database_become_alarms(db_url):
             assert set(rows) == {ids["open"], ids["cleared"], ids["closed_by_hand"]}
             opened = rows[ids["open"]]
             assert (opened.status, opened.code, opened.alarm_key, opened.opened_at) == (
-                "open", 20, KEY, AT)  # fmt: skip
+                "open",
+                20,
+                KEY,
+                AT,
+            )
             assert (opened.building_id, opened.equipment_id) == (b.id, eq.id)
             assert opened.device_cleared_at is None and opened.closed_at is None
             cleared = rows[ids["cleared"]]

@@ -39,14 +39,29 @@ def _who_when(who, when) -> str:
 def _actions(r: dict) -> list:
     out = []
     if r["can_ack"]:
-        out.append(html.Button("Prendre en compte", id={"type": "al-ack", "id": r["id"]},
-                               className="btn btn-secondary al-ack"))  # fmt: skip
+        out.append(
+            html.Button(
+                "Prendre en compte",
+                id={"type": "al-ack", "id": r["id"]},
+                className="btn btn-secondary al-ack",
+            )
+        )
     if r["can_order"]:
-        out.append(dcc.Link("Créer un ordre de travail", href=f"/travaux?alarme={r['id']}",
-                            className="btn btn-secondary al-order"))  # fmt: skip
+        out.append(
+            dcc.Link(
+                "Créer un ordre de travail",
+                href=f"/travaux?alarme={r['id']}",
+                className="btn btn-secondary al-order",
+            )
+        )
     if r["can_close"]:
-        out.append(html.Button("Clore", id={"type": "al-close", "id": r["id"]},
-                               className="btn btn-secondary al-close"))  # fmt: skip
+        out.append(
+            html.Button(
+                "Clore",
+                id={"type": "al-close", "id": r["id"]},
+                className="btn btn-secondary al-close",
+            )
+        )
     return out
 
 
@@ -60,8 +75,17 @@ def _closed(r: dict) -> str:
 def alarms_table(rows: list[dict], highlight: int | None = None):
     if not rows:
         return html.P("Aucune alarme ne correspond.", className="muted", id="al-empty")
-    head = ["Bâtiment", "Équipement", "Alarme", "Ouverte le", "État", "Prise en compte",
-            "Intervention", "Clôture", ""]  # fmt: skip
+    head = [
+        "Bâtiment",
+        "Équipement",
+        "Alarme",
+        "Ouverte le",
+        "État",
+        "Prise en compte",
+        "Intervention",
+        "Clôture",
+        "",
+    ]
     body = []
     for r in rows:
         intervention = (
@@ -79,7 +103,7 @@ def alarms_table(rows: list[dict], highlight: int | None = None):
                     html.Td(
                         html.Span(r["status_label"], className=BADGE[r["status"]]),
                         className="al-status",
-                    ),  # fmt: skip
+                    ),
                     html.Td(_who_when(r.get("acknowledged_by"), r["acknowledged"])),
                     html.Td(intervention),
                     html.Td(_closed(r)),
@@ -110,13 +134,13 @@ def layout(alarme: str | None = None, **_query):
             multi=True,
             placeholder="Tous les états",
             className="filter",
-        ),  # fmt: skip
+        ),
         dcc.Dropdown(
             id="al-f-building",
             options=alarms_data.building_options(user),
             placeholder="Tous les bâtiments",
             className="filter",
-        ),  # fmt: skip
+        ),
         dcc.DatePickerRange(
             id="al-f-period",
             display_format="DD/MM/YYYY",
@@ -124,11 +148,17 @@ def layout(alarme: str | None = None, **_query):
             start_date_placeholder_text="du",
             end_date_placeholder_text="au",
             clearable=True,
-        ),  # fmt: skip
+        ),
     ]
     if user.can("alarms.handle"):
-        controls.append(dcc.Input(id="al-note", type="text", debounce=False,
-                                  placeholder="Motif de clôture (facultatif)"))  # fmt: skip
+        controls.append(
+            dcc.Input(
+                id="al-note",
+                type="text",
+                debounce=False,
+                placeholder="Motif de clôture (facultatif)",
+            )
+        )
     return html.Div(
         className="page alarms",
         children=[
@@ -142,7 +172,7 @@ def layout(alarme: str | None = None, **_query):
                         f"{n_open} alarme(s) ouverte(s) à prendre en compte.",
                         className="lead",
                         id="al-summary",
-                    ),  # fmt: skip
+                    ),
                 ],
             ),
             html.Div(controls, className="filters"),

@@ -312,11 +312,18 @@ def _entry_card(row: dict) -> html.Article:
 def _story_links(links: dict):
     """The alarm and the work order an entry belongs to, for the roles that may open them."""
     items = []
-    for key, label, path in (("alarm_id", "Alarme", "/alarmes?alarme="),
-                             ("work_order_id", "Ordre de travail", "/travaux?ordre=")):  # fmt: skip
+    for key, label, path in (
+        ("alarm_id", "Alarme", "/alarmes?alarme="),
+        ("work_order_id", "Ordre de travail", "/travaux?ordre="),
+    ):
         if links.get(key) and allowed_href(path.partition("?")[0]):
-            items.append(dcc.Link(f"{label} n° {links[key]}", href=f"{path}{links[key]}",
-                                  className=f"entry-link entry-{key.replace('_', '-')}"))  # fmt: skip
+            items.append(
+                dcc.Link(
+                    f"{label} n° {links[key]}",
+                    href=f"{path}{links[key]}",
+                    className=f"entry-link entry-{key.replace('_', '-')}",
+                )
+            )
     return html.Div(items, className="entry-links") if items else None
 
 

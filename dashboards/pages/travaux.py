@@ -47,8 +47,19 @@ def _origin_cell(r: dict):
 def orders_table(rows: list[dict], highlight: int | None = None):
     if not rows:
         return html.P("Aucun ordre de travail ne correspond.", className="muted", id="wo-empty")
-    head = ["N°", "Contrat", "Bâtiment", "Intitulé", "Origine", "Attribué à", "Échéance",
-            "Priorité", "État", "Coût", "Intervention"]  # fmt: skip
+    head = [
+        "N°",
+        "Contrat",
+        "Bâtiment",
+        "Intitulé",
+        "Origine",
+        "Attribué à",
+        "Échéance",
+        "Priorité",
+        "État",
+        "Coût",
+        "Intervention",
+    ]
     body = []
     for r in rows:
         due = r["due"] or "—"
@@ -99,10 +110,13 @@ def _label(text: str, child) -> html.Label:
 def _create_form(user, origin: dict | None):
     if origin:
         where = html.P(
-            [f"{origin['origin_label']} n° {origin['id']} — {origin['building_name']} : ",
-             html.Strong(origin["title"])],
-            id="wo-origin", className="lead",
-        )  # fmt: skip
+            [
+                f"{origin['origin_label']} n° {origin['id']} — {origin['building_name']} : ",
+                html.Strong(origin["title"]),
+            ],
+            id="wo-origin",
+            className="lead",
+        )
         building = dcc.Dropdown(
             id="wo-building",
             options=[{"label": origin["building_name"], "value": origin["building_code"]}],
@@ -113,8 +127,9 @@ def _create_form(user, origin: dict | None):
         title = origin["title"]
     else:
         where = None
-        building = _label("Bâtiment", dcc.Dropdown(id="wo-building",
-                                                   options=data.building_options(user)))  # fmt: skip
+        building = _label(
+            "Bâtiment", dcc.Dropdown(id="wo-building", options=data.building_options(user))
+        )
         title = ""
     fields = [
         where,
@@ -126,13 +141,13 @@ def _create_form(user, origin: dict | None):
             dcc.DatePickerSingle(
                 id="wo-due", display_format="DD/MM/YYYY", first_day_of_week=1, clearable=True
             ),
-        ),  # fmt: skip
+        ),
         _label(
             "Priorité",
             dcc.Dropdown(
                 id="wo-priority", options=data.PRIORITY_OPTIONS, value="normal", clearable=False
             ),
-        ),  # fmt: skip
+        ),
         _label("Coût prévu (€)", dcc.Input(id="wo-cost", type="text", placeholder="1 234,56")),
         _label("Description", dcc.Textarea(id="wo-description")),
         html.Button("Créer l'ordre de travail", id="wo-create", className="btn btn-primary"),
@@ -140,8 +155,9 @@ def _create_form(user, origin: dict | None):
     ]
     return html.Section(
         [html.H2("Créer un ordre de travail"), html.Div(fields, className="form")],
-        className="bp-section", id="wo-create-form",
-    )  # fmt: skip
+        className="bp-section",
+        id="wo-create-form",
+    )
 
 
 def _close_form(user, selected: int | None):
@@ -149,15 +165,13 @@ def _close_form(user, selected: int | None):
     if selected not in {o["value"] for o in options}:
         selected = None
     fields = [
-        _label(
-            "Ordre de travail", dcc.Dropdown(id="wo-close-id", options=options, value=selected)
-        ),  # fmt: skip
+        _label("Ordre de travail", dcc.Dropdown(id="wo-close-id", options=options, value=selected)),
         _label(
             "Nature de l'intervention",
             dcc.Dropdown(
                 id="wo-close-kind", options=data.KIND_OPTIONS, placeholder="selon l'origine"
             ),
-        ),  # fmt: skip
+        ),
         _label("Compte rendu", dcc.Textarea(id="wo-close-report")),
         _label("Coût réel (€)", dcc.Input(id="wo-close-cost", type="text")),
         dcc.Upload(
@@ -169,13 +183,14 @@ def _close_form(user, selected: int | None):
         html.Div(id="wo-close-file-name", className="muted"),
         html.Button(
             "Clore et consigner l'intervention", id="wo-close-submit", className="btn btn-primary"
-        ),  # fmt: skip
+        ),
         html.Div(id="wo-close-msg"),
     ]
     return html.Section(
         [html.H2("Clore un ordre de travail"), html.Div(fields, className="form")],
-        className="bp-section", id="wo-close-form",
-    )  # fmt: skip
+        className="bp-section",
+        id="wo-close-form",
+    )
 
 
 def layout(ordre: str | None = None, **query):
@@ -191,31 +206,31 @@ def layout(ordre: str | None = None, **query):
             multi=True,
             placeholder="Tous les états",
             className="filter",
-        ),  # fmt: skip
+        ),
         dcc.Dropdown(
             id="wo-f-priority",
             options=data.PRIORITY_OPTIONS,
             multi=True,
             placeholder="Toutes les priorités",
             className="filter",
-        ),  # fmt: skip
+        ),
         dcc.Dropdown(
             id="wo-f-building",
             options=data.building_options(user),
             placeholder="Tous les bâtiments",
             className="filter",
-        ),  # fmt: skip
+        ),
         dcc.Dropdown(
             id="wo-f-contract",
             options=data.contract_options(user),
             placeholder="Tous les contrats",
             className="filter",
-        ),  # fmt: skip
+        ),
         dcc.Checklist(
             id="wo-f-overdue",
             options=[{"label": " En retard seulement", "value": "late"}],
             value=[],
-        ),  # fmt: skip
+        ),
     ]
     children = [
         dcc.Store(id="wo-rev-create", data=None),  # the id of the order just created
@@ -231,7 +246,7 @@ def layout(ordre: str | None = None, **query):
                 ),
             ],
             className="page-head",
-        ),  # fmt: skip
+        ),
         html.Div(filters, className="filters"),
         html.Div(orders_table(rows, selected), id="wo-table-wrap", className="table-wrap"),
     ]
@@ -281,15 +296,17 @@ def create(n, origin, building, title, assignee, due, priority, cost, descriptio
     if not n:
         raise PreventUpdate
     user = require(EDIT)
-    wo_id, message = data.create(user, origin, building, title, assignee, due, priority, cost,
-                                 description)  # fmt: skip
+    wo_id, message = data.create(
+        user, origin, building, title, assignee, due, priority, cost, description
+    )
     if wo_id is None:
         error = html.Div(message, className="alert alert-error", id="wo-create-error")
         return error, dash.no_update
     ok = html.Div(
         [message, " ", dcc.Link("Le clore", href=f"/travaux?ordre={wo_id}", id="wo-created-link")],
-        className="alert alert-ok", id="wo-create-ok",
-    )  # fmt: skip
+        className="alert alert-ok",
+        id="wo-create-ok",
+    )
     return ok, wo_id
 
 
@@ -337,9 +354,10 @@ def close(n, wo_id, report, kind, cost, contents, filename, rev):
     user = require(EDIT)
     if not wo_id:
         error = html.Div(
-            "Choisissez l'ordre de travail à clore.", className="alert alert-error",
+            "Choisissez l'ordre de travail à clore.",
+            className="alert alert-error",
             id="wo-close-error",
-        )  # fmt: skip
+        )
         return error, dash.no_update
     entry_id, message = data.close(user, wo_id, report, kind, cost, contents, filename)
     if entry_id is None:

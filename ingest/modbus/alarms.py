@@ -65,8 +65,15 @@ class AlarmTracker:
                 if event.building_id is None:
                     log.warning("alarme %s : aucun bâtiment connu, entrée non créée", event.key)
                     continue
-                open_episode(session, event.key, event.ts, event.code, event.label,
-                             event.building_id, event.equipment_id)  # fmt: skip
+                open_episode(
+                    session,
+                    event.key,
+                    event.ts,
+                    event.code,
+                    event.label,
+                    event.building_id,
+                    event.equipment_id,
+                )
             else:
                 device_normal(session, event.key, event.ts)
             applied += 1
