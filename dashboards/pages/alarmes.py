@@ -11,6 +11,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboards import alarms_data
 from dashboards.auth import current_user, guarded, require
+from dashboards.carnet_views import DROPDOWN_LABELS_FR
 
 CAPABILITY = "alarms.view"
 
@@ -128,6 +129,7 @@ def layout(alarme: str | None = None, **_query):
     n_open = sum(r["status"] == "open" for r in rows)
     controls = [
         dcc.Dropdown(
+            labels=DROPDOWN_LABELS_FR,
             id="al-f-status",
             options=alarms_data.STATUS_OPTIONS,
             value=status,
@@ -136,6 +138,7 @@ def layout(alarme: str | None = None, **_query):
             className="filter",
         ),
         dcc.Dropdown(
+            labels=DROPDOWN_LABELS_FR,
             id="al-f-building",
             options=alarms_data.building_options(user),
             placeholder="Tous les bâtiments",

@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboards import work_orders_data as data
 from dashboards.auth import current_user, guarded, require
+from dashboards.carnet_views import DROPDOWN_LABELS_FR
 
 CAPABILITY = "work_orders.view"
 EDIT = "work_orders.edit"
@@ -103,8 +104,10 @@ def orders_table(rows: list[dict], highlight: int | None = None):
     )
 
 
-def _label(text: str, child) -> html.Label:
-    return html.Label([html.Span(text), child])
+def _label(text: str, child, wide: bool = False) -> html.Label:
+    return html.Label(
+        [html.Span(text), child], className="form-field wide" if wide else "form-field"
+    )
 
 
 def _create_form(user, origin: dict | None):
@@ -118,6 +121,7 @@ def _create_form(user, origin: dict | None):
             className="lead",
         )
         building = dcc.Dropdown(
+            labels=DROPDOWN_LABELS_FR,
             id="wo-building",
             options=[{"label": origin["building_name"], "value": origin["building_code"]}],
             value=origin["building_code"],
@@ -128,33 +132,43 @@ def _create_form(user, origin: dict | None):
     else:
         where = None
         building = _label(
-            "Bâtiment", dcc.Dropdown(id="wo-building", options=data.building_options(user))
+            "Bâtiment",
+            dcc.Dropdown(
+                labels=DROPDOWN_LABELS_FR, id="wo-building", options=data.building_options(user)
+            ),
         )
         title = ""
     fields = [
-        where,
         building,
         _label("Intitulé", dcc.Input(id="wo-title", type="text", value=title)),
         _label("Attribué à", dcc.Input(id="wo-assignee", type="text")),
         _label(
             "Échéance",
             dcc.DatePickerSingle(
-                id="wo-due", display_format="DD/MM/YYYY", first_day_of_week=1, clearable=True
+                placeholder="JJ/MM/AAAA",
+                id="wo-due",
+                display_format="DD/MM/YYYY",
+                first_day_of_week=1,
+                clearable=True,
             ),
         ),
         _label(
             "Priorité",
             dcc.Dropdown(
-                id="wo-priority", options=data.PRIORITY_OPTIONS, value="normal", clearable=False
+                labels=DROPDOWN_LABELS_FR,
+                id="wo-priority",
+                options=data.PRIORITY_OPTIONS,
+                value="normal",
+                clearable=False,
             ),
         ),
         _label("Coût prévu (€)", dcc.Input(id="wo-cost", type="text", placeholder="1 234,56")),
-        _label("Description", dcc.Textarea(id="wo-description")),
+        _label("Description", dcc.Textarea(id="wo-description"), wide=True),
         html.Button("Créer l'ordre de travail", id="wo-create", className="btn btn-primary"),
         html.Div(id="wo-create-msg"),
     ]
     return html.Section(
-        [html.H2("Créer un ordre de travail"), html.Div(fields, className="form")],
+        [html.H2("Créer un ordre de travail"), where, html.Div(fields, className="form-grid")],
         className="bp-section",
         id="wo-create-form",
     )
@@ -165,14 +179,22 @@ def _close_form(user, selected: int | None):
     if selected not in {o["value"] for o in options}:
         selected = None
     fields = [
-        _label("Ordre de travail", dcc.Dropdown(id="wo-close-id", options=options, value=selected)),
+        _label(
+            "Ordre de travail",
+            dcc.Dropdown(
+                labels=DROPDOWN_LABELS_FR, id="wo-close-id", options=options, value=selected
+            ),
+        ),
         _label(
             "Nature de l'intervention",
             dcc.Dropdown(
-                id="wo-close-kind", options=data.KIND_OPTIONS, placeholder="selon l'origine"
+                labels=DROPDOWN_LABELS_FR,
+                id="wo-close-kind",
+                options=data.KIND_OPTIONS,
+                placeholder="selon l'origine",
             ),
         ),
-        _label("Compte rendu", dcc.Textarea(id="wo-close-report")),
+        _label("Compte rendu", dcc.Textarea(id="wo-close-report"), wide=True),
         _label("Coût réel (€)", dcc.Input(id="wo-close-cost", type="text")),
         dcc.Upload(
             id="wo-close-file",
@@ -187,7 +209,7 @@ def _close_form(user, selected: int | None):
         html.Div(id="wo-close-msg"),
     ]
     return html.Section(
-        [html.H2("Clore un ordre de travail"), html.Div(fields, className="form")],
+        [html.H2("Clore un ordre de travail"), html.Div(fields, className="form-grid")],
         className="bp-section",
         id="wo-close-form",
     )
@@ -200,6 +222,7 @@ def layout(ordre: str | None = None, **query):
     rows = data.rows(user, status=status)
     filters = [
         dcc.Dropdown(
+            labels=DROPDOWN_LABELS_FR,
             id="wo-f-status",
             options=data.STATUS_OPTIONS,
             value=status,
@@ -208,6 +231,7 @@ def layout(ordre: str | None = None, **query):
             className="filter",
         ),
         dcc.Dropdown(
+            labels=DROPDOWN_LABELS_FR,
             id="wo-f-priority",
             options=data.PRIORITY_OPTIONS,
             multi=True,
@@ -215,12 +239,14 @@ def layout(ordre: str | None = None, **query):
             className="filter",
         ),
         dcc.Dropdown(
+            labels=DROPDOWN_LABELS_FR,
             id="wo-f-building",
             options=data.building_options(user),
             placeholder="Tous les bâtiments",
             className="filter",
         ),
         dcc.Dropdown(
+            labels=DROPDOWN_LABELS_FR,
             id="wo-f-contract",
             options=data.contract_options(user),
             placeholder="Tous les contrats",
@@ -253,7 +279,8 @@ def layout(ordre: str | None = None, **query):
     if user.can(EDIT):
         origin = data.origin_of(user, query)
         children.append(dcc.Store(id="wo-origin-ref", data=origin))
-        children += [_close_form(user, selected), _create_form(user, origin)]
+        forms = [_close_form(user, selected), _create_form(user, origin)]
+        children += forms[::-1] if origin else forms  # the form the user came for first
     return html.Div(children, className="page work-orders")
 
 
