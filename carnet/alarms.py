@@ -215,8 +215,10 @@ def _handled(session: Session, actor: ActorLike, alarm_id: int, what: str) -> Al
     return alarm
 
 
-def acknowledge(session: Session, actor: ActorLike, alarm_id: int) -> Alarm:
-    """The contractor (or the manager) has seen it and takes it in hand."""
+def acknowledge(
+    session: Session, actor: ActorLike, alarm_id: int, at: dt.datetime | None = None
+) -> Alarm:
+    """The contractor (or the manager) has seen it and takes it in hand (`at`: now)."""
     alarm = _handled(session, actor, alarm_id, "prendre en compte")
     if alarm.status != "open":
         raise AlarmError(
@@ -224,7 +226,7 @@ def acknowledge(session: Session, actor: ActorLike, alarm_id: int) -> Alarm:
         )
     before = row_image(alarm, _IMAGE)
     alarm.status = "acknowledged"
-    alarm.acknowledged_at = utcnow()
+    alarm.acknowledged_at = at or utcnow()
     alarm.acknowledged_by = actor.login
     _set_entry(session, actor.login, alarm, status="in_progress")
     _audit(session, actor.login, alarm, before)
@@ -254,13 +256,19 @@ def answer(session: Session, actor: ActorLike, alarm_id: int, entry: LogbookEntr
     return alarm
 
 
-def close(session: Session, actor: ActorLike, alarm_id: int, note: str | None = None) -> Alarm:
-    """Closed by a person (the manager, or the contractor that fixed it)."""
+def close(
+    session: Session,
+    actor: ActorLike,
+    alarm_id: int,
+    note: str | None = None,
+    at: dt.datetime | None = None,
+) -> Alarm:
+    """Closed by a person (the manager, or the contractor that fixed it; `at`: now)."""
     alarm = _handled(session, actor, alarm_id, "clore")
     if alarm.status == "closed":
         raise AlarmError(f"l'alarme {alarm.id} est déjà close")
     before = row_image(alarm, _IMAGE)
-    now = utcnow()
+    now = at or utcnow()
     alarm.status = "closed"
     alarm.closed_at = now
     alarm.closed_by = actor.login
@@ -272,6 +280,21 @@ def close(session: Session, actor: ActorLike, alarm_id: int, note: str | None = 
     if entry is not None:
         done = f"{entry.answer}\n{closing}" if entry.answer else closing
         _set_entry(session, actor.login, alarm, status="done", answer=done)
+    _audit(session, actor.login, alarm, before)
+    return alarm
+
+
+def entry_closed(session: Session, actor: ActorLike, entry: LogbookEntry) -> Alarm | None:
+    """The episode's entry was closed in the logbook itself (the manager's edit): its alarm
+    closes with it, so that the two never tell different stories."""
+    alarm = session.scalar(select(Alarm).where(Alarm.entry_id == entry.id))
+    if alarm is None or alarm.status == "closed":
+        return None
+    before = row_image(alarm, _IMAGE)
+    alarm.status = "closed"
+    alarm.closed_at = utcnow()
+    alarm.closed_by = actor.login
+    alarm.close_note = entry.answer or "Entrée du carnet close."
     _audit(session, actor.login, alarm, before)
     return alarm
 

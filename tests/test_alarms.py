@@ -391,3 +391,23 @@ def test_cli_answers_an_alarm_through_a_work_order(engine, tmp_path, capsys):
     assert cli_main(["work", "list"]) == 0
     out = capsys.readouterr().out
     assert f"n°{created['id']}" in out and "Terminé" in out and "Haute" in out
+
+
+def test_closing_the_episode_s_entry_in_the_logbook_closes_its_alarm(engine):
+    from carnet.logbook import edit_entry
+
+    who = town(engine)
+    site = Site()
+    with ThreadedServer([site.boiler]) as server:
+        site.poll(12, server)
+        [alarm] = alarms(engine)
+        with session_scope(engine) as s:
+            edit_entry(s, who["manager"], alarm.entry_id, status="done", answer="Vu sur place.")
+        [closed] = alarms(engine)
+        assert (closed.status, closed.closed_by, closed.close_note) == (
+            "closed",
+            "gestionnaire",
+            "Vu sur place.",
+        )
+        site.poll(12, server)  # the fault persists: the same episode, still closed
+        assert [(a.id, a.status) for a in alarms(engine)] == [(alarm.id, "closed")]
