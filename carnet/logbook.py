@@ -24,6 +24,7 @@ from carnet.access import (
     require_view_logbook,
     viewable_building_ids,
 )
+from carnet.alarms import entry_closed
 from carnet.audit import record, row_image
 from carnet.fr_format import fr_cents
 from carnet.logbook_refs import (
@@ -292,6 +293,8 @@ def edit_entry(session: Session, actor: ActorLike, entry_id: int, **changes) -> 
     after = _entry_image(entry)
     if after != before:
         record(session, actor.login, "update", "logbook_entry", entry.id, before, after)
+        if entry.kind == "alarm" and entry.status in CLOSED:
+            entry_closed(session, actor, entry)
         if before["status"] != "done":
             _after_status_change(session, entry, actor.login)
         elif (

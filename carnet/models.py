@@ -587,3 +587,70 @@ class LoggerMap(Base):
     timestamp_format: Mapped[str | None] = mapped_column(String(64))  # strptime; None = sniff
     timezone: Mapped[str] = mapped_column(String(16), default="local")  # local or utc
     columns: Mapped[dict] = mapped_column(JSON)  # {"column header": "CHANNEL-CODE"}
+
+
+ALARM_STATUSES = ("open", "acknowledged", "answered", "closed")
+WORK_ORDER_STATUSES = ("open", "in_progress", "done", "cancelled")
+WORK_ORDER_PRIORITIES = ("low", "normal", "high", "urgent")
+WORK_ORDER_ORIGINS = ("alarm", "observation", "obligation", "manual")
+
+
+class Alarm(Base):
+    """One fault episode of a device (or an alarm raised by hand) and what was done about it:
+    open, acknowledged by the contractor, answered by an intervention, closed when the device
+    reports normal again or by a person. `entry_id` is the episode's `alarm` logbook entry,
+    `intervention_entry_id` the intervention that answered it: the logbook tells the same story."""
+
+    __tablename__ = "alarm"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    equipment_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"))
+    alarm_key: Mapped[str | None] = mapped_column(String(100), index=True)  # device episode
+    code: Mapped[int | None] = mapped_column(Integer)  # the device's fault code
+    label: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the device reported normal again: the episode is over, whatever the status
+    device_cleared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    intervention_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_note: Mapped[str | None] = mapped_column(Text)
+    building: Mapped[Building] = relationship()
+    equipment: Mapped[Equipment | None] = relationship()
+
+
+class WorkOrder(Base):
+    """A job to do on a building of a contract, from an alarm, a signalement (observation), an
+    obligation or by hand. Closing it writes the intervention (`intervention_entry_id`) in the
+    logbook with its report."""
+
+    __tablename__ = "work_order"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"), index=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    equipment_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"))
+    origin: Mapped[str] = mapped_column(String(16), default="manual")  # WORK_ORDER_ORIGINS
+    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarm.id"), index=True)
+    source_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligation.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    cost_cents: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    intervention_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+    building: Mapped[Building] = relationship()
+    equipment: Mapped[Equipment | None] = relationship()

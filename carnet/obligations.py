@@ -421,6 +421,40 @@ def _require_edit(actor: ActorLike) -> None:
         )
 
 
+def add_obligation(
+    session: Session,
+    actor: ActorLike,
+    building: Building,
+    label: str,
+    months: int | None = None,
+    days: int | None = None,
+    last_done_on: dt.date | None = None,
+    next_due_on: dt.date | None = None,
+    equipment: Equipment | None = None,
+    notes: str | None = None,
+) -> Obligation:
+    """A building-specific obligation that no template knows (e.g. a legionella check)."""
+    _require_edit(actor)
+    if not (months or days):
+        raise ValueError("périodicité manquante (mois ou jours)")
+    if next_due_on is None:
+        next_due_on = next_due(last_done_on, months, days) if last_done_on else local_today()
+    ob = Obligation(
+        building_id=building.id,
+        equipment_id=equipment.id if equipment else None,
+        label=label,
+        periodicity_months=months,
+        periodicity_days=days,
+        last_done_on=last_done_on,
+        next_due_on=next_due_on,
+        notes=notes,
+    )
+    session.add(ob)
+    session.flush()
+    record(session, actor.login, "create", "obligation", ob.id, None, _image(ob))
+    return ob
+
+
 def edit_obligation(
     session: Session, actor: ActorLike, obligation_id: int, **changes
 ) -> Obligation:

@@ -47,6 +47,12 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "quarantine.review": frozenset({MANAGER}),
     "batch.revert": frozenset({MANAGER}),
     "devices.view": frozenset({MANAGER, CONTRACTOR}),
+    # alarms: seen by whoever sees the carnet buildings; acknowledged and closed by the
+    # manager and the contractor (on its contract buildings, checked by `carnet.alarms`)
+    "alarms.view": frozenset({MANAGER, CONTRACTOR, AGENT}),
+    "alarms.handle": frozenset({MANAGER, CONTRACTOR}),
+    "work_orders.view": frozenset({MANAGER, CONTRACTOR}),
+    "work_orders.edit": frozenset({MANAGER, CONTRACTOR}),
     "users.admin": frozenset({MANAGER}),
 }
 

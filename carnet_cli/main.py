@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "carnet de santé : journal des interventions et observations",
     ),
     "obligations": ("carnet_cli.log_cmd", "obligations réglementaires (échéances, retards)"),
+    "work": ("carnet_cli.work_cmd", "ordres de travail des bâtiments d'un contrat"),
     "poll": ("carnet_cli.poll_cmd", "relève Modbus des chaudières et compteurs"),
     "modbus": ("carnet_cli.poll_cmd", "diagnostic Modbus"),
     "settle": (

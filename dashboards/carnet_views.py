@@ -80,3 +80,15 @@ def obligations_table(rows: list[dict], show_building: bool = False, table_id="b
     return html.Table(
         [html.Thead(html.Tr(head)), html.Tbody(body)], className="data-table", id=table_id
     )
+
+
+# the words dcc.Dropdown writes itself (multi-select count, search box), in French
+DROPDOWN_LABELS_FR = {
+    "select_all": "Tout sélectionner",
+    "deselect_all": "Tout désélectionner",
+    "selected_count": "{num_selected} sélectionné(s)",
+    "search": "Rechercher",
+    "clear_search": "Effacer la recherche",
+    "clear_selection": "Effacer la sélection",
+    "no_options_found": "Aucun choix ne correspond",
+}

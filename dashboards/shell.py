@@ -33,6 +33,10 @@ CAPABILITY_LABELS_FR = {
     "quarantine.review": "examiner les relevés en quarantaine",
     "batch.revert": "annuler un lot d'import",
     "devices.view": "surveiller les équipements communicants",
+    "alarms.view": "consulter les alarmes des équipements",
+    "alarms.handle": "prendre en compte et clore les alarmes",
+    "work_orders.view": "consulter les ordres de travail",
+    "work_orders.edit": "créer et clore les ordres de travail",
     "users.admin": "gérer les utilisateurs",
 }
 

@@ -42,11 +42,11 @@ from carnet.obligations import edit_obligation, obligations_frame
 from carnet.quantities import QUANTITY_LABELS_FR
 from carnet.roles import is_manager
 from carnet.timeutil import TZ
-from dashboards import db
+from dashboards import alarms_data, db
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import obligations_table
 from dashboards.fmt import fr_number, fr_quantity
-from dashboards.shell import forbidden_block
+from dashboards.shell import allowed_href, forbidden_block
 
 CAPABILITY = "carnet.view"
 
@@ -286,11 +286,32 @@ def _entry_card(row: dict) -> html.Article:
     files = _files(row.get("files") or [])
     if files:
         body.append(files)
+    story = _story_links(row.get("links") or {})
+    if story:
+        body.append(story)
     return html.Article(
         body,
         className=f"log-entry kind-{row['kind']} entry-{row['status']}",
         **{"data-entry": str(row["id"])},
     )
+
+
+def _story_links(links: dict):
+    """The alarm and the work order an entry belongs to, for the roles that may open them."""
+    items = []
+    for key, label, path in (
+        ("alarm_id", "Alarme", "/alarmes?alarme="),
+        ("work_order_id", "Ordre de travail", "/travaux?ordre="),
+    ):
+        if links.get(key) and allowed_href(path.partition("?")[0]):
+            items.append(
+                dcc.Link(
+                    f"{label} n° {links[key]}",
+                    href=f"{path}{links[key]}",
+                    className=f"entry-link entry-{key.replace('_', '-')}",
+                )
+            )
+    return html.Div(items, className="entry-links") if items else None
 
 
 def timeline_view(rows: list[dict]):
@@ -720,6 +741,9 @@ def _sections(code: str, user, filters: dict | None = None) -> dict:
         building = resolve_building(s, code)
         frame = timeline(s, user, building, **filters)
         rows = _with_files(s, frame)
+        alarm_links = alarms_data.entry_links(s, [r["id"] for r in rec["open_alarms"]])
+        for r in rec["open_alarms"]:
+            r["links"] = alarm_links.get(r["id"], {})
         triage = None
         if user.can("carnet.triage"):
             pending = open_observations(s, user, building)
@@ -745,8 +769,10 @@ def _with_files(session, frame) -> list[dict]:
 
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     files = entry_attachments(session, [r["id"] for r in rows])
+    links = alarms_data.entry_links(session, [r["id"] for r in rows])
     for r in rows:
         r["files"] = files.get(r["id"], [])
+        r["links"] = links.get(r["id"], {})
     return rows
 
 

@@ -1,25 +1,21 @@
-"""Fault codes become logbook alarms: one entry per fault episode, closed when the fault clears.
+"""Fault codes become alarms: one alarm row and one logbook entry per fault episode
+(`carnet.alarms`), the episode ending when the fault clears.
 
-The episode state lives in the database (an open `alarm` entry with the point's `alarm_key`), so a
-restarted poller neither reopens a known fault nor forgets to close it. Events are queued in
-memory and applied with the next buffer flush; if the database is away they wait for it.
+The episode state lives in the database (an alarm the device has not cleared, with the point's
+`alarm_key`), so a restarted poller neither reopens a known fault nor forgets to close it. Events
+are queued in memory and applied with the next buffer flush; if the database is away they wait.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet.models import LogbookEntry
-from carnet.timeutil import epoch_to_local
+from carnet.alarms import device_normal, open_episode, open_episode_keys
 
 log = logging.getLogger(__name__)
-
-OPEN_STATUSES = ("open", "in_progress")
 
 
 @dataclass
@@ -37,26 +33,14 @@ def alarm_key(gateway: str, unit: int, point: str) -> str:
     return f"{gateway}/{unit}/{point}"
 
 
-def _fr_time(ts: int) -> str:
-    return epoch_to_local(ts).strftime("%d/%m/%Y %H:%M")
-
-
 class AlarmTracker:
     def __init__(self):
         self.open_keys: set[str] = set()
         self.pending: list[AlarmEvent] = []
 
     def load_open(self, session: Session) -> None:
-        """Episodes already open in the logbook (from a previous run)."""
-        rows = session.scalars(
-            select(LogbookEntry.alarm_key).where(
-                LogbookEntry.kind == "alarm",
-                LogbookEntry.source == "poller",
-                LogbookEntry.status.in_(OPEN_STATUSES),
-                LogbookEntry.alarm_key.is_not(None),
-            )
-        )
-        self.open_keys = set(rows)
+        """Episodes still running from a previous run (their alarm not cleared by the device)."""
+        self.open_keys = open_episode_keys(session)
 
     def observe(self, event_key: str, code: int, ts: int, label=None, building_id=None,
                 equipment_id=None) -> AlarmEvent | None:  # fmt: skip
@@ -73,40 +57,24 @@ class AlarmTracker:
 
     @staticmethod
     def apply_events(session: Session, events: list[AlarmEvent]) -> int:
-        """Write `events` in the caller's transaction (idempotent against the logbook's
-        state); returns how many were applied."""
+        """Write `events` in the caller's transaction (idempotent against the alarms' state:
+        a replayed episode is not opened twice); returns how many were applied."""
         applied = 0
         for event in events:
-            current = session.scalars(
-                select(LogbookEntry).where(
-                    LogbookEntry.alarm_key == event.key,
-                    LogbookEntry.kind == "alarm",
-                    LogbookEntry.status.in_(OPEN_STATUSES),
-                )
-            ).all()
-            if event.action == "open" and not current:
+            if event.action == "open":
                 if event.building_id is None:
                     log.warning("alarme %s : aucun bâtiment connu, entrée non créée", event.key)
                     continue
-                what = f"défaut {event.code}" + (f" ({event.label})" if event.label else "")
-                session.add(
-                    LogbookEntry(
-                        building_id=event.building_id,
-                        equipment_id=event.equipment_id,
-                        occurred_at=dt.datetime.fromtimestamp(event.ts, dt.UTC),
-                        kind="alarm",
-                        title=f"Alarme {event.key} : {what}"[:200],
-                        text=f"Le relevé automatique signale un {what} le {_fr_time(event.ts)}.",
-                        author_login="poller",
-                        status="open",
-                        source="poller",
-                        alarm_key=event.key,
-                    )
+                open_episode(
+                    session,
+                    event.key,
+                    event.ts,
+                    event.code,
+                    event.label,
+                    event.building_id,
+                    event.equipment_id,
                 )
-            elif event.action == "close":
-                for entry in current:
-                    entry.status = "done"
-                    entry.answer = f"Défaut disparu le {_fr_time(event.ts)} (relevé automatique)."
-                    entry.text = entry.text + f"\nRetour à la normale le {_fr_time(event.ts)}."
+            else:
+                device_normal(session, event.key, event.ts)
             applied += 1
         return applied
