@@ -9,11 +9,12 @@ from dash import Input, Output, State, callback, dcc, html
 
 from carnet.closing import ClosingError
 from carnet.models import Contract
-from contract.finance import COLUMNS_FR, monthly_finance, season_of_month
+from contract.finance import COLUMNS_FR, season_of_month
 from contract.periods import close_period
 from contract.terms import season_months
 from dashboards import db
 from dashboards.auth import current_user, guarded
+from dashboards.finance_data import finance_month
 from dashboards.fmt import fr_eur, fr_number, fr_pct
 
 CAPABILITY = "finance.export"
@@ -155,12 +156,13 @@ def show_month(contract_code, month, _refresh=None):
     if not contract_code or not month:
         return html.P("Choisissez un contrat et un mois.", className="muted")
     try:
-        frame = monthly_finance(db.engine(), contract_code, month)
+        fm = finance_month(db.engine(), contract_code, month)
     except LookupError:
         return html.Div("Contrat inconnu.", className="alert alert-error")
     except ValueError as exc:
         return html.Div(str(exc), className="alert alert-error")
-    href = f"/export/finances/{contract_code}/{month}.csv"
+    frame = fm.frame
+    href = f"/export/finances/{contract_code}/{month}"
     head = [
         "building_name",
         "actual_mwh_pci",
@@ -201,14 +203,8 @@ def show_month(contract_code, month, _refresh=None):
     return html.Div(
         [
             _closing_bar(frame, month),
-            html.A(
-                "Télécharger le fichier CSV",
-                href=href,
-                id="fin-download",
-                className="button",
-                style={"display": "inline-block", "marginBottom": "1rem"},
-                download=f"carnet-finances-{contract_code}-{month}.csv",
-            ),
+            _status(fm),
+            _downloads(contract_code, month, href),
             html.Div(
                 className="table-wrap",
                 children=html.Table(
@@ -220,6 +216,52 @@ def show_month(contract_code, month, _refresh=None):
                         html.Tbody(rows),
                     ],
                 ),
+            ),
+        ]
+    )
+
+
+def _status(fm):
+    """« provisoire : mois en cours… » before anyone reads the month's euros as final."""
+    total = fm.frame[fm.frame["building_code"] == "TOTAL"]
+    status = str(total["status"].iloc[0]) if len(total) else ""
+    if not fm.provisional:
+        return html.Div()
+    return html.Div(
+        f"Chiffres provisoires : {status.removeprefix('provisoire : ')}.",
+        id="fin-provisional",
+        className="alert alert-warning",
+    )
+
+
+def _downloads(contract_code: str, month: str, href: str):
+    season = season_of_month(month)
+    link = {"display": "inline-block", "marginBottom": "1rem", "marginRight": "0.5rem"}
+    return html.Div(
+        [
+            html.A(
+                "Télécharger le fichier CSV",
+                href=f"{href}.csv",
+                id="fin-download",
+                className="button",
+                style=link,
+                download=f"carnet-finances-{contract_code}-{month}.csv",
+            ),
+            html.A(
+                "Télécharger le classeur Excel",
+                href=f"{href}.xlsx",
+                id="fin-download-xlsx",
+                className="button",
+                style=link,
+                download=f"carnet-finances-{contract_code}-{month}.xlsx",
+            ),
+            html.A(
+                f"Synthèse de la saison {season} (Excel)",
+                href=f"/export/finances/{contract_code}/saison/{season}.xlsx",
+                id="fin-download-season",
+                className="button",
+                style=link,
+                download=f"carnet-finances-{contract_code}-saison-{season}.xlsx",
             ),
         ]
     )
