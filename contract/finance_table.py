@@ -84,12 +84,12 @@ def _period(terms: ContractTerms, month: str) -> tuple[dt.date, dt.date]:
     return max(first, p.start_time.date()), min(last, p.end_time.date())
 
 
-def _why_provisional(days_missing, period_to: dt.date, today: dt.date, stale: str) -> list[str]:
+def _why_provisional(missing: str, period_to: dt.date, today: dt.date, stale: str) -> list[str]:
     reasons = []
     if today <= period_to:
         reasons.append(f"mois en cours (données jusqu'au {today - dt.timedelta(days=1):%d/%m/%Y})")
-    if days_missing:
-        reasons.append(f"{int(days_missing)} jour(s) sans données")
+    if missing:
+        reasons.append(missing)
     if stale:
         reasons.append(stale)
     return reasons
@@ -152,20 +152,25 @@ def finance_table(
     marker = str(frame["closed"].iloc[0] or "")
     stale = ""
     if len(used) and used["late"].any():
-        late = used[used["late"]]
+        late = used[used["late"]].drop_duplicates(["index", "used_month"])
         stale = "indice(s) non publié(s) pour le mois : " + ", ".join(
             f"{i} (valeur {_of(month_label(m))})"
             for i, m in zip(late["index"], late["used_month"], strict=True)
         )
-    total_missing = int(frame.loc[is_total, "days_missing"].iloc[0]) if is_total.any() else 0
+    days = pd.to_numeric(frame["days_missing"], errors="coerce").fillna(0).astype(int)
+    short = days[is_building]
+    in_total = (
+        f"jusqu'à {short.max()} jour(s) sans données dans {int((short > 0).sum())} bâtiment(s)"
+        if (short > 0).any()
+        else ""
+    )
     status = []
-    for kind_total, kind_reg, missing in zip(is_total, is_reg, frame["days_missing"], strict=True):
+    for kind_building, n in zip(is_building, days, strict=True):
         if marker:
             status.append(marker)
             continue
-        why = _why_provisional(
-            total_missing if kind_total or kind_reg else missing, last, today, stale
-        )
+        missing = (f"{n} jour(s) sans données" if n else "") if kind_building else in_total
+        why = _why_provisional(missing, last, today, stale)
         status.append("provisoire : " + ", ".join(why) if why else "complet, non arrêté")
     frame["status"] = status
     frame = frame[list(TABLE_COLUMNS_FR)]

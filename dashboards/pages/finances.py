@@ -9,7 +9,8 @@ from dash import Input, Output, State, callback, dcc, html
 
 from carnet.closing import ClosingError
 from carnet.models import Contract
-from contract.finance import COLUMNS_FR, season_of_month
+from contract.finance import season_of_month
+from contract.finance_table import TABLE_COLUMNS_FR
 from contract.periods import close_period
 from contract.terms import season_months
 from dashboards import db
@@ -64,11 +65,15 @@ SHORT_HEADERS = {
     "actual_mwh_pci": "Réel MWh PCI",
     "target_mwh_pci": "Objectif N'B MWh PCI",
     "gap_pct": "Écart",
+    "p1_price_eur_per_mwh_pci": "Prix P1 révisé",
     "p1_value_eur": "Valeur P1",
+    "p2_eur": "P2",
+    "p3_eur": "P3",
     "bonus_eur": "Intéressement",
     "penalty_eur": "Pénalité",
     "net_to_contractor_eur": "Solde exploitant",
     "days_missing": "Jours manquants",
+    "total_eur": "Total du mois",
 }
 
 
@@ -168,17 +173,25 @@ def show_month(contract_code, month, _refresh=None):
         "actual_mwh_pci",
         "target_mwh_pci",
         "gap_pct",
+        "p1_price_eur_per_mwh_pci",
         "p1_value_eur",
+        "p2_eur",
+        "p3_eur",
         "bonus_eur",
         "penalty_eur",
         "net_to_contractor_eur",
+        "total_eur",
         "days_missing",
     ]
     numeric = {
         "actual_mwh_pci": lambda v: fr_number(v, 2),
         "target_mwh_pci": lambda v: fr_number(v, 2),
         "gap_pct": lambda v: fr_pct(v),
+        "p1_price_eur_per_mwh_pci": lambda v: fr_eur(v, 4),
         "p1_value_eur": fr_eur,
+        "p2_eur": fr_eur,
+        "p3_eur": fr_eur,
+        "total_eur": fr_eur,
         "bonus_eur": fr_eur,
         "penalty_eur": fr_eur,
         "net_to_contractor_eur": fr_eur,
@@ -211,7 +224,9 @@ def show_month(contract_code, month, _refresh=None):
                     className="data-table",
                     children=[
                         html.Thead(
-                            html.Tr([html.Th(SHORT_HEADERS[c], title=COLUMNS_FR[c]) for c in head])
+                            html.Tr(
+                                [html.Th(SHORT_HEADERS[c], title=TABLE_COLUMNS_FR[c]) for c in head]
+                            )
                         ),
                         html.Tbody(rows),
                     ],
