@@ -331,7 +331,7 @@ class _Run:
             self.failed = True
             self.valid_values += len(indices)
             return []
-        counts = upsert_indices(self.conn, indices, self.batch_id)
+        counts = upsert_indices(self.conn, indices, self.batch_id, self.user)
         self.report.rows_inserted += counts.inserted
         self.report.rows_updated += counts.updated
         self.report.rows_unchanged += counts.unchanged

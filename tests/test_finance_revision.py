@@ -272,3 +272,27 @@ def test_a_0003_database_holding_data_upgrades_to_price_indices(revised, engine)
         assert conn.execute(text("SELECT code, terms FROM contract")).all() == contracts
     assert index_frame(engine).empty  # the 0003 schema had no place for them: import again
     assert len(before) == 4
+
+
+def test_reverting_an_index_batch_restores_the_values_before_it(town, engine, tmp_path):  # noqa: F811
+    from carnet.batches import BatchRevertRefused, revert_batch
+
+    path = tmp_path / "indices.csv"
+    path.write_text(INDICES, encoding="utf-8")
+    first = import_file(engine, path)
+    fix = tmp_path / "correctif.csv"
+    fix.write_text("indice;mois;valeur\nPEG;2025-10;30,9\nPEG;2025-11;31,4\n", encoding="utf-8")
+    second = import_file(engine, fix)
+    assert (second.rows_inserted, second.rows_updated) == (1, 1)
+    with pytest.raises(BatchRevertRefused, match=f"lot n° {second.batch_id}"):
+        revert_batch(engine, first.batch_id, actor="gestionnaire", why="mauvais fichier")
+    message = revert_batch(engine, second.batch_id, actor="gestionnaire", why="correctif erroné")
+    assert "2 valeur(s) d'indice de prix annulée(s)" in message
+    assert index_frame(engine, ["PEG"]).to_dict("records") == [
+        {"name": "PEG", "month": "2025-09", "value": 29.0},
+        {"name": "PEG", "month": "2025-10", "value": 30.8},
+    ]
+    with session_scope(engine) as s:
+        assert set(s.scalars(select(PriceIndex.import_batch_id))) == {first.batch_id}
+    revert_batch(engine, first.batch_id, actor="gestionnaire", why="mauvais fichier")
+    assert index_frame(engine).empty
