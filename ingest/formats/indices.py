@@ -23,7 +23,7 @@ from ingest.formats.base import (
 from ingest.routing import Routing
 from ingest.sniff import Sniffed
 
-NAME = ("indice", "index", "nom indice", "nom")
+NAME = ("indice", "nom indice", "nom de l indice")
 MONTH = ("mois", "month", "periode")
 VALUE = ("valeur", "value", "valeur indice")
 INDEX_COLUMNS = ["name", "month", "value", "line_no"]
