@@ -202,51 +202,47 @@ def formula(lot: str, base, revision: PriceRevision | None, unit: str) -> str:
 
 
 def terms_notes(terms: ContractTerms, month: str, used: pd.DataFrame, status: str) -> pd.DataFrame:
-    """The terms applied to the month, as (Terme, Valeur) lines for the notes sheet."""
+    """The terms applied, as (Mois, Terme, Valeur) lines for the notes sheet: the contract's
+    terms (Mois empty: the same every month), then the month's status and index values."""
     rows = [
-        ("Contrat", f"{terms.code} · {terms.contractor} ({terms.kind})"),
-        ("Mois", month_label(month)),
-        ("Statut", status),
-        ("Prix P1", formula("p1", terms.price_eur_per_mwh_pci, terms.p1_revision, "€/MWh PCI")),
+        ("", "Contrat", f"{terms.code} · {terms.contractor} ({terms.kind})"),
+        ("", "Prix P1", formula("p1", terms.price_eur_per_mwh_pci, terms.p1_revision, "€/MWh PCI")),
     ]
     for lot in ("p2", "p3"):
         base = getattr(terms, f"{lot}_eur_per_month")
         if base is not None:
-            rows.append(
-                (
-                    f"Prix {LOT_LABELS[lot]}",
-                    formula(lot, base, getattr(terms, f"{lot}_revision"), "€/mois"),
-                )
-            )
-    for r in used.to_dict("records") if len(used) else []:
-        rows.append(
-            (
-                f"Indice {r['index']} ({LOT_LABELS[r['lot']]})",
-                f"{month_label(r['used_month'])} = {_fr(r['value'])}, base {_fr(r['base'])}"
-                + (
-                    " : dernière valeur publiée, le mois n'a pas encore la sienne"
-                    if r["late"]
-                    else ""
-                ),
-            )
-        )
+            revision = getattr(terms, f"{lot}_revision")
+            rows.append(("", f"Prix {LOT_LABELS[lot]}", formula(lot, base, revision, "€/mois")))
     rows += [
-        ("Rapport PCS/PCI", _fr(terms.pcs_pci_ratio)),
+        ("", "Rapport PCS/PCI", _fr(terms.pcs_pci_ratio)),
         (
+            "",
             "Degrés-jours",
             f"{terms.dju_method}, base {_fr(terms.dju_base_c)} °C"
             + (f", station {terms.station_code}" if terms.station_code else ""),
         ),
         (
+            "",
             "Intéressement",
             f"franchise {_fr(terms.franchise_pct)} %, part de l'exploitant sur les économies "
             f"{_fr(terms.savings_share_contractor)}"
             + (f" (plafond {_fr(terms.savings_cap_pct)} % de N'B)" if terms.savings_cap_pct else "")
             + f", sur les excès {_fr(terms.overrun_share_contractor)} ; au prix P1 de base",
         ),
-        ("Objectif corrigé", "N'B = NB × DJU du mois / DJU de référence"),
+        ("", "Objectif corrigé", "N'B = NB × DJU du mois / DJU de référence"),
     ]
-    return pd.DataFrame(rows, columns=["Terme", "Valeur"])
+    label = month_label(month)
+    rows.append((label, "Statut", status))
+    for r in used.to_dict("records") if len(used) else []:
+        late = " : dernière valeur publiée, le mois n'a pas encore la sienne" if r["late"] else ""
+        rows.append(
+            (
+                label,
+                f"Indice {r['index']} ({LOT_LABELS[r['lot']]})",
+                f"{month_label(r['used_month'])} = {_fr(r['value'])}, base {_fr(r['base'])}{late}",
+            )
+        )
+    return pd.DataFrame(rows, columns=["Mois", "Terme", "Valeur"])
 
 
 def season_summary(months: list[FinanceMonth], season: str) -> pd.DataFrame:

@@ -30,10 +30,12 @@ def finance_month(
 
 
 def season_month_list(engine: Engine, contract_code: str, season: str, today=None) -> list[str]:
-    """The season's months already begun (the finance service files the past, not plans)."""
+    """The season's months with a settled day (up to yesterday): the finance service files
+    the past, not plans."""
     parse_season(season)
     terms = load_contract_terms(engine, contract_code)
-    now = pd.Period(today or paris_today(), "M")
+    yesterday = (today or paris_today()) - dt.timedelta(days=1)  # settled up to yesterday
+    now = pd.Period(yesterday, "M")
     months = season_months(season, terms.season_start, terms.season_end)
     return [str(m) for m in months if m <= now]
 

@@ -100,15 +100,20 @@ def workbook(contracts: dict[str, list[FinanceMonth]], summary: pd.DataFrame, ti
     ns.append([title])
     ns["A1"].font = Font(bold=True, size=13)
     ns.append([])
-    ns.append(["Contrat", "Terme", "Valeur"])
+    columns = ["Contrat", "Mois", "Terme", "Valeur"]
+    ns.append(columns)
     for cell in ns[3]:
         cell.font = Font(bold=True)
         cell.fill = HEAD_FILL
-    for rec in pd.concat(notes, ignore_index=True).to_dict("records") if notes else []:
-        ns.append([rec["Contrat"], rec["Terme"], rec["Valeur"]])
-    ns.column_dimensions["A"].width = 16
-    ns.column_dimensions["B"].width = 28
-    ns.column_dimensions["C"].width = 110
+    if notes:  # a contract's own terms once, then each month's status and indices
+        lines = pd.concat(notes, ignore_index=True).drop_duplicates(columns)
+        lines = lines.assign(monthly=lines["Mois"] != "").sort_values(
+            ["Contrat", "monthly"], kind="stable"
+        )
+        for rec in lines[columns].itertuples(index=False, name=None):
+            ns.append(list(rec))
+    for letter, width in zip("ABCD", (16, 16, 28, 110), strict=True):
+        ns.column_dimensions[letter].width = width
     ns.freeze_panes = "A4"
     out = io.BytesIO()
     wb.save(out)
