@@ -64,6 +64,8 @@ def test_finance_officer_downloads_the_workbook(live_app, browser, tmp_path):
     sign_in(browser, live_app.url, "finances", password_of("finances"))
     browser.get(live_app.page(f"/finances?contrat={CONTRACT_CODE}&mois={month}"))
     link = wait_for(browser, "#fin-download-xlsx", timeout=30)
+    # the labour index of the month is not published yet: the page says so before any euro
+    wait_for(browser, "#fin-provisional", timeout=10, text="ICHT-IME (valeur de septembre")
     assert link.text == "Télécharger le classeur Excel"
     assert browser.find_elements(By.ID, "fin-download-season")
     link.click()

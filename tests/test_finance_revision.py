@@ -241,6 +241,22 @@ def test_season_summary_export(revised, engine, tmp_path, capsys):
     assert len(pd.read_excel(out, sheet_name="C1")) == 8 * 3  # 2 buildings and TOTAL a month
 
 
+def test_a_season_stops_at_the_last_settled_day(revised, engine):
+    from dashboards.finance_data import finance_season, season_month_list
+
+    assert season_month_list(engine, "C1", "2025-2026", dt.date(2025, 11, 1)) == ["2025-10"]
+    assert season_month_list(engine, "C1", "2025-2026", dt.date(2025, 11, 2)) == [
+        "2025-10",
+        "2025-11",
+    ]
+    months, summary = finance_season(engine, "C1", "2025-2026", dt.date(2025, 11, 15))
+    assert [m.month for m in months] == ["2025-10", "2025-11"]
+    assert "mois en cours (données jusqu'au 14/11/2025)" in months[1].frame["status"].iloc[-1]
+    assert summary["status"].iloc[-1] == "provisoire"
+    with pytest.raises(ValueError, match="pas encore commencé"):
+        finance_season(engine, "C1", "2025-2026", dt.date(2025, 10, 1))
+
+
 def test_downloads_for_finance_and_manager_only(revised, db_url):
     seed_users(carnet_db.get_engine(db_url))
     app = create_app(db_url)
