@@ -1,5 +1,6 @@
 """Finances: the month's figures of the heating contract for the finance service, and the
-CSV file it files (same numbers as `carnet export finance` and `carnet settle --month`)."""
+files it files, CSV or workbook, for the month or the season (same numbers as `carnet export
+finance`; consumption and intéressement those of `carnet settle --month`)."""
 
 from __future__ import annotations
 
@@ -106,10 +107,10 @@ def layout(contrat=None, mois=None, **_query):
                 children=[
                     html.H1("Export financier mensuel"),
                     html.P(
-                        "Consommation du mois, valeur de l'énergie au prix P1 du contrat, "
-                        "intéressement et pénalités de l'exploitant, bâtiment par bâtiment. "
-                        "Le fichier CSV s'ouvre dans un tableur (séparateur « ; », virgule "
-                        "décimale).",
+                        "Consommation du mois, valeur de l'énergie au prix P1 révisé du mois, "
+                        "P2 et P3, intéressement et pénalités de l'exploitant, bâtiment par "
+                        "bâtiment. Le classeur Excel garde nombres et dates ; le fichier CSV "
+                        "s'ouvre dans un tableur (séparateur « ; », virgule décimale).",
                         className="lead",
                     ),
                 ],
