@@ -38,6 +38,7 @@ from carnet.access import Actor
 from carnet.config import carnet_home
 from carnet.logbook import cancel_entry
 from carnet.models import AuditEvent, ImportBatch, Quality, QuarantinedReading, User
+from carnet.price_indices import revert_indices
 from carnet.roles import MANAGER, ROLE_LABELS_FR, can
 from carnet.store import refresh_rollups
 from carnet.timeutil import fr_date, local_day_bounds
@@ -662,12 +663,10 @@ def revert_batch(engine: Engine, batch_id: int, *, actor: str, why: str) -> str:
         overwrites = _overwrites(conn, n)
         built_on = _later_batches(conn, n, overwrites)
         factors, factor_built_on = _factor_changes(conn, n)
-        if built_on or factor_built_on:
-            raise BatchRevertRefused(
-                f"annulation refusée : {built_on or factor_built_on}"
-                if not (built_on and factor_built_on)
-                else f"annulation refusée : {built_on} ; {factor_built_on}"
-            )
+        n_indices, indices_built_on = revert_indices(conn, n)
+        refused = [r for r in (built_on, factor_built_on, indices_built_on) if r]
+        if refused:
+            raise BatchRevertRefused(f"annulation refusée : {' ; '.join(refused)}")
         resets = _resets(conn, inserted, overwrites)
         keys = pd.concat([inserted[["channel_id", "ts"]], overwrites[["channel_id", "ts"]]])
         touched = _touched(conn, keys, factors)
@@ -724,6 +723,7 @@ def revert_batch(engine: Engine, batch_id: int, *, actor: str, why: str) -> str:
             "readings_deleted": int(deleted),
             "readings_restored": int(restored),
             "conversion_factors": int(n_factors),
+            "price_indices": int(n_indices),
             "meter_changes": len(resets),
             "quarantine_released": int(released),
         }
@@ -754,6 +754,8 @@ def _revert_message(n: int, counts: dict, source: str) -> str:
     ]
     if counts["conversion_factors"]:
         parts.append(f"{counts['conversion_factors']} coefficient(s) de conversion rétabli(s)")
+    if counts["price_indices"]:
+        parts.append(f"{counts['price_indices']} valeur(s) d'indice de prix annulée(s)")
     if counts["meter_changes"]:
         parts.append(f"{counts['meter_changes']} changement(s) de compteur annulé(s)")
     if counts["quarantine_released"]:

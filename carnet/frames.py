@@ -28,7 +28,7 @@ CONTRACT_FIELDS = (
     "station_id", "price_eur_per_mwh_pci", "pcs_pci_ratio", "franchise_pct",
     "savings_share_contractor", "savings_cap_pct", "overrun_share_contractor",
     "guaranteed_savings_pct", "nb_revision_pct_one_season", "nb_revision_pct_two_seasons",
-    "contractor", "starts_on", "ends_on",
+    "contractor", "starts_on", "ends_on", "terms",
 )  # fmt: skip
 BUILDING_FIELDS = (
     "id", "building_id", "channel_id", "nb_mwh_pci", "dju_ref", "ecs_channel_id",

@@ -193,6 +193,19 @@ class ConversionFactor(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
 
 
+class PriceIndex(Base):
+    """A published value of a price index (PEG, ICHT...) for a month, as imported: the price
+    revision of the contract's lots reads it (contract.revision)."""
+
+    __tablename__ = "price_index"
+    __table_args__ = (UniqueConstraint("name", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))  # AAAA-MM
+    value: Mapped[Decimal] = mapped_column(Numeric(16, 6))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"), index=True)
+
+
 class ImportBatch(Base):
     """One file import or one poll run: everything read is accounted for here."""
 

@@ -104,15 +104,6 @@ def finance_month_frame(report: SettlementReport) -> pd.DataFrame:
     return frame[list(COLUMNS_FR)]
 
 
-def finance_month_french(frame: pd.DataFrame) -> pd.DataFrame:
-    """The same lines with the French headers a finance officer reads."""
-    return frame.rename(columns=COLUMNS_FR)
-
-
-def export_filename(contract_code: str, month: str) -> str:
-    return f"carnet-finances-{contract_code}-{month}.csv"
-
-
 def regularisation_lines(regs: pd.DataFrame, contract_code: str, month: str) -> pd.DataFrame:
     """One line per regularisation booked in `month` (`carnet.closing.regularisations_in`):
     the differences of a closed month, after the TOTAL line (which stays the month's own

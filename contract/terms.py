@@ -17,6 +17,42 @@ import pandas as pd
 SEASON_RE = re.compile(r"^(\d{4})\s*[-/]\s*(\d{4})$")
 # the usual heating season, 1 October to 20 May (MM-DD): the default of every contract
 SEASON_START, SEASON_END = "10-01", "05-20"
+MONTHS_FR = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+LOTS = ("p1", "p2", "p3")
+
+
+@dataclass(frozen=True)
+class RevisionTerm:
+    """One index of a price revision formula: `weight * I_m / base`."""
+
+    index: str
+    weight: float
+    base: float
+
+
+@dataclass(frozen=True)
+class PriceRevision:
+    """`P = P0 * (fixed + sum(weight * I_m / base))`, fixed + sum(weight) = 1 (CCAP formula)."""
+
+    fixed: float
+    terms: tuple[RevisionTerm, ...]
+
+    @property
+    def indices(self) -> tuple[str, ...]:
+        return tuple(t.index for t in self.terms)
 
 
 @dataclass(frozen=True)
@@ -61,6 +97,12 @@ class ContractTerms:
     starts_on: dt.date | None = None
     ends_on: dt.date | None = None
     buildings: tuple[BuildingTerms, ...] = field(default_factory=tuple)
+    # price revision of the lots (`terms:` of the contract, see price_terms)
+    p1_revision: PriceRevision | None = None
+    p2_eur_per_month: Decimal | None = None
+    p2_revision: PriceRevision | None = None
+    p3_eur_per_month: Decimal | None = None
+    p3_revision: PriceRevision | None = None
 
     @property
     def is_cpe(self) -> bool:
@@ -114,7 +156,76 @@ class ContractTerms:
             starts_on=contract["starts_on"],
             ends_on=contract["ends_on"],
             buildings=buildings,
+            **price_terms(contract["terms"] or {}),
         )
+
+
+def _number(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ValueError(f"{where} : nombre attendu, pas « {value} »")
+    try:
+        return float(str(value).replace(",", ".").strip())
+    except ValueError:
+        raise ValueError(f"{where} : nombre attendu, pas « {value} »") from None
+
+
+def parse_revision(raw, where: str) -> PriceRevision:
+    """`{fixed: a, terms: [{index: NAME, weight: b, base: I0}, ...]}` of the contract's terms;
+    a formula whose weights do not add up to 1 is refused: it would not revise, it would move
+    the price."""
+    if not isinstance(raw, dict) or "fixed" not in raw or not isinstance(raw.get("terms"), list):
+        raise ValueError(
+            f"{where} : attendu {{fixed: a, terms: [{{index: NOM, weight: b, base: I0}}, ...]}}"
+        )
+    fixed = _number(raw["fixed"], f"{where}.fixed")
+    terms = []
+    for i, t in enumerate(raw["terms"]):
+        at = f"{where}.terms[{i}]"
+        if not isinstance(t, dict) or not str(t.get("index") or "").strip():
+            raise ValueError(f"{at} : attendu {{index: NOM, weight: b, base: I0}}")
+        base = _number(t.get("base"), f"{at}.base")
+        if base <= 0:
+            raise ValueError(
+                f"{at}.base : valeur de base de l'indice {t['index']} nulle ou négative"
+            )
+        terms.append(
+            RevisionTerm(str(t["index"]).strip(), _number(t.get("weight"), f"{at}.weight"), base)
+        )
+    total = fixed + sum(t.weight for t in terms)
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(
+            f"{where} : la partie fixe et les poids font {total:.4f}".replace(".", ",")
+            + ", ils doivent faire 1"
+        )
+    return PriceRevision(fixed, tuple(terms))
+
+
+def price_terms(terms: dict) -> dict:
+    """The lots' revision terms among a contract's free terms: `p1_revision`, `p2_eur_per_month`
+    and `p2_revision`, `p3_eur_per_month` and `p3_revision`; ValueError names a malformed one."""
+    out: dict = {}
+    if not isinstance(terms, dict):
+        return out
+    for lot in LOTS:
+        if terms.get(f"{lot}_revision") is not None:
+            out[f"{lot}_revision"] = parse_revision(terms[f"{lot}_revision"], f"{lot}_revision")
+        key = f"{lot}_eur_per_month"
+        if lot != "p1" and terms.get(key) is not None:
+            amount = Decimal(str(_number(terms[key], key)))
+            if amount < 0:
+                raise ValueError(f"{key} : montant négatif")
+            out[key] = amount
+    if "p2_revision" in out and "p2_eur_per_month" not in out:
+        raise ValueError("p2_revision sans p2_eur_per_month : le prix de base P2 manque")
+    if "p3_revision" in out and "p3_eur_per_month" not in out:
+        raise ValueError("p3_revision sans p3_eur_per_month : le prix de base P3 manque")
+    return out
+
+
+def month_label(month) -> str:
+    """'2026-01' → 'janvier 2026'."""
+    p = pd.Period(month, "M")
+    return f"{MONTHS_FR[p.month - 1]} {p.year}"
 
 
 def parse_season(season: str) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from carnet.models import Quality
+from carnet.price_indices import upsert_indices
 from carnet.quarantine import hold, reason_label
 from carnet.store import duplicated_keys, refresh_rollups, upsert_readings
 from ingest.factors import record_factors
@@ -112,6 +113,8 @@ class ImportRun(RejectedRows):
                     )
                 )
         self.add_time("plausibilité", t)
+        if parsed.indices is not None and len(parsed.indices):
+            rejects += self._indices(parsed.indices)
         self._reject(rejects)
         if not len(frame):
             return
@@ -147,6 +150,30 @@ class ImportRun(RejectedRows):
             self.touched.append(frame.groupby("channel_id")["ts"].agg(["min", "max"]).reset_index())
         if parsed.factors is not None and len(parsed.factors):
             self.touched += record_factors(self.conn, parsed.factors, self.batch_id, self.user)
+
+    def _indices(self, indices: pd.DataFrame) -> list[pd.DataFrame]:
+        """Published index values: stored with this batch (the manager's files only: they
+        revise every contract's prices); returns the lines refused."""
+        if self.allowed is not None:
+            return [
+                pd.DataFrame(
+                    {
+                        "line_no": indices["line_no"].to_numpy(),
+                        "raw": None,
+                        "reason": "les indices de prix sont importés par le gestionnaire",
+                        "n_values": 1,
+                    }
+                )
+            ]
+        if self.strict and (self.failed or self.report.rows_rejected):
+            self.failed = True
+            self.valid_values += len(indices)
+            return []
+        counts = upsert_indices(self.conn, indices, self.batch_id, self.user)
+        self.report.rows_inserted += counts.inserted
+        self.report.rows_updated += counts.updated
+        self.report.rows_unchanged += counts.unchanged
+        return []
 
     def _remember(self, frame: pd.DataFrame, counts) -> None:
         """Keep what was written while every value is a plain insert, so that the rollups

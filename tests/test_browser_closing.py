@@ -15,13 +15,12 @@ import requests
 from selenium.webdriver.common.by import By
 from sqlalchemy import func, select
 
-from carnet.access import EVERYTHING
 from carnet.db import session_scope
 from carnet.frcsv import to_french_csv
 from carnet.models import AuditEvent, ClosedPeriod
 from carnet.timeutil import TZ_NAME
-from contract.finance import finance_month_french
-from dashboards.finances_data import month_finance
+from contract.finance_table import french
+from dashboards.finances_data import finance_month
 from dashboards.fmt import fr_eur
 from tests.browser import (
     CONTRACT_CODE,
@@ -60,11 +59,13 @@ def closed_rows(engine) -> list[ClosedPeriod]:
         return rows
 
 
+def finance_csv(engine, month: str) -> bytes:
+    return to_french_csv(french(finance_month(engine, CONTRACT_CODE, month).frame))
+
+
 def test_manager_closes_a_month_and_the_season(live_app, browser):
     month, season = seed(live_app.engine)
-    csv_live = to_french_csv(
-        finance_month_french(month_finance(live_app.engine, EVERYTHING, CONTRACT_CODE, month))
-    )
+    csv_live = finance_csv(live_app.engine, month)
     sign_in(browser, live_app.url, "gestionnaire", password_of("gestionnaire"))
     browser.get(live_app.page(f"/finances?contrat={CONTRACT_CODE}&mois={month}"))
     button = wait_for(browser, "#fin-close", timeout=20)
@@ -77,12 +78,15 @@ def test_manager_closes_a_month_and_the_season(live_app, browser):
     (row,) = closed_rows(live_app.engine)
     assert (row.period_kind, row.period, row.closed_by) == ("month", month, "gestionnaire")
     # what was signed is what was shown: the same lines, now marked
-    csv_closed = to_french_csv(
-        finance_month_french(month_finance(live_app.engine, EVERYTHING, CONTRACT_CODE, month))
-    )
+    csv_closed = finance_csv(live_app.engine, month)
     live, closed = (b.decode("utf-8-sig").splitlines() for b in (csv_live, csv_closed))
-    assert [r.rsplit(";", 2)[0] for r in live] == [r.rsplit(";", 2)[0] for r in closed]
-    assert all(r.rsplit(";", 2)[1] == marker for r in closed[1:])
+    header = live[0].split(";")
+    keep = [i for i, h in enumerate(header) if h not in ("Arrêté", "Statut")]
+    assert [[r.split(";")[i] for i in keep] for r in live] == [
+        [r.split(";")[i] for i in keep] for r in closed
+    ]
+    signed = header.index("Arrêté")
+    assert all(r.split(";")[signed] == marker for r in closed[1:])
     download = http_session(live_app.url, "gestionnaire", password_of("gestionnaire")).get(
         live_app.url + f"export/finances/{CONTRACT_CODE}/{month}.csv", timeout=20
     )

@@ -40,7 +40,7 @@ def test_cli_export_matches_the_settlement_by_hand(town, tmp_path, capsys):  # n
     for code in ("MAIRIE", "ECOLE"):
         exp = expected_building(code, town)
         row = frame.loc[code]
-        assert row["Mois"] == "2025-10"
+        assert row["Mois"] == "octobre 2025"
         assert row["Consommation réelle (MWh PCI)"] == pytest.approx(exp["actual"], abs=1e-3)
         assert row["Objectif corrigé N'B (MWh PCI)"] == pytest.approx(exp["target"], abs=1e-3)
         bonus = (Decimal(repr(exp["bonus"])) * PRICE).quantize(CENT, ROUND_HALF_UP)

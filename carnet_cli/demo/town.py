@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from carnet.config import data_dir
 from carnet.db import session_scope
 from carnet.models import Building, Channel, ConversionFactor, ImportBatch, utcnow
 from carnet.store import UpsertCounts, recompute_daily, upsert_readings
@@ -54,6 +55,7 @@ from carnet_cli.demo.physics import (
 from carnet_cli.demo.scenario import DEMO_PASSWORD, load_demo_portfolio, portfolio_path
 from contract.degree_days import dju_costic
 from contract.terms import season_of
+from ingest.importer import import_file
 
 
 def _now(today) -> dt.datetime:
@@ -198,6 +200,10 @@ def build_demo(
         batch.rows_inserted, batch.rows_updated = counts.inserted, counts.updated
         batch.rows_unchanged = counts.unchanged
         batch.status, batch.finished_at = "ok", utcnow()
+    # the price indices the contract's P1/P2/P3 revision reads, as a town imports them
+    indices = import_file(engine, data_dir() / "samples" / "indices_fr.csv", fmt="indices")
+    if indices.status != "ok":
+        raise RuntimeError(f"indices de la démo : {indices.message}")
     rows = counts.total
     elapsed = time.perf_counter() - t0
     return {

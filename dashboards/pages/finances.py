@@ -1,5 +1,6 @@
 """Finances: the month's figures of the heating contract for the finance service, and the
-CSV file it files (same numbers as `carnet export finance` and `carnet settle --month`)."""
+files it files, CSV or workbook, for the month or the season (same numbers as `carnet export
+finance`; consumption and intéressement those of `carnet settle --month`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from carnet.closing import ClosingError
-from contract.finance import COLUMNS_FR
+from contract.finance_table import TABLE_COLUMNS_FR
 from contract.terms import season_months, season_of_month
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded
-from dashboards.finances_data import finance_contracts, month_finance, sign_month
+from dashboards.finances_data import finance_contracts, finance_month, sign_month
 from dashboards.fmt import TZ, fr_eur, fr_number, fr_pct
 
 CAPABILITY = "finance.export"
@@ -62,11 +63,15 @@ SHORT_HEADERS = {
     "actual_mwh_pci": "Réel MWh PCI",
     "target_mwh_pci": "Objectif N'B MWh PCI",
     "gap_pct": "Écart",
+    "p1_price_eur_per_mwh_pci": "Prix P1 révisé",
     "p1_value_eur": "Valeur P1",
+    "p2_eur": "P2",
+    "p3_eur": "P3",
     "bonus_eur": "Intéressement",
     "penalty_eur": "Pénalité",
     "net_to_contractor_eur": "Solde exploitant",
     "days_missing": "Jours manquants",
+    "total_eur": "Total du mois",
 }
 
 
@@ -93,10 +98,10 @@ def layout(contrat=None, mois=None, **_query):
                 children=[
                     html.H1("Export financier mensuel"),
                     html.P(
-                        "Consommation du mois, valeur de l'énergie au prix P1 du contrat, "
-                        "intéressement et pénalités de l'exploitant, bâtiment par bâtiment. "
-                        "Le fichier CSV s'ouvre dans un tableur (séparateur « ; », virgule "
-                        "décimale).",
+                        "Consommation du mois, valeur de l'énergie au prix P1 révisé du mois, "
+                        "P2 et P3, intéressement et pénalités de l'exploitant, bâtiment par "
+                        "bâtiment. Le classeur Excel garde nombres et dates ; le fichier CSV "
+                        "s'ouvre dans un tableur (séparateur « ; », virgule décimale).",
                         className="lead",
                     ),
                 ],
@@ -148,28 +153,37 @@ def show_month(contract_code, month, _refresh=None):
     if not contract_code or not month:
         return html.P("Choisissez un contrat et un mois.", className="muted")
     try:
-        frame = month_finance(db.engine(), current_scope(), contract_code, month)
+        fm = finance_month(db.engine(), contract_code, month, scope=current_scope())
     except LookupError:
         return html.Div("Contrat inconnu.", className="alert alert-error")
     except ValueError as exc:
         return html.Div(str(exc), className="alert alert-error")
-    href = f"/export/finances/{contract_code}/{month}.csv"
+    frame = fm.frame
+    href = f"/export/finances/{contract_code}/{month}"
     head = [
         "building_name",
         "actual_mwh_pci",
         "target_mwh_pci",
         "gap_pct",
+        "p1_price_eur_per_mwh_pci",
         "p1_value_eur",
+        "p2_eur",
+        "p3_eur",
         "bonus_eur",
         "penalty_eur",
         "net_to_contractor_eur",
+        "total_eur",
         "days_missing",
     ]
     numeric = {
         "actual_mwh_pci": lambda v: fr_number(v, 2),
         "target_mwh_pci": lambda v: fr_number(v, 2),
         "gap_pct": lambda v: fr_pct(v),
+        "p1_price_eur_per_mwh_pci": lambda v: fr_eur(v, 4),
         "p1_value_eur": fr_eur,
+        "p2_eur": fr_eur,
+        "p3_eur": fr_eur,
+        "total_eur": fr_eur,
         "bonus_eur": fr_eur,
         "penalty_eur": fr_eur,
         "net_to_contractor_eur": fr_eur,
@@ -194,25 +208,67 @@ def show_month(contract_code, month, _refresh=None):
     return html.Div(
         [
             _closing_bar(frame, month),
-            html.A(
-                "Télécharger le fichier CSV",
-                href=href,
-                id="fin-download",
-                className="button",
-                style={"display": "inline-block", "marginBottom": "1rem"},
-                download=f"carnet-finances-{contract_code}-{month}.csv",
-            ),
+            _status(fm),
+            _downloads(contract_code, month, href),
             html.Div(
                 className="table-wrap",
                 children=html.Table(
                     className="data-table",
                     children=[
                         html.Thead(
-                            html.Tr([html.Th(SHORT_HEADERS[c], title=COLUMNS_FR[c]) for c in head])
+                            html.Tr(
+                                [html.Th(SHORT_HEADERS[c], title=TABLE_COLUMNS_FR[c]) for c in head]
+                            )
                         ),
                         html.Tbody(rows),
                     ],
                 ),
+            ),
+        ]
+    )
+
+
+def _status(fm):
+    """« provisoire : mois en cours… » before anyone reads the month's euros as final."""
+    total = fm.frame[fm.frame["building_code"] == "TOTAL"]
+    status = str(total["status"].iloc[0]) if len(total) else ""
+    if not fm.provisional:
+        return html.Div()
+    return html.Div(
+        f"Chiffres provisoires : {status.removeprefix('provisoire : ')}.",
+        id="fin-provisional",
+        className="alert alert-warning",
+    )
+
+
+def _downloads(contract_code: str, month: str, href: str):
+    season = season_of_month(month)
+    link = {"display": "inline-block", "marginBottom": "1rem", "marginRight": "0.5rem"}
+    return html.Div(
+        [
+            html.A(
+                "Télécharger le fichier CSV",
+                href=f"{href}.csv",
+                id="fin-download",
+                className="button",
+                style=link,
+                download=f"carnet-finances-{contract_code}-{month}.csv",
+            ),
+            html.A(
+                "Télécharger le classeur Excel",
+                href=f"{href}.xlsx",
+                id="fin-download-xlsx",
+                className="button",
+                style=link,
+                download=f"carnet-finances-{contract_code}-{month}.xlsx",
+            ),
+            html.A(
+                f"Synthèse de la saison {season} (Excel)",
+                href=f"/export/finances/{contract_code}/saison/{season}.xlsx",
+                id="fin-download-season",
+                className="button",
+                style=link,
+                download=f"carnet-finances-{contract_code}-saison-{season}.xlsx",
             ),
         ]
     )

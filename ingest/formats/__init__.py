@@ -6,7 +6,7 @@ The specific formats come first: their headers are unmistakable; generic ones la
 
 from __future__ import annotations
 
-from ingest.formats import enedis, generic, grdf, logger, weather
+from ingest.formats import enedis, generic, grdf, indices, logger, weather
 
 FORMATS = {
     "enedis-load-curve": (enedis.detect_load_curve, enedis.LoadCurveParser),
@@ -14,6 +14,7 @@ FORMATS = {
     "grdf-daily": (grdf.detect, grdf.GrdfParser),
     "weather-daily": (weather.detect_daily, weather.DailyParser),
     "weather-hourly": (weather.detect_hourly, weather.HourlyParser),
+    "indices": (indices.detect, indices.IndicesParser),
     "logger": (logger.detect, logger.LoggerParser),
     "generic-long": (generic.detect_long, generic.LongParser),
     "generic-wide": (generic.detect_wide, generic.WideParser),
@@ -26,6 +27,7 @@ EXPECTED = {
     "grdf-daily": "date, volume, énergie ou coefficient ou index",
     "weather-daily": "station, date, TN, TX",
     "weather-hourly": "station, horodate, T",
+    "indices": "indice;mois;valeur",
     "logger": "l'en-tête d'un enregistreur déclaré (logger_maps du fichier de patrimoine)",
     "generic-long": generic.EXPECTED,
     "generic-wide": "horodatage puis une colonne par code de point",

@@ -54,6 +54,8 @@ class Parsed:
     rejects: pd.DataFrame = field(default_factory=empty_rejects)
     # conversion coefficients per period: channel_id, valid_from (date), kwh_per_unit
     factors: pd.DataFrame | None = None
+    # published values of price indices (formats.indices): name, month, value, line_no
+    indices: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     # what the file says about itself, kept in the batch's message too (the Enedis supplier
     # calendar: which register is HC or HP); also shown as notes
