@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash
 from dash import html
 
-from carnet.buildings import ensure_qr_token, visible_buildings
+from carnet.buildings import visible_buildings
 from carnet.logbook import my_observations
 from dashboards import db
 from dashboards.auth import current_user
@@ -51,7 +51,7 @@ def layout(envoye: str | None = None, **_query):
     user = current_user()
     with db.session() as s:
         frame = my_observations(s, user)
-        buildings = [(b.name, ensure_qr_token(s, b)) for b in visible_buildings(s, user)]
+        buildings = [(b.name, b.qr_token) for b in visible_buildings(s, user) if b.qr_token]
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     notice = None
     if envoye and envoye.isdigit():
