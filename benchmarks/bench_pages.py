@@ -96,10 +96,10 @@ def main() -> None:
     last = dt.date(2026, 5, 20)
     if args.quick:  # 100 x 24 x 440 days: over a million readings
         first, last = dt.date(2024, 11, 1), dt.date(2026, 1, 15)
-        n_cold, n_warm = 3, 20
+        n_cold, n_warm = 3, 60
     else:
         first = dt.date(last.year - args.years, 7, 1)
-        n_cold, n_warm = 5, 50
+        n_cold, n_warm = 5, 100
     starts_on = dt.date(last.year - 1, 7, 1) if not args.quick else dt.date(2025, 11, 1)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.sqlite"

@@ -12,12 +12,14 @@ Cached values are shared: callers must not mutate them.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 import flask
+from plotly.io.json import to_json_plotly
 from sqlalchemy import Engine
 
 from carnet import versions
@@ -97,3 +99,10 @@ def cached(engine: Engine, what: str, args: tuple, compute: Callable[[], T]) -> 
     if version is None:
         return compute()
     return figures.get_or_compute((str(engine.url), version, what, *args), compute)
+
+
+def rendered(view) -> object:
+    """A Dash view (components, figures) as the JSON the browser receives, so that a cached
+    view is neither rebuilt nor re-encoded component by component on the next request: Dash
+    sends plain dicts and lists as they are."""
+    return json.loads(to_json_plotly(view))
