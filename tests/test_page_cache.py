@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +25,9 @@ from dashboards import cache
 from dashboards import savings_data as data
 from dashboards.app import create_app
 from ingest.importer import import_file
-from tests.browser import dash_callback_payload, seed_users
+from tests.browser import dash_callback_payload, password_of, seed_users
 from tests.carnet_web_seed import seed_carnet
 from tests.savings_town import TownBuilding, make_town
-from tests.test_logbook_web import client_for
 
 CONTRACT = "TEST-CONTRAT"  # the test contractor's contract (tests.browser)
 SEASON = "2025-2026"
@@ -61,6 +61,15 @@ def settlements(monkeypatch):
 
     monkeypatch.setattr(data, "settle_live", counted)
     return calls
+
+
+def client_for(app, login):
+    """A Flask test client signed in through the login form."""
+    client = app.server.test_client()
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/connexion").text).group(1)
+    form = {"login": login, "password": password_of(login), "csrf": token}
+    assert client.post("/connexion", data=form).status_code == 302, login
+    return client
 
 
 def callback(client, output_id, values) -> tuple[int, str]:
