@@ -9,8 +9,8 @@ the transaction's last statement, so on PostgreSQL the row is locked for the com
 long import does not make the poller wait. Writers that go around SQLAlchemy to the driver
 (bulk COPY / executemany of readings and held readings) mark their connection with `touch`.
 
-`epoch` is drawn when the schema is created: a database dropped and rebuilt at the same URL
-(tests, a restore) never matches a cache entry of the one before.
+`epoch` is drawn when the schema is created and again by a restore: a database rebuilt or
+replaced at the same URL never matches a cache entry of the one before.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from uuid import uuid4
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError
@@ -78,6 +79,13 @@ def current(engine: Engine) -> tuple[str, int] | None:
     except DBAPIError:
         return None
     return None if row is None else (row[0], int(row[1]))
+
+
+def new_epoch(engine: Engine) -> None:
+    """A new epoch for a database whose whole content was replaced (a restore): no cache
+    entry of the data before, whatever its version number, matches again."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE data_version SET epoch = :e WHERE id = 1"), {"e": uuid4().hex})
 
 
 def _seen(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
