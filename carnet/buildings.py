@@ -8,7 +8,6 @@ what the user's role may see, so that the page only lays it out.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -41,14 +40,6 @@ EQUIPMENT_LABELS_FR = {
     "lift": "Ascenseur",
     "bacs": "GTB",
 }
-
-
-def ensure_qr_token(session: Session, building: Building) -> str:
-    """The secret in the building's QR code link (printed and stuck on a wall)."""
-    if not building.qr_token:
-        building.qr_token = secrets.token_urlsafe(12)
-        session.flush()
-    return building.qr_token
 
 
 def building_by_qr_token(session: Session, token: str) -> Building | None:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from carnet import versions
 from carnet.config import database_url
 
 _engines: dict[str, Engine] = {}
@@ -40,6 +41,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    versions.install(engine)
     return engine
 
 
@@ -60,7 +62,7 @@ def _migrate(engine: Engine, step: str, revision: str) -> None:
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             conn.commit()
         try:
-            with conn.begin():
+            with versions.suspended(conn), conn.begin():
                 cfg.attributes["connection"] = conn
                 getattr(command, step)(cfg, revision)
             if sqlite:
@@ -68,6 +70,7 @@ def _migrate(engine: Engine, step: str, revision: str) -> None:
                 if problems:
                     raise RuntimeError(f"clés étrangères incohérentes après migration : {problems}")
         finally:
+            versions.forget_schema(engine)  # the version table may have come or gone
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()

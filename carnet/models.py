@@ -9,6 +9,7 @@ Money is stored in integer cents (`*_cents`) or `Numeric` for contract prices.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -93,6 +94,10 @@ class Station(Base):
     channels: Mapped[list[Channel]] = relationship(back_populates="station")
 
 
+def new_qr_token() -> str:
+    return secrets.token_urlsafe(12)
+
+
 class Building(Base):
     __tablename__ = "building"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,7 +114,9 @@ class Building(Base):
     station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"))
     # usual occupancy, e.g. {"mon": ["08:00-18:00"], ...} (local time)
     schedule: Mapped[dict | None] = mapped_column(JSON)
-    qr_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # the secret of the building's QR code link, drawn when the building is created (a page
+    # shown on a GET reads it, never writes it)
+    qr_token: Mapped[str | None] = mapped_column(String(64), unique=True, default=new_qr_token)
     notes: Mapped[str | None] = mapped_column(Text)
     station: Mapped[Station | None] = relationship()
     rooms: Mapped[list[Room]] = relationship(back_populates="building", order_by="Room.code")
@@ -667,3 +674,16 @@ class WorkOrder(Base):
     intervention_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
     building: Mapped[Building] = relationship()
     equipment: Mapped[Equipment | None] = relationship()
+
+
+class DataVersion(Base):
+    """One row: the version of the data the figures are computed from. `carnet.versions`
+    bumps it in every transaction that writes readings, rollups, batches, contracts, closed
+    periods, adjustments or quarantine decisions, so that a cache keyed on it never serves a
+    figure older than the data; `epoch` is drawn when the schema is created, so that a database
+    rebuilt at the same URL never matches an older cache entry."""
+
+    __tablename__ = "data_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from carnet import audit
+from carnet import audit, versions
 from carnet.models import (
     Channel,
     IndexReset,
@@ -147,6 +147,7 @@ def _insert_many(conn: Connection, cols: dict[str, list], n: int) -> None:
         marks = ", ".join(["%s"] * len(names))
     sql = f"INSERT INTO quarantined_reading ({', '.join(names)}) VALUES ({marks})"
     rows = list(zip(*(cols[c] for c in names), strict=True))
+    versions.touch(conn)  # written on the driver's cursor, unseen by the engine
     raw = conn.connection.driver_connection
     if conn.dialect.name == "sqlite":
         raw.executemany(sql, rows)

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import MetaData
 
-from carnet import db
+from carnet import db, versions
 from carnet.backup import (
     ATTACHMENTS,
     CHUNK,
@@ -186,7 +186,8 @@ def home_contents(url: str | None = None, home: Path | None = None) -> list[str]
     except sqlite3.Error as exc:
         counts = {}
         found.append(f"un fichier de base illisible {sqlite_path(url)} ({exc})")
-    filled = {t: n for t, n in counts.items() if n and t != "alembic_version"}
+    bookkeeping = ("alembic_version", "data_version")  # a migrated, empty schema has them
+    filled = {t: n for t, n in counts.items() if n and t not in bookkeeping}
     if filled:
         details = [f"{fr_int(len(filled))} table(s) non vide(s)"]
         for table, label in (("reading", "relevés"), ("building", "bâtiments"),
@@ -353,6 +354,7 @@ def restore(
         before = db.current_revision(engine)
         counts = database_counts(url)
         db.upgrade(engine)
+        versions.new_epoch(engine)  # the running apps' figures are of the data replaced
         after = db.current_revision(engine)
     finally:
         engine.dispose()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from carnet import versions
 from carnet.closing import hold_closed
 from carnet.increments import DAILY_COLUMNS, daily_rollups
 from carnet.kinds import ChannelKind, Quality
@@ -198,6 +199,7 @@ def _upsert_chunk(conn: Connection, frame: pd.DataFrame, batch_id: int | None) -
     if _nothing_stored_in_range(conn, frame):
         # all new: insert directly, no temp table to compare (a concurrent writer of the same
         # keys makes this fail loudly on the primary key, never duplicates or loses a value)
+        versions.touch(conn)  # written on the driver's cursor, unseen by the engine
         raw = conn.connection.driver_connection
         if conn.dialect.name == "postgresql":
             buf = io.StringIO()

@@ -18,7 +18,7 @@ from werkzeug.exceptions import abort
 
 from carnet.access import CarnetPermissionError
 from carnet.attachments import MAX_BYTES, AttachmentError, add_attachment, open_attachment
-from carnet.buildings import building_by_qr_token, building_rooms, ensure_qr_token
+from carnet.buildings import building_by_qr_token, building_rooms
 from carnet.logbook import add_entry, may_write
 from carnet.logbook_refs import LogbookError, resolve_building
 from dashboards import db
@@ -116,7 +116,9 @@ def building_qr(code: str):
             building = resolve_building(s, code)
         except LookupError:
             abort(404)
-        token = ensure_qr_token(s, building)
+        token = building.qr_token  # drawn when the building was created (a GET writes nothing)
+        if not token:
+            abort(404)
         name, code = building.name, building.code
     url = signal_url(token)
     return flask.render_template_string(QR_HTML, name=name, code=code, url=url, svg=qr_svg(url))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from carnet.access import ActorLike
-from carnet.buildings import ensure_qr_token, visible_buildings
+from carnet.buildings import visible_buildings
 from carnet.db import session_scope
 from carnet.logbook import my_observations
 
@@ -15,5 +15,5 @@ def my_reports(engine: Engine, user: ActorLike) -> tuple[list[dict], list[tuple[
     """(the user's observations as records, [(building name, QR token)])."""
     with session_scope(engine) as s:
         frame = my_observations(s, user)
-        buildings = [(b.name, ensure_qr_token(s, b)) for b in visible_buildings(s, user)]
+        buildings = [(b.name, b.qr_token) for b in visible_buildings(s, user) if b.qr_token]
     return frame.astype(object).where(frame.notna(), None).to_dict("records"), buildings

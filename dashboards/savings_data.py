@@ -5,15 +5,16 @@ detail (months, energy signature, CUSUM, carpet, adjustments).
 
 The baseline is fitted on the 12 months before the contract started (the reference the
 contract's NB was set on), or before the season when the season predates the contract; the
-reporting period is the settled part of the season. Results are memoised per request.
+reporting period is the settled part of the season. Results are computed once per change of
+the data (`dashboards.cache`) and shared by every request: they must not be mutated.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
-import flask
 import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -50,6 +51,7 @@ from contract.periods import RULES
 from contract.regularisation import report_from_payload, settlement_payload, with_closed_months
 from contract.reports import baseline_models, seasons_with_data
 from contract.terms import ContractTerms, season_bounds
+from dashboards.cache import cached
 
 # Monthly change-point models (IPMVP option C on monthly totals, Guideline 14 monthly
 # thresholds): daily models of schools and halls mix occupied and empty days and fail CV(RMSE)
@@ -118,16 +120,6 @@ def last_complete_day() -> dt.date:
     return _today() - dt.timedelta(days=1)
 
 
-def _memo(key: tuple, compute):
-    """Compute once per request (the portfolio and the detail need the same settlement)."""
-    if not flask.has_request_context():
-        return compute()
-    store = flask.g.setdefault("carnet_savings_memo", {})
-    if key not in store:
-        store[key] = compute()
-    return store[key]
-
-
 def contract_choices(engine: Engine, scope: Scope) -> list[dict]:
     """[{code, label}] of the contracts a user may see (all, or the contractor's one)."""
     with Session(engine) as s:
@@ -140,10 +132,16 @@ def contract_choices(engine: Engine, scope: Scope) -> list[dict]:
 def seasons(engine: Engine, contract_code: str) -> tuple[list[str], str]:
     """Seasons with data, latest first (the current one when nothing is there yet), and the
     one to show first: the latest complete season, else the season in progress."""
+    today = _today()
+    return cached(
+        engine, "seasons", (contract_code, today), lambda: _seasons(engine, contract_code, today)
+    )
+
+
+def _seasons(engine: Engine, contract_code: str, today: dt.date) -> tuple[list[str], str]:
     terms = contract_terms(engine, contract_code)
     span = frames.rollup_span(engine, [bt.channel_id for bt in terms.buildings])
     found = seasons_with_data(terms, span)
-    today = _today()
     found = [s for s in found if int(s[:4]) <= today.year]  # no season in the future
     if not found:
         year = today.year if today.month >= 10 else today.year - 1
@@ -206,7 +204,6 @@ def building_baseline(
     cannot be fitted (no channel, no station, too few days with consumption and weather)."""
     if not channel_code or not station_code:
         return None
-    key = ("baseline", id(engine), channel_code, station_code, periods)
 
     def compute():
         try:
@@ -217,7 +214,7 @@ def building_baseline(
         except (ValueError, LookupError, ZeroDivisionError):
             return None
 
-    return _memo(key, compute)
+    return cached(engine, "baseline", (channel_code, station_code, periods), compute)
 
 
 def station_models(
@@ -241,6 +238,7 @@ def savings_portfolio(
     `with_models`, judge every building's baseline model. Same numbers as
     `carnet settle --contract C --season S --as-of <as_of> --json`."""
     as_of = as_of or last_complete_day()
+    today = _today()
 
     def compute():
         # a closed season shows what was signed; an open one its closed months' signed rows
@@ -271,22 +269,35 @@ def savings_portfolio(
             station_codes=station_codes,
             closed_marker=closed.marker if closed is not None else None,
             closed_months={m: v.marker for m, v in sorted(months.items())},
-            season_complete=season_last < _today(),
+            season_complete=season_last < today,
         )
 
-    portfolio = _memo(("settle", id(engine), contract_code, season, as_of), compute)
-    if with_models and not portfolio.quality:
-        by_station: dict[int, dict[str, int]] = {}
-        for bt in portfolio.terms.buildings:
-            if bt.channel_id is not None and bt.station_id is not None:
-                by_station.setdefault(bt.station_id, {})[bt.building_code] = bt.channel_id
-        for station_id, channels in by_station.items():  # one station per contract, mostly
-            fitted = station_models(engine, channels, station_id, portfolio.periods.baseline)
-            for code, (model, sufficiency) in fitted.items():
-                portfolio.quality[code] = model_quality(model, sufficiency)
-        for bt in portfolio.terms.buildings:
-            portfolio.quality.setdefault(bt.building_code, None)
-    return portfolio
+    portfolio = cached(engine, "settle", (contract_code, season, as_of, today), compute)
+    if not with_models:
+        return portfolio
+    quality = cached(
+        engine,
+        "quality",
+        (contract_code, season, as_of, today),
+        lambda: _quality(engine, portfolio),
+    )
+    return dataclasses.replace(portfolio, quality=quality)
+
+
+def _quality(engine: Engine, portfolio: SavingsPortfolio) -> dict[str, ModelQuality | None]:
+    """Every building's baseline model, fitted for all the buildings of a station at once."""
+    quality: dict[str, ModelQuality | None] = {}
+    by_station: dict[int, dict[str, int]] = {}
+    for bt in portfolio.terms.buildings:
+        if bt.channel_id is not None and bt.station_id is not None:
+            by_station.setdefault(bt.station_id, {})[bt.building_code] = bt.channel_id
+    for station_id, channels in by_station.items():  # one station per contract, mostly
+        fitted = station_models(engine, channels, station_id, portfolio.periods.baseline)
+        for code, (model, sufficiency) in fitted.items():
+            quality[code] = model_quality(model, sufficiency)
+    for bt in portfolio.terms.buildings:
+        quality.setdefault(bt.building_code, None)
+    return quality
 
 
 def sign_season(engine: Engine, contract_code: str, season: str, actor: str) -> ClosedRef:
@@ -314,6 +325,18 @@ def building_detail(
     engine: Engine, contract_code: str, season: str, building_code: str,
     as_of: dt.date | None = None,
 ) -> BuildingDetail:  # fmt: skip
+    """The building's row and months from the contract's (cached) settlement, its baseline,
+    figures and adjustments."""
+    as_of = as_of or last_complete_day()
+    return cached(
+        engine, "detail", (contract_code, season, building_code, as_of, _today()),
+        lambda: _building_detail(engine, contract_code, season, building_code, as_of),
+    )  # fmt: skip
+
+
+def _building_detail(
+    engine: Engine, contract_code: str, season: str, building_code: str, as_of: dt.date
+) -> BuildingDetail:
     portfolio = savings_portfolio(engine, contract_code, season, as_of, with_models=False)
     rows = portfolio.buildings[portfolio.buildings["building_code"] == building_code]
     if rows.empty:

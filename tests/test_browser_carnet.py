@@ -11,7 +11,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 
-from carnet.buildings import ensure_qr_token
 from carnet.db import session_scope
 from carnet.models import Attachment, Building, LogbookEntry
 from tests.browser import password_of, sign_in, wait_for
@@ -40,7 +39,7 @@ def tiny_png(size: int = 8) -> bytes:
 def test_agent_reports_manager_answers_agent_reads(live_app, browser, tmp_path):
     seed_carnet(live_app.engine)
     with session_scope(live_app.engine) as s:
-        token = ensure_qr_token(s, s.scalar(select(Building).where(Building.code == "MAIRIE")))
+        token = s.scalar(select(Building.qr_token).where(Building.code == "MAIRIE"))
     photo = tmp_path / "radiateur.png"
     photo.write_bytes(tiny_png())
     text = "Le radiateur sous la fenêtre de la salle du conseil est froid"

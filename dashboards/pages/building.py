@@ -20,7 +20,7 @@ from werkzeug.exceptions import abort
 import dashboards.carnet_routes  # noqa: F401  (registers the downloads, QR and form routes)
 from carnet.access import CarnetPermissionError
 from carnet.attachments import MAX_BYTES, AttachmentError, add_attachment
-from carnet.buildings import building_record, ensure_qr_token
+from carnet.buildings import building_record
 from carnet.logbook import (
     INTERVENTION_KINDS,
     KIND_LABELS_FR,
@@ -731,8 +731,21 @@ def _filters(rec: dict, authors: list[str]):
 # ---------------------------------------------------------------- layout
 
 
-def _sections(code: str, user, filters: dict | None = None) -> dict:
-    """The dynamic parts, recomputed after each write or filter change."""
+def _triage_view(s, user, building):
+    """The manager's triage cards, or None for whoever may not triage."""
+    if not user.can("carnet.triage"):
+        return None
+    pending = open_observations(s, user, building)
+    targets = timeline(s, user, building, status=["open", "in_progress"], include_cancelled=False)
+    return _triage(
+        pending.astype(object).where(pending.notna(), None).to_dict("records"),
+        targets.astype(object).where(targets.notna(), None).to_dict("records"),
+    )
+
+
+def _sections(code: str, user, filters: dict | None = None, with_triage: bool = True) -> dict:
+    """The dynamic parts, recomputed after each write or filter change (the triage cards only
+    when asked: the triage callback refreshes them itself)."""
     filters = filters or {}
     with db.session() as s:
         rec = building_record(s, user, code)
@@ -744,16 +757,7 @@ def _sections(code: str, user, filters: dict | None = None) -> dict:
         alarm_links = alarms_data.entry_links(s, [r["id"] for r in rec["open_alarms"]])
         for r in rec["open_alarms"]:
             r["links"] = alarm_links.get(r["id"], {})
-        triage = None
-        if user.can("carnet.triage"):
-            pending = open_observations(s, user, building)
-            targets = timeline(
-                s, user, building, status=["open", "in_progress"], include_cancelled=False
-            )
-            triage = _triage(
-                pending.astype(object).where(pending.notna(), None).to_dict("records"),
-                targets.astype(object).where(targets.notna(), None).to_dict("records"),
-            )
+        triage = _triage_view(s, user, building) if with_triage else None
     return {
         "rec": rec,
         "timeline": timeline_view(rows),
@@ -801,9 +805,9 @@ def layout(code: str | None = None, **_query):
         )
     rec = parts["rec"]
     token = None
-    if user.can("carnet.observation"):
+    if user.can("carnet.observation"):  # drawn when the building was created: a GET writes nothing
         with db.session() as s:
-            token = ensure_qr_token(s, resolve_building(s, rec["identity"]["code"]))
+            token = resolve_building(s, rec["identity"]["code"]).qr_token
     head = _identity(rec, user, token)
     stores = [dcc.Store(id="bp-code", data=rec["identity"]["code"])]
     if rec["rooms_only"]:
@@ -897,7 +901,9 @@ def _filter_args(kinds, equipment, start, end, author) -> dict:
 def refresh(_rev_add, _rev_triage, _rev_edit, _rev_ob, kinds, equipment, start, end, author, code):
     user = current_user()
     try:
-        parts = _sections(code, user, _filter_args(kinds, equipment, start, end, author))
+        parts = _sections(
+            code, user, _filter_args(kinds, equipment, start, end, author), with_triage=False
+        )
     except CarnetPermissionError:
         abort(403)
     return parts["timeline"], parts["obligations"], parts["alarms"], parts["documents"]
@@ -1031,12 +1037,9 @@ def triage(clicks, answers, answer_ids, kinds, kind_ids, targets, target_ids, co
             dash.no_update,
             dash.no_update,
         )
-    parts = _sections(code, user)
-    return (
-        html.Div(msg, className="alert alert-ok", id="bp-triage-ok"),
-        (rev or 0) + 1,
-        parts["triage"],
-    )
+    with db.session() as s:  # the timeline and the rest follow through bp-rev-triage
+        cards = _triage_view(s, user, resolve_building(s, code))
+    return html.Div(msg, className="alert alert-ok", id="bp-triage-ok"), (rev or 0) + 1, cards
 
 
 @callback(

@@ -22,6 +22,7 @@ from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
 from dashboards import db
 from dashboards import savings_figures as figs
 from dashboards.auth import current_scope, current_user, guarded, require
+from dashboards.cache import cached, rendered
 from dashboards.fmt import fr_date, fr_datetime, fr_eur, fr_number, fr_pct
 from dashboards.savings_data import (
     BuildingDetail,
@@ -31,6 +32,7 @@ from dashboards.savings_data import (
     building_detail,
     contract_choices,
     contracts_of_building,
+    last_complete_day,
     record_adjustment,
     savings_portfolio,
     seasons,
@@ -442,11 +444,16 @@ def update_seasons(contract_code):
 @guarded(CAPABILITY)
 def update_portfolio(contract_code, season, _refresh):
     code = _allowed_contract(contract_code)
+    engine = db.engine()
     try:
-        p = savings_portfolio(db.engine(), code, season)
+        p = savings_portfolio(engine, code, season)
     except (LookupError, ValueError) as exc:
         return html.Div(str(exc), className="alert alert-error"), ""
-    return [_closing_bar(p), *_portfolio_view(p)], _terms_line(p)
+    table = cached(
+        engine, "table-view", (code, season, last_complete_day()),
+        lambda: rendered(_portfolio_view(p)),
+    )  # fmt: skip
+    return [_closing_bar(p), *table], _terms_line(p)
 
 
 def _closing_bar(p: SavingsPortfolio):
@@ -600,11 +607,15 @@ def update_detail(building_code, contract_code, season, refresh):
         d = building_detail(engine, code, season, str(building_code))
     except (LookupError, ValueError) as exc:
         return html.Div(str(exc), className="alert alert-error")
-    message = None
+    user = current_user()
+    can_edit = user is not None and user.can(EDIT)
     if ctx.triggered_id == "savings-refresh" and (refresh or {}).get("message"):
         message = html.Div(refresh["message"], className="alert alert-ok", id="savings-adj-ok")
-    user = current_user()
-    return _detail_view(p, d, code, user is not None and user.can(EDIT), message)
+        return _detail_view(p, d, code, can_edit, message)
+    return cached(
+        engine, "detail-view", (code, season, str(building_code), last_complete_day(), can_edit),
+        lambda: rendered(_detail_view(p, d, code, can_edit, None)),
+    )  # fmt: skip
 
 
 def _figure_card(graph_id: str, figure, caption: str):
