@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, insert, text
 
 from carnet.models import ImportBatch
 from ingest.importer import CHUNK_LINES, import_file
-from tests.ingest_support import count, load_samples
+from tests.helpers.ingest_support import count, load_samples
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "carnet-test-enfant"  # application_name of the child processes' PostgreSQL sessions

@@ -21,7 +21,7 @@ from carnet.models import AuditEvent, ClosedPeriod
 from carnet.timeutil import TZ_NAME
 from contract.finance import finance_month_french, monthly_finance
 from dashboards.fmt import fr_eur
-from tests.browser import (
+from tests.helpers.browser import (
     CONTRACT_CODE,
     dash_callback_payload,
     http_session,
@@ -29,7 +29,7 @@ from tests.browser import (
     sign_in,
     wait_for,
 )
-from tests.savings_town import TownBuilding, make_town
+from tests.helpers.savings_town import TownBuilding, make_town
 
 pytestmark = pytest.mark.browser
 

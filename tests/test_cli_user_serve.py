@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash
 from carnet.db import get_engine, session_scope
 from carnet.models import User
 from carnet_cli.main import main
-from tests.browser import CONTRACT_CODE, seed_users
+from tests.helpers.browser import CONTRACT_CODE, seed_users
 
 SECRET = "un-secret-de-test-42"
 
@@ -103,7 +103,7 @@ def test_carnet_serve_runs_waitress_and_signs_in(db_url):
         assert response.status_code == 302 and "/connexion" in response.headers["Location"]
         assert "Werkzeug" not in response.headers.get("Server", "")
         assert response.headers.get("Server") == "carnet"  # waitress, with our ident
-        from tests.browser import http_session, password_of
+        from tests.helpers.browser import http_session, password_of
 
         http = http_session(base, "gestionnaire", password_of("gestionnaire"))
         assert http.get(base + "/portefeuille", timeout=10).status_code == 200

@@ -12,7 +12,7 @@ from carnet.db import session_scope
 from carnet.models import Contract, ImportBatch
 from carnet_cli.main import main
 from ingest.importer import contract_channel_ids, import_file
-from tests.ingest_support import SAMPLES, count, load_samples, readings, rejected, utc
+from tests.helpers.ingest_support import SAMPLES, count, load_samples, readings, rejected, utc
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from carnet.logbook import (
 from carnet.models import AuditEvent, LogbookEntry
 from carnet.timeutil import TZ
 from carnet_cli.main import main
-from tests.carnet_town import make_town
+from tests.helpers.carnet_town import make_town
 
 
 @pytest.mark.parametrize(

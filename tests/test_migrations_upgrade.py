@@ -22,7 +22,7 @@ from carnet import db as carnet_db
 from carnet.backup import database_counts
 from carnet.demo import build_demo
 from carnet.restore import read_manifest
-from tests.test_backup import Targets, cli, finance_json, read_tables, settle_json
+from tests.helpers.backup_support import Targets, cli, finance_json, read_tables, settle_json
 
 pytestmark = pytest.mark.xdist_group(name="demo")
 

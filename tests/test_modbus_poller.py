@@ -31,9 +31,7 @@ from carnet_cli.main import main as cli_main
 from ingest.modbus.config import BoundDevice, ConfigError, DeviceConfig, GatewayConfig, parse_config
 from ingest.modbus.poller import DeviceReader, Gateway, Poller
 from ingest.modbus.registers import WORD_ORDERS, load_map, parse_map
-
-sys.path.insert(0, str(Path(__file__).parent))
-from modbus_sim import FakeDevice, ThreadedServer, encode, sign_magnitude  # noqa: E402
+from tests.helpers.modbus_sim import FakeDevice, ThreadedServer, encode, sign_magnitude
 
 FAST = {"timeout_s": 0.2, "retries": 0}
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"

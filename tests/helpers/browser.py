@@ -1,7 +1,8 @@
 """Browser-test infrastructure: the app served by waitress on a free loopback port, one user per
 role, headless Chromium through Selenium, and plain-HTTP helpers for 401/403 checks.
 
-Loaded as a pytest plugin by `tests/conftest.py`; see `dashboards/README.md` ("Tests").
+Its fixtures (`live_app`, `browser`) are in `tests/conftest.py`; see `dashboards/README.md`
+("Tests").
 """
 
 from __future__ import annotations
@@ -9,12 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import pytest
 import requests
 from sqlalchemy import Engine
 from werkzeug.security import generate_password_hash
@@ -96,25 +94,6 @@ class LiveApp:
         return self.url.rstrip("/") + path
 
 
-@pytest.fixture
-def live_app(db_url):
-    """The app on the test database (`db_url`), served by waitress in a background thread on a
-    free loopback port, with one user per role. Seed data through `live_app.engine`."""
-    from carnet.db import get_engine
-    from dashboards.app import create_app
-    from dashboards.server import BackgroundServer
-
-    engine = get_engine(db_url)
-    user_ids = seed_users(engine)
-    app = create_app(db_url)
-    server = BackgroundServer(app.server)
-    live = LiveApp(url=server.url, database_url=db_url, engine=engine, dash=app, user_ids=user_ids)
-    try:
-        yield live
-    finally:
-        server.stop()
-
-
 def make_browser(profile_dir: str):
     """A headless Chromium driver (Debian's chromium + chromedriver) on a fresh profile."""
     from selenium import webdriver
@@ -143,18 +122,6 @@ def make_browser(profile_dir: str):
     driver.set_window_size(1400, 1000)
     driver.set_page_load_timeout(30)
     return driver
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium, one per test module (sign in again in each test)."""
-    profile = tempfile.mkdtemp(prefix="carnet-chromium-")
-    driver = make_browser(profile)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def wait_for(browser, css: str, timeout: float = 10, text: str | None = None):
