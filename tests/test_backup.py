@@ -48,6 +48,7 @@ from tests.helpers.backup_support import (
     read_tables,
     settle_json,
 )
+from tests.helpers.wait import until
 
 CONTRACT = "TEST-CONTRAT"
 SEASON = "2025-2026"
@@ -150,7 +151,7 @@ class PollerLoop(threading.Thread):
                 self.flushes.append({"start": start, "end": time.monotonic(),
                                      "batch_id": report.batch_id, "written": report.written})  # fmt: skip
                 k += 1
-                time.sleep(0.02)
+                self.stop.wait(0.02)
         except BaseException as exc:  # surfaced by the test
             self.error = exc
 
@@ -164,14 +165,6 @@ class PollerLoop(threading.Thread):
             if started_after is not None and f["start"] > started_after:
                 out.add(f["batch_id"])
         return out
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def import_batch_status(engine) -> str | None:
@@ -221,8 +214,10 @@ def test_backup_during_an_import_and_the_poller_restores_a_consistent_snapshot(
     importer = subprocess.Popen([CARNET, "import", str(import_file)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        wait_for(lambda: len(poller.batches(ended_before=time.monotonic())) >= 3, 60, "poller")
-        wait_for(lambda: import_batch_status(engine) == "running", 60, "the import's batch")
+        until(
+            lambda: len(poller.batches(ended_before=time.monotonic())) >= 3, 60, "3 poller flushes"
+        )
+        until(lambda: import_batch_status(engine) == "running", 60, "the import's batch running")
         archive = tmp_path / "sauvegardes" / "nuit.carnet"
         started = time.monotonic()
         done = cli(home, db_url, "backup", str(archive))
@@ -231,7 +226,11 @@ def test_backup_during_an_import_and_the_poller_restores_a_consistent_snapshot(
         assert "sauvegarde écrite" in done.stdout
         # the backup really ran while the import was writing: it is still running now
         assert importer.poll() is None, "the import ended before the backup: make it larger"
-        wait_for(lambda: len(poller.batches(started_after=ended)) >= 2, 180, "later polls")
+        until(
+            lambda: len(poller.batches(started_after=ended)) >= 2,
+            180,
+            "2 poller flushes after the backup",
+        )
     finally:
         poller.stop.set()
         poller.join(120)

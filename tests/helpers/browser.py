@@ -125,15 +125,23 @@ def make_browser(profile_dir: str):
 
 
 def wait_for(browser, css: str, timeout: float = 10, text: str | None = None):
-    """The first element matching `css` once visible (and containing `text`, if given)."""
+    """The first element matching `css` once visible (and containing `text`, if given), within
+    `timeout` seconds; else an AssertionError saying what did not appear, on which page."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(browser, timeout)
-    if text is not None:
-        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
-    return wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    try:
+        if text is not None:
+            wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+        return wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    except TimeoutException as exc:
+        what = f"{css} visible" + ("" if text is None else f" with {text!r}")
+        raise AssertionError(
+            f"waited {timeout:g} s in vain for {what} on {browser.current_url}"
+        ) from exc
 
 
 def sign_in(browser, base_url: str, login: str, password: str, expect_shell: bool = True):

@@ -22,7 +22,7 @@ def until(
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"attendu {timeout_s:g} s en vain : {what or predicate!r}")
+            raise AssertionError(f"waited {timeout_s:g} s in vain for {what or predicate!r}")
         time.sleep(interval_s)
 
 
@@ -37,5 +37,5 @@ async def until_async(
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"attendu {timeout_s:g} s en vain : {what or predicate!r}")
+            raise AssertionError(f"waited {timeout_s:g} s in vain for {what or predicate!r}")
         await asyncio.sleep(interval_s)
