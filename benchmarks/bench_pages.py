@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.saving
 from carnet.db import get_engine  # noqa: E402
 from dashboards import cache  # noqa: E402
 from dashboards.app import create_app  # noqa: E402
-from tests.browser import dash_callback_payload, password_of, seed_users  # noqa: E402
-from tests.savings_town import TownBuilding, make_town  # noqa: E402
+from tests.helpers.browser import dash_callback_payload, password_of, seed_users  # noqa: E402
+from tests.helpers.savings_town import TownBuilding, make_town  # noqa: E402
 
 CONTRACT = "BENCH"
 SEASON = "2025-2026"

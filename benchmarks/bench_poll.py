@@ -25,7 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 HOLDING = [("int16", 1)] * 10 + [("uint16", 1)] * 2 + [("uint32", 2)] * 4  # 16 points, 20 regs
 INPUT = [("float32", 2)] * 4  # 4 points, 8 regs
@@ -47,7 +46,7 @@ def point_specs() -> list[dict]:
 
 def serve(port: int, devices: int) -> None:
     """Child process: the loopback server with `devices` units."""
-    from modbus_sim import FakeDevice, SimServer, encode
+    from tests.helpers.modbus_sim import FakeDevice, SimServer, encode
 
     async def main():
         sims = []
@@ -129,7 +128,7 @@ def main() -> int:
         args.devices, args.rounds = min(args.devices, 30), min(args.rounds, 10)
     devices = min(args.devices, 247)
 
-    from modbus_sim import free_port
+    from tests.helpers.modbus_sim import free_port
 
     port = free_port()
     server = subprocess.Popen(

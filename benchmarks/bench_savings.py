@@ -4,7 +4,7 @@ the named baseline "per-building fit_baseline" (what the detail does, once per b
 loads of consumption and weather each); the models must agree. Also prints the time of the
 whole portfolio (settlement + models) and of one building's detail (with its four figures).
 
-A generated town (tests/savings_town.py) of N buildings with hourly gas index readings.
+A generated town (tests/helpers/savings_town.py) of N buildings with hourly gas index readings.
 
     python benchmarks/bench_savings.py [--buildings N] [--quick]
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.savings_town
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.helpers.savings_town
 
 from carnet.db import get_engine  # noqa: E402
 from carnet.frames import baseline_frames  # noqa: E402
@@ -34,7 +34,7 @@ from dashboards.savings_data import (  # noqa: E402
     savings_portfolio,
     station_models,
 )
-from tests.savings_town import STATION, TownBuilding, make_town  # noqa: E402
+from tests.helpers.savings_town import STATION, TownBuilding, make_town  # noqa: E402
 
 CONTRACT = "BENCH"
 

@@ -15,19 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carnet import audit
+from carnet.adjustment_kinds import ADJUSTMENT_KINDS, KIND_LABELS_FR
 from carnet.closing import adjustment_touches
 from carnet.models import Adjustment, Building, Contract, ContractBuilding, LogbookEntry
 from carnet.timeutil import local_to_utc
 
-ADJUSTMENT_KINDS = ("area_added", "area_removed", "closed", "usage_change", "works", "other")
-KIND_LABELS_FR = {
-    "area_added": "surface ajoutée",
-    "area_removed": "surface retirée",
-    "closed": "bâtiment fermé",
-    "usage_change": "changement d'usage",
-    "works": "travaux",
-    "other": "autre",
-}
 FIELDS = [
     "contract_building_id",
     "effective_from",

@@ -63,6 +63,26 @@ def status_fr(code: str | None) -> str:
     return STATUS_FR.get(code or "", code or "")
 
 
+def list_batches(engine: Engine, limit: int = 50, user: str | None = None) -> pd.DataFrame:
+    """File batches, most recent first, with their owner and how they were reverted."""
+    query = (
+        "SELECT id, source, format, status, user_login, started_at, finished_at, rows_read,"
+        " rows_inserted, rows_updated, rows_unchanged, rows_rejected, sha256, message,"
+        " rows_quarantined, host, pid, reverted_at, reverted_by, revert_reason"
+        " FROM import_batch WHERE origin = 'csv'"
+    )
+    params: dict = {"n": int(limit)}
+    if user is not None:
+        query += " AND user_login = :u"
+        params["u"] = user
+    query += " ORDER BY id DESC LIMIT :n"
+    with engine.connect() as conn:
+        frame = pd.read_sql_query(text(query), conn, params=params)
+    for col in ("started_at", "finished_at", "reverted_at"):  # SQLite gives naive UTC text
+        frame[col] = pd.to_datetime(frame[col], utc=True, format="mixed")
+    return frame
+
+
 def owner() -> tuple[str, int]:
     """(host, pid) of this process, recorded in the batches it runs."""
     return socket.gethostname()[:100], os.getpid()
@@ -213,13 +233,15 @@ class Holder:
 
 
 def _running(engine: Engine, sha256: str | None = None) -> list:
-    query = select(ImportBatch.id, ImportBatch.host, ImportBatch.pid, ImportBatch.sha256).where(
-        ImportBatch.status == "running", ImportBatch.origin == "csv"
+    # on the table, not the mapped class: `carnet batches` then never configures the mappers
+    table = ImportBatch.__table__
+    query = select(table.c.id, table.c.host, table.c.pid, table.c.sha256).where(
+        table.c.status == "running", table.c.origin == "csv"
     )
     if sha256 is not None:
-        query = query.where(ImportBatch.sha256 == sha256)
+        query = query.where(table.c.sha256 == sha256)
     with engine.connect() as conn:
-        return conn.execute(query.order_by(ImportBatch.id)).all()
+        return conn.execute(query.order_by(table.c.id)).all()
 
 
 def file_holder(engine: Engine, sha256: str) -> Holder | None:

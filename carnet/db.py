@@ -105,13 +105,7 @@ def _head_revisions() -> frozenset[str]:
         revisions: set[str] = set()
         parents: set[str] = set()
         for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
-            names = {}
-            for node in ast.parse(script.read_text(encoding="utf-8")).body:
-                if isinstance(node, ast.Assign | ast.AnnAssign):
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    for target in targets:
-                        if isinstance(target, ast.Name) and node.value is not None:
-                            names[target.id] = node.value
+            names = _revision_assignments(script.read_text(encoding="utf-8"))
             if "revision" not in names:
                 continue
             revisions.add(ast.literal_eval(names["revision"]))
@@ -122,6 +116,33 @@ def _head_revisions() -> frozenset[str]:
                 parents.update(down)
         _heads = frozenset(revisions - parents)
     return _heads
+
+
+def _revision_assignments(source: str) -> dict[str, ast.expr]:
+    """The module-level assignments of a migration script, read from the part before its first
+    function (where Alembic writes `revision` and `down_revision`), the whole script only if
+    they are not there: parsing every script whole costs more than the rest of a short command."""
+    names = _assignments(source.split("\ndef ", 1)[0])
+    if names is None or not {"revision", "down_revision"} <= names.keys():
+        names = _assignments(source) or {}
+    return names
+
+
+def _assignments(source: str) -> dict[str, ast.expr] | None:
+    """name -> value of the top-level assignments of `source`; None if it does not parse (a part
+    cut inside a string)."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    names = {}
+    for node in body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and node.value is not None:
+                    names[target.id] = node.value
+    return names
 
 
 def _stamped_revisions(engine: Engine) -> frozenset[str] | None:

@@ -4,9 +4,11 @@ Timestamps of readings are stored as integer UTC epoch seconds (`ts`): dialect-n
 and fast to bulk-write and to turn into pandas datetimes. Other instants are timezone-aware UTC
 datetimes; calendar dates (`*_on`) are local Europe/Paris dates.
 Money is stored in integer cents (`*_cents`) or `Numeric` for contract prices.
-"""
 
-from __future__ import annotations
+The annotations are evaluated as the classes are built (no `from __future__ import annotations`):
+as text, SQLAlchemy would `eval` each of them, a third of the import time of this module, which
+every command pays. Classes defined further down are named in quotes.
+"""
 
 import datetime as dt
 import secrets
@@ -91,7 +93,7 @@ class Station(Base):
     name: Mapped[str] = mapped_column(String(200))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
-    channels: Mapped[list[Channel]] = relationship(back_populates="station")
+    channels: Mapped[list["Channel"]] = relationship(back_populates="station")
 
 
 def new_qr_token() -> str:
@@ -118,12 +120,12 @@ class Building(Base):
     # shown on a GET reads it, never writes it)
     qr_token: Mapped[str | None] = mapped_column(String(64), unique=True, default=new_qr_token)
     notes: Mapped[str | None] = mapped_column(Text)
-    station: Mapped[Station | None] = relationship()
-    rooms: Mapped[list[Room]] = relationship(back_populates="building", order_by="Room.code")
-    equipment: Mapped[list[Equipment]] = relationship(
+    station: Mapped["Station | None"] = relationship()
+    rooms: Mapped[list["Room"]] = relationship(back_populates="building", order_by="Room.code")
+    equipment: Mapped[list["Equipment"]] = relationship(
         back_populates="building", order_by="Equipment.code"
     )
-    channels: Mapped[list[Channel]] = relationship(
+    channels: Mapped[list["Channel"]] = relationship(
         back_populates="building", order_by="Channel.code"
     )
 
@@ -139,7 +141,7 @@ class Room(Base):
     area_m2: Mapped[float | None] = mapped_column(Float)
     heating_zone: Mapped[str | None] = mapped_column(String(64))
     ical_token: Mapped[str | None] = mapped_column(String(64), unique=True)  # room feed secret
-    building: Mapped[Building] = relationship(back_populates="rooms")
+    building: Mapped["Building"] = relationship(back_populates="rooms")
 
 
 class Equipment(Base):
@@ -160,8 +162,8 @@ class Equipment(Base):
     removed_on: Mapped[dt.date | None] = mapped_column(Date)
     # gas meter size class (G4 ... G650): its maximum flow bounds what an index may gain
     meter_size: Mapped[str | None] = mapped_column(String(16))
-    building: Mapped[Building] = relationship(back_populates="equipment")
-    parent: Mapped[Equipment | None] = relationship(remote_side="Equipment.id")
+    building: Mapped["Building"] = relationship(back_populates="equipment")
+    parent: Mapped["Equipment | None"] = relationship(remote_side="Equipment.id")
 
 
 class Channel(Base):
@@ -184,10 +186,10 @@ class Channel(Base):
     # plausibility: the most power an increment may imply, and from when readings may exist
     max_kw: Mapped[float | None] = mapped_column(Float)
     installed_on: Mapped[dt.date | None] = mapped_column(Date)
-    building: Mapped[Building | None] = relationship(back_populates="channels")
-    station: Mapped[Station | None] = relationship(back_populates="channels")
-    equipment: Mapped[Equipment | None] = relationship()
-    room: Mapped[Room | None] = relationship()
+    building: Mapped["Building | None"] = relationship(back_populates="channels")
+    station: Mapped["Station | None"] = relationship(back_populates="channels")
+    equipment: Mapped["Equipment | None"] = relationship()
+    room: Mapped["Room | None"] = relationship()
 
 
 class ConversionFactor(Base):
@@ -240,7 +242,7 @@ class ImportBatch(Base):
     reverted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reverted_by: Mapped[str | None] = mapped_column(String(64))
     revert_reason: Mapped[str | None] = mapped_column(Text)
-    rejected: Mapped[list[RejectedRow]] = relationship(
+    rejected: Mapped[list["RejectedRow"]] = relationship(
         back_populates="batch", order_by="RejectedRow.line_no"
     )
 
@@ -253,7 +255,7 @@ class RejectedRow(Base):
     line_no: Mapped[int | None] = mapped_column(Integer)
     raw: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
-    batch: Mapped[ImportBatch] = relationship(back_populates="rejected")
+    batch: Mapped["ImportBatch"] = relationship(back_populates="rejected")
 
 
 class Reading(Base):
@@ -389,7 +391,7 @@ class User(Base):
     # kept in the web session: sign-out, a password reset or a deactivation increments it, and
     # every cookie carrying an older value is dead (`carnet.users.end_sessions`)
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    contract: Mapped[Contract | None] = relationship()
+    contract: Mapped["Contract | None"] = relationship()
 
 
 @event.listens_for(User.active, "set", active_history=True)
@@ -428,8 +430,8 @@ class Contract(Base):
     nb_revision_pct_two_seasons: Mapped[float] = mapped_column(Float, default=8.0)
     ical_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     terms: Mapped[dict | None] = mapped_column(JSON)  # any further term, kept verbatim
-    station: Mapped[Station | None] = relationship()
-    buildings: Mapped[list[ContractBuilding]] = relationship(back_populates="contract")
+    station: Mapped["Station | None"] = relationship()
+    buildings: Mapped[list["ContractBuilding"]] = relationship(back_populates="contract")
 
 
 class ContractBuilding(Base):
@@ -447,9 +449,9 @@ class ContractBuilding(Base):
     q_ecs_mwh_per_m3: Mapped[float | None] = mapped_column(Float)
     reference_year: Mapped[int | None] = mapped_column(Integer)  # Décret tertiaire
     reference_kwh: Mapped[float | None] = mapped_column(Float)
-    contract: Mapped[Contract] = relationship(back_populates="buildings")
-    building: Mapped[Building] = relationship()
-    channel: Mapped[Channel | None] = relationship(foreign_keys=[channel_id])
+    contract: Mapped["Contract"] = relationship(back_populates="buildings")
+    building: Mapped["Building"] = relationship()
+    channel: Mapped["Channel | None"] = relationship(foreign_keys=[channel_id])
 
 
 class Adjustment(Base):
@@ -495,10 +497,10 @@ class LogbookEntry(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    building: Mapped[Building] = relationship()
-    equipment: Mapped[Equipment | None] = relationship()
-    room: Mapped[Room | None] = relationship()
-    attachments: Mapped[list[Attachment]] = relationship(back_populates="entry")
+    building: Mapped["Building"] = relationship()
+    equipment: Mapped["Equipment | None"] = relationship()
+    room: Mapped["Room | None"] = relationship()
+    attachments: Mapped[list["Attachment"]] = relationship(back_populates="entry")
 
 
 class Attachment(Base):
@@ -512,7 +514,7 @@ class Attachment(Base):
     path: Mapped[str] = mapped_column(String(500))  # relative to CARNET_HOME
     uploaded_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    entry: Mapped[LogbookEntry] = relationship(back_populates="attachments")
+    entry: Mapped["LogbookEntry"] = relationship(back_populates="attachments")
 
 
 class Obligation(Base):
@@ -530,8 +532,8 @@ class Obligation(Base):
     next_due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     notes: Mapped[str | None] = mapped_column(Text)
-    building: Mapped[Building] = relationship()
-    equipment: Mapped[Equipment | None] = relationship()
+    building: Mapped["Building"] = relationship()
+    equipment: Mapped["Equipment | None"] = relationship()
 
 
 class Booking(Base):
@@ -551,7 +553,7 @@ class Booking(Base):
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    room: Mapped[Room] = relationship()
+    room: Mapped["Room"] = relationship()
 
 
 class ScheduleView(Base):

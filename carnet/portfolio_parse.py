@@ -10,8 +10,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from carnet.portfolio_schema import (
     BOOLEAN,
     DATE,
@@ -201,6 +199,8 @@ def _check_unique(clean: dict[str, list[dict]], problems: list[str]) -> None:
 
 
 def read_portfolio_file(path: str | Path) -> Any:
+    import yaml  # here: the import checks use this module's limits without reading a file
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -1,7 +1,8 @@
 """`carnet settle`, `carnet baseline`, `carnet adjust`, `carnet adjustments`: the contract engine.
 
 Tables are French (decimal commas); `--json` is for other tools: dots, euros as strings with two
-decimals, field names stable (new fields may be added, none renamed).
+decimals, field names stable (new fields may be added, none renamed). The record, pandas and the
+contract engine are imported by the handlers: `carnet settle --help` loads none of them.
 """
 
 from __future__ import annotations
@@ -12,17 +13,8 @@ import json
 import math
 import os
 
-import numpy as np
-import pandas as pd
-from sqlalchemy import select
-
-from carnet import db
-from carnet.adjustments import ADJUSTMENT_KINDS, AdjustmentError, add_adjustment, list_adjustments
-from carnet.models import User
-from carnet.roles import can
-from carnet.timeutil import fr_date, parse_local_date
+from carnet.adjustment_kinds import ADJUSTMENT_KINDS
 from carnet_cli.main import CliError
-from contract.regularisation import settlement_payload
 
 
 def register(sub) -> None:
@@ -102,6 +94,8 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
 
 
 def _engine():
+    from carnet import db
+
     return db.get_engine()
 
 
@@ -110,6 +104,8 @@ def _engine():
 
 def settlement_json(report) -> dict:
     """The settle payload (`contract.regularisation.settlement_payload`: what a close stores)."""
+    from contract.regularisation import settlement_payload
+
     return settlement_payload(report)
 
 
@@ -160,6 +156,7 @@ def _settle(args) -> int:
 
 def _print_settlement(payload: dict, records: list[dict], total: dict, comfort) -> None:
     """The French table of a settlement, from the live report's records or the signed ones."""
+    from carnet.timeutil import fr_date
     from contract.degree_days import METHOD_LABELS_FR
     from contract.settlement import ALERT_LABELS_FR
 
@@ -245,6 +242,8 @@ def _month_comfort(contract_code: str, month: str) -> list[dict]:
 
 
 def _date(text: str) -> dt.date:
+    from carnet.timeutil import parse_local_date
+
     try:
         return parse_local_date(text)
     except ValueError as exc:
@@ -262,6 +261,8 @@ def _period(text: str) -> tuple[dt.date, dt.date]:
 
 
 def baseline_json(report) -> dict:
+    import numpy as np
+
     from contract.baseline.savings import normal_year_kwh, typical_year_temperatures
 
     m, s = report.model, report.savings
@@ -327,6 +328,7 @@ def baseline_json(report) -> dict:
 
 def _baseline(args) -> int:
     from carnet.frames import baseline_frames
+    from carnet.timeutil import fr_date
     from contract import fit_baseline
 
     baseline, reporting = _period(args.baseline), _period(args.reporting)
@@ -395,6 +397,13 @@ def _baseline(args) -> int:
 
 
 def _adjust(args) -> int:
+    from sqlalchemy import select
+
+    from carnet import db
+    from carnet.adjustments import AdjustmentError, add_adjustment
+    from carnet.models import User
+    from carnet.roles import can
+
     author = args.author or os.environ.get("CARNET_USER") or getpass.getuser()
     with db.session_scope(_engine()) as session:
         user = session.scalar(select(User).where(User.login == author))
@@ -454,7 +463,12 @@ def _adjustment_json(adj, building_code: str) -> dict:
 
 
 def _adjustments(args) -> int:
+    import pandas as pd
+
+    from carnet import db
+    from carnet.adjustments import list_adjustments
     from carnet.models import Building, ContractBuilding
+    from carnet.timeutil import fr_date
 
     with db.session_scope(_engine()) as session:
         rows = []
@@ -533,6 +547,7 @@ def _closing_call(func, *a, **kw):
 
 
 def _close(args) -> int:
+    from carnet import db
     from carnet.periods import close_period
     from contract.periods import RULES
 

@@ -18,7 +18,6 @@ import pandas as pd
 from sqlalchemy import select
 
 from carnet import db
-from carnet.bookings import parse_local_datetime
 from carnet.models import Channel, User
 from carnet.quarantine import (
     STATUS_LABELS_FR,
@@ -31,7 +30,6 @@ from carnet.quarantine import (
 from carnet.timeutil import fr_date
 from carnet_cli.main import CliError
 from dashboards.fmt import fr_unit
-from ingest.plausibility import decide, recheck_held
 
 
 def register(sub) -> None:
@@ -154,6 +152,8 @@ def _list(args) -> int:
 
 
 def _decide(args) -> int:
+    from ingest.plausibility import decide
+
     engine = db.get_engine()
     actor = _actor(args.user)
     try:
@@ -174,6 +174,9 @@ def _decide(args) -> int:
 
 
 def _meter_replace(args) -> int:
+    from carnet.bookings import parse_local_datetime
+    from ingest.plausibility import recheck_held
+
     engine = db.get_engine()
     actor = _actor(args.user)
     try:

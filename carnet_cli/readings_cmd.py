@@ -1,16 +1,18 @@
-"""`carnet readings CHANNEL`: any figure on a page can be checked from a shell."""
+"""`carnet readings CHANNEL`: any figure on a page can be checked from a shell.
+
+pandas and the record are imported by the handler, not here: `carnet readings --help` costs
+no more than the parser (tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from carnet.db import get_engine
-from carnet.queries import UnknownChannel, daily_frame, monthly_frame, readings_frame
-from carnet.timeutil import parse_local_date
 from carnet_cli.main import CliError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def register(sub) -> None:
@@ -29,6 +31,10 @@ def register(sub) -> None:
 
 
 def _readings(args) -> int:
+    from carnet.db import get_engine
+    from carnet.queries import UnknownChannel, daily_frame, monthly_frame, readings_frame
+    from carnet.timeutil import parse_local_date
+
     try:
         day_from = parse_local_date(args.day_from) if args.day_from else None
         day_to = parse_local_date(args.day_to) if args.day_to else None
@@ -49,6 +55,8 @@ def _readings(args) -> int:
 
 
 def _machine(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     out = frame.copy()
     if "time_local" in out:
         out["ts"] = pd.to_datetime(out["ts"], unit="s", utc=True).map(lambda t: t.isoformat())
@@ -71,6 +79,8 @@ def write_frame(frame: pd.DataFrame, fmt: str, stream) -> None:
 
 
 def _fr_cell(value) -> str:
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, bool):

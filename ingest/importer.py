@@ -255,26 +255,6 @@ def _run_batch(engine: Engine, report: BatchReport, job: _Job) -> None:
 # --- reading batches back ----------------------------------------------------------------------
 
 
-def list_batches(engine: Engine, limit: int = 50, user: str | None = None) -> pd.DataFrame:
-    """File batches, most recent first, with their owner and how they were reverted."""
-    query = (
-        "SELECT id, source, format, status, user_login, started_at, finished_at, rows_read,"
-        " rows_inserted, rows_updated, rows_unchanged, rows_rejected, sha256, message,"
-        " rows_quarantined, host, pid, reverted_at, reverted_by, revert_reason"
-        " FROM import_batch WHERE origin = 'csv'"
-    )
-    params: dict = {"n": int(limit)}
-    if user is not None:
-        query += " AND user_login = :u"
-        params["u"] = user
-    query += " ORDER BY id DESC LIMIT :n"
-    with engine.connect() as conn:
-        frame = pd.read_sql_query(text(query), conn, params=params)
-    for col in ("started_at", "finished_at", "reverted_at"):  # SQLite gives naive UTC text
-        frame[col] = pd.to_datetime(frame[col], utc=True, format="mixed")
-    return frame
-
-
 def batch_rejected(engine: Engine, batch_id: int) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.read_sql_query(

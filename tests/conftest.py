@@ -1,9 +1,12 @@
 """Shared fixtures: a fresh, migrated database per test on SQLite, or on PostgreSQL when
-`CARNET_TEST_DATABASE_URL` points at a server (one scratch database per test worker)."""
+`CARNET_TEST_DATABASE_URL` points at a server (one scratch database per test worker); the app
+served on it and a headless browser. Helpers that tests import are in `tests/helpers/`."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 
 import pytest
@@ -11,9 +14,7 @@ from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from carnet import db as carnet_db
-
-pytest_plugins = ["tests.browser"]
-
+from tests.helpers.browser import LiveApp, make_browser, seed_users
 
 # CI replays the same examples on every run (a failure there is reproducible, never a draw of
 # luck); locally hypothesis explores new ones and keeps the failures it finds.
@@ -72,3 +73,42 @@ def db_url(tmp_path, monkeypatch, pg_scratch_url):
 def engine(db_url):
     """A migrated engine on the test database."""
     return carnet_db.get_engine(db_url)
+
+
+@pytest.fixture
+def contract_town(engine):
+    """The small contract town of the settlement tests (`tests/helpers/contract_town.py`): its
+    channel ids and, per day, the degree days, gas and hot water it was written with."""
+    from tests.helpers.contract_town import make_town
+
+    return make_town(engine)
+
+
+@pytest.fixture
+def live_app(db_url):
+    """The app on the test database (`db_url`), served by waitress in a background thread on a
+    free loopback port, with one user per role. Seed data through `live_app.engine`."""
+    from dashboards.app import create_app
+    from dashboards.server import BackgroundServer
+
+    engine = carnet_db.get_engine(db_url)
+    user_ids = seed_users(engine)
+    app = create_app(db_url)
+    server = BackgroundServer(app.server)
+    live = LiveApp(url=server.url, database_url=db_url, engine=engine, dash=app, user_ids=user_ids)
+    try:
+        yield live
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium, one per test module (sign in again in each test)."""
+    profile = tempfile.mkdtemp(prefix="carnet-chromium-")
+    driver = make_browser(profile)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

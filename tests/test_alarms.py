@@ -4,7 +4,6 @@ logbook, the device's return to normal closes it (or keeps it closed); and who m
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 
@@ -28,14 +27,10 @@ from carnet.models import (
 )
 from carnet.work_orders import close_work_order, create_work_order, work_orders_frame
 from carnet_cli.main import main as cli_main
-from ingest.modbus.config import parse_config
-from ingest.modbus.poller import Poller
-from tests.modbus_sim import FakeDevice, ThreadedServer
+from tests.helpers.alarm_site import PDF, T0, Site
+from tests.helpers.modbus_sim import ThreadedServer
 
 KEY = "GW-MAIRIE/10/fault_code"
-PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-FAST = {"timeout_s": 0.2, "retries": 0}
-T0 = 1_764_000_000
 
 
 def town(engine) -> dict:
@@ -84,32 +79,6 @@ def town(engine) -> dict:
             "other": Actor("exploitant2", "contractor", b.id),
             "agent": Actor("agent", "agent"),
         }
-
-
-class Site:
-    """The boiler's controller on a real Modbus server; `poll(code)` is one poll of a poller
-    started afresh (as after a restart), at the next minute."""
-
-    def __init__(self):
-        self.boiler = FakeDevice(10)
-        self.t = T0
-
-    def poll(self, code: int, server: ThreadedServer) -> None:
-        self.boiler.set("holding", 20, [code])
-        gw = {
-            "code": "GW-MAIRIE",
-            "host": "127.0.0.1",
-            "port": server.port,
-            **FAST,
-            "devices": [{"unit": 10, "map": "generic-boiler", "channels": {"fault_code": "DEF"}}],
-        }
-        poller = Poller(parse_config({"gateways": [gw]}, "site.yaml"), clock=lambda: self.t)
-        try:
-            asyncio.run(poller.poll_once())
-            asyncio.run(poller.flush())
-        finally:
-            poller.close()
-        self.t += 60
 
 
 def alarms(engine) -> list[Alarm]:

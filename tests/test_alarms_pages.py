@@ -12,8 +12,8 @@ from carnet.alarms import open_episode
 from carnet.db import get_engine, session_scope
 from carnet.models import Alarm, Equipment
 from dashboards.app import create_app
-from tests.carnet_web_seed import OTHER_PASSWORD, seed_carnet
-from tests.test_dashboards_auth import body, callback, sign_in, signed_in_client
+from tests.helpers.carnet_web_seed import OTHER_PASSWORD, seed_carnet
+from tests.helpers.web_client import body, callback, sign_in, signed_in_client
 
 T0 = 1_764_000_000
 

@@ -12,7 +12,7 @@ from carnet.attachments import MAX_BYTES, AttachmentError, add_attachment, open_
 from carnet.config import carnet_home
 from carnet.db import session_scope
 from carnet.logbook import add_entry
-from tests.carnet_town import make_town
+from tests.helpers.carnet_town import make_town
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 32

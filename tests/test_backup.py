@@ -18,19 +18,17 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-import sys
 import tarfile
 import threading
 import time
 import tracemalloc
-import uuid
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Boolean, Float, Integer, create_engine, inspect, select, text
+from sqlalchemy import select, text
 
 from carnet import db as carnet_db
 from carnet.attachments import add_attachment
@@ -41,105 +39,22 @@ from carnet.models import User
 from carnet.portfolio import load_portfolio
 from carnet.restore import read_manifest
 from carnet.timeutil import TZ_NAME, to_epoch
+from tests.helpers.backup_support import (
+    CARNET,
+    SENTINEL,
+    Targets,
+    cli,
+    finance_json,
+    read_tables,
+    settle_json,
+)
+from tests.helpers.wait import until
 
-CARNET = str(Path(sys.executable).with_name("carnet"))
 CONTRACT = "TEST-CONTRAT"
 SEASON = "2025-2026"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 POLLER_YAML = "gateways: []\n"
-SENTINEL = -1.2345e300  # NULL in numeric columns, so that merges match NULL with NULL
-
-
-# --- helpers shared with tests/test_migrations_upgrade.py ----------------------------------
-
-
-def cli(home: Path, url: str, *args: str, env_extra: dict | None = None):
-    """`carnet ARGS` in its own process on the home and database given."""
-    env = dict(os.environ, CARNET_HOME=str(home), CARNET_DATABASE_URL=url, **(env_extra or {}))
-    return subprocess.run(
-        [CARNET, *args], env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-
-
-def settle_json(home: Path, url: str, contract: str, season: str, as_of: str) -> dict:
-    proc = cli(home, url, "settle", "--contract", contract, "--season", season,
-               "--as-of", as_of, "--json")  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
-def finance_json(home: Path, url: str, contract: str, month: str) -> list:
-    proc = cli(home, url, "export", "finance", "--contract", contract, "--month", month, "--json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
-class Targets:
-    """Empty databases (SQLite files, or scratch PostgreSQL databases dropped at the end) of
-    the same kind as the test database, each with an empty home."""
-
-    def __init__(self, tmp_path: Path, source_url: str):
-        self.tmp = tmp_path
-        self.pg = source_url.startswith("postgresql")
-        self.created: list[str] = []
-        base = os.environ.get("CARNET_TEST_DATABASE_URL", "")
-        self.admin = (
-            create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-            if self.pg else None
-        )  # fmt: skip
-        self.base = base
-
-    def new(self, name: str) -> tuple[Path, str]:
-        home = self.tmp / f"{name}-home"
-        home.mkdir()
-        if not self.pg:
-            return home, f"sqlite:///{self.tmp / f'{name}.sqlite'}"
-        db_name = f"carnet_test_{uuid.uuid4().hex[:10]}"
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-        self.created.append(db_name)
-        return home, f"{self.base.rpartition('/')[0]}/{db_name}"
-
-    def close(self) -> None:
-        carnet_db.reset_engines()
-        if self.admin is None:
-            return
-        with self.admin.connect() as conn:
-            for name in self.created:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.admin.dispose()
-
-
-def read_tables(url: str, where: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
-    """Every table (rows filtered by `where[table]` if given), rows as comparable values:
-    numbers as floats (NULL a sentinel), the rest as the driver's text (NULL "∅"), sorted by
-    every column."""
-    engine = carnet_db.make_engine(url)
-    where = where or {}
-    out = {}
-    try:
-        with engine.connect() as conn:
-            insp = inspect(conn)
-            for table in insp.get_table_names():
-                cols = insp.get_columns(table)
-                sql = f'SELECT * FROM "{table}"'
-                if table in where:
-                    sql += f" WHERE {where[table]}"
-                frame = pd.read_sql_query(text(sql), conn)
-                for col in cols:
-                    name = col["name"]
-                    if isinstance(col["type"], Integer | Float | Boolean):
-                        values = pd.to_numeric(frame[name].astype(object), errors="raise")
-                        frame[name] = values.astype("float64").fillna(SENTINEL)
-                    else:
-                        frame[name] = frame[name].astype(object).where(frame[name].notna(), "∅")
-                        frame[name] = frame[name].astype(str)
-                out[table] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
-    finally:
-        engine.dispose()
-    return out
 
 
 def rows_not_in(rows: pd.DataFrame, pool: pd.DataFrame) -> pd.DataFrame:
@@ -159,8 +74,8 @@ def build_source(engine, home: Path) -> dict[str, int]:
     two logbook attachments, the session key and a poller configuration; two more channels
     for the poller and the import. Returns channel code -> id."""
     from dashboards.app import secret_key
-    from tests.browser import seed_users
-    from tests.test_dashboard_savings import build_town
+    from tests.helpers.browser import seed_users
+    from tests.helpers.savings_town import build_town
 
     build_town(engine)
     seed_users(engine)
@@ -236,7 +151,7 @@ class PollerLoop(threading.Thread):
                 self.flushes.append({"start": start, "end": time.monotonic(),
                                      "batch_id": report.batch_id, "written": report.written})  # fmt: skip
                 k += 1
-                time.sleep(0.02)
+                self.stop.wait(0.02)
         except BaseException as exc:  # surfaced by the test
             self.error = exc
 
@@ -250,14 +165,6 @@ class PollerLoop(threading.Thread):
             if started_after is not None and f["start"] > started_after:
                 out.add(f["batch_id"])
         return out
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def import_batch_status(engine) -> str | None:
@@ -307,8 +214,10 @@ def test_backup_during_an_import_and_the_poller_restores_a_consistent_snapshot(
     importer = subprocess.Popen([CARNET, "import", str(import_file)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        wait_for(lambda: len(poller.batches(ended_before=time.monotonic())) >= 3, 60, "poller")
-        wait_for(lambda: import_batch_status(engine) == "running", 60, "the import's batch")
+        until(
+            lambda: len(poller.batches(ended_before=time.monotonic())) >= 3, 60, "3 poller flushes"
+        )
+        until(lambda: import_batch_status(engine) == "running", 60, "the import's batch running")
         archive = tmp_path / "sauvegardes" / "nuit.carnet"
         started = time.monotonic()
         done = cli(home, db_url, "backup", str(archive))
@@ -317,7 +226,11 @@ def test_backup_during_an_import_and_the_poller_restores_a_consistent_snapshot(
         assert "sauvegarde écrite" in done.stdout
         # the backup really ran while the import was writing: it is still running now
         assert importer.poll() is None, "the import ended before the backup: make it larger"
-        wait_for(lambda: len(poller.batches(started_after=ended)) >= 2, 180, "later polls")
+        until(
+            lambda: len(poller.batches(started_after=ended)) >= 2,
+            180,
+            "2 poller flushes after the backup",
+        )
     finally:
         poller.stop.set()
         poller.join(120)

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ from sqlalchemy import create_engine, insert, text
 
 from carnet.models import ImportBatch
 from ingest.importer import CHUNK_LINES, import_file
-from tests.ingest_support import count, load_samples
+from tests.helpers.ingest_support import count, load_samples
+from tests.helpers.wait import until
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "carnet-test-enfant"  # application_name of the child processes' PostgreSQL sessions
@@ -105,17 +105,16 @@ def _sessions_gone(db_url: str) -> None:
     if not db_url.startswith("postgresql"):
         return
     admin = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+
+    def sessions_left() -> int:
+        with admin.connect() as conn:
+            return conn.execute(
+                text("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = :a"),
+                {"a": APP},
+            ).scalar()
+
     try:
-        for _ in range(200):
-            with admin.connect() as conn:
-                left = conn.execute(
-                    text("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = :a"),
-                    {"a": APP},
-                ).scalar()
-            if not left:
-                return
-            time.sleep(0.05)
-        raise AssertionError("la session du processus tué est restée ouverte")
+        until(lambda: not sessions_left(), 10, "la fermeture de la session du processus tué")
     finally:
         admin.dispose()
 
@@ -210,12 +209,12 @@ def test_killed_import_is_accounted_for(town, db_url, files, stage, sig, next_co
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
+    def reached() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"le processus s'est arrêté : {proc.communicate()}")
-        assert time.monotonic() < deadline, "étape jamais atteinte"
-        time.sleep(0.05)
+        return path.exists()
+
+    until(reached, timeout_s, f"l'étape {path.name}")
 
 
 def test_same_file_twice_at_once_one_works_the_other_says_in_progress(

@@ -19,7 +19,7 @@ from carnet.models import AuditEvent, ClosedPeriod, Contract, ImportBatch, Logbo
 from carnet.store import write_readings
 from carnet_cli.main import main
 from ingest.importer import import_file
-from tests.ingest_support import SAMPLES, count, load_samples
+from tests.helpers.ingest_support import SAMPLES, count, load_samples
 
 T0 = pd.Timestamp("2024-12-02T00:00:00Z")
 

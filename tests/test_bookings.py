@@ -12,7 +12,7 @@ from sqlalchemy import select
 from carnet import bookings as bk
 from carnet.db import session_scope
 from carnet.models import AuditEvent, Booking
-from tests.booking_town import MANAGER, PROGRAMMER, make_town
+from tests.helpers.booking_town import MANAGER, PROGRAMMER, make_town
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -16,7 +16,7 @@ from carnet.db import get_engine, session_scope
 from carnet.models import Booking, Building, Channel, Contract, ContractBuilding, Room
 from carnet.store import write_readings
 from dashboards.app import create_app
-from tests.browser import CONTRACT_CODE, dash_callback_payload, password_of, seed_users
+from tests.helpers.browser import CONTRACT_CODE, dash_callback_payload, password_of, seed_users
 
 PARIS = ZoneInfo("Europe/Paris")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

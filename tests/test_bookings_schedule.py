@@ -14,7 +14,7 @@ from carnet import heating_schedule as hs
 from carnet.db import session_scope
 from carnet.models import Booking, User
 from carnet_cli.main import main
-from tests.booking_town import PROGRAMMER, make_town
+from tests.helpers.booking_town import PROGRAMMER, make_town
 
 PARIS = ZoneInfo("Europe/Paris")
 

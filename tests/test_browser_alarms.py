@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from carnet.db import session_scope
 from carnet.models import Alarm, Attachment, Channel, Equipment, LogbookEntry, WorkOrder
-from tests.browser import password_of, sign_in, wait_for
-from tests.carnet_web_seed import OTHER_PASSWORD, seed_carnet
-from tests.modbus_sim import ThreadedServer
-from tests.test_alarms import PDF, Site
+from tests.helpers.alarm_site import PDF, Site
+from tests.helpers.browser import password_of, sign_in, wait_for
+from tests.helpers.carnet_web_seed import OTHER_PASSWORD, seed_carnet
+from tests.helpers.modbus_sim import ThreadedServer
 
 pytestmark = pytest.mark.browser
 

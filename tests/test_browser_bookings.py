@@ -16,7 +16,7 @@ from sqlalchemy import select
 from carnet import bookings as bk
 from carnet.db import session_scope
 from carnet.models import Booking, Building, Contract, ContractBuilding, Room
-from tests.browser import CONTRACT_CODE, password_of, sign_in, wait_for
+from tests.helpers.browser import CONTRACT_CODE, password_of, sign_in, wait_for
 
 pytestmark = pytest.mark.browser
 PARIS = ZoneInfo("Europe/Paris")

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from carnet.db import session_scope
 from carnet.models import Attachment, Building, LogbookEntry
-from tests.browser import password_of, sign_in, wait_for
-from tests.carnet_web_seed import seed_carnet
+from tests.helpers.browser import password_of, sign_in, wait_for
+from tests.helpers.carnet_web_seed import seed_carnet
 
 pytestmark = pytest.mark.browser
 

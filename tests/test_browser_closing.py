@@ -5,7 +5,6 @@ finance officer none on the finance page, and a forged close callback is refused
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from decimal import Decimal
 
@@ -22,7 +21,7 @@ from carnet.timeutil import TZ_NAME
 from contract.finance_table import french
 from dashboards.finances_data import finance_month
 from dashboards.fmt import fr_eur
-from tests.browser import (
+from tests.helpers.browser import (
     CONTRACT_CODE,
     dash_callback_payload,
     http_session,
@@ -30,26 +29,9 @@ from tests.browser import (
     sign_in,
     wait_for,
 )
-from tests.savings_town import TownBuilding, make_town
+from tests.helpers.closing_town import seed
 
 pytestmark = pytest.mark.browser
-
-
-def _season_start_year() -> int:
-    """The last heating season that is over (its months are complete whatever today is)."""
-    today = pd.Timestamp.now(tz=TZ_NAME).date()
-    return (today.year if today.month >= 10 else today.year - 1) - 1
-
-
-def seed(engine) -> tuple[str, str]:
-    year = _season_start_year()
-    buildings = [
-        TownBuilding("ECOLE-A", "École A", 3.0, CONTRACT_CODE, 60.0),
-        TownBuilding("MAIRIE-A", "Mairie A", 2.0, CONTRACT_CODE, 40.0),
-    ]
-    make_town(engine, buildings, dt.date(year, 10, 1), dt.date(year, 11, 30),
-              dt.date(year - 1, 7, 1), dt.date(year, 10, 1))  # fmt: skip
-    return f"{year}-10", f"{year}-{year + 1}"
 
 
 def closed_rows(engine) -> list[ClosedPeriod]:

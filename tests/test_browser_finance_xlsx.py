@@ -17,8 +17,8 @@ from carnet.db import session_scope
 from carnet.models import Contract
 from dashboards.finances_data import finance_month
 from ingest.importer import import_file
-from tests.browser import CONTRACT_CODE, http_session, password_of, sign_in, wait_for
-from tests.test_browser_closing import seed
+from tests.helpers.browser import CONTRACT_CODE, http_session, password_of, sign_in, wait_for
+from tests.helpers.closing_town import seed
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import password_of, sign_in, wait_for
-from tests.seed import LAST, TOWN, seed_town
+from tests.helpers.browser import password_of, sign_in, wait_for
+from tests.helpers.seed import LAST, TOWN, seed_town
 
 pytestmark = pytest.mark.browser
 

@@ -16,9 +16,15 @@ from selenium.webdriver.support.ui import WebDriverWait
 from carnet.db import session_scope
 from carnet.models import ImportBatch, QuarantinedReading
 from ingest.importer import import_file
-from tests.browser import dash_callback_payload, http_session, password_of, sign_in, wait_for
-from tests.seed import epoch, seed_town
-from tests.test_imports_review_page import audit_of, hold_readings, quarantine_row, stored
+from tests.helpers.browser import (
+    dash_callback_payload,
+    http_session,
+    password_of,
+    sign_in,
+    wait_for,
+)
+from tests.helpers.held_readings import audit_of, hold_readings, quarantine_row, stored
+from tests.helpers.seed import epoch, seed_town
 
 pytestmark = pytest.mark.browser
 

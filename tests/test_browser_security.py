@@ -13,8 +13,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import CONTRACT_CODE, make_browser, password_of, sign_in, wait_for
-from tests.savings_town import TownBuilding, make_town
+from tests.helpers.browser import CONTRACT_CODE, make_browser, password_of, sign_in, wait_for
+from tests.helpers.savings_town import TownBuilding, make_town
 
 pytestmark = pytest.mark.browser
 

@@ -1,10 +1,13 @@
 """The CLI starts light: `carnet --help` is written from the command table without importing a
-command module (nor pandas or SQLAlchemy), `carnet CMD` imports only CMD's module, no password is
-hashed at import, and Alembic runs only when the database is not at the head revision."""
+command module (nor pandas or SQLAlchemy), `carnet CMD` imports only CMD's module and a command's
+`--help` none of what its handler needs, a command loads what it uses and no more (checked in
+modules, not seconds), no password is hashed at import, and Alembic runs only when the database
+is not at the head revision."""
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import subprocess
@@ -52,7 +55,64 @@ def test_a_command_imports_only_its_module():
     modules = _modules_after(
         "from carnet_cli.main import build_parser\nbuild_parser(['batches'])\n"
     )
-    assert set(COMMAND_MODULES) & modules == {"carnet_cli.import_cmd"}
+    assert set(COMMAND_MODULES) & modules == {"carnet_cli.batches_cmd"}
+
+
+def _command_modules(*argv: str) -> set[str]:
+    """The modules `carnet ARGV` holds when done, run as the console script runs it (in a fresh
+    interpreter, on the test database and home of the environment)."""
+    return _modules_after(
+        "import sys\nfrom carnet_cli.main import main\n"
+        f"sys.argv = ['carnet', *{list(argv)!r}]\n"
+        "try:\n    status = main()\nexcept SystemExit as exit_:\n    status = exit_.code\n"
+        "assert status == 0, status\n"
+    )
+
+
+# what no command below needs: the dashboards, Modbus, spreadsheets, migrations, YAML files
+NOT_FOR_THESE = {"dash", "plotly", "flask", "pymodbus", "openpyxl", "alembic", "yaml"}
+
+
+@pytest.mark.parametrize("command", [["readings", "--help"], ["settle", "--help"]])
+def test_a_commands_help_loads_neither_pandas_nor_sqlalchemy_nor_the_record(command):
+    modules = _command_modules(*command)
+    assert not {"pandas", "numpy", "sqlalchemy", "contract", "ingest"} & _top(modules)
+    assert not {name for name in modules if name.startswith("carnet.")} - {
+        "carnet.adjustment_kinds"
+    }
+
+
+def test_batches_loads_the_record_but_no_reader_dashboard_or_migration(engine):
+    modules = _command_modules("batches")
+    assert {"carnet.batches", "carnet.models", "pandas", "sqlalchemy"} <= modules
+    assert not (NOT_FOR_THESE | {"ingest", "contract", "dashboards"}) & _top(modules)
+
+
+def test_quarantine_list_loads_no_check_reader_dashboard_or_migration(engine):
+    modules = _command_modules("quarantine", "list")
+    assert {"carnet.quarantine", "carnet.models"} <= modules
+    assert not (NOT_FOR_THESE | {"ingest", "contract"}) & _top(modules)
+
+
+def test_the_console_script_freezes_its_start_up_for_the_collector_then_collects():
+    script = (
+        "import gc, sys\nfrom carnet_cli.main import main\n"
+        "sys.argv = ['carnet', 'settle', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "True True"
+
+
+def test_main_called_with_an_argv_leaves_the_collector_alone(capsys):
+    frozen = gc.get_freeze_count()
+    with pytest.raises(SystemExit):
+        main(["settle", "--help"])
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
 
 
 def test_no_password_is_hashed_at_import():

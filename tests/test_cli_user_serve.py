@@ -9,7 +9,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -19,7 +18,8 @@ from werkzeug.security import check_password_hash
 from carnet.db import get_engine, session_scope
 from carnet.models import User
 from carnet_cli.main import main
-from tests.browser import CONTRACT_CODE, seed_users
+from tests.helpers.browser import CONTRACT_CODE, seed_users
+from tests.helpers.wait import until
 
 SECRET = "un-secret-de-test-42"
 
@@ -92,18 +92,18 @@ def test_carnet_serve_runs_waitress_and_signs_in(db_url):
         line = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/" in line
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
+
+        def answer() -> requests.Response | None:
             try:
-                response = requests.get(base + "/", allow_redirects=False, timeout=5)
-                break
+                return requests.get(base + "/", allow_redirects=False, timeout=5)
             except requests.ConnectionError:
-                assert time.monotonic() < deadline, "carnet serve did not answer"
-                time.sleep(0.2)
+                return None
+
+        response = until(answer, 20, f"carnet serve answering on {base}/", interval_s=0.2)
         assert response.status_code == 302 and "/connexion" in response.headers["Location"]
         assert "Werkzeug" not in response.headers.get("Server", "")
         assert response.headers.get("Server") == "carnet"  # waitress, with our ident
-        from tests.browser import http_session, password_of
+        from tests.helpers.browser import http_session, password_of
 
         http = http_session(base, "gestionnaire", password_of("gestionnaire"))
         assert http.get(base + "/portefeuille", timeout=10).status_code == 200

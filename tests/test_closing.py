@@ -1,7 +1,7 @@
 """Closing a month: the signed figures of `carnet settle --json` and `carnet export finance`
 stay byte for byte what they were after a later import, a weather correction and an adjustment,
 which wait as a pending regularisation instead (SQLite and PostgreSQL, the small town of
-tests/test_contract_cli.py: October 2025, two buildings, daily index readings)."""
+tests/helpers/contract_town.py: October 2025, two buildings, daily index readings)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from carnet.models import (
 )
 from carnet.store import write_readings
 from carnet.timeutil import TZ_NAME, local_midnight_epoch
-from tests.test_contract_cli import DAYS, run, town  # noqa: F401 - fixture
+from tests.helpers.cli import run
 
 SEASON = "2025-2026"
 MONTH = "2025-10"
@@ -63,8 +63,8 @@ def midnight_iso(day: str) -> str:
     return pd.Timestamp(day).tz_localize(TZ_NAME).isoformat()
 
 
-def test_periods_touched_and_split_name_the_closed_month(town, engine, capsys):  # noqa: F811
-    ids = town["ids"]
+def test_periods_touched_and_split_name_the_closed_month(contract_town, engine, capsys):
+    ids = contract_town["ids"]
     assert close(capsys, "--month", MONTH, "--user", "gestionnaire")[0] == 0
     stamps = local_midnight_epoch(pd.date_range("2025-09-30", "2025-11-02", freq="D"))
     frame = pd.concat(
@@ -90,7 +90,7 @@ def test_periods_touched_and_split_name_the_closed_month(town, engine, capsys): 
 
 
 def test_closed_month_is_byte_identical_after_import_weather_and_adjustment(
-    town,  # noqa: F811
+    contract_town,
     engine,
     tmp_path,
     capsys,
@@ -123,7 +123,7 @@ def test_closed_month_is_byte_identical_after_import_weather_and_adjustment(
     )
     assert f"Mois {MONTH} arrêté le" in table_before and "chiffres signés" in table_before
 
-    ids = town["ids"]
+    ids = contract_town["ids"]
     with engine.connect() as conn:
         stored_gas = conn.execute(
             select(Reading.ts, Reading.value)
@@ -213,7 +213,7 @@ def test_closed_month_is_byte_identical_after_import_weather_and_adjustment(
     assert status == 0 and "octobre 2025" in table and "MWh PCI" in table
 
 
-def test_closing_is_refused_twice_in_progress_and_for_others(town, engine, capsys):  # noqa: F811
+def test_closing_is_refused_twice_in_progress_and_for_others(contract_town, engine, capsys):
     assert close(capsys, "--month", MONTH, "--user", "gestionnaire")[0] == 0
     status, out = close(capsys, "--month", MONTH, "--user", "gestionnaire")
     assert status == 2 and "déjà arrêté" in out
@@ -232,7 +232,7 @@ def test_closing_is_refused_twice_in_progress_and_for_others(town, engine, capsy
         assert s.scalar(select(func.count()).select_from(ClosedPeriod)) == 1
 
 
-def test_season_close_covers_its_months(town, engine, tmp_path, capsys):  # noqa: F811
+def test_season_close_covers_its_months(contract_town, engine, tmp_path, capsys):
     csv_live = finance_csv(capsys, tmp_path, "live.csv")
     status, out = close(capsys, "--season", SEASON, "--user", "gestionnaire")
     assert status == 0, out
@@ -255,7 +255,7 @@ def test_season_close_covers_its_months(town, engine, tmp_path, capsys):  # noqa
     assert all("arrêté le" in r for r in closed[1:])
     # a new reading of the season's station waits
     ts = int(local_midnight_epoch([dt.date(2026, 1, 5)])[0])
-    counts = write_readings(engine, pd.DataFrame({"channel_id": [town["ids"]["TN"]], "ts": [ts],
+    counts = write_readings(engine, pd.DataFrame({"channel_id": [contract_town["ids"]["TN"]], "ts": [ts],
                                                   "value": [2.5]}))  # fmt: skip
     assert counts.held == 1 and counts.inserted == 0
     assert [p.period for p in counts.held_periods] == [SEASON]
@@ -265,12 +265,12 @@ def test_season_close_covers_its_months(town, engine, tmp_path, capsys):  # noqa
     )
 
 
-def test_split_closed_costs_a_few_queries_whatever_the_rows(town, engine, capsys):  # noqa: F811
+def test_split_closed_costs_a_few_queries_whatever_the_rows(contract_town, engine, capsys):
     """Vectorised: a million readings are split with the same statements as ten."""
     from sqlalchemy import event
 
     assert close(capsys, "--month", MONTH, "--user", "gestionnaire")[0] == 0
-    ids = np.array(list(town["ids"].values()))
+    ids = np.array(list(contract_town["ids"].values()))
     lo = int(local_midnight_epoch([dt.date(2025, 9, 1)])[0])
     n = 1_000_000
     rng = np.random.default_rng(1)

@@ -27,18 +27,8 @@ from carnet.models import (
 )
 from carnet.store import write_readings
 from carnet.timeutil import local_midnight_epoch
-from tests.test_contract_cli import (
-    DAYS,
-    DJU_REF,
-    KWH_PER_M3,
-    NB,
-    PRICE,
-    Q_ECS,
-    R,
-    costic,
-    run,
-    town,  # noqa: F401 - fixture
-)
+from tests.helpers.cli import run
+from tests.helpers.contract_town import DAYS, DJU_REF, KWH_PER_M3, NB, PRICE, Q_ECS, R, costic
 
 SEASON = "2025-2026"
 MONTH = "2025-10"
@@ -134,13 +124,13 @@ def expected_delta(town_data, closed_payload) -> dict:
 
 
 def test_pending_is_the_difference_of_two_settlements_then_reopen_and_close_again(
-    town,  # noqa: F811
+    contract_town,
     engine,
     capsys,
 ):
     close(capsys)
     signed = settle_json(capsys)
-    later_data(engine, town)
+    later_data(engine, contract_town)
     status, out = run(capsys, "adjust", "--contract", "C1", "--building", "ECOLE", "--from",
                       "2025-10-10", "--kind", "area_added", "--factor", "1.2", "--why",
                       "Extension livrée", "--author", "gestionnaire")  # fmt: skip
@@ -149,7 +139,7 @@ def test_pending_is_the_difference_of_two_settlements_then_reopen_and_close_agai
     assert p["held_rows"] == 18 and len(p["adjustment_ids"]) == 1
     got = {b["building_code"]: b for b in p["buildings"]}
     # 1. by hand, from the readings and the formulas
-    for code, exp in expected_delta(town, signed).items():
+    for code, exp in expected_delta(contract_town, signed).items():
         assert got[code]["delta_actual_mwh_pci"] == pytest.approx(exp["actual"], abs=2e-4)
         assert got[code]["delta_target_mwh_pci"] == pytest.approx(exp["target"], abs=2e-4)
         assert Decimal(got[code]["delta_bonus_cents"]) / 100 == pytest.approx(
@@ -214,7 +204,7 @@ def _read_csv(payload: bytes) -> pd.DataFrame:
                        keep_default_na=False)  # fmt: skip
 
 
-def test_book_regularisation_in_a_later_month(town, engine, tmp_path, capsys):  # noqa: F811
+def test_book_regularisation_in_a_later_month(contract_town, engine, tmp_path, capsys):
     close(capsys)
     out_oct = tmp_path / "oct.csv"
     assert run(capsys, "export", "finance", "--contract", "C1", "--month", MONTH,
@@ -225,7 +215,7 @@ def test_book_regularisation_in_a_later_month(town, engine, tmp_path, capsys):  
         s.add(batch)
         s.flush()
         batch_id = batch.id
-    later_data(engine, town, batch_id=batch_id)
+    later_data(engine, contract_town, batch_id=batch_id)
     (p,) = pending(capsys)
     status, out = run(capsys, "settle", "book", "--contract", "C1", "--month", MONTH, "--into",
                       MONTH, "--why", "x", "--user", "gestionnaire")  # fmt: skip
@@ -251,7 +241,7 @@ def test_book_regularisation_in_a_later_month(town, engine, tmp_path, capsys):  
         assert all("comptée en novembre 2025" in n for n in notes)
         # the readings are now in the record; October's signed figures did not move
         tn = s.scalar(select(Reading.value).where(
-            Reading.channel_id == town["ids"]["TN"],
+            Reading.channel_id == contract_town["ids"]["TN"],
             Reading.ts == int(local_midnight_epoch([pd.Timestamp("2025-10-05")])[0]),
         ))  # fmt: skip
         assert tn == -3.0
@@ -287,7 +277,7 @@ def test_book_regularisation_in_a_later_month(town, engine, tmp_path, capsys):  
     assert status == 2 and "choisissez un mois ouvert" in out
 
 
-def test_reopened_month_inside_closed_season_is_refused(town, engine, capsys):  # noqa: F811
+def test_reopened_month_inside_closed_season_is_refused(contract_town, engine, capsys):
     close(capsys)
     status, out = run(capsys, "settle", "close", "--contract", "C1", "--season", SEASON,
                       "--user", "gestionnaire")  # fmt: skip
@@ -295,7 +285,7 @@ def test_reopened_month_inside_closed_season_is_refused(town, engine, capsys):  
     status, out = run(capsys, "settle", "reopen", "--contract", "C1", "--month", MONTH,
                       "--why", "essai", "--user", "gestionnaire")  # fmt: skip
     assert status == 2 and "rouvrez d'abord la saison" in out
-    later_data(engine, town, held=19, updated=0)
+    later_data(engine, contract_town, held=19, updated=0)
     # nothing reached the record: both closed periods still have the inputs they signed
     listed = pending(capsys)
     assert {x["period"] for x in listed} == {MONTH, SEASON}
@@ -317,10 +307,10 @@ def test_reopened_month_inside_closed_season_is_refused(town, engine, capsys):  
         nov1 = int(local_midnight_epoch([pd.Timestamp("2025-11-01")])[0])
         assert applied.ts == nov1
         assert s.scalar(select(Reading.value).where(Reading.ts == nov1,
-                        Reading.channel_id == town["ids"]["MAIRIE-GAZ"])) == applied.value  # fmt: skip
+                        Reading.channel_id == contract_town["ids"]["MAIRIE-GAZ"])) == applied.value  # fmt: skip
 
 
-def test_a_signed_season_is_the_previous_season_of_the_next(town, engine, capsys):  # noqa: F811
+def test_a_signed_season_is_the_previous_season_of_the_next(contract_town, engine, capsys):
     """The two-season NB-revision alert reads the previous season's deviation as signed."""
     from carnet.frames import contract_terms
     from carnet.frames_settlement import settlement_frames

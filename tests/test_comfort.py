@@ -19,7 +19,7 @@ from carnet.store import write_readings
 from carnet_cli.main import main
 from contract import comfort
 from contract.comfort_report import comfort_report
-from tests.booking_town import PROGRAMMER, make_town
+from tests.helpers.booking_town import PROGRAMMER, make_town
 
 PARIS = ZoneInfo("Europe/Paris")
 KWH_PER_M3 = 10.0

@@ -1,6 +1,7 @@
 """`carnet settle`, `carnet baseline`, `carnet adjust` end to end on a small portfolio inserted
 through the ORM, readings written through `carnet.store.write_readings` (SQLite and
-PostgreSQL). Expected figures are recomputed here from the readings with plain formulas."""
+PostgreSQL). Expected figures are recomputed from the readings with plain formulas
+(`tests/helpers/contract_town.py`)."""
 
 from __future__ import annotations
 
@@ -19,158 +20,29 @@ from carnet.db import session_scope
 from carnet.models import (
     Adjustment,
     AuditEvent,
-    Building,
-    Channel,
-    Contract,
-    ContractBuilding,
     LogbookEntry,
-    Station,
-    User,
 )
 from carnet.store import write_readings
 from carnet.timeutil import local_midnight_epoch, to_epoch
-from carnet_cli.main import main
-
-S = 18.0
-NB = {"MAIRIE": 310.0, "ECOLE": 120.0}
-DJU_REF = 2450.0
-PRICE = Decimal("92.5")
-KWH_PER_M3 = 11.2
-R = 1.11
-Q_ECS = 0.06
-DAYS = pd.date_range("2025-10-01", "2025-10-31", freq="D")
-
-
-def costic(tn, tx):
-    if tx <= S:
-        return S - (tn + tx) / 2
-    if tn >= S:
-        return 0.0
-    return (S - tn) * (0.08 + 0.42 * (S - tn) / (tx - tn))
+from tests.helpers.cli import run
+from tests.helpers.contract_town import (
+    DAYS,
+    DJU_REF,
+    KWH_PER_M3,
+    NB,
+    PRICE,
+    S,
+    expected_building,
+    index_frame,
+    portfolio,
+)
 
 
 def eur(x: float) -> Decimal:
     return (Decimal(repr(float(x))) * PRICE).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def run(capsys, *argv) -> tuple[int, str]:
-    status = main(list(argv))
-    out = capsys.readouterr()
-    return status, out.out + out.err
-
-
-def portfolio(engine) -> dict[str, int]:
-    with session_scope(engine) as s:
-        st = Station(code="LESQ", name="Lille-Lesquin")
-        s.add(st)
-        s.flush()
-        ch = {}
-        for code, quantity in (("TN", "temp_min_c"), ("TX", "temp_max_c"), ("T", "temp_outdoor_c")):
-            c = Channel(code=code, station_id=st.id, quantity=quantity, kind="instant", unit="degC")
-            s.add(c)
-            ch[code] = c
-        buildings = {}
-        for code in ("MAIRIE", "ECOLE"):
-            b = Building(code=code, name=code.title(), station_id=st.id, heated_area_m2=1000)
-            s.add(b)
-            s.flush()
-            buildings[code] = b
-            gas = Channel(
-                code=f"{code}-GAZ", building_id=b.id, quantity="gas_volume_m3", kind="index",
-                unit="m3", kwh_per_unit=KWH_PER_M3,
-            )  # fmt: skip
-            s.add(gas)
-            ch[f"{code}-GAZ"] = gas
-        ecs = Channel(
-            code="ECOLE-ECS", building_id=buildings["ECOLE"].id, quantity="water_volume_m3",
-            kind="index", unit="m3",
-        )  # fmt: skip
-        s.add(ecs)
-        ch["ECOLE-ECS"] = ecs
-        s.flush()
-        contract = Contract(
-            code="C1", contractor="Thermique du Nord", kind="MTI", starts_on=dt.date(2024, 7, 1),
-            dju_method="costic", dju_base_c=S, station_id=st.id, price_eur_per_mwh_pci=PRICE,
-            pcs_pci_ratio=R, franchise_pct=2.0, savings_share_contractor=0.5,
-            savings_cap_pct=15.0, overrun_share_contractor=1.0,
-        )  # fmt: skip
-        s.add(contract)
-        s.flush()
-        s.add(
-            ContractBuilding(
-                contract_id=contract.id, building_id=buildings["MAIRIE"].id,
-                channel_id=ch["MAIRIE-GAZ"].id, nb_mwh_pci=NB["MAIRIE"], dju_ref=DJU_REF,
-            )
-        )  # fmt: skip
-        s.add(
-            ContractBuilding(
-                contract_id=contract.id, building_id=buildings["ECOLE"].id,
-                channel_id=ch["ECOLE-GAZ"].id, nb_mwh_pci=NB["ECOLE"], dju_ref=DJU_REF,
-                ecs_channel_id=ecs.id, q_ecs_mwh_per_m3=Q_ECS,
-            )
-        )  # fmt: skip
-        s.add(User(login="gestionnaire", name="Gestionnaire", role="manager"))
-        s.add(User(login="agent1", name="Agent", role="agent"))
-        s.flush()
-        return {code: c.id for code, c in ch.items()}
-
-
-def index_frame(channel_id: int, days: pd.DatetimeIndex, daily: np.ndarray) -> pd.DataFrame:
-    """Index readings at each local midnight from days[0] to the day after the last."""
-    stamps = local_midnight_epoch(list(days) + [days[-1] + pd.Timedelta(days=1)])
-    values = np.concatenate([[1000.0], 1000.0 + np.cumsum(daily)])
-    return pd.DataFrame({"channel_id": channel_id, "ts": stamps, "value": values})
-
-
-@pytest.fixture
-def town(engine):
-    ids = portfolio(engine)
-    n = len(DAYS)
-    i = np.arange(n)
-    tn = 2.0 + (i % 7) * 1.5  # 2 .. 11 °C
-    tx = tn + 4.0 + (i % 5) * 2.5  # some days cross 18 °C: all COSTIC branches
-    tn[3], tx[3] = 19.0, 24.0  # a warm day: 0 DJU
-    stamps = local_midnight_epoch(DAYS)
-    temps = pd.concat(
-        [
-            pd.DataFrame({"channel_id": ids["TN"], "ts": stamps, "value": tn}),
-            pd.DataFrame({"channel_id": ids["TX"], "ts": stamps, "value": tx}),
-        ]
-    )
-    gas_mairie = 300.0 + 20.0 * (i % 4)  # m3 per day
-    gas_ecole = 150.0 + 10.0 * (i % 3)
-    ecs = np.full(n, 2.0)  # m3 of hot water per day
-    write_readings(engine, temps)
-    write_readings(engine, index_frame(ids["MAIRIE-GAZ"], DAYS, gas_mairie))
-    # the school's last reading is at 31/10 00:00: 31/10 is missing
-    write_readings(engine, index_frame(ids["ECOLE-GAZ"], DAYS[:-1], gas_ecole[:-1]))
-    write_readings(engine, index_frame(ids["ECOLE-ECS"], DAYS, ecs))
-    return {
-        "ids": ids,
-        "dju": np.array([costic(a, b) for a, b in zip(tn, tx, strict=True)]),
-        "gas": {"MAIRIE": gas_mairie, "ECOLE": gas_ecole[:-1]},
-        "ecs": ecs,
-    }
-
-
-def expected_building(code: str, town, factor=None) -> dict:
-    dju = town["dju"]
-    nb_day = np.full(len(dju), NB[code]) if factor is None else NB[code] * factor
-    target = float(np.sum(nb_day * dju / DJU_REF))
-    qt = float(town["gas"][code].sum()) * KWH_PER_M3 / 1000 / R
-    days_with_gas = len(town["gas"][code])  # hot water is deducted on days with fuel data
-    ecs = float(town["ecs"][:days_with_gas].sum()) * Q_ECS if code == "ECOLE" else 0.0
-    nc = qt - ecs
-    e = target - nc
-    bonus = penalty = 0.0
-    if abs(e) > 0.02 * target:
-        bonus = 0.5 * min(e, 0.15 * target) if e > 0 else 0.0
-        penalty = abs(e) if e < 0 else 0.0
-    return {"dju": float(dju.sum()), "target": target, "actual": nc, "qt": qt, "ecs": ecs,
-            "gap": e, "bonus": bonus, "penalty": penalty}  # fmt: skip
-
-
-def test_settle_json_and_table(town, capsys):
+def test_settle_json_and_table(contract_town, capsys):
     status, out = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",
                       "--as-of", "2025-10-31", "--json")  # fmt: skip
     assert status == 0, out
@@ -179,7 +51,7 @@ def test_settle_json_and_table(town, capsys):
     assert data["dju_method"] == "costic" and data["station"] == "LESQ"
     rows = {b["building_code"]: b for b in data["buildings"]}
     for code in ("MAIRIE", "ECOLE"):
-        exp = expected_building(code, town)
+        exp = expected_building(code, contract_town)
         got = rows[code]
         assert got["dju"] == pytest.approx(exp["dju"], abs=1e-3)
         assert got["dju_ref"] == DJU_REF
@@ -192,7 +64,9 @@ def test_settle_json_and_table(town, capsys):
             eur(exp["penalty"]), abs=Decimal("0.01")
         )
         assert isinstance(got["bonus_eur"], str) and len(got["bonus_eur"].split(".")[1]) == 2
-    assert rows["ECOLE"]["ecs_mwh_pci"] == pytest.approx(expected_building("ECOLE", town)["ecs"])
+    assert rows["ECOLE"]["ecs_mwh_pci"] == pytest.approx(
+        expected_building("ECOLE", contract_town)["ecs"]
+    )
     assert rows["MAIRIE"]["days_missing"] == 0
     assert rows["ECOLE"]["days_missing"] == 1
     assert "days_missing" in rows["ECOLE"]["alerts"]
@@ -215,14 +89,14 @@ def test_settle_json_and_table(town, capsys):
     assert month["period"] == {"from": "2025-10-01", "to": "2025-10-15"}
     m_rows = {b["building_code"]: b for b in month["buildings"]}
     assert m_rows["MAIRIE"]["target_mwh_pci"] == pytest.approx(
-        NB["MAIRIE"] * town["dju"][:15].sum() / DJU_REF, abs=1e-3
+        NB["MAIRIE"] * contract_town["dju"][:15].sum() / DJU_REF, abs=1e-3
     )
 
     status, out = run(capsys, "settle", "--contract", "NOPE", "--season", "2025-2026")
     assert status == 2 and "contrat inconnu" in out
 
 
-def test_adjust_then_settle(town, capsys, engine):
+def test_adjust_then_settle(contract_town, capsys, engine):
     status, out = run(capsys, "adjust", "--contract", "C1", "--building", "MAIRIE",
                       "--from", "10/10/2025", "--to", "2025-10-19", "--kind", "closed",
                       "--factor", "0", "--why", "Fermé pour désamiantage",
@@ -241,7 +115,7 @@ def test_adjust_then_settle(town, capsys, engine):
     status, out = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",
                       "--as-of", "2025-10-31", "--json")  # fmt: skip
     rows = {b["building_code"]: b for b in json.loads(out)["buildings"]}
-    exp = expected_building("MAIRIE", town, factor)
+    exp = expected_building("MAIRIE", contract_town, factor)
     assert rows["MAIRIE"]["target_mwh_pci"] == pytest.approx(exp["target"], abs=1e-3)
     assert "nb_adjusted" in rows["MAIRIE"]["alerts"]
 
@@ -340,7 +214,7 @@ def test_baseline_cli(engine, capsys):
     assert status == 2 and "DU:AU" in out
 
 
-def test_monthly_settlement_carries_the_usage_performance(town, capsys):
+def test_monthly_settlement_carries_the_usage_performance(contract_town, capsys):
     """The contract report of a month includes the comfort summary, with the same figures as
     `carnet comfort` (issue: comfort in the contract report)."""
     status, out = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",
@@ -360,7 +234,7 @@ def test_monthly_settlement_carries_the_usage_performance(town, capsys):
         assert c["bookings"] == expected[code]["bookings"] == 0
     # October's gas of the town hall, converted to kWh PCS, is all heating outside use
     # (no booking, no usual schedule declared)
-    mairie_kwh = float(town["gas"]["MAIRIE"].sum()) * KWH_PER_M3
+    mairie_kwh = float(contract_town["gas"]["MAIRIE"].sum()) * KWH_PER_M3
     assert got["MAIRIE"]["energy_kwh"] == pytest.approx(mairie_kwh, rel=1e-6)
     assert got["MAIRIE"]["share_outside_pct"] == pytest.approx(100.0)
     status, table = run(capsys, "settle", "--contract", "C1", "--season", "2025-2026",

@@ -11,9 +11,9 @@ import pytest
 from carnet.db import get_engine, session_scope
 from carnet.models import Contract
 from dashboards.app import create_app
-from tests.browser import seed_users
-from tests.seed import seed_town
-from tests.test_dashboards_auth import body, callback, sign_in
+from tests.helpers.browser import seed_users
+from tests.helpers.seed import seed_town
+from tests.helpers.web_client import body, callback, sign_in
 
 
 @pytest.fixture

@@ -21,36 +21,12 @@ from contract import fit_baseline
 from dashboards.app import create_app
 from dashboards.fmt import fr_eur, fr_number
 from dashboards.savings_data import building_detail, savings_portfolio, seasons
-from tests.browser import dash_callback_payload, password_of, seed_users, sign_in, wait_for
-from tests.savings_town import STATION, TownBuilding, make_town
+from tests.helpers.browser import dash_callback_payload, password_of, seed_users, sign_in, wait_for
+from tests.helpers.savings_town import CONTRACT, OTHER, STATION, build_town
 
 SEASON = "2025-2026"
 AS_OF = dt.date(2026, 6, 30)  # after the season: the whole season is settled
-CONTRACT = "TEST-CONTRAT"  # the test contractor's contract (tests.browser)
-OTHER = "AUTRE"
-TOWN = [
-    # NB set on 2024-2025; ECOLE-A saves 12 % from 01/10/2025, SALLE-B (heated day and night)
-    # consumes 10 % more, GYM-C belongs to another contract
-    TownBuilding("ECOLE-A", "École Anatole-France", 2.0, CONTRACT, 80.0, reporting_factor=0.88),
-    TownBuilding(
-        "SALLE-B",
-        "Salle Louise-Michel",
-        1.5,
-        CONTRACT,
-        88.5,
-        night_heating=True,
-        reporting_factor=1.1,
-    ),  # fmt: skip
-    TownBuilding("GYM-C", "Gymnase Curie", 1.2, OTHER, 50.0),
-]
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def build_town(engine) -> dict[str, int]:
-    return make_town(
-        engine, TOWN, dt.date(2024, 7, 1), dt.date(2026, 5, 20),
-        starts_on=dt.date(2025, 7, 1), savings_from=dt.date(2025, 10, 1),
-    )  # fmt: skip
 
 
 def settle_json(*args: str) -> dict:

@@ -18,7 +18,7 @@ from carnet.roles import ROLE_LABELS_FR, can
 from carnet.users import set_user
 from dashboards import auth
 from dashboards.app import create_app
-from tests.browser import (
+from tests.helpers.browser import (
     LOGIN_OF_ROLE,
     USERS,
     dash_callback_payload,
@@ -26,10 +26,10 @@ from tests.browser import (
     password_of,
     seed_users,
 )
-from tests.seed import seed_town
+from tests.helpers.seed import seed_town
+from tests.helpers.web_client import CSRF, body, callback, page_content, sign_in, signed_in_client
 
 PORTFOLIO_ROLES = {role for role in LOGIN_OF_ROLE if can(role, "portfolio.view")}
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -38,20 +38,6 @@ def app(db_url):
     seed_users(engine)
     seed_town(engine)
     return create_app(db_url)
-
-
-def sign_in(client, login, password=None, suivant=None):
-    token = CSRF.search(client.get("/connexion").text).group(1)
-    data = {"login": login, "password": password or password_of(login), "csrf": token}
-    if suivant is not None:
-        data["suivant"] = suivant
-    return client.post("/connexion", data=data)
-
-
-def signed_in_client(app, login):
-    client = app.server.test_client()
-    assert sign_in(client, login).status_code == 302
-    return client
 
 
 def components(node):
@@ -75,26 +61,6 @@ def nav_links(client) -> dict[str, str]:
         for c in components(layout)
         if c["props"].get("className") == "nav-link"
     }
-
-
-def body(response) -> str:
-    """The response as text, with the JSON of Dash responses decoded (no \\u escapes)."""
-    try:
-        data = response.get_json(silent=True) if hasattr(response, "get_json") else response.json()
-    except ValueError:
-        data = None
-    return response.text if data is None else json.dumps(data, ensure_ascii=False)
-
-
-def callback(client, output_id, values=None):
-    deps = client.get("/_dash-dependencies").get_json()
-    payload = dash_callback_payload(deps, output_id, values)
-    return client.post("/_dash-update-component", json=payload)
-
-
-def page_content(client, path):
-    """The page layout as the Dash router callback renders it for `path`."""
-    return callback(client, "_pages_content", {"_pages_location.pathname": path})
 
 
 def test_anonymous_page_request_is_redirected_to_sign_in(app):

@@ -13,9 +13,9 @@ from carnet.frcsv import to_french_csv
 from carnet_cli.main import main
 from contract.terms import season_of_month
 from dashboards.app import create_app
-from tests.browser import seed_users
-from tests.test_contract_cli import PRICE, expected_building, town  # noqa: F401 - fixture
-from tests.test_dashboards_auth import sign_in
+from tests.helpers.browser import seed_users
+from tests.helpers.contract_town import PRICE, expected_building
+from tests.helpers.web_client import sign_in
 
 CENT = Decimal("0.01")
 
@@ -31,14 +31,14 @@ def _read_french_csv(payload: bytes) -> pd.DataFrame:
     )
 
 
-def test_cli_export_matches_the_settlement_by_hand(town, tmp_path, capsys):  # noqa: F811
+def test_cli_export_matches_the_settlement_by_hand(contract_town, tmp_path, capsys):
     out = tmp_path / "finances.csv"
     args = ["export", "finance", "--contract", "C1", "--month", "2025-10", "--output", str(out)]
     assert main(args) == 0
     assert "2 bâtiment(s)" in capsys.readouterr().out
     frame = _read_french_csv(out.read_bytes()).set_index("Code bâtiment")
     for code in ("MAIRIE", "ECOLE"):
-        exp = expected_building(code, town)
+        exp = expected_building(code, contract_town)
         row = frame.loc[code]
         assert row["Mois"] == "octobre 2025"
         assert row["Consommation réelle (MWh PCI)"] == pytest.approx(exp["actual"], abs=1e-3)
@@ -55,14 +55,14 @@ def test_cli_export_matches_the_settlement_by_hand(town, tmp_path, capsys):  # n
         assert _eur(total[col]) == sum(_eur(v) for v in frame.drop(index="TOTAL")[col])
 
 
-def test_cli_refuses_a_month_outside_the_season_and_an_unknown_contract(town, capsys):  # noqa: F811
+def test_cli_refuses_a_month_outside_the_season_and_an_unknown_contract(contract_town, capsys):
     assert main(["export", "finance", "--contract", "C1", "--month", "2025-07"]) == 2
     assert "hors de la saison" in capsys.readouterr().err
     assert main(["export", "finance", "--contract", "NOPE", "--month", "2025-10"]) == 2
     assert "contrat inconnu" in capsys.readouterr().err
 
 
-def test_download_for_finance_and_manager_only(town, db_url):  # noqa: F811
+def test_download_for_finance_and_manager_only(contract_town, db_url):
     from carnet.db import get_engine
 
     seed_users(get_engine(db_url))
@@ -100,9 +100,9 @@ def test_french_csv_conventions():
     assert season_of_month("2026-01") == "2025-2026" and season_of_month("2025-10") == "2025-2026"
 
 
-def test_page_callback_shows_the_month_to_finance_and_refuses_others(town, db_url):  # noqa: F811
+def test_page_callback_shows_the_month_to_finance_and_refuses_others(contract_town, db_url):
     from carnet.db import get_engine
-    from tests.test_dashboards_auth import body, callback
+    from tests.helpers.web_client import body, callback
 
     seed_users(get_engine(db_url))
     app = create_app(db_url)
@@ -113,7 +113,7 @@ def test_page_callback_shows_the_month_to_finance_and_refuses_others(town, db_ur
     assert response.status_code == 200
     text = body(response)
     assert "Télécharger le fichier CSV" in text and "/export/finances/C1/2025-10.csv" in text
-    exp = expected_building("MAIRIE", town)
+    exp = expected_building("MAIRIE", contract_town)
     assert f"{exp['actual']:.2f}".replace(".", ",") in text
     refused = app.server.test_client()
     sign_in(refused, "programmation")

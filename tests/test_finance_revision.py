@@ -23,9 +23,9 @@ from contract.terms import month_label, parse_revision, price_terms
 from dashboards.app import create_app
 from dashboards.finances_data import finance_month
 from ingest.importer import import_file
-from tests.browser import seed_users
-from tests.test_contract_cli import PRICE, R, town  # noqa: F401 - fixture
-from tests.test_dashboards_auth import sign_in
+from tests.helpers.browser import seed_users
+from tests.helpers.contract_town import PRICE, R
+from tests.helpers.web_client import sign_in
 
 TERMS = {
     "p1_revision": {
@@ -49,6 +49,12 @@ INDICES = (
 D = Decimal
 
 
+@pytest.fixture
+def town(contract_town):
+    """The contract CLI's town (tests/helpers/contract_town.py)."""
+    return contract_town
+
+
 def by_hand_p1(peg: str, icht: str) -> Decimal:
     factor = D("0.15") + D("0.60") * D(peg) / D("28.0") + D("0.25") * D(icht) / D("125.0")
     return (PRICE * factor).quantize(D("0.0001"), ROUND_HALF_UP)
@@ -60,7 +66,7 @@ def by_hand_p2(icht: str) -> Decimal:
 
 
 @pytest.fixture
-def revised(town, engine, tmp_path):  # noqa: F811
+def revised(town, engine, tmp_path):
     with session_scope(engine) as s:
         s.scalars(select(Contract).where(Contract.code == "C1")).one().terms = TERMS
     path = tmp_path / "indices.csv"
@@ -100,7 +106,7 @@ def test_revised_prices_by_hand_for_two_months():
     assert month_label("2026-01") == "janvier 2026"
 
 
-def test_index_import_rejects_bad_lines_and_reimport_changes_nothing(town, engine, tmp_path):  # noqa: F811
+def test_index_import_rejects_bad_lines_and_reimport_changes_nothing(town, engine, tmp_path):
     path = tmp_path / "indices.csv"
     path.write_text(
         INDICES + "PEG;2025-13;31,0\n;2025-12;30,0\nPEG;2025-12;n.d.\nICHT;12/2025;-1\n",
@@ -135,7 +141,7 @@ def test_index_import_rejects_bad_lines_and_reimport_changes_nothing(town, engin
     assert index_frame(engine, ["PEG"])["value"].tolist() == [29.0, 30.9]
 
 
-def test_missing_index_is_a_clear_error(town, engine, capsys):  # noqa: F811
+def test_missing_index_is_a_clear_error(town, engine, capsys):
     with session_scope(engine) as s:
         s.scalars(select(Contract).where(Contract.code == "C1")).one().terms = TERMS
     assert main(["export", "finance", "--contract", "C1", "--month", "2025-10"]) == 2
@@ -293,7 +299,7 @@ def test_a_0003_database_holding_data_upgrades_to_price_indices(revised, engine)
     assert len(before) == 4
 
 
-def test_reverting_an_index_batch_restores_the_values_before_it(town, engine, tmp_path):  # noqa: F811
+def test_reverting_an_index_batch_restores_the_values_before_it(town, engine, tmp_path):
     from carnet.batches import BatchRevertRefused, revert_batch
 
     path = tmp_path / "indices.csv"

@@ -12,7 +12,7 @@ from carnet import bookings as bk
 from carnet import ical
 from carnet.db import session_scope
 from carnet_cli.main import main
-from tests.booking_town import MANAGER, PROGRAMMER, make_town
+from tests.helpers.booking_town import MANAGER, PROGRAMMER, make_town
 
 PARIS = ZoneInfo("Europe/Paris")
 NOTE = (

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import select
 
 from carnet.db import get_engine, session_scope
 from carnet.models import (
@@ -19,13 +19,12 @@ from carnet.models import (
     IndexReset,
     Quality,
     QuarantinedReading,
-    Reading,
 )
 from dashboards.app import create_app
-from tests.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
-from tests.seed import epoch, seed_town
-from tests.test_dashboards_auth import page_content, sign_in
-from tests.test_ingest_page import _upload as upload
+from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
+from tests.helpers.held_readings import audit_of, hold_readings, quarantine_row, stored
+from tests.helpers.seed import epoch, seed_town
+from tests.helpers.web_client import page_content, sign_in, upload
 
 NNBSP, NBSP = "\u202f", "\u00a0"
 OTHER_ROLES = ("contractor", "finance", "programmer", "agent")
@@ -40,76 +39,6 @@ REVIEW_INPUTS = (
 
 
 # ---------------------------------------------------------------- a review to do
-
-
-def hold_readings(engine: Engine, ids: dict[str, int]) -> dict[str, int]:
-    """One file batch that held three MAIRIE/PASTEUR gas readings (SQL, as the importer
-    would have); returns name -> quarantined_reading id. The seed's last MAIRIE-GAZ index is
-    123 456 m³ on 15/01/2025 14:00 (Paris)."""
-    started = dt.datetime(2025, 1, 16, 8, 0, tzinfo=dt.UTC)
-    held = {
-        "jump": (
-            "MAIRIE-GAZ",
-            dt.datetime(2025, 1, 15, 15, 0),
-            173464.0,
-            "jump",
-            "+50 008 m³ en 1 h, soit 560 090 kW pour une chaudière de 250 kW",
-            4,
-        ),
-        "drop": (
-            "MAIRIE-GAZ",
-            dt.datetime(2025, 1, 15, 16, 0),
-            12.5,
-            "drop",
-            "baisse d'index de 123 456 à 12,5 m³ sans changement de compteur déclaré",
-            5,
-        ),
-        "pasteur": (
-            "PASTEUR-GAZ",
-            dt.datetime(2024, 7, 14, 10, 0),
-            1280.0,
-            "jump",
-            "+1 277 m³ en 1 h, soit 14 302 kW",
-            6,
-        ),
-    }
-    out = {}
-    with session_scope(engine) as s:
-        batch = ImportBatch(
-            source="/tmp/depot/releves-janvier.csv",
-            origin="csv",
-            format="generic-long",
-            sha256="0" * 64,
-            user_login="gestionnaire",
-            started_at=started,
-            finished_at=started,
-            rows_read=3,
-            rows_quarantined=3,
-            status="partial",
-            message="3 relevés en quarantaine",
-        )
-        s.add(batch)
-        s.flush()
-        for name, (code, local, value, reason_code, reason, line) in held.items():
-            out[name] = s.execute(
-                insert(QuarantinedReading)
-                .values(
-                    batch_id=batch.id,
-                    channel_id=ids[code],
-                    ts=epoch(local),
-                    value=value,
-                    quality=int(Quality.MEASURED),
-                    file="releves-janvier.csv",
-                    line_no=line,
-                    raw=f"{code};{local:%d/%m/%Y %H:%M};{value:g}".replace(".", ","),
-                    reason_code=reason_code,
-                    reason=reason,
-                    status="held",
-                    created_at=started,
-                )
-                .returning(QuarantinedReading.id)
-            ).scalar_one()
-    return out
 
 
 @pytest.fixture
@@ -199,31 +128,6 @@ def confirm(client, action: str, qid: int, why, old=None, new=None):
             "imp-q-new.value": new,
         },
     )
-
-
-def quarantine_row(engine, qid) -> QuarantinedReading:
-    with session_scope(engine) as s:
-        row = s.get(QuarantinedReading, qid)
-        s.expunge(row)
-        return row
-
-
-def stored(engine, channel_id: int, ts: int):
-    with session_scope(engine) as s:
-        row = s.get(Reading, (channel_id, ts))
-        return None if row is None else (row.value, row.quality, row.batch_id)
-
-
-def audit_of(engine, qid) -> list[tuple[str, str]]:
-    with session_scope(engine) as s:
-        return [
-            (e.actor, e.action)
-            for e in s.scalars(
-                select(AuditEvent).where(
-                    AuditEvent.entity == "quarantined_reading", AuditEvent.entity_id == str(qid)
-                )
-            )
-        ]
 
 
 # ---------------------------------------------------------------- the manager

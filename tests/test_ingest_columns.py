@@ -13,7 +13,7 @@ from carnet.models import Quality
 from carnet_cli.main import main
 from ingest.formats.generic import parse_columns
 from ingest.importer import import_file
-from tests.ingest_support import SAMPLES, load_samples, readings, utc
+from tests.helpers.ingest_support import SAMPLES, load_samples, readings, utc
 
 
 @pytest.fixture

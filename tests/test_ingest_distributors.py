@@ -14,7 +14,7 @@ from carnet.quarantine import declare_replacement, list_held
 from ingest.formats.enedis import infer_steps
 from ingest.importer import import_file
 from ingest.plausibility import recheck_held
-from tests.ingest_support import (
+from tests.helpers.ingest_support import (
     SAMPLES,
     count,
     daily,

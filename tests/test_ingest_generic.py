@@ -7,7 +7,7 @@ import pytest
 
 from carnet.models import Quality
 from ingest.importer import import_file
-from tests.ingest_support import SAMPLES, load_samples, readings, rejected, utc
+from tests.helpers.ingest_support import SAMPLES, load_samples, readings, rejected, utc
 
 
 @pytest.fixture

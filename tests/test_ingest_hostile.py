@@ -22,7 +22,7 @@ from carnet.models import Quality
 from carnet_cli.main import main
 from ingest import limits
 from ingest.importer import import_file
-from tests.ingest_support import (
+from tests.helpers.ingest_support import (
     assert_accounted,
     count,
     load_samples,
@@ -290,7 +290,7 @@ def test_header_wider_than_the_column_limit_is_unreadable(town, tmp_path):
 
 def test_formats_sorted_at_the_end_refuse_more_rows_than_they_may_hold(town, tmp_path, monkeypatch):
     """The Enedis load curve keeps its rows (as numbers) until the end of the file: bounded."""
-    from tests.ingest_support import SAMPLES
+    from tests.helpers.ingest_support import SAMPLES
 
     monkeypatch.setattr(limits, "MAX_DEFERRED_ROWS", 3)  # the sample holds more rows
     report = import_file(town, SAMPLES / "enedis_courbe_de_charge.csv", chunk_lines=2)
@@ -540,8 +540,8 @@ def test_page_upload_of_hostile_files_answers_in_french(db_url, tmp_path):
 
     from carnet.db import get_engine
     from dashboards.app import create_app
-    from tests.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
-    from tests.test_dashboards_auth import page_content, sign_in
+    from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
+    from tests.helpers.web_client import page_content, sign_in
 
     engine = get_engine(db_url)
     seed_users(engine)

@@ -14,7 +14,7 @@ from carnet.models import Contract, ImportBatch
 from carnet.roles import CONTRACTOR
 from carnet_cli.main import main
 from ingest.importer import import_file
-from tests.ingest_support import SAMPLES, count, load_samples, readings, rejected, utc
+from tests.helpers.ingest_support import SAMPLES, count, load_samples, readings, rejected, utc
 
 
 @pytest.fixture

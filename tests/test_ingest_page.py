@@ -3,7 +3,6 @@ contractor's values for another contract's channel are rejected with the reason.
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -11,9 +10,9 @@ from sqlalchemy import text
 
 from carnet.db import get_engine
 from dashboards.app import create_app
-from tests.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
-from tests.seed import seed_town
-from tests.test_dashboards_auth import page_content, sign_in
+from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
+from tests.helpers.seed import seed_town
+from tests.helpers.web_client import page_content, sign_in, upload
 
 CSV = "point;horodate;valeur\nMAIRIE-T;01/12/2024 08:00;19,5\nPASTEUR-GAZ;01/12/2024 08:00;6000\n"
 
@@ -30,22 +29,6 @@ def _client(app, role):
     client = app.server.test_client()
     assert sign_in(client, LOGIN_OF_ROLE[role], password_of(LOGIN_OF_ROLE[role])).status_code == 302
     return client
-
-
-def _upload(client, content: str, name="releves.csv"):
-    deps = client.get("/_dash-dependencies").get_json()
-    data = "data:text/csv;base64," + base64.b64encode(content.encode("utf-8")).decode()
-    payload = dash_callback_payload(
-        deps,
-        "imp-result",
-        {
-            "imp-upload.contents": [data],
-            "imp-upload.filename": [name],
-            "imp-format.value": "",
-            "imp-strict.value": [],
-        },
-    )
-    return client.post("/_dash-update-component", json=payload)
 
 
 def _text(response) -> str:
@@ -76,7 +59,7 @@ def test_contractor_rows_for_another_contract_are_rejected(app):
     engine = get_engine()
     client = _client(app, "contractor")
     assert client.get("/imports").status_code == 200
-    response = _upload(client, CSV)
+    response = upload(client, CSV)
     assert response.status_code == 200
     body = _text(response)
     assert "le point de mesure PASTEUR-GAZ n'appartient pas à votre contrat" in body
@@ -89,7 +72,7 @@ def test_contractor_rows_for_another_contract_are_rejected(app):
 def test_manager_imports_everywhere_and_sees_history(app):
     engine = get_engine()
     client = _client(app, "manager")
-    response = _upload(client, CSV)
+    response = upload(client, CSV)
     assert response.status_code == 200
     assert _count(engine, "PASTEUR-GAZ") == 1
     body = _text(response)
@@ -102,9 +85,9 @@ def test_manager_imports_everywhere_and_sees_history(app):
 
 
 def test_contractor_sees_only_its_own_batches(app):
-    _upload(_client(app, "manager"), CSV, name="du-gestionnaire.csv")
+    upload(_client(app, "manager"), CSV, name="du-gestionnaire.csv")
     contractor = _client(app, "contractor")
-    _upload(contractor, CSV, name="de-l-exploitant.csv")
+    upload(contractor, CSV, name="de-l-exploitant.csv")
     text_ = _text(page_content(contractor, "/imports"))
     assert "de-l-exploitant.csv" in text_ and "du-gestionnaire.csv" not in text_
     deps = contractor.get("/_dash-dependencies").get_json()

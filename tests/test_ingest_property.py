@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.importer import import_file
-from tests.ingest_support import assert_accounted, count, load_samples, rejected
+from tests.helpers.ingest_support import assert_accounted, count, load_samples, rejected
 
 SETTINGS = settings(
     max_examples=15,

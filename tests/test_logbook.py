@@ -27,7 +27,7 @@ from carnet.logbook_refs import LogbookError
 from carnet.models import AuditEvent, LogbookEntry
 from carnet.timeutil import TZ
 from carnet_cli.main import main
-from tests.carnet_town import make_town
+from tests.helpers.carnet_town import make_town
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from carnet.db import session_scope
 from carnet.logbook import add_entry
 from carnet.models import Channel, Reading
 from carnet.obligations import apply_templates
-from tests.carnet_town import make_town
+from tests.helpers.carnet_town import make_town
 
 TODAY = dt.date(2025, 11, 15)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40

@@ -15,8 +15,8 @@ from carnet.db import get_engine, session_scope
 from carnet.logbook import add_entry
 from carnet.models import Attachment, Building, LogbookEntry, User
 from dashboards.app import create_app
-from tests.browser import password_of
-from tests.carnet_web_seed import OTHER_PASSWORD, seed_carnet
+from tests.helpers.browser import password_of
+from tests.helpers.carnet_web_seed import OTHER_PASSWORD, seed_carnet
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -146,7 +146,7 @@ def test_pages_by_role(app, login, path, status):
 
 
 def _callback(client, output_id, values):
-    from tests.browser import dash_callback_payload
+    from tests.helpers.browser import dash_callback_payload
 
     deps = client.get("/_dash-dependencies").get_json()
     return client.post(
@@ -241,7 +241,7 @@ def test_callbacks_enforce_roles_on_the_server(app, db_url):
         "bp-code.data": "MAIRIE",
     }
     # the triage callback: manager only (HTTP 403 for the contractor and the agent)
-    from tests.browser import dash_callback_payload
+    from tests.helpers.browser import dash_callback_payload
 
     for login in ("exploitant", "agent"):
         client = client_for(app, login)

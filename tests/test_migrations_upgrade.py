@@ -23,7 +23,7 @@ from carnet.backup import database_counts
 from carnet.config import data_dir
 from carnet.restore import read_manifest
 from carnet_cli.demo.town import build_demo
-from tests.test_backup import Targets, cli, finance_json, read_tables, settle_json
+from tests.helpers.backup_support import Targets, cli, finance_json, read_tables, settle_json
 
 pytestmark = pytest.mark.xdist_group(name="demo")
 

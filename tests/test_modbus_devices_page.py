@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 
 from ingest.modbus.config import parse_config
 from ingest.modbus.poller import Poller
-from tests.browser import http_session, password_of, sign_in, wait_for
-from tests.seed import TOWN, seed_town
-
-sys.path.insert(0, str(Path(__file__).parent))
-from modbus_sim import FakeDevice, ThreadedServer  # noqa: E402
+from tests.helpers.browser import http_session, password_of, sign_in, wait_for
+from tests.helpers.modbus_sim import FakeDevice, ThreadedServer
+from tests.helpers.seed import TOWN, seed_town
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,11 +19,9 @@ from carnet.models import Building, Channel, Equipment, ImportBatch, Quarantined
 from carnet_cli.main import main as cli_main
 from ingest.modbus.config import parse_config
 from ingest.modbus.poller import Poller
-from tests.browser import password_of, sign_in, wait_for
-from tests.seed import seed_town
-
-sys.path.insert(0, str(Path(__file__).parent))
-from modbus_sim import FakeDevice, ThreadedServer, encode  # noqa: E402
+from tests.helpers.browser import password_of, sign_in, wait_for
+from tests.helpers.modbus_sim import FakeDevice, ThreadedServer, encode
+from tests.helpers.seed import seed_town
 
 FAST = {"timeout_s": 0.2, "retries": 0}
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"

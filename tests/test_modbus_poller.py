@@ -33,9 +33,8 @@ from ingest.modbus.device_reader import DeviceReader
 from ingest.modbus.gateway import Gateway
 from ingest.modbus.poller import Poller
 from ingest.modbus.registers import WORD_ORDERS, load_map, parse_map
-
-sys.path.insert(0, str(Path(__file__).parent))
-from modbus_sim import FakeDevice, ThreadedServer, encode, sign_magnitude  # noqa: E402
+from tests.helpers.modbus_sim import FakeDevice, ThreadedServer, encode, sign_magnitude
+from tests.helpers.wait import until, until_async
 
 FAST = {"timeout_s": 0.2, "retries": 0}
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
@@ -366,8 +365,7 @@ def test_stop_flushes_the_buffer(engine):
 
         async def scenario():
             task = asyncio.create_task(poller.run(install_signals=False))
-            while poller.buffered_rows < 5:
-                await asyncio.sleep(0.02)
+            await until_async(lambda: poller.buffered_rows >= 5, 30, "5 rows in the buffer")
             assert _readings(engine).empty  # nothing written yet: all in the buffer
             poller.stop()
             await task
@@ -397,11 +395,9 @@ def test_sigterm_flushes_the_buffer(engine, db_url, tmp_path):
             [sys.executable, "-m", "carnet_cli.main", "poll", "--config", str(config)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
         )  # fmt: skip
-        deadline = time.monotonic() + 30
         # 3 polls of 2 blocks each, 0.5 s apart: at least two distinct seconds
-        while boiler.requests < 6 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert boiler.requests >= 6, proc.stderr.read() if proc.poll() is not None else ""
+        until(lambda: boiler.requests >= 6 or proc.poll() is not None, 30, "6 Modbus requests")
+        assert boiler.requests >= 6, proc.stderr.read()
         assert _readings(engine).empty
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)

@@ -24,7 +24,7 @@ from carnet.obligations import (
     overdue,
 )
 from carnet_cli.main import main
-from tests.carnet_town import make_town
+from tests.helpers.carnet_town import make_town
 
 TODAY = dt.date(2025, 11, 15)
 

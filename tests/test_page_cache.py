@@ -25,9 +25,9 @@ from dashboards import cache
 from dashboards import savings_data as data
 from dashboards.app import create_app
 from ingest.importer import import_file
-from tests.browser import dash_callback_payload, password_of, seed_users
-from tests.carnet_web_seed import seed_carnet
-from tests.savings_town import TownBuilding, make_town
+from tests.helpers.browser import dash_callback_payload, password_of, seed_users
+from tests.helpers.carnet_web_seed import seed_carnet
+from tests.helpers.savings_town import TownBuilding, make_town
 
 CONTRACT = "TEST-CONTRAT"  # the test contractor's contract (tests.browser)
 SEASON = "2025-2026"

@@ -28,7 +28,7 @@ from ingest.plausibility import (
     check,
     derive_limits,
 )
-from tests.ingest_support import assert_accounted
+from tests.helpers.ingest_support import assert_accounted
 
 T0 = 1_735_689_600  # 01/01/2025 00:00 UTC
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

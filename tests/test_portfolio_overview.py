@@ -7,7 +7,7 @@ import pandas as pd
 from carnet.models import Quality
 from carnet.queries import portfolio_overview
 from carnet.store import write_readings
-from tests.seed import LAST, TOWN, epoch, seed_town
+from tests.helpers.seed import LAST, TOWN, epoch, seed_town
 
 
 def test_last_reading_per_channel_ignores_later_gap_markers(engine):

@@ -26,7 +26,7 @@ from carnet.quarantine import (
 from carnet.users import set_user
 from carnet_cli.main import main
 from ingest.importer import import_file
-from tests.ingest_support import channel_id, count, daily, load_samples, readings, utc
+from tests.helpers.ingest_support import channel_id, count, daily, load_samples, readings, utc
 
 GAS_LIMIT = {
     "buildings": [

@@ -24,7 +24,7 @@ from carnet.db import session_scope
 from carnet.models import AuditEvent, IndexReset, LogbookEntry, Quality
 from carnet_cli.demo.town import build_demo
 from carnet_cli.main import main
-from tests.ingest_support import SAMPLES, daily, readings
+from tests.helpers.ingest_support import SAMPLES, daily, readings
 
 pytestmark = pytest.mark.xdist_group(name="demo")
 

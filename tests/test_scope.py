@@ -18,8 +18,8 @@ from carnet.logbook import add_entry
 from carnet.models import Building, Channel, Contract, DeviceStatus, Room, User
 from carnet.roles import CONTRACTOR, MANAGER
 from dashboards.app import create_app
-from tests.browser import CONTRACT_CODE, dash_callback_payload, password_of
-from tests.carnet_web_seed import OTHER_PASSWORD, seed_carnet
+from tests.helpers.browser import CONTRACT_CODE, dash_callback_payload, password_of
+from tests.helpers.carnet_web_seed import OTHER_PASSWORD, seed_carnet
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"

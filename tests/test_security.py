@@ -19,8 +19,8 @@ from carnet.models import Building, User
 from carnet.portfolio import remove
 from carnet.users import set_user
 from dashboards.app import create_app
-from tests.browser import password_of, seed_users
-from tests.carnet_web_seed import OTHER_PASSWORD, seed_carnet
+from tests.helpers.browser import password_of, seed_users
+from tests.helpers.carnet_web_seed import OTHER_PASSWORD, seed_carnet
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 HOST = "localhost"  # the Flask test client's host

@@ -1,7 +1,8 @@
 """Browser-test infrastructure: the app served by waitress on a free loopback port, one user per
 role, headless Chromium through Selenium, and plain-HTTP helpers for 401/403 checks.
 
-Loaded as a pytest plugin by `tests/conftest.py`; see `dashboards/README.md` ("Tests").
+Its fixtures (`live_app`, `browser`) are in `tests/conftest.py`; see `dashboards/README.md`
+("Tests").
 """
 
 from __future__ import annotations
@@ -9,12 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import pytest
 import requests
 from sqlalchemy import Engine
 from werkzeug.security import generate_password_hash
@@ -96,25 +94,6 @@ class LiveApp:
         return self.url.rstrip("/") + path
 
 
-@pytest.fixture
-def live_app(db_url):
-    """The app on the test database (`db_url`), served by waitress in a background thread on a
-    free loopback port, with one user per role. Seed data through `live_app.engine`."""
-    from carnet.db import get_engine
-    from dashboards.app import create_app
-    from dashboards.server import BackgroundServer
-
-    engine = get_engine(db_url)
-    user_ids = seed_users(engine)
-    app = create_app(db_url)
-    server = BackgroundServer(app.server)
-    live = LiveApp(url=server.url, database_url=db_url, engine=engine, dash=app, user_ids=user_ids)
-    try:
-        yield live
-    finally:
-        server.stop()
-
-
 def make_browser(profile_dir: str):
     """A headless Chromium driver (Debian's chromium + chromedriver) on a fresh profile."""
     from selenium import webdriver
@@ -145,28 +124,24 @@ def make_browser(profile_dir: str):
     return driver
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium, one per test module (sign in again in each test)."""
-    profile = tempfile.mkdtemp(prefix="carnet-chromium-")
-    driver = make_browser(profile)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
 def wait_for(browser, css: str, timeout: float = 10, text: str | None = None):
-    """The first element matching `css` once visible (and containing `text`, if given)."""
+    """The first element matching `css` once visible (and containing `text`, if given), within
+    `timeout` seconds; else an AssertionError saying what did not appear, on which page."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(browser, timeout)
-    if text is not None:
-        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
-    return wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    try:
+        if text is not None:
+            wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+        return wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    except TimeoutException as exc:
+        what = f"{css} visible" + ("" if text is None else f" with {text!r}")
+        raise AssertionError(
+            f"waited {timeout:g} s in vain for {what} on {browser.current_url}"
+        ) from exc
 
 
 def sign_in(browser, base_url: str, login: str, password: str, expect_shell: bool = True):

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from carnet.db import session_scope
 from carnet.portfolio import load_portfolio
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 
 
 def load_samples(engine: Engine) -> None:

@@ -23,6 +23,8 @@ from carnet.timeutil import TZ_NAME, to_epoch
 
 KWH_PER_M3 = 11.2
 STATION = "TEST-STATION"
+CONTRACT = "TEST-CONTRAT"  # the test contractor's contract (tests.helpers.browser)
+OTHER = "AUTRE"
 
 
 @dataclass(frozen=True)
@@ -170,3 +172,30 @@ def make_town(
     readings = pd.concat(frames, ignore_index=True).assign(quality=0)
     write_readings(engine, readings, None)
     return ids
+
+
+# the town of the savings page and of the backup tests: NB set on 2024-2025; ECOLE-A saves 12 %
+# from 01/10/2025, SALLE-B (heated day and night) consumes 10 % more, GYM-C belongs to another
+# contract
+TOWN = [
+    TownBuilding("ECOLE-A", "École Anatole-France", 2.0, CONTRACT, 80.0, reporting_factor=0.88),
+    TownBuilding(
+        "SALLE-B",
+        "Salle Louise-Michel",
+        1.5,
+        CONTRACT,
+        88.5,
+        night_heating=True,
+        reporting_factor=1.1,
+    ),  # fmt: skip
+    TownBuilding("GYM-C", "Gymnase Curie", 1.2, OTHER, 50.0),
+]
+
+
+def build_town(engine: Engine) -> dict[str, int]:
+    """TOWN, hourly from 01/07/2024 to 20/05/2026, contracts from 01/07/2025; returns channel
+    code -> id."""
+    return make_town(
+        engine, TOWN, dt.date(2024, 7, 1), dt.date(2026, 5, 20),
+        starts_on=dt.date(2025, 7, 1), savings_from=dt.date(2025, 10, 1),
+    )  # fmt: skip

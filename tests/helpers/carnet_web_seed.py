@@ -1,4 +1,4 @@
-"""Seed for the carnet's web tests: the browser users (tests.browser), MAIRIE in their
+"""Seed for the carnet's web tests: the browser users (tests.helpers.browser), MAIRIE in their
 contractor's contract with rooms and a boiler tree, ECOLE in another contract whose contractor
 is `exploitant2`."""
 
@@ -13,7 +13,7 @@ from carnet.db import session_scope
 from carnet.models import Building, Contract, ContractBuilding, Equipment, Room
 from carnet.obligations import apply_templates
 from carnet.users import set_user
-from tests.browser import CONTRACT_CODE, _hash, seed_users
+from tests.helpers.browser import CONTRACT_CODE, _hash, seed_users
 
 OTHER_PASSWORD = "autre-secret-12"
 
