@@ -385,6 +385,9 @@ class User(Base):
     # kept in the web session: sign-out, a password reset or a deactivation increments it, and
     # every cookie carrying an older value is dead (`carnet.users.end_sessions`)
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # where the notices go (carnet.outbox), and the local hour of the daily digest
+    email: Mapped[str | None] = mapped_column(String(254))
+    digest_hour: Mapped[int] = mapped_column(SmallInteger, default=7, server_default="7")
     contract: Mapped[Contract | None] = relationship()
 
 
@@ -599,3 +602,44 @@ class LoggerMap(Base):
     timestamp_format: Mapped[str | None] = mapped_column(String(64))  # strptime; None = sniff
     timezone: Mapped[str] = mapped_column(String(16), default="local")  # local or utc
     columns: Mapped[dict] = mapped_column(JSON)  # {"column header": "CHANNEL-CODE"}
+
+
+class NotificationPref(Base):
+    """How a user receives one kind of notice (`carnet.notifications.KINDS`): at once,
+    in the daily digest, or not at all; no row = the kind's default."""
+
+    __tablename__ = "notification_pref"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # immediate, digest, off
+
+
+class Notice(Base):
+    """The outbox: one notice to one user, created once (`dedup_key`) and sent once.
+
+    state: pending (not tried yet), sending (claimed by a run), sent, failed (the last attempt
+    failed; tried again at `next_attempt_at`). Nothing is ever dropped."""
+
+    __tablename__ = "notice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))  # immediate, digest
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # not sent before
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+Index("ix_notice_state_next", Notice.state, Notice.next_attempt_at)

@@ -33,6 +33,7 @@ from carnet.models import (
     User,
 )
 from carnet.roles import ROLES
+from carnet.users import UserError, check_email
 
 QUANTITIES = (
     "gas_volume_m3",
@@ -249,6 +250,7 @@ SPECS: dict[str, dict[str, tuple]] = {
         "role": (_STR, True, ROLES),
         "contract": (_STR, False, None),
         "active": (_BOOL, False, None),
+        "email": (_STR, False, None),
     },
     "logger": {
         "code": (_STR, True, None),
@@ -629,6 +631,11 @@ class _Loader:
         values: dict[str, Any] = {"role": u["role"], "name": u.get("name", u["login"])}
         if "active" in u:
             values["active"] = u["active"]
+        if "email" in u:
+            try:
+                values["email"] = check_email(u["email"]) or None
+            except UserError as exc:
+                self.problems.append(f"{path}.email: {exc}")
         if u["role"] == "contractor" and "contract" not in u:
             self.problems.append(f"{path}.contract: un exploitant est rattaché à un contrat")
         contract = self.ref(Contract, u.get("contract"), f"{path}.contract", "contrat")

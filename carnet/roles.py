@@ -39,6 +39,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "batch.revert": frozenset({"manager"}),
     "devices.view": frozenset({"manager", "contractor"}),
     "users.admin": frozenset({"manager"}),
+    # one's own e-mail notices: what and how (every role has some)
+    "notifications.own": frozenset(ROLES),
 }
 
 

@@ -34,6 +34,7 @@ CAPABILITY_LABELS_FR = {
     "batch.revert": "annuler un lot d'import",
     "devices.view": "surveiller les équipements communicants",
     "users.admin": "gérer les utilisateurs",
+    "notifications.own": "choisir les avis reçus par e-mail",
 }
 
 HIDDEN_FROM_NAV = {"/", "/not-found-404"}
