@@ -222,10 +222,6 @@ def _since(now: dt.datetime, th: Thresholds) -> dt.datetime:
     return now - dt.timedelta(hours=th.lookback_h)
 
 
-def _stamp(when: dt.datetime) -> int:
-    return int(when.timestamp())
-
-
 def booking_events(session: Session, now: dt.datetime, th: Thresholds) -> list[Event]:
     """A booking with a heating note created, changed or cancelled, starting in the next
     `booking_days`; each change is its own fact (its key carries the change's time)."""
@@ -249,7 +245,7 @@ def booking_events(session: Session, now: dt.datetime, th: Thresholds) -> list[E
     for b, room_name, building_id, building_name in rows:
         if b.status == "cancelled":
             what = "annulée"
-        elif abs((b.updated_at - b.created_at).total_seconds()) < 1:
+        elif abs((b.updated_at - b.created_at).total_seconds()) < 0.1:  # one flush
             what = "créée"
         else:
             what = "modifiée"
@@ -263,7 +259,7 @@ def booking_events(session: Session, now: dt.datetime, th: Thresholds) -> list[E
         events.append(
             Event(
                 "booking_heating",
-                f"booking_heating:{b.id}:{_stamp(b.updated_at)}",
+                f"booking_heating:{b.id}:{b.updated_at:%Y%m%dT%H%M%S.%f}",
                 f"Réservation {what} : {b.title}, {building_name}, {_fr_datetime(b.starts_at)}",
                 (
                     f"Réservation {what} : « {b.title} » ({b.organiser or 'organisateur non précisé'}).",

@@ -80,7 +80,7 @@ def enqueue(session: Session, addressed: Iterable[Addressed], now: dt.datetime) 
     if not fresh:
         return 0
     stmt = _insert(session).on_conflict_do_nothing(index_elements=["dedup_key"])
-    result = session.execute(stmt, fresh)
+    result = session.connection().execute(stmt, fresh)
     count = result.rowcount
     return count if count is not None and count >= 0 else len(fresh)
 
