@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from carnet.notifications import Thresholds, next_digest_at, set_preferences
 from carnet.obligations import add_obligation
 from carnet.outbox import BACKOFF_FIRST
 from carnet.timeutil import TZ
-from carnet_cli.notify_cmd import run_once
+from carnet_cli.notify_cmd import every_minutes, run_once, start_schedule
 from tests.notify_town import EMAIL_OF, SmtpServer, html_of, seed_notify_town, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,3 +298,27 @@ def test_without_smtp_url_notices_wait_in_the_outbox(engine, town, monkeypatch, 
     [row] = json.loads(listed.stdout)
     assert row["user"] == "exploitant" and row["state"] == "pending"
     assert row["kind"] == "booking_heating" and row["attempts"] == 0
+
+
+def test_the_schedule_survives_a_failing_round(engine, town, smtp, monkeypatch, caplog):
+    """`serve` and `poll` run this thread: a round that fails (here an unreadable server URL)
+    is logged, and the next one sends what waited."""
+    book(engine, "MAIRIE-CONSEIL", 12)
+    monkeypatch.setenv("CARNET_SMTP_URL", "http://pas-un-serveur-smtp")
+    thread, stop = start_schedule(engine, 0.01)
+    try:
+        deadline = time.monotonic() + 30
+        while "la tournée a échoué" not in caplog.text and time.monotonic() < deadline:
+            stop.wait(0.05)
+        assert "la tournée a échoué" in caplog.text and thread.is_alive()
+        monkeypatch.setenv("CARNET_SMTP_URL", smtp.url)
+        while not smtp.sink.messages and time.monotonic() < deadline:
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert len(smtp.sink.messages) == 1 and not thread.is_alive()
+    monkeypatch.delenv("CARNET_NOTIFY_EVERY_MIN", raising=False)
+    assert every_minutes(None) is None
+    monkeypatch.setenv("CARNET_NOTIFY_EVERY_MIN", "5")
+    assert every_minutes(None) == 5.0 and every_minutes(2) == 2
