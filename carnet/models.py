@@ -630,7 +630,6 @@ class Notice(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(500))
-    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # not sent before
     state: Mapped[str] = mapped_column(String(16), default="pending")

@@ -63,7 +63,6 @@ def enqueue(session: Session, addressed: Iterable[Addressed], now: dt.datetime) 
             "body_text": a.body_text,
             "body_html": a.body_html,
             "link": a.event.path,
-            "building_id": a.event.building_id,
             "created_at": now,
             "due_at": a.due_at,
             "state": "pending",
