@@ -52,14 +52,11 @@ def contract_events(engine, now: dt.datetime, th) -> list:
     """Per contract, the season under way: a building whose month runs more than
     `th.drift_pct` above its corrected target, and a CUSUM of (target - consumption) whose
     trend turned in the last days."""
-    import pandas as pd
     from sqlalchemy import select
 
     from carnet.db import session_scope
     from carnet.models import Building, Contract, ContractBuilding
-    from carnet.notifications import Event
     from carnet.timeutil import TZ
-    from contract.cusum import cusum, turning_points
     from contract.finance import season_of_month
     from contract.periods import settle_live
 
@@ -67,80 +64,109 @@ def contract_events(engine, now: dt.datetime, th) -> list:
     month = as_of.strftime("%Y-%m")
     with session_scope(engine) as s:
         contracts = s.execute(select(Contract.id, Contract.code, Contract.season_start)).all()
-        building_ids = {
-            (cid, code): bid
-            for cid, code, bid in s.execute(
-                select(ContractBuilding.contract_id, Building.code, Building.id).join(
-                    Building, Building.id == ContractBuilding.building_id
-                )
+        buildings = {
+            (cid, code): (bid, name)
+            for cid, code, bid, name in s.execute(
+                select(
+                    ContractBuilding.contract_id, Building.code, Building.id, Building.name
+                ).join(Building, Building.id == ContractBuilding.building_id)
             ).all()
         }
     events = []
-    min_run = 7
     for contract_id, code, season_start in contracts:
         try:
             report = settle_live(engine, code, season_of_month(month, season_start), as_of=as_of)
         except (ValueError, LookupError) as exc:  # out of season, no terms yet
             log.debug("contrat %s : pas de décompte (%s)", code, exc)
             continue
-        months = report.months
-        if len(months):
-            current = months[(months["month"] == month) & (months["reference_mwh_pci"] > 0)]
-            current = current[current["days_missing"] < current["days"]]
-            over = (current["actual_mwh_pci"] / current["reference_mwh_pci"] - 1) * 100
-            for row, pct in zip(current.itertuples(), over, strict=True):
-                if not pct > th.drift_pct:
-                    continue
-                events.append(
-                    Event(
-                        "drift_month",
-                        f"drift_month:{contract_id}:{row.building_code}:{month}",
-                        f"{row.building_code} : {month} au-dessus de sa cible corrigée"
-                        f" (+{pct:.0f} %)".replace(".", ","),
-                        (
-                            f"Contrat {code}, bâtiment {row.building_code}, mois {month} au"
-                            f" {as_of:%d/%m/%Y} : consommation {row.actual_mwh_pci:.2f} MWh PCI"
-                            f" pour une cible corrigée de {row.reference_mwh_pci:.2f} MWh PCI,"
-                            f" soit {pct:.1f} % au-dessus (seuil {th.drift_pct:g} %).".replace(
-                                ".", ","
-                            ),
-                        ),
-                        f"/batiments/{row.building_code}",
-                        building_id=building_ids.get((contract_id, row.building_code)),
-                        contract_id=contract_id,
-                    )
-                )
-        ledger = report.ledger
-        if not len(ledger):
+        events += _drift_events(report, contract_id, code, month, as_of, th, buildings)
+        events += _cusum_events(report, contract_id, code, as_of, th, buildings)
+    return events
+
+
+def _fr(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}".replace(".", ",")
+
+
+def _drift_events(report, contract_id, code, month, as_of, th, buildings) -> list:
+    from carnet.notifications import Event
+
+    months = report.months
+    if not len(months):
+        return []
+    current = months[(months["month"] == month) & (months["reference_mwh_pci"] > 0)]
+    current = current[current["days_missing"] < current["days"]]
+    over_pct = (current["actual_mwh_pci"] / current["reference_mwh_pci"] - 1) * 100
+    events = []
+    for row, pct in zip(current.itertuples(), over_pct, strict=True):
+        if not pct > th.drift_pct:
             continue
-        ledger = ledger.assign(
-            actual=ledger["nc_mwh_pci"].where(~ledger["missing"]),
-            building_code=ledger["building_code"].astype(str),
+        building_id, name = buildings.get((contract_id, row.building_code), (None, ""))
+        detail = (
+            f"Contrat {code}, {name} ({row.building_code}), mois {month} au {as_of:%d/%m/%Y} :"
+            f" consommation {_fr(row.actual_mwh_pci, 2)} MWh PCI pour une cible corrigée de"
+            f" {_fr(row.reference_mwh_pci, 2)} MWh PCI, soit {_fr(pct, 1)} % au-dessus"
+            f" (seuil {_fr(th.drift_pct, 0)} %)."
         )
-        recent = pd.Timestamp(as_of - dt.timedelta(days=min_run + int(th.lookback_h // 24) + 1))
-        for building_code, days in ledger.groupby("building_code", sort=True):
-            series = cusum(days["reference_mwh_pci"], days["actual"])
-            series.index = pd.DatetimeIndex(days["day"])
-            turns = [t for t in turning_points(series, min_run=min_run) if t >= recent]
-            if not turns:
-                continue
-            turn = turns[-1]
-            rising = series.iloc[-1] >= series.loc[turn]
-            trend = "les économies reprennent" if rising else "la surconsommation commence"
-            events.append(
-                Event(
-                    "cusum_turn",
-                    f"cusum_turn:{contract_id}:{building_code}:{turn:%Y-%m-%d}",
-                    f"{building_code} : le CUSUM se retourne le {turn:%d/%m/%Y}",
-                    (
-                        f"Contrat {code}, bâtiment {building_code} : le cumul (cible corrigée"
-                        f" - consommation) change de sens le {turn:%d/%m/%Y} : {trend}.",
-                    ),
-                    f"/batiments/{building_code}",
-                    building_id=building_ids.get((contract_id, building_code)),
-                    contract_id=contract_id,
-                )
+        events.append(
+            Event(
+                "drift_month",
+                f"drift_month:{contract_id}:{row.building_code}:{month}",
+                f"{name} : {month} au-dessus de sa cible corrigée (+{pct:.0f} %)",
+                (detail,),
+                f"/batiments/{row.building_code}",
+                building_id=building_id,
+                contract_id=contract_id,
             )
+        )
+    return events
+
+
+CUSUM_MIN_RUN_DAYS = 7  # a turn counts once the new trend has lasted a week
+
+
+def _cusum_events(report, contract_id, code, as_of, th, buildings) -> list:
+    import pandas as pd
+
+    from carnet.notifications import Event
+    from contract.cusum import cusum, turning_points
+
+    ledger = report.ledger
+    if not len(ledger):
+        return []
+    ledger = ledger.assign(
+        actual=ledger["nc_mwh_pci"].where(~ledger["missing"]),
+        building_code=ledger["building_code"].astype(str),
+    )
+    # a turn is seen `CUSUM_MIN_RUN_DAYS` after it happens: look that far back, and a margin
+    recent = pd.Timestamp(
+        as_of - dt.timedelta(days=CUSUM_MIN_RUN_DAYS + int(th.lookback_h // 24) + 1)
+    )
+    events = []
+    for building_code, days in ledger.groupby("building_code", sort=True):
+        series = cusum(days["reference_mwh_pci"], days["actual"])
+        series.index = pd.DatetimeIndex(days["day"])
+        turns = [t for t in turning_points(series, CUSUM_MIN_RUN_DAYS) if t >= recent]
+        if not turns:
+            continue
+        turn = turns[-1]
+        rising = series.iloc[-1] >= series.loc[turn]
+        trend = "les économies reprennent" if rising else "la surconsommation commence"
+        building_id, name = buildings.get((contract_id, building_code), (None, ""))
+        events.append(
+            Event(
+                "cusum_turn",
+                f"cusum_turn:{contract_id}:{building_code}:{turn:%Y-%m-%d}",
+                f"{name} : le CUSUM se retourne le {turn:%d/%m/%Y}",
+                (
+                    f"Contrat {code}, {name} ({building_code}) : le cumul (cible corrigée"
+                    f" - consommation) change de sens le {turn:%d/%m/%Y} : {trend}.",
+                ),
+                f"/batiments/{building_code}",
+                building_id=building_id,
+                contract_id=contract_id,
+            )
+        )
     return events
 
 
