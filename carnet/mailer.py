@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 SMTP_URL_ENV = "CARNET_SMTP_URL"
 SMTP_FROM_ENV = "CARNET_SMTP_FROM"
+SMTP_CA_FILE_ENV = "CARNET_SMTP_CA_FILE"  # a town's own authority, for its relay's certificate
 DEFAULT_FROM = "carnet@localhost"
 
 
@@ -28,6 +29,7 @@ class SmtpSettings:
     password: str | None
     implicit_tls: bool  # smtps://: TLS from the first byte
     sender: str
+    ca_file: str | None = None  # else the system's authorities
 
     def describe(self) -> str:
         """Where mail goes, without the password (for logs and pages)."""
@@ -51,6 +53,7 @@ def smtp_settings(url: str | None = None) -> SmtpSettings | None:
         password=unquote(parts.password) if parts.password else None,
         implicit_tls=implicit,
         sender=os.environ.get(SMTP_FROM_ENV) or DEFAULT_FROM,
+        ca_file=os.environ.get(SMTP_CA_FILE_ENV) or None,
     )
 
 
@@ -77,7 +80,7 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.ca_file)
         if s.implicit_tls:
             smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=self.timeout, context=context)
         else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import socket
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from email import policy
@@ -107,17 +108,20 @@ class Sink:
 class SmtpServer:
     """A real SMTP server on a loopback port, that can be stopped and started again there."""
 
-    def __init__(self):
+    def __init__(self, **smtp_options):
         self.sink = Sink()
         self.port = free_port()
         self.controller: Controller | None = None
+        self.options = smtp_options  # aiosmtpd.smtp.SMTP's: tls_context, authenticator...
 
     @property
     def url(self) -> str:
         return f"smtp://carnet:secret@127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.sink, hostname="127.0.0.1", port=self.port, **self.options
+        )
         self.controller.start()
 
     def stop(self) -> None:
@@ -139,3 +143,15 @@ def html_of(msg: Message) -> str:
         if part.get_content_type() == "text/html":
             return part.get_content()
     raise AssertionError("no text/html part")
+
+
+def self_signed_certificate(directory) -> tuple[str, str]:
+    """(certificate, key) for 127.0.0.1, made by the openssl command."""
+    cert, key = str(directory / "smtp-cert.pem"), str(directory / "smtp-key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key

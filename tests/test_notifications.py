@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import AuthResult
 from sqlalchemy import select
 
 from carnet.access import SYSTEM, Actor
@@ -26,7 +29,14 @@ from carnet.obligations import add_obligation
 from carnet.outbox import BACKOFF_FIRST
 from carnet.timeutil import TZ
 from carnet_cli.notify_cmd import every_minutes, run_once, start_schedule
-from tests.notify_town import EMAIL_OF, SmtpServer, html_of, seed_notify_town, text_of
+from tests.notify_town import (
+    EMAIL_OF,
+    SmtpServer,
+    html_of,
+    seed_notify_town,
+    self_signed_certificate,
+    text_of,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CARNET = str(Path(sys.executable).parent / "carnet")
@@ -322,3 +332,30 @@ def test_the_schedule_survives_a_failing_round(engine, town, smtp, monkeypatch, 
     assert every_minutes(None) is None
     monkeypatch.setenv("CARNET_NOTIFY_EVERY_MIN", "5")
     assert every_minutes(None) == 5.0 and every_minutes(2) == 2
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_starttls_then_login_when_the_server_offers_them(engine, town, tmp_path, monkeypatch):
+    """A relay that demands STARTTLS before anything and AUTH after it (aiosmtpd's defaults
+    for both): the credentials of the URL go only over TLS, checked against the town's CA."""
+    cert, key = self_signed_certificate(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password, session.ssl is not None))
+        return AuthResult(success=auth_data.password == b"secret")
+
+    server = SmtpServer(tls_context=tls, require_starttls=True, authenticator=authenticator,
+                        auth_required=True)  # fmt: skip
+    server.start()
+    monkeypatch.setenv("CARNET_SMTP_URL", server.url)
+    monkeypatch.setenv("CARNET_SMTP_CA_FILE", cert)
+    try:
+        book(engine, "MAIRIE-CONSEIL", 12)
+        report = run_once(engine, now())
+    finally:
+        server.stop()
+    assert report.sent == 1 and len(server.sink.messages) == 1
+    assert logins == [(b"carnet", b"secret", True)]
