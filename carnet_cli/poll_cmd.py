@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from carnet.config import carnet_home
 from carnet.models import Quality
 from carnet_cli.main import CliError
-from carnet_cli.notify_cmd import add_schedule_option, every_minutes, start_schedule
+from carnet_cli.notify_schedule import add_schedule_option, every_minutes, start_schedule
 
 
 def register(sub) -> None:

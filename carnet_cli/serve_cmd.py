@@ -3,7 +3,7 @@ the e-mail notifications on a schedule beside them."""
 
 from __future__ import annotations
 
-from carnet_cli.notify_cmd import add_schedule_option, every_minutes, start_schedule
+from carnet_cli.notify_schedule import add_schedule_option, every_minutes, start_schedule
 
 
 def register(sub) -> None:

@@ -28,15 +28,19 @@ from carnet.notifications import Thresholds, next_digest_at, set_preferences
 from carnet.obligations import add_obligation
 from carnet.outbox import BACKOFF_FIRST
 from carnet.timeutil import TZ
-from carnet_cli.notify_cmd import every_minutes, run_once, start_schedule
+from carnet_cli.main import COMMAND_MODULES, COMMANDS
+from carnet_cli.notify_cmd import run_once
+from carnet_cli.notify_schedule import every_minutes, start_schedule
 from tests.notify_town import (
     EMAIL_OF,
     SmtpServer,
+    free_port,
     html_of,
     seed_notify_town,
     self_signed_certificate,
     text_of,
 )
+from tests.test_cli_startup import _modules_after
 
 ROOT = Path(__file__).resolve().parent.parent
 CARNET = str(Path(sys.executable).parent / "carnet")
@@ -359,3 +363,31 @@ def test_starttls_then_login_when_the_server_offers_them(engine, town, tmp_path,
         server.stop()
     assert report.sent == 1 and len(server.sink.messages) == 1
     assert logins == [(b"carnet", b"secret", True)]
+
+
+def test_carnet_serve_sends_on_its_schedule(engine, town, smtp, db_url):
+    """`carnet serve --notify-every-min N`: the dashboards and, beside them, the notices."""
+    book(engine, "MAIRIE-CONSEIL", 12, title="Concert servi")
+    port = free_port()
+    proc = subprocess.Popen(
+        [CARNET, "serve", "--port", str(port), "--notify-every-min", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert f"http://127.0.0.1:{port}/" in proc.stdout.readline()
+        deadline = time.monotonic() + 60
+        while not smtp.sink.messages and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    [msg] = smtp.sink.messages
+    assert "Concert servi" in msg["Subject"] and msg["X-Envelope-To"] == EMAIL_OF["exploitant"]
+
+
+def test_serve_and_poll_start_without_the_notify_module():
+    for command in ("serve", "poll"):
+        modules = _modules_after(
+            f"from carnet_cli.main import build_parser\nbuild_parser([{command!r}])\n"
+        )
+        assert set(COMMAND_MODULES) & modules == {COMMANDS[command][0]}, command
