@@ -391,6 +391,9 @@ class User(Base):
     # kept in the web session: sign-out, a password reset or a deactivation increments it, and
     # every cookie carrying an older value is dead (`carnet.users.end_sessions`)
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # where the notices go (carnet.outbox), and the local hour of the daily digest
+    email: Mapped[str | None] = mapped_column(String(254))
+    digest_hour: Mapped[int] = mapped_column(SmallInteger, default=7, server_default="7")
     contract: Mapped["Contract | None"] = relationship()
 
 
@@ -689,3 +692,43 @@ class DataVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     epoch: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class NotificationPref(Base):
+    """How a user receives one kind of notice (`carnet.notifications.KINDS`): at once,
+    in the daily digest, or not at all; no row = the kind's default."""
+
+    __tablename__ = "notification_pref"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # immediate, digest, off
+
+
+class Notice(Base):
+    """The outbox: one notice to one user, created once (`dedup_key`) and sent once.
+
+    state: pending (not tried yet), sending (claimed by a run), sent, failed (the last attempt
+    failed; tried again at `next_attempt_at`). Nothing is ever dropped."""
+
+    __tablename__ = "notice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))  # immediate, digest
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # not sent before
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+Index("ix_notice_state_next", Notice.state, Notice.next_attempt_at)

@@ -32,6 +32,7 @@ from carnet.models import (
 )
 from carnet.portfolio_parse import PortfolioError, parse_portfolio, read_portfolio_file
 from carnet.roles import is_contractor
+from carnet.users import UserError, check_email
 
 
 @dataclass
@@ -276,6 +277,11 @@ class _Loader:
         values: dict[str, Any] = {"role": u["role"], "name": u.get("name", u["login"])}
         if "active" in u:
             values["active"] = u["active"]
+        if "email" in u:
+            try:
+                values["email"] = check_email(u["email"]) or None
+            except UserError as exc:
+                self.problems.append(f"{path}.email: {exc}")
         if is_contractor(u["role"]) and "contract" not in u:
             self.problems.append(f"{path}.contract: un exploitant est rattaché à un contrat")
         contract = self.ref(Contract, u.get("contract"), f"{path}.contract", "contrat")

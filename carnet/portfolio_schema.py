@@ -199,6 +199,7 @@ ENTITIES: dict[str, dict[str, Field]] = {
         "role": required(TEXT, ROLES),
         "contract": optional(TEXT),
         "active": optional(BOOLEAN),
+        "email": optional(TEXT),
     },
     "logger": {
         "code": required(TEXT),

@@ -54,6 +54,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "work_orders.view": frozenset({MANAGER, CONTRACTOR}),
     "work_orders.edit": frozenset({MANAGER, CONTRACTOR}),
     "users.admin": frozenset({MANAGER}),
+    # one's own e-mail notices: what and how (every role has some)
+    "notifications.own": frozenset(ROLES),
 }
 
 

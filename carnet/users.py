@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from sqlalchemy import select, update
@@ -26,9 +27,10 @@ def set_user(
     name: str | None = None,
     contract_code: str | None = None,
     password: str | None = None,
+    email: str | None = None,
     actor: str = "system",
 ) -> User:
-    """Create or update a user by login."""
+    """Create or update a user by login. `email`: None keeps it, "" removes it."""
     if role not in ROLES:
         raise UserError(f"rôle inconnu « {role} » (attendu : {', '.join(ROLES)})")
     contract = None
@@ -38,6 +40,8 @@ def set_user(
         contract = session.scalar(select(Contract).where(Contract.code == contract_code))
         if contract is None:
             raise UserError(f"contrat inconnu « {contract_code} »")
+    if email is not None:
+        email = check_email(email)
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"mot de passe trop court (au moins {MIN_PASSWORD_LENGTH} caractères)")
     user = session.scalar(select(User).where(User.login == login))
@@ -49,6 +53,8 @@ def set_user(
     if name:
         user.name = name
     user.contract_id = contract.id if contract else None
+    if email is not None:
+        user.email = email or None
     if password is not None:
         user.password_hash = generate_password_hash(password)
         user.session_version = (user.session_version or 0) + 1  # a reset ends open sessions
@@ -73,7 +79,19 @@ def _image(user: User) -> dict:
         "name": user.name,
         "role": user.role,
         "contract_id": user.contract_id,
+        "email": user.email,
     }
+
+
+_EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+def check_email(email: str) -> str:
+    """The address, trimmed ("" stays "": no address); UserError when unusable."""
+    email = email.strip()
+    if email and not _EMAIL_RE.match(email):
+        raise UserError(f"adresse e-mail invalide « {email} »")
+    return email
 
 
 @cache

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "relevés d'un point de mesure, ou ses chiffres par jour / mois (heure de Paris)",
     ),
     "user": ("carnet_cli.user_cmd", "utilisateurs et rôles"),
+    "notify": ("carnet_cli.notify_cmd", "avis par e-mail : détection, envoi, file d'envoi"),
     "serve": ("carnet_cli.serve_cmd", "sert les tableaux de bord (waitress)"),
     "log": (
         "carnet_cli.log_cmd",

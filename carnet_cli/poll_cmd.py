@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from carnet.config import carnet_home
 from carnet.models import Quality
 from carnet_cli.main import CliError
+from carnet_cli.notify_schedule import add_schedule_option, every_minutes, start_schedule
 
 
 def register(sub) -> None:
@@ -24,6 +25,7 @@ def register(sub) -> None:
     )
     p.add_argument("--once", action="store_true", help="interroge chaque équipement une fois")
     p.add_argument("-v", "--verbose", action="store_true", help="journal détaillé")
+    add_schedule_option(p)
     p.set_defaults(handler=_poll)
 
     m = sub.add_parser("modbus", help="diagnostic Modbus")
@@ -92,6 +94,11 @@ def _poll(args) -> int:
         raise CliError(f"base de données injoignable au démarrage : {first}", 3) from exc
 
     if not args.once:
+        minutes = every_minutes(args.notify_every_min)
+        if minutes:
+            from carnet.db import get_engine
+
+            start_schedule(get_engine(), minutes)
         print(
             f"relève démarrée : {len(poller.readers)} équipements sur"
             f" {len(poller.gateways)} passerelle(s) ; arrêt par SIGTERM ou Ctrl-C",

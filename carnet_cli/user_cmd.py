@@ -33,6 +33,7 @@ def register(sub) -> None:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--contract", help="code du contrat (obligatoire pour un exploitant)")
     add.add_argument("--name", help="nom affiché")
+    add.add_argument("--email", help="adresse e-mail des avis (vide : aucune)")
     add.set_defaults(handler=_add)
     ls = usub.add_parser("list", help="liste les utilisateurs")
     ls.set_defaults(handler=_list)
@@ -63,6 +64,7 @@ def _add(args) -> int:
                 name=args.name,
                 contract_code=args.contract,
                 password=password,
+                email=args.email,
                 actor="cli",
             )
             label = ROLE_LABELS_FR.get(user.role, user.role)
@@ -75,7 +77,7 @@ def _add(args) -> int:
 def _list(args) -> int:
     with session_scope(get_engine()) as s:
         rows = s.execute(
-            select(User.login, User.name, User.role, User.active, Contract.code)
+            select(User.login, User.name, User.role, User.active, User.email, Contract.code)
             .outerjoin(Contract, Contract.id == User.contract_id)
             .order_by(User.login)
         ).all()
@@ -87,5 +89,6 @@ def _list(args) -> int:
         role = ROLE_LABELS_FR.get(r.role, r.role)
         extra = f"  contrat {r.code}" if r.code else ""
         state = "" if r.active else "  (désactivé)"
-        print(f"{r.login.ljust(width)}  {role}  — {r.name}{extra}{state}")
+        email = f"  <{r.email}>" if r.email else ""
+        print(f"{r.login.ljust(width)}  {role}  — {r.name}{email}{extra}{state}")
     return 0

@@ -24,3 +24,12 @@ def cusum_frame(frame: pd.DataFrame, predicted: str = "predicted_kwh", actual: s
     out["difference"] = (out[predicted] - out[actual]).astype("float64")
     out["cusum"] = cusum(out[predicted], out[actual]).to_numpy()
     return out
+
+
+def turning_points(series: pd.Series, min_run: int = 3) -> pd.Index:
+    """Where the CUSUM's trend changes sign and keeps it for `min_run` periods."""
+    step = np.sign(np.diff(np.asarray(series, dtype=float), prepend=0.0))
+    s = pd.Series(step, index=series.index)
+    run = s.groupby((s != s.shift()).cumsum()).transform("size")
+    change = (s != s.shift()) & (run >= min_run) & (s != 0)
+    return series.index[change.to_numpy()][1:]

@@ -38,6 +38,7 @@ CAPABILITY_LABELS_FR = {
     "work_orders.view": "consulter les ordres de travail",
     "work_orders.edit": "créer et clore les ordres de travail",
     "users.admin": "gérer les utilisateurs",
+    "notifications.own": "choisir les avis reçus par e-mail",
 }
 
 HIDDEN_FROM_NAV = {"/", "/not-found-404"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,23 +18,9 @@ from alembic import command as alembic_command
 
 from carnet import db
 from carnet_cli.main import COMMAND_MODULES, COMMANDS, build_parser, main
+from tests.helpers.fresh_interpreter import modules_after as _modules_after
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _modules_after(code: str) -> set[str]:
-    """The modules a fresh interpreter holds after running `code` (which may exit)."""
-    script = (
-        "import atexit, json, sys\n"
-        "atexit.register(lambda: sys.__stderr__.write('\\nMODULES=' + json.dumps(sorted(sys.modules))))\n"
-        + code
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    line = done.stderr.rpartition("MODULES=")[2]
-    return set(json.loads(line))
 
 
 def _top(modules: set[str]) -> set[str]:
