@@ -147,6 +147,25 @@ def open_episode(
     return alarm
 
 
+def raised_by_hand(session: Session, actor_login: str, entry: LogbookEntry) -> Alarm:
+    """An alarm entry a person wrote in the logbook (no device reported it): an alarm of its
+    own, open while its entry is, so that it is acknowledged, answered and closed like the
+    poller's."""
+    alarm = Alarm(
+        building_id=entry.building_id,
+        equipment_id=entry.equipment_id,
+        alarm_key=entry.alarm_key,
+        label=(entry.title or entry.text)[:200],
+        status="open",
+        opened_at=entry.occurred_at,
+        entry_id=entry.id,
+    )
+    session.add(alarm)
+    session.flush()
+    _audit(session, actor_login, alarm, None)
+    return alarm
+
+
 def device_normal(session: Session, key: str, ts: int) -> list[Alarm]:
     """The device reports normal again: the episode ends, its alarm closes (or stays closed)
     and its entry says so."""

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from carnet.access import Actor as Actor  # re-exported: callers name it from here
 from carnet.access import ActorLike, by_ref, scope_of
 from carnet.audit import record, row_image
-from carnet.models import BOOKING_STATUSES, Booking, Building, Room
+from carnet.models import BOOKING_STATUSES, AuditEvent, Booking, Building, Room
 from carnet.roles import can
 from carnet.timeutil import TZ, fr_date
 
@@ -527,3 +527,77 @@ def booking_dict(booking: Booking) -> dict:
         "preheat_min": booking.preheat_min,
         "heating_note": booking.heating_note,
     }
+
+
+# what a change of a booking is called when the contractor is told about it
+CHANGE_FIELD_LABELS_FR = {
+    "room_id": "salle",
+    "title": "intitulé",
+    "starts_at": "début",
+    "ends_at": "fin",
+    "status": "statut",
+    "setpoint_c": "consigne",
+    "preheat_min": "préchauffage",
+    "heating_note": "note de chauffage",
+}
+
+
+def _change_value(session: Session, name: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if name in ("starts_at", "ends_at"):
+        return _local_text(value)
+    if name == "setpoint_c":
+        return f"{float(value):.1f} °C".replace(".", ",")
+    if name == "preheat_min":
+        return f"{int(value)} min"
+    if name == "status":
+        return STATUS_LABELS_FR.get(value, value)
+    if name == "room_id":
+        room = session.get(Room, int(value))
+        return room.name if room is not None else str(value)
+    return str(value)
+
+
+def _local_text(value: Any) -> str:
+    """An ISO or datetime UTC instant as dd/mm/yyyy HH:MM in Europe/Paris."""
+    when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def changes_since(
+    session: Session, booking_ids: list[int], since: dt.datetime | None
+) -> dict[int, list[str]]:
+    """Booking id -> what changed since `since`, from the audit trail, in French: the value
+    before the first change and after the last (« consigne 19,0 °C → 21,0 °C »); a field
+    changed and changed back says nothing. Empty without a previous look."""
+    if since is None or not booking_ids:
+        return {}
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.entity == "booking",
+            AuditEvent.action.in_(("update", "cancel")),
+            AuditEvent.entity_id.in_([str(i) for i in booking_ids]),
+            AuditEvent.at > since,
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    first: dict[int, dict] = {}
+    last: dict[int, dict] = {}
+    for event in events:  # the few changes of the few bookings of the next days
+        key = int(event.entity_id)
+        first.setdefault(key, event.before or {})
+        last[key] = event.after or {}
+    out: dict[int, list[str]] = {}
+    for key, before in first.items():
+        after = last[key]
+        out[key] = [
+            f"{label} {_change_value(session, name, before.get(name))}"
+            f" → {_change_value(session, name, after.get(name))}"
+            for name, label in CHANGE_FIELD_LABELS_FR.items()
+            if before.get(name) != after.get(name)
+        ]
+    return out

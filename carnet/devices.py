@@ -8,9 +8,9 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet.models import Building, DeviceStatus, Equipment, LogbookEntry
+from carnet.alarms import ACTIVE, STATUS_LABELS_FR
+from carnet.models import Alarm, Building, DeviceStatus, Equipment, LogbookEntry
 
-OPEN_ALARM = ("open", "in_progress")
 STATUS_FIELDS = (
     "gateway_code", "unit", "model", "last_contact_at", "last_error", "last_error_at",
     "consecutive_failures",
@@ -39,26 +39,30 @@ def device_statuses(session: Session, building_ids: Collection[int] | None = Non
 
 
 def open_alarms(session: Session, building_ids: Collection[int] | None = None) -> list[dict]:
-    """The open or in-progress alarms, latest first: `occurred_at`, `title`, `text`, `status`,
-    `alarm_key`, `building` (code, name), `equipment` name or None."""
+    """The alarms not closed (`carnet.alarms`), latest first: `id`, `occurred_at`, `title`,
+    `text` (its logbook entry's), `status` (open, acknowledged, answered) and its `status_label`, `alarm_key`,
+    `building` (code, name), `equipment` name or None."""
     stmt = (
-        select(LogbookEntry, Building, Equipment)
-        .join(Building, Building.id == LogbookEntry.building_id)
-        .outerjoin(Equipment, Equipment.id == LogbookEntry.equipment_id)
-        .where(LogbookEntry.kind == "alarm", LogbookEntry.status.in_(OPEN_ALARM))
-        .order_by(LogbookEntry.occurred_at.desc())
+        select(Alarm, Building, Equipment, LogbookEntry.text)
+        .join(Building, Building.id == Alarm.building_id)
+        .outerjoin(Equipment, Equipment.id == Alarm.equipment_id)
+        .outerjoin(LogbookEntry, LogbookEntry.id == Alarm.entry_id)
+        .where(Alarm.status.in_(ACTIVE))
+        .order_by(Alarm.opened_at.desc(), Alarm.id.desc())
     )
     if building_ids is not None:
-        stmt = stmt.where(LogbookEntry.building_id.in_(building_ids or [-1]))
+        stmt = stmt.where(Alarm.building_id.in_(building_ids or [-1]))
     return [
         {
-            "occurred_at": entry.occurred_at,
-            "title": entry.title,
-            "text": entry.text,
-            "status": entry.status,
-            "alarm_key": entry.alarm_key,
+            "id": alarm.id,
+            "occurred_at": alarm.opened_at,
+            "title": alarm.label,
+            "text": text or alarm.label,
+            "status": alarm.status,
+            "status_label": STATUS_LABELS_FR[alarm.status],
+            "alarm_key": alarm.alarm_key,
             "building": (b.code, b.name),
             "equipment": e.name or e.code if e else None,
         }
-        for entry, b, e in session.execute(stmt)
+        for alarm, b, e, text in session.execute(stmt)
     ]

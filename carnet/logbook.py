@@ -24,7 +24,7 @@ from carnet.access import (
     require_view_logbook,
     viewable_building_ids,
 )
-from carnet.alarms import entry_closed
+from carnet.alarms import entry_closed, raised_by_hand
 from carnet.audit import record, row_image
 from carnet.fr_format import fr_cents
 from carnet.logbook_refs import (
@@ -214,6 +214,10 @@ def add_entry(
     session.add(entry)
     session.flush()
     record(session, actor.login, "create", "logbook_entry", entry.id, None, _entry_image(entry))
+    if kind == "alarm":
+        raised_by_hand(session, actor.login, entry)
+        if entry.status in CLOSED:
+            entry_closed(session, actor, entry)
     _after_status_change(session, entry, actor.login)
     return entry
 

@@ -567,6 +567,17 @@ class ScheduleView(Base):
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class LastSeen(Base):
+    """When a user last looked at a place of the app (`place`, e.g. the contractor's landing
+    page): what changed since is highlighted there. Apart from `schedule_view`, so that looking
+    at one place does not hide the changes from the other."""
+
+    __tablename__ = "last_seen"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    place: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AuditEvent(Base):
     """Who changed what, when, with the before and after images."""
 

@@ -15,7 +15,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet.models import Channel, DeviceStatus, IndexReset, Quality
+from carnet.alarms import POLLER
+from carnet.models import Alarm, Channel, DeviceStatus, IndexReset, Quality
 from carnet.timeutil import TZ, local_to_utc, to_epoch
 from carnet_cli.demo.calendar_weather import Clock
 from carnet_cli.demo.history import Logbook
@@ -113,6 +114,35 @@ def write_alarms(log: Logbook, episodes: list[dict]) -> None:
             source="poller",
             alarm_key=f"{main}-DEF:{ep['code']}:{ep['start_ts']}",
         )
+
+
+def write_alarm_rows(session: Session, log: Logbook, episodes: list[dict]) -> int:
+    """Each fault episode's alarm (`carnet.alarms`), beside its flushed logbook entry: open while
+    the fault lasts, closed by the device when it cleared; returns how many."""
+    by_key = {e.alarm_key: e for e in log.entries if e.kind == "alarm" and e.alarm_key}
+    n = 0
+    for ep in episodes:
+        main = f"{ep['building']}-CHAUD-1"
+        entry = by_key[f"{main}-DEF:{ep['code']}:{ep['start_ts']}"]
+        end = dt.datetime.fromtimestamp(ep["end_ts"], dt.UTC) if ep["closed"] else None
+        session.add(
+            Alarm(
+                building_id=entry.building_id,
+                equipment_id=entry.equipment_id,
+                alarm_key=entry.alarm_key,
+                code=ep["code"],
+                label=entry.title,
+                status="closed" if ep["closed"] else "open",
+                opened_at=entry.occurred_at,
+                device_cleared_at=end,
+                entry_id=entry.id,
+                closed_at=end,
+                closed_by=POLLER if ep["closed"] else None,
+            )
+        )
+        n += 1
+    session.flush()
+    return n
 
 
 def write_meter_change(session: Session, log: Logbook, portfolio: dict, change: dict) -> None:

@@ -36,6 +36,7 @@ from carnet_cli.demo.calendar_weather import (
 )
 from carnet_cli.demo.faults import (
     fault_episodes,
+    write_alarm_rows,
     write_alarms,
     write_device_status,
     write_meter_change,
@@ -251,6 +252,7 @@ def _write_history(session, data: DemoData, portfolio: dict, now: dt.datetime) -
     write_alarms(log, data.fault_episodes)
     write_meter_change(session, log, portfolio, data.meter_change)
     log.flush(session)
+    write_alarm_rows(session, log, data.fault_episodes)
     write_device_status(session, log.buildings, log.equipment, now)
     return {"logbook": len(log.entries), "obligations": n_obligations}
 

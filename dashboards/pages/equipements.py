@@ -102,7 +102,7 @@ def _alarms_table(alarms) -> html.Table:
                 html.Td(_building_link(a["building"])),
                 html.Td(a["equipment"] or "—"),
                 html.Td(a["title"] or a["text"]),
-                html.Td("ouverte" if a["status"] == "open" else "en cours"),
+                html.Td(a["status_label"]),
             ],
             className="alarm-row",
         )

@@ -1,11 +1,14 @@
-"""Accueil: a short welcome for the signed-in role, with what it may do and links to its pages."""
+"""Accueil: a short welcome for the signed-in role, with what it may do and links to its pages;
+the contractor gets its landing page instead (`dashboards.pages.accueil_exploitant`)."""
 
 from __future__ import annotations
 
 import dash
 from dash import dcc, html
 
+from carnet.roles import is_contractor
 from dashboards.auth import current_user
+from dashboards.pages import accueil_exploitant
 from dashboards.shell import CAPABILITY_LABELS_FR, capabilities_for, pages_for
 
 dash.register_page(__name__, path="/", name="Accueil", title="Accueil · Carnet", order=0)
@@ -15,6 +18,8 @@ def layout(**_query):
     user = current_user()
     if user is None:  # the HTTP guard never lets this happen; keep the layout total
         return html.Div()
+    if is_contractor(user.role):
+        return accueil_exploitant.layout(user)
     pages = pages_for(user)
     cards = [
         dcc.Link(

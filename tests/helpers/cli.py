@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+from contextlib import redirect_stdout
+
 from carnet_cli.main import main
 
 
@@ -10,3 +14,11 @@ def run(capsys, *argv) -> tuple[int, str]:
     status = main(list(argv))
     out = capsys.readouterr()
     return status, out.out + out.err
+
+
+def settle_json(*args: str) -> dict:
+    """`carnet settle ARGS --json`, parsed."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["settle", *args, "--json"]) == 0
+    return json.loads(out.getvalue())
