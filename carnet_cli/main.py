@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "carnet de santé : journal des interventions et observations",
     ),
     "obligations": ("carnet_cli.log_cmd", "obligations réglementaires (échéances, retards)"),
+    "rex": ("carnet_cli.rex_cmd", "retours d'expérience sur les incidents"),
     "poll": ("carnet_cli.poll_cmd", "relève Modbus des chaudières et compteurs"),
     "modbus": ("carnet_cli.poll_cmd", "diagnostic Modbus"),
     "settle": (
@@ -57,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "adjustments": ("carnet_cli.contract_cmd", "liste les ajustements d'un contrat"),
     "export": ("carnet_cli.finance_cmd", "exports pour les autres services"),
+    "report": ("carnet_cli.report_cmd", "rapport mensuel du groupe de travail (PDF)"),
     "demo": (
         "carnet_cli.demo_cmd",
         "construit la commune de démonstration si la base est vide, puis la sert",

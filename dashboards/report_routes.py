@@ -1,0 +1,43 @@
+"""The working group's monthly report (PDF) downloaded from the savings page: the very
+document of `carnet report monthly`, for the signed-in user's scope."""
+
+from __future__ import annotations
+
+import re
+
+import flask
+from werkzeug.exceptions import abort
+
+from carnet.access import CarnetPermissionError
+from dashboards import db
+from dashboards.auth import current_scope, current_user, route
+from dashboards.report_data import monthly_report
+from dashboards.report_pdf import render_pdf
+
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def report_href(contract_code: str, month: str) -> str:
+    return f"/export/rapport/{contract_code}/{month}.pdf"
+
+
+@route("/export/rapport/<contract_code>/<month>.pdf", "report.monthly")
+def monthly_pdf(contract_code: str, month: str):
+    if not MONTH_RE.match(month):
+        abort(404)
+    current_scope()  # 403 for a contractor bound to no contract
+    try:
+        report = monthly_report(db.engine(), current_user(), contract_code, month)
+    except CarnetPermissionError:
+        abort(403)
+    except LookupError:
+        abort(404)
+    except ValueError as exc:
+        return flask.Response(str(exc), status=400, mimetype="text/plain; charset=utf-8")
+    return flask.Response(
+        render_pdf(report),
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="rapport-{contract_code}-{month}.pdf"'
+        },
+    )
