@@ -159,10 +159,11 @@ def monthly_report(
     portfolio = savings_portfolio(engine, contract_code, season, season_to, with_models=False)
     season_payload = settlement_payload(portfolio.report)
 
+    # the gap is target - actual: the worst buildings are the furthest below zero
     worst = [
         r["building_code"]
-        for r in sorted(season_payload["buildings"], key=lambda r: -(r.get("gap_pct") or 0.0))
-        if (r.get("gap_pct") or 0.0) > 0
+        for r in sorted(season_payload["buildings"], key=lambda r: r.get("gap_pct") or 0.0)
+        if (r.get("gap_pct") or 0.0) < 0
     ][:WORST_BUILDINGS]
     cusum, notes = {}, {}
     for code in worst:

@@ -80,6 +80,7 @@ def _styles(font: str, bold: str) -> dict[str, ParagraphStyle]:
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
         "cell": ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9),
+        "head": ParagraphStyle("head", parent=body, fontName=bold, fontSize=7.5, leading=9),
     }
 
 
@@ -109,17 +110,19 @@ def render_pdf(report: MonthlyReport, generated_on: dt.date | None = None) -> by
     def p(text: str, style: str = "body"):
         story.append(Paragraph(escape(t(text)), st[style]))
 
-    def cells(rows: list[list]) -> list[list]:
-        """Header as text, then wrapped paragraphs for long texts."""
+    def cells(rows: list[list], right) -> list[list]:
+        """Headers and texts as paragraphs, wrapped in their column; figures as they are
+        (right-aligned by the table style)."""
         head, *body = rows
-        return [[t(h) for h in head]] + [
-            [Paragraph(escape(t(c)), st["cell"]) if isinstance(c, str) and len(c) > 28 else t(c)
-             for c in row]
+        return [[Paragraph(escape(t(h)), st["head"]) for h in head]] + [
+            [t(c) if i in right else Paragraph(escape(t(c)), st["cell"])
+             for i, c in enumerate(row)]
             for row in body
         ]  # fmt: skip
 
     def table(rows, widths, right=()):
-        story.append(_table(cells(rows), [w * mm for w in widths], font, bold, right))
+        right = set(right)
+        story.append(_table(cells(rows, right), [w * mm for w in widths], font, bold, right))
         story.append(Spacer(1, 3 * mm))
 
     month = month_label(report.month)
@@ -139,7 +142,7 @@ def render_pdf(report: MonthlyReport, generated_on: dt.date | None = None) -> by
         story.append(Paragraph(escape(t(title)), st["h1"]))
         if marker:
             p(f"Chiffres signés ({marker}) : ils ne changent plus.", "small")
-        table(_settlement_rows(payload), [24, 19, 14, 20, 18, 15, 23, 20, 16], range(1, 9))
+        table(_settlement_rows(payload), [22, 18, 15, 19, 17, 13, 26, 22, 14], range(1, 9))
         total = payload["total"]
         p(
             f"Intéressement de l'exploitant : {fr_eur(total['bonus_eur'])} ; pénalité : "

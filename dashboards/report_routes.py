@@ -3,22 +3,40 @@ document of `carnet report monthly`, for the signed-in user's scope."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import flask
+from dash import html
 from werkzeug.exceptions import abort
 
 from carnet.access import CarnetPermissionError
 from dashboards import db
 from dashboards.auth import current_scope, current_user, route
+from dashboards.fmt import fr_date
 from dashboards.report_data import monthly_report
 from dashboards.report_pdf import render_pdf
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def report_href(contract_code: str, month: str) -> str:
-    return f"/export/rapport/{contract_code}/{month}.pdf"
+def monthly_report_link(p) -> html.A | None:
+    """The savings page's link to the report of the season's last month, or of the last
+    complete one while the season runs (for the roles that may download it)."""
+    user = current_user()
+    if user is None or not user.can("report.monthly"):
+        return None
+    day = p.report.period_to
+    if not p.season_complete and (day + dt.timedelta(days=1)).day != 1:
+        previous = day.replace(day=1) - dt.timedelta(days=1)
+        day = previous if previous >= p.report.period_from else day
+    month = f"{day:%Y-%m}"
+    return html.A(
+        f"Rapport mensuel du groupe de travail ({fr_date(day)[3:]}, PDF)",
+        href=f"/export/rapport/{p.report.contract_code}/{month}.pdf",
+        id="savings-monthly-report",
+        className="download",
+    )
 
 
 @route("/export/rapport/<contract_code>/<month>.pdf", "report.monthly")

@@ -22,7 +22,7 @@ from dashboards.app import create_app
 from dashboards.fmt import fr_eur, fr_number
 from tests.browser import seed_users
 from tests.savings_town import TownBuilding, make_town
-from tests.test_dashboard_savings import signed_in
+from tests.test_dashboard_savings import detail_values, post_callback, signed_in
 
 CONTRACT = "TEST-CONTRAT"  # the test contractor's contract (tests.browser)
 OTHER = "AUTRE"
@@ -113,7 +113,8 @@ def test_the_pdf_figures_are_those_of_carnet_settle(engine, tmp_path):
     assert "Concert du 12/01 dans une salle froide" in text
     assert "Relance vérifiée la veille de chaque concert" in text
     assert "Aucun jour de consommation manquant sur le mois." in text
-    assert "CUSUM des économies" in text  # SALLE-B runs above its target
+    assert "SALLE-B : CUSUM des économies" in text  # it runs above its target
+    assert "ECOLE-A : CUSUM" not in text  # it saves
 
 
 def test_a_month_with_missing_days_says_so(engine, tmp_path):
@@ -155,3 +156,14 @@ def test_the_savings_page_download_is_permission_checked(app, tmp_path):
         signed_in(app, "gestionnaire").get(f"/export/rapport/{CONTRACT}/2026-13.pdf").status_code
         == 404
     )
+
+
+def test_the_savings_page_links_to_the_report_of_its_last_month(app):
+    # the season 2025-2026 is over: the report of its last month
+    table = post_callback(signed_in(app, "gestionnaire"), "savings-portfolio",
+                          detail_values(CONTRACT, None))  # fmt: skip
+    assert table.status_code == 200
+    assert f"/export/rapport/{CONTRACT}/2026-05.pdf" in table.text
+    finance = post_callback(signed_in(app, "finances"), "savings-portfolio",
+                            detail_values(CONTRACT, None))  # fmt: skip
+    assert finance.status_code == 200 and "/export/rapport/" not in finance.text

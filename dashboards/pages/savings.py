@@ -23,6 +23,7 @@ from dashboards import db
 from dashboards import savings_figures as figs
 from dashboards.auth import current_scope, current_user, guarded, require
 from dashboards.fmt import fr_date, fr_datetime, fr_eur, fr_number, fr_pct
+from dashboards.report_routes import monthly_report_link
 from dashboards.savings_data import (
     BuildingDetail,
     SavingsPortfolio,
@@ -446,7 +447,7 @@ def update_portfolio(contract_code, season, _refresh):
         p = savings_portfolio(db.engine(), code, season)
     except (LookupError, ValueError) as exc:
         return html.Div(str(exc), className="alert alert-error"), ""
-    return [_closing_bar(p), *_portfolio_view(p)], _terms_line(p)
+    return [_closing_bar(p), monthly_report_link(p), *_portfolio_view(p)], _terms_line(p)
 
 
 def _closing_bar(p: SavingsPortfolio):
