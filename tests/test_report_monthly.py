@@ -167,3 +167,18 @@ def test_the_savings_page_links_to_the_report_of_its_last_month(app):
     finance = post_callback(signed_in(app, "finances"), "savings-portfolio",
                             detail_values(CONTRACT, None))  # fmt: skip
     assert finance.status_code == 200 and "/export/rapport/" not in finance.text
+
+
+def test_without_dejavu_the_builtin_helvetica_keeps_accents_and_euros(engine, monkeypatch):
+    from dashboards import report_pdf
+    from dashboards.report_data import monthly_report
+
+    build_town(engine)
+    month = run_json("settle", "--contract", CONTRACT, "--season", "2025-2026", "--month", MONTH)
+    monkeypatch.setattr(report_pdf, "DEJAVU", report_pdf.Path("/nonexistent"))
+    assert report_pdf._fonts() == ("Helvetica", "Helvetica-Bold")
+    data = report_pdf.render_pdf(monthly_report(engine, SYSTEM, CONTRACT, MONTH))
+    assert b"DejaVu" not in data
+    text, _pages = pdf_text(data)
+    assert "Intéressement de l'exploitant : " + plain(fr_eur(month["total"]["bonus_eur"])) in text
+    assert "Données manquantes" in text and "Retours d'expérience ouverts" in text
