@@ -32,13 +32,21 @@ from carnet.models import (
     User,
 )
 from carnet.obligations import add_obligation, local_today
-from carnet.roles import ROLE_LABELS_FR, can, is_programmer
+from carnet.roles import ROLE_LABELS_FR, can
 from carnet.timeutil import fr_date
 
 STATUS_LABELS_FR = {"open": "Ouvert", "closed": "Clos"}
 DECISION_STATUS_LABELS_FR = {"open": "À faire", "done": "Fait"}
 REX_FIELDS = ["title", "occurred_on", "summary", "lessons", "status"]
-DECISION_FIELDS = ["text", "owner", "due_on", "status", "done_on", "obligation_id"]
+DECISION_FIELDS = [
+    "text",
+    "owner",
+    "due_on",
+    "status",
+    "done_on",
+    "obligation_id",
+    "logbook_entry_id",
+]
 
 
 class RexError(ValueError):
@@ -330,8 +338,11 @@ def decision_to_work(
         title=f"Retour d'expérience n° {rex.id} : {rex.title}"[:200],
         status="open",
     )
+    before = _decision_image(decision)
     decision.logbook_entry_id = entry.id
     session.flush()
+    after = _decision_image(decision)
+    record(session, actor.login, "update", "rex_decision", decision.id, before, after)
     return entry
 
 
@@ -375,7 +386,7 @@ DECISION_COLUMNS = [
 def _visible(session: Session, actor: ActorLike) -> frozenset[int] | None:
     """Buildings whose retours d'expérience the actor sees (None = all); refuses the roles
     without `rex.view`."""
-    if not can(actor.role, "rex.view") or is_programmer(actor.role):
+    if not can(actor.role, "rex.view"):
         raise _deny(actor, "consulter les retours d'expérience")
     return viewable_building_ids(session, actor)
 

@@ -191,7 +191,7 @@ def render_pdf(report: MonthlyReport, generated_on: dt.date | None = None) -> by
                 "—" if c["energy_kwh"] is None else fr_number(c["energy_kwh"] / 1000, 2),
                 fr_pct(c["share_outside_pct"], 0),
             ])  # fmt: skip
-        table(rows, [28, 22, 28, 18, 20, 30, 22], range(1, 7))
+        table(rows, [26, 25, 26, 18, 20, 34, 22], range(1, 7))
     else:
         p("Aucune réservation ni relevé de chauffage sur le mois.")
 
@@ -233,7 +233,7 @@ def render_pdf(report: MonthlyReport, generated_on: dt.date | None = None) -> by
             ], [24, 106, 25, 25], (3,))  # fmt: skip
 
     story.append(Paragraph(escape(t("Travaux et ajustements")), st["h1"]))
-    _entries(story, p, table, "Travaux", report.works)
+    _entries(story, p, table, "Travaux", report.works, "aucun")
     if report.adjustments:
         table([["Bâtiment", "Nature", "Effet", "Justification", "État"]] + [
             [a["building_code"], a["kind_label"], _effect(a), a["justification"],
@@ -317,9 +317,9 @@ def _effect(a: dict) -> str:
     return f"{what} du {fr_date(a['effective_from'])}{until}"
 
 
-def _entries(story, p, table, label: str, frame: pd.DataFrame) -> None:
+def _entries(story, p, table, label: str, frame: pd.DataFrame, none: str = "aucune") -> None:
     if not len(frame):
-        p(f"{label} : aucune.")
+        p(f"{label} : {none}.")
         return
     p(f"{label} : {len(frame)}", "h2")
     table([["Date", "Bâtiment", "Nature", "Texte", "État"]] + [

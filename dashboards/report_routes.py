@@ -16,11 +16,12 @@ from dashboards.auth import current_scope, current_user, route
 from dashboards.fmt import fr_date
 from dashboards.report_data import monthly_report
 from dashboards.report_pdf import render_pdf
+from dashboards.savings_data import SavingsPortfolio
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def monthly_report_link(p) -> html.A | None:
+def monthly_report_link(p: SavingsPortfolio) -> html.A | None:
     """The savings page's link to the report of the season's last month, or of the last
     complete one while the season runs (for the roles that may download it)."""
     user = current_user()

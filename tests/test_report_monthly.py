@@ -105,6 +105,10 @@ def test_the_pdf_figures_are_those_of_carnet_settle(engine, tmp_path):
             assert plain(fr_eur(rec["bonus_eur"])) in text
             assert plain(fr_eur(rec["penalty_eur"])) in text
     assert f"Intéressement de l'exploitant : {plain(fr_eur(month['total']['bonus_eur']))}" in text
+    assert month["comfort"]  # the usage performance of the month, as `carnet settle --month`
+    for c in month["comfort"]:
+        row = f"{c['building_code']} {c['bookings']} — {c['late_bookings']} — "
+        assert row + plain(fr_number(c["energy_kwh"] / 1000, 2)) in " ".join(text.split()), c
     assert "Chaudière en défaut (code E14)" in text
     assert "Remplacement de l'allumeur" in text
     assert "Alarme de l'autre contrat" not in text  # GYM-C is not the contract's
