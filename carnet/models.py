@@ -743,3 +743,72 @@ class Notice(Base):
 
 
 Index("ix_notice_state_next", Notice.state, Notice.next_attempt_at)
+REX_STATUSES = ("open", "closed")
+DECISION_STATUSES = ("open", "done")
+
+
+class Rex(Base):
+    """A retour d'expérience: the town comes back together on an incident to learn from the
+    real work, not to blame; it links the incident's entries and bookings, each side's account,
+    what was learned and the decisions taken."""
+
+    __tablename__ = "rex"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    occurred_on: Mapped[dt.date] = mapped_column(Date, index=True)  # local date of the incident
+    summary: Mapped[str] = mapped_column(Text)
+    lessons: Mapped[str | None] = mapped_column(Text)  # what was learned
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    author_login: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    building: Mapped[Building] = relationship()
+
+
+class RexLink(Base):
+    """One entry of the incident: a logbook entry (alarm, signalement, intervention) or a
+    booking (the one that went cold)."""
+
+    __tablename__ = "rex_link"
+    __table_args__ = (
+        UniqueConstraint("rex_id", "logbook_entry_id"),
+        UniqueConstraint("rex_id", "booking_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rex_id: Mapped[int] = mapped_column(ForeignKey("rex.id"), index=True)
+    logbook_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id"))
+
+
+class RexAccount(Base):
+    """What happened as one contributor saw it: one account per contributor, rewritten by its
+    author only."""
+
+    __tablename__ = "rex_account"
+    __table_args__ = (UniqueConstraint("rex_id", "author_login"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rex_id: Mapped[int] = mapped_column(ForeignKey("rex.id"), index=True)
+    author_login: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # the author's role when writing
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RexDecision(Base):
+    """A decision of a retour d'expérience, with who carries it and by when; it may become an
+    obligation (a recurring duty) or a piece of work in the carnet."""
+
+    __tablename__ = "rex_decision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rex_id: Mapped[int] = mapped_column(ForeignKey("rex.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(200))  # who carries it (a login or a service)
+    due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    done_on: Mapped[dt.date | None] = mapped_column(Date)
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligation.id"))
+    logbook_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+    author_login: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

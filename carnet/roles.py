@@ -37,6 +37,14 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "carnet.triage": frozenset({MANAGER}),
     # the obligations and their due dates (the carnet minus the programmer's rooms-only view)
     "obligations.view": frozenset({MANAGER, CONTRACTOR, AGENT}),
+    # retours d'expérience: read and write one's account as the logbook (no programmer);
+    # open one and link the incident's entries as an intervention; decide as the manager
+    "rex.view": frozenset({MANAGER, CONTRACTOR, AGENT}),
+    "rex.account": frozenset({MANAGER, CONTRACTOR, AGENT}),
+    "rex.open": frozenset({MANAGER, CONTRACTOR}),
+    "rex.decide": frozenset({MANAGER}),
+    # the working group's monthly PDF holds the carnet's incidents: not for finance
+    "report.monthly": frozenset({MANAGER, CONTRACTOR}),
     "bookings.view": frozenset({MANAGER, CONTRACTOR, PROGRAMMER}),
     "bookings.edit": frozenset({MANAGER, PROGRAMMER}),
     "heating_schedule.view": frozenset({MANAGER, CONTRACTOR}),

@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "obligations": ("carnet_cli.log_cmd", "obligations réglementaires (échéances, retards)"),
     "work": ("carnet_cli.work_cmd", "ordres de travail des bâtiments d'un contrat"),
+    "rex": ("carnet_cli.rex_cmd", "retours d'expérience sur les incidents"),
     "poll": ("carnet_cli.poll_cmd", "relève Modbus des chaudières et compteurs"),
     "modbus": ("carnet_cli.poll_cmd", "diagnostic Modbus"),
     "settle": (
@@ -60,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "adjustments": ("carnet_cli.contract_cmd", "liste les ajustements d'un contrat"),
     "export": ("carnet_cli.finance_cmd", "exports pour les autres services"),
+    "report": ("carnet_cli.report_cmd", "rapport mensuel du groupe de travail (PDF)"),
     "demo": (
         "carnet_cli.demo_cmd",
         "construit la commune de démonstration si la base est vide, puis la sert",

@@ -24,6 +24,7 @@ from dashboards import savings_figures as figs
 from dashboards.auth import current_scope, current_user, guarded, require
 from dashboards.cache import cached, rendered
 from dashboards.fmt import fr_date, fr_datetime, fr_eur, fr_number, fr_pct
+from dashboards.report_routes import monthly_report_link
 from dashboards.savings_data import (
     BuildingDetail,
     SavingsPortfolio,
@@ -453,7 +454,7 @@ def update_portfolio(contract_code, season, _refresh):
         engine, "table-view", (code, season, last_complete_day()),
         lambda: rendered(_portfolio_view(p)),
     )  # fmt: skip
-    return [_closing_bar(p), *table], _terms_line(p)
+    return [_closing_bar(p), monthly_report_link(p), *table], _terms_line(p)
 
 
 def _closing_bar(p: SavingsPortfolio):
