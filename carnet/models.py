@@ -798,7 +798,7 @@ class RexAccount(Base):
 
 class RexDecision(Base):
     """A decision of a retour d'expérience, with who carries it and by when; it may become an
-    obligation (a recurring duty) or a piece of work in the carnet."""
+    obligation (a recurring duty) or a work order."""
 
     __tablename__ = "rex_decision"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -809,6 +809,6 @@ class RexDecision(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     done_on: Mapped[dt.date | None] = mapped_column(Date)
     obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligation.id"))
-    logbook_entry_id: Mapped[int | None] = mapped_column(ForeignKey("logbook_entry.id"))
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id"))
     author_login: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,8 +5,7 @@ A retour d'expérience belongs to one building, so it has the logbook's scope: t
 contractor of that building's contract and the agents see it (not the cultural programmer, not
 finance). Each contributor writes its own account of what happened (one per person, rewritten by
 its author only); the manager records what was learned and the decisions, with who carries them
-and by when. A decision may become an obligation (a recurring duty) or a piece of work in the
-carnet (`decision_to_work`, the one place where work orders will plug in).
+and by when. A decision may become an obligation (a recurring duty) or a work order.
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from carnet.access import ActorLike, CarnetPermissionError, can_view_logbook, viewable_building_ids
 from carnet.audit import record, row_image
-from carnet.logbook import KIND_LABELS_FR, add_entry, local_date, resolve_building
+from carnet.logbook import KIND_LABELS_FR
+from carnet.logbook_refs import resolve_building
 from carnet.models import (
     Booking,
     Building,
@@ -30,10 +30,12 @@ from carnet.models import (
     RexLink,
     Room,
     User,
+    WorkOrder,
 )
 from carnet.obligations import add_obligation, local_today
 from carnet.roles import ROLE_LABELS_FR, can
-from carnet.timeutil import fr_date
+from carnet.timeutil import fr_date, local_date
+from carnet.work_orders import create_work_order
 
 STATUS_LABELS_FR = {"open": "Ouvert", "closed": "Clos"}
 DECISION_STATUS_LABELS_FR = {"open": "À faire", "done": "Fait"}
@@ -45,7 +47,7 @@ DECISION_FIELDS = [
     "status",
     "done_on",
     "obligation_id",
-    "logbook_entry_id",
+    "work_order_id",
 ]
 
 
@@ -318,32 +320,32 @@ def decision_to_obligation(
     return decision
 
 
-def decision_to_work(
-    session: Session, actor: ActorLike, decision_id: int, kind: str = "works"
-) -> LogbookEntry:
-    """A decision that is a piece of work becomes an open work entry in the building's carnet
-    (what the logbook calls work today). The one hook for work orders: when they exist, this
-    function creates the work order instead, and `RexDecision.logbook_entry_id` follows it."""
+def decision_to_work(session: Session, actor: ActorLike, decision_id: int) -> WorkOrder:
+    """A decision that is a piece of work becomes a work order of the rex's building (entered
+    by hand: its title the decision, due on the decision's date, assigned to its owner), so that
+    it is followed and closed with its intervention like any other; the decision keeps the link."""
     decision = _get_decision(session, actor, decision_id)
-    _require(actor, "rex.decide", "transformer une décision en travaux")
-    if decision.logbook_entry_id is not None:
-        raise RexError(f"la décision {decision.id} est déjà l'entrée {decision.logbook_entry_id}")
+    _require(actor, "rex.decide", "transformer une décision en ordre de travail")
+    if decision.work_order_id is not None:
+        raise RexError(
+            f"la décision {decision.id} est déjà l'ordre de travail {decision.work_order_id}"
+        )
     rex = session.get(Rex, decision.rex_id)
-    entry = add_entry(
+    order = create_work_order(
         session,
         actor,
-        rex.building_id,
-        kind,
-        decision.text,
-        title=f"Retour d'expérience n° {rex.id} : {rex.title}"[:200],
-        status="open",
+        building=rex.building_id,
+        title=decision.text,
+        description=f"Décision du retour d'expérience n° {rex.id} : {rex.title}",
+        assignee=decision.owner,
+        due_on=decision.due_on,
     )
     before = _decision_image(decision)
-    decision.logbook_entry_id = entry.id
+    decision.work_order_id = order.id
     session.flush()
     after = _decision_image(decision)
     record(session, actor.login, "update", "rex_decision", decision.id, before, after)
-    return entry
+    return order
 
 
 # ---------------------------------------------------------------- reading
@@ -379,7 +381,7 @@ DECISION_COLUMNS = [
     "done_on",
     "overdue",
     "obligation_id",
-    "logbook_entry_id",
+    "work_order_id",
 ]
 
 
@@ -477,7 +479,7 @@ def decisions_frame(
             RexDecision.status,
             RexDecision.done_on,
             RexDecision.obligation_id,
-            RexDecision.logbook_entry_id,
+            RexDecision.work_order_id,
         )
         .join(Rex, Rex.id == RexDecision.rex_id)
         .join(Building, Building.id == Rex.building_id)
@@ -499,7 +501,7 @@ def decisions_frame(
         s == "open" and d is not None and d < today
         for s, d in zip(frame["status"], frame["due_on"], strict=True)
     ]
-    for name in ("obligation_id", "logbook_entry_id"):
+    for name in ("obligation_id", "work_order_id"):
         frame[name] = frame[name].astype("Int64")
     return frame[DECISION_COLUMNS].reset_index(drop=True)
 

@@ -23,13 +23,8 @@ from carnet.access import ActorLike, CarnetPermissionError, by_ref, viewable_bui
 from carnet.attachments import add_attachment
 from carnet.audit import record, row_image
 from carnet.fr_format import fr_cents
-from carnet.logbook import (
-    INTERVENTION_KINDS,
-    KIND_LABELS_FR,
-    add_entry,
-    parse_cost_cents,
-    resolve_building,
-)
+from carnet.logbook import INTERVENTION_KINDS, KIND_LABELS_FR, add_entry, parse_cost_cents
+from carnet.logbook_refs import resolve_building
 from carnet.models import (
     WORK_ORDER_ORIGINS,
     WORK_ORDER_PRIORITIES,

@@ -106,7 +106,7 @@ def register(sub) -> None:
         help="en fait une obligation du bâtiment, tous les N mois",
     )
     follow.add_argument("--work", action="store_true",
-                        help="en fait des travaux ouverts au carnet du bâtiment")  # fmt: skip
+                        help="en fait un ordre de travail du bâtiment")  # fmt: skip
     dec.add_argument("--author", metavar="LOGIN", help=AUTHOR_HELP)
     dec.add_argument("--json", action="store_true")
     dec.set_defaults(handler=_decision)
@@ -255,7 +255,7 @@ def _decision(args) -> int:
                 "owner": decision.owner,
                 "due_on": decision.due_on.isoformat() if decision.due_on else None,
                 "obligation_id": decision.obligation_id,
-                "logbook_entry_id": decision.logbook_entry_id}  # fmt: skip
+                "work_order_id": decision.work_order_id}  # fmt: skip
 
     out = _run(args, action)
     if args.json:

@@ -4,10 +4,6 @@ the server, and a manager can open a building's four figures in a real browser."
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
-import re
-from contextlib import redirect_stdout
 from decimal import Decimal
 
 import pytest
@@ -16,25 +12,17 @@ from sqlalchemy import func, select
 from carnet.db import get_engine, session_scope
 from carnet.frames import baseline_frames
 from carnet.models import Adjustment, LogbookEntry
-from carnet_cli.main import main as carnet_main
 from contract import fit_baseline
 from dashboards.app import create_app
 from dashboards.fmt import fr_eur, fr_number
 from dashboards.savings_data import building_detail, savings_portfolio, seasons
-from tests.helpers.browser import dash_callback_payload, password_of, seed_users, sign_in, wait_for
+from tests.helpers.browser import password_of, seed_users, sign_in, wait_for
+from tests.helpers.cli import settle_json
+from tests.helpers.savings_client import SEASON, adjustment_values, detail_values
 from tests.helpers.savings_town import CONTRACT, OTHER, STATION, build_town
+from tests.helpers.web_client import post_callback, signed_in_client
 
-SEASON = "2025-2026"
 AS_OF = dt.date(2026, 6, 30)  # after the season: the whole season is settled
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def settle_json(*args: str) -> dict:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        status = carnet_main(["settle", *args, "--json"])
-    assert status == 0
-    return json.loads(out.getvalue())
 
 
 def test_page_numbers_are_those_of_carnet_settle(engine):
@@ -121,62 +109,13 @@ def app(db_url):
     return create_app(db_url)
 
 
-def signed_in(app, login):
-    client = app.server.test_client()
-    token = CSRF.search(client.get("/connexion").text).group(1)
-    response = client.post(
-        "/connexion", data={"login": login, "password": password_of(login), "csrf": token}
-    )
-    assert response.status_code == 302
-    return client
-
-
-class Reply:
-    """A callback response with its JSON decoded as text (no \\u escapes)."""
-
-    def __init__(self, response):
-        self.status_code = response.status_code
-        data = response.get_json(silent=True)
-        self.text = response.text if data is None else json.dumps(data, ensure_ascii=False)
-
-
-def post_callback(client, output_id, values) -> Reply:
-    deps = client.get("/_dash-dependencies").get_json()
-    return Reply(
-        client.post("/_dash-update-component", json=dash_callback_payload(deps, output_id, values))
-    )
-
-
-def detail_values(contract, building):
-    return {
-        "savings-building.data": building,
-        "savings-contract.value": contract,
-        "savings-season.value": SEASON,
-        "savings-refresh.data": {"n": 0},
-    }
-
-
-def adjustment_values(contract, building):
-    return {
-        "savings-adj-submit.n_clicks": 1,
-        "savings-building.data": building,
-        "savings-contract.value": contract,
-        "savings-adj-from.value": "01/03/2026",
-        "savings-adj-kind.value": "closed",
-        "savings-adj-mode.value": "factor",
-        "savings-adj-value.value": "0",
-        "savings-adj-why.value": "Fermeture pour désamiantage",
-        "savings-refresh.data": {"n": 0},
-    }
-
-
 def adjustments_count(db_url) -> int:
     with session_scope(get_engine(db_url)) as s:
         return s.scalar(select(func.count()).select_from(Adjustment))
 
 
 def test_contractor_sees_only_its_contract(app):
-    client = signed_in(app, "exploitant")
+    client = signed_in_client(app, "exploitant")
     assert client.get("/economies").status_code == 200
     own = post_callback(client, "savings-detail", detail_values(CONTRACT, "ECOLE-A"))
     assert own.status_code == 200
@@ -204,11 +143,11 @@ def test_contractor_sees_only_its_contract(app):
 
 
 def test_finance_reads_but_may_not_add_an_adjustment(app, db_url):
-    programmer = signed_in(app, "programmation")  # no savings.view at all
+    programmer = signed_in_client(app, "programmation")  # no savings.view at all
     assert programmer.get("/economies").status_code == 403
     no_table = post_callback(programmer, "savings-portfolio", detail_values(CONTRACT, None))
     assert no_table.status_code == 403
-    finance = signed_in(app, "finances")
+    finance = signed_in_client(app, "finances")
     assert finance.get("/economies").status_code == 200
     read = post_callback(finance, "savings-detail", detail_values(OTHER, "GYM-C"))
     assert read.status_code == 200 and "savings-fig-carpet" in read.text
@@ -216,14 +155,14 @@ def test_finance_reads_but_may_not_add_an_adjustment(app, db_url):
     refused = post_callback(finance, "savings-adj-message", adjustment_values(OTHER, "GYM-C"))
     assert refused.status_code == 403
     assert adjustments_count(db_url) == 0
-    contractor = signed_in(app, "exploitant")
+    contractor = signed_in_client(app, "exploitant")
     refused = post_callback(
         contractor, "savings-adj-message", adjustment_values(CONTRACT, "ECOLE-A")
     )
     assert refused.status_code == 403
     assert adjustments_count(db_url) == 0
 
-    manager = signed_in(app, "gestionnaire")
+    manager = signed_in_client(app, "gestionnaire")
     form = post_callback(manager, "savings-detail", detail_values(OTHER, "GYM-C"))
     assert "savings-adj-form" in form.text
     elsewhere = post_callback(manager, "savings-detail", detail_values(CONTRACT, "GYM-C"))

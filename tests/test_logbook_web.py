@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 
 import pytest
 from sqlalchemy import select
@@ -15,10 +14,9 @@ from carnet.db import get_engine, session_scope
 from carnet.logbook import add_entry
 from carnet.models import Attachment, Building, LogbookEntry, User
 from dashboards.app import create_app
-from tests.helpers.browser import password_of
-from tests.helpers.carnet_web_seed import OTHER_PASSWORD, seed_carnet
+from tests.helpers.carnet_web_seed import client_for, seed_carnet
+from tests.helpers.web_client import CSRF
 
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 
@@ -28,15 +26,6 @@ def app(db_url):
     engine = get_engine(db_url)
     seed_carnet(engine)
     return create_app(db_url)
-
-
-def client_for(app, login):
-    client = app.server.test_client()
-    token = CSRF.search(client.get("/connexion").text).group(1)
-    password = OTHER_PASSWORD if login == "exploitant2" else password_of(login)
-    r = client.post("/connexion", data={"login": login, "password": password, "csrf": token})
-    assert r.status_code == 302, login
-    return client
 
 
 def _attachment(engine, building_code: str) -> int:

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from carnet import db as carnet_db
 from carnet.db import get_engine, session_scope
 from carnet.models import LogbookEntry
-from tests.carnet_web_seed import seed_carnet
-from tests.test_backup import cli, read_tables
-from tests.test_rex import incident
+from tests.helpers.backup_support import cli, read_tables
+from tests.helpers.carnet_web_seed import seed_carnet
+from tests.helpers.rex_town import incident
 
 REX_TABLES = {"rex", "rex_link", "rex_account", "rex_decision"}
 

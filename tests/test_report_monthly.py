@@ -20,12 +20,11 @@ from carnet.rex import add_decision, open_rex
 from carnet_cli.main import main as carnet_main
 from dashboards.app import create_app
 from dashboards.fmt import fr_eur, fr_number
-from tests.browser import seed_users
-from tests.savings_town import TownBuilding, make_town
-from tests.test_dashboard_savings import detail_values, post_callback, signed_in
+from tests.helpers.browser import seed_users
+from tests.helpers.savings_client import detail_values
+from tests.helpers.savings_town import CONTRACT, OTHER, TownBuilding, make_town
+from tests.helpers.web_client import post_callback, signed_in_client
 
-CONTRACT = "TEST-CONTRAT"  # the test contractor's contract (tests.browser)
-OTHER = "AUTRE"
 MONTH = "2026-01"
 TOWN = [
     TownBuilding("ECOLE-A", "École Anatole-France", 2.0, CONTRACT, 80.0, reporting_factor=0.88),
@@ -146,29 +145,31 @@ def test_the_savings_page_download_is_permission_checked(app, tmp_path):
     url = f"/export/rapport/{CONTRACT}/{MONTH}.pdf"
     anonymous = app.server.test_client().get(url)
     assert anonymous.status_code in (302, 401)
-    got = signed_in(app, "gestionnaire").get(url)
+    got = signed_in_client(app, "gestionnaire").get(url)
     assert got.status_code == 200 and got.mimetype == "application/pdf"
     assert "attachment" in got.headers["Content-Disposition"]
     text, _pages = pdf_text(got.data)
     cli_text, _ = pdf_text(write_report(tmp_path))
     assert text.split("Édité le")[1][12:] == cli_text.split("Édité le")[1][12:]
-    contractor = signed_in(app, "exploitant")
+    contractor = signed_in_client(app, "exploitant")
     assert contractor.get(url).status_code == 200  # its own contract
     assert contractor.get(f"/export/rapport/{OTHER}/{MONTH}.pdf").status_code == 403
-    assert signed_in(app, "finances").get(url).status_code == 403  # no carnet
+    assert signed_in_client(app, "finances").get(url).status_code == 403  # no carnet
     assert (
-        signed_in(app, "gestionnaire").get(f"/export/rapport/{CONTRACT}/2026-13.pdf").status_code
+        signed_in_client(app, "gestionnaire")
+        .get(f"/export/rapport/{CONTRACT}/2026-13.pdf")
+        .status_code
         == 404
     )
 
 
 def test_the_savings_page_links_to_the_report_of_its_last_month(app):
     # the season 2025-2026 is over: the report of its last month
-    table = post_callback(signed_in(app, "gestionnaire"), "savings-portfolio",
+    table = post_callback(signed_in_client(app, "gestionnaire"), "savings-portfolio",
                           detail_values(CONTRACT, None))  # fmt: skip
     assert table.status_code == 200
     assert f"/export/rapport/{CONTRACT}/2026-05.pdf" in table.text
-    finance = post_callback(signed_in(app, "finances"), "savings-portfolio",
+    finance = post_callback(signed_in_client(app, "finances"), "savings-portfolio",
                             detail_values(CONTRACT, None))  # fmt: skip
     assert finance.status_code == 200 and "/export/rapport/" not in finance.text
 

@@ -1,5 +1,5 @@
 """Retours d'expérience: the incident's entries linked, each contributor's account, lessons and
-decisions (one of which becomes an obligation, another work in the carnet), with the logbook's
+decisions (one of which becomes an obligation, another a work order), with the logbook's
 roles and scope, from the CLI and on the page."""
 
 from __future__ import annotations
@@ -8,24 +8,18 @@ import datetime as dt
 import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from carnet import bookings as bk
 from carnet.db import get_engine, session_scope
-from carnet.logbook import add_entry
-from carnet.models import LogbookEntry, Obligation, RexAccount, Room, User
+from carnet.models import Obligation, RexAccount, WorkOrder
 from carnet_cli.main import main as carnet_main
 from dashboards.app import create_app
-from tests.booking_town import PROGRAMMER
-from tests.browser import dash_callback_payload
-from tests.carnet_web_seed import seed_carnet
-from tests.test_dashboard_savings import Reply, post_callback
-from tests.test_logbook_web import client_for
-
-PARIS = ZoneInfo("Europe/Paris")
+from tests.helpers.browser import dash_callback_payload
+from tests.helpers.carnet_web_seed import client_for, seed_carnet
+from tests.helpers.rex_town import incident
+from tests.helpers.web_client import Reply, post_callback
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -33,27 +27,6 @@ def cli(*args: str) -> tuple[int, str, str]:
     with redirect_stdout(out), redirect_stderr(err):
         status = carnet_main(list(args))
     return status, out.getvalue(), err.getvalue()
-
-
-def incident(engine) -> dict:
-    """MAIRIE (TEST-CONTRAT): a boiler alarm, a cold concert reported by the agent, the repair."""
-    with session_scope(engine) as s:
-        agent = s.scalar(select(User).where(User.login == "agent"))
-        manager = s.scalar(select(User).where(User.login == "gestionnaire"))
-        alarm = add_entry(s, manager, "MAIRIE", "alarm", "Chaudière en défaut", source="poller",
-                          occurred_at=dt.date(2026, 11, 6))  # fmt: skip
-        cold = add_entry(s, agent, "MAIRIE", "observation", "Salle du conseil glaciale",
-                         occurred_at=dt.date(2026, 11, 7))  # fmt: skip
-        repair = add_entry(s, manager, "MAIRIE", "corrective", "Allumeur remplacé",
-                           occurred_at=dt.date(2026, 11, 8))  # fmt: skip
-        elsewhere = add_entry(s, manager, "ECOLE", "observation", "Fenêtre cassée")
-        s.scalar(select(Room).where(Room.code == "MAIRIE-CONSEIL")).bookable = True
-        concert = bk.create_booking(
-            s, PROGRAMMER, "MAIRIE-CONSEIL", "Concert", dt.datetime(2026, 11, 7, 19, tzinfo=PARIS),
-            dt.datetime(2026, 11, 7, 22, tzinfo=PARIS), setpoint_c=19,
-        )  # fmt: skip
-        return {"alarm": alarm.id, "cold": cold.id, "repair": repair.id,
-                "elsewhere": elsewhere.id, "concert": concert.id}  # fmt: skip
 
 
 def test_rex_from_the_cli_with_roles_and_scope(db_url):
@@ -94,15 +67,18 @@ def test_rex_from_the_cli_with_roles_and_scope(db_url):
     assert status == 0, err
     duty = json.loads(out)
     status, out, err = cli("rex", "decision", str(rex_id), "--text", "Stock d'allumeurs",
-                           "--owner", "gestionnaire", "--work", "--json")  # fmt: skip
+                           "--owner", "gestionnaire", "--due", "20/12/2026", "--work",
+                           "--json")  # fmt: skip
     assert status == 0, err
     work = json.loads(out)
     with session_scope(engine) as s:
         ob = s.get(Obligation, duty["obligation_id"])
         assert ob.next_due_on == dt.date(2026, 12, 15) and ob.periodicity_months == 1
         assert f"n° {rex_id}" in ob.notes
-        entry = s.get(LogbookEntry, work["logbook_entry_id"])
-        assert (entry.kind, entry.status, entry.text) == ("works", "open", "Stock d'allumeurs")
+        order = s.get(WorkOrder, work["work_order_id"])
+        assert (order.origin, order.status, order.title) == ("manual", "open", "Stock d'allumeurs")
+        assert (order.building.code, order.assignee) == ("MAIRIE", "gestionnaire")
+        assert order.due_on == dt.date(2026, 12, 20) and f"n° {rex_id}" in order.description
         assert s.scalar(select(func.count()).select_from(RexAccount)) == 2
 
     # what each one sees

@@ -14,6 +14,7 @@ from carnet.models import Building, Contract, ContractBuilding, Equipment, Room
 from carnet.obligations import apply_templates
 from carnet.users import set_user
 from tests.helpers.browser import CONTRACT_CODE, _hash, seed_users
+from tests.helpers.web_client import signed_in_client
 
 OTHER_PASSWORD = "autre-secret-12"
 
@@ -99,3 +100,8 @@ def seed_carnet(engine) -> dict:
         s.flush()
         ids["exploitant2"] = user.id
     return ids
+
+
+def client_for(app, login):
+    """A test client signed in as one of the seed's users (`exploitant2` has its own password)."""
+    return signed_in_client(app, login, OTHER_PASSWORD if login == "exploitant2" else None)

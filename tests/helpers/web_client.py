@@ -35,6 +35,18 @@ def callback(client, output_id, values=None):
     return client.post("/_dash-update-component", json=payload)
 
 
+class Reply:
+    """A callback's response kept as its status and its `body`, for the assertions on it."""
+
+    def __init__(self, response):
+        self.status_code = response.status_code
+        self.text = body(response)
+
+
+def post_callback(client, output_id, values=None) -> Reply:
+    return Reply(callback(client, output_id, values))
+
+
 def page_content(client, path):
     """The page layout as the Dash router callback renders it for `path`."""
     return callback(client, "_pages_content", {"_pages_location.pathname": path})
@@ -57,7 +69,7 @@ def upload(client, content: str, name="releves.csv"):
     return client.post("/_dash-update-component", json=payload)
 
 
-def signed_in_client(app, login):
+def signed_in_client(app, login, password=None):
     client = app.server.test_client()
-    assert sign_in(client, login).status_code == 302
+    assert sign_in(client, login, password).status_code == 302, login
     return client

@@ -75,12 +75,12 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), server_default="open", nullable=False),
         sa.Column("done_on", sa.Date(), nullable=True),
         sa.Column("obligation_id", sa.Integer(), nullable=True),
-        sa.Column("logbook_entry_id", sa.Integer(), nullable=True),
+        sa.Column("work_order_id", sa.Integer(), nullable=True),
         sa.Column("author_login", sa.String(length=64), nullable=False),
         sa.Column("created_at", carnet.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["logbook_entry_id"], ["logbook_entry.id"]),
         sa.ForeignKeyConstraint(["obligation_id"], ["obligation.id"]),
         sa.ForeignKeyConstraint(["rex_id"], ["rex.id"]),
+        sa.ForeignKeyConstraint(["work_order_id"], ["work_order.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("rex_decision", schema=None) as batch_op:
