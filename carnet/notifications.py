@@ -24,6 +24,7 @@ from carnet.access import viewable_building_ids
 from carnet.models import (
     Adjustment,
     Alarm,
+    AuditEvent,
     Booking,
     Building,
     ClosedPeriod,
@@ -36,7 +37,7 @@ from carnet.models import (
     Room,
     User,
 )
-from carnet.roles import is_contractor
+from carnet.roles import AGENT, CONTRACTOR, FINANCE, MANAGER, is_contractor
 from carnet.timeutil import TZ, fr_date
 
 MODES = ("immediate", "digest", "off")
@@ -60,54 +61,54 @@ KINDS: dict[str, Kind] = {
             "booking_heating",
             "Réservation avec note de chauffage créée, modifiée ou annulée (14 jours à venir ;"
             " tout de suite à moins de 48 h)",
-            frozenset({"contractor"}),
+            frozenset({CONTRACTOR}),
             "immediate",
         ),
         Kind(
-            "alarm_new", "Nouvelle alarme sur vos bâtiments", frozenset({"contractor"}), "immediate"
+            "alarm_new", "Nouvelle alarme sur vos bâtiments", frozenset({CONTRACTOR}), "immediate"
         ),
         Kind(
             "signalement_new",
             "Nouveau signalement sur un bâtiment",
-            frozenset({"contractor", "manager"}),
+            frozenset({CONTRACTOR, MANAGER}),
             "digest",
         ),
         Kind(
             "obligation_due",
             "Obligation réglementaire à échéance dans les 30 jours",
-            frozenset({"contractor"}),
+            frozenset({CONTRACTOR}),
             "digest",
         ),
         Kind(
             "drift_month",
             "Bâtiment dont le mois dépasse sa cible corrigée",
-            frozenset({"manager"}),
+            frozenset({MANAGER}),
             "digest",
         ),
-        Kind("cusum_turn", "Retournement du CUSUM d'un bâtiment", frozenset({"manager"}), "digest"),
+        Kind("cusum_turn", "Retournement du CUSUM d'un bâtiment", frozenset({MANAGER}), "digest"),
         Kind(
             "alarm_open",
             "Alarme restée ouverte trop longtemps",
-            frozenset({"manager"}),
+            frozenset({MANAGER}),
             "immediate",
         ),
-        Kind("obligation_overdue", "Obligation en retard", frozenset({"manager"}), "digest"),
+        Kind("obligation_overdue", "Obligation en retard", frozenset({MANAGER}), "digest"),
         Kind(
             "regularisation_pending",
             "Régularisation en attente sur une période arrêtée",
-            frozenset({"manager"}),
+            frozenset({MANAGER}),
             "digest",
         ),
         Kind(
             "signalement_answer",
             "Réponse à votre signalement",
-            frozenset({"agent"}),
+            frozenset({AGENT}),
             "immediate",
         ),
         Kind(
             "month_closed",
             "Mois arrêté : l'export financier est prêt",
-            frozenset({"finance"}),
+            frozenset({FINANCE}),
             "immediate",
         ),
     )
@@ -224,6 +225,24 @@ def _since(now: dt.datetime, th: Thresholds) -> dt.datetime:
     return now - dt.timedelta(hours=th.lookback_h)
 
 
+def _edited_bookings(session: Session, booking_ids: list[int]) -> set[int]:
+    """The bookings edited since they were entered, as the audit trail tells: `updated_at`
+    against `created_at` cannot, since an edit may come milliseconds after the creation and
+    numbering a new series moves `updated_at` of its first booking."""
+    if not booking_ids:
+        return set()
+    return {
+        int(entity_id)
+        for entity_id in session.scalars(
+            select(AuditEvent.entity_id).where(
+                AuditEvent.entity == "booking",
+                AuditEvent.action == "update",
+                AuditEvent.entity_id.in_([str(i) for i in booking_ids]),
+            )
+        )
+    }
+
+
 def booking_events(session: Session, now: dt.datetime, th: Thresholds) -> list[Event]:
     """A booking with a heating note created, changed or cancelled, starting in the next
     `booking_days`; each change is its own fact (its key carries the change's time)."""
@@ -243,14 +262,15 @@ def booking_events(session: Session, now: dt.datetime, th: Thresholds) -> list[E
         )
         .order_by(Booking.starts_at, Booking.id)
     ).all()
+    edited = _edited_bookings(session, [b.id for b, *_ in rows])
     events = []
     for b, room_name, building_id, building_name in rows:
         if b.status == "cancelled":
             what = "annulée"
-        elif abs((b.updated_at - b.created_at).total_seconds()) < 0.1:  # one flush
-            what = "créée"
-        else:
+        elif b.id in edited:
             what = "modifiée"
+        else:
+            what = "créée"
         note = []
         if b.setpoint_c is not None:
             note.append(f"consigne {b.setpoint_c:.1f} °C".replace(".", ","))

@@ -19,7 +19,9 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import select
 
+from carnet import roles
 from carnet.access import SYSTEM, Actor
+from carnet.alarms import acknowledge, device_normal, open_episode
 from carnet.bookings import cancel_booking, create_booking, edit_booking
 from carnet.db import session_scope
 from carnet.logbook import add_entry, close_with_answer
@@ -44,8 +46,8 @@ from tests.helpers.notify_town import (
 
 ROOT = Path(__file__).resolve().parent.parent
 CARNET = str(Path(sys.executable).parent / "carnet")
-PROGRAMMER = Actor("programmation", "programmer")
-AGENT = Actor("agent", "agent")
+PROGRAMMER = Actor("programmation", roles.PROGRAMMER)
+AGENT = Actor("agent", roles.AGENT)
 
 
 @pytest.fixture
@@ -168,9 +170,12 @@ def test_each_event_reaches_the_right_users_once(engine, town, smtp):
     with session_scope(engine) as s:
         mairie = s.scalar(select(Building).where(Building.code == "MAIRIE"))
         pasteur = s.scalar(select(Building).where(Building.code == "ECOLE-PASTEUR"))
-        add_entry(s, SYSTEM, mairie, "alarm", "Chaudière en défaut (code 57)",
-                  title="Défaut brûleur", source="poller")  # fmt: skip
-        add_entry(s, SYSTEM, pasteur, "alarm", "Pression basse", source="poller")
+        # the poller's fault episodes; the device clears the third one before the later run
+        ts = int(now().timestamp())
+        burner = open_episode(s, "CH-MAIRIE:57", ts, 57, "Chaudière en défaut", mairie.id, None)
+        open_episode(s, "CH-PASTEUR:12", ts, 12, "Pression basse", pasteur.id, None)
+        open_episode(s, "CH-PASTEUR:31", ts, 31, "Sonde départ", pasteur.id, None)
+        burner_id = burner.id
         observation = add_entry(s, AGENT, mairie, "observation", "Radiateur froid, salle 2")
         add_obligation(s, SYSTEM, mairie, "Contrôle gaz", months=12,
                        next_due_on=today + dt.timedelta(days=12))  # fmt: skip
@@ -194,6 +199,8 @@ def test_each_event_reaches_the_right_users_once(engine, town, smtp):
     run_once(engine, now(), th)
     with session_scope(engine) as s:
         close_with_answer(s, SYSTEM, observation_id, "Purge faite, merci.")
+        acknowledge(s, SYSTEM, burner_id)  # taken in hand, not closed: still open
+        device_normal(s, "CH-PASTEUR:31", int(now().timestamp()))
     later = now() + dt.timedelta(hours=2)
     run_once(engine, later, th)
     run_once(engine, later + dt.timedelta(days=1, minutes=1), th)  # every digest is due
@@ -201,7 +208,7 @@ def test_each_event_reaches_the_right_users_once(engine, town, smtp):
     assert kinds(engine, "exploitant") == [
         "alarm_new", "obligation_due", "signalement_new",
     ]  # fmt: skip
-    assert kinds(engine, "autre-exploitant") == ["alarm_new"]
+    assert kinds(engine, "autre-exploitant") == ["alarm_new", "alarm_new"]
     assert kinds(engine, "gestionnaire") == [
         "alarm_open", "alarm_open", "obligation_overdue", "regularisation_pending",
         "signalement_new",
@@ -216,6 +223,9 @@ def test_each_event_reaches_the_right_users_once(engine, town, smtp):
     assert "Pression basse" not in contractor_mail and "Ramonage" not in contractor_mail
     other_mail = " ".join(text_of(m) for m in smtp.sink.to(EMAIL_OF["autre-exploitant"]))
     assert "Pression basse" in other_mail and "Hôtel de ville" not in other_mail
+    manager_mail = " ".join(text_of(m) for m in smtp.sink.to(EMAIL_OF["gestionnaire"]))
+    assert "Chaudière en défaut" in manager_mail and "Pression basse" in manager_mail
+    assert "Sonde départ" not in manager_mail  # closed by the device: not left open
     [answer] = smtp.sink.to(EMAIL_OF["agent"])
     assert "Purge faite, merci." in text_of(answer)
     assert "https://carnet.ville.test/mes-signalements" in text_of(answer)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from carnet import roles
 from carnet.db import session_scope
 from carnet.models import Channel, Notice
 from carnet.notifications import Thresholds
@@ -73,8 +74,8 @@ NOW = dt.datetime(2025, 1, 20, 9, 0, tzinfo=dt.UTC)  # settles up to 19/01
 def town(engine):
     with session_scope(engine) as s:
         load_portfolio(s, TOWN, actor="test")
-        set_user(s, "gestionnaire", "manager", email="gestion@ville.test", actor="test")
-        set_user(s, "finances", "finance", email="finances@ville.test", actor="test")
+        set_user(s, "gestionnaire", roles.MANAGER, email="gestion@ville.test", actor="test")
+        set_user(s, "finances", roles.FINANCE, email="finances@ville.test", actor="test")
         ids = dict(s.execute(select(Channel.code, Channel.id)).all())
     hours = pd.date_range(
         pd.Timestamp(FIRST, tz="Europe/Paris"),

@@ -1,7 +1,7 @@
 """A database at the revision before the notifications migration, holding a town, its users,
-bookings and logbook, upgrades with every row intact; its users have no e-mail yet (and the
-digest at 07:00), and notices work at once. The revision is found by what the script holds,
-not by its number (it is renumbered when branches merge)."""
+bookings, logbook and alarms, upgrades with every row intact; its users have no e-mail yet
+(and the digest at 07:00), and notices work at once. The revision is found by what the script
+holds, not by its number (it is renumbered when branches merge)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,26 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
 from carnet import db as carnet_db
-from carnet.access import SYSTEM, Actor
+from carnet import roles
+from carnet.access import Actor
+from carnet.alarms import open_episode
 from carnet.bookings import create_booking
 from carnet.db import session_scope
-from carnet.logbook import add_entry
-from carnet.models import Notice, User
+from carnet.models import Building, Notice, User
 from carnet.users import set_user
 from carnet_cli.notify_cmd import run_once
 from tests.helpers.notify_town import PEOPLE, seed_notify_town
 
-TABLES = ("app_user", "building", "room", "booking", "logbook_entry", "contract", "reading")
+TABLES = (
+    "app_user",
+    "building",
+    "room",
+    "booking",
+    "logbook_entry",
+    "alarm",
+    "contract",
+    "reading",
+)
 
 
 def revision_before_notifications() -> str:
@@ -48,9 +58,11 @@ def test_a_database_before_notifications_upgrades_intact(engine, db_url, monkeyp
     seed_notify_town(engine)
     start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=20)
     with session_scope(engine) as s:
-        create_booking(s, Actor("programmation", "programmer"), "MAIRIE-CONSEIL", "Concert",
+        create_booking(s, Actor("programmation", roles.PROGRAMMER), "MAIRIE-CONSEIL", "Concert",
                        start, start + dt.timedelta(hours=2), setpoint_c=19)  # fmt: skip
-        add_entry(s, SYSTEM, "MAIRIE", "alarm", "Défaut brûleur", source="poller")
+        mairie = s.scalar(select(Building).where(Building.code == "MAIRIE"))
+        open_episode(s, "CH-MAIRIE:57", int(start.timestamp()) - 86400, 57, "Défaut brûleur",
+                     mairie.id, None)  # fmt: skip
     before = revision_before_notifications()
     carnet_db.downgrade(engine, before)
     assert carnet_db.current_revision(engine) == before
@@ -70,7 +82,7 @@ def test_a_database_before_notifications_upgrades_intact(engine, db_url, monkeyp
     with session_scope(engine) as s:
         users = s.scalars(select(User)).all()
         assert {u.email for u in users} == {None} and {u.digest_hour for u in users} == {7}
-        set_user(s, "exploitant", "contractor", contract_code="TEST-CONTRAT",
+        set_user(s, "exploitant", roles.CONTRACTOR, contract_code="TEST-CONTRAT",
                  email="exploitant@thermique.test", actor="test")  # fmt: skip
     monkeypatch.delenv("CARNET_SMTP_URL", raising=False)
     report = run_once(engine)

@@ -16,6 +16,7 @@ from email.message import Message
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 
+from carnet import roles
 from carnet.db import session_scope
 from carnet.models import User
 from carnet.portfolio import load_portfolio
@@ -55,12 +56,12 @@ EXTRA = {
 
 # login -> (role, contract, e-mail)
 PEOPLE = {
-    "gestionnaire": ("manager", None, "gestion@ville.test"),
-    "exploitant": ("contractor", "TEST-CONTRAT", "exploitant@thermique.test"),
-    "autre-exploitant": ("contractor", "AUTRE-CONTRAT", "contact@artois.test"),
-    "finances": ("finance", None, "finances@ville.test"),
-    "programmation": ("programmer", None, "culture@ville.test"),
-    "agent": ("agent", None, "agent@ville.test"),
+    "gestionnaire": (roles.MANAGER, None, "gestion@ville.test"),
+    "exploitant": (roles.CONTRACTOR, "TEST-CONTRAT", "exploitant@thermique.test"),
+    "autre-exploitant": (roles.CONTRACTOR, "AUTRE-CONTRAT", "contact@artois.test"),
+    "finances": (roles.FINANCE, None, "finances@ville.test"),
+    "programmation": (roles.PROGRAMMER, None, "culture@ville.test"),
+    "agent": (roles.AGENT, None, "agent@ville.test"),
 }
 EMAIL_OF = {login: mail for login, (_r, _c, mail) in PEOPLE.items()}
 
