@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 
 from sqlalchemy import select
 
 from carnet import db
-from carnet.access import Actor, CarnetPermissionError
+from carnet.access import CarnetPermissionError
 from carnet.logbook import add_entry, timeline
 from carnet.logbook_refs import LogbookError, resolve_building
-from carnet.models import LOG_KINDS, LOG_STATUSES, Building, User
+from carnet.models import LOG_KINDS, LOG_STATUSES, Building
 from carnet.obligations import apply_templates, edit_obligation, obligations_frame
-from carnet.roles import MANAGER
 from carnet.timeutil import TZ, fr_date, parse_local_date
+from carnet_cli.acting import acting_user, operator
 from carnet_cli.main import CliError
 
 
@@ -73,10 +72,6 @@ def register(sub) -> None:
     st.set_defaults(handler=_set)
 
 
-def _operator() -> Actor:
-    return Actor(os.environ.get("CARNET_USER") or "cli", MANAGER)
-
-
 def _parse_when(text: str | None) -> dt.datetime | None:
     if not text:
         return None
@@ -95,12 +90,7 @@ def _parse_when(text: str | None) -> dt.datetime | None:
 
 def _add(args) -> int:
     with db.session_scope(db.get_engine()) as session:
-        actor = _operator()
-        if args.author:
-            user = session.scalar(select(User).where(User.login == args.author))
-            if user is None:
-                raise CliError(f"utilisateur inconnu « {args.author} »")
-            actor = user
+        actor = acting_user(session, args.author)
         try:
             entry = add_entry(
                 session,
@@ -139,7 +129,7 @@ def _list(args) -> int:
         try:
             frame = timeline(
                 session,
-                _operator(),
+                operator(),
                 args.building,
                 kind=args.kind,
                 equipment=args.equipment,
@@ -207,9 +197,7 @@ def _obligations(args) -> int:
                 building = resolve_building(session, args.building)
             except LookupError as exc:
                 raise CliError(str(exc).strip("'\"")) from exc
-        frame = obligations_frame(
-            session, _operator(), building=building, overdue_only=args.overdue
-        )
+        frame = obligations_frame(session, operator(), building=building, overdue_only=args.overdue)
     if args.json:
         rows = [
             {
@@ -248,7 +236,7 @@ def _apply(args) -> int:
             raise CliError(f"bâtiment inconnu « {args.apply_building} »")
         report = {}
         for b in buildings:
-            created = apply_templates(session, b, _operator())
+            created = apply_templates(session, b, operator())
             report[b.code] = [o.label for o in created]
     if args.apply_json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
@@ -282,7 +270,7 @@ def _set(args) -> int:
         raise CliError("rien à modifier")
     with db.session_scope(db.get_engine()) as session:
         try:
-            ob = edit_obligation(session, _operator(), args.id, **changes)
+            ob = edit_obligation(session, operator(), args.id, **changes)
         except LookupError as exc:
             raise CliError(str(exc).strip("'\"")) from exc
         except ValueError as exc:

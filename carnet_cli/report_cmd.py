@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from carnet_cli.acting import acting_user, operator
 from carnet_cli.main import CliError
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -28,15 +29,12 @@ def register(sub) -> None:
 
 
 def _monthly(args) -> int:
-    import os
 
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from carnet import db
-    from carnet.access import Actor, CarnetPermissionError
-    from carnet.models import User
-    from carnet.roles import MANAGER, can
+    from carnet.access import CarnetPermissionError
+    from carnet.roles import can
     from carnet.timeutil import parse_local_date
     from dashboards.report_data import monthly_report
     from dashboards.report_pdf import render_pdf
@@ -44,12 +42,10 @@ def _monthly(args) -> int:
     if not MONTH_RE.match(args.month):
         raise CliError(f"mois invalide « {args.month} » (attendu AAAA-MM)")
     engine = db.get_engine()
-    actor = Actor(os.environ.get("CARNET_USER") or "cli", MANAGER)
+    actor = operator()
     if args.author:
         with Session(engine) as s:
-            actor = s.scalar(select(User).where(User.login == args.author))
-            if actor is None:
-                raise CliError(f"utilisateur inconnu « {args.author} »")
+            actor = acting_user(s, args.author)
             s.expunge(actor)
         if not can(actor.role, "report.monthly"):
             raise CliError(f"accès refusé : {actor.login} ne peut pas éditer ce rapport", 3)

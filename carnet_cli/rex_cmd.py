@@ -8,13 +8,9 @@ with `--author LOGIN` it acts, and sees, as that user under its role and scope.
 from __future__ import annotations
 
 import json
-import os
-
-from sqlalchemy import select
 
 from carnet import db
-from carnet.access import Actor, CarnetPermissionError
-from carnet.models import User
+from carnet.access import CarnetPermissionError
 from carnet.rex import (
     RexError,
     add_decision,
@@ -29,8 +25,7 @@ from carnet.rex import (
     rex_frame,
     write_account,
 )
-from carnet.roles import MANAGER
-from carnet.timeutil import parse_local_date
+from carnet_cli.acting import acting_user, cli_date
 from carnet_cli.main import CliError
 
 AUTHOR_HELP = "agit (et voit) au nom de cet utilisateur"
@@ -123,30 +118,12 @@ def register(sub) -> None:
     close.set_defaults(handler=_close)
 
 
-def _actor(session, login: str | None):
-    if not login:
-        return Actor(os.environ.get("CARNET_USER") or "cli", MANAGER)
-    user = session.scalar(select(User).where(User.login == login))
-    if user is None:
-        raise CliError(f"utilisateur inconnu « {login} »")
-    return user
-
-
-def _date(text: str | None):
-    if not text:
-        return None
-    try:
-        return parse_local_date(text)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-
-
 def _run(args, action):
     """`action(session, actor)` in one transaction, the service's errors as CLI errors (3 for
     a refusal, as `carnet log`)."""
     with db.session_scope(db.get_engine()) as session:
         try:
-            return action(session, _actor(session, args.author))
+            return action(session, acting_user(session, args.author))
         except CarnetPermissionError as exc:
             raise CliError(str(exc), 3) from exc
         except (LookupError, RexError, ValueError) as exc:
@@ -156,7 +133,7 @@ def _run(args, action):
 def _add(args) -> int:
     def action(session, actor):
         rex = open_rex(
-            session, actor, args.building, args.title, args.text, occurred_on=_date(args.date),
+            session, actor, args.building, args.title, args.text, occurred_on=cli_date(args.date),
             entries=args.entry, bookings=args.booking,
         )  # fmt: skip
         return {"id": rex.id, "building": args.building, "title": rex.title,
@@ -246,7 +223,7 @@ def _lessons(args) -> int:
 
 def _decision(args) -> int:
     def action(session, actor):
-        decision = add_decision(session, actor, args.id, args.text, args.owner, _date(args.due))
+        decision = add_decision(session, actor, args.id, args.text, args.owner, cli_date(args.due))
         if args.obligation_months:
             decision_to_obligation(session, actor, decision.id, months=args.obligation_months)
         if args.work:
@@ -266,7 +243,7 @@ def _decision(args) -> int:
 
 
 def _done(args) -> int:
-    _run(args, lambda s, actor: complete_decision(s, actor, args.decision_id, _date(args.date)))
+    _run(args, lambda s, actor: complete_decision(s, actor, args.decision_id, cli_date(args.date)))
     print(f"décision n° {args.decision_id} faite")
     return 0
 

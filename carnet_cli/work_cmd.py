@@ -7,18 +7,14 @@ As `carnet log`: without `--author` the command acts as the operator (full right
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from sqlalchemy import select
-
 from carnet import db
-from carnet.access import Actor, CarnetPermissionError
+from carnet.access import CarnetPermissionError
 from carnet.alarms import AlarmError
 from carnet.attachments import AttachmentError
 from carnet.logbook import INTERVENTION_KINDS, LogbookError
-from carnet.models import WORK_ORDER_ORIGINS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATUSES, User
-from carnet.timeutil import parse_local_date
+from carnet.models import WORK_ORDER_ORIGINS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATUSES
 from carnet.work_orders import (
     WorkOrderError,
     close_work_order,
@@ -26,6 +22,7 @@ from carnet.work_orders import (
     get_work_order,
     work_orders_frame,
 )
+from carnet_cli.acting import acting_user, cli_date
 from carnet_cli.main import CliError
 
 
@@ -81,24 +78,6 @@ def register(sub) -> None:
     close.set_defaults(handler=_close)
 
 
-def _actor(session, login: str | None):
-    if not login:
-        return Actor(os.environ.get("CARNET_USER") or "cli", "manager")
-    user = session.scalar(select(User).where(User.login == login))
-    if user is None or not user.active:
-        raise CliError(f"utilisateur inconnu « {login} »")
-    return user
-
-
-def _date(text: str | None):
-    if not text:
-        return None
-    try:
-        return parse_local_date(text)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-
-
 def _run(action):
     try:
         return action()
@@ -139,7 +118,7 @@ def _json_row(r: dict) -> dict:
 
 def _list(args) -> int:
     with db.session_scope(db.get_engine()) as session:
-        actor = _actor(session, args.author)
+        actor = acting_user(session, args.author)
         frame = _run(
             lambda: work_orders_frame(
                 session,
@@ -173,7 +152,7 @@ def _list(args) -> int:
 
 def _add(args) -> int:
     with db.session_scope(db.get_engine()) as session:
-        actor = _actor(session, args.author)
+        actor = acting_user(session, args.author)
         wo = _run(
             lambda: create_work_order(
                 session,
@@ -186,7 +165,7 @@ def _add(args) -> int:
                 description=args.description,
                 equipment=args.equipment,
                 assignee=args.assignee,
-                due_on=_date(args.due),
+                due_on=cli_date(args.due),
                 priority=args.priority,
                 cost=args.cost,
                 contract=args.contract,
@@ -208,7 +187,7 @@ def _close(args) -> int:
         except OSError as exc:
             raise CliError(f"rapport illisible : {args.file} ({exc.strerror})") from exc
     with db.session_scope(db.get_engine()) as session:
-        actor = _actor(session, args.author)
+        actor = acting_user(session, args.author)
         entry = _run(
             lambda: close_work_order(
                 session,
@@ -217,7 +196,7 @@ def _close(args) -> int:
                 args.report,
                 kind=args.kind,
                 cost=args.cost,
-                occurred_at=_date(args.date),
+                occurred_at=cli_date(args.date),
                 report_file=report_file,
             )
         )
