@@ -15,7 +15,7 @@ from sqlalchemy import select
 from carnet import db as carnet_db
 from carnet.db import get_engine, session_scope
 from carnet.models import LogbookEntry
-from tests.carnet_web_seed import seed_carnet
+from tests.helpers.carnet_web_seed import seed_carnet
 from tests.test_backup import cli, read_tables
 from tests.test_rex import incident
 

@@ -22,7 +22,8 @@ from sqlalchemy import select
 from carnet.access import SYSTEM, Actor
 from carnet.bookings import cancel_booking, create_booking, edit_booking
 from carnet.db import session_scope
-from carnet.logbook import add_entry, close_with_answer
+from carnet.logbook import add_entry
+from carnet.logbook_triage import close_with_answer
 from carnet.models import Building, ClosedPeriod, Contract, Notice, QuarantinedReading, User
 from carnet.notifications import Thresholds, next_digest_at, set_preferences
 from carnet.obligations import add_obligation

@@ -15,16 +15,17 @@ from pypdf import PdfReader
 
 from carnet.access import SYSTEM
 from carnet.db import get_engine, session_scope
-from carnet.logbook import add_entry, close_with_answer
+from carnet.logbook import add_entry
+from carnet.logbook_triage import close_with_answer
 from carnet.rex import add_decision, open_rex
 from carnet_cli.main import main as carnet_main
 from dashboards.app import create_app
 from dashboards.fmt import fr_eur, fr_number
-from tests.browser import seed_users
-from tests.savings_town import TownBuilding, make_town
+from tests.helpers.browser import seed_users
+from tests.helpers.savings_town import TownBuilding, make_town
 from tests.test_dashboard_savings import detail_values, post_callback, signed_in
 
-CONTRACT = "TEST-CONTRAT"  # the test contractor's contract (tests.browser)
+CONTRACT = "TEST-CONTRAT"  # the test contractor's contract (tests.helpers.browser)
 OTHER = "AUTRE"
 MONTH = "2026-01"
 TOWN = [

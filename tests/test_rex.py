@@ -19,9 +19,9 @@ from carnet.logbook import add_entry
 from carnet.models import LogbookEntry, Obligation, RexAccount, Room, User
 from carnet_cli.main import main as carnet_main
 from dashboards.app import create_app
-from tests.booking_town import PROGRAMMER
-from tests.browser import dash_callback_payload
-from tests.carnet_web_seed import seed_carnet
+from tests.helpers.booking_town import PROGRAMMER
+from tests.helpers.browser import dash_callback_payload
+from tests.helpers.carnet_web_seed import seed_carnet
 from tests.test_dashboard_savings import Reply, post_callback
 from tests.test_logbook_web import client_for
 
