@@ -21,6 +21,7 @@ def _badge_text(n: int) -> str:
 
 
 def held_badge(n: int) -> list:
+    """The held count near the top of the page, a link to the review section."""
     return [
         html.A(
             _badge_text(n),
@@ -32,6 +33,7 @@ def held_badge(n: int) -> list:
 
 
 def held_table(rows: list[dict], total: int) -> html.Div:
+    """The held readings, newest first, each with its « Examiner » button."""
     if not rows:
         return html.P("Aucun relevé en attente de décision.", className="muted")
     head = ["", "Point de mesure", "Bâtiment", "Date", "Valeur", "Fichier", "Ligne", "Raison"]
@@ -91,7 +93,7 @@ def review_section(table) -> list:
                 ),
                 html.Div(id="imp-q-msg"),
                 html.Div(table, id="imp-q-table", className="table-wrap q-table-wrap"),
-                decision_panel(),
+                _decision_panel(),
                 dcc.Store(id="imp-q-selected"),
                 dcc.Store(id="imp-q-pending"),
                 dcc.ConfirmDialog(id="imp-q-confirm"),
@@ -100,7 +102,7 @@ def review_section(table) -> list:
     ]
 
 
-def decision_panel() -> html.Div:
+def _decision_panel() -> html.Div:
     return html.Div(
         id="imp-q-panel",
         className="card review-panel",
@@ -189,6 +191,7 @@ def decision_panel() -> html.Div:
 
 
 def detail(row: dict) -> html.Dl:
+    """The facts of one held reading, its raw text included, for the decision panel."""
     facts = [
         ("Valeur", row["value"]),
         ("Raison", row["reason"]),
@@ -203,6 +206,7 @@ def detail(row: dict) -> html.Dl:
 
 
 def confirm_text(action: str, row: dict, old, new) -> str:
+    """The confirmation asked before a decision, naming the reading and its consequence."""
     what = f"le relevé n° {row['id']} ({row['point']}, {row['date']}, {row['value']})"
     if action == "accept":
         return (

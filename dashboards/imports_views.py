@@ -24,6 +24,7 @@ STATUS_FR = imports_data.BATCH_STATUS_FR  # en cours, ok, partiel, échec, illis
 
 
 def alert(text: str, ok: bool, id_: str) -> html.Div:
+    """A callback's outcome: green when done, red when refused (`id_` for the tests)."""
     return html.Div(text, className="alert " + ("alert-ok" if ok else "alert-error"), id=id_)
 
 
@@ -111,6 +112,7 @@ def _revert_cell(r) -> html.Td:
 
 
 def batch_options(frame) -> list[dict]:
+    """The batches whose rejected rows one may open, for the dropdown above the list."""
     return [
         {
             "label": f"Lot n° {r.id} · {Path(str(r.source)).name} · {fr_number(r.rows_rejected)} "
@@ -130,6 +132,7 @@ def _alert_class(report: BatchReport) -> str:
 
 
 def report_block(report: BatchReport) -> html.Div:
+    """What became of one uploaded file: message, counts, notes and the first rejected rows."""
     summary = html.Table(
         [
             html.Thead(
@@ -185,6 +188,7 @@ def report_block(report: BatchReport) -> html.Div:
 
 
 def rejected_table(rows: list[dict], total: int | None = None) -> html.Div:
+    """Rejected rows with their line, reason and raw text (`total`: all of the batch's)."""
     table = html.Table(
         [
             html.Thead(html.Tr([html.Th("Ligne"), html.Th("Motif"), html.Th("Texte brut")])),

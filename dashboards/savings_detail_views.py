@@ -24,6 +24,8 @@ def _period(a, b) -> str:
 
 
 def detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit, message):
+    """One building of the table, in full; `message` (an adjustment just recorded) shows above
+    its adjustments, and the form only when `can_edit`."""
     r = p.report
     method = METHOD_LABELS_FR.get(r.dju_method, r.dju_method)
     station = d.station_code or "—"
@@ -38,14 +40,14 @@ def detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit,
     tiles = [
         tile("Réel", f"{fr_number(row['actual_mwh_pci'], 1)} MWh PCI", "detail-actual"),
         tile("Objectif N'B", f"{fr_number(row['target_mwh_pci'], 1)} MWh PCI", "detail-target",
-              note=f"NB {fr_number(row['nb_mwh_pci'], 1)} MWh PCI pour "
-              f"{fr_number(row['dju_ref'], 0)} DJU ; DJU réels {fr_number(row['dju'], 0)}"),
+             note=f"NB {fr_number(row['nb_mwh_pci'], 1)} MWh PCI pour "
+             f"{fr_number(row['dju_ref'], 0)} DJU ; DJU réels {fr_number(row['dju'], 0)}"),
         tile("Écart", signed_pct(row["gap_pct"]), "detail-gap",
-              "good" if (row["gap_pct"] or 0) > 0 else "bad" if (row["gap_pct"] or 0) < 0 else ""),
+             "good" if (row["gap_pct"] or 0) > 0 else "bad" if (row["gap_pct"] or 0) < 0 else ""),
         tile("Intéressement / pénalité",
-              fr_eur(row["bonus_eur"]) if row["bonus_eur"] else
-              ("−" + fr_eur(row["penalty_eur"]) if row["penalty_eur"] else fr_eur(0)),
-              "detail-euros"),
+             fr_eur(row["bonus_eur"]) if row["bonus_eur"] else
+             ("−" + fr_eur(row["penalty_eur"]) if row["penalty_eur"] else fr_eur(0)),
+             "detail-euros"),
     ]  # fmt: skip
     model_text = f"aucun ({d.model_note})" if d.model_note else "aucun"
     if base is not None:
@@ -108,7 +110,7 @@ def detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit,
         [
             figure_card("savings-fig-monthly", figs.monthly_figure(d.months), captions["monthly"]),
             figure_card("savings-fig-signature", figs.signature_figure(d.signature, d.model_note),
-                         captions["signature"]),
+                        captions["signature"]),
             figure_card("savings-fig-cusum", figs.cusum_figure(d.cusum, d.model_note), captions["cusum"]),
             figure_card("savings-fig-carpet", figs.carpet_figure(d.carpet), captions["carpet"]),
         ],

@@ -39,6 +39,7 @@ def glued(text: str) -> str:
 
 
 def terms_line(p: SavingsPortfolio) -> str:
+    """The contract's terms as the figures use them, so that a reader can check them."""
     r, t = p.report, p.terms
     method = METHOD_LABELS_FR.get(r.dju_method, r.dju_method)
     station = "station de chaque bâtiment"
@@ -61,6 +62,7 @@ def terms_line(p: SavingsPortfolio) -> str:
 
 
 def signed_pct(value) -> str:
+    """A gap with its sign (+ for a saving) and a true minus."""
     text = fr_pct(value, 1)
     if text != "—" and value is not None and value > 0:
         text = "+" + text
@@ -149,18 +151,19 @@ def tile(label: str, value: str, key: str, tone: str = "", note: str | None = No
 
 
 def portfolio_view(p: SavingsPortfolio):
+    """The totals tiles, the buildings table and its note (cached, rendered, by the page)."""
     frame = p.buildings
     total = p.total
     gap = total.get("gap_pct")
     tiles = html.Div(
         [
             tile("Consommation réelle", f"{fr_number(total['actual_mwh_pci'], 1)} MWh PCI",
-                  "savings-total-actual"),
+                 "savings-total-actual"),
             tile("Objectif corrigé N'B", f"{fr_number(total['target_mwh_pci'], 1)} MWh PCI",
-                  "savings-total-target"),
+                 "savings-total-target"),
             tile("Écart (N'B − réel)", signed_pct(gap), "savings-total-gap",
-                  "good" if (gap or 0) > 0 else ("bad" if (gap or 0) < 0 else ""),
-                  f"{fr_number(total['gap_mwh'], 1)} MWh PCI".replace("-", "−")),
+                 "good" if (gap or 0) > 0 else ("bad" if (gap or 0) < 0 else ""),
+                 f"{fr_number(total['gap_mwh'], 1)} MWh PCI".replace("-", "−")),
             tile("Intéressement exploitant", fr_eur(total["bonus_eur"]), "savings-total-bonus"),
             tile("Pénalités exploitant", fr_eur(total["penalty_eur"]), "savings-total-penalty"),
         ],
