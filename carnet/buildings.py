@@ -21,8 +21,9 @@ from carnet.access import (
     viewable_building_ids,
 )
 from carnet.attachments import entry_attachments
-from carnet.logbook import KIND_LABELS_FR, timeline
+from carnet.logbook import KIND_LABELS_FR
 from carnet.logbook_refs import resolve_building
+from carnet.logbook_timeline import timeline
 from carnet.models import Attachment, Building, Channel, Equipment, LogbookEntry, Reading, Room
 from carnet.obligations import local_today, obligations_frame
 from carnet.timeutil import epoch_to_local, fr_date

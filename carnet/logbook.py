@@ -2,8 +2,10 @@
 
 Rules live here, not in the pages: who may write which kind of entry on which building, that
 nothing is hard-deleted (cancel instead), that every change is audited with its before/after,
-that a preventive visit or inspection linked to an obligation moves its next due date, and how
-the manager triages the agents' observations (accept as work, merge, close with an answer).
+and that a preventive visit or inspection linked to an obligation moves its next due date.
+The manager's triage of observations is `carnet.logbook_triage`; reading the logbook back
+(timeline, an agent's reports, counts) is `carnet.logbook_timeline`: both go through the
+rules written here.
 """
 
 from __future__ import annotations
@@ -12,21 +14,16 @@ import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carnet.access import (
-    SYSTEM,
     ActorLike,
     CarnetPermissionError,
     can_view_building,
-    require_view_logbook,
-    viewable_building_ids,
 )
 from carnet.alarms import entry_closed, raised_by_hand
 from carnet.audit import record, row_image
-from carnet.fr_format import fr_cents
 from carnet.logbook_refs import (
     LogbookError,
     resolve_building,
@@ -37,17 +34,15 @@ from carnet.logbook_refs import (
 from carnet.models import (
     LOG_KINDS,
     LOG_STATUSES,
-    Attachment,
     Building,
     Equipment,
     LogbookEntry,
     Obligation,
     Room,
-    User,
 )
 from carnet.obligations import complete_obligation, undo_completion
-from carnet.roles import can, is_contractor, is_manager, is_programmer
-from carnet.timeutil import aware_utc, fr_date, local_date, local_midnight
+from carnet.roles import can, is_contractor, is_manager
+from carnet.timeutil import aware_utc, local_date
 
 KIND_LABELS_FR = {
     "observation": "Observation",
@@ -69,7 +64,6 @@ STATUS_LABELS_FR = {
 INTERVENTION_KINDS = frozenset({"preventive", "corrective", "inspection", "works", "meter_change"})
 # kinds whose completion fulfils a linked obligation
 COMPLETING_KINDS = frozenset({"preventive", "inspection"})
-WORK_KINDS = frozenset({"corrective", "works", "preventive", "inspection"})
 EDITABLE_FIELDS = (
     "kind",
     "title",
@@ -152,7 +146,8 @@ def may_edit(session: Session, actor: ActorLike, entry: LogbookEntry) -> bool:
     )
 
 
-def _deny(actor: ActorLike, what: str) -> CarnetPermissionError:
+def deny(actor: ActorLike, what: str) -> CarnetPermissionError:
+    """The one refusal of the logbook's rules (writing, triage, reading), in the same words."""
     return CarnetPermissionError(f"accès refusé : {actor.login} ({actor.role}) ne peut pas {what}")
 
 
@@ -185,7 +180,7 @@ def add_entry(
     if kind not in LOG_KINDS:
         raise LogbookError(f"nature inconnue « {kind} » (attendu : {', '.join(LOG_KINDS)})")
     if not may_write(session, actor, building, kind):
-        raise _deny(actor, f"ajouter « {KIND_LABELS_FR[kind]} » au carnet de {building.code}")
+        raise deny(actor, f"ajouter « {KIND_LABELS_FR[kind]} » au carnet de {building.code}")
     text = (text or "").strip()
     if not text:
         raise LogbookError("le texte de l'entrée est vide")
@@ -263,7 +258,7 @@ def edit_entry(session: Session, actor: ActorLike, entry_id: int, **changes) -> 
     Accepts `cost` (euros) besides `cost_cents`, and equipment/room codes."""
     entry = get_entry(session, entry_id)
     if not may_edit(session, actor, entry):
-        raise _deny(actor, f"modifier l'entrée {entry_id}")
+        raise deny(actor, f"modifier l'entrée {entry_id}")
     building = session.get(Building, entry.building_id)
     if "cost" in changes:
         changes["cost_cents"] = parse_cost_cents(changes.pop("cost"))
@@ -279,7 +274,7 @@ def edit_entry(session: Session, actor: ActorLike, entry_id: int, **changes) -> 
     if "kind" in changes and changes["kind"] not in LOG_KINDS:
         raise LogbookError(f"nature inconnue « {changes['kind']} »")
     if "kind" in changes and not may_write(session, actor, building, changes["kind"]):
-        raise _deny(actor, f"donner la nature « {changes['kind']} » à une entrée")
+        raise deny(actor, f"donner la nature « {changes['kind']} » à une entrée")
     if "status" in changes and changes["status"] not in LOG_STATUSES:
         raise LogbookError(f"statut inconnu « {changes['status']} »")
     if "text" in changes and not (changes["text"] or "").strip():
@@ -289,7 +284,7 @@ def edit_entry(session: Session, actor: ActorLike, entry_id: int, **changes) -> 
     if changes.get("obligation_id") is not None:
         resolve_obligation(session, building, changes["obligation_id"])
     if changes.get("merged_into_id") is not None:
-        _check_merge_target(session, entry, changes["merged_into_id"])
+        check_merge_target(session, entry, changes["merged_into_id"])
     before = _entry_image(entry)
     for name, value in changes.items():
         setattr(entry, name, value)
@@ -322,19 +317,8 @@ def cancel_entry(
     return edit_entry(session, actor, entry_id, **changes)
 
 
-# ---------------------------------------------------------------- triage of observations
-
-
-def _require_triage(session: Session, actor: ActorLike, entry_id: int) -> LogbookEntry:
-    if not can(actor.role, "carnet.triage"):
-        raise _deny(actor, "traiter les signalements")
-    entry = get_entry(session, entry_id)
-    if entry.kind != "observation":
-        raise LogbookError(f"l'entrée {entry_id} n'est pas une observation")
-    return entry
-
-
-def _check_merge_target(session: Session, entry: LogbookEntry, target_id: int) -> LogbookEntry:
+def check_merge_target(session: Session, entry: LogbookEntry, target_id: int) -> LogbookEntry:
+    """The entry `entry` may follow: same building, and no loop of merges."""
     target = get_entry(session, target_id)
     if target.id == entry.id:
         raise LogbookError("une entrée ne peut pas être fusionnée avec elle-même")
@@ -350,257 +334,3 @@ def _check_merge_target(session: Session, entry: LogbookEntry, target_id: int) -
     if cursor.id in seen:
         raise LogbookError("fusion impossible : elle créerait une boucle")
     return target
-
-
-def accept_as_work(
-    session: Session,
-    actor: ActorLike,
-    observation_id: int,
-    kind: str = "corrective",
-    text: str | None = None,
-    answer: str | None = None,
-    equipment: Equipment | str | int | None = None,
-) -> LogbookEntry:
-    """Turn an observation into an open work entry; the observation follows it (in progress,
-    done when the work is done) and the agent reads the answer."""
-    observation = _require_triage(session, actor, observation_id)
-    if kind not in WORK_KINDS:
-        raise LogbookError(f"nature de travail invalide « {kind} »")
-    work = add_entry(
-        session,
-        actor,
-        observation.building_id,
-        kind,
-        text or observation.text,
-        equipment=equipment if equipment is not None else observation.equipment_id,
-        room=observation.room_id,
-        title=observation.title,
-        status="open",
-    )
-    edit_entry(
-        session,
-        actor,
-        observation.id,
-        status="in_progress",
-        merged_into_id=work.id,
-        answer=answer or f"Pris en charge : intervention n° {work.id} programmée.",
-    )
-    return work
-
-
-def merge_into(
-    session: Session,
-    actor: ActorLike,
-    observation_id: int,
-    target_id: int,
-    answer: str | None = None,
-) -> LogbookEntry:
-    """A duplicate report: it follows `target` (same status rules as an accepted one)."""
-    observation = _require_triage(session, actor, observation_id)
-    target = _check_merge_target(session, observation, target_id)
-    status = target.status if target.status in CLOSED else "in_progress"
-    return edit_entry(
-        session,
-        actor,
-        observation.id,
-        status=status,
-        merged_into_id=target.id,
-        answer=answer or f"Déjà signalé : suivi dans l'entrée n° {target.id}.",
-    )
-
-
-def close_with_answer(
-    session: Session, actor: ActorLike, observation_id: int, answer: str
-) -> LogbookEntry:
-    """Close an observation that needs no work, with the answer its author will read."""
-    _require_triage(session, actor, observation_id)
-    if not (answer or "").strip():
-        raise LogbookError("une réponse est nécessaire pour clore un signalement")
-    return edit_entry(session, actor, observation_id, status="done", answer=answer.strip())
-
-
-# ---------------------------------------------------------------- reading
-
-TIMELINE_COLUMNS = [
-    "id",
-    "occurred_at",
-    "date",
-    "kind",
-    "kind_label",
-    "status",
-    "status_label",
-    "title",
-    "text",
-    "author_login",
-    "author_name",
-    "building_code",
-    "equipment_code",
-    "room_code",
-    "cost_cents",
-    "cost",
-    "source",
-    "answer",
-    "merged_into_id",
-    "obligation_id",
-    "attachments",
-]
-
-
-def timeline(
-    session: Session,
-    actor: ActorLike = SYSTEM,
-    building: Building | str | int | None = None,
-    *,
-    kind: str | list[str] | None = None,
-    equipment: Equipment | str | int | None = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-    author: str | None = None,
-    status: str | list[str] | None = None,
-    include_cancelled: bool = True,
-    limit: int | None = None,
-) -> pd.DataFrame:
-    """Entries newest first, filtered by kind, equipment, local period (inclusive) and author.
-
-    Without a building: every building the actor may see (e.g. a contractor's portfolio)."""
-    stmt = (
-        select(
-            LogbookEntry.id,
-            LogbookEntry.occurred_at,
-            LogbookEntry.kind,
-            LogbookEntry.status,
-            LogbookEntry.title,
-            LogbookEntry.text,
-            LogbookEntry.author_login,
-            User.name.label("author_name"),
-            Building.code.label("building_code"),
-            Equipment.code.label("equipment_code"),
-            Room.code.label("room_code"),
-            LogbookEntry.cost_cents,
-            LogbookEntry.source,
-            LogbookEntry.answer,
-            LogbookEntry.merged_into_id,
-            LogbookEntry.obligation_id,
-        )
-        .join(Building, Building.id == LogbookEntry.building_id)
-        .outerjoin(Equipment, Equipment.id == LogbookEntry.equipment_id)
-        .outerjoin(Room, Room.id == LogbookEntry.room_id)
-        .outerjoin(User, User.login == LogbookEntry.author_login)
-        .order_by(LogbookEntry.occurred_at.desc(), LogbookEntry.id.desc())
-    )
-    if building is not None:
-        b = resolve_building(session, building)
-        require_view_logbook(session, actor, b)
-        stmt = stmt.where(LogbookEntry.building_id == b.id)
-    else:
-        if is_programmer(actor.role):
-            raise _deny(actor, "consulter le carnet")
-        scope = viewable_building_ids(session, actor)
-        if scope is not None:
-            stmt = stmt.where(LogbookEntry.building_id.in_(scope or [-1]))
-    if kind:
-        stmt = stmt.where(LogbookEntry.kind.in_([kind] if isinstance(kind, str) else kind))
-    if status:
-        stmt = stmt.where(LogbookEntry.status.in_([status] if isinstance(status, str) else status))
-    if not include_cancelled:
-        stmt = stmt.where(LogbookEntry.status != "cancelled")
-    if equipment is not None and equipment != "":
-        if isinstance(equipment, Equipment):
-            stmt = stmt.where(LogbookEntry.equipment_id == equipment.id)
-        elif isinstance(equipment, int):
-            stmt = stmt.where(LogbookEntry.equipment_id == equipment)
-        else:
-            stmt = stmt.where(Equipment.code == equipment)
-    if date_from is not None:
-        stmt = stmt.where(LogbookEntry.occurred_at >= local_midnight(date_from))
-    if date_to is not None:
-        stmt = stmt.where(LogbookEntry.occurred_at < local_midnight(date_to + dt.timedelta(days=1)))
-    if author:
-        stmt = stmt.where(LogbookEntry.author_login == author)
-    if limit:
-        stmt = stmt.limit(limit)
-    rows = [dict(r) for r in session.execute(stmt).mappings()]
-    frame = pd.DataFrame(rows, columns=[c for c in TIMELINE_COLUMNS if c not in _DERIVED])
-    counts = _attachment_counts(session, frame["id"].tolist())
-    frame["date"] = [fr_date(t) for t in frame["occurred_at"]]
-    frame["kind_label"] = frame["kind"].map(KIND_LABELS_FR)
-    frame["status_label"] = frame["status"].map(STATUS_LABELS_FR)
-    frame["cost"] = [
-        fr_cents(None if pd.isna(c) else int(c), empty="") for c in frame["cost_cents"]
-    ]
-    frame["cost_cents"] = frame["cost_cents"].astype("Int64")
-    frame["attachments"] = frame["id"].map(counts).fillna(0).astype(int)
-    return frame[TIMELINE_COLUMNS].reset_index(drop=True)
-
-
-_DERIVED = {"date", "kind_label", "status_label", "cost", "attachments"}
-
-
-def _attachment_counts(session: Session, entry_ids: list[int]) -> dict[int, int]:
-    if not entry_ids:
-        return {}
-    rows = session.execute(
-        select(Attachment.entry_id, func.count())
-        .where(Attachment.entry_id.in_(entry_ids))
-        .group_by(Attachment.entry_id)
-    )
-    return {entry_id: n for entry_id, n in rows}
-
-
-def my_observations(session: Session, actor: ActorLike) -> pd.DataFrame:
-    """The observations `actor` reported, with the answers given (what an agent reads)."""
-    stmt = (
-        select(
-            LogbookEntry.id,
-            LogbookEntry.occurred_at,
-            Building.code.label("building_code"),
-            Building.name.label("building_name"),
-            Room.name.label("room_name"),
-            LogbookEntry.text,
-            LogbookEntry.status,
-            LogbookEntry.answer,
-            LogbookEntry.merged_into_id,
-        )
-        .join(Building, Building.id == LogbookEntry.building_id)
-        .outerjoin(Room, Room.id == LogbookEntry.room_id)
-        .where(LogbookEntry.kind == "observation", LogbookEntry.author_login == actor.login)
-        .order_by(LogbookEntry.occurred_at.desc(), LogbookEntry.id.desc())
-    )
-    frame = pd.DataFrame(
-        [dict(r) for r in session.execute(stmt).mappings()],
-        columns=[
-            "id",
-            "occurred_at",
-            "building_code",
-            "building_name",
-            "room_name",
-            "text",
-            "status",
-            "answer",
-            "merged_into_id",
-        ],
-    )
-    frame["date"] = [fr_date(t) for t in frame["occurred_at"]]
-    frame["status_label"] = frame["status"].map(STATUS_LABELS_FR)
-    return frame
-
-
-def open_observations(session: Session, actor: ActorLike, building: Building) -> pd.DataFrame:
-    """Observations waiting for the manager's triage (open, not yet followed by anything)."""
-    frame = timeline(session, actor, building, kind="observation", status="open")
-    return frame[frame["merged_into_id"].isna()].reset_index(drop=True)
-
-
-def entry_counts(
-    session: Session, kind: str, statuses: list[str] | tuple[str, ...], unmerged: bool = False
-) -> dict[int, int]:
-    """building id -> how many entries of `kind` are in `statuses` (the buildings list's
-    "to triage" and "open alarms" columns); `unmerged` leaves out observations merged away."""
-    stmt = (
-        select(LogbookEntry.building_id, func.count())
-        .where(LogbookEntry.kind == kind, LogbookEntry.status.in_(statuses))
-        .group_by(LogbookEntry.building_id)
-    )
-    if unmerged:
-        stmt = stmt.where(LogbookEntry.merged_into_id.is_(None))
-    return dict(session.execute(stmt).all())

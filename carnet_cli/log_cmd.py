@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from carnet import db
 from carnet.access import CarnetPermissionError
-from carnet.logbook import add_entry, timeline
+from carnet.logbook import add_entry
 from carnet.logbook_refs import LogbookError, resolve_building
+from carnet.logbook_timeline import timeline
 from carnet.models import LOG_KINDS, LOG_STATUSES, Building
 from carnet.obligations import apply_templates, edit_obligation, obligations_frame
 from carnet.timeutil import TZ, fr_date, parse_local_date

@@ -13,7 +13,8 @@ from carnet import db
 from carnet.access import CarnetPermissionError
 from carnet.alarms import AlarmError
 from carnet.attachments import AttachmentError
-from carnet.logbook import INTERVENTION_KINDS, LogbookError
+from carnet.logbook import INTERVENTION_KINDS
+from carnet.logbook_refs import LogbookError
 from carnet.models import WORK_ORDER_ORIGINS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATUSES
 from carnet.work_orders import (
     WorkOrderError,

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from carnet.access import ActorLike
 from carnet.buildings import visible_buildings
 from carnet.db import session_scope
-from carnet.logbook import entry_counts
+from carnet.logbook_timeline import entry_counts
 from carnet.obligations import obligations_frame
 from carnet.roles import is_programmer
 

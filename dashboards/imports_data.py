@@ -1,4 +1,5 @@
-"""Data of the imports page's manager review: held readings and import batches, as shown.
+"""Data of the imports page: an upload decoded to a file, and for the manager's review the
+held readings and import batches, as shown.
 
 The page holds layout and callbacks; this module reads and decides through `carnet`
 (`carnet.quarantine`, `carnet.batches`), so that a decision taken on the page and one taken
@@ -8,9 +9,10 @@ Everything returned here is already formatted in French (a few hundred table cel
 
 from __future__ import annotations
 
+import base64
 import re
 from decimal import Decimal
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
@@ -238,3 +240,20 @@ def batch_label(engine: Engine, batch_id: int) -> str | None:
     if row is None:
         return None
     return f"Lot n° {row.id} · {PurePath(str(row.source)).name} ({batch_status_fr(row.status)})"
+
+
+def decoded_size(content) -> int:
+    """Bytes of an upload (`data:...;base64,XXXX`) once decoded, without decoding it."""
+    data = str(content or "").partition(",")[2].rstrip()
+    return len(data) * 3 // 4 - data[-2:].count("=")
+
+
+def write_base64(content: str, path: Path, step: int = 1 << 22) -> None:
+    """Decode an upload straight to `path`, a slice at a time (no second copy in memory):
+    the file then goes through the same bounded reader as `carnet import`."""
+    head, sep, data = content.partition(",")
+    if not sep or ";base64" not in head:
+        raise ValueError("not a base64 data URL")
+    with open(path, "wb") as out:
+        for i in range(0, len(data), step):  # step is a multiple of 4: slices decode alone
+            out.write(base64.b64decode(data[i : i + step], validate=False))

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from carnet.access import ActorLike
 from carnet.buildings import visible_buildings
 from carnet.db import session_scope
-from carnet.logbook import my_observations
+from carnet.logbook_timeline import my_observations
 
 
 def my_reports(engine: Engine, user: ActorLike) -> tuple[list[dict], list[tuple[str, str]]]:

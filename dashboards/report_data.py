@@ -22,7 +22,8 @@ from carnet.access import ActorLike, scope_of
 from carnet.contract_lookup import contract_by_code
 from carnet.frames_comfort import comfort_frames, contract_building_ids
 from carnet.frames_settlement import settlement_frames
-from carnet.logbook import INTERVENTION_KINDS, timeline
+from carnet.logbook import INTERVENTION_KINDS
+from carnet.logbook_timeline import timeline
 from carnet.obligations import local_today, obligations_frame
 from carnet.rex import decisions_frame, rex_frame
 from carnet.timeutil import TZ_NAME

@@ -2,7 +2,8 @@
 thousands (`separators=", "`), dd/mm/yyyy dates in hover texts, units on every axis.
 
 Each function takes the frames of `dashboards.savings_data` and returns a `go.Figure`; hover
-labels are built with vectorised string operations, never a loop per point.
+labels are built with vectorised string operations, never a loop per point. `figure_card`
+frames one of them with its caption for the building detail.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboards.savings_views import glued
 
 MONTHS_FR = (
     "janv.", "févr.", "mars", "avr.", "mai", "juin",
@@ -239,3 +243,19 @@ def _fr(value, decimals: int) -> str:
     if value is None or not np.isfinite(value):
         return "—"
     return f"{value:.{decimals}f}".replace(".", ",")
+
+
+def figure_card(graph_id: str, figure, caption: str):
+    """A figure of the building detail in its card, with the caption that says what it shows."""
+    return html.Div(
+        [
+            dcc.Graph(
+                id=graph_id,
+                figure=figure,
+                config={"displayModeBar": False, "locale": "fr"},
+                className="savings-graph",
+            ),
+            html.P(glued(caption), className="figure-caption"),
+        ],
+        className="card figure-card",
+    )  # fmt: skip

@@ -11,7 +11,8 @@ from carnet import alarms, work_orders
 from carnet.access import CarnetPermissionError
 from carnet.attachments import AttachmentError
 from carnet.buildings import visible_buildings
-from carnet.logbook import INTERVENTION_KINDS, KIND_LABELS_FR, LogbookError
+from carnet.logbook import INTERVENTION_KINDS, KIND_LABELS_FR
+from carnet.logbook_refs import LogbookError
 from dashboards import db
 
 OPEN = list(work_orders.OPEN)

@@ -11,19 +11,10 @@ from sqlalchemy import func, select
 
 from carnet.access import SYSTEM, CarnetPermissionError
 from carnet.db import session_scope
-from carnet.logbook import (
-    accept_as_work,
-    add_entry,
-    cancel_entry,
-    close_with_answer,
-    edit_entry,
-    merge_into,
-    my_observations,
-    open_observations,
-    parse_cost_cents,
-    timeline,
-)
+from carnet.logbook import add_entry, cancel_entry, edit_entry, parse_cost_cents
 from carnet.logbook_refs import LogbookError
+from carnet.logbook_timeline import my_observations, open_observations, timeline
+from carnet.logbook_triage import accept_as_work, close_with_answer, merge_into
 from carnet.models import AuditEvent, LogbookEntry
 from carnet.timeutil import TZ
 from carnet_cli.main import main

@@ -24,7 +24,8 @@ from carnet.access import SYSTEM, Actor
 from carnet.alarms import acknowledge, device_normal, open_episode
 from carnet.bookings import cancel_booking, create_booking, edit_booking
 from carnet.db import session_scope
-from carnet.logbook import add_entry, close_with_answer
+from carnet.logbook import add_entry
+from carnet.logbook_triage import close_with_answer
 from carnet.models import Building, ClosedPeriod, Contract, Notice, QuarantinedReading, User
 from carnet.notifications import Thresholds, next_digest_at, set_preferences
 from carnet.obligations import add_obligation

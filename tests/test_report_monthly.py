@@ -15,7 +15,8 @@ from pypdf import PdfReader
 
 from carnet.access import SYSTEM
 from carnet.db import get_engine, session_scope
-from carnet.logbook import add_entry, close_with_answer
+from carnet.logbook import add_entry
+from carnet.logbook_triage import close_with_answer
 from carnet.rex import add_decision, open_rex
 from carnet_cli.main import main as carnet_main
 from dashboards.app import create_app

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from carnet.access import Actor, CarnetPermissionError
 from carnet.db import session_scope
-from carnet.logbook import add_entry, my_observations
+from carnet.logbook import add_entry
+from carnet.logbook_timeline import my_observations
 from carnet.models import AuditEvent, Building, Contract, ContractBuilding, LogbookEntry
 from carnet.obligations import add_obligation
 from carnet.work_orders import (

@@ -26,17 +26,14 @@ from carnet.logbook import (
     KIND_LABELS_FR,
     STATUS_LABELS_FR,
     LogbookError,
-    accept_as_work,
     add_entry,
     cancel_entry,
-    close_with_answer,
     edit_entry,
     get_entry,
-    merge_into,
-    open_observations,
     resolve_building,
-    timeline,
 )
+from carnet.logbook_timeline import open_observations, timeline
+from carnet.logbook_triage import accept_as_work, close_with_answer, merge_into
 from carnet.models import LOG_KINDS, LOG_STATUSES, Obligation
 from carnet.obligations import edit_obligation, obligations_frame
 from carnet.quantities import QUANTITY_LABELS_FR
