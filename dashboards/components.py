@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from dash import html
 
-ALERT_KINDS = ("error", "ok", "info")
+ALERT_KINDS = ("error", "warn", "ok", "info")
 
 
 def _ided(id_: str | None, **props) -> dict:
@@ -35,7 +35,7 @@ def field(label, control, *, hint=None, wide: bool = False) -> html.Label:
 
 
 def alert(text, kind: str = "error", id_: str | None = None, **props) -> html.Div:
-    """A message after an action: `error`, `ok` or `info`."""
+    """A message after an action or about the figures: `error`, `warn`, `ok` or `info`."""
     if kind not in ALERT_KINDS:
         raise ValueError(f"unknown alert kind {kind!r}")
     return html.Div(text, **_ided(id_, className=f"alert alert-{kind}", **props))

@@ -10,6 +10,7 @@ from carnet.roles import is_programmer
 from dashboards import db
 from dashboards.auth import current_user
 from dashboards.buildings_data import building_rows
+from dashboards.components import page_head
 
 CAPABILITY = "carnet.view"
 
@@ -62,13 +63,7 @@ def layout(**_query):
     return html.Div(
         className="page buildings",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Bâtiments"),
-                    html.P("Le carnet de santé de chaque bâtiment.", className="lead"),
-                ],
-            ),
+            page_head("Bâtiments", "Le carnet de santé de chaque bâtiment."),
             html.Div(table, className="table-wrap"),
         ],
     )

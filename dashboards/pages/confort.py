@@ -11,6 +11,7 @@ from dash import Input, Output, callback, dcc, html
 from carnet.timeutil import TZ
 from dashboards import db
 from dashboards.auth import current_scope, guarded
+from dashboards.components import page_head
 from dashboards.confort_data import month_comfort
 from dashboards.fmt import fr_number, fr_pct
 
@@ -126,18 +127,12 @@ def layout(**_query):
     return html.Div(
         className="page confort",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Confort délivré"),
-                    html.P(
-                        "Pour chaque réservation passée avec une consigne et une sonde de la "
-                        "salle : part du temps à la consigne (à 1 °C près), retard pour "
-                        "l'atteindre, écart maximal ; et chauffage consommé hors réservations "
-                        "et hors horaires habituels du bâtiment.",
-                        className="lead",
-                    ),
-                ],
+            page_head(
+                "Confort délivré",
+                "Pour chaque réservation passée avec une consigne et une sonde de la "
+                "salle : part du temps à la consigne (à 1 °C près), retard pour "
+                "l'atteindre, écart maximal ; et chauffage consommé hors réservations "
+                "et hors horaires habituels du bâtiment.",
             ),
             html.Div(
                 dcc.Dropdown(months, months[0]["value"], id="comfort-month", clearable=False),

@@ -27,6 +27,7 @@ from carnet.quarantine import QuarantineError
 from carnet.roles import is_contractor
 from dashboards import db, imports_data
 from dashboards.auth import current_scope, current_user, guarded, require
+from dashboards.components import alert, data_table, field, page_head
 from dashboards.fmt import fr_datetime, fr_number
 from ingest.formats import FORMATS
 from ingest.importer import (
@@ -123,10 +124,7 @@ def _history_table(frame) -> html.Table:
     ]
     if not rows:
         return html.P("Aucun lot d'import pour l'instant.", className="muted")
-    return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
-        className="data-table",
-    )
+    return data_table(head, rows)
 
 
 def _batch_options(frame) -> list[dict]:
@@ -153,18 +151,12 @@ def layout(**_query):
     return html.Div(
         className="page imports",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Imports de relevés"),
-                    html.P(
-                        "Chaque fichier devient un lot : chaque ligne est importée, mise à jour, "
-                        "inchangée ou rejetée avec son motif. Réimporter un fichier ne change "
-                        "rien. " + scope_note,
-                        className="lead",
-                    ),
-                    *_review_badge(user),
-                ],
+            page_head(
+                "Imports de relevés",
+                "Chaque fichier devient un lot : chaque ligne est importée, mise à jour, "
+                "inchangée ou rejetée avec son motif. Réimporter un fichier ne change "
+                "rien. " + scope_note,
+                *_review_badge(user),
             ),
             html.Div(
                 className="filters",
@@ -223,12 +215,12 @@ def layout(**_query):
     )
 
 
-def _alert_class(report: BatchReport) -> str:
+def _alert_kind(report: BatchReport) -> str:
     """Green when all went in, amber when most did (rows rejected or held), red otherwise."""
     if report.status == "ok":
-        return "alert-ok"
+        return "ok"
     written = report.rows_inserted + report.rows_updated + report.rows_unchanged
-    return "alert-warn" if report.status == "partial" and written else "alert-error"
+    return "warn" if report.status == "partial" and written else "error"
 
 
 def _report_block(report: BatchReport) -> html.Div:
@@ -276,7 +268,7 @@ def _report_block(report: BatchReport) -> html.Div:
         className="data-table",
     )
     children = [
-        html.Div(report.message, className="alert " + _alert_class(report)),
+        alert(report.message, _alert_kind(report)),
         html.Div(summary, className="table-wrap"),
     ]
     if report.notes:
@@ -353,10 +345,10 @@ def upload(contents, filenames, fmt, strict):
     sizes = [_decoded_size(c) for c in contents]
     if sum(sizes) > MAX_UPLOAD_BYTES:  # the browser checks each file; this is the whole send
         return (
-            html.Div(
+            alert(
                 f"Envoi refusé : {fr_size(sum(sizes))} ({fr_size(MAX_UPLOAD_BYTES)} au plus par "
                 "envoi) ; déposez les fichiers un par un, ou importez-les avec carnet import.",
-                className="alert alert-error",
+                "error",
             ),
             dash.no_update,
             dash.no_update,
@@ -368,7 +360,7 @@ def upload(contents, filenames, fmt, strict):
             try:
                 _write_base64(content, path)
             except (IndexError, ValueError, binascii.Error):
-                blocks.append(html.Div(f"{name} : envoi illisible", className="alert alert-error"))
+                blocks.append(alert(f"{name} : envoi illisible", "error"))
                 continue
             report = import_file(
                 engine,
@@ -404,10 +396,6 @@ def show_rejected(batch_id):
 
 
 # ---------------------------------------------------------------- manager: quarantine review
-
-
-def _alert(text: str, ok: bool, id_: str) -> html.Div:
-    return html.Div(text, className="alert " + ("alert-ok" if ok else "alert-error"), id=id_)
 
 
 def _sentence(message) -> str:
@@ -474,10 +462,7 @@ def _held_table(rows: list[dict], total: int) -> html.Div:
         if total > len(rows)
         else None
     )
-    table = html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
-        className="data-table q-table",
-    )
+    table = data_table(head, body, extra_class="q-table")
     return html.Div([html.P(caption, className="muted small") if caption else None, table])
 
 
@@ -495,18 +480,16 @@ def _decision_panel() -> html.Div:
         children=[
             html.H3(id="imp-q-title"),
             html.Div(id="imp-q-detail"),
-            html.Label(
-                [
-                    "Motif (obligatoire)",
-                    dcc.Textarea(
-                        id="imp-q-why",
-                        className="textarea",
-                        rows=2,
-                        placeholder="Pourquoi cette décision (ex. index relevé sur place le "
-                        "15/01 par l'agent)",
-                    ),
-                ],
-                className="form-field wide",
+            field(
+                "Motif (obligatoire)",
+                dcc.Textarea(
+                    id="imp-q-why",
+                    className="textarea",
+                    rows=2,
+                    placeholder="Pourquoi cette décision (ex. index relevé sur place le "
+                    "15/01 par l'agent)",
+                ),
+                wide=True,
             ),
             html.Div(
                 className="form-actions",
@@ -530,31 +513,25 @@ def _decision_panel() -> html.Div:
                     html.Div(
                         className="form-grid",
                         children=[
-                            html.Label(
-                                [
-                                    "Ancien index final",
-                                    dcc.Input(
-                                        id="imp-q-old",
-                                        type="text",
-                                        inputMode="decimal",
-                                        className="input",
-                                        placeholder="ex. 123 456,7",
-                                    ),
-                                ],
-                                className="form-field",
+                            field(
+                                "Ancien index final",
+                                dcc.Input(
+                                    id="imp-q-old",
+                                    type="text",
+                                    inputMode="decimal",
+                                    className="input",
+                                    placeholder="ex. 123 456,7",
+                                ),
                             ),
-                            html.Label(
-                                [
-                                    "Nouvel index de départ",
-                                    dcc.Input(
-                                        id="imp-q-new",
-                                        type="text",
-                                        inputMode="decimal",
-                                        className="input",
-                                        placeholder="ex. 0",
-                                    ),
-                                ],
-                                className="form-field",
+                            field(
+                                "Nouvel index de départ",
+                                dcc.Input(
+                                    id="imp-q-new",
+                                    type="text",
+                                    inputMode="decimal",
+                                    className="input",
+                                    placeholder="ex. 0",
+                                ),
                             ),
                         ],
                     ),
@@ -650,7 +627,7 @@ def pick_held(_clicks, selected):
         raise PreventUpdate
     row = imports_data.held_row(db.engine(), int(trigger["id"]))
     if row is None:
-        gone = _alert("Ce relevé n'est plus en quarantaine.", False, "imp-q-error")
+        gone = alert("Ce relevé n'est plus en quarantaine.", "error", "imp-q-error")
         return None, HIDDEN, None, None, gone, "", "", ""
     title = f"Relevé n° {row['id']} · {row['point']} ({row['building']}) · {row['date']}"
     form = (dash.no_update,) * 3 if selected == row["id"] else ("", "", "")
@@ -701,7 +678,7 @@ def ask_decision(_accept, _reject, _replace, selected, why, old, new):
         row = imports_data.held_row(db.engine(), int(selected))
     if row is None:
         msg = "Choisissez d'abord un relevé en quarantaine (bouton « Examiner »)."
-        return False, dash.no_update, None, _alert(msg, False, "imp-q-error")
+        return False, dash.no_update, None, alert(msg, "error", "imp-q-error")
     try:
         imports_data.check_decision(action, why, old, new)
     except imports_data.ReviewInputError as exc:
@@ -709,7 +686,7 @@ def ask_decision(_accept, _reject, _replace, selected, why, old, new):
             False,
             dash.no_update,
             None,
-            _alert(_sentence(exc), False, "imp-q-error"),
+            alert(_sentence(exc), "error", "imp-q-error"),
         )
     pending = {"action": action, "id": row["id"]}
     return True, _confirm_text(action, row, old, new), pending, None
@@ -748,10 +725,10 @@ def decide_held(submitted, pending, why, old, new):
         )
     except (imports_data.ReviewInputError, QuarantineError) as exc:
         table, badge = _held_view(engine)
-        error = _alert(_sentence(exc), False, "imp-q-error")
+        error = alert(_sentence(exc), "error", "imp-q-error")
         return error, table, badge, *keep
     table, badge = _held_view(engine)
-    return _alert(message, True, "imp-q-ok"), table, badge, None, HIDDEN, "", "", ""
+    return alert(message, "ok", "imp-q-ok"), table, badge, None, HIDDEN, "", "", ""
 
 
 @callback(
@@ -802,17 +779,15 @@ def _revert_panel(user) -> list:
                     "sur lui.",
                     className="muted small",
                 ),
-                html.Label(
-                    [
-                        "Motif (obligatoire)",
-                        dcc.Textarea(
-                            id="imp-rv-why",
-                            className="textarea",
-                            rows=2,
-                            placeholder="Pourquoi annuler ce lot (ex. fichier du mauvais compteur)",
-                        ),
-                    ],
-                    className="form-field wide",
+                field(
+                    "Motif (obligatoire)",
+                    dcc.Textarea(
+                        id="imp-rv-why",
+                        className="textarea",
+                        rows=2,
+                        placeholder="Pourquoi annuler ce lot (ex. fichier du mauvais compteur)",
+                    ),
+                    wide=True,
                 ),
                 html.Div(
                     className="form-actions",
@@ -857,7 +832,7 @@ def pick_batch(_clicks, selected):
         raise PreventUpdate
     label = _own_batch_label(trigger["id"])
     if label is None:
-        return None, HIDDEN, None, _alert("Lot inconnu.", False, "imp-rv-error"), ""
+        return None, HIDDEN, None, alert("Lot inconnu.", "error", "imp-rv-error"), ""
     why = dash.no_update if selected == int(trigger["id"]) else ""
     return int(trigger["id"]), {}, f"Annuler le {label[0].lower()}{label[1:]}", None, why
 
@@ -879,12 +854,12 @@ def ask_revert(clicks, selected, why):
     label = _own_batch_label(selected)
     if label is None:
         msg = "Choisissez d'abord un lot (bouton « Annuler ce lot » de l'historique)."
-        return False, dash.no_update, _alert(msg, False, "imp-rv-error")
+        return False, dash.no_update, alert(msg, "error", "imp-rv-error")
     if not (why or "").strip():
         return (
             False,
             dash.no_update,
-            _alert("Indiquez le motif de l'annulation.", False, "imp-rv-error"),
+            alert("Indiquez le motif de l'annulation.", "error", "imp-rv-error"),
         )
     message = (
         f"Annuler le {label[0].lower()}{label[1:]} ? Ses relevés sont retirés, ceux qu'il avait "
@@ -915,11 +890,11 @@ def revert_batch(submitted, selected, why):
     try:
         message = imports_data.revert(engine, int(selected), actor=user.login, why=why)
     except imports_data.ReviewInputError as exc:
-        error = _alert(_sentence(exc), False, "imp-rv-error")
+        error = alert(_sentence(exc), "error", "imp-rv-error")
         return error, *(dash.no_update,) * 5
     except BatchRevertRefused as exc:
-        error = _alert(_sentence(exc), False, "imp-rv-error")
+        error = alert(_sentence(exc), "error", "imp-rv-error")
         return error, *(dash.no_update,) * 5
     history = _history()
-    ok = _alert(message, True, "imp-rv-ok")
+    ok = alert(message, "ok", "imp-rv-ok")
     return ok, _history_table(history), _batch_options(history), None, HIDDEN, ""

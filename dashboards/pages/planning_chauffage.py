@@ -15,6 +15,7 @@ from carnet.access import Scope
 from carnet.ical import feed_path
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded
+from dashboards.components import alert, page_head
 from dashboards.fmt import fr_datetime
 from dashboards.planning_chauffage_data import feeds, schedule_since_last_visit, set_feed_token
 
@@ -240,7 +241,7 @@ def manage_feed(_renew, _revoke):
         if revoke
         else f"Nouvelle adresse pour le flux {what} ; l'ancienne ne répond plus."
     )
-    return items, html.Div(message, className="alert alert-ok", id="feed-ok")
+    return items, alert(message, "ok", "feed-ok")
 
 
 def layout(**_query):
@@ -259,17 +260,11 @@ def layout(**_query):
     return html.Div(
         className="page planning",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Planning de chauffage"),
-                    html.P(
-                        "Les 14 prochains jours, d'après les réservations confirmées "
-                        "(heure de Paris). Chauffer à partir de = début − préchauffage.",
-                        className="lead",
-                    ),
-                    html.P(seen, id="schedule-since", className="alert alert-ok"),
-                ],
+            page_head(
+                "Planning de chauffage",
+                "Les 14 prochains jours, d'après les réservations confirmées "
+                "(heure de Paris). Chauffer à partir de = début − préchauffage.",
+                html.P(seen, id="schedule-since", className="alert alert-ok"),
             ),
             _schedule_table(frame),
             _zones_table(frame),

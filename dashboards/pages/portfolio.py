@@ -4,7 +4,6 @@ reading. A contractor sees only its contract's buildings."""
 from __future__ import annotations
 
 import time
-import unicodedata
 from urllib.parse import quote
 
 import dash
@@ -14,6 +13,7 @@ from dash import Input, Output, callback, dcc, html
 from carnet.quantities import QUANTITY_LABELS_FR
 from dashboards import db
 from dashboards.auth import current_scope, guarded
+from dashboards.components import fr_sort_key, page_head
 from dashboards.fmt import fr_datetime, fr_number, fr_quantity, fr_unit
 from dashboards.portfolio_data import portfolio_frame
 from dashboards.shell import allowed_href
@@ -37,17 +37,12 @@ COUNT_QUANTITIES = {"fault_code", "burner_starts"}
 def _frame() -> pd.DataFrame:
     frame = portfolio_frame(db.engine(), current_scope())
     # French alphabetical order: "École" between "Crèche" and "Gymnase", not after "Z"
-    key = frame["building_name"].astype(str).map(_sort_key)
+    key = frame["building_name"].astype(str).map(fr_sort_key)
     return (
         frame.assign(_key=key)
         .sort_values(["_key", "channel_code"], kind="stable")
         .drop(columns="_key")
     )
-
-
-def _sort_key(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in plain if not unicodedata.combining(c)).casefold()
 
 
 def _filter(frame: pd.DataFrame, search: str | None, usage: str | None) -> pd.DataFrame:
@@ -184,16 +179,9 @@ def layout(**_query):
     return html.Div(
         className="page portfolio",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Portefeuille"),
-                    html.P(
-                        "Bâtiments, surfaces et derniers relevés par point de mesure "
-                        "(heure de Paris).",
-                        className="lead",
-                    ),
-                ],
+            page_head(
+                "Portefeuille",
+                "Bâtiments, surfaces et derniers relevés par point de mesure (heure de Paris).",
             ),
             html.Div(_summary(frame), className="tiles", id="portfolio-summary"),
             html.Div(
