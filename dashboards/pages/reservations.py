@@ -16,6 +16,7 @@ from dashboards import db
 from dashboards import reservations_data as data
 from dashboards.auth import current_user, guarded
 from dashboards.components import alert, field, page_head
+from dashboards.fmt import fr_datetime
 from dashboards.reservations_data import BookingView
 from dashboards.reservations_data import rooms as rooms_of
 
@@ -79,10 +80,6 @@ def _local(value: dt.datetime) -> dt.datetime:
     return value.astimezone(TZ)
 
 
-def _fr_dt(value: dt.datetime) -> str:
-    return _local(value).strftime("%d/%m/%Y %H:%M")
-
-
 def _days_of(b: BookingView, first: dt.date, last: dt.date) -> list[dt.date]:
     """Local days the booking covers within [first, last]."""
     d0 = _local(b.starts_at).date()
@@ -117,7 +114,7 @@ def _chip(b: BookingView, with_room: bool) -> html.Button:
         id={"type": "res-booking", "id": b.id},
         className=f"cal-booking status-{b.status}",
         title=f"{b.title} ({bk.STATUS_LABELS_FR.get(b.status, b.status)}) : "
-        f"{_fr_dt(b.starts_at)} – {_fr_dt(b.ends_at)}",
+        f"{fr_datetime(b.starts_at)} – {fr_datetime(b.ends_at)}",
         n_clicks=0,
         **{"data-booking": str(b.id)},
     )
@@ -455,8 +452,8 @@ def fill_form(clicks, _new):
             b.title,
             b.organiser,
             b.attendance,
-            _fr_dt(b.starts_at),
-            _fr_dt(b.ends_at),
+            fr_datetime(b.starts_at),
+            fr_datetime(b.ends_at),
             b.status,
             b.setpoint_c,
             b.preheat_min,
@@ -582,7 +579,7 @@ def save(_save, _cancel, _cancel_series, room, title, organiser, attendance, sta
         b = data.create_booking(engine, user, room, title or "", starts_at, ends_at, **fields)
         return (
             alert(
-                f"Réservation « {b.title} » créée : {_fr_dt(b.starts_at)} – {_fr_dt(b.ends_at)}.",
+                f"Réservation « {b.title} » créée : {fr_datetime(b.starts_at)} – {fr_datetime(b.ends_at)}.",
                 "ok",
                 "res-ok",
             ),
