@@ -13,7 +13,7 @@ from dash import Input, Output, callback, dcc, html
 from carnet.quantities import QUANTITY_LABELS_FR
 from dashboards import db
 from dashboards.auth import current_scope, guarded
-from dashboards.components import fr_sort_key, page_head
+from dashboards.components import data_table, fr_sort_key, page_head
 from dashboards.fmt import fr_datetime, fr_number, fr_quantity, fr_unit
 from dashboards.portfolio_data import portfolio_frame
 from dashboards.shell import allowed_href
@@ -90,20 +90,16 @@ def _table(frame: pd.DataFrame):
     if frame.empty:
         return html.P("Aucun bâtiment ne correspond.", className="muted", id="portfolio-empty")
     now = time.time()
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th("Code"),
-                html.Th("Bâtiment"),
-                html.Th("Usage"),
-                html.Th("Surface chauffée", className="num"),
-                html.Th("Point de mesure"),
-                html.Th("Grandeur"),
-                html.Th("Dernier relevé"),
-                html.Th("Valeur", className="num"),
-            ]
-        )
-    )
+    head = [
+        "Code",
+        "Bâtiment",
+        "Usage",
+        "Surface chauffée",
+        "Point de mesure",
+        "Grandeur",
+        "Dernier relevé",
+        "Valeur",
+    ]
     rows = []
     for _building_id, group in frame.groupby("building_id", sort=False):
         first = group.iloc[0]
@@ -152,7 +148,7 @@ def _table(frame: pd.DataFrame):
                     **{"data-building": str(first["building_code"])},
                 )
             )
-    return html.Table([head, html.Tbody(rows)], className="data-table", id="portfolio-table")
+    return data_table(head, rows, numeric=(3, 7), id_="portfolio-table")
 
 
 def _value_text(value, quantity: str, unit: str | None, decimals: int) -> str:

@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 from dashboards import work_orders_data as data
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import DROPDOWN_LABELS_FR
-from dashboards.components import alert, field
+from dashboards.components import alert, data_table, field
 
 CAPABILITY = "work_orders.view"
 EDIT = "work_orders.edit"
@@ -98,11 +98,7 @@ def orders_table(rows: list[dict], highlight: int | None = None):
                 **{"data-work-order": str(r["id"])},
             )
         )
-    return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
-        className="data-table",
-        id="wo-table",
-    )
+    return data_table(head, body, id_="wo-table")
 
 
 def _create_form(user, origin: dict | None):
