@@ -36,8 +36,9 @@ from sqlalchemy.orm import Session
 from carnet import audit, closing
 from carnet.access import Actor
 from carnet.config import carnet_home
+from carnet.kinds import Quality
 from carnet.logbook import cancel_entry
-from carnet.models import AuditEvent, ImportBatch, Quality, QuarantinedReading, User
+from carnet.models import AuditEvent, ImportBatch, QuarantinedReading, User
 from carnet.price_indices import revert_indices
 from carnet.roles import MANAGER, ROLE_LABELS_FR, can
 from carnet.store import refresh_rollups

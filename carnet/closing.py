@@ -288,7 +288,7 @@ def _stored(conn, frame: pd.DataFrame) -> pd.DataFrame:
 def would_change(conn, frame: pd.DataFrame) -> np.ndarray:
     """Mask of normalised readings that would change the record (the store's own rule: a
     measured value is not replaced by an estimate, a gap never erases a value)."""
-    from carnet.models import Quality
+    from carnet.kinds import Quality
 
     if not len(frame):
         return np.zeros(0, dtype=bool)

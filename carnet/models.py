@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from carnet.kinds import ChannelKind, Quality  # noqa: F401 - the schema's vocabulary
+from carnet.kinds import Quality
 
 
 def utcnow() -> dt.datetime:

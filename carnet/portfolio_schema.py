@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carnet.models import ChannelKind
+from carnet.kinds import ChannelKind
 from carnet.quantities import QUANTITIES
 from carnet.roles import ROLES
 

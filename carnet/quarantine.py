@@ -19,15 +19,8 @@ from sqlalchemy import Connection, Engine, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from carnet import audit, versions
-from carnet.models import (
-    Channel,
-    IndexReset,
-    LogbookEntry,
-    Quality,
-    QuarantinedReading,
-    Reading,
-    User,
-)
+from carnet.kinds import Quality
+from carnet.models import Channel, IndexReset, LogbookEntry, QuarantinedReading, Reading, User
 from carnet.roles import can
 from carnet.store import refresh_rollups, upsert_readings
 from carnet.timeutil import fr_date

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, text
 
-from carnet.models import ChannelKind, Quality
+from carnet.kinds import ChannelKind, Quality
 from carnet.timeutil import epoch_to_local, local_day_bounds
 
 QUALITY_LABELS = {q.value: q.name.lower() for q in Quality}

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from carnet.config import carnet_home
-from carnet.models import Quality
+from carnet.kinds import Quality
 from carnet_cli.main import CliError
 from carnet_cli.notify_schedule import add_schedule_option, every_minutes, start_schedule
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dashboards.components import data_table
 from dashboards.fmt import fr_date
 
 SOON_DAYS = 30
@@ -77,9 +78,7 @@ def obligations_table(rows: list[dict], show_building: bool = False, table_id="b
                 **{"data-obligation": str(r["id"])},
             )
         )
-    return html.Table(
-        [html.Thead(html.Tr(head)), html.Tbody(body)], className="data-table", id=table_id
-    )
+    return data_table(head, body, id_=table_id)
 
 
 # the words dcc.Dropdown writes itself (multi-select count, search box), in French

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from carnet.price_indices import upsert_indices
 from carnet.quarantine import hold, reason_label
 from carnet.store import duplicated_keys, refresh_rollups, upsert_readings

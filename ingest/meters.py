@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, insert
 
-from carnet.models import IndexReset, LogbookEntry, Quality
+from carnet.kinds import Quality
+from carnet.models import IndexReset, LogbookEntry
 from carnet.quarantine import fr_num as _num
 from carnet.timeutil import fr_date
 from ingest.routing import Routing

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from carnet import db as carnet_db
 from carnet.db import session_scope
+from carnet.kinds import Quality
 from carnet.models import (
     Booking,
     Building,
@@ -24,7 +25,6 @@ from carnet.models import (
     IndexReset,
     LogbookEntry,
     Obligation,
-    Quality,
     Reading,
     Room,
 )

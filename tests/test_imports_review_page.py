@@ -12,14 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from carnet.db import get_engine, session_scope
-from carnet.models import (
-    AuditEvent,
-    Channel,
-    ImportBatch,
-    IndexReset,
-    Quality,
-    QuarantinedReading,
-)
+from carnet.kinds import Quality
+from carnet.models import AuditEvent, Channel, ImportBatch, IndexReset, QuarantinedReading
 from dashboards.app import create_app
 from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
 from tests.helpers.held_readings import audit_of, hold_readings, quarantine_row, stored

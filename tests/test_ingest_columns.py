@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from carnet_cli.main import main
 from ingest.formats.generic import parse_columns
 from ingest.importer import import_file

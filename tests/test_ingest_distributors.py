@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from carnet.quarantine import declare_replacement, list_held
 from ingest.formats.enedis import infer_steps
 from ingest.importer import import_file

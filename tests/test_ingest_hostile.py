@@ -18,7 +18,7 @@ import zipfile
 import pytest
 from sqlalchemy import text
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from carnet_cli.main import main
 from ingest import limits
 from ingest.importer import import_file

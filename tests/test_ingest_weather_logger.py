@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from ingest.importer import import_file
 from tests.helpers.ingest_support import SAMPLES, load_samples, readings, utc
 

@@ -18,15 +18,8 @@ import yaml
 from sqlalchemy import select, text
 
 from carnet.db import session_scope
-from carnet.models import (
-    Building,
-    Channel,
-    DeviceStatus,
-    Equipment,
-    ImportBatch,
-    LogbookEntry,
-    Quality,
-)
+from carnet.kinds import Quality
+from carnet.models import Building, Channel, DeviceStatus, Equipment, ImportBatch, LogbookEntry
 from carnet_cli.main import main as cli_main
 from ingest.modbus.config import BoundDevice, ConfigError, DeviceConfig, GatewayConfig, parse_config
 from ingest.modbus.device_reader import DeviceReader

@@ -219,14 +219,14 @@ def test_building_page_shown_writes_nothing(carnet_app, db_url):
 
 
 def test_triage_then_refresh_compute_each_section_once(carnet_app, db_url, monkeypatch):
-    from dashboards.pages import building as page
+    from dashboards import building_data as data
 
     engine = get_engine(db_url)
     with session_scope(engine) as s:
         agent = s.scalar(select(User).where(User.login == "agent"))
         obs_id = add_entry(s, agent, "MAIRIE", "observation", "Porte qui claque").id
     counts = {"record": 0, "triage": 0}
-    real_record, real_triage = page.building_record, page.open_observations
+    real_record, real_triage = data.building_record, data.open_observations
 
     def record(*args, **kwargs):
         counts["record"] += 1
@@ -236,8 +236,8 @@ def test_triage_then_refresh_compute_each_section_once(carnet_app, db_url, monke
         counts["triage"] += 1
         return real_triage(*args, **kwargs)
 
-    monkeypatch.setattr(page, "building_record", record)
-    monkeypatch.setattr(page, "open_observations", triage)
+    monkeypatch.setattr(data, "building_record", record)
+    monkeypatch.setattr(data, "open_observations", triage)
     client = client_for(carnet_app, "gestionnaire")
     deps = client.get("/_dash-dependencies").get_json()
     payload = dash_callback_payload(deps, "bp-triage-msg", {"bp-code.data": "MAIRIE"})

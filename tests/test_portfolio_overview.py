@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from carnet.queries import portfolio_overview
 from carnet.store import write_readings
 from tests.helpers.seed import LAST, TOWN, epoch, seed_town

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select, text
 
 from carnet.db import session_scope
-from carnet.models import AuditEvent, ImportBatch, IndexReset, LogbookEntry, Quality
+from carnet.kinds import Quality
+from carnet.models import AuditEvent, ImportBatch, IndexReset, LogbookEntry
 from carnet.portfolio import load_portfolio
 from carnet.quarantine import (
     LIST_COLUMNS,

@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, select, text
 
 from carnet import db as carnet_db
 from carnet.db import session_scope
-from carnet.models import AuditEvent, IndexReset, LogbookEntry, Quality
+from carnet.kinds import Quality
+from carnet.models import AuditEvent, IndexReset, LogbookEntry
 from carnet_cli.demo.town import build_demo
 from carnet_cli.main import main
 from tests.helpers.ingest_support import SAMPLES, daily, readings

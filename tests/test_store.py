@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from carnet.store import write_readings
 from carnet.timeutil import local_to_utc, to_epoch
 

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carnet.alarms import POLLER
-from carnet.models import Alarm, Channel, DeviceStatus, IndexReset, Quality
+from carnet.kinds import Quality
+from carnet.models import Alarm, Channel, DeviceStatus, IndexReset
 from carnet.timeutil import TZ, local_to_utc, to_epoch
 from carnet_cli.demo.calendar_weather import Clock
 from carnet_cli.demo.history import Logbook

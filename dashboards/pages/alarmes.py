@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 from dashboards import alarms_data
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import DROPDOWN_LABELS_FR
+from dashboards.components import alert, data_table, page_head
 
 CAPABILITY = "alarms.view"
 
@@ -114,11 +115,7 @@ def alarms_table(rows: list[dict], highlight: int | None = None):
                 **{"data-alarm": str(r["id"])},
             )
         )
-    return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
-        className="data-table",
-        id="al-table",
-    )
+    return data_table(head, body, id_="al-table")
 
 
 def layout(alarme: str | None = None, **_query):
@@ -167,16 +164,10 @@ def layout(alarme: str | None = None, **_query):
         children=[
             dcc.Store(id="al-rev", data=0),
             dcc.Store(id="al-highlight", data=highlight),
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Alarmes"),
-                    html.P(
-                        f"{n_open} alarme(s) ouverte(s) à prendre en compte.",
-                        className="lead",
-                        id="al-summary",
-                    ),
-                ],
+            page_head(
+                "Alarmes",
+                f"{n_open} alarme(s) ouverte(s) à prendre en compte.",
+                lead_id="al-summary",
             ),
             html.Div(controls, className="filters"),
             html.Div(id="al-msg"),
@@ -219,5 +210,5 @@ def act(_acks, _closes, note, rev):
     action = "ack" if clicked["type"] == "al-ack" else "close"
     done, message = alarms_data.act(user, action, int(clicked["id"]), note)
     if not done:
-        return html.Div(message, className="alert alert-error", id="al-error"), dash.no_update
-    return html.Div(message, className="alert alert-ok", id="al-ok"), (rev or 0) + 1
+        return alert(message, "error", "al-error"), dash.no_update
+    return alert(message, "ok", "al-ok"), (rev or 0) + 1

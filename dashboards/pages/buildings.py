@@ -10,6 +10,7 @@ from carnet.roles import is_programmer
 from dashboards import db
 from dashboards.auth import current_user
 from dashboards.buildings_data import building_rows
+from dashboards.components import data_table, page_head
 
 CAPABILITY = "carnet.view"
 
@@ -51,24 +52,14 @@ def layout(**_query):
             html.Th("Alarmes ouvertes", className="num"),
         ]
     table = (
-        html.Table(
-            [html.Thead(html.Tr(head)), html.Tbody(rows)],
-            className="data-table",
-            id="buildings-table",
-        )
+        data_table(head, rows, id_="buildings-table")
         if rows
         else html.P("Aucun bâtiment.", className="muted")
     )
     return html.Div(
         className="page buildings",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Bâtiments"),
-                    html.P("Le carnet de santé de chaque bâtiment.", className="lead"),
-                ],
-            ),
+            page_head("Bâtiments", "Le carnet de santé de chaque bâtiment."),
             html.Div(table, className="table-wrap"),
         ],
     )

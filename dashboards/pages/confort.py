@@ -11,6 +11,7 @@ from dash import Input, Output, callback, dcc, html
 from carnet.timeutil import TZ
 from dashboards import db
 from dashboards.auth import current_scope, guarded
+from dashboards.components import data_table, page_head
 from dashboards.confort_data import month_comfort
 from dashboards.fmt import fr_number, fr_pct
 
@@ -52,19 +53,15 @@ def _rooms_table(frame) -> html.Div:
         return html.P(
             "Aucune réservation passée avec consigne et sonde ce mois-ci.", className="muted"
         )
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th("Salle"),
-                html.Th("Réservations", className="num"),
-                html.Th("Heures réservées", className="num"),
-                html.Th("Temps dans la tolérance", className="num"),
-                html.Th("En retard", className="num"),
-                html.Th("Retard moyen", className="num"),
-                html.Th("Écart max.", className="num"),
-            ]
-        )
-    )
+    head = [
+        "Salle",
+        "Réservations",
+        "Heures réservées",
+        "Temps dans la tolérance",
+        "En retard",
+        "Retard moyen",
+        "Écart max.",
+    ]
     rows = [
         html.Tr(
             [
@@ -81,7 +78,7 @@ def _rooms_table(frame) -> html.Div:
         for r in frame.itertuples(index=False)
     ]
     return html.Div(
-        html.Table([head, html.Tbody(rows)], className="data-table", id="comfort-rooms"),
+        data_table(head, rows, numeric=(1, 2, 3, 4, 5, 6), id_="comfort-rooms"),
         className="table-wrap",
     )
 
@@ -89,18 +86,14 @@ def _rooms_table(frame) -> html.Div:
 def _buildings_table(frame) -> html.Div:
     if not len(frame):
         return html.P("Aucune donnée ce mois-ci.", className="muted")
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th("Bâtiment"),
-                html.Th("Réservations", className="num"),
-                html.Th("Temps dans la tolérance", className="num"),
-                html.Th("Chauffage", className="num"),
-                html.Th("Hors occupation", className="num"),
-                html.Th("Part hors occupation", className="num"),
-            ]
-        )
-    )
+    head = [
+        "Bâtiment",
+        "Réservations",
+        "Temps dans la tolérance",
+        "Chauffage",
+        "Hors occupation",
+        "Part hors occupation",
+    ]
     rows = [
         html.Tr(
             [
@@ -116,7 +109,7 @@ def _buildings_table(frame) -> html.Div:
         for r in frame.itertuples(index=False)
     ]
     return html.Div(
-        html.Table([head, html.Tbody(rows)], className="data-table", id="comfort-buildings"),
+        data_table(head, rows, numeric=(1, 2, 3, 4, 5), id_="comfort-buildings"),
         className="table-wrap",
     )
 
@@ -126,18 +119,12 @@ def layout(**_query):
     return html.Div(
         className="page confort",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Confort délivré"),
-                    html.P(
-                        "Pour chaque réservation passée avec une consigne et une sonde de la "
-                        "salle : part du temps à la consigne (à 1 °C près), retard pour "
-                        "l'atteindre, écart maximal ; et chauffage consommé hors réservations "
-                        "et hors horaires habituels du bâtiment.",
-                        className="lead",
-                    ),
-                ],
+            page_head(
+                "Confort délivré",
+                "Pour chaque réservation passée avec une consigne et une sonde de la "
+                "salle : part du temps à la consigne (à 1 °C près), retard pour "
+                "l'atteindre, écart maximal ; et chauffage consommé hors réservations "
+                "et hors horaires habituels du bâtiment.",
             ),
             html.Div(
                 dcc.Dropdown(months, months[0]["value"], id="comfort-month", clearable=False),

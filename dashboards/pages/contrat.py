@@ -4,8 +4,6 @@ changed through the portfolio file (`carnet portfolio load`), which validates an
 
 from __future__ import annotations
 
-import unicodedata
-
 import dash
 from dash import Input, Output, callback, dcc, html
 from werkzeug.exceptions import abort
@@ -14,6 +12,7 @@ from carnet.access import CarnetPermissionError
 from contract import METHOD_LABELS_FR
 from dashboards import db
 from dashboards.auth import current_scope, guarded
+from dashboards.components import fr_sort_key, page_head
 from dashboards.contrat_data import contract_terms, visible_contracts
 from dashboards.fmt import fr_date, fr_eur, fr_number, fr_pct
 
@@ -50,18 +49,12 @@ def layout(contrat=None, **_query):
     return html.Div(
         className="page",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Termes du contrat"),
-                    html.P(
-                        "Ce que le contrat engage : la référence de consommation de chaque "
-                        "bâtiment pour un hiver de référence, sa correction par les degrés-jours,"
-                        " et le partage des écarts. Modification par le fichier de patrimoine "
-                        "(validée et tracée).",
-                        className="lead",
-                    ),
-                ],
+            page_head(
+                "Termes du contrat",
+                "Ce que le contrat engage : la référence de consommation de chaque "
+                "bâtiment pour un hiver de référence, sa correction par les degrés-jours,"
+                " et le partage des écarts. Modification par le fichier de patrimoine "
+                "(validée et tracée).",
             ),
             html.Div(
                 className="filters",
@@ -82,11 +75,6 @@ def layout(contrat=None, **_query):
             html.Div(id="contract-terms-body"),
         ],
     )
-
-
-def _fold(text: str) -> str:
-    """Sort key that puts « École » among the E, as a French reader expects."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 def _row(label: str, value) -> html.Tr:
@@ -149,7 +137,7 @@ def show_terms(code):
         rows.append(_row("Économie garantie (CPE)", fr_pct(t["guaranteed_savings_pct"])))
     lines = sorted(
         t["buildings"],
-        key=lambda line: _fold(line[0]),
+        key=lambda line: fr_sort_key(line[0]),
     )
     body = [
         html.Tr(

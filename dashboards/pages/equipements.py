@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from dashboards import db
 from dashboards.auth import current_scope
+from dashboards.components import data_table, page_head
 from dashboards.equipements_data import devices_and_alarms
 from dashboards.fmt import fr_datetime
 from ingest.modbus.health import FAILING, PARTIAL, stored_state
@@ -86,11 +87,7 @@ def _devices_table(devices, alarm_keys: set[str]) -> html.Table:
                 className="device-row",
             )
         )
-    return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
-        className="data-table",
-        id="devices-table",
-    )
+    return data_table(head, rows, id_="devices-table")
 
 
 def _alarms_table(alarms) -> html.Table:
@@ -108,11 +105,7 @@ def _alarms_table(alarms) -> html.Table:
         )
         for a in alarms
     ]
-    return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
-        className="data-table",
-        id="alarms-table",
-    )
+    return data_table(head, rows, id_="alarms-table")
 
 
 def layout(**_query):
@@ -125,18 +118,12 @@ def layout(**_query):
     return html.Div(
         className="page devices",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Équipements communicants"),
-                    html.P(
-                        f"{len(devices)} équipement(s) relevé(s), {silent} en échec ou sans"
-                        f" nouvelles récentes, {partial} lu(s) partiellement,"
-                        f" {len(alarms)} alarme(s) ouverte(s).",
-                        className="lead",
-                        id="devices-summary",
-                    ),
-                ],
+            page_head(
+                "Équipements communicants",
+                f"{len(devices)} équipement(s) relevé(s), {silent} en échec ou sans"
+                f" nouvelles récentes, {partial} lu(s) partiellement,"
+                f" {len(alarms)} alarme(s) ouverte(s).",
+                lead_id="devices-summary",
             ),
             html.H2("Alarmes ouvertes"),
             html.Div(

@@ -13,6 +13,7 @@ from contract.finance_table import TABLE_COLUMNS_FR
 from contract.terms import season_months, season_of_month
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded
+from dashboards.components import alert, page_head
 from dashboards.finances_data import finance_contracts, finance_month, sign_month
 from dashboards.fmt import TZ, fr_eur, fr_number, fr_pct
 
@@ -93,18 +94,12 @@ def layout(contrat=None, mois=None, **_query):
     return html.Div(
         className="page",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Export financier mensuel"),
-                    html.P(
-                        "Consommation du mois, valeur de l'énergie au prix P1 révisé du mois, "
-                        "P2 et P3, intéressement et pénalités de l'exploitant, bâtiment par "
-                        "bâtiment. Le classeur Excel garde nombres et dates ; le fichier CSV "
-                        "s'ouvre dans un tableur (séparateur « ; », virgule décimale).",
-                        className="lead",
-                    ),
-                ],
+            page_head(
+                "Export financier mensuel",
+                "Consommation du mois, valeur de l'énergie au prix P1 révisé du mois, "
+                "P2 et P3, intéressement et pénalités de l'exploitant, bâtiment par "
+                "bâtiment. Le classeur Excel garde nombres et dates ; le fichier CSV "
+                "s'ouvre dans un tableur (séparateur « ; », virgule décimale).",
             ),
             html.Div(
                 className="filters",
@@ -155,9 +150,9 @@ def show_month(contract_code, month, _refresh=None):
     try:
         fm = finance_month(db.engine(), contract_code, month, scope=current_scope())
     except LookupError:
-        return html.Div("Contrat inconnu.", className="alert alert-error")
+        return alert("Contrat inconnu.", "error")
     except ValueError as exc:
-        return html.Div(str(exc), className="alert alert-error")
+        return alert(str(exc), "error")
     frame = fm.frame
     href = f"/export/finances/{contract_code}/{month}"
     head = [
@@ -234,10 +229,8 @@ def _status(fm):
     status = str(total["status"].iloc[0]) if len(total) else ""
     if not fm.provisional:
         return html.Div()
-    return html.Div(
-        f"Chiffres provisoires : {status.removeprefix('provisoire : ')}.",
-        id="fin-provisional",
-        className="alert alert-warning",
+    return alert(
+        f"Chiffres provisoires : {status.removeprefix('provisoire : ')}.", "warn", "fin-provisional"
     )
 
 
@@ -319,8 +312,8 @@ def close_month(clicks, contract_code, month):
     try:
         ref = sign_month(db.engine(), str(contract_code), str(month), user.login)
     except (ClosingError, LookupError, ValueError) as exc:
-        return html.Div(str(exc), className="alert alert-error", id="fin-close-error"), None
+        return alert(str(exc), "error", "fin-close-error"), None
     return (
-        html.Div(f"{ref.label} {ref.marker}.", className="alert alert-ok", id="fin-close-ok"),
+        alert(f"{ref.label} {ref.marker}.", "ok", "fin-close-ok"),
         {"closed_period_id": ref.id},
     )

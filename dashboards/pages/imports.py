@@ -26,6 +26,7 @@ from carnet.quarantine import QuarantineError
 from carnet.roles import is_contractor
 from dashboards import db, imports_data
 from dashboards.auth import current_scope, current_user, guarded, require
+from dashboards.components import page_head
 from dashboards.imports_review_views import (
     confirm_text,
     detail,
@@ -93,18 +94,12 @@ def layout(**_query):
     return html.Div(
         className="page imports",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Imports de relevés"),
-                    html.P(
-                        "Chaque fichier devient un lot : chaque ligne est importée, mise à jour, "
-                        "inchangée ou rejetée avec son motif. Réimporter un fichier ne change "
-                        "rien. " + scope_note,
-                        className="lead",
-                    ),
-                    *_review_badge(user),
-                ],
+            page_head(
+                "Imports de relevés",
+                "Chaque fichier devient un lot : chaque ligne est importée, mise à jour, "
+                "inchangée ou rejetée avec son motif. Réimporter un fichier ne change "
+                "rien. " + scope_note,
+                *_review_badge(user),
             ),
             *upload_controls(),
             dcc.Loading(html.Div(id="imp-result")),
@@ -145,10 +140,10 @@ def upload(contents, filenames, fmt, strict):
     sizes = [imports_data.decoded_size(c) for c in contents]
     if sum(sizes) > MAX_UPLOAD_BYTES:  # the browser checks each file; this is the whole send
         return (
-            html.Div(
+            alert(
                 f"Envoi refusé : {fr_size(sum(sizes))} ({fr_size(MAX_UPLOAD_BYTES)} au plus par "
                 "envoi) ; déposez les fichiers un par un, ou importez-les avec carnet import.",
-                className="alert alert-error",
+                "error",
             ),
             dash.no_update,
             dash.no_update,
@@ -160,7 +155,7 @@ def upload(contents, filenames, fmt, strict):
             try:
                 imports_data.write_base64(content, path)
             except (IndexError, ValueError, binascii.Error):
-                blocks.append(html.Div(f"{name} : envoi illisible", className="alert alert-error"))
+                blocks.append(alert(f"{name} : envoi illisible", "error"))
                 continue
             report = import_file(
                 engine,

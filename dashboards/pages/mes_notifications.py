@@ -11,6 +11,7 @@ from dash.exceptions import PreventUpdate
 from carnet.notifications import MODE_LABELS_FR, MODES
 from dashboards import notifications_data as data
 from dashboards.auth import current_user, guarded, require
+from dashboards.components import alert, page_head
 
 CAPABILITY = "notifications.own"
 
@@ -39,11 +40,11 @@ def _address(email: str | None) -> html.P:
 def _smtp_notice(configured: bool) -> html.Div | None:
     if configured:
         return None
-    return html.Div(
+    return alert(
         "Aucun serveur d'envoi n'est configuré (CARNET_SMTP_URL) : les avis restent dans la"
         " file d'envoi et partiront dès qu'il le sera.",
-        className="alert alert-error",
-        id="notif-no-smtp",
+        "error",
+        "notif-no-smtp",
     )
 
 
@@ -102,16 +103,7 @@ def layout(**_query):
     return html.Div(
         className="page my-notifications",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Mes notifications"),
-                    html.P(
-                        "Ce que Carnet vous envoie par e-mail, et quand.",
-                        className="lead",
-                    ),
-                ],
-            ),
+            page_head("Mes notifications", "Ce que Carnet vous envoie par e-mail, et quand."),
             _smtp_notice(c.smtp_configured),
             _address(c.email),
             html.Div(
@@ -163,5 +155,5 @@ def save(n_clicks, modes, ids, hour):
     try:
         data.save(user.id, chosen, None if hour is None else int(hour))
     except (ValueError, TypeError) as exc:
-        return html.Div(str(exc), className="alert alert-error")
-    return html.Div("Vos choix sont enregistrés.", className="alert alert-ok", id="notif-saved")
+        return alert(str(exc), "error")
+    return alert("Vos choix sont enregistrés.", "ok", "notif-saved")

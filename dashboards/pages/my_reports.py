@@ -8,6 +8,7 @@ from dash import html
 
 from dashboards import db
 from dashboards.auth import current_user
+from dashboards.components import alert, page_head
 from dashboards.my_reports_data import my_reports
 
 CAPABILITY = "carnet.observation"
@@ -51,23 +52,15 @@ def layout(envoye: str | None = None, **_query):
     rows, buildings = my_reports(db.engine(), user)
     notice = None
     if envoye and envoye.isdigit():
-        notice = html.Div(
-            f"Merci : votre signalement n° {envoye} a été transmis.",
-            className="alert alert-ok",
-            id="report-sent",
+        notice = alert(
+            f"Merci : votre signalement n° {envoye} a été transmis.", "ok", "report-sent"
         )
     return html.Div(
         className="page my-reports",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Mes signalements"),
-                    html.P(
-                        "Ce que vous avez signalé et les réponses des services techniques.",
-                        className="lead",
-                    ),
-                ],
+            page_head(
+                "Mes signalements",
+                "Ce que vous avez signalé et les réponses des services techniques.",
             ),
             notice,
             html.Div(

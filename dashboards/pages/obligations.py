@@ -11,6 +11,7 @@ from dash.exceptions import PreventUpdate
 from dashboards import db
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import obligations_table
+from dashboards.components import alert, page_head
 from dashboards.obligations_data import derive_obligations, obligation_rows
 
 CAPABILITY = "obligations.view"
@@ -53,17 +54,11 @@ def layout(**_query):
     return html.Div(
         className="page obligations",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Obligations"),
-                    html.P(
-                        f"{len(rows)} obligation(s) en retard dans le patrimoine. Les textes cités "
-                        "sont dans l'info-bulle de chaque ligne.",
-                        className="lead",
-                        id="ob-summary",
-                    ),
-                ],
+            page_head(
+                "Obligations",
+                f"{len(rows)} obligation(s) en retard dans le patrimoine. Les textes cités "
+                "sont dans l'info-bulle de chaque ligne.",
+                lead_id="ob-summary",
             ),
             html.Div(controls, className="filters"),
             html.Div(id="ob-msg"),
@@ -97,4 +92,4 @@ def apply_all(n):
         raise PreventUpdate
     user = require("carnet.edit")
     created = derive_obligations(db.engine(), user)
-    return html.Div(f"{created} obligation(s) créée(s).", className="alert alert-ok")
+    return alert(f"{created} obligation(s) créée(s).", "ok")

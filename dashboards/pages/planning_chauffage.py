@@ -15,6 +15,7 @@ from carnet.access import Scope
 from carnet.ical import feed_path
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded
+from dashboards.components import alert, data_table, page_head
 from dashboards.fmt import fr_datetime
 from dashboards.planning_chauffage_data import feeds, schedule_since_last_visit, set_feed_token
 
@@ -39,19 +40,15 @@ def _schedule_table(frame) -> html.Div:
             className="muted",
             id="schedule-empty",
         )
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th("Changement"),
-                html.Th("Salle"),
-                html.Th("Chauffer à partir de"),
-                html.Th("Réservation"),
-                html.Th("Consigne", className="num"),
-                html.Th("Préchauffage", className="num"),
-                html.Th("Titre et note"),
-            ]
-        )
-    )
+    head = [
+        "Changement",
+        "Salle",
+        "Chauffer à partir de",
+        "Réservation",
+        "Consigne",
+        "Préchauffage",
+        "Titre et note",
+    ]
     rows = []
     for r in frame.itertuples(index=False):
         change = r.change if isinstance(r.change, str) else None
@@ -93,7 +90,7 @@ def _schedule_table(frame) -> html.Div:
             )
         )
     return html.Div(
-        html.Table([head, html.Tbody(rows)], className="data-table", id="schedule-table"),
+        data_table(head, rows, numeric=(4, 5), id_="schedule-table"),
         className="table-wrap",
     )
 
@@ -118,18 +115,7 @@ def _zones_table(frame) -> html.Div:
         )
         for z in zones.itertuples(index=False)
     ]
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th("Bâtiment"),
-                html.Th("Zone"),
-                html.Th("Chauffer de"),
-                html.Th("à"),
-                html.Th("Consigne max.", className="num"),
-                html.Th("Salles"),
-            ]
-        )
-    )
+    head = ["Bâtiment", "Zone", "Chauffer de", "à", "Consigne max.", "Salles"]
     return html.Div(
         [
             html.H2("Par zone de chauffage"),
@@ -139,7 +125,7 @@ def _zones_table(frame) -> html.Div:
                 className="muted",
             ),
             html.Div(
-                html.Table([head, html.Tbody(rows)], className="data-table", id="zones-table"),
+                data_table(head, rows, numeric=(4,), id_="zones-table"),
                 className="table-wrap",
             ),
         ]
@@ -240,7 +226,7 @@ def manage_feed(_renew, _revoke):
         if revoke
         else f"Nouvelle adresse pour le flux {what} ; l'ancienne ne répond plus."
     )
-    return items, html.Div(message, className="alert alert-ok", id="feed-ok")
+    return items, alert(message, "ok", "feed-ok")
 
 
 def layout(**_query):
@@ -259,17 +245,11 @@ def layout(**_query):
     return html.Div(
         className="page planning",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Planning de chauffage"),
-                    html.P(
-                        "Les 14 prochains jours, d'après les réservations confirmées "
-                        "(heure de Paris). Chauffer à partir de = début − préchauffage.",
-                        className="lead",
-                    ),
-                    html.P(seen, id="schedule-since", className="alert alert-ok"),
-                ],
+            page_head(
+                "Planning de chauffage",
+                "Les 14 prochains jours, d'après les réservations confirmées "
+                "(heure de Paris). Chauffer à partir de = début − préchauffage.",
+                html.P(seen, id="schedule-since", className="alert alert-ok"),
             ),
             _schedule_table(frame),
             _zones_table(frame),

@@ -4,7 +4,6 @@ reading. A contractor sees only its contract's buildings."""
 from __future__ import annotations
 
 import time
-import unicodedata
 from urllib.parse import quote
 
 import dash
@@ -14,6 +13,7 @@ from dash import Input, Output, callback, dcc, html
 from carnet.quantities import QUANTITY_LABELS_FR
 from dashboards import db
 from dashboards.auth import current_scope, guarded
+from dashboards.components import data_table, fr_sort_key, page_head
 from dashboards.fmt import fr_datetime, fr_number, fr_quantity, fr_unit
 from dashboards.portfolio_data import portfolio_frame
 from dashboards.shell import allowed_href
@@ -37,17 +37,12 @@ COUNT_QUANTITIES = {"fault_code", "burner_starts"}
 def _frame() -> pd.DataFrame:
     frame = portfolio_frame(db.engine(), current_scope())
     # French alphabetical order: "École" between "Crèche" and "Gymnase", not after "Z"
-    key = frame["building_name"].astype(str).map(_sort_key)
+    key = frame["building_name"].astype(str).map(fr_sort_key)
     return (
         frame.assign(_key=key)
         .sort_values(["_key", "channel_code"], kind="stable")
         .drop(columns="_key")
     )
-
-
-def _sort_key(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in plain if not unicodedata.combining(c)).casefold()
 
 
 def _filter(frame: pd.DataFrame, search: str | None, usage: str | None) -> pd.DataFrame:
@@ -95,20 +90,16 @@ def _table(frame: pd.DataFrame):
     if frame.empty:
         return html.P("Aucun bâtiment ne correspond.", className="muted", id="portfolio-empty")
     now = time.time()
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th("Code"),
-                html.Th("Bâtiment"),
-                html.Th("Usage"),
-                html.Th("Surface chauffée", className="num"),
-                html.Th("Point de mesure"),
-                html.Th("Grandeur"),
-                html.Th("Dernier relevé"),
-                html.Th("Valeur", className="num"),
-            ]
-        )
-    )
+    head = [
+        "Code",
+        "Bâtiment",
+        "Usage",
+        "Surface chauffée",
+        "Point de mesure",
+        "Grandeur",
+        "Dernier relevé",
+        "Valeur",
+    ]
     rows = []
     for _building_id, group in frame.groupby("building_id", sort=False):
         first = group.iloc[0]
@@ -157,7 +148,7 @@ def _table(frame: pd.DataFrame):
                     **{"data-building": str(first["building_code"])},
                 )
             )
-    return html.Table([head, html.Tbody(rows)], className="data-table", id="portfolio-table")
+    return data_table(head, rows, numeric=(3, 7), id_="portfolio-table")
 
 
 def _value_text(value, quantity: str, unit: str | None, decimals: int) -> str:
@@ -184,16 +175,9 @@ def layout(**_query):
     return html.Div(
         className="page portfolio",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Portefeuille"),
-                    html.P(
-                        "Bâtiments, surfaces et derniers relevés par point de mesure "
-                        "(heure de Paris).",
-                        className="lead",
-                    ),
-                ],
+            page_head(
+                "Portefeuille",
+                "Bâtiments, surfaces et derniers relevés par point de mesure (heure de Paris).",
             ),
             html.Div(_summary(frame), className="tiles", id="portfolio-summary"),
             html.Div(

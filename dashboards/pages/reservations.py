@@ -15,6 +15,8 @@ from carnet.timeutil import TZ
 from dashboards import db
 from dashboards import reservations_data as data
 from dashboards.auth import current_user, guarded
+from dashboards.components import alert, field, page_head
+from dashboards.fmt import fr_datetime
 from dashboards.reservations_data import BookingView
 from dashboards.reservations_data import rooms as rooms_of
 
@@ -78,10 +80,6 @@ def _local(value: dt.datetime) -> dt.datetime:
     return value.astimezone(TZ)
 
 
-def _fr_dt(value: dt.datetime) -> str:
-    return _local(value).strftime("%d/%m/%Y %H:%M")
-
-
 def _days_of(b: BookingView, first: dt.date, last: dt.date) -> list[dt.date]:
     """Local days the booking covers within [first, last]."""
     d0 = _local(b.starts_at).date()
@@ -116,7 +114,7 @@ def _chip(b: BookingView, with_room: bool) -> html.Button:
         id={"type": "res-booking", "id": b.id},
         className=f"cal-booking status-{b.status}",
         title=f"{b.title} ({bk.STATUS_LABELS_FR.get(b.status, b.status)}) : "
-        f"{_fr_dt(b.starts_at)} – {_fr_dt(b.ends_at)}",
+        f"{fr_datetime(b.starts_at)} – {fr_datetime(b.ends_at)}",
         n_clicks=0,
         **{"data-booking": str(b.id)},
     )
@@ -190,9 +188,6 @@ def _form(rooms: list[dict], editable: bool) -> html.Div:
     room_options = [
         {"label": f"{r['building_name']} – {r['name']}", "value": r["code"]} for r in rooms
     ]
-
-    def field(label, component, cls=""):
-        return html.Label([html.Span(label), component], className="form-field " + cls)
 
     return html.Div(
         className="card res-form",
@@ -268,7 +263,7 @@ def _form(rooms: list[dict], editable: bool) -> html.Div:
                             placeholder="concert, portes à 19:30, la salle doit être à 19 °C",
                             className="input",
                         ),
-                        "wide",
+                        wide=True,
                     ),
                 ],
             ),
@@ -288,7 +283,7 @@ def _form(rooms: list[dict], editable: bool) -> html.Div:
                     field(
                         "Sauf les (dates séparées par des virgules)",
                         dcc.Input(id="res-f-except", type="text", className="input"),
-                        "wide",
+                        wide=True,
                     ),
                 ],
             ),
@@ -321,16 +316,10 @@ def layout(**_query):
     return html.Div(
         className="page reservations",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Réservations"),
-                    html.P(
-                        "Calendrier des salles et notes de chauffage (heure de Paris)."
-                        + ("" if editable else " Lecture seule."),
-                        className="lead",
-                    ),
-                ],
+            page_head(
+                "Réservations",
+                "Calendrier des salles et notes de chauffage (heure de Paris)."
+                + ("" if editable else " Lecture seule."),
             ),
             html.Div(
                 className="filters",
@@ -463,8 +452,8 @@ def fill_form(clicks, _new):
             b.title,
             b.organiser,
             b.attendance,
-            _fr_dt(b.starts_at),
-            _fr_dt(b.ends_at),
+            fr_datetime(b.starts_at),
+            fr_datetime(b.ends_at),
             b.status,
             b.setpoint_c,
             b.preheat_min,
@@ -520,26 +509,40 @@ def save(_save, _cancel, _cancel_series, room, title, organiser, attendance, sta
             cancelled = data.cancel_series_from(engine, user, int(selected))
             if cancelled is None:
                 return (
-                    _alert("Cette réservation ne fait pas partie d'une série."),
+                    alert(
+                        "Cette réservation ne fait pas partie d'une série.",
+                        "error",
+                        "res-error",
+                        role="alert",
+                    ),
                     (no_update),
                     no_update,
                 )
             series_title, day, n = cancelled
             return (
-                _ok(f"Série « {series_title} » : {n} occurrence(s) annulée(s) "
-                    f"à partir du {day:%d/%m/%Y}."),
+                alert(f"Série « {series_title} » : {n} occurrence(s) annulée(s) "
+                      f"à partir du {day:%d/%m/%Y}.", "ok", "res-ok"),
                 (refresh or 0) + 1,
                 None,
             )  # fmt: skip
         if ctx.triggered_id in ("res-cancel", "res-cancel-series"):
             if not selected:
                 return (
-                    _alert("Choisissez d'abord une réservation dans le calendrier."),
+                    alert(
+                        "Choisissez d'abord une réservation dans le calendrier.",
+                        "error",
+                        "res-error",
+                        role="alert",
+                    ),
                     (no_update),
                     no_update,
                 )
             b = data.cancel_booking(engine, user, int(selected))
-            return _ok(f"Réservation « {b.title} » annulée."), (refresh or 0) + 1, None
+            return (
+                alert(f"Réservation « {b.title} » annulée.", "ok", "res-ok"),
+                (refresh or 0) + 1,
+                None,
+            )
         if not room:
             raise bk.BookingError("choisissez une salle")
         if not start or not end:
@@ -559,7 +562,11 @@ def save(_save, _cancel, _cancel_series, room, title, organiser, attendance, sta
                 engine, user, int(selected), room=room, title=title or "", starts_at=starts_at,
                 ends_at=ends_at, **fields,
             )  # fmt: skip
-            return _ok(f"Réservation « {b.title} » enregistrée."), (refresh or 0) + 1, b.id
+            return (
+                alert(f"Réservation « {b.title} » enregistrée.", "ok", "res-ok"),
+                (refresh or 0) + 1,
+                b.id,
+            )
         if weekly:
             if not until:
                 raise bk.BookingError("indiquez la date de fin de la série")
@@ -571,14 +578,22 @@ def save(_save, _cancel, _cancel_series, room, title, organiser, attendance, sta
             return _series_alert(*series), (refresh or 0) + 1, None
         b = data.create_booking(engine, user, room, title or "", starts_at, ends_at, **fields)
         return (
-            _ok(f"Réservation « {b.title} » créée : {_fr_dt(b.starts_at)} – {_fr_dt(b.ends_at)}."),
+            alert(
+                f"Réservation « {b.title} » créée : {fr_datetime(b.starts_at)} – {fr_datetime(b.ends_at)}.",
+                "ok",
+                "res-ok",
+            ),
             (refresh or 0) + 1,
             None,
         )
     except bk.BookingConflict as exc:
-        return _alert(f"Réservation refusée : {exc}", "res-conflict"), no_update, no_update
+        return (
+            alert(f"Réservation refusée : {exc}", "error", "res-conflict", role="alert"),
+            no_update,
+            no_update,
+        )
     except (bk.BookingError, ValueError) as exc:
-        return _alert(str(exc)), no_update, no_update
+        return alert(str(exc), "error", "res-error", role="alert"), no_update, no_update
 
 
 def _parse_date(text: str) -> dt.date:
@@ -588,14 +603,6 @@ def _parse_date(text: str) -> dt.date:
         return parse_local_date(text)
     except ValueError as exc:
         raise bk.BookingError(str(exc)) from exc
-
-
-def _alert(text: str, id_: str = "res-error") -> html.Div:
-    return html.Div(text, className="alert alert-error", id=id_, role="alert")
-
-
-def _ok(text: str) -> html.Div:
-    return html.Div(text, className="alert alert-ok", id="res-ok")
 
 
 def _series_alert(created: int, skipped: int, conflicts: list[str]) -> html.Div:

@@ -13,6 +13,7 @@ from dash.exceptions import PreventUpdate
 from carnet.access import CarnetPermissionError
 from dashboards import db
 from dashboards.auth import current_user, guarded
+from dashboards.components import alert, field, page_head
 from dashboards.rex_data import account, decision, decision_done, lessons, open_one, rex_page
 
 CAPABILITY = "rex.view"
@@ -92,17 +93,13 @@ def _list(data: dict):
     return [_rex_article(r) for r in data["rex"]]
 
 
-def _field(label: str, child) -> html.Label:
-    return html.Label([label, child])
-
-
 def _forms(user, data: dict) -> list:
     """Every form is laid out (one callback takes all their fields); those the user's role
     may not use are hidden, and `carnet.rex` refuses them anyway."""
     rex_options = [{"label": f"n° {r['id']} · {r['title']}", "value": r["id"]} for r in data["rex"]]
     opening = [
         html.Summary("Ouvrir un retour d'expérience"),
-        _field(
+        field(
             "Bâtiment",
             dcc.Dropdown(
                 id="rex-building",
@@ -110,22 +107,22 @@ def _forms(user, data: dict) -> list:
                 options=[{"label": f"{c} · {n}", "value": c} for c, n in data["buildings"]],
             ),
         ),
-        _field("Incident", dcc.Input(id="rex-title", type="text", className="input")),
-        _field("Date", dcc.Input(id="rex-date", type="date", className="input")),
-        _field("Ce qui s'est passé", dcc.Textarea(id="rex-summary", rows=3, className="textarea")),
-        _field(
+        field("Incident", dcc.Input(id="rex-title", type="text", className="input")),
+        field("Date", dcc.Input(id="rex-date", type="date", className="input")),
+        field("Ce qui s'est passé", dcc.Textarea(id="rex-summary", rows=3, className="textarea")),
+        field(
             "Entrées du carnet liées (n°)",
             dcc.Input(id="rex-entries", type="text", className="input"),
         ),
-        _field(
+        field(
             "Réservations liées (n°)", dcc.Input(id="rex-bookings", type="text", className="input")
         ),
         html.Button("Ouvrir", id="rex-open", className="btn btn-primary"),
     ]
     telling = [
         html.Summary("Mon récit"),
-        _field("Retour d'expérience", dcc.Dropdown(id="rex-account-rex", options=rex_options)),
-        _field(
+        field("Retour d'expérience", dcc.Dropdown(id="rex-account-rex", options=rex_options)),
+        field(
             "Ce que j'ai vu et vécu",
             dcc.Textarea(id="rex-account-text", rows=4, className="textarea"),
         ),
@@ -133,18 +130,18 @@ def _forms(user, data: dict) -> list:
     ]
     deciding = [
         html.Summary("Enseignements et décisions"),
-        _field("Retour d'expérience", dcc.Dropdown(id="rex-decide-rex", options=rex_options)),
-        _field(
+        field("Retour d'expérience", dcc.Dropdown(id="rex-decide-rex", options=rex_options)),
+        field(
             "Ce que nous avons appris", dcc.Textarea(id="rex-lessons", rows=3, className="textarea")
         ),
         html.Button(
             "Enregistrer les enseignements", id="rex-lessons-save", className="btn btn-secondary"
         ),
-        _field("Décision", dcc.Input(id="rex-decision-text", type="text", className="input")),
-        _field("Qui", dcc.Input(id="rex-decision-owner", type="text", className="input")),
-        _field("Pour le", dcc.Input(id="rex-decision-due", type="date", className="input")),
+        field("Décision", dcc.Input(id="rex-decision-text", type="text", className="input")),
+        field("Qui", dcc.Input(id="rex-decision-owner", type="text", className="input")),
+        field("Pour le", dcc.Input(id="rex-decision-due", type="date", className="input")),
         html.Button("Ajouter la décision", id="rex-decision-save", className="btn btn-primary"),
-        _field(
+        field(
             "Décision faite",
             dcc.Dropdown(
                 id="rex-done-decision",
@@ -169,16 +166,10 @@ def layout(**_query):
     return html.Div(
         className="page rex",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Retours d'expérience"),
-                    html.P(
-                        "Revenir ensemble sur un incident, un désaccord ou un mécontentement, "
-                        "pour apprendre du travail réel plutôt que chercher un coupable.",
-                        className="lead",
-                    ),
-                ],
+            page_head(
+                "Retours d'expérience",
+                "Revenir ensemble sur un incident, un désaccord ou un mécontentement, "
+                "pour apprendre du travail réel plutôt que chercher un coupable.",
             ),
             html.Div(_forms(user, data), className="rex-forms"),
             html.Div(id="rex-msg"),
@@ -235,15 +226,13 @@ def act(*args):
         raise PreventUpdate
     values = dict(zip(FIELDS, args[len(ACTIONS) :], strict=True))
     if any(values.get(f) in (None, "") for f in ACTIONS[action][:2]):
-        return html.Div(
-            "Champs obligatoires manquants.", className="alert alert-error"
-        ), dash.no_update
+        return alert("Champs obligatoires manquants.", "error"), dash.no_update
     user = current_user()
     try:
         made = _run(action, user, values)
     except CarnetPermissionError as exc:
-        return html.Div(str(exc), className="alert alert-error"), dash.no_update
+        return alert(str(exc), "error"), dash.no_update
     except (LookupError, ValueError) as exc:
-        return html.Div(str(exc).strip("'\""), className="alert alert-error"), dash.no_update
-    message = html.Div(DONE_FR[action].format(made), className="alert alert-ok")
+        return alert(str(exc).strip("'\""), "error"), dash.no_update
+    message = alert(DONE_FR[action].format(made), "ok")
     return message, _list(rex_page(db.engine(), user))

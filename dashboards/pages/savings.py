@@ -21,6 +21,7 @@ from carnet.timeutil import parse_local_date
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded, require
 from dashboards.cache import cached, rendered
+from dashboards.components import alert, page_head
 from dashboards.fmt import fr_date
 from dashboards.report_routes import monthly_report_link
 from dashboards.savings_data import (
@@ -90,16 +91,10 @@ def layout(contrat=None, saison=None, batiment=None, **_query):
     user = current_user()
     scope = current_scope()
     choices = contract_choices(db.engine(), scope)
-    head = html.Div(
-        className="page-head",
-        children=[
-            html.H1("Économies d'énergie"),
-            html.P(
-                "Consommation nette de chauffage comparée à l'objectif corrigé du climat "
-                "(N'B), intéressement et pénalités du contrat, bâtiment par bâtiment.",
-                className="lead",
-            ),
-        ],
+    head = page_head(
+        "Économies d'énergie",
+        "Consommation nette de chauffage comparée à l'objectif corrigé du climat "
+        "(N'B), intéressement et pénalités du contrat, bâtiment par bâtiment.",
     )
     if not choices:
         return html.Div(
@@ -112,11 +107,11 @@ def layout(contrat=None, saison=None, batiment=None, **_query):
     if batiment:
         in_contracts = contracts_of_building(db.engine(), scope, str(batiment))
         if not in_contracts:
-            notice = html.Div(
+            notice = alert(
                 f"Le bâtiment « {batiment} » ne fait partie d'aucun contrat que vous pouvez "
                 "consulter.",
-                className="alert alert-error",
-                id="savings-notice",
+                "error",
+                "savings-notice",
             )
         else:
             selected = str(batiment)
@@ -216,7 +211,7 @@ def update_portfolio(contract_code, season, _refresh):
     try:
         p = savings_portfolio(engine, code, season)
     except (LookupError, ValueError) as exc:
-        return html.Div(str(exc), className="alert alert-error"), ""
+        return alert(str(exc), "error"), ""
     table = cached(
         engine, "table-view", (code, season, last_complete_day()),
         lambda: rendered(portfolio_view(p)),
@@ -244,9 +239,7 @@ def close_season(clicks, contract_code, season, refresh):
     try:
         ref = sign_season(db.engine(), code, str(season), user.login)
     except (ClosingError, LookupError, ValueError) as exc:
-        return html.Div(str(exc), className="alert alert-error", id="savings-close-error"), (
-            dash.no_update
-        )
+        return alert(str(exc), "error", "savings-close-error"), dash.no_update
     n = int((refresh or {}).get("n", 0)) + 1
     return None, {"n": n, "closed_period_id": ref.id}
 
@@ -326,7 +319,7 @@ def update_detail(building_code, contract_code, season, refresh):
         p = savings_portfolio(engine, code, season, with_models=False)
         d = building_detail(engine, code, season, str(building_code))
     except (LookupError, ValueError) as exc:
-        return html.Div(str(exc), className="alert alert-error")
+        return alert(str(exc), "error")
     user = current_user()
     can_edit = user is not None and user.can(EDIT)
     if ctx.triggered_id == "savings-refresh" and (refresh or {}).get("message"):
@@ -373,7 +366,7 @@ def add_adjustment_cb(clicks, building_code, contract_code, date_from, date_to, 
         abort(404)
 
     def error(text):
-        return html.Div(text, className="alert alert-error", id="savings-adj-error"), dash.no_update
+        return alert(text, "error", "savings-adj-error"), dash.no_update
 
     try:
         start = parse_local_date(str(date_from or "").strip())

@@ -13,6 +13,7 @@ from dash.exceptions import PreventUpdate
 from dashboards import work_orders_data as data
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import DROPDOWN_LABELS_FR
+from dashboards.components import alert, data_table, field
 
 CAPABILITY = "work_orders.view"
 EDIT = "work_orders.edit"
@@ -97,17 +98,7 @@ def orders_table(rows: list[dict], highlight: int | None = None):
                 **{"data-work-order": str(r["id"])},
             )
         )
-    return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
-        className="data-table",
-        id="wo-table",
-    )
-
-
-def _label(text: str, child, wide: bool = False) -> html.Label:
-    return html.Label(
-        [html.Span(text), child], className="form-field wide" if wide else "form-field"
-    )
+    return data_table(head, body, id_="wo-table")
 
 
 def _create_form(user, origin: dict | None):
@@ -131,7 +122,7 @@ def _create_form(user, origin: dict | None):
         title = origin["title"]
     else:
         where = None
-        building = _label(
+        building = field(
             "Bâtiment",
             dcc.Dropdown(
                 labels=DROPDOWN_LABELS_FR, id="wo-building", options=data.building_options(user)
@@ -140,9 +131,9 @@ def _create_form(user, origin: dict | None):
         title = ""
     fields = [
         building,
-        _label("Intitulé", dcc.Input(id="wo-title", type="text", value=title)),
-        _label("Attribué à", dcc.Input(id="wo-assignee", type="text")),
-        _label(
+        field("Intitulé", dcc.Input(id="wo-title", type="text", value=title)),
+        field("Attribué à", dcc.Input(id="wo-assignee", type="text")),
+        field(
             "Échéance",
             dcc.DatePickerSingle(
                 placeholder="JJ/MM/AAAA",
@@ -152,7 +143,7 @@ def _create_form(user, origin: dict | None):
                 clearable=True,
             ),
         ),
-        _label(
+        field(
             "Priorité",
             dcc.Dropdown(
                 labels=DROPDOWN_LABELS_FR,
@@ -162,8 +153,8 @@ def _create_form(user, origin: dict | None):
                 clearable=False,
             ),
         ),
-        _label("Coût prévu (€)", dcc.Input(id="wo-cost", type="text", placeholder="1 234,56")),
-        _label("Description", dcc.Textarea(id="wo-description"), wide=True),
+        field("Coût prévu (€)", dcc.Input(id="wo-cost", type="text", placeholder="1 234,56")),
+        field("Description", dcc.Textarea(id="wo-description"), wide=True),
         html.Button("Créer l'ordre de travail", id="wo-create", className="btn btn-primary"),
         html.Div(id="wo-create-msg"),
     ]
@@ -179,13 +170,13 @@ def _close_form(user, selected: int | None):
     if selected not in {o["value"] for o in options}:
         selected = None
     fields = [
-        _label(
+        field(
             "Ordre de travail",
             dcc.Dropdown(
                 labels=DROPDOWN_LABELS_FR, id="wo-close-id", options=options, value=selected
             ),
         ),
-        _label(
+        field(
             "Nature de l'intervention",
             dcc.Dropdown(
                 labels=DROPDOWN_LABELS_FR,
@@ -194,8 +185,8 @@ def _close_form(user, selected: int | None):
                 placeholder="selon l'origine",
             ),
         ),
-        _label("Compte rendu", dcc.Textarea(id="wo-close-report"), wide=True),
-        _label("Coût réel (€)", dcc.Input(id="wo-close-cost", type="text")),
+        field("Compte rendu", dcc.Textarea(id="wo-close-report"), wide=True),
+        field("Coût réel (€)", dcc.Input(id="wo-close-cost", type="text")),
         dcc.Upload(
             id="wo-close-file",
             children=html.Div(["Rapport (PDF ou photo) : ", html.A("choisir un fichier")]),
@@ -327,12 +318,12 @@ def create(n, origin, building, title, assignee, due, priority, cost, descriptio
         user, origin, building, title, assignee, due, priority, cost, description
     )
     if wo_id is None:
-        error = html.Div(message, className="alert alert-error", id="wo-create-error")
+        error = alert(message, "error", "wo-create-error")
         return error, dash.no_update
-    ok = html.Div(
+    ok = alert(
         [message, " ", dcc.Link("Le clore", href=f"/travaux?ordre={wo_id}", id="wo-created-link")],
-        className="alert alert-ok",
-        id="wo-create-ok",
+        "ok",
+        "wo-create-ok",
     )
     return ok, wo_id
 
@@ -380,14 +371,10 @@ def close(n, wo_id, report, kind, cost, contents, filename, rev):
         raise PreventUpdate
     user = require(EDIT)
     if not wo_id:
-        error = html.Div(
-            "Choisissez l'ordre de travail à clore.",
-            className="alert alert-error",
-            id="wo-close-error",
-        )
+        error = alert("Choisissez l'ordre de travail à clore.", "error", "wo-close-error")
         return error, dash.no_update
     entry_id, message = data.close(user, wo_id, report, kind, cost, contents, filename)
     if entry_id is None:
-        error = html.Div(message, className="alert alert-error", id="wo-close-error")
+        error = alert(message, "error", "wo-close-error")
         return error, dash.no_update
-    return html.Div(message, className="alert alert-ok", id="wo-close-ok"), (rev or 0) + 1
+    return alert(message, "ok", "wo-close-ok"), (rev or 0) + 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from ingest import limits
 from ingest.limits import fr_int
 from ingest.numbers import read_numbers

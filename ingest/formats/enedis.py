@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from ingest.formats.base import (
     Deferred,
     FormatParser,

@@ -18,7 +18,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from ingest.formats.base import (
     FormatParser,
     Parsed,

@@ -26,7 +26,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from carnet.timeutil import local_midnight_epoch
 from ingest.formats.base import (
     Deferred,

@@ -14,7 +14,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet.models import Building, Channel, ChannelKind, Equipment
+from carnet.kinds import ChannelKind
+from carnet.models import Building, Channel, Equipment
 from ingest.modbus.registers import MapError, RegisterMap, load_map
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from ingest.modbus.registers import WORD_ORDERS, Point
 
 # a float32/float64 this small or this large is almost always a word-order mistake

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from ingest.modbus.blocks import Block, Scatter, plan_blocks
 from ingest.modbus.config import BoundDevice
 from ingest.modbus.decode import DecodePlan, implausible_floats

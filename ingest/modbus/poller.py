@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from carnet import db as carnet_db
-from carnet.models import Quality
+from carnet.kinds import Quality
 from ingest.modbus.alarms import AlarmTracker, alarm_key
 from ingest.modbus.config import PollerConfig, bind_channels
 from ingest.modbus.decode import enum_label

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from carnet import db as carnet_db
 from carnet.config import carnet_home
-from carnet.models import DeviceStatus, ImportBatch, Quality
+from carnet.kinds import Quality
+from carnet.models import DeviceStatus, ImportBatch
 from carnet.quarantine import hold, reason_label
 from carnet.store import normalise_readings, upsert_readings
 from ingest.modbus.alarms import AlarmEvent, AlarmTracker

@@ -9,7 +9,8 @@ import datetime as dt
 from sqlalchemy import Engine, insert, select
 
 from carnet.db import session_scope
-from carnet.models import AuditEvent, ImportBatch, Quality, QuarantinedReading, Reading
+from carnet.kinds import Quality
+from carnet.models import AuditEvent, ImportBatch, QuarantinedReading, Reading
 from tests.helpers.seed import epoch
 
 

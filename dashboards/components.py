@@ -1,0 +1,71 @@
+"""The pieces every page draws the same way (page head, form field, alert, data table) and the
+French sort order, so that a page's look and a list's order do not drift from one page to the
+next. Classes are those of `assets/*.css`; the browser tests look for them."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+from dash import html
+
+ALERT_KINDS = ("error", "warn", "ok", "info")
+
+
+def _ided(id_: str | None, **props) -> dict:
+    """Props with `id` only when there is one (Dash sends an explicit None to the browser)."""
+    return {**props, "id": id_} if id_ else props
+
+
+def page_head(title, lead=None, *extra, lead_id: str | None = None) -> html.Div:
+    """The page's title, its lead sentence (optional) and whatever follows them in the head."""
+    children = [html.H1(title)]
+    if lead is not None:
+        children.append(html.P(lead, **_ided(lead_id, className="lead")))
+    children.extend(extra)
+    return html.Div(className="page-head", children=children)
+
+
+def field(label, control, *, hint=None, wide: bool = False) -> html.Label:
+    """A labelled form control (label above, optional hint below); `wide` spans the grid."""
+    children = [html.Span(label, className="field-label"), control]
+    if hint:
+        children.append(html.Span(hint, className="field-hint"))
+    return html.Label(children, className="form-field wide" if wide else "form-field")
+
+
+def alert(text, kind: str = "error", id_: str | None = None, **props) -> html.Div:
+    """A message after an action or about the figures: `error`, `warn`, `ok` or `info`."""
+    if kind not in ALERT_KINDS:
+        raise ValueError(f"unknown alert kind {kind!r}")
+    return html.Div(text, **_ided(id_, className=f"alert alert-{kind}", **props))
+
+
+def fr_sort_key(text) -> str:
+    """Sort key that puts « École » among the E and ignores case, as a French reader expects
+    (no locale: the server's may be anything)."""
+    plain = unicodedata.normalize("NFKD", str(text))
+    return "".join(c for c in plain if not unicodedata.combining(c)).casefold()
+
+
+def data_table(
+    head: Iterable,
+    rows: Iterable,
+    *,
+    numeric: Iterable[int] = (),
+    id_: str | None = None,
+    extra_class: str = "",
+) -> html.Table:
+    """A `data-table`: `head` as labels (or ready `html.Th`), the columns numbered in
+    `numeric` right-aligned (`num`), `rows` as ready `html.Tr`."""
+    numeric = set(numeric)
+    cells = [
+        h
+        if isinstance(h, html.Th)
+        else (html.Th(h, className="num") if i in numeric else html.Th(h))
+        for i, h in enumerate(head)
+    ]
+    return html.Table(
+        [html.Thead(html.Tr(cells)), html.Tbody(list(rows))],
+        **_ided(id_, className=f"data-table {extra_class}".strip()),
+    )
