@@ -26,7 +26,6 @@ import datetime as dt
 import logging
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -185,35 +184,32 @@ def main() -> int:
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.import_rows = min(args.seconds, 15.0), min(args.import_rows, 100_000)
-    from tests.helpers.modbus_sim import free_port
+    from bench_poll import start_servers
 
-    port = free_port()
-    sim = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_poll.py"), "--serve", str(port),
-         "--devices", str(args.devices)], stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    sim, ports = start_servers(1, args.devices)
     with tempfile.TemporaryDirectory() as home:
         url, drop = scratch(server_url(args), Path(home))
         try:
-            if sim.stdout.readline().strip() != "ready":
-                raise RuntimeError("le simulateur Modbus n'a pas démarré")
-            return run(args, url, home, port)
+            return run(args, url, home, ports)
         finally:
             sim.terminate()
             sim.wait(10)
             drop()
 
 
-def run(args, url: str, home: str, port: int) -> int:
+def run(args, url: str, home: str, ports: list[int]) -> int:
     os.environ["CARNET_HOME"] = home
     os.environ["CARNET_DATABASE_URL"] = url
-    from bench_poll import build_poller
+    import yaml
+    from bench_poll import create_channels, point_specs, site_config
     from sqlalchemy import text
 
     from carnet.db import get_engine
     from dashboards.app import create_app
     from dashboards.server import BackgroundServer
     from ingest.importer import import_file
+    from ingest.modbus.config import parse_config
+    from ingest.modbus.poller import Poller
     from tests.helpers.browser import USERS, seed_users
     from tests.helpers.ingest_support import load_samples
 
@@ -221,9 +217,12 @@ def run(args, url: str, home: str, port: int) -> int:
     engine = get_engine(url)
     load_samples(engine)
     seed_users(engine)
-    poller = build_poller(port, args.devices)
+    create_channels(url, 1, args.devices)
+    map_path = Path(home) / "bench-device.yaml"
+    map_path.write_text(yaml.safe_dump({"model": "bench-device", "points": point_specs()}))
     clock = [int(time.time()) - 86_400]
-    poller.clock = lambda: clock[0]
+    site = parse_config(site_config(ports, args.devices, map_path), "load")
+    poller = Poller(site, url=url, clock=lambda: clock[0])
     app = create_app(url)
     server = BackgroundServer(app.server, threads=8)
     tally = Tally(args.requests, time.monotonic() + args.seconds)
@@ -263,7 +262,7 @@ def run(args, url: str, home: str, port: int) -> int:
     with engine.connect() as conn:
         stored = conn.execute(
             text("SELECT count(*) FROM reading r JOIN channel c ON c.id = r.channel_id"
-                 " WHERE c.code LIKE 'D%-%'")
+                 " WHERE c.code LIKE 'G%-D%-%'")
         ).scalar_one()  # fmt: skip
         imported = conn.execute(
             text("SELECT count(*) FROM reading r JOIN channel c ON c.id = r.channel_id"
