@@ -132,13 +132,14 @@ def raw_insert(engine, ids: np.ndarray, ts: np.ndarray, values: np.ndarray) -> N
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             buf = io.StringIO()
-            np.savetxt(buf, np.column_stack([ids, ts, values]), fmt=["%d", "%d", "%.6g"],
+            np.savetxt(buf, np.column_stack([ids, ts, values, np.zeros(len(ids))]),
+                       fmt=["%d", "%d", "%.6g", "%d"],
                        delimiter="\t")  # fmt: skip
             buf.seek(0)
             raw = conn.connection.dbapi_connection
             with (
                 raw.cursor() as cur,
-                cur.copy("COPY reading (channel_id, ts, value) FROM STDIN") as copy,
+                cur.copy("COPY reading (channel_id, ts, value, quality) FROM STDIN") as copy,
             ):
                 copy.write(buf.getvalue())
         else:
