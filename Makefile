@@ -32,8 +32,17 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# every benchmark on SQLite; those that take a server again on PostgreSQL when
+# CARNET_TEST_DATABASE_URL is set (each creates and drops its own scratch database there)
+PG_BENCH := benchmarks/bench_import.py benchmarks/bench_poll.py benchmarks/bench_contract.py \
+	benchmarks/bench_rollups.py benchmarks/load.py
+
 bench: $(VENV)/.installed
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+	@for b in benchmarks/bench_*.py benchmarks/load.py; do echo "== $$b (SQLite)"; \
+		$(BIN)/python $$b --quick || exit 1; done
+	@if [ -n "$$CARNET_TEST_DATABASE_URL" ]; then for b in $(PG_BENCH); do \
+		echo "== $$b (PostgreSQL)"; \
+		$(BIN)/python $$b --quick --database-url "$$CARNET_TEST_DATABASE_URL" || exit 1; done; fi
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -29,3 +29,15 @@ def data_dir() -> Path:
     """The shipped `data/` folder (sample files, register maps, demo portfolio)."""
     here = Path(__file__).resolve().parent.parent / "data"
     return Path(os.environ.get("CARNET_DATA_DIR", str(here)))
+
+
+SQLITE_WRITE_WAIT_S = 600.0
+
+
+def sqlite_write_wait_s() -> float:
+    """How long a SQLite writer waits for another's transaction (`CARNET_SQLITE_WRITE_WAIT_S`).
+
+    An import writes a file in one transaction (all or nothing, see `ingest.importer`): a page
+    or logbook write meanwhile waits its turn rather than failing with "database is locked"."""
+    raw = os.environ.get("CARNET_SQLITE_WRITE_WAIT_S")
+    return float(raw) if raw else SQLITE_WRITE_WAIT_S

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from carnet import versions
-from carnet.config import database_url
+from carnet.config import database_url, sqlite_write_wait_s
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -21,13 +21,19 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _heads: frozenset[str] | None = None
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+def _sqlite_pragmas(wait_s: float):
+    """The connect hook of a SQLite engine: WAL (readers never wait for the writer) and a busy
+    timeout long enough for a whole import's transaction, on every connection."""
+
+    def on_connect(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return on_connect
 
 
 def make_engine(url: str) -> Engine:
@@ -37,8 +43,9 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        wait_s = sqlite_write_wait_s()
+        engine = create_engine(url, connect_args={"timeout": wait_s, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas(wait_s))
     else:
         engine = create_engine(url, pool_pre_ping=True)
     versions.install(engine)

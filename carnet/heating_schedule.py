@@ -18,6 +18,7 @@ from carnet.access import scope_of, scope_of_contract
 from carnet.bookings import ActorLike, BookingPermissionError
 from carnet.models import Booking, Building, Room, ScheduleView
 from carnet.roles import can
+from carnet.seen_rows import record_seen_at, seen_at
 
 HORIZON_DAYS = 14
 CHANGE_LABELS_FR = {"new": "nouveau", "updated": "modifié", "cancelled": "annulé"}
@@ -48,23 +49,16 @@ def _require(actor: ActorLike) -> None:
 
 
 def last_seen(session: Session, user_id: int) -> dt.datetime | None:
-    view = session.get(ScheduleView, user_id)
-    return None if view is None else view.seen_at
+    return seen_at(session, ScheduleView, {"user_id": user_id})
 
 
 def record_view(
     session: Session, user_id: int, now: dt.datetime | None = None
 ) -> dt.datetime | None:
-    """Store that the user looked at the schedule now; returns the previous look (or None)."""
+    """Store that the user looked at the schedule now (an upsert: first views race); returns
+    the previous look (or None)."""
     now = now or dt.datetime.now(dt.UTC)
-    view = session.get(ScheduleView, user_id)
-    previous = None if view is None else view.seen_at
-    if view is None:
-        session.add(ScheduleView(user_id=user_id, seen_at=now))
-    else:
-        view.seen_at = now
-    session.flush()
-    return previous
+    return record_seen_at(session, ScheduleView, {"user_id": user_id}, now)
 
 
 def change_since(booking: Booking, since: dt.datetime | None) -> str | None:

@@ -8,25 +8,19 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from carnet.models import LastSeen
+from carnet.seen_rows import record_seen_at, seen_at
 
 LANDING = "landing"
 
 
 def last_seen(session: Session, user_id: int, place: str) -> dt.datetime | None:
-    row = session.get(LastSeen, (user_id, place))
-    return None if row is None else row.seen_at
+    return seen_at(session, LastSeen, {"user_id": user_id, "place": place})
 
 
 def record_seen(
     session: Session, user_id: int, place: str, now: dt.datetime | None = None
 ) -> dt.datetime | None:
-    """Store that the user looks at `place` now; returns the previous look (or None)."""
+    """Store that the user looks at `place` now (an upsert: first views race); returns the
+    previous look (or None)."""
     now = now or dt.datetime.now(dt.UTC)
-    row = session.get(LastSeen, (user_id, place))
-    previous = None if row is None else row.seen_at
-    if row is None:
-        session.add(LastSeen(user_id=user_id, place=place, seen_at=now))
-    else:
-        row.seen_at = now
-    session.flush()
-    return previous
+    return record_seen_at(session, LastSeen, {"user_id": user_id, "place": place}, now)
