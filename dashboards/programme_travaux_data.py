@@ -1,0 +1,90 @@
+"""Data of the works programme page (`/programme-travaux`) and of `carnet works list`: the
+record's works (`carnet.works`), each measured by the engine (`contract.works_savings`) on the
+days the record holds (`carnet.frames.baseline_frames`), and the programme ranked by euros per
+MWh saved."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+from sqlalchemy import Engine
+
+from carnet.access import ActorLike
+from carnet.buildings import visible_buildings
+from carnet.db import session_scope
+from carnet.frames import baseline_frames, rollup_span
+from carnet.obligations import local_today
+from carnet.works import SCHEMES, add_works, works_rows
+from contract.works_savings import WorksPlan, measure_programme, programme_frame
+
+STATUS_LABELS_FR = {
+    "measured": "Mesuré",
+    "planned": "Prévu",
+    "waiting": "En attente de relevés",
+    "overlap": "Chevauchement",
+    "no_channel": "Non mesurable",
+    "no_data": "Relevés insuffisants",
+}
+
+
+def measured_rows(engine: Engine, rows: list[dict], today: dt.date | None = None) -> list[dict]:
+    """Each record row (`carnet.works.works_rows`) with its `measure` (a `WorksMeasure`)."""
+    plans = [WorksPlan(**r["plan"]) for r in rows]
+    ends = {}
+    for r in rows:
+        span = rollup_span(engine, [r["channel_id"]]) if r["channel_id"] else None
+        ends[r["plan"]["channel_code"]] = span[1] if span else None
+    measures = measure_programme(
+        plans, functools.partial(baseline_frames, engine), ends, today or local_today()
+    )
+    return [r | {"measure": measures[r["id"]]} for r in rows]
+
+
+def programme_page(engine: Engine, user: ActorLike) -> dict:
+    """{"works": [row with its measure], "ranking": frame, "totals": {...}, "buildings":
+    [(code, name)], "schemes": {code: label}}."""
+    with session_scope(engine) as s:
+        rows = works_rows(s, user)
+        buildings = [(b.code, b.name) for b in visible_buildings(s, user)]
+    rows = measured_rows(engine, rows)
+    plans = [WorksPlan(**r["plan"]) for r in rows]
+    ranking = programme_frame(plans, {r["id"]: r["measure"] for r in rows})
+    measured = [r["measure"].measured_mwh_per_year for r in rows]
+    totals = {
+        "count": len(rows),
+        "cost_eur": sum(r["cost_eur"] for r in rows),
+        "subsidy_eur": sum(r["subsidy_eur"] for r in rows),
+        "expected_mwh": sum(r["plan"]["expected_mwh_per_year"] or 0.0 for r in rows),
+        "measured_mwh": sum(m for m in measured if m is not None),
+        "savings_eur": sum(r["measure"].savings_eur or 0.0 for r in rows),
+    }
+    return {
+        "works": rows,
+        "ranking": ranking,
+        "totals": totals,
+        "buildings": buildings,
+        "schemes": SCHEMES,
+    }
+
+
+def _day(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _float(value) -> float | None:
+    if value in (None, ""):
+        return None
+    return float(str(value).replace(",", ".").replace(" ", ""))
+
+
+def add_one(engine: Engine, user: ActorLike, building: str, title: str, starts_on: str,
+            cost_eur, ends_on: str | None, expected_mwh, source: str | None,
+            subsidy_eur, scheme: str | None) -> int:  # fmt: skip
+    subsidies = [(scheme or "AUTRE", subsidy_eur)] if subsidy_eur not in (None, "") else []
+    with session_scope(engine) as s:
+        works = add_works(
+            s, user, building, title, _day(starts_on), cost_eur, ends_on=_day(ends_on),
+            expected_mwh=_float(expected_mwh), expected_source=source, subsidies=subsidies,
+        )  # fmt: skip
+        return works.id
