@@ -118,3 +118,27 @@ def public_view(session: Session, building: Building, limit: int = 6) -> dict:
         "open": open_[:limit],
         "answered": answered,
     }
+
+
+def contributions(session: Session, actor: ActorLike, building) -> list[dict]:
+    """The agents' and users' contributions to a building, oldest first: each signalement (an
+    observation: made, and answered when it has an answer or is done) and each behaviour action
+    (a `usage` entry), so the working group sees what followed what."""
+    _require(actor)
+    building = resolve_building(session, building)
+    stmt = (
+        select(LogbookEntry.id, LogbookEntry.kind, LogbookEntry.occurred_at, LogbookEntry.title,
+               LogbookEntry.text, LogbookEntry.status, LogbookEntry.answer,
+               LogbookEntry.updated_at)
+        .where(LogbookEntry.building_id == building.id,
+               LogbookEntry.kind.in_(("observation", "usage")),
+               LogbookEntry.status != "cancelled")
+        .order_by(LogbookEntry.occurred_at, LogbookEntry.id)
+    )  # fmt: skip
+    out = []
+    for id_, kind, at, title, text, status, answer, updated in session.execute(stmt):
+        answered = kind == "observation" and (bool(answer) or status == "done")
+        out.append({"id": id_, "kind": kind, "at": at, "title": title or text[:80],
+                    "answered": answered, "answered_at": updated if answered else None,
+                    "answer": answer})  # fmt: skip
+    return out
