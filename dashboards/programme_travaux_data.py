@@ -15,6 +15,7 @@ from carnet.buildings import visible_buildings
 from carnet.db import session_scope
 from carnet.frames import baseline_frames, rollup_span
 from carnet.obligations import local_today
+from carnet.timeutil import parse_local_date
 from carnet.works import SCHEMES, add_works, works_rows
 from contract.works_savings import WorksPlan, measure_programme, programme_frame
 
@@ -69,7 +70,7 @@ def programme_page(engine: Engine, user: ActorLike) -> dict:
 
 
 def _day(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
+    return parse_local_date(value.strip()) if value else None
 
 
 def _float(value) -> float | None:
