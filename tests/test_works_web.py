@@ -18,8 +18,13 @@ from carnet.works import add_works, works_rows
 from dashboards.app import create_app
 from tests.helpers.browser import USERS
 from tests.helpers.carnet_web_seed import seed_carnet
-from tests.helpers.web_client import body, callback
-from tests.test_logbook_web import client_for
+from tests.helpers.web_client import body, callback, sign_in
+
+
+def client_for(app, login: str):
+    client = app.server.test_client()
+    assert sign_in(client, login).status_code == 302, login
+    return client
 
 
 def _user(s, login: str) -> User:
