@@ -211,3 +211,26 @@ def measure_programme(
         p.works_id: measure_works(p, plans, load_frames, data_ends.get(p.channel_code), today)
         for p in plans
     }
+
+
+def tertiaire_steps(trajectory: pd.DataFrame, works: list[tuple[int, float]]) -> pd.DataFrame:
+    """The Décret tertiaire trajectory (`contract.tertiaire.tertiaire_trajectory`) with the
+    works as steps: `with_works_kwh` is where the building goes from its last known year
+    (adjusted consumption, else the reference) as each work's annual saving (`works`: (year
+    it starts, kWh PCS a year)) counts from the year after it starts, its first full year."""
+    out = trajectory.copy()
+    out["with_works_kwh"] = np.nan
+    if not works:
+        return out
+    first = min(year for year, _kwh in works)
+    known = out[(out["year"] <= first) & out["adjusted_kwh"].notna()]
+    start_year = int(known["year"].iloc[-1]) if len(known) else int(out["year"].iloc[0])
+    start_kwh = (
+        float(known["adjusted_kwh"].iloc[-1]) if len(known) else float(out["target_kwh"].iloc[0])
+    )
+    years = out["year"].to_numpy()
+    saved = np.zeros(len(out))
+    for year, kwh in works:
+        saved += np.where(years > year, float(kwh), 0.0)
+    out["with_works_kwh"] = np.where(years >= start_year, start_kwh - saved, np.nan)
+    return out

@@ -8,16 +8,25 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from carnet.access import ActorLike
 from carnet.buildings import visible_buildings
 from carnet.db import session_scope
-from carnet.frames import baseline_frames, rollup_span
+from carnet.frames import (
+    baseline_frames,
+    contract_terms,
+    rollup_span,
+    rollups,
+    station_temperatures,
+)
 from carnet.obligations import local_today
 from carnet.timeutil import parse_local_date
 from carnet.works import SCHEMES, add_works, works_rows
-from contract.works_savings import WorksPlan, measure_programme, programme_frame
+from contract.reports import tertiaire_building, tertiaire_frame
+from contract.terms import ContractTerms
+from contract.works_savings import WorksPlan, measure_programme, programme_frame, tertiaire_steps
 
 STATUS_LABELS_FR = {
     "measured": "Mesuré",
@@ -62,11 +71,49 @@ def programme_page(engine: Engine, user: ActorLike) -> dict:
     }
     return {
         "works": rows,
+        "trajectories": trajectories(engine, rows),
         "ranking": ranking,
         "totals": totals,
         "buildings": buildings,
         "schemes": SCHEMES,
     }
+
+
+def trajectories(engine: Engine, rows: list[dict]) -> dict:
+    """Building code -> its Décret tertiaire trajectory with its works as steps (each saves
+    what was measured, else what was expected), for the buildings with a reference year."""
+    by_building: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["contract"] is not None:
+            by_building.setdefault(r["building"], []).append(r)
+    terms_of: dict[str, ContractTerms] = {}
+    out = {}
+    for code, works in by_building.items():
+        contract = works[0]["contract"]
+        if contract not in terms_of:
+            terms_of[contract] = ContractTerms.from_record(contract_terms(engine, contract))
+        terms = terms_of[contract]
+        try:
+            bt, first, last = tertiaire_building(terms, code)
+        except LookupError:
+            continue  # no reference year: no trajectory
+        roll = rollups(engine, [bt.channel_id], first, last) if first <= last else None
+        if roll is not None and roll.empty:  # no day yet: still a date column
+            roll = roll.assign(day=pd.to_datetime(roll["day"]))
+        temps = None
+        if bt.station_id is not None and first <= last:
+            temps = station_temperatures(engine, bt.station_id, first, last)
+        frame = tertiaire_frame(terms, code, roll, temps)
+        steps = []
+        for r in works:
+            m = r["measure"]
+            mwh = m.measured_mwh_per_year if m.status == "measured" else None
+            mwh = mwh if mwh is not None else r["plan"]["expected_mwh_per_year"]
+            if mwh:
+                kwh = mwh * 1000.0 * r["plan"]["pcs_pci_ratio"]
+                steps.append((r["starts_on"].year, kwh))
+        out[code] = {"frame": tertiaire_steps(frame, steps), "works": works}
+    return out
 
 
 def _day(value: str | None) -> dt.date | None:

@@ -14,6 +14,8 @@ import os
 import uuid
 from contextlib import redirect_stderr, redirect_stdout
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import create_engine, select, text
 
@@ -25,7 +27,8 @@ from carnet.roles import MANAGER
 from carnet.works import works_rows
 from carnet_cli.demo.town import build_demo
 from carnet_cli.main import main
-from contract.works_savings import WorksPlan, payback_years, works_windows
+from contract.tertiaire import tertiaire_trajectory
+from contract.works_savings import WorksPlan, payback_years, tertiaire_steps, works_windows
 from dashboards.programme_travaux_data import measured_rows
 
 pytestmark = pytest.mark.xdist_group(name="demo")
@@ -201,3 +204,14 @@ def test_a_later_work_ends_the_reporting_period_and_the_note_says_so():
     assert works_windows(after, [first, after], dt.date(2026, 1, 1))[2] == ()
     assert payback_years(25_000, 20.0, 90.0) == pytest.approx(25_000 / 1_800)
     assert payback_years(25_000, -3.0, 90.0) is None
+
+
+def test_the_tertiaire_trajectory_shows_each_work_as_a_step():
+    actual = pd.Series({2023: 200_000.0, 2024: 190_000.0})
+    frame = tertiaire_trajectory(2023, 200_000.0, actual, None, until=2030)
+    steps = tertiaire_steps(frame, [(2024, 20_000.0), (2026, 10_000.0)]).set_index("year")
+    assert np.isnan(steps.loc[2023, "with_works_kwh"])
+    # from the last known year before the first work: 2024's 190 000 kWh, a step each year after
+    assert steps.loc[[2024, 2025, 2026, 2027, 2030], "with_works_kwh"].tolist() == [
+        190_000.0, 170_000.0, 170_000.0, 160_000.0, 160_000.0]  # fmt: skip
+    assert tertiaire_steps(frame, [])["with_works_kwh"].isna().all()

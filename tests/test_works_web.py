@@ -13,7 +13,7 @@ from carnet.access import CarnetPermissionError
 from carnet.db import session_scope
 from carnet.display import contributions, set_tips, set_token
 from carnet.logbook import add_entry
-from carnet.models import User
+from carnet.models import Building, ContractBuilding, User
 from carnet.works import add_works, works_rows
 from dashboards.app import create_app
 from tests.helpers.browser import USERS
@@ -45,6 +45,8 @@ def town(engine):
                   title="Fenêtre du hall")  # fmt: skip
         add_entry(s, agent, "MAIRIE", "usage", "Portes coupe-feu fermées le soir par l'agent",
                   title="Fermeture des portes coupe-feu")  # fmt: skip
+        mairie = s.scalar(select(ContractBuilding).join(Building).where(Building.code == "MAIRIE"))
+        mairie.reference_year, mairie.reference_kwh = 2023, 200_000.0
         token = set_token(s, manager, "MAIRIE")
         set_tips(s, manager, "MAIRIE", "Fermez les portes coupe-feu\nConsigne 19 °C affichée")
     return token
@@ -83,6 +85,7 @@ def test_the_pages_by_role(engine, town):
         callback(manager, "_pages_content", {"_pages_location.pathname": "/programme-travaux"})
     )
     assert "Isolation des combles" in page and "CEE" in page
+    assert "MAIRIE : trajectoire du décret tertiaire" in page and "Avec les travaux" in page
     screens = body(
         callback(
             manager,

@@ -84,6 +84,29 @@ def _figure(m) -> dcc.Graph | None:
     return dcc.Graph(figure=fig, config={"displayModeBar": False})
 
 
+def _trajectory(code: str, t: dict) -> html.Div:
+    """The Décret tertiaire trajectory with each work as a step."""
+    f = t["frame"][t["frame"]["year"] <= 2035]
+    fig = go.Figure()
+    fig.add_scatter(x=f["year"], y=f["target_kwh"], name="Objectif (kWh)", mode="lines",
+                    line={"dash": "dash"})  # fmt: skip
+    fig.add_scatter(x=f["year"], y=f["adjusted_kwh"], name="Consommation corrigée (kWh)",
+                    mode="markers+lines")  # fmt: skip
+    fig.add_scatter(x=f["year"], y=f["with_works_kwh"], name="Avec les travaux (kWh)",
+                    mode="lines", line={"shape": "hv"})  # fmt: skip
+    for r in t["works"]:
+        fig.add_vline(x=r["starts_on"].year + 0.5, line={"dash": "dot", "width": 1})
+        fig.add_annotation(x=r["starts_on"].year + 0.5, y=1, yref="paper", text=r["title"],
+                           showarrow=False, textangle=-90, xanchor="left", yanchor="top")  # fmt: skip
+    fig.update_layout(height=300, margin={"l": 60, "r": 20, "t": 10, "b": 30},
+                      legend={"orientation": "h"}, separators=", ")  # fmt: skip
+    return html.Div(
+        [html.H3(f"{code} : trajectoire du décret tertiaire"),
+         dcc.Graph(figure=fig, config={"displayModeBar": False})],
+        className="works-trajectory", **{"data-building": code},
+    )  # fmt: skip
+
+
 def _works_article(r: dict) -> html.Article:
     m = r["measure"]
     subsidies = ", ".join(f"{s['scheme']} {_n(s['amount_eur'], 0, ' €')}" for s in r["subsidies"])
@@ -136,6 +159,10 @@ def _body(data: dict) -> list:
         ),
         html.H2("Classement : euros par MWh économisé par an"),
         _ranking(data),
+        html.Div(
+            [_trajectory(code, t) for code, t in data["trajectories"].items()],
+            id="works-trajectories",
+        ),  # fmt: skip
         html.H2("Chaque opération"),
         html.Div([_works_article(r) for r in data["works"]], className="timeline"),
     ]
