@@ -141,8 +141,14 @@ def _image(works: WorksProject) -> dict:
 
 
 def add_subsidy(
-    session: Session, actor: ActorLike, works: WorksProject | int, scheme: str, amount, **kw
+    session: Session,
+    actor: ActorLike,
+    works: WorksProject | int,
+    scheme: str,
+    amount,
+    audit: bool = True,
 ) -> WorksSubsidy:
+    """A subsidy of a work (audited, unless it comes with the work's own creation)."""
     _require(actor, "works.edit", "ajouter une subvention")
     if isinstance(works, int):
         works = get_works(session, actor, works)
@@ -153,7 +159,7 @@ def add_subsidy(
     session.add(subsidy)
     session.flush()
     session.refresh(works, ["subsidies"])
-    if kw.get("audit", True):
+    if audit:
         after = {"scheme": key, "amount_cents": subsidy.amount_cents}
         record(session, actor.login, "create", "works_subsidy", subsidy.id, None, after)
     return subsidy

@@ -6,6 +6,7 @@ Without `--author` the command acts as the operator (full rights), as `carnet re
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 
@@ -172,6 +173,7 @@ def json_row(r: dict) -> dict:
 def _list(args) -> int:
     from carnet import db
     from carnet.fr_format import fr_number
+    from carnet.timeutil import fr_date
     from carnet.works import works_rows
     from carnet_cli.text_table import table
     from dashboards.programme_travaux_data import measured_rows
@@ -186,7 +188,7 @@ def _list(args) -> int:
         return 0
     fmt = lambda v, d=1: "—" if v is None else fr_number(v, d)  # noqa: E731
     lines = [
-        [str(o["id"]), o["building"], o["title"][:40], o["from"], fmt(o["cost_eur"], 0),
+        [str(o["id"]), o["building"], o["title"][:40], fr_date(dt.date.fromisoformat(o["from"])), fmt(o["cost_eur"], 0),
          fmt(o["expected_savings_mwh"]), fmt(o["measured_savings_mwh"]),
          fmt(o["payback_years"]), o["note"]]
         for o in out
