@@ -53,6 +53,7 @@ KIND_LABELS_FR = {
     "alarm": "Alarme",
     "adjustment": "Ajustement",
     "meter_change": "Changement de compteur",
+    "usage": "Action d'usage",
 }
 STATUS_LABELS_FR = {
     "open": "Ouvert",
@@ -127,7 +128,7 @@ def may_write(session: Session, actor: ActorLike, building: Building, kind: str)
         return True
     if not can_view_building(session, actor, building.id):
         return False
-    if kind == "observation":
+    if kind in ("observation", "usage"):  # the agents' and users' contributions
         return can(actor.role, "carnet.observation")
     if kind in INTERVENTION_KINDS:
         return can(actor.role, "carnet.intervention")

@@ -79,6 +79,7 @@ LOG_KINDS = (
     "alarm",
     "adjustment",
     "meter_change",
+    "usage",
 )
 LOG_STATUSES = ("open", "in_progress", "done", "cancelled")
 BOOKING_STATUSES = ("option", "confirmed", "cancelled")
@@ -812,3 +813,50 @@ class RexDecision(Base):
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id"))
     author_login: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorksProject(Base):
+    """A piece of the town's works programme on one building: done or planned, its dates, its
+    cost and what it is expected to save (with the source of that figure). The measured saving
+    is computed, never stored (`carnet.works`)."""
+
+    __tablename__ = "works_project"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    starts_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    cost_cents: Mapped[int] = mapped_column(Integer)
+    expected_mwh_per_year: Mapped[float | None] = mapped_column(Float)  # MWh PCI per year
+    expected_pct: Mapped[float | None] = mapped_column(Float)  # or % of the consumption
+    expected_source: Mapped[str | None] = mapped_column(String(200))  # audit, study...
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("adjustment.id"))
+    author_login: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    building: Mapped["Building"] = relationship()
+    subsidies: Mapped[list["WorksSubsidy"]] = relationship(
+        back_populates="works", order_by="WorksSubsidy.id"
+    )
+
+
+class WorksSubsidy(Base):
+    """A subsidy of a works project and its scheme (CEE, DSIL, Fonds vert...)."""
+
+    __tablename__ = "works_subsidy"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    works_id: Mapped[int] = mapped_column(ForeignKey("works_project.id"), index=True)
+    scheme: Mapped[str] = mapped_column(String(32))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    works: Mapped["WorksProject"] = relationship(back_populates="subsidies")
+
+
+class BuildingDisplay(Base):
+    """The users' screen of a building (`/affichage/<token>`): its secret token (None =
+    revoked) and the "what you can do here" list the manager writes, one action a line."""
+
+    __tablename__ = "building_display"
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), primary_key=True)
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    tips: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -61,6 +61,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "alarms.handle": frozenset({MANAGER, CONTRACTOR}),
     "work_orders.view": frozenset({MANAGER, CONTRACTOR}),
     "work_orders.edit": frozenset({MANAGER, CONTRACTOR}),
+    "works.view": frozenset({MANAGER, FINANCE}),  # the works programme: costs, subsidies
+    "works.edit": frozenset({MANAGER}),
+    "display.manage": frozenset({MANAGER}),  # the users' screens: tokens, "what you can do"
     "users.admin": frozenset({MANAGER}),
     # one's own e-mail notices: what and how (every role has some)
     "notifications.own": frozenset(ROLES),

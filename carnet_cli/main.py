@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "obligations": ("carnet_cli.log_cmd", "obligations réglementaires (échéances, retards)"),
     "work": ("carnet_cli.work_cmd", "ordres de travail des bâtiments d'un contrat"),
     "rex": ("carnet_cli.rex_cmd", "retours d'expérience sur les incidents"),
+    "works": ("carnet_cli.works_cmd", "programme de travaux et économies mesurées"),
+    "display": ("carnet_cli.display_cmd", "écrans des usagers d'un bâtiment (/affichage)"),
     "poll": ("carnet_cli.poll_cmd", "relève Modbus des chaudières et compteurs"),
     "modbus": ("carnet_cli.poll_cmd", "diagnostic Modbus"),
     "settle": (

@@ -21,7 +21,7 @@ from carnet_cli.demo.faults import (
     drop_missing_week,
     replace_meter,
 )
-from carnet_cli.demo.scenario import behaviour
+from carnet_cli.demo.scenario import Profile, behaviour
 from carnet_cli.demo.streams import stream
 
 PCS_PCI = 1.11  # natural gas: kWh PCS per kWh PCI
@@ -85,6 +85,7 @@ class DemoData:
     nb_mwh_pci: dict[str, float] = field(default_factory=dict)
     meter_change: dict = field(default_factory=dict)
     fault_episodes: list[dict] = field(default_factory=list)
+    works: list[dict] = field(default_factory=list)  # the works programme, planted effects
 
 
 def _step_factor(days: np.ndarray, changes, default: float) -> np.ndarray:
@@ -115,18 +116,21 @@ class World:
     episodes: list[dict]
 
 
-def simulate_building(w: World, b: dict) -> tuple[BuildingSim, dict[str, np.ndarray]]:
+def simulate_building(
+    w: World, b: dict, profile: Profile | None = None
+) -> tuple[BuildingSim, dict[str, np.ndarray]]:
     """One building's hour-by-hour heat, gas, boiler and room temperatures.
 
     Heat follows a signature on the smoothed outdoor temperature: full balance temperature while
     occupied (schedule, preheating, bookings weighted by the room's share of the area), lower at
     night, lower still on idle days, frost protection when closed for holidays; a boost when
     the building comes out of setback; scaled so that the 2023-24 season uses `kwh_m2`.
+    `profile` replaces the building's own (what it would have used without a work).
     """
     clock, seed, code = w.clock, w.seed, b["code"]
     dh = clock.day_of_hour
     n = len(clock.ts)
-    prof = behaviour()["profiles"].get(code)
+    prof = profile or behaviour()["profiles"].get(code)
     if prof is None:
         raise ValueError(f"data/demo/simulation.yaml : pas de profil pour le bâtiment « {code} »")
     area = float(b["heated_area_m2"])

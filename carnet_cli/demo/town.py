@@ -54,6 +54,7 @@ from carnet_cli.demo.physics import (
     simulate_building,
 )
 from carnet_cli.demo.scenario import DEMO_PASSWORD, load_demo_portfolio, portfolio_path
+from carnet_cli.demo.works import planted_works, write_works
 from contract.degree_days import dju_costic
 from contract.terms import season_of
 from ingest.importer import import_file
@@ -118,6 +119,7 @@ def simulate(
         bookings=world.bookings,
         conversion=conversion_factors(seed, clock),
         fault_episodes=world.episodes,
+        works=planted_works(world, portfolio, sims),
     )
     gas_volumes(data)
     nb_references(data)
@@ -183,6 +185,7 @@ def build_demo(
             )
         history = _write_history(session, data, portfolio, now)
         write_bookings(session, data.bookings, seed, data.start_ts, data.now_ts)
+        history["works"] = write_works(session, data.works)
     t_meta = time.perf_counter()
     counts = UpsertCounts()
     with engine.begin() as conn:  # one frame per channel, rollups once at the end
@@ -216,6 +219,7 @@ def build_demo(
         "bookings": int((data.bookings["start_ts"] >= data.start_ts).sum()),
         "logbook_entries": history["logbook"],
         "obligations": history["obligations"],
+        "works": history["works"],
         "dju_by_season": season_dju_recorded(data),
         "nb_mwh_pci": data.nb_mwh_pci,
         "seconds_simulation_and_record": round(t_meta - t0, 1),
