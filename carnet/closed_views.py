@@ -20,12 +20,16 @@ from carnet.closing import ClosedRef, closed_marker
 
 @dataclass
 class ClosedView:
-    """Signed figures of a period: the settle payload, the finance lines of a month."""
+    """Signed figures of a period: the settle payload, the finance lines of a month and the
+    index values its price revision read (`indices_stored` False: closed before they were
+    stored; `indices` None then, or when an index was not yet published at the close)."""
 
     ref: ClosedRef
     payload: dict
     finance: dict | None = None
     view_kind: str = "season"  # what is shown: a month (maybe of a closed season) or a season
+    indices: list[dict] | None = None
+    indices_stored: bool = False
 
     @property
     def marker(self) -> str:
@@ -74,8 +78,20 @@ def closed_view(
         payload = figures_["months"].get(month)
         if payload is None:
             return None
-        return ClosedView(ref, payload, figures_["finance"].get(month), "month")
+        return _month_view(ref, figures_, month)
     return ClosedView(ref, figures_["settle"])
+
+
+def _month_view(ref: ClosedRef, figures_: dict, month: str) -> ClosedView:
+    signed = figures_.get("indices")  # absent from a close before they were stored
+    return ClosedView(
+        ref,
+        figures_["months"][month],
+        figures_["finance"].get(month),
+        "month",
+        indices=None if signed is None else signed.get(month),
+        indices_stored=signed is not None,
+    )
 
 
 def closed_months(
@@ -92,10 +108,5 @@ def closed_months(
                 continue
             for m in covered:
                 if m in months and m not in out and m in row.figures["months"]:
-                    out[m] = ClosedView(
-                        closing.ref_of(row, contract.code),
-                        row.figures["months"][m],
-                        row.figures["finance"].get(m),
-                        "month",
-                    )
+                    out[m] = _month_view(closing.ref_of(row, contract.code), row.figures, m)
     return out

@@ -19,6 +19,7 @@ from carnet import closing, frames
 from carnet.closing import ClosedRef, ClosingError, closed_marker, of_label, period_label
 from carnet.frames_comfort import comfort_frames, contract_building_ids
 from carnet.frames_settlement import settlement_frames
+from carnet.price_indices import index_frame
 
 
 def _resolve(rules, terms, month=None, season=None):
@@ -34,9 +35,10 @@ def _period(engine: Engine, rules, contract_code: str, month, season):
     return terms, _resolve(rules, terms, month, season)
 
 
-def _figures(engine: Engine, rules, terms, per, contract_id: int) -> dict:
+def _figures(engine: Engine, rules, terms, per, contract_id: int, indices: pd.DataFrame) -> dict:
     """What a close stores, computed by the engine on what it reads: the season's settlement
-    inputs, each month's comfort frames (the contract's buildings) and booked regularisations."""
+    inputs, each month's comfort frames (the contract's buildings), booked regularisations and
+    the price indices (`indices`, read with the fingerprint)."""
     data = settlement_frames(engine, rules.figures_plan(terms, per))
     buildings = contract_building_ids(engine, terms.code)
     comfort = {}
@@ -45,7 +47,7 @@ def _figures(engine: Engine, rules, terms, per, contract_id: int) -> dict:
         comfort[m] = comfort_frames(engine, first, last, buildings, rules.comfort_lookback_s)
     with engine.connect() as conn:
         regs = {m: closing.regularisations_in(conn, contract_id, m) for m in per.months}
-    return rules.figures(terms, per, data, comfort, regs)
+    return rules.figures(terms, per, data, comfort, regs, indices)
 
 
 # --- closing ----------------------------------------------------------------------------------
@@ -63,8 +65,9 @@ def close_period(
     """Close a complete month or season: store its figures and fingerprint, signed, audited.
 
     Refused (ClosingError, French) for a period not yet complete, one already closed, a month
-    of a closed season, or when readings arrive while the figures are being computed. `rules` is the engine
-    (`contract.periods.RULES`): it names the period and computes its figures."""
+    of a closed season, or when readings (or price index values) arrive while the figures are
+    being computed. `rules` is the engine (`contract.periods.RULES`): it names the period and
+    computes its figures, the index values its price revision read among them."""
     terms, per = _period(engine, rules, contract_code, month, season)
     label = period_label(per.kind, per.period)
     if per.last_day >= rules.today():
@@ -87,13 +90,14 @@ def close_period(
         contract_id = contract.id
     with engine.connect() as conn:
         before, _ = closing.fingerprint(conn, contract_id, per.first_day, per.last_day)
-    payload = _figures(engine, rules, terms, per, contract_id)
+        indices = index_frame(conn)
+    payload = _figures(engine, rules, terms, per, contract_id, indices)
     with Session(engine) as s, s.begin():
         contract = closing.contract_by_code(s, contract_code)
         after, inputs = closing.fingerprint(
             s.connection(), contract_id, per.first_day, per.last_day
         )
-        if after != before:
+        if after != before or not index_frame(s.connection()).equals(indices):
             raise ClosingError(
                 f"des données de {contract_code} {label} ont changé pendant l'arrêt : recommencez"
             )

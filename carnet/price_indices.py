@@ -149,15 +149,19 @@ def revert_indices(conn: Connection, batch_id: int) -> tuple[int, str | None]:
     return len(mine), None
 
 
-def index_frame(engine: Engine, names=None) -> pd.DataFrame:
-    """name, month ('AAAA-MM'), value (float) of the stored indices (all, or those named)."""
+def index_frame(bind: Engine | Connection, names=None) -> pd.DataFrame:
+    """name, month ('AAAA-MM'), value (float) of the stored indices (all, or those named); on
+    a connection, inside its transaction (a close compares what it read with what is stored)."""
     query = select(PriceIndex.name, PriceIndex.month, PriceIndex.value).order_by(
         PriceIndex.name, PriceIndex.month
     )
     if names is not None:
         query = query.where(PriceIndex.name.in_(sorted(set(names))))
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    if isinstance(bind, Connection):
+        rows = bind.execute(query).all()
+    else:
+        with bind.connect() as conn:
+            rows = conn.execute(query).all()
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["value"] = frame["value"].astype(float)
     return frame

@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from contract.finance import COLUMNS_FR, season_of_month
-from contract.revision import LOT_LABELS, RevisedPrices, describe_used, revise
+from contract.revision import (
+    INDEX_COLUMNS,
+    LOT_LABELS,
+    MissingIndexError,
+    RevisedPrices,
+    describe_used,
+    revise,
+)
 from contract.terms import ContractTerms, PriceRevision, month_label, season_bounds
 
 CENT = Decimal("0.01")
@@ -72,6 +79,54 @@ def lot_prices(terms: ContractTerms, months, indices: pd.DataFrame) -> dict[str,
     return out
 
 
+def used_indices(terms: ContractTerms, month: str, indices: pd.DataFrame) -> list[dict] | None:
+    """What a close stores of the month's revision, so that a corrected or late index never
+    moves a signed price: each index value read (name, billed month, the published month it
+    fell back to, value); None when an index has no value yet (the export then says so)."""
+    try:
+        prices = lot_prices(terms, [month], indices)
+    except MissingIndexError:
+        return None
+    used = [p.used for p in prices.values() if len(p.used)]
+    if not used:
+        return []
+    rows = pd.concat(used).drop_duplicates(["index", "used_month"])
+    return [
+        {"name": str(n), "month": str(m), "used_month": str(u), "value": float(v)}
+        for n, m, u, v in zip(
+            rows["index"], rows["month"], rows["used_month"], rows["value"], strict=True
+        )
+    ]
+
+
+SIGNED_BEFORE_INDICES = "indices actuels : arrêté avant leur enregistrement"
+SIGNED_WITHOUT_INDICES = "indices actuels : non publiés à l'arrêt"
+
+
+def month_indices(
+    current: pd.DataFrame, closed: bool, stored: bool, signed: list[dict] | None
+) -> tuple[pd.DataFrame, str]:
+    """The index values a month's revision reads and the note saying where they come from: an
+    open month reads the current ones; a closed month the ones its close stored (`signed`, as
+    `used_indices` gave them), or, noted, the current ones when its close stored none (closed
+    before they were stored: not `stored`; or not yet published then: `signed` None)."""
+    if not closed:
+        return current, ""
+    if not stored:
+        return current, SIGNED_BEFORE_INDICES
+    if signed is None:
+        return current, SIGNED_WITHOUT_INDICES
+    frame = pd.DataFrame(
+        {
+            "name": [r["name"] for r in signed],
+            "month": [r["used_month"] for r in signed],
+            "value": [float(r["value"]) for r in signed],
+        },
+        columns=INDEX_COLUMNS,
+    )
+    return frame, ""
+
+
 def _eur(value) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -100,9 +155,11 @@ def finance_table(
     terms: ContractTerms,
     indices: pd.DataFrame,
     today: dt.date,
+    indices_note: str = "",
 ) -> FinanceMonth:
     """The month's lines (`contract.finance.monthly_finance`: buildings, TOTAL, then the
-    regularisations booked in the month) completed for the finance service."""
+    regularisations booked in the month) completed for the finance service, with `indices`
+    as `month_indices` chose them (its note added to a signed month's status)."""
     month = str(lines["month"].iloc[0])
     prices = lot_prices(terms, [month], indices)
     p1 = prices["p1"].prices["price"].iloc[0]
@@ -150,6 +207,8 @@ def finance_table(
     described = describe_used(used, month) if len(used) else ""
     frame["indices_used"] = [described if not r else "" for r in is_reg]
     marker = str(frame["closed"].iloc[0] or "")
+    if marker and indices_note:
+        marker = f"{marker} ; {indices_note}"
     stale = ""
     if len(used) and used["late"].any():
         late = used[used["late"]].drop_duplicates(["index", "used_month"])

@@ -20,6 +20,7 @@ from contract.calendar import month_bounds, today, yesterday
 from contract.comfort import DEFAULT_MAX_GAP_S
 from contract.comfort_report import comfort_records, comfort_report
 from contract.finance import finance_lines
+from contract.finance_table import used_indices
 from contract.inputs import LoadPlan, settle_frames, settlement_plan
 from contract.regularisation import (
     describe_delta,
@@ -105,14 +106,17 @@ def figures(
     frames,
     comfort: dict,
     regularisations: dict,
+    indices: pd.DataFrame,
     as_of: dt.date | None = None,
 ) -> dict:
     """Everything a close stores: the settle payload of the period, the month payloads it
     covers (with the month's comfort from `comfort[month]`, its comfort frames, as `carnet
-    settle --month --json` prints it) and the finance export lines of each month (with the
-    regularisations booked in it, `regularisations[month]`)."""
+    settle --month --json` prints it), the finance export lines of each month (with the
+    regularisations booked in it, `regularisations[month]`) and the index values each month's
+    price revision read from `indices` (`contract.finance_table.used_indices`; a close before
+    version 2 stored none)."""
     as_of = as_of or yesterday()
-    month_payloads, finance = {}, {}
+    month_payloads, finance, used = {}, {}, {}
     for m in per.months:  # eight months at most
         report = settle_frames(terms, per.season, frames, month=m, as_of=as_of)
         payload = settlement_payload(report)
@@ -120,11 +124,18 @@ def figures(
             payload["comfort"] = comfort_records(comfort_report(comfort[m]))
         month_payloads[m] = payload
         finance[m] = finance_records(finance_lines(report, regularisations.get(m)))
+        used[m] = used_indices(terms, m, indices)
     if per.kind == "month":
         head = month_payloads[per.period]
     else:
         head = settlement_payload(settle_frames(terms, per.season, frames, as_of=as_of))
-    return {"version": 1, "settle": head, "months": month_payloads, "finance": finance}
+    return {
+        "version": 2,
+        "settle": head,
+        "months": month_payloads,
+        "finance": finance,
+        "indices": used,
+    }
 
 
 def pending_delta(

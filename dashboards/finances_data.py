@@ -20,7 +20,7 @@ from carnet.periods import close_period
 from carnet.price_indices import index_frame
 from contract.calendar import today as paris_today
 from contract.finance import finance_plan, monthly_finance
-from contract.finance_table import FinanceMonth, finance_table, season_summary
+from contract.finance_table import FinanceMonth, finance_table, month_indices, season_summary
 from contract.periods import RULES
 from contract.terms import ContractTerms, parse_season, season_months
 
@@ -42,11 +42,6 @@ def _terms(engine: Engine, scope: Scope, contract_code: str) -> ContractTerms:
     return ContractTerms.from_record(contract_terms(engine, contract_code))
 
 
-def month_lines(engine: Engine, terms: ContractTerms, month: str) -> pd.DataFrame:
-    """The month's export lines as `carnet settle --month` settles them (signed when closed)."""
-    return monthly_finance(terms, month, settlement_frames(engine, finance_plan(terms, month)))
-
-
 def finance_month(
     engine: Engine,
     contract_code: str,
@@ -55,10 +50,21 @@ def finance_month(
     scope: Scope = EVERYTHING,
 ) -> FinanceMonth:
     """LookupError: unknown contract (or outside `scope`); ValueError: a month outside the
-    season, and contract.revision.MissingIndexError (a ValueError) for an index not published."""
+    season, and contract.revision.MissingIndexError (a ValueError) for an index not published.
+
+    The lines are those `carnet settle --month` settles (signed when the month is closed); the
+    revised prices read the index values its close stored, the current ones while it is open."""
     terms = _terms(engine, scope, contract_code)
-    lines = month_lines(engine, terms, month)
-    return finance_table(lines, terms, index_frame(engine), today or paris_today())
+    data = settlement_frames(engine, finance_plan(terms, month))
+    lines = monthly_finance(terms, month, data)
+    signed = data.closed if data.closed is not None and data.closed.finance is not None else None
+    indices, note = month_indices(
+        index_frame(engine),
+        closed=signed is not None,
+        stored=signed is not None and signed.indices_stored,
+        signed=None if signed is None else signed.indices,
+    )
+    return finance_table(lines, terms, indices, today or paris_today(), note)
 
 
 def season_month_list(terms: ContractTerms, season: str, today: dt.date) -> list[str]:

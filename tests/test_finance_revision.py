@@ -1,6 +1,7 @@
 """The finance month with revised prices: P1/P2/P3 computed by hand from the index file,
 the index import (good lines, bad lines with their number, re-import), the missing index named,
-the workbook read back equal to the engine's lines, the season summary, and who may download."""
+the workbook read back equal to the engine's lines, the season summary, who may download, and
+a closed month's prices kept at the index values its close read."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import pytest
 from sqlalchemy import select, text
 
 from carnet import db as carnet_db
+from carnet.closing import ClosingError
 from carnet.db import session_scope
-from carnet.models import Contract, PriceIndex
+from carnet.models import ClosedPeriod, Contract, PriceIndex
+from carnet.periods import close_period
 from carnet.price_indices import index_frame
 from carnet_cli.main import main
+from contract.periods import RULES, PeriodRules
 from contract.revision import MissingIndexError, revise
 from contract.terms import month_label, parse_revision, price_terms
 from dashboards.app import create_app
@@ -321,3 +325,115 @@ def test_reverting_an_index_batch_restores_the_values_before_it(town, engine, tm
         assert set(s.scalars(select(PriceIndex.import_batch_id))) == {first.batch_id}
     revert_batch(engine, first.batch_id, actor="gestionnaire", why="mauvais fichier")
     assert index_frame(engine).empty
+
+
+# --- a closed month keeps the index values its close read (issue 12) ---------------------------
+
+
+def _export(capsys, tmp_path, name: str, month: str) -> bytes:
+    """`carnet export finance --month` to a CSV file (the lines of `finance_month`)."""
+    out = tmp_path / name
+    status, text = run_cli(capsys, "export", "finance", "--contract", "C1", "--month", month,
+                           "--output", str(out))  # fmt: skip
+    assert status == 0, text
+    return out.read_bytes()
+
+
+def run_cli(capsys, *argv) -> tuple[int, str]:
+    status = main(list(argv))
+    got = capsys.readouterr()
+    return status, got.out + got.err
+
+
+def _total(fm) -> dict:
+    return fm.frame[fm.frame["building_code"] == "TOTAL"].iloc[0].to_dict()
+
+
+def _correct(engine, tmp_path, text: str, name: str = "correctif.csv"):
+    fix = tmp_path / name
+    fix.write_text("indice;mois;valeur\n" + text, encoding="utf-8")
+    assert import_file(engine, fix).status == "ok"
+
+
+def _close(capsys, month="2025-10"):
+    status, out = run_cli(capsys, "settle", "close", "--contract", "C1", "--month", month,
+                          "--user", "gestionnaire")  # fmt: skip
+    assert status == 0, out
+
+
+def test_a_closed_month_keeps_its_index_values_an_open_month_takes_the_new_ones(
+    revised, engine, tmp_path, capsys
+):
+    _close(capsys)
+    with session_scope(engine) as s:
+        stored = s.scalar(select(ClosedPeriod)).figures
+    assert stored["version"] == 2
+    assert sorted(stored["indices"]["2025-10"], key=lambda r: r["name"]) == [
+        {"name": "ICHT", "month": "2025-10", "used_month": "2025-09", "value": 126.4},
+        {"name": "PEG", "month": "2025-10", "used_month": "2025-10", "value": 30.8},
+    ]
+    csv_before = _export(capsys, tmp_path, "before.csv", "2025-10")
+    signed = _total(finance_month(engine, "C1", "2025-10"))
+    assert signed["p1_price_eur_per_mwh_pci"] == by_hand_p1("30.8", "126.4")
+    assert signed["p2_eur"] == by_hand_p2("126.4")
+    # October's PEG corrected, October's ICHT published late, after the close
+    _correct(engine, tmp_path, "PEG;2025-10;31,5\nICHT;2025-10;127,0\n")
+    assert _export(capsys, tmp_path, "after.csv", "2025-10") == csv_before
+    fm = finance_month(engine, "C1", "2025-10")
+    assert _total(fm) == signed and "indices actuels" not in " ".join(fm.notes["Valeur"])
+    # the open month reads the current values: November falls back to the corrected PEG
+    november = _total(finance_month(engine, "C1", "2025-11"))
+    assert november["p1_price_eur_per_mwh_pci"] == by_hand_p1("31.5", "128.0")
+    assert "PEG octobre 2025 = 31,5" in november["indices_used"]
+    # reopened then closed again: the close stores the values of the day
+    status, out = run_cli(capsys, "settle", "reopen", "--contract", "C1", "--month", "2025-10",
+                          "--why", "indice PEG corrigé", "--user", "gestionnaire")  # fmt: skip
+    assert status == 0, out
+    _close(capsys)
+    again = _total(finance_month(engine, "C1", "2025-10"))
+    assert again["p1_price_eur_per_mwh_pci"] == by_hand_p1("31.5", "127.0")
+    assert again["p2_eur"] == by_hand_p2("127.0")
+    assert again["p1_value_eur"] != signed["p1_value_eur"]
+    assert again["total_eur"] - again["p1_value_eur"] - again["p2_eur"] == (
+        signed["total_eur"] - signed["p1_value_eur"] - signed["p2_eur"]
+    )  # P3 and the settlement's balance are the same
+    assert _export(capsys, tmp_path, "again.csv", "2025-10") != csv_before
+
+
+def test_a_month_closed_before_indices_were_stored_exports_with_the_current_ones(
+    revised, engine, tmp_path, capsys
+):
+    _close(capsys)
+    with session_scope(engine) as s:  # what a close of version 1 stored: no index values
+        row = s.scalar(select(ClosedPeriod))
+        row.figures = {k: v for k, v in row.figures.items() if k != "indices"} | {"version": 1}
+    _correct(engine, tmp_path, "PEG;2025-10;31,5\n")
+    fm = finance_month(engine, "C1", "2025-10")
+    total = _total(fm)
+    assert total["p1_price_eur_per_mwh_pci"] == by_hand_p1("31.5", "126.4")
+    assert total["status"].startswith("arrêté le ")
+    assert total["status"].endswith(" ; indices actuels : arrêté avant leur enregistrement")
+    notes = fm.notes.set_index("Terme")["Valeur"]
+    assert notes["Statut"] == total["status"]
+    csv = _export(capsys, tmp_path, "old.csv", "2025-10").decode("utf-8-sig")
+    assert "indices actuels : arrêté avant leur enregistrement" in csv
+
+
+def test_an_index_value_written_during_the_close_refuses_it(revised, engine, tmp_path):
+    class WritesAnIndex(PeriodRules):
+        """The engine, with a corrected index imported while the figures are computed."""
+
+        @staticmethod
+        def figures(*args, **kwargs):
+            got = RULES.figures(*args, **kwargs)
+            _correct(engine, tmp_path, "PEG;2025-10;31,5\n")
+            return got
+
+    with pytest.raises(ClosingError, match="ont changé pendant l'arrêt"):
+        close_period(engine, "C1", month="2025-10", actor="gestionnaire", rules=WritesAnIndex())
+    with session_scope(engine) as s:
+        assert s.scalar(select(ClosedPeriod)) is None
+    ref = close_period(engine, "C1", month="2025-10", actor="gestionnaire", rules=RULES)
+    assert ref.period == "2025-10"
+    total = _total(finance_month(engine, "C1", "2025-10"))
+    assert total["p1_price_eur_per_mwh_pci"] == by_hand_p1("31.5", "126.4")
