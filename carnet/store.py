@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
-from carnet import versions
+from carnet import partitions, versions
 from carnet.closing import hold_closed
 from carnet.increments import DAILY_COLUMNS, daily_rollups
 from carnet.kinds import ChannelKind, Quality
@@ -95,6 +95,7 @@ def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {TMP} FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(buf.getvalue())
+        conn.execute(text(f"ANALYZE {TMP}"))  # so that the join with `reading` seeks its key
     else:
         conn.execute(
             text(
@@ -137,6 +138,9 @@ def upsert_readings(
     frame = normalise_readings(frame)
     frame, held = hold_closed(conn, frame, batch_id)  # later data for a closed period waits
     counts = UpsertCounts(held=held.rows, held_periods=held.periods)
+    if len(frame):  # PostgreSQL: a month's partition, the foreign key checked once per batch
+        partitions.check_channels(conn, frame["channel_id"].to_numpy())
+        partitions.ensure_for(conn, frame["ts"].to_numpy())
     for start in range(0, len(frame), chunk_rows):
         counts = counts + _upsert_chunk(conn, frame.iloc[start : start + chunk_rows], batch_id)
     if refresh and len(frame):
@@ -292,6 +296,8 @@ def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
     ]
     if rows:
         conn.execute(text(f"INSERT INTO {WINDOWS} (channel_id, a, b) VALUES (:c, :a, :b)"), rows)
+        if conn.dialect.name == "postgresql":  # its true size, not the planner's guess
+            conn.execute(text(f"ANALYZE {WINDOWS}"))
 
 
 def _neighbours(conn: Connection, channel_id, before, from_) -> pd.DataFrame:
@@ -343,11 +349,12 @@ def _per_window(conn: Connection, columns: str) -> str:
     """SELECT `columns` of the readings of each window, the window table driving: one range
     seek of the (channel_id, ts) key per window, whatever the size of `reading`. A plain join
     lets the planner scan `reading` whole when it misjudges the (unanalysed) temporary
-    table: SQLite's CROSS JOIN and PostgreSQL's LATERAL fix the order."""
+    table: SQLite's CROSS JOIN and PostgreSQL's LATERAL (fenced by OFFSET 0, else the planner
+    flattens it back into a join) fix the order."""
     if conn.dialect.name == "postgresql":
         return (
             f"SELECT {columns} FROM {WINDOWS} w CROSS JOIN LATERAL (SELECT * FROM reading r"
-            " WHERE r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b) r"
+            " WHERE r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b OFFSET 0) r"
             " ORDER BY r.channel_id, r.ts"
         )
     return (

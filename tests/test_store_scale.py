@@ -94,7 +94,9 @@ def test_a_new_day_reads_a_few_rows_per_channel_whatever_the_table_holds(engine)
     assert big.rows == small.rows and big.statements == small.statements
     # neighbours, the key count of the new rows; for the 2 index channels the day before
     assert big.rows <= 3 * len(KINDS) + 2 * 26
-    assert big.scans == [] and small.scans == []
+    assert big.scans == []
+    # PostgreSQL rightly scans a partition of a few pages; SQLite follows the key either way
+    assert small.scans == [] or engine.dialect.name == "postgresql"
     _assert_same(_rollups(engine), _full_recompute(engine))
 
 
@@ -110,7 +112,8 @@ def test_an_edit_reads_its_days_only(engine):
             conn.execute(text("ANALYZE reading"))
     with ReadingReads(engine) as big:
         assert write_readings(engine, edit.assign(value=edit["value"] + 1)).updated == len(edit)
-    assert big.rows == small.rows and big.scans == [] and small.scans == []
+    assert big.rows == small.rows and big.scans == []
+    assert small.scans == [] or engine.dialect.name == "postgresql"
     # the edited day of each channel (24 readings), its neighbours for index channels
     assert big.rows <= len(KINDS) * (24 + 8)
     _assert_same(_rollups(engine), _full_recompute(engine))

@@ -9,8 +9,11 @@ import re
 
 from sqlalchemy import event
 
-_READS = re.compile(r"^\s*SELECT\b.*\breading\b(?!_)", re.IGNORECASE | re.DOTALL)
-_SCAN = re.compile(r"\bSCAN (r|reading)\b|Seq Scan on reading(?:_y\d{4}m\d{2})?\b", re.IGNORECASE)
+_READS = re.compile(r"^\s*SELECT\b.*\b(FROM|JOIN)\s+reading\b(?!_)", re.IGNORECASE | re.DOTALL)
+_SCAN = re.compile(r"\bSCAN (r|reading)\b", re.IGNORECASE)  # SQLite
+# PostgreSQL: a sequential scan of the table or of a partition holding rows (an empty,
+# never analysed partition is planned at cost 0 and pruned when the statement runs)
+_SEQ = re.compile(r"Seq Scan on reading\w* \w+\s+\(cost=[\d.]+\.\.([\d.]+)")
 
 
 class ReadingReads:
@@ -49,5 +52,5 @@ class ReadingReads:
         self.rows += n
         self.statements += 1
         self.log.append((n, statement))
-        if _SCAN.search(plan):
+        if _SCAN.search(plan) or any(float(c) > 0 for c in _SEQ.findall(plan)):
             self.scans.append(f"{statement}\n{plan}")
