@@ -80,6 +80,18 @@ def duplicated_keys(channel_id: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return pd.Series(key).duplicated(keep="last").to_numpy()
 
 
+def _analyse(conn: Connection, table: str) -> None:
+    """Statistics of a temporary table just filled, so that the join with `reading` seeks its
+    key per row: unanalysed, it looks big to the planner, which then scans `reading` whole
+    (PostgreSQL) or builds a temporary index of it (SQLite, once `reading` has statistics).
+    SQLite samples a few hundred rows per index (`analysis_limit`), not the whole table."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {table}"))
+    else:
+        conn.exec_driver_sql("PRAGMA analysis_limit = 400")
+        conn.execute(text(f"ANALYZE temp.{table}"))
+
+
 def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
     dialect = conn.dialect.name
     if dialect == "postgresql":
@@ -95,7 +107,7 @@ def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {TMP} FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(buf.getvalue())
-        conn.execute(text(f"ANALYZE {TMP}"))  # so that the join with `reading` seeks its key
+        _analyse(conn, TMP)
     else:
         conn.execute(
             text(
@@ -114,6 +126,7 @@ def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
         )
         raw = conn.connection.driver_connection
         raw.executemany(f"INSERT INTO {TMP} VALUES (?, ?, ?, ?)", rows)
+        _analyse(conn, TMP)
 
 
 _CHANGED = (
@@ -296,8 +309,7 @@ def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
     ]
     if rows:
         conn.execute(text(f"INSERT INTO {WINDOWS} (channel_id, a, b) VALUES (:c, :a, :b)"), rows)
-        if conn.dialect.name == "postgresql":  # its true size, not the planner's guess
-            conn.execute(text(f"ANALYZE {WINDOWS}"))
+        _analyse(conn, WINDOWS)
 
 
 def _neighbours(conn: Connection, channel_id, before, from_) -> pd.DataFrame:

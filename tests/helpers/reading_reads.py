@@ -10,7 +10,7 @@ import re
 from sqlalchemy import event
 
 _READS = re.compile(r"^\s*SELECT\b.*\b(FROM|JOIN)\s+reading\b(?!_)", re.IGNORECASE | re.DOTALL)
-_SCAN = re.compile(r"\bSCAN (r|reading)\b", re.IGNORECASE)  # SQLite
+_SCAN = re.compile(r"\bSCAN (r|reading)\b|\b(r|reading) USING AUTOMATIC", re.IGNORECASE)  # SQLite
 # PostgreSQL: a sequential scan of the table or of a partition holding rows (an empty,
 # never analysed partition is planned at cost 0 and pruned when the statement runs)
 _SEQ = re.compile(r"Seq Scan on reading\w* \w+\s+\(cost=[\d.]+\.\.([\d.]+)")
