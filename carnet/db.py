@@ -84,8 +84,14 @@ def _migrate(engine: Engine, step: str, revision: str) -> None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the Alembic migrations up to `revision` on `engine`."""
+    """Run the Alembic migrations up to `revision` on `engine`, then make the coming months'
+    partitions of `reading` (PostgreSQL, see `carnet.partitions`)."""
     _migrate(engine, "upgrade", revision)
+    if engine.dialect.name == "postgresql":
+        from carnet import partitions
+
+        with engine.begin() as conn:
+            partitions.ensure_ahead(conn)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
-from carnet import versions
+from carnet import partitions, versions
 from carnet.closing import hold_closed
 from carnet.increments import DAILY_COLUMNS, daily_rollups
 from carnet.kinds import ChannelKind, Quality
@@ -80,6 +80,18 @@ def duplicated_keys(channel_id: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return pd.Series(key).duplicated(keep="last").to_numpy()
 
 
+def _analyse(conn: Connection, table: str) -> None:
+    """Statistics of a temporary table just filled, so that the join with `reading` seeks its
+    key per row: unanalysed, it looks big to the planner, which then scans `reading` whole
+    (PostgreSQL) or builds a temporary index of it (SQLite, once `reading` has statistics).
+    SQLite samples a few hundred rows per index (`analysis_limit`), not the whole table."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {table}"))
+    else:
+        conn.exec_driver_sql("PRAGMA analysis_limit = 400")
+        conn.execute(text(f"ANALYZE temp.{table}"))
+
+
 def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
     dialect = conn.dialect.name
     if dialect == "postgresql":
@@ -95,6 +107,7 @@ def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {TMP} FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(buf.getvalue())
+        _analyse(conn, TMP)
     else:
         conn.execute(
             text(
@@ -113,6 +126,7 @@ def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
         )
         raw = conn.connection.driver_connection
         raw.executemany(f"INSERT INTO {TMP} VALUES (?, ?, ?, ?)", rows)
+        _analyse(conn, TMP)
 
 
 _CHANGED = (
@@ -137,10 +151,15 @@ def upsert_readings(
     frame = normalise_readings(frame)
     frame, held = hold_closed(conn, frame, batch_id)  # later data for a closed period waits
     counts = UpsertCounts(held=held.rows, held_periods=held.periods)
+    if len(frame):  # PostgreSQL: a month's partition, the foreign key checked once per batch
+        partitions.check_channels(conn, frame["channel_id"].to_numpy())
+        partitions.ensure_for(conn, frame["ts"].to_numpy())
     for start in range(0, len(frame), chunk_rows):
         counts = counts + _upsert_chunk(conn, frame.iloc[start : start + chunk_rows], batch_id)
     if refresh and len(frame):
-        refresh_rollups(conn, frame)
+        # rows all new: the rollups take them as they are, without reading them back
+        fresh = counts.inserted == len(frame)
+        refresh_rollups(conn, frame, known=frame[READING_COLUMNS] if fresh else None)
     return counts
 
 
@@ -290,17 +309,21 @@ def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
     ]
     if rows:
         conn.execute(text(f"INSERT INTO {WINDOWS} (channel_id, a, b) VALUES (:c, :a, :b)"), rows)
+        _analyse(conn, WINDOWS)
 
 
 def _neighbours(conn: Connection, channel_id, before, from_) -> pd.DataFrame:
-    """Per channel: the last reading strictly before `before` and the first at or after
-    `from_` (NaN when none), in one statement over the primary-key index."""
+    """Per channel: the last valid reading strictly before `before` and the first at or after
+    `from_` (NaN when none), in one statement walking the primary-key index from the bound:
+    an index interval runs between valid readings, a gap marker is not one of its ends."""
     _load_windows(conn, channel_id, before, from_)
     rows = conn.execute(
         text(
-            f"SELECT w.channel_id,"
-            " (SELECT MAX(r.ts) FROM reading r WHERE r.channel_id = w.channel_id AND r.ts < w.a),"
-            " (SELECT MIN(r.ts) FROM reading r WHERE r.channel_id = w.channel_id AND r.ts >= w.b)"
+            "SELECT w.channel_id,"
+            " (SELECT r.ts FROM reading r WHERE r.channel_id = w.channel_id AND r.ts < w.a"
+            " AND r.value IS NOT NULL ORDER BY r.ts DESC LIMIT 1),"
+            " (SELECT r.ts FROM reading r WHERE r.channel_id = w.channel_id AND r.ts >= w.b"
+            " AND r.value IS NOT NULL ORDER BY r.ts LIMIT 1)"
             f" FROM {WINDOWS} w"
         )
     ).all()
@@ -315,35 +338,53 @@ def refresh_rollups(
     """Recompute the daily rollups of every local day the touched readings can affect.
 
     For an index channel a new reading changes the interval that ends at it and the one
-    that starts at it, so the window extends to the neighbouring readings. `known`
+    that starts at it, so the window extends to the neighbouring readings; any other
+    reading changes its own day only. `known`
     (optional, normalised readings) must be exactly what the table holds for its keys (rows
     just inserted, none updated): see `recompute_daily`.
     """
     span = touched.groupby("channel_id")["ts"].agg(["min", "max"])
     ids = span.index.to_numpy(dtype="int64")
-    lo = span["min"].to_numpy(dtype="int64")
-    hi = span["max"].to_numpy(dtype="int64")
-    near = _neighbours(conn, ids, lo, hi + 1)
-    lo = np.where(near["prev"].notna(), near["prev"].fillna(0), lo).astype("int64")
-    hi = np.where(near["next"].notna(), near["next"].fillna(0), hi).astype("int64")
+    lo = span["min"].to_numpy(dtype="int64", copy=True)
+    hi = span["max"].to_numpy(dtype="int64", copy=True)
+    index = (_channel_meta(conn, ids)["kind"].reindex(ids) == ChannelKind.INDEX).to_numpy()
+    if index.any():
+        near = _neighbours(conn, ids[index], lo[index], hi[index] + 1)
+        lo[index] = np.where(near["prev"].notna(), near["prev"].fillna(0), lo[index])
+        hi[index] = np.where(near["next"].notna(), near["next"].fillna(0), hi[index])
     return recompute_daily(
         conn, list(zip(ids.tolist(), lo.tolist(), hi.tolist(), strict=True)), known
     )
 
 
-def _fetch_window_readings(conn: Connection) -> pd.DataFrame:
-    """(channel_id, ts, value, quality) of every window, straight from the driver's cursor:
-    a rollup window can hold millions of rows, and building SQLAlchemy rows for each costs
-    more than the rollup itself."""
-    result = conn.execute(
-        text(
-            "SELECT r.channel_id, r.ts, r.value, r.quality FROM reading r"
-            f" JOIN {WINDOWS} w ON r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b"
+def _per_window(conn: Connection, columns: str) -> str:
+    """SELECT `columns` of the readings of each window, the window table driving: one range
+    seek of the (channel_id, ts) key per window, whatever the size of `reading`. A plain join
+    lets the planner scan `reading` whole when it misjudges the (unanalysed) temporary
+    table: SQLite's CROSS JOIN and PostgreSQL's LATERAL (fenced by OFFSET 0, else the planner
+    flattens it back into a join) fix the order."""
+    if conn.dialect.name == "postgresql":
+        return (
+            f"SELECT {columns} FROM {WINDOWS} w CROSS JOIN LATERAL (SELECT * FROM reading r"
+            " WHERE r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b OFFSET 0) r"
             " ORDER BY r.channel_id, r.ts"
         )
+    return (
+        f"SELECT {columns} FROM {WINDOWS} w CROSS JOIN reading r"
+        " WHERE r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b"
+        " ORDER BY r.channel_id, r.ts"
     )
-    rows = result.cursor.fetchall()
-    result.close()
+
+
+def _fetch_window_readings(conn: Connection, empty: bool = False) -> pd.DataFrame:
+    """(channel_id, ts, value, quality) of every window, straight from the driver's cursor:
+    a rollup window can hold millions of rows, and building SQLAlchemy rows for each costs
+    more than the rollup itself. `empty`: the frame of no rows, without a query."""
+    rows = []
+    if not empty:
+        result = conn.execute(text(_per_window(conn, "r.channel_id, r.ts, r.value, r.quality")))
+        rows = result.cursor.fetchall()
+        result.close()
     if not rows:
         return pd.DataFrame(
             {
@@ -364,27 +405,49 @@ def _fetch_window_readings(conn: Connection) -> pd.DataFrame:
     )
 
 
-def _known_channels(conn: Connection, known: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
-    """The known rows of the channels whose window holds nothing else in the table (same
-    count: the known rows are all stored there). Saves re-reading what was just written."""
-    rows = known.merge(windows[["channel_id", "q_lo", "q_hi"]], on="channel_id")
-    rows = rows[(rows["ts"] >= rows["q_lo"]) & (rows["ts"] <= rows["q_hi"])]
-    mine = rows.groupby("channel_id").size()
-    if mine.empty:
-        return rows.iloc[0:0]
-    cand = windows.set_index("channel_id").loc[mine.index]
-    _load_windows(conn, cand.index, cand["q_lo"], cand["q_hi"])
-    stored = dict(
-        conn.execute(
-            text(
-                f"SELECT w.channel_id, COUNT(r.ts) FROM {WINDOWS} w LEFT JOIN reading r"
-                " ON r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b"
-                " GROUP BY w.channel_id"
-            )
-        ).all()
-    )
-    same = [int(c) for c, n in mine.items() if int(stored.get(int(c), -1)) == int(n)]
-    return rows[rows["channel_id"].isin(same)][READING_COLUMNS]
+def _window_readings(conn: Connection, w: pd.DataFrame, known: pd.DataFrame | None) -> pd.DataFrame:
+    """The readings of every window [q_lo, q_hi]. Where the table holds nothing but known rows
+    between the first and the last of them (same count, from the key index: the known rows
+    are all stored), those are taken as they are and only the rest of the window is read,
+    before and after them: a batch of new days reads back its edges (for an index channel
+    the reading before it and the end of that reading's day), not itself."""
+    whole = w.set_index("channel_id")[["q_lo", "q_hi"]].set_axis(["a", "b"], axis=1)
+    parts, edges = [], [whole]
+    if known is not None and len(known):
+        rows = known.merge(w[["channel_id", "q_lo", "q_hi"]], on="channel_id")
+        rows = rows[(rows["ts"] >= rows["q_lo"]) & (rows["ts"] <= rows["q_hi"])]
+        span = rows.groupby("channel_id")["ts"].agg(["min", "max", "size"])
+        if len(span):
+            _load_windows(conn, span.index, span["min"], span["max"])
+            stored = conn.execute(
+                text(
+                    "SELECT w.channel_id, (SELECT COUNT(*) FROM reading r WHERE"
+                    " r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b)"
+                    f" FROM {WINDOWS} w"
+                )
+            ).all()
+            n = pd.Series(dict(stored), dtype="float64").reindex(span.index)
+            span = span[(n == span["size"]).to_numpy()]
+        if len(span):
+            parts.append(rows[rows["channel_id"].isin(span.index)][READING_COLUMNS])
+            edges = [
+                pd.concat(
+                    [
+                        whole.drop(span.index),
+                        pd.DataFrame({"a": whole.loc[span.index, "a"], "b": span["min"] - 1}),
+                    ]
+                ),
+                pd.DataFrame({"a": span["max"] + 1, "b": whole.loc[span.index, "b"]}),
+            ]
+    for edge in edges:
+        edge = edge[edge["a"] <= edge["b"]]
+        if len(edge):
+            _load_windows(conn, edge.index, edge["a"], edge["b"])
+            parts.append(_fetch_window_readings(conn))
+    if not parts:
+        return _fetch_window_readings(conn, empty=True)
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return out.sort_values(["channel_id", "ts"], ignore_index=True)
 
 
 def recompute_daily(
@@ -393,8 +456,8 @@ def recompute_daily(
     """Rebuild the rollup rows of whole local days covering each (channel, ts_from, ts_to).
 
     A handful of statements whatever the number of channels. `known`: readings the caller
-    has just inserted (normalised, none updated), used instead of re-reading the table for
-    instant and interval channels when they are all it holds in a window.
+    has just inserted (normalised, none updated), used instead of re-reading the table when
+    they are all it holds in a window's days (index channels add their two neighbours).
     """
     if not windows:
         return 0
@@ -417,16 +480,7 @@ def recompute_daily(
     w["q_lo"] = np.where(is_index & ~np.isnan(prev), np.nan_to_num(prev), start).astype("int64")
     w["q_hi"] = np.where(is_index & ~np.isnan(nxt), np.nan_to_num(nxt), end - 1).astype("int64")
 
-    parts = []
-    fetch = w
-    if known is not None and len(known):
-        from_known = _known_channels(conn, known, w[~is_index])
-        if len(from_known):
-            parts.append(from_known)
-            fetch = w[~w["channel_id"].isin(from_known["channel_id"].unique())]
-    _load_windows(conn, fetch["channel_id"], fetch["q_lo"], fetch["q_hi"])
-    parts.append(_fetch_window_readings(conn))
-    readings = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    readings = _window_readings(conn, w, known)
 
     _load_windows(conn, w["channel_id"], w["q_lo"], w["q_hi"])
     resets = pd.read_sql_query(

@@ -3,6 +3,7 @@
 from alembic import context
 
 from carnet.models import Base
+from carnet.partitions import include_object, is_partitioned
 
 config = context.config
 target_metadata = Base.metadata
@@ -26,6 +27,7 @@ def _run_on(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object(is_partitioned(connection)),
     )
     with context.begin_transaction():
         context.run_migrations()
