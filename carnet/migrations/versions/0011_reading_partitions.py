@@ -7,11 +7,8 @@ The readings move into a table partitioned by range of `ts` (UTC months, see
 (checked once per batch by the store instead). Downgrade folds the months back into one
 table with its foreign key.
 
-NOTE for the integrator: chained on 0009 while 0010 is written in parallel; set
-down_revision = "0010" when both land.
-
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-01 12:30:00.000000
 """
 
@@ -23,7 +20,7 @@ from sqlalchemy import text
 from carnet import partitions
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
