@@ -192,6 +192,21 @@ class Channel(Base):
     room: Mapped["Room | None"] = relationship()
 
 
+class Quantity(Base):
+    """A quantity a town declares (portfolio `quantities:`) beyond the built-in ones
+    (`carnet.quantities`): its French label, its unit, the kind of channel measuring it and
+    the sane range of its values (`ingest.plausibility`)."""
+
+    __tablename__ = "quantity"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # ChannelKind
+    range_min: Mapped[float | None] = mapped_column(Float)
+    range_max: Mapped[float | None] = mapped_column(Float)
+
+
 class ConversionFactor(Base):
     """kWh per unit (e.g. gas PCS coefficient) valid from a local date until the next one."""
 

@@ -1,5 +1,5 @@
-"""Loading the portfolio file: buildings, rooms, equipment, channels, stations, contracts, users,
-loggers (its schema: `carnet.portfolio_schema`, its validation: `carnet.portfolio_parse`).
+"""Loading the portfolio file: declared quantities, buildings, rooms, equipment, channels,
+stations, contracts, users, loggers (its schema: `carnet.portfolio_schema`, its validation: `carnet.portfolio_parse`).
 
 A file adds and updates what it names (matched by `code`, users by `login`) and removes nothing:
 a small file can add channels to a building. The whole file is validated before anything is
@@ -26,11 +26,13 @@ from carnet.models import (
     ContractBuilding,
     Equipment,
     LoggerMap,
+    Quantity,
     Room,
     Station,
     User,
 )
 from carnet.portfolio_parse import PortfolioError, parse_portfolio, read_portfolio_file
+from carnet.quantities import QUANTITIES, declared_quantities
 from carnet.roles import is_contractor
 from carnet.users import UserError, check_email
 
@@ -65,6 +67,7 @@ class _Loader:
         self.actor = actor
         self.report = LoadReport(source)
         self.problems: list[str] = []
+        self.quantities = declared_quantities(session)
 
     def find(self, model, code: str, attr: str = "code"):
         # autoflush makes objects created earlier in this load visible
@@ -109,7 +112,41 @@ class _Loader:
 
     # entities
 
+    def quantity(self, q: dict, path: str) -> None:
+        low, high = q.get("range", (None, None))
+        values = {
+            "label": q["label"],
+            "unit": q["unit"],
+            "kind": q["kind"],
+            "range_min": low,
+            "range_max": high,
+        }
+        self.quantities[q["code"]] = self.upsert(
+            Quantity, "quantity", {"code": q["code"]}, values, path
+        )
+
+    def check_quantity(self, ch: dict, path: str) -> None:
+        """A channel measures a built-in quantity or a declared one, in its unit and kind."""
+        code = ch["quantity"]
+        if code in QUANTITIES:
+            return
+        declared = self.quantities.get(code)
+        if declared is None:
+            self.problems.append(
+                f"{path}.quantity: grandeur « {code} » inconnue : déclarez-la dans la section"
+                " quantities: (code, label, unit, kind, range) ou choisissez une grandeur"
+                f" intégrée ({', '.join(QUANTITIES)})"
+            )
+            return
+        for key in ("unit", "kind"):
+            if ch[key] != getattr(declared, key):
+                self.problems.append(
+                    f"{path}.{key}: « {ch[key]} » ne correspond pas à la grandeur « {code} »"
+                    f" déclarée dans quantities: ({key}: {getattr(declared, key)})"
+                )
+
     def channel(self, ch: dict, path: str, building=None, station=None) -> None:
+        self.check_quantity(ch, path)
         values = {
             k: ch[k]
             for k in (
@@ -332,6 +369,8 @@ def load_portfolio(session: Session, source: Any, actor: str = "system") -> Load
         name, data = "portefeuille", source
     clean = parse_portfolio(data, name)
     loader = _Loader(session, name, actor)
+    for i, q in enumerate(clean.get("quantities", [])):
+        loader.quantity(q, f"quantities[{i}]")
     for i, st in enumerate(clean.get("stations", [])):
         loader.station(st, f"stations[{i}]")
     for i, b in enumerate(clean.get("buildings", [])):

@@ -39,7 +39,6 @@ from carnet.logbook import (
 )
 from carnet.models import LOG_KINDS, LOG_STATUSES, Obligation
 from carnet.obligations import edit_obligation, obligations_frame
-from carnet.quantities import QUANTITY_LABELS_FR
 from carnet.roles import is_manager
 from carnet.timeutil import TZ
 from dashboards import alarms_data, db
@@ -219,7 +218,7 @@ def _channels(channels: list[dict]):
         html.Tr(
             [
                 html.Td(c["code"], className="code"),
-                html.Td(QUANTITY_LABELS_FR.get(c["quantity"], c["quantity"])),
+                html.Td(c["quantity_label"]),
                 html.Td(c["equipment_code"] or c["room_code"] or "bâtiment"),
                 html.Td(c["external_ref"] or "—", className="code"),
                 html.Td(c["last_at"] or "aucun relevé", className="date"),

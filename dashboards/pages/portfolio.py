@@ -11,7 +11,7 @@ import dash
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
-from carnet.quantities import QUANTITY_LABELS_FR
+from carnet.quantities import quantity_labels
 from dashboards import db
 from dashboards.auth import current_scope, guarded
 from dashboards.fmt import fr_datetime, fr_number, fr_quantity, fr_unit
@@ -36,6 +36,9 @@ COUNT_QUANTITIES = {"fault_code", "burner_starts"}
 
 def _frame() -> pd.DataFrame:
     frame = portfolio_frame(db.engine(), current_scope())
+    with db.session() as s:
+        labels = quantity_labels(s)
+    frame["quantity_label"] = frame["quantity"].map(labels).fillna(frame["quantity"])
     # French alphabetical order: "École" between "Crèche" and "Gymnase", not after "Z"
     key = frame["building_name"].astype(str).map(_sort_key)
     return (
@@ -138,7 +141,7 @@ def _table(frame: pd.DataFrame):
                 decimals = 0 if ch.kind == "index" else 1
                 cells += [
                     html.Td(ch.channel_code, className="code"),
-                    html.Td(QUANTITY_LABELS_FR.get(ch.quantity, ch.quantity)),
+                    html.Td(ch.quantity_label),
                     html.Td(
                         fr_datetime(None if pd.isna(ch.last_ts) else int(ch.last_ts)),
                         className="date" + (" stale" if stale else ""),
