@@ -640,6 +640,21 @@ class LoggerMap(Base):
     columns: Mapped[dict] = mapped_column(JSON)  # {"column header": "CHANNEL-CODE"}
 
 
+class ImportProfile(Base):
+    """A saved way of reading a town's own files (portfolio `import_profiles:`): which column
+    plays which role, the date format, the clock, the decimal mark, and the channel of a file
+    that has no channel column. Chosen with `carnet import --profile` or by its header."""
+
+    __tablename__ = "import_profile"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    columns: Mapped[dict] = mapped_column(JSON)  # {"timestamp": "Quand", "value": "Mesure"}
+    date_format: Mapped[str | None] = mapped_column(String(64))  # strptime; None = sniff
+    timezone: Mapped[str] = mapped_column(String(16), default="local")  # local or utc
+    decimal: Mapped[str | None] = mapped_column(String(1))  # "," or "."; None = detected
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id"))
+
+
 ALARM_STATUSES = ("open", "acknowledged", "answered", "closed")
 WORK_ORDER_STATUSES = ("open", "in_progress", "done", "cancelled")
 WORK_ORDER_PRIORITIES = ("low", "normal", "high", "urgent")

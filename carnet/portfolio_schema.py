@@ -210,6 +210,23 @@ ENTITIES: dict[str, dict[str, Field]] = {
         "active": optional(BOOLEAN),
         "email": optional(TEXT),
     },
+    "import_profile": {
+        "code": required(TEXT),
+        "columns": part("import_columns", is_required=True),
+        "date_format": optional(TEXT),
+        "timezone": optional(TEXT, ("local", "utc")),
+        "decimal": optional(TEXT, (",", ".")),
+        "channel": optional(TEXT),  # where the values of a file without a channel column go
+    },
+    # the role of each column, named by its header (as `carnet import --columns`)
+    "import_columns": {
+        "channel": optional(TEXT),
+        "timestamp": required(TEXT),
+        "value": required(TEXT),
+        "quality": optional(TEXT),
+        "offset": optional(TEXT),
+        "unit": optional(TEXT),
+    },
     "logger": {
         "code": required(TEXT),
         "building": optional(TEXT),
@@ -227,10 +244,12 @@ SECTIONS = {
     "contracts": "contract",
     "users": "user",
     "loggers": "logger",
+    "import_profiles": "import_profile",
 }
 # entities whose codes must be unique in a file, and the nested lists holding more of them
 UNIQUE_NESTED = {
     "station": (("channels", "channel"),),
     "building": (("rooms", "room"), ("equipment", "equipment"), ("channels", "channel")),
     "contract": (),
+    "import_profile": (),
 }

@@ -1,4 +1,4 @@
-"""a town's own configuration: declared quantities
+"""a town's own configuration: declared quantities, import profiles
 
 Revision ID: 0012
 Revises: 0009
@@ -27,7 +27,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("code"),
     )
+    op.create_table(
+        "import_profile",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("columns", sa.JSON(), nullable=False),
+        sa.Column("date_format", sa.String(length=64), nullable=True),
+        sa.Column("timezone", sa.String(length=16), nullable=False),
+        sa.Column("decimal", sa.String(length=1), nullable=True),
+        sa.Column("channel_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["channel_id"], ["channel.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("code"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("import_profile")
     op.drop_table("quantity")
