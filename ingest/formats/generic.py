@@ -280,9 +280,8 @@ class LongParser(FormatParser):
         ids = self.routing.ids_for_codes(codes)
         offset = None if self.c_offset is None else parse_offset_minutes(table.col(self.c_offset))
         ts, ts_reason = parse_timestamps(
-            table.col(self.c_ts), self.clock, ids, offset, fmt=self.ts_format,
-            timezone=self.timezone,
-        )  # fmt: skip
+            table.col(self.c_ts), self.clock, ids, offset, self.ts_format, self.timezone
+        )
         num, empty, num_reason = self.numbers(table.col(self.c_value))
         if self.c_quality is not None:
             quality, q_reason = parse_quality(table.col(self.c_quality))
