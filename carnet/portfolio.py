@@ -417,7 +417,9 @@ def load_portfolio(
     if obligations:
         _follow_equipment(session, clean, actor, loader.report)
     if loader.report.changed:
-        record(session, actor, "load", "portfolio", name, None, {"lines": loader.report.lines()})
+        # the audit key holds 64 characters: the file's name there, its whole path in `after`
+        after = {"source": name, "lines": loader.report.lines()}
+        record(session, actor, "load", "portfolio", Path(name).name[:64], None, after)
     return loader.report
 
 
