@@ -128,10 +128,16 @@ def header_fields(sn: Sniffed) -> list[str]:
     return next(r for r in rows if len(r) == width)
 
 
+def _printable(text: str) -> str:
+    """A binary file's "columns" may hold NUL and control bytes, which PostgreSQL text
+    refuses and a terminal would obey: each is shown as U+FFFD."""
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+
+
 def found_text(fields: list[str], most: int = 20) -> str:
     if not fields:
         return "aucune"
-    shown = ", ".join(f"« {c[:60]} »" for c in fields[:most])
+    shown = ", ".join(f"« {_printable(c[:60])} »" for c in fields[:most])
     return shown + (f" … ({len(fields)} en tout)" if len(fields) > most else "")
 
 
