@@ -26,6 +26,7 @@ from carnet.logbook_refs import resolve_building
 from carnet.logbook_timeline import timeline
 from carnet.models import Attachment, Building, Channel, Equipment, LogbookEntry, Reading, Room
 from carnet.obligations import local_today, obligations_frame
+from carnet.quantities import quantity_labels
 from carnet.timeutil import epoch_to_local, fr_date
 
 EQUIPMENT_LABELS_FR = {
@@ -166,12 +167,14 @@ def building_record(
         select(Channel).where(Channel.building_id == building.id).order_by(Channel.code)
     ).all()
     last = last_readings(session, [c.id for c in channels])
+    labels = quantity_labels(session)
     for ch in channels:
         ts, value = last.get(ch.id, (None, None))
         record["channels"].append(
             {
                 "code": ch.code,
                 "quantity": ch.quantity,
+                "quantity_label": labels.get(ch.quantity, ch.quantity),
                 "kind": ch.kind,
                 "unit": ch.unit,
                 "external_ref": ch.external_ref,

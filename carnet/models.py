@@ -193,6 +193,21 @@ class Channel(Base):
     room: Mapped["Room | None"] = relationship()
 
 
+class Quantity(Base):
+    """A quantity a town declares (portfolio `quantities:`) beyond the built-in ones
+    (`carnet.quantities`): its French label, its unit, the kind of channel measuring it and
+    the sane range of its values (`ingest.plausibility`)."""
+
+    __tablename__ = "quantity"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # ChannelKind
+    range_min: Mapped[float | None] = mapped_column(Float)
+    range_max: Mapped[float | None] = mapped_column(Float)
+
+
 class ConversionFactor(Base):
     """kWh per unit (e.g. gas PCS coefficient) valid from a local date until the next one."""
 
@@ -624,6 +639,21 @@ class LoggerMap(Base):
     timestamp_format: Mapped[str | None] = mapped_column(String(64))  # strptime; None = sniff
     timezone: Mapped[str] = mapped_column(String(16), default="local")  # local or utc
     columns: Mapped[dict] = mapped_column(JSON)  # {"column header": "CHANNEL-CODE"}
+
+
+class ImportProfile(Base):
+    """A saved way of reading a town's own files (portfolio `import_profiles:`): which column
+    plays which role, the date format, the clock, the decimal mark, and the channel of a file
+    that has no channel column. Chosen with `carnet import --profile` or by its header."""
+
+    __tablename__ = "import_profile"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    columns: Mapped[dict] = mapped_column(JSON)  # {"timestamp": "Quand", "value": "Mesure"}
+    date_format: Mapped[str | None] = mapped_column(String(64))  # strptime; None = sniff
+    timezone: Mapped[str] = mapped_column(String(16), default="local")  # local or utc
+    decimal: Mapped[str | None] = mapped_column(String(1))  # "," or "."; None = detected
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id"))
 
 
 ALARM_STATUSES = ("open", "acknowledged", "answered", "closed")

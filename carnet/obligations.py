@@ -4,7 +4,13 @@ Templates derive duties from what the record already knows (equipment kind, fuel
 building's ERP category and tertiary area), so that a town does not have to remember them.
 Each template cites its text; where the periodicity could not be checked it says « à vérifier ».
 Applying templates is idempotent: an obligation is keyed on (building, equipment, template)
-and is never overwritten once it exists, because the manager may have edited it.
+and is never overwritten once it exists, because the manager may have edited it. Loading the
+portfolio applies them at once (`carnet.portfolio`), and closes the obligations of equipment
+removed or replaced (`close_equipment_obligations`).
+
+A derived obligation whose last date was never recorded is « à renseigner » (`to_fill`): the
+record does not know when it was last done, so it asks for that date (with the text that
+imposes the duty) rather than counting it overdue since the equipment was installed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from carnet.access import SYSTEM, ActorLike, CarnetPermissionError, viewable_building_ids
@@ -299,6 +305,16 @@ TEMPLATES: tuple[Template, ...] = (
 )
 
 
+TEMPLATE_REFERENCES = {t.key: t.reference for t in TEMPLATES}
+TO_FILL_FR = "à renseigner"
+
+
+def to_fill_text(reference: str | None) -> str:
+    """What an obligation « à renseigner » asks for, with the text that imposes it."""
+    ask = "à renseigner : indiquez la date de la dernière réalisation connue"
+    return f"{ask} (texte : {reference})" if reference else ask
+
+
 def _context(session: Session, building: Building, today: dt.date) -> Context:
     equipment = [
         eq
@@ -408,6 +424,27 @@ def apply_templates_in_scope(session: Session, actor: ActorLike) -> int:
     if scope is not None:
         stmt = stmt.where(Building.id.in_(scope or [-1]))
     return sum(len(apply_templates(session, b, actor)) for b in session.scalars(stmt).all())
+
+
+def close_equipment_obligations(
+    session: Session, equipment: Equipment, why: str, actor_login: str
+) -> list[Obligation]:
+    """Close (deactivate, with a note) the active obligations of equipment that is removed or
+    replaced; their history stays. Returns the ones closed."""
+    closed = list(
+        session.scalars(
+            select(Obligation).where(
+                Obligation.equipment_id == equipment.id, Obligation.active.is_(True)
+            )
+        )
+    )
+    for ob in closed:
+        before = _image(ob)
+        ob.active = False
+        ob.notes = "; ".join(filter(None, [ob.notes, f"Clôturée : {why}"]))
+        record(session, actor_login, "close", "obligation", ob.id, before, _image(ob))
+    session.flush()
+    return closed
 
 
 def _image(ob: Obligation) -> dict:
@@ -560,6 +597,8 @@ OBLIGATION_COLUMNS = [
     "overdue",
     "active",
     "notes",
+    "to_fill",
+    "reference",
 ]
 
 
@@ -571,7 +610,9 @@ def obligations_frame(
     include_inactive: bool = False,
     today: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Obligations in the actor's scope, soonest due first, with `days_overdue` (> 0 = late)."""
+    """Obligations in the actor's scope, soonest due first, with `days_overdue` (> 0 = late);
+    `to_fill`: derived but never recorded done, so neither late nor counted in `days_overdue`
+    (NA); `reference`: the text a template cites."""
     today = today or local_today()
     if is_programmer(actor.role):
         raise CarnetPermissionError("accès refusé : les obligations ne sont pas visibles")
@@ -601,13 +642,18 @@ def obligations_frame(
     if not include_inactive:
         stmt = stmt.where(Obligation.active.is_(True))
     if overdue_only:
-        stmt = stmt.where(Obligation.next_due_on < today)
+        stmt = stmt.where(
+            Obligation.next_due_on < today,
+            or_(Obligation.template.is_(None), Obligation.last_done_on.is_not(None)),
+        )
     rows = session.execute(stmt).mappings().all()
+    derived = ("days_overdue", "overdue", "to_fill", "reference")
     frame = pd.DataFrame(
-        [dict(r) for r in rows],
-        columns=[c for c in OBLIGATION_COLUMNS if c not in ("days_overdue", "overdue")],
+        [dict(r) for r in rows], columns=[c for c in OBLIGATION_COLUMNS if c not in derived]
     )
-    due = pd.to_datetime(frame["next_due_on"])
+    frame["to_fill"] = (frame["template"].notna() & frame["last_done_on"].isna()).astype(bool)
+    frame["reference"] = frame["template"].map(TEMPLATE_REFERENCES)
+    due = pd.to_datetime(frame["next_due_on"]).where(~frame["to_fill"])
     frame["days_overdue"] = (pd.Timestamp(today) - due).dt.days.astype("Int64")
     frame["overdue"] = (frame["days_overdue"] > 0).fillna(False).astype(bool)
     frame = frame.sort_values(["next_due_on", "building_code", "label"], na_position="last")

@@ -1,5 +1,5 @@
-"""Loading the portfolio file: buildings, rooms, equipment, channels, stations, contracts, users,
-loggers (its schema: `carnet.portfolio_schema`, its validation: `carnet.portfolio_parse`).
+"""Loading the portfolio file: declared quantities, buildings, rooms, equipment, channels,
+stations, contracts, users, loggers, import profiles (its schema: `carnet.portfolio_schema`, its validation: `carnet.portfolio_parse`).
 
 A file adds and updates what it names (matched by `code`, users by `login`) and removes nothing:
 a small file can add channels to a building. The whole file is validated before anything is
@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carnet.access import Actor
 from carnet.audit import record
 from carnet.models import (
     Building,
@@ -25,13 +26,18 @@ from carnet.models import (
     Contract,
     ContractBuilding,
     Equipment,
+    ImportProfile,
     LoggerMap,
+    Quantity,
     Room,
     Station,
     User,
 )
+from carnet.obligations import apply_templates, close_equipment_obligations, local_today
 from carnet.portfolio_parse import PortfolioError, parse_portfolio, read_portfolio_file
-from carnet.roles import is_contractor
+from carnet.quantities import QUANTITIES, declared_quantities
+from carnet.roles import MANAGER, is_contractor
+from carnet.timeutil import fr_date
 from carnet.users import UserError, check_email
 
 
@@ -65,6 +71,7 @@ class _Loader:
         self.actor = actor
         self.report = LoadReport(source)
         self.problems: list[str] = []
+        self.quantities = declared_quantities(session)
 
     def find(self, model, code: str, attr: str = "code"):
         # autoflush makes objects created earlier in this load visible
@@ -109,7 +116,41 @@ class _Loader:
 
     # entities
 
+    def quantity(self, q: dict, path: str) -> None:
+        low, high = q.get("range", (None, None))
+        values = {
+            "label": q["label"],
+            "unit": q["unit"],
+            "kind": q["kind"],
+            "range_min": low,
+            "range_max": high,
+        }
+        self.quantities[q["code"]] = self.upsert(
+            Quantity, "quantity", {"code": q["code"]}, values, path
+        )
+
+    def check_quantity(self, ch: dict, path: str) -> None:
+        """A channel measures a built-in quantity or a declared one, in its unit and kind."""
+        code = ch["quantity"]
+        if code in QUANTITIES:
+            return
+        declared = self.quantities.get(code)
+        if declared is None:
+            self.problems.append(
+                f"{path}.quantity: grandeur « {code} » inconnue : déclarez-la dans la section"
+                " quantities: (code, label, unit, kind, range) ou choisissez une grandeur"
+                f" intégrée ({', '.join(QUANTITIES)})"
+            )
+            return
+        for key in ("unit", "kind"):
+            if ch[key] != getattr(declared, key):
+                self.problems.append(
+                    f"{path}.{key}: « {ch[key]} » ne correspond pas à la grandeur « {code} »"
+                    f" déclarée dans quantities: ({key}: {getattr(declared, key)})"
+                )
+
     def channel(self, ch: dict, path: str, building=None, station=None) -> None:
+        self.check_quantity(ch, path)
         values = {
             k: ch[k]
             for k in (
@@ -302,6 +343,24 @@ class _Loader:
             self.ref(Channel, code, f"{path}.columns.{col}", "point de mesure")
         self.upsert(LoggerMap, "logger", {"code": lg["code"]}, values, path)
 
+    def import_profile(self, ip: dict, path: str) -> None:
+        values: dict[str, Any] = {
+            "columns": dict(ip["columns"]),
+            "date_format": ip.get("date_format"),
+            "timezone": ip.get("timezone", "local"),
+            "decimal": ip.get("decimal"),
+            "channel_id": None,
+        }
+        if "channel" in ip:
+            ch = self.ref(Channel, ip["channel"], f"{path}.channel", "point de mesure")
+            values["channel_id"] = ch.id if ch is not None else None
+        elif "channel" not in ip["columns"]:
+            self.problems.append(
+                f"{path}.columns.channel: indiquez la colonne du point de mesure, ou le point"
+                " de tout le fichier (channel)"
+            )
+        self.upsert(ImportProfile, "import_profile", {"code": ip["code"]}, values, path)
+
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
@@ -318,8 +377,15 @@ def _key_text(key: dict) -> str:
     return ",".join(str(v) for v in key.values())
 
 
-def load_portfolio(session: Session, source: Any, actor: str = "system") -> LoadReport:
+def load_portfolio(
+    session: Session, source: Any, actor: str = "system", obligations: bool = True
+) -> LoadReport:
     """Validate then apply a portfolio (a path or an already parsed document).
+
+    The obligations follow the equipment at once (`obligations`): the templates are applied
+    to every building the file names (never overwriting), and the obligations of equipment
+    removed by now (`removed_on`) are closed with a note. The demo town passes False: it
+    derives them itself, with their history, on its own calendar.
 
     Raises PortfolioError when anything is wrong, including references to codes that exist
     neither in the file nor in the database: run it in its own transaction (`session_scope`),
@@ -332,6 +398,8 @@ def load_portfolio(session: Session, source: Any, actor: str = "system") -> Load
         name, data = "portefeuille", source
     clean = parse_portfolio(data, name)
     loader = _Loader(session, name, actor)
+    for i, q in enumerate(clean.get("quantities", [])):
+        loader.quantity(q, f"quantities[{i}]")
     for i, st in enumerate(clean.get("stations", [])):
         loader.station(st, f"stations[{i}]")
     for i, b in enumerate(clean.get("buildings", [])):
@@ -342,11 +410,36 @@ def load_portfolio(session: Session, source: Any, actor: str = "system") -> Load
         loader.user(u, f"users[{i}]")
     for i, lg in enumerate(clean.get("loggers", [])):
         loader.logger(lg, f"loggers[{i}]")
+    for i, ip in enumerate(clean.get("import_profiles", [])):
+        loader.import_profile(ip, f"import_profiles[{i}]")
     if loader.problems:
         raise PortfolioError(name, loader.problems)
+    if obligations:
+        _follow_equipment(session, clean, actor, loader.report)
     if loader.report.changed:
-        record(session, actor, "load", "portfolio", name, None, {"lines": loader.report.lines()})
+        # the audit key holds 64 characters: the file's name there, its whole path in `after`
+        after = {"source": name, "lines": loader.report.lines()}
+        record(session, actor, "load", "portfolio", Path(name).name[:64], None, after)
     return loader.report
+
+
+def _follow_equipment(session: Session, clean: dict, actor: str, report: LoadReport) -> None:
+    """Close the obligations of equipment the file says is removed, then derive the missing
+    ones of each building it names (what `carnet obligations apply` does)."""
+    today = local_today()
+    codes = [b["code"] for b in clean.get("buildings", [])]
+    buildings = session.scalars(select(Building).where(Building.code.in_(codes))).all()
+    for b in clean.get("buildings", []):
+        for e in b.get("equipment", []):
+            if e.get("removed_on") is not None and e["removed_on"] <= today:
+                eq = session.scalar(select(Equipment).where(Equipment.code == e["code"]))
+                why = f"équipement {eq.code} retiré le {fr_date(e['removed_on'])}"
+                report.updated["obligation"] += len(
+                    close_equipment_obligations(session, eq, why, actor)
+                )
+    for building in buildings:
+        created = apply_templates(session, building, Actor(actor, MANAGER), today=today)
+        report.created["obligation"] += len(created)
 
 
 REMOVABLE = {
@@ -358,6 +451,7 @@ REMOVABLE = {
     "contract": Contract,
     "user": User,
     "logger": LoggerMap,
+    "import_profile": ImportProfile,
 }
 
 
@@ -374,6 +468,11 @@ def remove(session: Session, kind: str, code: str, actor: str) -> None:
         obj.active = False
         record(session, actor, "deactivate", kind, code, {"active": True}, {"active": False})
         return
+    if model is Equipment:  # its obligations are closed with a note and keep their history
+        why = f"équipement {code} supprimé du patrimoine le {fr_date(local_today())}"
+        for ob in close_equipment_obligations(session, obj, why, actor):
+            ob.equipment_id = None
+        session.flush()
     before = {c.name: getattr(obj, c.name) for c in model.__table__.columns}
     session.delete(obj)
     session.flush()

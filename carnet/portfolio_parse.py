@@ -20,10 +20,12 @@ from carnet.portfolio_schema import (
     LIST,
     NUMBER,
     OBJECT,
+    RANGE,
     SECTIONS,
     TEXT,
     UNIQUE_NESTED,
 )
+from carnet.quantities import QUANTITIES
 
 
 class PortfolioError(ValueError):
@@ -100,6 +102,19 @@ def _day_of_year(value: Any) -> str:
     raise _Refused("jour de l'année MM-JJ (ex. « 10-01 »)")
 
 
+def _range(value: Any) -> tuple[float | None, float | None]:
+    """`[min, max]`, either bound may be null (no bound); min below max."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        try:
+            low, high = (None if v is None else _number(v) for v in value)
+        except _Refused:
+            pass
+        else:
+            if low is None or high is None or low < high:
+                return low, high
+    raise _Refused("plage [min, max] (min < max, null pour aucune borne)")
+
+
 READERS: dict[str, Callable[[Any], Any]] = {
     TEXT: _text,
     INTEGER: _integer,
@@ -108,6 +123,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     BOOLEAN: _boolean,
     DATE: _date,
     DAY_OF_YEAR: _day_of_year,
+    RANGE: _range,
 }
 
 
@@ -174,6 +190,7 @@ def parse_portfolio(data: Any, source: str = "portefeuille") -> dict[str, list[d
         found = [_validate(SECTIONS[key], v, f"{key}[{i}]", problems) for i, v in enumerate(value)]
         clean[key] = [i for i in found if i is not None]
     _check_unique(clean, problems)
+    _check_quantities(clean, problems)
     if problems:
         raise PortfolioError(source, problems)
     return clean
@@ -196,6 +213,19 @@ def _check_unique(clean: dict[str, list[dict]], problems: list[str]) -> None:
             for sub, kind in UNIQUE_NESTED[entity]:
                 for j, item in enumerate(obj.get(sub, [])):
                     check(kind, item["code"], f"{section}[{i}].{sub}[{j}]")
+
+
+def _check_quantities(clean: dict[str, list[dict]], problems: list[str]) -> None:
+    """A declared quantity is new: it may not redefine a built-in one nor be declared twice."""
+    seen: dict[str, str] = {}
+    for i, q in enumerate(clean.get("quantities", [])):
+        path = f"quantities[{i}].code"
+        if q["code"] in QUANTITIES:
+            problems.append(f"{path}: « {q['code']} » est une grandeur intégrée, déjà définie")
+        elif q["code"] in seen:
+            problems.append(f"{path}: « {q['code']} » déjà défini en {seen[q['code']]}")
+        else:
+            seen[q["code"]] = path
 
 
 def read_portfolio_file(path: str | Path) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from carnet.kinds import ChannelKind
-from carnet.quantities import QUANTITIES
+from carnet.quantities import KNOWN_UNITS
 from carnet.roles import ROLES
 
 DJU_METHODS = ("costic", "meteo_france", "hourly")
@@ -49,7 +49,7 @@ GAS_METER_QMAX_M3H = {
 }
 
 # scalar kinds (each has its reader in carnet.portfolio_parse) and the two containers
-TEXT, INTEGER, NUMBER, BOOLEAN, DATE, DAY_OF_YEAR, DECIMAL = (
+TEXT, INTEGER, NUMBER, BOOLEAN, DATE, DAY_OF_YEAR, DECIMAL, RANGE = (
     "text",
     "integer",
     "number",
@@ -57,6 +57,7 @@ TEXT, INTEGER, NUMBER, BOOLEAN, DATE, DAY_OF_YEAR, DECIMAL = (
     "date",
     "day_of_year",
     "decimal",
+    "range",
 )
 OBJECT, LIST = "object", "list"
 
@@ -89,6 +90,13 @@ def part(entity: str | None = None, is_required: bool = False) -> Field:
 
 
 ENTITIES: dict[str, dict[str, Field]] = {
+    "quantity": {
+        "code": required(TEXT),
+        "label": required(TEXT),
+        "unit": required(TEXT, tuple(KNOWN_UNITS)),
+        "kind": required(TEXT, tuple(k.value for k in ChannelKind)),
+        "range": optional(RANGE),
+    },
     "station": {
         "code": required(TEXT),
         "name": required(TEXT),
@@ -139,7 +147,8 @@ ENTITIES: dict[str, dict[str, Field]] = {
     },
     "channel": {
         "code": required(TEXT),
-        "quantity": required(TEXT, QUANTITIES),
+        # a built-in quantity or one of `quantities:` (checked by carnet.portfolio on load)
+        "quantity": required(TEXT),
         "kind": required(TEXT, tuple(k.value for k in ChannelKind)),
         "unit": required(TEXT),
         "kwh_per_unit": optional(NUMBER),
@@ -201,6 +210,23 @@ ENTITIES: dict[str, dict[str, Field]] = {
         "active": optional(BOOLEAN),
         "email": optional(TEXT),
     },
+    "import_profile": {
+        "code": required(TEXT),
+        "columns": part("import_columns", is_required=True),
+        "date_format": optional(TEXT),
+        "timezone": optional(TEXT, ("local", "utc")),
+        "decimal": optional(TEXT, (",", ".")),
+        "channel": optional(TEXT),  # where the values of a file without a channel column go
+    },
+    # the role of each column, named by its header (as `carnet import --columns`)
+    "import_columns": {
+        "channel": optional(TEXT),
+        "timestamp": required(TEXT),
+        "value": required(TEXT),
+        "quality": optional(TEXT),
+        "offset": optional(TEXT),
+        "unit": optional(TEXT),
+    },
     "logger": {
         "code": required(TEXT),
         "building": optional(TEXT),
@@ -212,15 +238,18 @@ ENTITIES: dict[str, dict[str, Field]] = {
 }
 # the document's sections and the entity of their items
 SECTIONS = {
+    "quantities": "quantity",
     "stations": "station",
     "buildings": "building",
     "contracts": "contract",
     "users": "user",
     "loggers": "logger",
+    "import_profiles": "import_profile",
 }
 # entities whose codes must be unique in a file, and the nested lists holding more of them
 UNIQUE_NESTED = {
     "station": (("channels", "channel"),),
     "building": (("rooms", "room"), ("equipment", "equipment"), ("channels", "channel")),
     "contract": (),
+    "import_profile": (),
 }

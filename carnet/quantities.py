@@ -2,7 +2,10 @@
 
 The one list of built-in quantities (a portfolio file may name no other) and their labels: a
 table header (`QUANTITY_LABELS_FR`) and the phrase a message uses (`QUANTITY_PHRASES_FR`:
-« une température extérieure »)."""
+« une température extérieure »). A town may declare more (portfolio `quantities:`, stored in
+the `quantity` table): `quantity_labels` gives both; their units come from `KNOWN_UNITS`."""
+
+from __future__ import annotations
 
 QUANTITY_LABELS_FR = {
     "gas_volume_m3": "Gaz (volume)",
@@ -47,3 +50,51 @@ QUANTITY_PHRASES_FR = {
     "valve_pct": "une ouverture de vanne",
     "pressure_bar": "une pression",
 }
+
+# the units a declared quantity may use, and how the interface writes them: an explicit table,
+# so that a typo (« degc », « kwH ») is refused when the file is loaded rather than shown as is
+KNOWN_UNITS = {
+    "degC": "°C",
+    "K": "K",
+    "kWh": "kWh",
+    "MWh": "MWh",
+    "Wh": "Wh",
+    "kW": "kW",
+    "W": "W",
+    "m3": "m³",
+    "m3/h": "m³/h",
+    "l": "l",
+    "l/h": "l/h",
+    "h": "h",
+    "min": "min",
+    "s": "s",
+    "%": "%",
+    "pct": "%",
+    "ppm": "ppm",
+    "bar": "bar",
+    "mbar": "mbar",
+    "Pa": "Pa",
+    "hPa": "hPa",
+    "V": "V",
+    "A": "A",
+    "Hz": "Hz",
+    "lx": "lx",
+    "m/s": "m/s",
+    "mg/m3": "mg/m³",
+    "code": "code",
+    "u": "unités",
+}
+
+
+def declared_quantities(session) -> dict:
+    """The town's declared quantities by code (`carnet.models.Quantity` rows)."""
+    from sqlalchemy import select
+
+    from carnet.models import Quantity
+
+    return {q.code: q for q in session.scalars(select(Quantity).order_by(Quantity.code))}
+
+
+def quantity_labels(session) -> dict[str, str]:
+    """Built-in and declared quantities -> their French label (a table header)."""
+    return QUANTITY_LABELS_FR | {c: q.label for c, q in declared_quantities(session).items()}

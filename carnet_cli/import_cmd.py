@@ -19,10 +19,12 @@ from carnet import batches as carnet_batches
 from carnet import db
 from carnet_cli.main import CliError
 from carnet_cli.text_table import table
+from ingest import profiles
 from ingest.batch_report import BatchReport
 from ingest.formats import FORMATS
 from ingest.formats.generic import parse_columns
 from ingest.importer import import_file
+from ingest.routing import Routing
 
 SHOWN_REJECTS = 10
 
@@ -44,6 +46,13 @@ def register(sub) -> None:
         help="colonnes d'un fichier generic-long, par rôle : \"channel=Capteur,"
         'timestamp=Quand,value=Mesure[,quality=…][,unit=…][,offset=…]" (en-têtes comparés '
         "sans casse, accents ni unités entre crochets ou parenthèses)",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="NOM",
+        help="lit les fichiers avec le profil d'import NOM (import_profiles: du fichier de "
+        "patrimoine : colonnes, format de date, fuseau, virgule décimale, point par défaut) ; "
+        "sans cette option, un profil dont les colonnes sont dans l'en-tête est choisi",
     )
     p.add_argument("--user", help="identifiant enregistré dans le lot")
     p.add_argument("--json", action="store_true", help="rapport JSON (un objet par fichier)")
@@ -97,6 +106,10 @@ def _import(args) -> int:
         return show_rejected(args.rejected, args.json)
     if not args.paths:
         raise CliError("indiquez au moins un fichier (ou --rejected LOT)", 2)
+    if args.profile is not None and (
+        args.columns is not None or args.format not in (None, "profile")
+    ):
+        raise CliError("--profile ne se combine ni avec --columns ni avec --format", 2)
     columns = None
     if args.columns is not None:
         if args.format not in (None, "generic-long"):
@@ -108,6 +121,12 @@ def _import(args) -> int:
         except ValueError as exc:
             raise CliError(str(exc), 2) from exc
     engine = db.get_engine()
+    if args.profile is not None:
+        with engine.connect() as conn:
+            try:
+                columns = profiles.named(Routing(conn), args.profile)
+            except ValueError as exc:
+                raise CliError(str(exc), 2) from exc
     reports = []
     with _sigterm_stops_cleanly():
         for path in args.paths:

@@ -17,7 +17,13 @@ from carnet.logbook import add_entry
 from carnet.logbook_refs import LogbookError, resolve_building
 from carnet.logbook_timeline import timeline
 from carnet.models import LOG_KINDS, LOG_STATUSES, Building
-from carnet.obligations import apply_templates, edit_obligation, obligations_frame
+from carnet.obligations import (
+    TO_FILL_FR,
+    apply_templates,
+    edit_obligation,
+    obligations_frame,
+    to_fill_text,
+)
 from carnet.timeutil import TZ, fr_date, parse_local_date
 from carnet_cli.acting import acting_user, operator
 from carnet_cli.main import CliError
@@ -213,6 +219,8 @@ def _obligations(args) -> int:
                 "next_due_on": r["next_due_on"].isoformat() if _none(r["next_due_on"]) else None,
                 "days_overdue": _none(r["days_overdue"]),
                 "overdue": bool(r["overdue"]),
+                "to_fill": bool(r["to_fill"]),
+                "reference": _none(r["reference"]),
             }
             for r in frame.astype(object).to_dict("records")
         ]
@@ -222,6 +230,10 @@ def _obligations(args) -> int:
         print("aucune obligation en retard" if args.overdue else "aucune obligation")
         return 0
     for r in frame.itertuples():
+        if r.to_fill:  # never recorded done: ask for the date, not a count of days late
+            ref = r.reference if isinstance(r.reference, str) else None
+            print(f"{TO_FILL_FR:<10}  {r.building_code:<16} {r.label}  {to_fill_text(ref)}")
+            continue
         late = f"  EN RETARD de {r.days_overdue} j" if r.overdue else ""
         print(f"{fr_date(r.next_due_on):<10}  {r.building_code:<16} {r.label}{late}")
     return 0

@@ -1,4 +1,5 @@
-"""`carnet portfolio load FILE.yaml` and `carnet portfolio remove KIND CODE`."""
+"""`carnet portfolio load FILE.yaml`, `carnet portfolio export FILE.yaml` and
+`carnet portfolio remove KIND CODE`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ def register(sub) -> None:
     load.add_argument("file", metavar="FICHIER.yaml")
     load.add_argument("--actor", default="cli", help="auteur inscrit au journal d'audit")
     load.set_defaults(handler=_load)
+    ex = psub.add_parser(
+        "export",
+        help="écrit tout le patrimoine dans un fichier que « portfolio load » relit à l'identique",
+    )
+    ex.add_argument("file", metavar="FICHIER.yaml")
+    ex.set_defaults(handler=_export)
     rm = psub.add_parser("remove", help="supprime explicitement un élément (audité)")
     rm.add_argument("kind", choices=sorted(REMOVABLE))
     rm.add_argument("code")
@@ -31,6 +38,20 @@ def _load(args) -> int:
     for line in report.lines():
         print(line)
     print("aucun changement" if not report.changed else f"{args.file} chargé")
+    return 0
+
+
+def _export(args) -> int:
+    from carnet.portfolio_export import write_portfolio
+
+    with session_scope(get_engine()) as session:
+        try:
+            counts = write_portfolio(session, args.file)
+        except OSError as exc:
+            raise CliError(f"{args.file} : écriture impossible ({exc.strerror})") from exc
+    for section, n in counts.items():
+        print(f"{section}: {n}")
+    print(f"{args.file} écrit")
     return 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from carnet.quantities import QUANTITY_LABELS_FR
 from dashboards.components import data_table
 from dashboards.fmt import fr_number, fr_quantity
 
@@ -150,7 +149,7 @@ def channels(rows: list[dict]):
         html.Tr(
             [
                 html.Td(c["code"], className="code"),
-                html.Td(QUANTITY_LABELS_FR.get(c["quantity"], c["quantity"])),
+                html.Td(c["quantity_label"]),
                 html.Td(c["equipment_code"] or c["room_code"] or "bâtiment"),
                 html.Td(c["external_ref"] or "—", className="code"),
                 html.Td(c["last_at"] or "aucun relevé", className="date"),

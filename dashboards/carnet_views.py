@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from carnet.obligations import to_fill_text
 from dashboards.components import data_table
 from dashboards.fmt import fr_date
 
@@ -22,6 +23,12 @@ def _periodicity(row: dict) -> str:
 
 
 def _badge(row: dict):
+    if row.get("to_fill"):  # never recorded done: ask for the date (the text in the title)
+        return html.Span(
+            "À renseigner",
+            className="badge badge-muted badge-to-fill",
+            title=to_fill_text(row.get("reference")),
+        )
     days = row.get("days_overdue")
     if days is None:
         return html.Span("à planifier", className="badge badge-muted")
@@ -67,7 +74,10 @@ def obligations_table(rows: list[dict], show_building: bool = False, table_id="b
             html.Td(_short_label(r), title=r.get("notes") or None),
             html.Td(r.get("equipment_code") or "—", className="code"),
             html.Td(_periodicity(r)),
-            html.Td(fr_date(r.get("last_done_on")), className="date"),
+            html.Td(
+                "date à indiquer" if r.get("to_fill") else fr_date(r.get("last_done_on")),
+                className="date",
+            ),
             html.Td(fr_date(r.get("next_due_on")), className="date"),
             html.Td(_badge(r)),
         ]

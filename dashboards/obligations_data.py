@@ -11,10 +11,15 @@ from carnet.obligations import apply_templates_in_scope, obligations_frame
 
 
 def obligation_rows(engine: Engine, user: ActorLike, show_all: bool) -> list[dict]:
-    """The overdue obligations (or all of them), latest first, as JSON-ready records."""
+    """The overdue obligations, latest first, then those « à renseigner » (or all of them),
+    as JSON-ready records."""
     with session_scope(engine) as s:
-        frame = obligations_frame(s, user, overdue_only=not show_all)
-    frame = frame.sort_values(["overdue", "days_overdue"], ascending=[False, False])
+        frame = obligations_frame(s, user)
+    if not show_all:
+        frame = frame[frame["overdue"] | frame["to_fill"]]
+    frame = frame.sort_values(
+        ["overdue", "to_fill", "days_overdue"], ascending=[False, False, False]
+    )
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 

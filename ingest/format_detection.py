@@ -6,6 +6,7 @@ import dataclasses
 
 from ingest.formats import EXPECTED, FORMATS, generic
 from ingest.formats.base import FormatParser
+from ingest.profiles import ColumnProfile
 from ingest.routing import Routing
 from ingest.sniff import (
     SEPARATORS,
@@ -43,8 +44,13 @@ def open_parser(
     sn: Sniffed, routing: Routing, fmt: str | None, columns=None
 ) -> tuple[FormatParser, Sniffed]:
     """The parser of the file (format detected unless `fmt`); `columns` (a `--columns` text
-    or a role -> label dict) names the columns of a generic-long file."""
-    if columns is not None:
+    or a role -> label dict) names the columns of a generic-long file, a `ColumnProfile`
+    (`carnet import --profile`) says how to read it all."""
+    if isinstance(columns, ColumnProfile):
+        if fmt not in (None, "profile"):
+            raise UnreadableFile(f"--profile ne s'applique pas au format {fmt}")
+        fmt = "profile"
+    elif columns is not None:
         if fmt not in (None, "generic-long"):
             raise UnreadableFile(f"--columns ne s'applique qu'au format generic-long (pas à {fmt})")
         fmt = "generic-long"

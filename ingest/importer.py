@@ -29,6 +29,7 @@ from ingest.batch_rows import BatchLost, finish_batch, new_batch, previous_batch
 from ingest.format_detection import open_parser
 from ingest.formats.base import FormatParser
 from ingest.import_run import ImportRun
+from ingest.profiles import ColumnProfile
 from ingest.rejects import stored_text
 from ingest.routing import Routing
 from ingest.sniff import (
@@ -76,7 +77,8 @@ def import_file(
     values for any other channel are rejected with the reason. `source_name` is the name shown
     and stored for the file (an uploaded file's original name); `progress(done, total)` is
     called with bytes read so far. `columns` names the columns of a generic-long file
-    (`"channel=Capteur,timestamp=Quand,value=Mesure"`, see `ingest.formats.generic`).
+    (`"channel=Capteur,timestamp=Quand,value=Mesure"`, see `ingest.formats.generic`), or is
+    a saved profile (`ingest.profiles.ColumnProfile`) saying how to read the whole file.
 
     Crash consistency: the batch row is committed first (`running`, with its owner and its
     lock held); its readings, rejected and held rows, counts and status then commit in ONE
@@ -87,7 +89,8 @@ def import_file(
     path = Path(path)
     source = source_name or str(path)
     t0 = time.perf_counter()
-    report = BatchReport(path=source, format=fmt or ("generic-long" if columns else None))
+    guess = "profile" if isinstance(columns, ColumnProfile) else "generic-long"
+    report = BatchReport(path=source, format=fmt or (guess if columns else None))
     try:
         sn = sniff(path)
         report.sha256 = sn.sha256

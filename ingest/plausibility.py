@@ -10,7 +10,8 @@ Each candidate reading is checked before it is stored (DESIGN.md, Physical plaus
   ROLLOVER_BAND of the modulus and the wrapped increment is itself plausible; it is a meter
   replacement only when declared (an `index_reset` between the two readings, or a file column
   such as GRDF's start/end index, `reset_force`); any other drop is held;
-- `range`: a value outside the quantity's sane range (SANE_RANGES), a negative index, an
+- `range`: a value outside the quantity's sane range (SANE_RANGES, or the range a town declared
+  for its own quantity: the `quantity` table), a negative index, an
   index at or above its modulus;
 - `before_install` / `future`: a timestamp before the channel's installation (its own
   `installed_on`, else its equipment's) or more than FUTURE_MARGIN_S after now.
@@ -97,8 +98,10 @@ def channel_limits(conn: Connection) -> pd.DataFrame:
             " (SELECT SUM(k.power_kw) FROM equipment k WHERE k.parent_id = e.id"
             "  AND k.kind IN ('boiler', 'heat_pump')) AS children_kw,"
             " (SELECT SUM(k.power_kw) FROM equipment k WHERE k.building_id = c.building_id"
-            "  AND k.kind IN ('boiler', 'heat_pump') AND k.removed_on IS NULL) AS building_kw"
+            "  AND k.kind IN ('boiler', 'heat_pump') AND k.removed_on IS NULL) AS building_kw,"
+            " q.range_min AS q_min, q.range_max AS q_max, q.label AS q_label"
             " FROM channel c LEFT JOIN equipment e ON e.id = c.equipment_id"
+            " LEFT JOIN quantity q ON q.code = c.quantity"
         ),
         conn,
     ).set_index("id")
@@ -172,6 +175,11 @@ def derive_limits(meta: pd.DataFrame) -> pd.DataFrame:
     hi = meta["quantity"].map(lambda q: SANE_RANGES.get(q, (None, None))[1])
     meta["range_lo"] = pd.to_numeric(lo, errors="coerce").astype(float)
     meta["range_hi"] = pd.to_numeric(hi, errors="coerce").astype(float)
+    if "q_label" in meta:  # a declared quantity: its own range (a null bound: none)
+        declared = meta["q_label"].notna()
+        for col, bound in (("range_lo", "q_min"), ("range_hi", "q_max")):
+            value = pd.to_numeric(meta[bound], errors="coerce").astype(float)
+            meta[col] = value.where(declared, meta[col])
     return meta
 
 
@@ -773,7 +781,14 @@ def _range_text(value: float, mr: dict) -> str:
         return f"index {fr_num(value)} {unit} au-delà du modulo du compteur ({fr_num(mod)} {unit})"
     if q == "power_kw" and value > mr["limit_kw"]:
         return f"{fr_num(value)} kW au-delà de la limite du point ({fr_num(mr['limit_kw'], 0)} kW)"
-    label = QUANTITY_PHRASES_FR.get(q, "cette grandeur")
+    declared = mr.get("q_label")
+    if isinstance(declared, str):
+        label = f"« {declared} »"
+        if np.isnan(hi) or np.isnan(lo):
+            bound = f"au-dessous de {fr_num(lo)}" if np.isnan(hi) else f"au-delà de {fr_num(hi)}"
+            return f"{fr_num(value)} {unit} : {bound} {unit}, hors de la plage admise pour {label}"
+    else:
+        label = QUANTITY_PHRASES_FR.get(q, "cette grandeur")
     if np.isnan(hi):
         return f"{fr_num(value)} {unit} : valeur négative impossible pour {label}"
     return (

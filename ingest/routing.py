@@ -31,6 +31,14 @@ class Routing:
             ),
             conn,
         )
+        self.profiles = pd.read_sql_query(
+            text(
+                "SELECT p.code, p.columns, p.date_format, p.timezone, p.decimal,"
+                " c.code AS channel FROM import_profile p"
+                " LEFT JOIN channel c ON c.id = p.channel_id ORDER BY p.code"
+            ),
+            conn,
+        )
 
     def ids_for_codes(self, codes: pd.Series) -> np.ndarray:
         """Channel id per code (exact, then case-insensitive), UNKNOWN (-1) otherwise."""

@@ -274,18 +274,26 @@ def test_overdue_list_across_the_portfolio_and_scope(engine):
         town = make_town(s)
         apply_templates(s, town["mairie"], today=TODAY)
         apply_templates(s, town["ecole"], today=TODAY)
+        # nothing was ever recorded done: every derived obligation is « à renseigner », none
+        # overdue by the years since the 2012 installation
+        assert overdue(s, today=TODAY).empty
+        every = obligations_frame(s, today=TODAY)
+        assert every["to_fill"].all() and every["days_overdue"].isna().all()
+        assert not every["overdue"].any()
+        maintenance = every[every["template"] == "boiler_maintenance"].iloc[0]
+        assert maintenance["reference"].startswith("Code de l'environnement, art. R. 224-41-4")
+        # once the last visits are known, the late ones are overdue from their real due date
+        for ob in s.scalars(select(Obligation).where(Obligation.building_id == town["mairie"].id)):
+            if ob.template in ("boiler_maintenance", "chimney_sweeping"):
+                edit_obligation(s, SYSTEM, ob.id, last_done_on=dt.date(2024, 9, 1))
         late = overdue(s, today=TODAY)
-        # MAIRIE's boiler maintenance and sweeping (from the 2012 installation) and its heating
-        # inspection (system in place before 1 July 2020: due by 1 July 2025); the rest is due
-        # today (unknown history) or later, hence not overdue
         assert set(zip(late["building_code"], late["label"].str[:8], strict=True)) == {
-            ("MAIRIE", "Entretie"),
-            ("MAIRIE", "Ramonage"),
-            ("MAIRIE", "Inspecti"),
+            ("MAIRIE", "Entretie"),  # due 01/09/2025
+            ("MAIRIE", "Ramonage"),  # due 01/03/2025
         }
         row = late[late["label"].str.startswith("Entretien")].iloc[0]
-        assert row["days_overdue"] == (TODAY - dt.date(2013, 9, 1)).days
-        assert bool(row["overdue"]) is True
+        assert row["days_overdue"] == (TODAY - dt.date(2025, 9, 1)).days
+        assert bool(row["overdue"]) is True and not bool(row["to_fill"])
         # a contractor sees its own buildings only
         other = obligations_frame(s, town["users"]["exploitant2"], today=TODAY)
         assert set(other["building_code"]) == {"ECOLE"}
@@ -325,12 +333,15 @@ def test_cli_obligations_apply_and_overdue(engine, capsys):
     assert main(["obligations", "apply", "--building", "MAIRIE"]) == 0
     assert "0 obligation(s) créée(s)" in capsys.readouterr().out
     assert main(["obligations", "--overdue", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert {r["template"] for r in rows} >= {"boiler_maintenance", "chimney_sweeping"}
-    assert all(r["overdue"] and r["days_overdue"] > 0 for r in rows)
+    assert json.loads(capsys.readouterr().out) == []  # nothing recorded: none is overdue
     assert main(["obligations", "--json"]) == 0
     everything = json.loads(capsys.readouterr().out)
     assert len(everything) == 9
+    assert all(r["to_fill"] and r["days_overdue"] is None for r in everything)
+    assert main(["obligations"]) == 0
+    out = capsys.readouterr().out
+    assert "EN RETARD" not in out
+    assert "à renseigner : indiquez la date de la dernière réalisation connue (texte : " in out
     assert main(["obligations", "apply", "--building", "NOPE"]) == 2
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from carnet.models import Quality
+from carnet.kinds import Quality
 from carnet.store import recompute_daily, write_readings
 from carnet.timeutil import local_midnight_epoch
 from ingest.importer import import_file

@@ -159,7 +159,7 @@ def build_demo(
         session.add(batch)
         session.flush()
         batch_id = batch.id
-        load_portfolio(session, portfolio_path(), actor="demo")
+        load_portfolio(session, portfolio_path(), actor="demo", obligations=False)
         if passwords:
             for user in portfolio["users"]:
                 set_user(

@@ -1,5 +1,5 @@
-"""Obligations (`/obligations`): the portfolio's overdue regulatory duties first, then (on
-demand) every obligation with its next due date. The manager can derive missing obligations
+"""Obligations (`/obligations`): the portfolio's overdue regulatory duties first, those « à
+renseigner » (never recorded done) next, then (on demand) every obligation with its next due date. The manager can derive missing obligations
 from the equipment (idempotent templates of `carnet.obligations`)."""
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def layout(**_query):
         children=[
             page_head(
                 "Obligations",
-                f"{len(rows)} obligation(s) en retard dans le patrimoine. Les textes cités "
+                f"{sum(bool(r['overdue']) for r in rows)} obligation(s) en retard et "
+                f"{sum(bool(r['to_fill']) for r in rows)} à renseigner (date de la "
+                "dernière réalisation inconnue) dans le patrimoine. Les textes cités "
                 "sont dans l'info-bulle de chaque ligne.",
                 lead_id="ob-summary",
             ),

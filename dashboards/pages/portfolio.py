@@ -10,7 +10,6 @@ import dash
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
-from carnet.quantities import QUANTITY_LABELS_FR
 from dashboards import db
 from dashboards.auth import current_scope, guarded
 from dashboards.components import data_table, fr_sort_key, page_head
@@ -129,7 +128,7 @@ def _table(frame: pd.DataFrame):
                 decimals = 0 if ch.kind == "index" else 1
                 cells += [
                     html.Td(ch.channel_code, className="code"),
-                    html.Td(QUANTITY_LABELS_FR.get(ch.quantity, ch.quantity)),
+                    html.Td(ch.quantity_label),
                     html.Td(
                         fr_datetime(None if pd.isna(ch.last_ts) else int(ch.last_ts)),
                         className="date" + (" stale" if stale else ""),

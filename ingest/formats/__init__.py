@@ -6,6 +6,7 @@ The specific formats come first: their headers are unmistakable; generic ones la
 
 from __future__ import annotations
 
+from ingest import profiles
 from ingest.formats import enedis, generic, grdf, indices, logger, weather
 
 FORMATS = {
@@ -15,6 +16,7 @@ FORMATS = {
     "weather-daily": (weather.detect_daily, weather.DailyParser),
     "weather-hourly": (weather.detect_hourly, weather.HourlyParser),
     "indices": (indices.detect, indices.IndicesParser),
+    "profile": (profiles.detect, generic.ProfileParser),
     "logger": (logger.detect, logger.LoggerParser),
     "generic-long": (generic.detect_long, generic.LongParser),
     "generic-wide": (generic.detect_wide, generic.WideParser),
@@ -28,6 +30,7 @@ EXPECTED = {
     "weather-daily": "station, date, TN, TX",
     "weather-hourly": "station, horodate, T",
     "indices": "indice;mois;valeur",
+    "profile": "l'en-tête d'un profil d'import déclaré (import_profiles: du fichier de patrimoine)",
     "logger": "l'en-tête d'un enregistreur déclaré (logger_maps du fichier de patrimoine)",
     "generic-long": generic.EXPECTED,
     "generic-wide": "horodatage puis une colonne par code de point",

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from carnet.kinds import Quality
+from ingest import profiles
 from ingest.formats.base import (
     FormatParser,
     Parsed,
@@ -30,6 +31,7 @@ from ingest.formats.base import (
     rejects_of,
     where_reason,
 )
+from ingest.profiles import ColumnProfile
 from ingest.routing import UNKNOWN, Routing
 from ingest.sniff import Sniffed, Table, norm
 from ingest.timestamps import parse_offset_minutes, parse_timestamps
@@ -79,7 +81,7 @@ HEADER_UNITS = set(ENERGY_SCALE) | {"m3", "degc", "%", "ppm", "bar", "h", "kw", 
 _BRACKETS = re.compile(r"[(\[]\s*([^)\]]*?)\s*[)\]]")
 
 
-def parse_columns(spec) -> dict[str, str]:
+def parse_columns(spec, required: tuple[str, ...] = REQUIRED_ROLES) -> dict[str, str]:
     """`channel=Capteur,timestamp=Quand,value=Mesure[,quality=…][,unit=…][,offset=…]` (or a
     dict of the same) as role -> column label; ValueError (in French) when malformed."""
     if isinstance(spec, dict):
@@ -107,11 +109,11 @@ def parse_columns(spec) -> dict[str, str]:
         if role in mapping:
             raise ValueError(f"--columns : le rôle {role} est donné deux fois")
         mapping[role] = label.strip()
-    missing = [r for r in REQUIRED_ROLES if r not in mapping]
+    missing = [r for r in required if r not in mapping]
     if missing:
         raise ValueError(
             f"--columns : indiquez aussi {', '.join(missing)} (obligatoires : "
-            f"{', '.join(REQUIRED_ROLES)})"
+            f"{', '.join(required)})"
         )
     return mapping
 
@@ -126,10 +128,16 @@ def header_fields(sn: Sniffed) -> list[str]:
     return next(r for r in rows if len(r) == width)
 
 
+def _printable(text: str) -> str:
+    """A binary file's "columns" may hold NUL and control bytes, which PostgreSQL text
+    refuses and a terminal would obey: each is shown as U+FFFD."""
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+
+
 def found_text(fields: list[str], most: int = 20) -> str:
     if not fields:
         return "aucune"
-    shown = ", ".join(f"« {c[:60]} »" for c in fields[:most])
+    shown = ", ".join(f"« {_printable(c[:60])} »" for c in fields[:most])
     return shown + (f" … ({len(fields)} en tout)" if len(fields) > most else "")
 
 
@@ -199,6 +207,11 @@ class LongParser(FormatParser):
     def __init__(self, sn: Sniffed, routing: Routing, columns=None):
         super().__init__(sn)
         self.routing = routing
+        self.ts_format, self.timezone, self.channel_code = None, "local", None
+        self.profile_notes: list[str] = []
+        if isinstance(columns, ColumnProfile):
+            self._with_profile(sn, columns)
+            return
         if columns is not None:
             self._named(sn, parse_columns(columns))
             return
@@ -232,6 +245,17 @@ class LongParser(FormatParser):
                 "connue : les valeurs sont lues dans l'unité de leur point"
             ]
 
+    def _with_profile(self, sn: Sniffed, profile: ColumnProfile) -> None:
+        """A saved profile: its columns (no channel column when it names the file's channel),
+        its date format, clock and decimal mark."""
+        required = ("timestamp", "value") if profile.channel else REQUIRED_ROLES
+        self._named(sn, parse_columns(profile.columns, required))
+        self.ts_format, self.timezone = profile.date_format, profile.timezone
+        self.channel_code = profile.channel if self.c_channel is None else None
+        if profile.decimal:
+            self.decimal = profile.decimal
+        self.profile_notes = [f"lu avec le profil d'import « {profile.code} »"]
+
     def _named(self, sn: Sniffed, mapping: dict[str, str]) -> None:
         """The columns the user named (`--columns`), found in the first head row holding
         them all; else an error listing what the file has."""
@@ -248,17 +272,22 @@ class LongParser(FormatParser):
         self.header_line, labels = found
         self.width = len(labels)
         at = {role: labels.index(w) for role, w in wanted.items()}
-        self.c_channel, self.c_ts, self.c_value = at["channel"], at["timestamp"], at["value"]
+        self.c_channel, self.c_ts, self.c_value = at.get("channel"), at["timestamp"], at["value"]
         self.c_quality, self.c_offset = at.get("quality"), at.get("offset")
         self.c_unit = at.get("unit")
         self.needed = max(at.values()) + 1
         self._header_unit(sn)
 
     def parse_rows(self, table: Table) -> Parsed:
-        codes = table.col(self.c_channel)
+        if self.c_channel is None:  # a profile's file of one channel
+            codes = pd.Series(self.channel_code, index=range(len(table)), dtype=object)
+        else:
+            codes = table.col(self.c_channel)
         ids = self.routing.ids_for_codes(codes)
         offset = None if self.c_offset is None else parse_offset_minutes(table.col(self.c_offset))
-        ts, ts_reason = parse_timestamps(table.col(self.c_ts), self.clock, ids, offset)
+        ts, ts_reason = parse_timestamps(
+            table.col(self.c_ts), self.clock, ids, offset, self.ts_format, self.timezone
+        )
         num, empty, num_reason = self.numbers(table.col(self.c_value))
         if self.c_quality is not None:
             quality, q_reason = parse_quality(table.col(self.c_quality))
@@ -295,7 +324,8 @@ class LongParser(FormatParser):
                 "line_no": table.line_no[ok],
             }
         )
-        notes, self.header_notes = self.header_notes, []  # said once per file
+        notes = self.profile_notes + self.header_notes
+        self.header_notes, self.profile_notes = [], []  # said once per file
         return Parsed(readings, rejects_of(table, reason, 1), notes=notes)
 
     def _unit_factors(self, units: pd.Series, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -322,6 +352,19 @@ class LongParser(FormatParser):
                 raw = units.iloc[pos[0]]
                 reason[pos] = f"unité « {raw} » différente de celle du point ({dst})"
         return factor, reason
+
+
+class ProfileParser(LongParser):
+    """A long file read with the town's profile that fits its header (`ingest.profiles`), or
+    the one named (`carnet import --profile NOM`)."""
+
+    name = "profile"
+
+    def __init__(self, sn: Sniffed, routing: Routing, columns=None):
+        profile = columns if isinstance(columns, ColumnProfile) else profiles.matching(sn, routing)
+        if profile is None:
+            raise ValueError("aucun profil d'import (import_profiles:) ne correspond à l'en-tête")
+        super().__init__(sn, routing, columns=profile)
 
 
 def _unit_key(unit: str) -> str:
