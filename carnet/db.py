@@ -107,7 +107,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def _head_revisions() -> frozenset[str]:
+def head_revisions() -> frozenset[str]:
     """The head revision(s) of the migration scripts, read once per process.
 
     Read from the scripts' `revision` / `down_revision` assignments rather than through Alembic,
@@ -170,7 +170,7 @@ def _stamped_revisions(engine: Engine) -> frozenset[str] | None:
 
 def needs_upgrade(engine: Engine) -> bool:
     """Whether the database is not at the head revision (so `upgrade` has work, or an error, to give)."""
-    return _stamped_revisions(engine) != _head_revisions()
+    return _stamped_revisions(engine) != head_revisions()
 
 
 def get_engine(url: str | None = None, migrate: bool = True) -> Engine:

@@ -181,7 +181,7 @@ def test_a_database_behind_the_head_is_still_upgraded_on_first_use(db_url):
 def test_head_read_from_the_scripts_is_alembics():
     from alembic.script import ScriptDirectory
 
-    assert db._head_revisions() == set(ScriptDirectory(str(db.MIGRATIONS_DIR)).get_heads())
+    assert db.head_revisions() == set(ScriptDirectory(str(db.MIGRATIONS_DIR)).get_heads())
 
 
 def test_an_up_to_date_database_costs_no_alembic_import(tmp_path):

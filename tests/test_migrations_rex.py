@@ -43,8 +43,9 @@ def test_a_database_from_before_rex_upgrades_with_its_data(db_url):
     assert carnet_db.current_revision(engine) == old
     before = read_tables(db_url)
     assert not REX_TABLES & set(before)
+    # the tables of every later migration go with the downgrade too: compare those that stay
     assert {t: len(f) for t, f in before.items() if t != "alembic_version"} == {
-        t: len(f) for t, f in at_head.items() if t not in REX_TABLES | {"alembic_version"}
+        t: len(at_head[t]) for t in before if t != "alembic_version"
     }
     assert len(before["logbook_entry"]) == 4 and len(before["booking"]) == 1
 

@@ -1,4 +1,4 @@
-"""A town's database from before the works programme (revision 0009) upgrades to 0010 with
+"""A town's database from before the works programme (revision 0009) upgrades to head with
 every row intact, and the upgraded record takes works, a subsidy and a users' screen; the
 downgrade drops only the new tables."""
 
@@ -34,7 +34,7 @@ def test_a_database_from_0009_upgrades_with_its_data(db_url):
     carnet_db.reset_engines()
     upgraded = cli(home, db_url, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert carnet_db.current_revision(get_engine(db_url)) == "0010"
+    assert carnet_db.current_revision(get_engine(db_url)) in carnet_db.head_revisions()
     after = read_tables(db_url)
     assert set(after) >= WORKS_TABLES
     for table, frame in before.items():
