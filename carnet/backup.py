@@ -157,10 +157,14 @@ def _sqlite_revision(conn: sqlite3.Connection) -> str | None:
 
 
 def _pg_tables(conn: Connection) -> list[str]:
+    """The schema's tables as the record knows them: a partitioned `reading` counts once,
+    its monthly partitions (carnet.partitions) are not tables of their own."""
     rows = conn.execute(
         text(
-            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
-            " ORDER BY tablename"
+            "SELECT c.relname FROM pg_catalog.pg_class c"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+            " AND NOT c.relispartition ORDER BY c.relname"
         )
     )
     return [r[0] for r in rows]

@@ -23,7 +23,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 
 from carnet import db, versions
 from carnet.backup import (
@@ -269,7 +269,13 @@ def _drop_all_tables(url: str) -> None:
         with engine.begin() as conn:
             meta = MetaData()
             meta.reflect(conn)
-            meta.drop_all(conn)
+            if conn.dialect.name != "postgresql":
+                meta.drop_all(conn)
+                return
+            # a partitioned table takes its partitions with it (`reading`, carnet.partitions):
+            # each table is dropped if it is still there, with what depends on it
+            for table in reversed(meta.sorted_tables):
+                conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
     finally:
         engine.dispose()
 

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Boolean, Float, Integer, create_engine, inspect, text
 
 from carnet import db as carnet_db
+from carnet.partitions import PARTITION
 
 CARNET = str(Path(sys.executable).with_name("carnet"))
 SENTINEL = -1.2345e300  # NULL in numeric columns, so that merges match NULL with NULL
@@ -89,6 +90,8 @@ def read_tables(url: str, where: dict[str, str] | None = None) -> dict[str, pd.D
         with engine.connect() as conn:
             insp = inspect(conn)
             for table in insp.get_table_names():
+                if PARTITION.match(table):  # a month of `reading`, read through `reading`
+                    continue
                 cols = insp.get_columns(table)
                 sql = f'SELECT * FROM "{table}"'
                 if table in where:
