@@ -240,14 +240,11 @@ def _get_decision(session: Session, actor: ActorLike, decision_id: int) -> RexDe
     return decision
 
 
-def complete_decision(
-    session: Session, actor: ActorLike, decision_id: int, done_on: dt.date | None = None
-) -> RexDecision:
-    """The decision is carried out: done on `done_on` (default today)."""
-    decision = _get_decision(session, actor, decision_id)
-    _require(actor, "rex.decide", "clore une décision")
+def _update_decision(session: Session, actor: ActorLike, decision: RexDecision, **changes):
+    """Set `changes` on the decision, audited with its image before and after."""
     before = _decision_image(decision)
-    decision.status, decision.done_on = "done", done_on or local_today()
+    for name, value in changes.items():
+        setattr(decision, name, value)
     session.flush()
     record(
         session,
@@ -258,6 +255,15 @@ def complete_decision(
         before,
         _decision_image(decision),
     )
+
+
+def complete_decision(
+    session: Session, actor: ActorLike, decision_id: int, done_on: dt.date | None = None
+) -> RexDecision:
+    """The decision is carried out: done on `done_on` (default today)."""
+    decision = _get_decision(session, actor, decision_id)
+    _require(actor, "rex.decide", "clore une décision")
+    _update_decision(session, actor, decision, status="done", done_on=done_on or local_today())
     return decision
 
 
@@ -305,18 +311,7 @@ def decision_to_obligation(
         next_due_on=decision.due_on,
         notes=f"Décision du retour d'expérience n° {rex.id} : {rex.title}",
     )
-    before = _decision_image(decision)
-    decision.obligation_id = ob.id
-    session.flush()
-    record(
-        session,
-        actor.login,
-        "update",
-        "rex_decision",
-        decision.id,
-        before,
-        _decision_image(decision),
-    )
+    _update_decision(session, actor, decision, obligation_id=ob.id)
     return decision
 
 
@@ -340,11 +335,7 @@ def decision_to_work(session: Session, actor: ActorLike, decision_id: int) -> Wo
         assignee=decision.owner,
         due_on=decision.due_on,
     )
-    before = _decision_image(decision)
-    decision.work_order_id = order.id
-    session.flush()
-    after = _decision_image(decision)
-    record(session, actor.login, "update", "rex_decision", decision.id, before, after)
+    _update_decision(session, actor, decision, work_order_id=order.id)
     return order
 
 
