@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from carnet.access import Actor as Actor  # re-exported: callers name it from here
 from carnet.access import ActorLike, by_ref, scope_of
 from carnet.audit import record, row_image
+from carnet.fr_format import fr_number
 from carnet.models import BOOKING_STATUSES, AuditEvent, Booking, Building, Room
 from carnet.roles import can
 from carnet.timeutil import TZ, fr_date
@@ -548,7 +549,7 @@ def _change_value(session: Session, name: str, value: Any) -> str:
     if name in ("starts_at", "ends_at"):
         return _local_text(value)
     if name == "setpoint_c":
-        return f"{float(value):.1f} °C".replace(".", ",")
+        return f"{fr_number(float(value), 1)} °C"
     if name == "preheat_min":
         return f"{int(value)} min"
     if name == "status":

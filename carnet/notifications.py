@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from carnet.access import viewable_building_ids
+from carnet.fr_format import fr_number
 from carnet.models import (
     Adjustment,
     Alarm,
@@ -273,7 +274,7 @@ def booking_events(session: Session, now: dt.datetime, th: Thresholds) -> list[E
             what = "créée"
         note = []
         if b.setpoint_c is not None:
-            note.append(f"consigne {b.setpoint_c:.1f} °C".replace(".", ","))
+            note.append(f"consigne {fr_number(b.setpoint_c, 1)} °C")
         if b.preheat_min:
             note.append(f"préchauffage {b.preheat_min} min")
         if b.heating_note:

@@ -13,6 +13,7 @@ from markupsafe import escape
 
 from dashboards import db
 from dashboards.affichage_data import screen
+from dashboards.fmt import fr_pct
 
 PREFIX = "/affichage/"
 REFRESH_S = 300
@@ -36,7 +37,7 @@ footer{margin-top:2em;font-size:.7em;color:#5c665e}
 
 
 def _pct(fraction: float) -> str:
-    return f"{abs(fraction) * 100:.0f}".replace(".", ",") + " %"
+    return fr_pct(abs(fraction) * 100, 0)
 
 
 def _comparison(label: str, value: float | None, against: str) -> str:

@@ -11,7 +11,7 @@ from carnet.logbook import INTERVENTION_KINDS, KIND_LABELS_FR, STATUS_LABELS_FR
 from carnet.models import LOG_KINDS, LOG_STATUSES
 from carnet.roles import is_manager
 from dashboards.building_record_views import equipment_codes
-from dashboards.components import field
+from dashboards.components import date_field, datetime_field, field
 
 
 def kinds_for(user) -> list[str]:
@@ -70,13 +70,7 @@ def add_form(rec: dict, user, obligations: list[dict]):
                     ),
                     field(
                         "Date",
-                        dcc.DatePickerSingle(
-                            id="bp-add-date",
-                            display_format="DD/MM/YYYY",
-                            first_day_of_week=1,
-                            placeholder="aujourd'hui",
-                            clearable=True,
-                        ),
+                        datetime_field("bp-add-date", placeholder="aujourd'hui"),
                     ),
                     field(
                         "Coût (€)",
@@ -164,9 +158,7 @@ def obligation_form(user, obligations: list[dict]):
                     ),
                     field(
                         "Dernière réalisation",
-                        dcc.DatePickerSingle(
-                            id="bp-ob-last", display_format="DD/MM/YYYY", first_day_of_week=1
-                        ),
+                        date_field("bp-ob-last", clearable=False),
                     ),
                     field(
                         "Active",

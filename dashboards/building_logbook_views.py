@@ -9,6 +9,7 @@ from dash import dcc, html
 from carnet.logbook import KIND_LABELS_FR
 from carnet.models import LOG_KINDS
 from dashboards.building_record_views import equipment_codes
+from dashboards.components import date_range_field
 from dashboards.shell import allowed_href
 
 
@@ -194,14 +195,7 @@ def filters(rec: dict, authors: list[str]):
                 placeholder="Tous équipements",
                 className="dropdown",
             ),
-            dcc.DatePickerRange(
-                id="bp-f-period",
-                display_format="DD/MM/YYYY",
-                first_day_of_week=1,
-                start_date_placeholder_text="du",
-                end_date_placeholder_text="au",
-                clearable=True,
-            ),
+            date_range_field("bp-f-period"),
             dcc.Dropdown(
                 id="bp-f-author",
                 options=[{"label": a, "value": a} for a in authors],

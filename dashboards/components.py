@@ -69,3 +69,102 @@ def data_table(
         [html.Thead(html.Tr(cells)), html.Tbody(list(rows))],
         **_ided(id_, className=f"data-table {extra_class}".strip()),
     )
+
+
+# --- French date pickers and charts -------------------------------------------------------
+# Dash 4's pickers format with date-fns and take their locale from `window.dateFns.locale`:
+# `assets/date-fns-locale-fr.js` registers French there (month and day names, Monday first).
+
+DATE_FORMAT = "DD/MM/YYYY"
+TIME_STEP_MIN = 15
+
+
+def date_field(id_: str, date=None, placeholder: str = "jj/mm/aaaa", **props):
+    """A French date picker (`décembre`, `lu ma me…`, shown dd/mm/yyyy, value `YYYY-MM-DD`)."""
+    from dash import dcc
+
+    props.setdefault("clearable", True)
+    return dcc.DatePickerSingle(
+        id=id_,
+        date=date,
+        display_format=DATE_FORMAT,
+        month_format="MMMM YYYY",
+        first_day_of_week=1,
+        placeholder=placeholder,
+        **props,
+    )
+
+
+def date_range_field(id_: str, start_date=None, end_date=None, **props):
+    """A French period picker (`du` … `au`), values `YYYY-MM-DD`."""
+    from dash import dcc
+
+    props.setdefault("clearable", True)
+    return dcc.DatePickerRange(
+        id=id_,
+        start_date=start_date,
+        end_date=end_date,
+        display_format=DATE_FORMAT,
+        month_format="MMMM YYYY",
+        first_day_of_week=1,
+        start_date_placeholder_text="du",
+        end_date_placeholder_text="au",
+        **props,
+    )
+
+
+TIME_OPTIONS = [
+    f"{m // 60:02d}:{m % 60:02d}" for m in range(0, 24 * 60, TIME_STEP_MIN)
+]  # 24-hour quarter hours: a native time input follows the OS locale (12-hour AM/PM)
+
+
+def datetime_field(id_: str, value: str | None = None, placeholder: str = "jj/mm/aaaa"):
+    """A French date and time: the date picker `<id_>` (`date`) and the hour `<id_>-time`
+    (`value`, `HH:MM` in 24 hours, quarter hours or typed); `datetime_iso` joins them."""
+    from dash import dcc
+
+    day, _, hhmm = (value or "").partition("T")
+    return html.Div(
+        className="datetime-field",
+        children=[
+            date_field(id_, day or None, placeholder=placeholder),
+            dcc.Dropdown(
+                id=f"{id_}-time",
+                options=TIME_OPTIONS,
+                value=hhmm[:5] or None,
+                placeholder="hh:mm",
+                searchable=True,
+                clearable=True,
+                className="time-field",
+            ),
+        ],
+    )
+
+
+def datetime_iso(date: str | None, time: str | None, default_time: str = "00:00") -> str | None:
+    """The value of a `datetime_field`: `2026-12-05T19:00` (local wall time), None without date."""
+    if not date:
+        return None
+    hhmm = (time or default_time).strip()
+    hours, _, minutes = hhmm.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise ValueError(f"Heure illisible : « {hhmm} » (attendu hh:mm, par exemple 19:30).")
+    return f"{date[:10]}T{int(hours):02d}:{int(minutes):02d}"
+
+
+def graph(figure=None, id_: str | None = None, config: dict | None = None, **props):
+    """A chart in French: month ticks `janv. 2025`, decimal comma, French mode bar."""
+    from dash import dcc
+
+    from dashboards.plotly_fr import PLOTLY_LOCALE_FR
+
+    return dcc.Graph(
+        **_ided(id_, figure=figure),
+        config={
+            "displayModeBar": False,
+            **(config or {}),
+            "locale": "fr",
+            "locales": {"fr": PLOTLY_LOCALE_FR},
+        },
+        **props,
+    )

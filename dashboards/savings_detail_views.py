@@ -59,7 +59,7 @@ def detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit,
                 "detail-ipmvp",
                 "good" if s.savings_pct > 0 else "bad",
                 f"{fr_number(s.savings_kwh / 1000, 1)} MWh PCS, incertitude "
-                f"± {fr_number(abs(s.fsu) * 100, 0)} % (90 %)".replace("-", "−"),
+                f"± {fr_number(abs(s.fsu) * 100, 0)} % (90 %)",
             )
         )
         tb = m.balance_temp_c
@@ -69,7 +69,7 @@ def detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit,
                if tb is not None else "")
             + f" ; R² {fr_number(m.r2, 3)}, CV(RMSE) {fr_number(m.cvrmse * 100, 1)} %, "
             f"NMBE {fr_number(m.nmbe * 100, 2)} %"
-        ).replace("-", "−")  # fmt: skip
+        )  # fmt: skip
     tb_text = (
         f"base Tb = {fr_number(base.model.balance_temp_c, 1)} °C (température de non-chauffage "
         "du modèle)"

@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import html
 
+from dashboards.components import graph
+from dashboards.fmt import fr_number
+from dashboards.plotly_fr import SHORT_MONTHS_FR
 from dashboards.savings_views import glued
 
-MONTHS_FR = (
-    "janv.", "févr.", "mars", "avr.", "mai", "juin",
-    "juil.", "août", "sept.", "oct.", "nov.", "déc.",
-)  # fmt: skip
+MONTHS_FR = SHORT_MONTHS_FR
 
 INK = "#1f2933"
 GRID = "#e6ebef"
@@ -242,19 +242,14 @@ def carpet_figure(carpet: pd.DataFrame | None) -> go.Figure:
 def _fr(value, decimals: int) -> str:
     if value is None or not np.isfinite(value):
         return "—"
-    return f"{value:.{decimals}f}".replace(".", ",")
+    return fr_number(value, decimals)
 
 
 def figure_card(graph_id: str, figure, caption: str):
     """A figure of the building detail in its card, with the caption that says what it shows."""
     return html.Div(
         [
-            dcc.Graph(
-                id=graph_id,
-                figure=figure,
-                config={"displayModeBar": False, "locale": "fr"},
-                className="savings-graph",
-            ),
+            graph(figure, graph_id, className="savings-graph"),
             html.P(glued(caption), className="figure-caption"),
         ],
         className="card figure-card",

@@ -63,10 +63,7 @@ def terms_line(p: SavingsPortfolio) -> str:
 
 def signed_pct(value) -> str:
     """A gap with its sign (+ for a saving) and a true minus."""
-    text = fr_pct(value, 1)
-    if text != "—" and value is not None and value > 0:
-        text = "+" + text
-    return text.replace("-", "−")
+    return fr_pct(value, 1, signed=True)
 
 
 def _gap_class(value) -> str:
@@ -163,7 +160,7 @@ def portfolio_view(p: SavingsPortfolio):
                  "savings-total-target"),
             tile("Écart (N'B − réel)", signed_pct(gap), "savings-total-gap",
                  "good" if (gap or 0) > 0 else ("bad" if (gap or 0) < 0 else ""),
-                 f"{fr_number(total['gap_mwh'], 1)} MWh PCI".replace("-", "−")),
+                 f"{fr_number(total['gap_mwh'], 1)} MWh PCI"),
             tile("Intéressement exploitant", fr_eur(total["bonus_eur"]), "savings-total-bonus"),
             tile("Pénalités exploitant", fr_eur(total["penalty_eur"]), "savings-total-penalty"),
         ],

@@ -16,6 +16,7 @@ from dashboards.fmt import (
     fr_number,
     fr_pct,
     fr_quantity,
+    fr_range,
 )
 
 NN, NB = "\u202f", "\u00a0"
@@ -25,7 +26,7 @@ def test_numbers_use_decimal_comma_and_narrow_spaces():
     assert fr_number(1234567.891, 2) == f"1{NN}234{NN}567,89"
     assert fr_number(999.5) == f"1{NN}000"  # half-up, not banker's rounding
     assert fr_number(0.125, 2) == "0,13"
-    assert fr_number(-1234.5, 1) == f"-1{NN}234,5"
+    assert fr_number(-1234.5, 1) == f"\u22121{NN}234,5"  # U+2212, not a hyphen
     assert fr_number(-0.04, 1) == "0,0"
     assert fr_number(np.float64(12.0)) == "12"
     assert fr_number(np.int64(12345)) == f"12{NN}345"
@@ -37,7 +38,7 @@ def test_euros_and_cents():
     assert fr_eur(Decimal("1234.565")) == f"1{NN}234,57{NB}€"
     assert fr_eur(0) == f"0,00{NB}€"
     assert fr_cents(123456) == f"1{NN}234,56{NB}€"
-    assert fr_cents(-5) == f"-0,05{NB}€"
+    assert fr_cents(-5) == f"\u22120,05{NB}€"
     assert fr_pct(12.345) == f"12,3{NB}%"
 
 
@@ -59,3 +60,16 @@ def test_dates_are_local_paris_time():
     assert fr_datetime(pd.Timestamp(summer)) == "15/07/2024 00:30"
     assert fr_date(dt.date(2024, 3, 1)) == "01/03/2024"
     assert fr_datetime(None) == "—" and fr_date(pd.NaT) == "—"
+
+
+def test_signed_results_and_ranges_carry_their_sign():
+    assert fr_pct(-0.6) == f"\u22120,6{NB}%"  # finance and savings write the same minus
+    assert fr_pct(12.0, signed=True) == f"+12,0{NB}%"
+    assert fr_pct(0.04, signed=True) == f"0,0{NB}%"  # nothing to sign
+    assert fr_eur(721.8, signed=True) == f"+721,80{NB}€"
+    assert fr_eur(-1234.5, signed=True) == f"\u22121{NN}234,50{NB}€"
+    assert fr_quantity(-2.25, "degC", signed=True) == f"\u22122,3{NB}°C"
+    assert fr_range(721.8, 766.07, fr_eur, signed=True) == f"+721,80{NB}€ à +766,07{NB}€"
+    assert fr_range(-5, 3, fr_number, signed=True) == "\u22125 à +3"
+    assert fr_range(None, 3.5, fr_pct) == f"3,5{NB}%"
+    assert fr_range(None, None, fr_pct) == "—"

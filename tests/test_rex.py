@@ -152,7 +152,8 @@ def action(button: str, **values) -> dict:
     buttons = ("rex-open", "rex-account-save", "rex-lessons-save", "rex-decision-save",
                "rex-done-save")  # fmt: skip
     clicks = {f"{b}.n_clicks": (1 if b == button else None) for b in buttons}
-    return clicks | {f"{k}.value": v for k, v in fields.items()}
+    dates = ("rex-date", "rex-decision-due")  # date pickers: their value is `date`
+    return clicks | {f"{k}.{'date' if k in dates else 'value'}": v for k, v in fields.items()}
 
 
 def test_rex_page_roles_and_scope(app):

@@ -12,7 +12,7 @@ from dash.exceptions import PreventUpdate
 from dashboards import alarms_data
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import DROPDOWN_LABELS_FR
-from dashboards.components import alert, data_table, page_head
+from dashboards.components import alert, data_table, date_range_field, page_head
 
 CAPABILITY = "alarms.view"
 
@@ -141,14 +141,7 @@ def layout(alarme: str | None = None, **_query):
             placeholder="Tous les bâtiments",
             className="filter",
         ),
-        dcc.DatePickerRange(
-            id="al-f-period",
-            display_format="DD/MM/YYYY",
-            first_day_of_week=1,
-            start_date_placeholder_text="du",
-            end_date_placeholder_text="au",
-            clearable=True,
-        ),
+        date_range_field("al-f-period"),
     ]
     if user.can("alarms.handle"):
         controls.append(

@@ -30,7 +30,7 @@ from dashboards import building_record_views as record_views
 from dashboards.auth import current_user, guarded, require
 from dashboards.building_forms import add_form, edit_form, obligation_form
 from dashboards.carnet_views import obligations_table
-from dashboards.components import alert
+from dashboards.components import alert, datetime_iso
 from dashboards.shell import forbidden_block
 
 CAPABILITY = "carnet.view"
@@ -210,6 +210,7 @@ def _message(exc: Exception) -> str:
     State("bp-add-equipment", "value"),
     State("bp-add-room", "value"),
     State("bp-add-date", "date"),
+    State("bp-add-date-time", "value"),
     State("bp-add-cost", "value"),
     State("bp-add-status", "value"),
     State("bp-add-obligation", "value"),
@@ -221,16 +222,23 @@ def _message(exc: Exception) -> str:
 )
 @guarded("carnet.observation")
 def add(
-    n, code, kind, equipment, room, day, cost, status, obligation, text, contents, filename, rev
-):
+    n, code, kind, equipment, room, day, hhmm, cost, status, obligation, text, contents, filename,
+    rev,
+):  # fmt: skip
     if not n:
         raise PreventUpdate
     user = current_user()
     when = None
-    if day:
-        picked = dt.date.fromisoformat(day[:10])
-        now = dt.datetime.now(TZ)
-        when = now if picked == now.date() else dt.datetime.combine(picked, dt.time(12), TZ)
+    try:
+        if day and hhmm:  # the hour given: that local time
+            when = dt.datetime.fromisoformat(datetime_iso(day, hhmm)).replace(tzinfo=TZ)
+        elif day:
+            picked = dt.date.fromisoformat(day[:10])
+            now = dt.datetime.now(TZ)
+            when = now if picked == now.date() else dt.datetime.combine(picked, dt.time(12), TZ)
+    except ValueError as exc:
+        no = dash.no_update
+        return alert(str(exc), "error", "bp-add-error"), no, no, no, no
     try:
         attachment = (filename or "fichier", _decode_upload(contents)) if contents else None
         entry_id = building_data.add_to_logbook(

@@ -14,6 +14,7 @@ from dash.exceptions import PreventUpdate
 from carnet.access import CarnetPermissionError
 from dashboards import db
 from dashboards.auth import current_user, guarded
+from dashboards.components import graph
 from dashboards.ecrans_usagers_data import renew, screens_page, write_tips
 
 CAPABILITY = "display.manage"
@@ -88,7 +89,7 @@ def _content(data: dict) -> list:
             id="eu-counts",
             className="lead",
         ),
-        dcc.Graph(figure=_figure(data), config={"displayModeBar": False}, id="eu-figure"),
+        graph(_figure(data), "eu-figure"),
         html.Ul(events, id="eu-events")
         if events
         else html.P("Aucune contribution.", className="muted"),

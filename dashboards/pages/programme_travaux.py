@@ -15,6 +15,7 @@ from dash.exceptions import PreventUpdate
 from carnet.access import CarnetPermissionError
 from dashboards import db
 from dashboards.auth import current_user, guarded
+from dashboards.components import graph
 from dashboards.fmt import fr_number
 from dashboards.programme_travaux_data import STATUS_LABELS_FR, add_one, programme_page
 
@@ -79,9 +80,8 @@ def _figure(m) -> dcc.Graph | None:
         yaxis={"title": "MWh PCI"},
         yaxis2={"title": "€", "overlaying": "y", "side": "right"},
         legend={"orientation": "h"},
-        separators=", ",
     )
-    return dcc.Graph(figure=fig, config={"displayModeBar": False})
+    return graph(fig)
 
 
 def _trajectory(code: str, t: dict) -> html.Div:
@@ -99,10 +99,10 @@ def _trajectory(code: str, t: dict) -> html.Div:
         fig.add_annotation(x=r["starts_on"].year + 0.5, y=1, yref="paper", text=r["title"],
                            showarrow=False, textangle=-90, xanchor="left", yanchor="top")  # fmt: skip
     fig.update_layout(height=300, margin={"l": 60, "r": 20, "t": 10, "b": 30},
-                      legend={"orientation": "h"}, separators=", ")  # fmt: skip
+                      legend={"orientation": "h"})  # fmt: skip
     return html.Div(
         [html.H3(f"{code} : trajectoire du décret tertiaire"),
-         dcc.Graph(figure=fig, config={"displayModeBar": False})],
+         graph(fig)],
         className="works-trajectory", **{"data-building": code},
     )  # fmt: skip
 

@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 from carnet.access import CarnetPermissionError
 from dashboards import db
 from dashboards.auth import current_user, guarded
-from dashboards.components import alert, field, page_head
+from dashboards.components import alert, date_field, field, page_head
 from dashboards.rex_data import account, decision, decision_done, lessons, open_one, rex_page
 
 CAPABILITY = "rex.view"
@@ -108,7 +108,7 @@ def _forms(user, data: dict) -> list:
             ),
         ),
         field("Incident", dcc.Input(id="rex-title", type="text", className="input")),
-        field("Date", dcc.Input(id="rex-date", type="date", className="input")),
+        field("Date", date_field("rex-date")),
         field("Ce qui s'est passé", dcc.Textarea(id="rex-summary", rows=3, className="textarea")),
         field(
             "Entrées du carnet liées (n°)",
@@ -139,7 +139,7 @@ def _forms(user, data: dict) -> list:
         ),
         field("Décision", dcc.Input(id="rex-decision-text", type="text", className="input")),
         field("Qui", dcc.Input(id="rex-decision-owner", type="text", className="input")),
-        field("Pour le", dcc.Input(id="rex-decision-due", type="date", className="input")),
+        field("Pour le", date_field("rex-decision-due")),
         html.Button("Ajouter la décision", id="rex-decision-save", className="btn btn-primary"),
         field(
             "Décision faite",
@@ -189,6 +189,7 @@ ACTIONS = {
     "rex-done-save": ("rex-done-decision",),
 }  # fmt: skip
 FIELDS = list(dict.fromkeys(f for fields in ACTIONS.values() for f in fields))
+DATE_FIELDS = ("rex-date", "rex-decision-due")  # date pickers: their value is `date`
 DONE_FR = {
     "rex-open": "Retour d'expérience n° {} ouvert.",
     "rex-account-save": "Votre récit est enregistré.",
@@ -216,7 +217,7 @@ def _run(action: str, user, values: dict):
     Output("rex-msg", "children"),
     Output("rex-list", "children"),
     *[Input(button, "n_clicks") for button in ACTIONS],
-    *[State(field, "value") for field in FIELDS],
+    *[State(f, "date" if f in DATE_FIELDS else "value") for f in FIELDS],
     prevent_initial_call=True,
 )
 @guarded(CAPABILITY)

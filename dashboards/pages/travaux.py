@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 from dashboards import work_orders_data as data
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import DROPDOWN_LABELS_FR
-from dashboards.components import alert, data_table, field
+from dashboards.components import alert, data_table, date_field, field
 
 CAPABILITY = "work_orders.view"
 EDIT = "work_orders.edit"
@@ -135,13 +135,7 @@ def _create_form(user, origin: dict | None):
         field("Attribué à", dcc.Input(id="wo-assignee", type="text")),
         field(
             "Échéance",
-            dcc.DatePickerSingle(
-                placeholder="JJ/MM/AAAA",
-                id="wo-due",
-                display_format="DD/MM/YYYY",
-                first_day_of_week=1,
-                clearable=True,
-            ),
+            date_field("wo-due"),
         ),
         field(
             "Priorité",
