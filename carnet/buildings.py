@@ -41,6 +41,12 @@ EQUIPMENT_LABELS_FR = {
     "controller": "Régulateur",
     "lift": "Ascenseur",
     "bacs": "GTB",
+    "water_meter": "Compteur d'eau",
+    "pump": "Pompe",
+    "air_handling_unit": "Centrale de traitement d'air",
+    "chimney": "Conduit de fumée",
+    "dhw_tank": "Ballon d'eau chaude",
+    "other": "Autre équipement",
 }
 
 

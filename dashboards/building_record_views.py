@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from carnet.energies import energy_label
 from dashboards.components import data_table
 from dashboards.fmt import fr_number, fr_quantity
 
@@ -39,7 +40,7 @@ def identity(rec: dict, user, token: str | None) -> html.Div:
             if ident["erp_category"]
             else "non",
         ),
-        ("Énergie principale", ident["main_energy"] or "—"),
+        ("Énergie principale", energy_label(ident["main_energy"])),
     ]
     links = []
     if user.can("savings.view"):
@@ -111,7 +112,7 @@ def _equipment_node(node: dict) -> html.Li:
             node["name"],
             " ".join(filter(None, [node["make"], node["model"]])),
             f"{fr_number(node['power_kw'])}\u00a0kW" if node["power_kw"] else None,
-            node["fuel"],
+            energy_label(node["fuel"], None),
             f"n° {node['serial']}" if node["serial"] else None,
             f"posé le {node['installed_on']}" if node["installed_on"] else None,
             f"déposé le {node['removed_on']}" if node["removed_on"] else None,

@@ -15,6 +15,7 @@ from dash import dcc, html
 from dashboards import imports_data
 from dashboards.fmt import fr_datetime, fr_number
 from ingest.batch_report import BatchReport
+from ingest.format_detection import for_the_page
 from ingest.formats import FORMATS
 from ingest.limits import MAX_UPLOAD_BYTES, fr_size
 
@@ -45,7 +46,9 @@ def _status_cell(r) -> html.Td:
                 className="small muted",
             )
         )
-    return html.Td(children, title=r.message or "", className=f"batch-status status-{r.status}")
+    return html.Td(
+        children, title=for_the_page(r.message) or "", className=f"batch-status status-{r.status}"
+    )
 
 
 def history_table(frame, can_revert: bool) -> html.Table:
@@ -177,7 +180,7 @@ def report_block(report: BatchReport) -> html.Div:
         className="data-table",
     )
     children = [
-        html.Div(report.message, className="alert " + _alert_class(report)),
+        html.Div(for_the_page(report.message), className="alert " + _alert_class(report)),
         html.Div(summary, className="table-wrap"),
     ]
     if report.notes:

@@ -44,6 +44,8 @@ CAPABILITY_LABELS_FR = {
     "work_orders.edit": "créer et clore les ordres de travail",
     "users.admin": "gérer les utilisateurs",
     "notifications.own": "choisir les avis reçus par e-mail",
+    "works.view": "consulter le programme de travaux",
+    "works.edit": "inscrire des travaux au programme",
 }
 
 HIDDEN_FROM_NAV = {"/", "/not-found-404"}

@@ -27,6 +27,23 @@ def _separators(sn: Sniffed) -> list[Sniffed]:
     ]
 
 
+FORMAT_HINT = " (ou --format pour imposer un format)"
+# the import page has no command line: what its user does instead of each option
+PAGE_HINTS = {
+    FORMAT_HINT: " (ou choisissez le format dans la liste « Format »)",
+    generic.COLUMNS_HINT: "nommez-les ainsi dans la première ligne du fichier",
+}
+
+
+def for_the_page(message: str | None) -> str | None:
+    """A report's message for the import page: the command line's options put in words."""
+    if not message:
+        return message
+    for cli, page in PAGE_HINTS.items():
+        message = message.replace(cli, page)
+    return message
+
+
 def detect_format(sn: Sniffed, routing: Routing) -> tuple[str, Sniffed]:
     for candidate in _separators(sn):
         for name, (detect, _factory) in FORMATS.items():
@@ -36,7 +53,7 @@ def detect_format(sn: Sniffed, routing: Routing) -> tuple[str, Sniffed]:
     raise UnreadableFile(
         f"{sn.path.name} : format non reconnu ; colonnes trouvées : "
         f"{generic.found_text(generic.header_fields(sn))} ; attendues pour {expected} ; "
-        f"{generic.COLUMNS_HINT} (ou --format pour imposer un format)"
+        f"{generic.COLUMNS_HINT}{FORMAT_HINT}"
     )
 
 

@@ -76,7 +76,7 @@ def _devices_table(devices, alarm_keys: set[str]) -> html.Table:
                 [
                     html.Td(d["gateway_code"], className="code"),
                     html.Td(str(d["unit"]), className="num"),
-                    html.Td(d["model"] or "—"),
+                    html.Td(d["model_label"] or "—"),
                     html.Td(_building_link(d["building"])),
                     html.Td(d["equipment"] or "—"),
                     html.Td(fr_datetime(d["last_contact_at"]), className="date"),

@@ -435,8 +435,8 @@ def infer_steps(ts_end: np.ndarray, own: np.ndarray, header: np.ndarray) -> np.n
 
 def _unknown_prm(prm) -> str:
     return (
-        f"PRM {prm} inconnu : déclarez-le (external_ref) sur un point de mesure du "
-        "fichier de patrimoine"
+        f"PRM {prm} inconnu : aucun point de mesure ne porte ce numéro "
+        "(à inscrire comme référence d'un point dans le fichier de patrimoine)"
     )
 
 

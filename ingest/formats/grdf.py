@@ -184,8 +184,8 @@ class GrdfParser(FormatParser):
                 _reject_all(
                     lost,
                     [
-                        f"PCE {p} inconnu : déclarez-le (external_ref) sur un point de mesure "
-                        "du fichier de patrimoine"
+                        f"PCE {p} inconnu : aucun point de mesure ne porte ce numéro "
+                        "(à inscrire comme référence d'un point dans le fichier de patrimoine)"
                         for p in lost["pce"]
                     ],
                 )
@@ -197,8 +197,8 @@ class GrdfParser(FormatParser):
             targets = channels[channels["kind"].isin(["index", "interval"])]
             if not len(targets):
                 why = (
-                    f"PCE {pce} inconnu : déclarez-le (external_ref) sur un point de mesure du "
-                    "fichier de patrimoine"
+                    f"PCE {pce} inconnu : aucun point de mesure ne porte ce numéro "
+                    "(à inscrire comme référence d'un point dans le fichier de patrimoine)"
                     if not len(channels)
                     else f"le PCE {pce} n'a ni point index ni point intervalle"
                 )

@@ -327,3 +327,15 @@ def load_map(name: str | Path, base: Path | None = None) -> RegisterMap:
         register_map = parse_map(raw, str(path))
         _parsed[key] = (version, register_map)
         return register_map
+
+
+def model_label(model: str | None) -> str | None:
+    """How people call a device model: its map's description up to the first comma
+    (`generic-boiler` -> « Régulateur de chaudière générique »); an unknown model as written."""
+    if not model:
+        return model
+    try:
+        description = load_map(model).description
+    except (MapError, OSError, ValueError):
+        return model
+    return description.split(",")[0].strip() if description else model
