@@ -1,69 +1,43 @@
 """The interface says everything in French (issue 15): every page, for every role, rendered on
 the demo town as the Dash router sends it to the browser, shows none of the record's codes
 (`gas`, `generic-boiler`, `m3`, `manager`, `open`...: taken from the vocabularies themselves,
-not from a list written here) and writes no number with a decimal point."""
+not from a list written here) and writes no number with a decimal point. The import page puts
+the command line's options in words."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
 import re
-import uuid
+from pathlib import Path
 
 import dash
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from carnet import db as carnet_db
-from carnet import models, quarantine, roles
-from carnet.adjustment_kinds import ADJUSTMENT_KINDS
+from carnet import roles
 from carnet.db import session_scope
-from carnet.energies import ENERGY_LABELS_FR
 from carnet.models import Building
-from carnet.portfolio_schema import DJU_METHODS, EQUIPMENT_KINDS
-from carnet.quantities import KNOWN_UNITS, QUANTITIES
-from carnet_cli.demo.town import build_demo
 from dashboards.app import create_app
-from ingest.modbus.registers import registers_dir
-from tests.helpers.web_client import page_content, sign_in
+from tests.helpers.browser import seed_users
+from tests.helpers.demo_town import demo_database
+from tests.helpers.french_text import CODES, english_in
+from tests.helpers.seed import seed_town
+from tests.helpers.web_client import body, page_content, sign_in, signed_in_client, upload
 
 # one worker builds the demo and renders on it (`make test` uses --dist loadgroup)
 pytestmark = pytest.mark.xdist_group(name="demo")
 
-TODAY = dt.date(2026, 11, 25)
 LOGINS = {roles.MANAGER: "gestionnaire", roles.CONTRACTOR: "exploitant",
           roles.FINANCE: "finances", roles.PROGRAMMER: "culture", roles.AGENT: "agent"}  # fmt: skip
-
-
-def _codes() -> set[str]:
-    """The codes of every vocabulary the pages show, from the enums and label tables."""
-    words = {
-        *models.LOG_KINDS, *models.LOG_STATUSES, *models.BOOKING_STATUSES,
-        *models.ALARM_STATUSES, *models.WORK_ORDER_STATUSES, *models.WORK_ORDER_PRIORITIES,
-        *models.WORK_ORDER_ORIGINS, *models.REX_STATUSES, *models.DECISION_STATUSES,
-        *quarantine.STATUSES, *quarantine.REASON_LABELS_FR, *ADJUSTMENT_KINDS, *DJU_METHODS,
-        *EQUIPMENT_KINDS, *QUANTITIES, *roles.ROLES, *ENERGY_LABELS_FR,
-        *(p.stem for p in registers_dir().glob("*.yaml")),  # device models
-        *(unit for unit, shown in KNOWN_UNITS.items() if unit != shown),  # m3, degC...
-    }  # fmt: skip
-    # a code that is also the French word it stands for is no leak (« observation »,
-    # « option », « alarme » are French)
-    return {w for w in words if w.lower() not in FRENCH_WORDS}
-
-
-FRENCH_WORDS = {"observation", "option", "inspection", "usage", "agent", "obligation"}
-CODES = _codes()
-WORD = re.compile("|".join(rf"(?<![\w-]){re.escape(c)}(?![\w-])" for c in sorted(CODES)))
-# 45.0; not 127.0.0.1, nor a text's article (« art. 31.6 »)
-DECIMAL_POINT = re.compile(r"(?<![\d.])(?<!art\. )\d+\.\d+(?![\d.])")
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 SHOWN = ("children", "label", "placeholder", "title", "start_date_placeholder_text",
          "end_date_placeholder_text")  # fmt: skip
 
 
 def visible_texts(node) -> list[str]:
     """The strings of a Dash layout (as JSON) a person reads: children, labels, option labels,
-    placeholders; never ids, values, classes, links or a figure's data."""
+    placeholders, tooltips; never ids, values, classes, links or a figure's data."""
     out: list[str] = []
     if isinstance(node, str):
         out.append(node)
@@ -82,30 +56,10 @@ def visible_texts(node) -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
-    base = os.environ.get("CARNET_TEST_DATABASE_URL", "")
-    admin = None
-    if base.startswith("postgresql"):
-        name = f"carnet_fr_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(
-            base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = f"{base.rpartition('/')[0]}/{name}"
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('demo-fr') / 'demo.sqlite'}"
-    engine = carnet_db.make_engine(url)
-    carnet_db.upgrade(engine)
-    build_demo(engine, seed=42, today=TODAY)
-    with session_scope(engine) as s:
-        codes = list(s.scalars(select(Building.code).order_by(Building.code)))
-    yield create_app(url), codes
-    engine.dispose()
-    carnet_db.reset_engines()
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with demo_database(tmp_path_factory.mktemp("demo-fr")) as url:
+        with session_scope(carnet_db.get_engine(url)) as s:
+            codes = list(s.scalars(select(Building.code).order_by(Building.code)))
+        yield create_app(url), codes
 
 
 def _paths(building_codes: list[str]) -> list[str]:
@@ -122,6 +76,8 @@ def _paths(building_codes: list[str]) -> list[str]:
 def test_the_vocabularies_give_codes_to_look_for():
     # what the issue found on the screens is among them
     assert {"gas", "generic-boiler", "m3", "manager", "contractor", "open", "closed"} <= CODES
+    assert visible_texts({"type": "P", "props": {"children": ["gas", {"props": {
+        "children": "45.0", "id": "m3"}, "type": "Span"}]}}) == ["gas", "45.0"]  # fmt: skip
 
 
 @pytest.mark.parametrize("role", roles.ROLES)
@@ -136,10 +92,21 @@ def test_no_page_shows_a_code_or_a_decimal_point(demo_app, role):
         assert response.status_code == 200, path
         texts = visible_texts(response.get_json()["response"]["_pages_content"]["children"])
         rendered, seen = rendered + 1, seen + sum(map(len, texts))
-        leaks = {m.group(0) for t in texts for m in WORD.finditer(t)}
-        points = {m.group(0) for t in texts for m in DECIMAL_POINT.finditer(t)}
-        if leaks or points:
-            context = [t for t in texts if WORD.search(t) or DECIMAL_POINT.search(t)][:6]
-            found[path] = (sorted(leaks), sorted(points), context)
+        codes, points, where = english_in(texts)
+        if codes or points:
+            found[path] = (sorted(codes), sorted(points), where)
     assert rendered >= len(buildings) + 10 and seen > 100 * rendered  # texts were found
     assert not found, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+def test_the_import_page_words_the_command_line_options(engine, db_url):
+    seed_users(engine)
+    seed_town(engine)
+    client = signed_in_client(create_app(db_url), "gestionnaire")
+    unreadable = body(upload(client, "Sonde;Heure;Lecture\nMAIRIE-T;01/11/2024 10:00;19,5\n"))
+    assert "format non reconnu" in unreadable
+    assert "--" not in unreadable and "choisissez le format dans la liste « Format »" in unreadable
+    grdf = (SAMPLES / "grdf_quotidien.csv").read_text(encoding="cp1252")  # a PCE unknown here
+    unknown = body(upload(client, grdf, "grdf.csv"))
+    assert "inconnu : aucun point de mesure ne porte ce numéro" in unknown
+    assert "external_ref" not in unknown
