@@ -38,6 +38,13 @@ class Actor:
 
 
 SYSTEM = Actor("system", MANAGER)
+# the actors with no user behind them, as an entry's author is shown to people
+ACTOR_LABELS_FR = {SYSTEM.login: "Carnet (automatique)", "demo": "Démonstration"}
+
+
+def actor_label(login: str | None, name: str | None = None) -> str:
+    """The user's name, else the actor's French label, else the login as written."""
+    return name or ACTOR_LABELS_FR.get(login or "", login or "—")
 
 
 @dataclass(frozen=True)

@@ -188,12 +188,14 @@ def _validate(values: dict[str, Any]) -> None:
         raise BookingError(f"la fin ({fr_date(end)}) doit être après le début ({fr_date(start)})")
     if values.get("status") not in BOOKING_STATUSES:
         raise BookingError(
-            f"statut inconnu « {values.get('status')} » (attendu : {', '.join(BOOKING_STATUSES)})"
+            f"statut inconnu « {values.get('status')} » (attendu : "
+            f"{', '.join(STATUS_LABELS_FR[s] for s in BOOKING_STATUSES)})"
         )
     setpoint = values.get("setpoint_c")
     if setpoint is not None and not SETPOINT_RANGE_C[0] <= setpoint <= SETPOINT_RANGE_C[1]:
         raise BookingError(
-            f"consigne {setpoint} °C hors limites ({SETPOINT_RANGE_C[0]:g} à {SETPOINT_RANGE_C[1]:g} °C)"
+            f"consigne {fr_number(setpoint, 1)} °C hors limites ({fr_number(SETPOINT_RANGE_C[0])} à "
+            f"{fr_number(SETPOINT_RANGE_C[1])} °C)"
         )
     preheat = values.get("preheat_min")
     if preheat is not None and not 0 <= preheat <= MAX_PREHEAT_MIN:

@@ -26,9 +26,12 @@ def is_missing(value) -> bool:
         return False
 
 
-def fr_number(value, decimals: int = 0, empty: str = EMPTY, signed: bool = False) -> str:
+def fr_number(
+    value, decimals: int = 0, empty: str = EMPTY, signed: bool = False, trim: bool = False
+) -> str:
     """`1234567.891, 2` -> `1 234 567,89` (narrow no-break space, decimal comma, half-up);
-    `-0.61, 1` -> `−0,6`; with `signed`, `0.61` -> `+0,6` (a result that can go either way)."""
+    `-0.61, 1` -> `−0,6`; with `signed`, `0.61` -> `+0,6` (a result that can go either way);
+    with `trim`, no trailing zero: `19.0, 1` -> `19`, `19.5, 1` -> `19,5` (a setpoint)."""
     if is_missing(value):
         return empty
     quant = Decimal(1).scaleb(-decimals)
@@ -37,6 +40,8 @@ def fr_number(value, decimals: int = 0, empty: str = EMPTY, signed: bool = False
         d = abs(d)  # no "-0,0"
     sign = MINUS if d < 0 else ("+" if signed and d > 0 else "")
     text = f"{abs(d):,.{decimals}f}"
+    if trim and decimals:
+        text = text.rstrip("0").rstrip(".")
     return sign + text.replace(",", NNBSP).replace(".", ",")
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from carnet.access import Scope, scope_of_contract
 from carnet.audit import record
 from carnet.bookings import ActorLike, BookingPermissionError
+from carnet.fr_format import fr_number
 from carnet.models import Booking, Building, Contract, Room
 from carnet.roles import can
 from carnet.timeutil import TZ_NAME, fr_date
@@ -172,7 +173,11 @@ def _event(booking: Booking) -> list[str]:
     preheat = int(booking.preheat_min or 0)
     heat_from = booking.starts_at - dt.timedelta(minutes=preheat)
     setpoint = booking.setpoint_c
-    what = f"Chauffage {setpoint:g} °C" if setpoint is not None else "Réservation"
+    what = (
+        f"Chauffage {fr_number(setpoint, 1, trim=True)} °C"
+        if setpoint is not None
+        else "Réservation"
+    )
     summary = f"{what} – {booking.title} ({room.name})"
     description = [
         f"Réservation : {booking.title}",
@@ -183,7 +188,7 @@ def _event(booking: Booking) -> list[str]:
         f"Démarrage du chauffage : {fr_date(heat_from)} (préchauffage {preheat} min)",
     ]
     if setpoint is not None:
-        description.append(f"Consigne : {setpoint:g} °C")
+        description.append(f"Consigne : {fr_number(setpoint, 1, trim=True)} °C")
     if booking.heating_note:
         description.append(f"Note : {booking.heating_note}")
     if booking.attendance:

@@ -13,7 +13,7 @@ from markupsafe import escape
 
 from dashboards import db
 from dashboards.affichage_data import screen
-from dashboards.fmt import fr_pct
+from dashboards.fmt import fr_number, fr_pct
 
 PREFIX = "/affichage/"
 REFRESH_S = 300
@@ -76,7 +76,7 @@ def _comfort(view: dict) -> str:
         return '<p class="muted">Pas de réservation suivie ces deux dernières semaines.</p>'
     items = "".join(
         f'<li class="{"ok" if c["ok"] else "ko"}">{escape(c["room"])}, {c["day"]} : '
-        f"{c['setpoint_c']:g} °C demandés, "
+        f"{fr_number(c['setpoint_c'], 1, trim=True)} °C demandés, "
         f"{'température atteinte à temps' if c['ok'] else 'température pas atteinte à temps'}</li>"
         for c in view["comfort"]
     )

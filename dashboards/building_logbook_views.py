@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from carnet.access import actor_label
 from carnet.logbook import KIND_LABELS_FR
 from carnet.models import LOG_KINDS
 from dashboards.building_record_views import equipment_codes
@@ -36,7 +37,7 @@ def _entry_card(row: dict) -> html.Article:
         html.Span(row["date"], className="date"),
         html.Span(row["kind_label"], className=f"kind kind-{row['kind']}"),
         html.Span(row["status_label"], className=f"status status-{row['status']}"),
-        html.Span(row.get("author_name") or row["author_login"], className="author"),
+        html.Span(actor_label(row["author_login"], row.get("author_name")), className="author"),
     ]
     if row.get("equipment_code"):
         meta.append(html.Span(row["equipment_code"], className="code"))
@@ -118,7 +119,8 @@ def triage_cards(rows: dict):
                         [
                             html.Span(r["date"], className="date"),
                             html.Span(
-                                r.get("author_name") or r["author_login"], className="author"
+                                actor_label(r["author_login"], r.get("author_name")),
+                                className="author",
                             ),
                             html.Span(r.get("room_code") or "", className="code"),
                             html.Span(f"n° {r['id']}", className="muted"),
@@ -198,7 +200,7 @@ def filters(rec: dict, authors: list[str]):
             date_range_field("bp-f-period"),
             dcc.Dropdown(
                 id="bp-f-author",
-                options=[{"label": a, "value": a} for a in authors],
+                options=[{"label": actor_label(a), "value": a} for a in authors],
                 placeholder="Tous auteurs",
                 className="dropdown",
             ),

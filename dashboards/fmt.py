@@ -55,12 +55,17 @@ def fr_unit(unit: str | None) -> str:
 
 
 def fr_quantity(
-    value, unit: str | None, decimals: int = 1, empty: str = EMPTY, signed: bool = False
+    value,
+    unit: str | None,
+    decimals: int = 1,
+    empty: str = EMPTY,
+    signed: bool = False,
+    trim: bool = False,
 ) -> str:
     """`12.34, "degC"` -> `12,3 °C`."""
     if is_missing(value):
         return empty
-    number = fr_number(value, decimals, signed=signed)
+    number = fr_number(value, decimals, signed=signed, trim=trim)
     label = fr_unit(unit)
     return f"{number}{NBSP}{label}" if label else number
 

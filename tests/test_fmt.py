@@ -73,3 +73,10 @@ def test_signed_results_and_ranges_carry_their_sign():
     assert fr_range(-5, 3, fr_number, signed=True) == "\u22125 à +3"
     assert fr_range(None, 3.5, fr_pct) == f"3,5{NB}%"
     assert fr_range(None, None, fr_pct) == "—"
+
+
+def test_trimmed_numbers_drop_trailing_zeros_only():
+    assert fr_number(19.0, 1, trim=True) == "19"
+    assert fr_number(19.5, 1, trim=True) == "19,5"
+    assert fr_number(1200, 1, trim=True) == f"1{NN}200"
+    assert fr_quantity(-2.0, "degC", 1, trim=True) == f"\u22122{NB}°C"

@@ -16,7 +16,7 @@ from carnet.ical import feed_path
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded
 from dashboards.components import alert, data_table, page_head
-from dashboards.fmt import fr_datetime
+from dashboards.fmt import fr_datetime, fr_number, fr_quantity
 from dashboards.planning_chauffage_data import feeds, schedule_since_last_visit, set_feed_token
 
 CAPABILITY = "heating_schedule.view"
@@ -58,7 +58,7 @@ def _schedule_table(frame) -> html.Div:
             else ""
         )
         missing = r.setpoint_c is None or r.setpoint_c != r.setpoint_c
-        setpoint = "—" if missing else f"{r.setpoint_c:g}\u00a0°C"
+        setpoint = "—" if missing else f"{fr_number(r.setpoint_c, 1, trim=True)}\u00a0°C"
         start, until = r.starts_at.to_pydatetime(), r.until.to_pydatetime()
         same_day = fr_datetime(start)[:10] == fr_datetime(until)[:10]
         booked = f"{fr_datetime(start)} – " + (
@@ -107,7 +107,7 @@ def _zones_table(frame) -> html.Div:
                 html.Td(fr_datetime(z.heat_from.to_pydatetime()), className="date"),
                 html.Td(fr_datetime(z.until.to_pydatetime()), className="date"),
                 html.Td(
-                    "—" if z.setpoint_c != z.setpoint_c else f"{z.setpoint_c:g}\u00a0°C",
+                    fr_quantity(z.setpoint_c, "degC", 1, trim=True),
                     className="num",
                 ),
                 html.Td(z.rooms),

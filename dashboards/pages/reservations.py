@@ -16,7 +16,7 @@ from dashboards import db
 from dashboards import reservations_data as data
 from dashboards.auth import current_user, guarded
 from dashboards.components import alert, field, page_head
-from dashboards.fmt import fr_datetime
+from dashboards.fmt import fr_datetime, fr_number
 from dashboards.reservations_data import BookingView
 from dashboards.reservations_data import rooms as rooms_of
 
@@ -98,7 +98,7 @@ def _chip(b: BookingView, with_room: bool) -> html.Button:
     start, end = _local(b.starts_at), _local(b.ends_at)
     heat = []
     if b.setpoint_c is not None:
-        text = f"{b.setpoint_c:g}\u00a0°C"
+        text = f"{fr_number(b.setpoint_c, 1, trim=True)}\u00a0°C"
         if b.preheat_min:
             text += f" · préchauffage {b.preheat_min}\u00a0min"
         heat.append(html.Span(text, className="cal-heat"))
