@@ -1,12 +1,15 @@
 """Real browser (issue 15): the date pickers speak French whatever the browser's language
 (month « décembre », days « lu ma me … »), a date and an hour picked land in the record as that
-local time, and a chart's month ticks read « janv. 2025 », not « Jan 2025 »."""
+local time, a chart's month ticks read « janv. 2025 », not « Jan 2025 », and on the demo town
+no page shows a code or a decimal point once its callbacks have drawn it."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
+import dash
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,9 +22,13 @@ from carnet.db import session_scope
 from carnet.models import Channel, LogbookEntry
 from carnet.store import write_readings
 from carnet.timeutil import TZ
+from dashboards.app import create_app
 from dashboards.plotly_fr import SHORT_MONTHS_FR
+from dashboards.server import BackgroundServer
 from tests.helpers.browser import password_of, sign_in, wait_for
 from tests.helpers.carnet_web_seed import seed_carnet
+from tests.helpers.demo_town import demo_database
+from tests.helpers.french_text import english_in
 from tests.helpers.seed import seed_town
 from tests.helpers.wait import until
 
@@ -97,3 +104,49 @@ def test_a_chart_writes_its_months_in_french(live_app, browser):
     words = {w for t in ticks for w in re.findall(r"[^\W\d]+\.?", t)}
     assert words and words <= set(SHORT_MONTHS_FR), ticks  # « janv. », « févr. », « mars »…
     assert not words & set(ENGLISH_MONTHS), ticks
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    with demo_database(tmp_path_factory.mktemp("demo-fr-browser")) as url:
+        server = BackgroundServer(create_app(url).server)
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+
+def _drawn_text(browser) -> str:
+    """The page's text once Dash has drawn it: nothing loading, the same on two looks."""
+    seen = {"last": None}
+
+    def settled():
+        text = browser.execute_script(
+            "return document.querySelector('[data-dash-is-loading]') ? null"
+            " : document.body.innerText"
+        )
+        done = text is not None and text == seen["last"] and len(text) > 0
+        seen["last"] = text
+        return text if done else None
+
+    return until(settled, timeout_s=20, interval_s=0.3, what="the page drawn")
+
+
+@pytest.mark.xdist_group(name="demo")
+@pytest.mark.parametrize("login", ["gestionnaire", "exploitant"])
+def test_no_drawn_page_shows_a_code_or_a_decimal_point(demo_server, browser, login):
+    sign_in(browser, demo_server, login, f"demo-{login}")
+    paths = [p["path"] for p in dash.page_registry.values()
+             if not p.get("path_template") and p["path"] != "/404"]  # fmt: skip
+    found = {}
+    for path in [*paths, "/batiments/MAIRIE", "/batiments/SALLE-POLY"]:
+        browser.get(demo_server.rstrip("/") + path)
+        text = _drawn_text(browser)
+        hints = browser.execute_script(
+            "return Array.from(document.querySelectorAll('[title], [placeholder]'))"
+            ".map(e => (e.title || '') + ' ' + (e.getAttribute('placeholder') || ''))"
+        )
+        codes, points, where = english_in([*text.splitlines(), *hints])
+        if codes or points:
+            found[path] = (sorted(codes), sorted(points), where)
+    assert not found, json.dumps(found, ensure_ascii=False, indent=1)
