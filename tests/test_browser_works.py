@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from sqlalchemy import select
 
 from carnet.db import session_scope
@@ -35,7 +36,8 @@ def test_the_manager_adds_a_work_and_finds_it_ranked(live_app, browser):
                          ("works-to", "15/10/2025"), ("works-cost", "24 000"),
                          ("works-expected", "30"), ("works-source", "audit 2024"),
                          ("works-subsidy", "4000")):  # fmt: skip
-        browser.find_element(By.ID, field).send_keys(value)
+        # a date typed in a date picker is taken on Tab, as a person leaves the field
+        browser.find_element(By.ID, field).send_keys(value + Keys.TAB)
     browser.find_element(By.ID, "works-add").click()
     wait_for(browser, "#works-msg .alert-ok", timeout=15, text="inscrits au programme")
     ranking = wait_for(browser, "#works-ranking", text="Isolation des combles")

@@ -15,7 +15,7 @@ from dash.exceptions import PreventUpdate
 from carnet.access import CarnetPermissionError
 from dashboards import db
 from dashboards.auth import current_user, guarded
-from dashboards.components import graph
+from dashboards.components import date_field, graph
 from dashboards.fmt import fr_number
 from dashboards.programme_travaux_data import STATUS_LABELS_FR, add_one, programme_page
 
@@ -185,10 +185,8 @@ def _form(user, data: dict) -> html.Details:
                 options=[{"label": f"{c} · {n}", "value": c} for c, n in data["buildings"]],
             )),
             _field("Intitulé", dcc.Input(id="works-title", type="text", className="input")),
-            _field("Début", dcc.Input(id="works-from", type="text", placeholder="JJ/MM/AAAA",
-                                        className="input")),
-            _field("Fin", dcc.Input(id="works-to", type="text", placeholder="JJ/MM/AAAA",
-                                    className="input")),
+            _field("Début", date_field("works-from")),
+            _field("Fin", date_field("works-to")),
             _field("Coût (€)", dcc.Input(id="works-cost", type="text", className="input")),
             _field("Économie attendue (MWh PCI/an)",
                    dcc.Input(id="works-expected", type="text", className="input")),
@@ -231,13 +229,14 @@ def layout(**_query):
 
 FIELDS = ("works-building", "works-title", "works-from", "works-cost", "works-to",
           "works-expected", "works-source", "works-subsidy", "works-scheme")  # fmt: skip
+DATE_FIELDS = ("works-from", "works-to")  # date pickers: their value is `date` (ISO)
 
 
 @callback(
     Output("works-msg", "children"),
     Output("works-body", "children"),
     Input("works-add", "n_clicks"),
-    *[State(f, "value") for f in FIELDS],
+    *[State(f, "date" if f in DATE_FIELDS else "value") for f in FIELDS],
     prevent_initial_call=True,
 )
 @guarded("works.edit")
