@@ -58,3 +58,19 @@ def test_data_table_marks_numeric_columns():
     thead, tbody = table.children
     assert [getattr(th, "className", None) for th in thead.children.children] == [None, "num"]
     assert tbody.children == rows
+
+
+def test_a_datetime_field_gives_one_iso_local_time():
+    from dashboards.components import TIME_OPTIONS, datetime_field, datetime_iso
+
+    assert datetime_iso("2026-12-05", "19:30") == "2026-12-05T19:30"
+    assert datetime_iso("2026-12-05T00:00:00", "7:05") == "2026-12-05T07:05"
+    assert datetime_iso("2026-12-05", None) == "2026-12-05T00:00"
+    assert datetime_iso(None, "19:30") is None
+    with pytest.raises(ValueError, match="Heure illisible"):
+        datetime_iso("2026-12-05", "25:00")
+    assert TIME_OPTIONS[:2] == ["00:00", "00:15"] and TIME_OPTIONS[-1] == "23:45"
+    field = datetime_field("x", "2026-12-05T19:30")
+    date, time = field.children
+    assert (date.id, date.date, date.display_format) == ("x", "2026-12-05", "DD/MM/YYYY")
+    assert (time.id, time.value) == ("x-time", "19:30")
