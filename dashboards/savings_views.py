@@ -160,7 +160,7 @@ def portfolio_view(p: SavingsPortfolio):
                  "savings-total-target"),
             tile("Écart (N'B − réel)", signed_pct(gap), "savings-total-gap",
                  "good" if (gap or 0) > 0 else ("bad" if (gap or 0) < 0 else ""),
-                 f"{fr_number(total['gap_mwh'], 1)} MWh PCI"),
+                 f"{fr_number(total['gap_mwh'], 1, signed=True)} MWh PCI"),
             tile("Intéressement exploitant", fr_eur(total["bonus_eur"]), "savings-total-bonus"),
             tile("Pénalités exploitant", fr_eur(total["penalty_eur"]), "savings-total-penalty"),
         ],

@@ -173,7 +173,7 @@ def show_month(contract_code, month, _refresh=None):
     numeric = {
         "actual_mwh_pci": lambda v: fr_number(v, 2),
         "target_mwh_pci": lambda v: fr_number(v, 2),
-        "gap_pct": lambda v: fr_pct(v),
+        "gap_pct": lambda v: fr_pct(v, signed=True),  # as the savings page: +1,2 %, −0,6 %
         "p1_price_eur_per_mwh_pci": lambda v: fr_eur(v, 4),
         "p1_value_eur": fr_eur,
         "p2_eur": fr_eur,
@@ -181,7 +181,7 @@ def show_month(contract_code, month, _refresh=None):
         "total_eur": fr_eur,
         "bonus_eur": fr_eur,
         "penalty_eur": fr_eur,
-        "net_to_contractor_eur": fr_eur,
+        "net_to_contractor_eur": lambda v: fr_eur(v, signed=True),
         "days_missing": lambda v: fr_number(v, 0),
     }
     rows = []

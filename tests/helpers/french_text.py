@@ -35,12 +35,17 @@ CODES = vocabulary_codes()
 CODE = re.compile("|".join(rf"(?<![\w-]){re.escape(c)}(?![\w-])" for c in sorted(CODES)))
 # 45.0; not 127.0.0.1, nor a text's article (« art. 31.6 »)
 DECIMAL_POINT = re.compile(r"(?<![\d.])(?<!art\. )\d+\.\d+(?![\d.])")
+# a negative number written with a hyphen: « -0,6 % » (the formatter writes « −0,6 % »)
+HYPHEN_MINUS = re.compile(r"(?<![\w/.:-])-\d")
 
 
 def english_in(texts) -> tuple[set[str], set[str], list[str]]:
-    """(codes found, numbers with a decimal point, the first texts holding them)."""
+    """(codes found, numbers with a decimal point or a hyphen for minus, the first texts
+    holding them)."""
     texts = list(texts)
     codes = {m.group(0) for t in texts for m in CODE.finditer(t)}
-    points = {m.group(0) for t in texts for m in DECIMAL_POINT.finditer(t)}
-    where = [t for t in texts if CODE.search(t) or DECIMAL_POINT.search(t)][:6]
+    points = {m.group(0) for t in texts for rx in (DECIMAL_POINT, HYPHEN_MINUS)
+              for m in rx.finditer(t)}  # fmt: skip
+    where = [t for t in texts if CODE.search(t) or DECIMAL_POINT.search(t)
+             or HYPHEN_MINUS.search(t)][:6]  # fmt: skip
     return codes, points, where
