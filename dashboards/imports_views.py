@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dash import dcc, html
 
+from carnet.access import actor_label
 from dashboards import imports_data
 from dashboards.fmt import fr_datetime, fr_number
 from ingest.batch_report import BatchReport
@@ -86,7 +87,7 @@ def history_table(frame, can_revert: bool) -> html.Table:
                         "rows_quarantined",
                     )
                 ],
-                html.Td(r.user_login or "—"),
+                html.Td(actor_label(r.user_login)),
                 *([_revert_cell(r)] if can_revert else []),
             ],
             **{"data-batch": str(r.id)},
