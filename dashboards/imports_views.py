@@ -17,7 +17,7 @@ from dashboards import imports_data
 from dashboards.fmt import fr_datetime, fr_number
 from ingest.batch_report import BatchReport
 from ingest.format_detection import for_the_page
-from ingest.formats import FORMATS
+from ingest.formats import FORMATS, format_label
 from ingest.limits import MAX_UPLOAD_BYTES, fr_size
 
 HIDDEN = {"display": "none"}
@@ -74,7 +74,7 @@ def history_table(frame, can_revert: bool) -> html.Table:
                 html.Td(str(r.id), className="num"),
                 html.Td(fr_datetime(r.started_at), className="date"),
                 html.Td(Path(str(r.source)).name, className="code", title=str(r.source)),
-                html.Td(r.format or "—"),
+                html.Td(format_label(r.format)),
                 _status_cell(r),
                 *[
                     html.Td(fr_number(getattr(r, c)), className="num")
@@ -275,7 +275,10 @@ def upload_controls() -> list:
                 dcc.Dropdown(
                     id="imp-format",
                     options=[{"label": "Format : détection automatique", "value": ""}]
-                    + [{"label": f"Format : {name}", "value": name} for name in FORMATS],
+                    + [
+                        {"label": f"Format : {format_label(name)}", "value": name}
+                        for name in FORMATS
+                    ],
                     value="",
                     clearable=False,
                     style={"minWidth": "22rem"},

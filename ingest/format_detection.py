@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ingest.formats import EXPECTED, FORMATS, generic
+from ingest.formats import EXPECTED, FORMAT_LABELS_FR, FORMATS, generic
 from ingest.formats.base import FormatParser
 from ingest.profiles import ColumnProfile
 from ingest.routing import Routing
@@ -36,11 +36,16 @@ PAGE_HINTS = {
 
 
 def for_the_page(message: str | None) -> str | None:
-    """A report's message for the import page: the command line's options put in words."""
+    """A report's message for the import page: the command line's options put in words, the
+    formats by their names (« GRDF, relevés quotidiens : date, volume… »)."""
     if not message:
         return message
     for cli, page in PAGE_HINTS.items():
         message = message.replace(cli, page)
+    for name, label in FORMAT_LABELS_FR.items():
+        message = message.replace(f"{name} : ", f"{label} : ").replace(
+            f"format {name}", f"format « {label} »"
+        )
     return message
 
 

@@ -106,6 +106,9 @@ def test_the_import_page_words_the_command_line_options(engine, db_url):
     unreadable = body(upload(client, "Sonde;Heure;Lecture\nMAIRIE-T;01/11/2024 10:00;19,5\n"))
     assert "format non reconnu" in unreadable
     assert "--" not in unreadable and "choisissez le format dans la liste « Format »" in unreadable
+    assert "GRDF, relevés quotidiens : date, volume" in unreadable
+    codes, points, where = english_in([unreadable])
+    assert not codes and not points, where
     grdf = (SAMPLES / "grdf_quotidien.csv").read_text(encoding="cp1252")  # a PCE unknown here
     unknown = body(upload(client, grdf, "grdf.csv"))
     assert "inconnu : aucun point de mesure ne porte ce numéro" in unknown

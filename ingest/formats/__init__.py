@@ -22,6 +22,26 @@ FORMATS = {
     "generic-wide": (generic.detect_wide, generic.WideParser),
 }
 
+# how people call each format (the name is the command line's: `--format grdf-daily`)
+FORMAT_LABELS_FR = {
+    "enedis-load-curve": "Enedis, courbe de charge",
+    "enedis-daily-index": "Enedis, index quotidiens",
+    "grdf-daily": "GRDF, relevés quotidiens",
+    "weather-daily": "Météo quotidienne (TN, TX)",
+    "weather-hourly": "Météo horaire",
+    "indices": "Indices de révision des prix",
+    "profile": "Profil d'import du patrimoine",
+    "logger": "Enregistreur de chaufferie",
+    "generic-long": "CSV générique, une ligne par relevé",
+    "generic-wide": "CSV générique, une colonne par point",
+}
+
+
+def format_label(name: str | None) -> str:
+    """« GRDF, relevés quotidiens » for `grdf-daily`; another origin (`demo`, `modbus`) as is."""
+    return FORMAT_LABELS_FR.get(name or "", name or "—")
+
+
 # what each format expects of a file's header, for the message of a file none recognises
 EXPECTED = {
     "enedis-load-curve": "Identifiant PRM;… puis Horodate;Valeur",
