@@ -46,6 +46,7 @@ CAPABILITY_LABELS_FR = {
     "notifications.own": "choisir les avis reçus par e-mail",
     "works.view": "consulter le programme de travaux",
     "works.edit": "inscrire des travaux au programme",
+    "display.manage": "gérer les écrans des usagers et leurs conseils",
 }
 
 HIDDEN_FROM_NAV = {"/", "/not-found-404"}

@@ -124,3 +124,31 @@ def test_contract_imports_nothing_of_the_record():
             if any(n.split(".")[0] in RECORD for n in names):
                 offenders.add(rel)
     assert offenders == set()
+
+
+@pytest.mark.parametrize(
+    ("code", "home"),
+    [
+        ("gas", "carnet/energies.py"),  # energies
+        ("grdf-daily", "ingest/formats/__init__.py"),  # import formats
+    ],
+)
+def test_each_label_table_is_written_once(code, home):
+    assert _label_dicts("record", code) == {home}
+
+
+def test_every_code_of_a_shown_vocabulary_has_its_label():
+    from carnet.buildings import EQUIPMENT_LABELS_FR
+    from carnet.portfolio_schema import EQUIPMENT_KINDS
+    from carnet.roles import CAPABILITIES
+    from dashboards.shell import CAPABILITY_LABELS_FR
+    from ingest.formats import FORMAT_LABELS_FR, FORMATS
+
+    assert set(EQUIPMENT_KINDS) <= set(EQUIPMENT_LABELS_FR)
+    assert set(CAPABILITIES) <= set(CAPABILITY_LABELS_FR)
+    assert set(FORMATS) == set(FORMAT_LABELS_FR)
+
+
+def test_short_month_names_are_written_once():
+    found = _where("record", lambda s: s == "févr.")
+    assert found == {"dashboards/plotly_fr.py"}
