@@ -26,6 +26,7 @@ from carnet.db import get_engine, session_scope
 from carnet.models import User
 from carnet.users import authenticate, end_sessions
 from dashboards import affichage, auth, db, ical_feed, security, shell
+from dashboards.components import french_dropdowns
 from dashboards.security import SignInLimiter
 from ingest.limits import UPLOAD_REQUEST_BYTES
 
@@ -83,6 +84,7 @@ def secret_key() -> str:
 
 
 def create_app(database_url: str | None = None) -> dash.Dash:
+    french_dropdowns()  # before the pages build any
     engine = get_engine(database_url)
     secure = os.environ.get("CARNET_SECURE_COOKIES", "") == "1"
     server = flask.Flask("carnet", root_path=str(HERE))

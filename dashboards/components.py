@@ -4,6 +4,7 @@ next. Classes are those of `assets/*.css`; the browser tests look for them."""
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable
 
@@ -168,3 +169,23 @@ def graph(figure=None, id_: str | None = None, config: dict | None = None, **pro
         },
         **props,
     )
+
+
+def french_dropdowns() -> None:
+    """Every `dcc.Dropdown` writes its own words (search box, « Select All », « No options
+    found ») in French unless a page gives its own `labels`: set once, when the app is built."""
+    from dash import dcc
+
+    from dashboards.carnet_views import DROPDOWN_LABELS_FR
+
+    init = dcc.Dropdown.__init__
+    if getattr(init, "_carnet_french", False):
+        return
+
+    @functools.wraps(init)
+    def french_init(self, *args, **kwargs):
+        kwargs.setdefault("labels", DROPDOWN_LABELS_FR)
+        init(self, *args, **kwargs)
+
+    french_init._carnet_french = True
+    dcc.Dropdown.__init__ = french_init

@@ -66,6 +66,7 @@ def test_the_logbook_date_and_hour_are_picked_in_french(live_app, browser):
     # the hour: 24-hour « hh:mm », typed into the list and chosen
     browser.find_element(By.CSS_SELECTOR, "#bp-add-date-time").click()
     search = wait_for(browser, ".dash-dropdown-search, input[type=search]", timeout=5)
+    assert search.get_attribute("placeholder") == "Rechercher"  # not « Search »
     search.send_keys("14:30")
     search.send_keys(Keys.ENTER)
     until(lambda: "14:30" in browser.find_element(By.CSS_SELECTOR, "#bp-add-date-time").text)

@@ -74,3 +74,16 @@ def test_a_datetime_field_gives_one_iso_local_time():
     date, time = field.children
     assert (date.id, date.date, date.display_format) == ("x", "2026-12-05", "DD/MM/YYYY")
     assert (time.id, time.value) == ("x-time", "19:30")
+
+
+def test_every_dropdown_writes_its_own_words_in_french(tmp_path):
+    from dash import dcc
+
+    from dashboards.app import create_app
+
+    create_app(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    props = dcc.Dropdown(options=["a"], id="x").to_plotly_json()["props"]
+    assert props["labels"]["search"] == "Rechercher"
+    assert props["labels"]["no_options_found"] == "Aucun choix ne correspond"
+    own = dcc.Dropdown(options=["a"], labels={"search": "Chercher un bâtiment"})
+    assert own.to_plotly_json()["props"]["labels"] == {"search": "Chercher un bâtiment"}
