@@ -1,5 +1,6 @@
 """The savings page's four figures (plotly), French throughout: decimal commas and spaced
-thousands (`separators=", "`), dd/mm/yyyy dates in hover texts, units on every axis.
+thousands (plotly's French locale, given by `components.graph`), dd/mm/yyyy dates in hover
+texts, units on every axis.
 
 Each function takes the frames of `dashboards.savings_data` and returns a `go.Figure`; hover
 labels are built with vectorised string operations, never a loop per point. `figure_card`
@@ -53,7 +54,6 @@ def fr_dates(days) -> np.ndarray:
 def _style(fig: go.Figure, title: str, x_title: str | None, y_title: str, height=360):
     fig.update_layout(
         template="none",
-        separators=", ",
         height=height,
         margin={"l": 64, "r": 16, "t": 72, "b": 48},
         title={

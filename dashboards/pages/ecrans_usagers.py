@@ -64,7 +64,7 @@ def _figure(data: dict) -> go.Figure:
                 hovertemplate="%{x|%d/%m/%Y} : %{text}<extra></extra>",
             )
     fig.update_layout(height=340, margin={"l": 50, "r": 20, "t": 10, "b": 30},
-                      legend={"orientation": "h"}, separators=", ")  # fmt: skip
+                      legend={"orientation": "h"})  # fmt: skip
     return fig
 
 
