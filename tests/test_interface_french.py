@@ -113,3 +113,13 @@ def test_the_import_page_words_the_command_line_options(engine, db_url):
     unknown = body(upload(client, grdf, "grdf.csv"))
     assert "inconnu : aucun point de mesure ne porte ce numéro" in unknown
     assert "external_ref" not in unknown
+
+
+def test_the_contractors_results_and_their_past_range_carry_their_sign(db_url):
+    create_app(db_url)  # registers the pages
+    from dashboards.pages.accueil_exploitant import _range, _result
+
+    low, _, high = _range(721.8, 766.07)
+    assert (low, high) == ("+721,80\u00a0€", "à +766,07\u00a0€")  # like the result beside it
+    assert _range(-1234.5, 10)[0] == "\u22121\u202f234,50\u00a0€"
+    assert _result(-0.6).children == "\u22120,60\u00a0€" and _result(12).children == "+12,00\u00a0€"
