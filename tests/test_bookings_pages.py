@@ -128,13 +128,13 @@ def test_save_callback_checked_on_the_server(app):
             select(Booking.id).where(Booking.title == "Chorale").order_by(Booking.starts_at)
         )
     # cancel the series from its first occurrence on
-    cancel = {"res-cancel-series.n_clicks": 1, "res-selected.data": first_chorale}
+    cancel = {"res-confirm-series.submit_n_clicks": 1, "res-selected.data": first_chorale}
     for role in ("contractor", "agent"):
         refused = callback(
-            client_of(app, role), "res-message", cancel, "res-cancel-series.n_clicks"
+            client_of(app, role), "res-message", cancel, "res-confirm-series.submit_n_clicks"
         )
         assert refused.status_code == 403
-    done = text(callback(programmer, "res-message", cancel, "res-cancel-series.n_clicks"))
+    done = text(callback(programmer, "res-message", cancel, "res-confirm-series.submit_n_clicks"))
     assert "2 occurrence(s) annulée(s) à partir du 28/11/2026" in done
     with session_scope(app.server.config["CARNET_ENGINE"]) as s:
         statuses = s.scalars(select(Booking.status).where(Booking.title == "Chorale")).all()
