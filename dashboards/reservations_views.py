@@ -81,7 +81,7 @@ def _slot(room: dict | None, day: dt.date) -> html.Button:
     """A free slot to book: the room (None: keep the form's) and the day go into the form."""
     where = f" {room['name']}" if room else ""
     return html.Button(
-        "+" if room else "+ Réserver ce jour",
+        "+" if room else "+ Réserver",
         id={"type": "res-slot", "room": room["code"] if room else "", "day": day.isoformat()},
         className="cal-slot",
         title=f"Réserver{where} le {day:%d/%m/%Y}",
@@ -199,11 +199,16 @@ def day_list(
         blocks.append(
             html.Section(
                 [
-                    html.H3(_day_head(d, with_year=True), className="cal-daylist-head"),
+                    html.Div(
+                        [
+                            html.H3(_day_head(d, with_year=True)),
+                            *([_slot(None, d)] if editable else []),
+                        ],
+                        className="cal-daylist-head",
+                    ),
                     html.Ul(items, className="cal-daylist-items")
                     if items
                     else html.P("Aucune réservation.", className="muted cal-daylist-empty"),
-                    *([_slot(None, d)] if editable else []),
                 ],
                 className="cal-daylist-day" + (" cal-today" if d == today else ""),
                 **{"data-day": d.isoformat()},

@@ -214,7 +214,7 @@ def _form(rooms: list[dict], editable: bool) -> html.Div:
                 className="form-actions",
                 children=[
                     html.Button("Enregistrer", id="res-save", className="btn btn-primary"),
-                    html.Button(NEW_TITLE, id="res-new", className="btn"),
+                    html.Button(NEW_TITLE, id="res-new", className="btn btn-secondary"),
                     # shown for an existing booking only (see `destructive_actions`), confirmed
                     html.Div(
                         className="res-danger-zone",
@@ -222,13 +222,13 @@ def _form(rooms: list[dict], editable: bool) -> html.Div:
                             html.Button(
                                 "Annuler la réservation",
                                 id="res-cancel",
-                                className="btn btn-danger-outline",
+                                className="btn btn-secondary btn-danger-outline",
                                 hidden=True,
                             ),
                             html.Button(
                                 "Annuler la série à partir de celle-ci",
                                 id="res-cancel-series",
-                                className="btn btn-danger-outline",
+                                className="btn btn-secondary btn-danger-outline",
                                 hidden=True,
                             ),
                         ],
@@ -278,11 +278,19 @@ def layout(**_query):
                         className="res-nav",
                         children=[
                             html.Button(
-                                "‹", id="res-prev", className="btn", title="Période précédente"
+                                "‹",
+                                id="res-prev",
+                                className="btn btn-secondary",
+                                title="Période précédente",
                             ),
-                            html.Button("Aujourd'hui", id="res-today", className="btn"),
                             html.Button(
-                                "›", id="res-next", className="btn", title="Période suivante"
+                                "Aujourd'hui", id="res-today", className="btn btn-secondary"
+                            ),
+                            html.Button(
+                                "›",
+                                id="res-next",
+                                className="btn btn-secondary",
+                                title="Période suivante",
                             ),
                         ],
                     ),
