@@ -187,6 +187,15 @@ def test_phone_day_list_and_list_view_fit_the_screen(live_app, browser):
         assert_fits(browser)
         assert small_targets(browser, TOUCH) == []
 
+        # the month, on a phone: the days that have bookings, as a list too
+        click(browser, "#res-view input[value='month']")
+        month_day = wait_for(browser, f"#res-days [data-day='{today.isoformat()}']", timeout=15)
+        assert not browser.find_element(By.ID, "res-month").is_displayed()
+        assert "Chorale" in month_day.text and LONG_TITLE in month_day.text
+        assert_fits(browser)
+        click(browser, "#res-view input[value='list']")
+        wait_for(browser, f"#res-list tr[data-booking='{seeded['gala']}']", timeout=15)
+
         # a booking opened from the list on the phone fills the form, which fits too
         click(browser, f"#res-list tr[data-booking='{seeded['gala']}'] .res-list-open")
         wait_for(browser, "#res-form-title", text=f"Réservation n° {seeded['gala']}")

@@ -1,7 +1,10 @@
-"""Réservations: week and month calendars of the bookable rooms, per room or per building, and the
-booking form with its heating note (the programmer and the manager); the contractor reads the
-calendars and their heating notes. Every write goes through `carnet.bookings`, which checks the
-role again and refuses conflicts naming the other booking."""
+"""Réservations: week and month calendars of the bookable rooms, per room or per building, a
+list of the coming bookings, and on a phone a day list instead of the grids (CSS chooses); the
+booking form with its heating note (the programmer and the manager) offers the rooms of the
+calendar's building and takes a slot clicked in the grid; cancelling is offered only for an
+existing booking, and confirmed. The contractor reads the calendars and their heating notes.
+Every write goes through `carnet.bookings`, which checks the role again and refuses conflicts
+naming the other booking."""
 
 from __future__ import annotations
 
