@@ -244,7 +244,9 @@ def test_form_follows_the_calendar_and_cancels_only_when_confirmed(live_app, bro
     # back to the hall: the school's room is not in it, so it is cleared
     choose(browser, "res-building", "SDF")
     wait_for(browser, "#res-f-room-value", text="Choisissez une salle", timeout=15)
-    wait_for(browser, "#res-week tr[data-room='SDF-GRANDE']", timeout=15)
+    # a room picked in the grid's first column is preselected
+    click(browser, "#res-week tr[data-room='SDF-PETITE'] .cal-pick")
+    wait_for(browser, "#res-f-room-value", text="Salle des fêtes – Petite salle", timeout=15)
 
     # a new booking shows no cancellation
     assert browser.find_element(By.ID, "res-form-title").text == "Nouvelle réservation"
