@@ -6,7 +6,10 @@
       document.querySelectorAll("[role=dialog].dialog"), function (d) { return !d.hidden; });
   }
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape") { return; }
+    if (event.key !== "Escape" || event.defaultPrevented) { return; }
+    if (document.activeElement && document.activeElement.closest(".dash-dropdown-content")) {
+      return;  // Échap closes an open list first
+    }
     var open = openDialogs();
     if (!open.length) { return; }
     var close = open[open.length - 1].querySelector(".dialog-close");

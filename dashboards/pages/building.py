@@ -307,6 +307,17 @@ for _dialog, _opener, _closers in (
         *_closers,
         prevent_initial_call=True,
     )
+clientside_callback(  # a new page of the logbook is read from its top
+    """function() {
+        var logbook = document.getElementById("bp-logbook");
+        if (logbook) { logbook.scrollIntoView({block: "start"}); }
+        return window.dash_clientside.no_update;
+    }""",
+    Output("bp-logbook", "className"),
+    Input("bp-page-prev", "n_clicks"),
+    Input("bp-page-next", "n_clicks"),
+    prevent_initial_call=True,
+)
 clientside_callback(
     "function() { return true; }",
     Output("bp-dlg-edit", "hidden", allow_duplicate=True),
