@@ -21,6 +21,7 @@ from carnet.logbook_timeline import open_observations, timeline, timeline_count
 from carnet.logbook_triage import accept_as_work, close_with_answer, merge_into
 from carnet.models import Building, LogbookEntry, Obligation
 from carnet.obligations import edit_obligation, obligations_frame
+from carnet.roles import can
 from carnet.timeutil import TZ
 from dashboards import alarms_data
 
@@ -47,7 +48,7 @@ def _with_files(s: Session, frame, user: ActorLike | None = None) -> list[dict]:
     files = entry_attachments(s, ids)
     links = alarms_data.entry_links(s, ids)
     editable: set[int] = set()
-    if user is not None and ids and user.can("carnet.intervention"):
+    if user is not None and ids and can(user.role, "carnet.intervention"):
         entries = s.scalars(select(LogbookEntry).where(LogbookEntry.id.in_(ids)))
         editable = {e.id for e in entries if may_edit(s, user, e)}
     for r in rows:
