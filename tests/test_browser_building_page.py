@@ -125,6 +125,15 @@ def test_record_and_logbook_come_first_and_the_page_stays_short(
     WebDriverWait(browser, 5).until(
         lambda d: not d.find_element(By.ID, "bp-dlg-add").is_displayed()
     )
+    # opened again, the focus is in its text; Échap closes it
+    browser.find_element(By.ID, "bp-open-add").click()
+    WebDriverWait(browser, 5).until(
+        lambda d: d.switch_to.active_element.get_attribute("id") == "bp-add-text"
+    )
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    WebDriverWait(browser, 5).until(
+        lambda d: not d.find_element(By.ID, "bp-dlg-add").is_displayed()
+    )
 
 
 def test_logbook_is_paged_newest_first_and_filtered_by_kind(live_app, browser, town, sized):
