@@ -542,10 +542,21 @@ def edit(n, code, entry_id, kind, day, equipment, room, status, cost, text, note
     return None, done, (rev or 0) + 1
 
 
+_OB_FIELDS = (
+    ("id", "value"),
+    ("months", "value"),
+    ("days", "value"),
+    ("last", "date"),
+    ("active", "value"),
+    ("notes", "value"),
+)
+
+
 @callback(
     Output("bp-ob-msg", "children"),
     Output("bp-done", "children", allow_duplicate=True),
     Output("bp-rev-ob", "data"),
+    *[Output(f"bp-ob-{name}", prop) for name, prop in _OB_FIELDS],
     Input("bp-ob-submit", "n_clicks"),
     State("bp-code", "data"),
     State("bp-ob-id", "value"),
@@ -576,5 +587,6 @@ def edit_obligation_cb(n, code, ob_id, months, days, last, active, notes, rev):
     try:
         building_data.update_obligation(db.engine(), user, code, ob_id, changes)
     except (ValueError, LookupError, CarnetPermissionError) as exc:
-        return alert(str(exc), "error", "bp-ob-error"), NO, NO
-    return None, alert("Obligation mise à jour.", "ok", "bp-ob-ok"), (rev or 0) + 1
+        return alert(str(exc), "error", "bp-ob-error"), NO, NO, *[NO] * len(_OB_FIELDS)
+    done = alert("Obligation mise à jour.", "ok", "bp-ob-ok")
+    return None, done, (rev or 0) + 1, *[None] * len(_OB_FIELDS)  # the form emptied
