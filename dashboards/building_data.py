@@ -87,7 +87,7 @@ def logbook_page(
 
 
 def _triage_rows(s: Session, user: ActorLike, building: Building) -> dict | None:
-    if not user.can("carnet.triage"):
+    if not can(user.role, "carnet.triage"):
         return None
     pending = open_observations(s, user, building)
     targets = timeline(s, user, building, status=["open", "in_progress"], include_cancelled=False)
