@@ -95,7 +95,9 @@ PLOTLY_FR = {
 }
 
 
-def _download_buttons(item_id: str, params, formats: tuple[tuple[str, str], ...]) -> html.Div:
+def _download_buttons(
+    item_id: str, params, formats: tuple[tuple[str, str], ...], key: str = ""
+) -> html.Div:
     from dash import dcc
 
     from dashboards import downloads
@@ -107,30 +109,37 @@ def _download_buttons(item_id: str, params, formats: tuple[tuple[str, str], ...]
             *[
                 html.Button(
                     label,
-                    id={"type": downloads.BTN, "id": item_id, "fmt": fmt},
+                    id={"type": downloads.BTN, "id": item_id, "key": key, "fmt": fmt},
                     className="btn btn-secondary btn-small download-btn",
                     n_clicks=0,
                     title=f"Télécharger ce que montre la page ({fmt.upper()})",
                 )
                 for fmt, label in formats
             ],
-            dcc.Store(id={"type": downloads.STORE, "id": item_id}, data=dict(params or {})),
-            dcc.Download(id={"type": downloads.FILE, "id": item_id}),
+            dcc.Store(
+                id={"type": downloads.STORE, "id": item_id, "key": key}, data=dict(params or {})
+            ),
+            dcc.Download(id={"type": downloads.FILE, "id": item_id, "key": key}),
         ],
     )
 
 
-def downloadable_table(table_id: str, table, params: dict | None = None) -> html.Div:
+def downloadable_table(table_id: str, table, params: dict | None = None, key: str = "") -> html.Div:
     """`table` (as the page draws it) with « CSV » and « Excel » buttons. `table_id` is
     registered with `dashboards.downloads.register_table`; `params` are what the builder
-    needs to draw the same table again on the server (filters), checked there again."""
-    buttons = _download_buttons(table_id, params, (("csv", "CSV"), ("xlsx", "Excel (XLSX)")))
+    needs to draw the same table again on the server (filters), checked there again; `key`
+    tells apart several tables of one kind on a page (one per building...)."""
+    formats = (("csv", "CSV"), ("xlsx", "Excel (XLSX)"))
+    buttons = _download_buttons(table_id, params, formats, key)
     return html.Div([table, buttons], className="downloadable", **{"data-download": table_id})
 
 
-def graph(graph_id: str, figure, params: dict | None = None, **graph_props) -> html.Div:
+def graph(
+    graph_id: str, figure, params: dict | None = None, key: str = "", **graph_props
+) -> html.Div:
     """A chart with plotly's modebar (« Télécharger en PNG », file named after the chart) and a
-    « Données (CSV) » button; `graph_id` is registered with `downloads.register_graph`."""
+    « Données (CSV) » button; `graph_id` is registered with `downloads.register_graph` (`key`
+    tells apart several charts of one kind on a page)."""
     from dash import dcc
 
     from dashboards import downloads
@@ -142,11 +151,15 @@ def graph(graph_id: str, figure, params: dict | None = None, **graph_props) -> h
         "locale": "fr",
         "locales": {"fr": PLOTLY_FR},
         "modeBarButtonsToRemove": ["select2d", "lasso2d"],
-        "toImageButtonOptions": {"format": "png", "filename": item.filename, "scale": 2},
+        "toImageButtonOptions": {
+            "format": "png",
+            "filename": "_".join(p for p in (item.filename, key) if p),
+            "scale": 2,
+        },
         **graph_props.pop("config", {}),
     }
     config["displayModeBar"] = True
-    buttons = _download_buttons(graph_id, params, (("csv", "Données (CSV)"),))
+    buttons = _download_buttons(graph_id, params, (("csv", "Données (CSV)"),), key)
     return html.Div(
         [dcc.Graph(figure=figure, config=config, **graph_props), buttons],
         className="downloadable downloadable-graph",

@@ -148,6 +148,15 @@ def _grid(rows: list[list[Component]]) -> list[list[str]]:
     return grid
 
 
+def narrowed(component, item_id: str):
+    """The part of a rebuilt view drawn for `item_id` (a builder may return the whole view
+    its page draws, with several tables)."""
+    for c in _walk(component):
+        if getattr(c, "data-download", None) == item_id:
+            return c
+    return component
+
+
 def table_rows(component) -> tuple[list[str], list[list[str]]]:
     """The header and body rows of the first html table in `component`, as shown; columns
     without a header (action buttons) are left out."""
@@ -363,7 +372,10 @@ def build_file(item_id: str, params: dict | None, fmt: str) -> dict:
         abort(400)
     params = {str(k): v for k, v in params.items()} if isinstance(params, dict) else {}
     built = item.build(params)
-    header, rows = table_rows(built) if item.kind == "table" else figure_rows(built)
+    if item.kind == "table":
+        header, rows = table_rows(narrowed(built, item_id))
+    else:
+        header, rows = figure_rows(built)
     header, rows = typed_columns(header, rows)
     name = filename(item, params, fmt)
     if fmt == "csv":
@@ -383,8 +395,8 @@ def register(app) -> None:
     """The one download callback, on this app (`create_app`: not a page module, so Dash does
     not collect it again for each app built in the process)."""
     app.callback(
-        Output({"type": FILE, "id": MATCH}, "data"),
-        Input({"type": BTN, "id": MATCH, "fmt": ALL}, "n_clicks"),
-        State({"type": STORE, "id": MATCH}, "data"),
+        Output({"type": FILE, "id": MATCH, "key": MATCH}, "data"),
+        Input({"type": BTN, "id": MATCH, "key": MATCH, "fmt": ALL}, "n_clicks"),
+        State({"type": STORE, "id": MATCH, "key": MATCH}, "data"),
         prevent_initial_call=True,
     )(guarded(CAPABILITY)(download))

@@ -30,7 +30,8 @@ from dashboards import building_record_views as record_views
 from dashboards.auth import current_user, guarded, require
 from dashboards.building_forms import add_form, edit_form, obligation_form
 from dashboards.carnet_views import obligations_table
-from dashboards.components import alert
+from dashboards.components import alert, downloadable_table
+from dashboards.downloads import register_table
 from dashboards.shell import forbidden_block
 
 CAPABILITY = "carnet.view"
@@ -65,11 +66,43 @@ def _sections(code: str, user, filters: dict | None = None, with_triage: bool = 
     return {
         "rec": rec,
         "timeline": logbook_views.timeline(data["timeline"]),
-        "obligations": obligations_table(rec["obligations"]),
+        "obligations": _dl("bp-obligations", obligations_table(rec["obligations"]), code),
         "alarms": logbook_views.alarms(rec["open_alarms"]),
         "documents": record_views.documents(rec["documents"]),
         "triage": None if data["triage"] is None else logbook_views.triage_cards(data["triage"]),
     }
+
+
+def _dl(table_id: str, table, code: str):
+    return downloadable_table(table_id, table, {"batiment": code}, key=code)
+
+
+def _record(params: dict) -> dict:
+    """The building's record as the signed-in user may read it (a download of its tables)."""
+    code = params.get("batiment")
+    try:
+        return building_data.sections(db.engine(), current_user(), str(code or ""), None, False)[
+            "rec"
+        ]
+    except CarnetPermissionError:
+        abort(403)
+    except LookupError:
+        abort(404)
+
+
+register_table(
+    "bp-obligations",
+    CAPABILITY,
+    lambda p: obligations_table(_record(p).get("obligations") or []),
+    "obligations-batiment",
+)
+register_table("bp-rooms", CAPABILITY, lambda p: record_views.rooms(_record(p)["rooms"]), "salles")
+register_table(
+    "bp-channels",
+    CAPABILITY,
+    lambda p: record_views.channels(_record(p).get("channels") or []),
+    "points-de-mesure",
+)
 
 
 def layout(code: str | None = None, **_query):
@@ -93,7 +126,11 @@ def layout(code: str | None = None, **_query):
     stores = [dcc.Store(id="bp-code", data=code)]
     if rec["rooms_only"]:
         return html.Div(
-            [*stores, head, section("Salles", record_views.rooms(rec["rooms"]))],
+            [
+                *stores,
+                head,
+                section("Salles", _dl("bp-rooms", record_views.rooms(rec["rooms"]), code)),
+            ],
             className="page building-page rooms-only",
         )
     obligations = building_data.building_obligations(db.engine(), user, code)
@@ -134,8 +171,11 @@ def layout(code: str | None = None, **_query):
                     className="bp-side",
                     children=[
                         section("Équipements", record_views.equipment(rec["equipment"])),
-                        section("Points de mesure", record_views.channels(rec["channels"])),
-                        section("Salles", record_views.rooms(rec["rooms"])),
+                        section(
+                            "Points de mesure",
+                            _dl("bp-channels", record_views.channels(rec["channels"]), code),
+                        ),
+                        section("Salles", _dl("bp-rooms", record_views.rooms(rec["rooms"]), code)),
                         section("Documents", parts["documents"], "bp-documents"),
                     ],
                 ),

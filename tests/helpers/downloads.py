@@ -13,8 +13,8 @@ from tests.helpers.web_client import page_content
 BTN, STORE, FILE = "dl-btn", "dl-params", "dl-file"
 
 
-def _id(item_id: str, kind: str, **extra) -> dict:
-    return {"id": item_id, "type": kind, **extra}
+def _id(item_id: str, kind: str, key: str = "", **extra) -> dict:
+    return {"id": item_id, "key": key, "type": kind, **extra}
 
 
 def _key(id_: dict) -> str:
@@ -37,9 +37,11 @@ def components(node):
 
 
 def stores(layout) -> dict[str, dict]:
-    """download id -> the params the page rendered next to its buttons."""
+    """download id (`id` or `id:key`) -> the params the page rendered next to its buttons."""
     return {
-        c["props"]["id"]["id"]: c["props"].get("data") or {}
+        ":".join(p for p in (c["props"]["id"]["id"], c["props"]["id"].get("key")) if p): (
+            c["props"].get("data") or {}
+        )
         for c in components(layout)
         if isinstance(c["props"].get("id"), dict) and c["props"]["id"].get("type") == STORE
     }
@@ -51,18 +53,24 @@ def page_layout(client, path: str):
     return response.get_json()
 
 
-def request_download(client, item_id: str, fmt: str, params: dict, formats=("csv", "xlsx")):
+def request_download(
+    client, item_id: str, fmt: str, params: dict, formats=("csv", "xlsx"), key: str = ""
+):
     """The raw callback request of a click on the `fmt` button of `item_id`."""
     buttons = [
-        {"id": _id(item_id, BTN, fmt=f), "property": "n_clicks", "value": 1 if f == fmt else 0}
+        {
+            "id": _id(item_id, BTN, key, fmt=f),
+            "property": "n_clicks",
+            "value": 1 if f == fmt else 0,
+        }
         for f in formats
     ]
     payload = {
-        "output": _key({"id": ["MATCH"], "type": FILE}) + ".data",
-        "outputs": {"id": _id(item_id, FILE), "property": "data"},
+        "output": _key({"id": ["MATCH"], "key": ["MATCH"], "type": FILE}) + ".data",
+        "outputs": {"id": _id(item_id, FILE, key), "property": "data"},
         "inputs": [buttons],
-        "state": [{"id": _id(item_id, STORE), "property": "data", "value": params}],
-        "changedPropIds": [_key(_id(item_id, BTN, fmt=fmt)) + ".n_clicks"],
+        "state": [{"id": _id(item_id, STORE, key), "property": "data", "value": params}],
+        "changedPropIds": [_key(_id(item_id, BTN, key, fmt=fmt)) + ".n_clicks"],
     }
     return client.post("/_dash-update-component", json=payload)
 
