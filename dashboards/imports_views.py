@@ -13,6 +13,7 @@ from pathlib import Path
 from dash import dcc, html
 
 from dashboards import imports_data
+from dashboards.components import downloadable_table
 from dashboards.fmt import fr_datetime, fr_number
 from ingest.batch_report import BatchReport
 from ingest.formats import FORMATS
@@ -183,7 +184,15 @@ def report_block(report: BatchReport) -> html.Div:
     if report.notes:
         children.append(html.Ul([html.Li(n) for n in report.notes[:20]], className="muted"))
     if report.rejected:
-        children.append(rejected_table(report.rejected[:SHOWN_REJECTS], report.rows_rejected))
+        rejected = rejected_table(report.rejected[:SHOWN_REJECTS], report.rows_rejected)
+        if report.batch_id is not None:  # downloadable: the batch's rejected rows as stored
+            rejected = downloadable_table(
+                "imp-rejected-table",
+                rejected,
+                {"lot": int(report.batch_id)},
+                key=f"envoi-{report.batch_id}",
+            )
+        children.append(rejected)
     return html.Div(children, className="card import-report")
 
 

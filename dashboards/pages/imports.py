@@ -26,7 +26,8 @@ from carnet.quarantine import QuarantineError
 from carnet.roles import is_contractor
 from dashboards import db, imports_data
 from dashboards.auth import current_scope, current_user, guarded, require
-from dashboards.components import page_head
+from dashboards.components import downloadable_table, page_head
+from dashboards.downloads import register_table
 from dashboards.imports_review_views import (
     confirm_text,
     detail,
@@ -78,7 +79,42 @@ def _history(limit: int = 50):
 def _history_table(frame):
     """The batch list as this user sees it (« Annuler ce lot » for whoever may revert)."""
     user = current_user()
-    return history_table(frame, can_revert=user is not None and user.can(REVERT))
+    table = history_table(frame, can_revert=user is not None and user.can(REVERT))
+    return downloadable_table("imp-history-table", table)
+
+
+def _rejected_of(batch_id):
+    """The rejected rows of one of the user's batches (403 for another user's batch)."""
+    if not str(batch_id).isdigit():
+        abort(400)
+    mine = _history(limit=100_000)
+    if int(batch_id) not in set(mine["id"].astype(int)):
+        abort(403)  # another user's batch: a contractor sees only its own
+    rej = batch_rejected(db.engine(), int(batch_id))
+    if not len(rej):
+        return html.P(f"Lot n° {batch_id} : aucune ligne rejetée.", className="muted")
+    rows = rej.head(SHOWN_REJECTS).astype(object).where(rej.notna(), None).to_dict("records")
+    return rejected_table(rows, None)
+
+
+register_table(
+    "imp-history-table",
+    CAPABILITY,
+    lambda _params: history_table(_history(), can_revert=False),
+    filename="lots-import",
+)
+register_table(
+    "imp-rejected-table",
+    CAPABILITY,
+    lambda params: _rejected_of(params.get("lot")),
+    filename="lignes-rejetees",
+)
+register_table(
+    "imp-q-table",
+    REVIEW,
+    lambda _params: held_table(imports_data.held_rows(db.engine()), 0),
+    filename="quarantaine",
+)
 
 
 def layout(**_query):
@@ -180,14 +216,8 @@ def upload(contents, filenames, fmt, strict):
 def show_rejected(batch_id):
     if not batch_id:
         return None
-    mine = _history(limit=100_000)
-    if int(batch_id) not in set(mine["id"].astype(int)):
-        abort(403)  # another user's batch: a contractor sees only its own
-    rej = batch_rejected(db.engine(), int(batch_id))
-    if not len(rej):
-        return html.P(f"Lot n° {batch_id} : aucune ligne rejetée.", className="muted")
-    rows = rej.head(SHOWN_REJECTS).astype(object).where(rej.notna(), None).to_dict("records")
-    return rejected_table(rows, None)
+    params = {"lot": int(batch_id) if str(batch_id).isdigit() else None}
+    return downloadable_table("imp-rejected-table", _rejected_of(batch_id), params, str(batch_id))
 
 
 # ---------------------------------------------------------------- manager: quarantine review
@@ -204,7 +234,8 @@ def _review_badge(user) -> list:
 def _held_view(engine) -> tuple[html.Div, list]:
     """The review table and the badge, as they stand now."""
     total = imports_data.held_count(engine)
-    return held_table(imports_data.held_rows(engine), total), held_badge(total)
+    table = held_table(imports_data.held_rows(engine), total)
+    return downloadable_table("imp-q-table", table), held_badge(total)
 
 
 def _review_section(user) -> list:
