@@ -15,7 +15,8 @@ from carnet.timeutil import TZ
 from dashboards import db
 from dashboards import reservations_data as data
 from dashboards.auth import current_user, guarded
-from dashboards.components import alert, field, page_head
+from dashboards.components import alert, downloadable_table, field, page_head
+from dashboards.downloads import register_table
 from dashboards.fmt import fr_datetime
 from dashboards.reservations_data import BookingView
 from dashboards.reservations_data import rooms as rooms_of
@@ -427,7 +428,22 @@ def render_calendar(building, room, view, ref, _refresh):
         if view == "month"
         else _week_grid(rooms, found, first)
     )
-    return grid, _period_label(view, first, last)
+    params = {"building": building, "room": room, "view": view, "ref": ref}
+    return downloadable_table("res-calendar-grid", grid, params), _period_label(view, first, last)
+
+
+def _calendar_again(p: dict):
+    """The calendar the page shows for these choices, read again for the user (download)."""
+    texts = [p.get(k) if isinstance(p.get(k), str) else None for k in ("building", "room", "view")]
+    ref = p.get("ref") if isinstance(p.get("ref"), str) else None
+    try:
+        dt.date.fromisoformat(ref) if ref else None
+    except ValueError:
+        ref = None
+    return render_calendar(*texts, ref, None)[0]
+
+
+register_table("res-calendar-grid", CAPABILITY, _calendar_again, filename="reservations")
 
 
 @callback(
