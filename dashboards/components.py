@@ -78,6 +78,7 @@ PNG_TITLE_FR = "Télécharger en PNG"
 PLOTLY_FR = {
     "dictionary": {
         "Download plot as a png": PNG_TITLE_FR,
+        "Download plot as a PNG": PNG_TITLE_FR,
         "Download plot": PNG_TITLE_FR,
         "Zoom": "Zoom",
         "Pan": "Déplacer",
@@ -150,7 +151,8 @@ def graph(
         "displaylogo": False,
         "locale": "fr",
         "locales": {"fr": PLOTLY_FR},
-        "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+        # no selection tools (nothing reads them), no sharing to an outside cloud
+        "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendChartToCloud", "sendDataToCloud"],
         "toImageButtonOptions": {
             "format": "png",
             "filename": "_".join(p for p in (item.filename, key) if p),

@@ -12,7 +12,7 @@ from carnet.db import get_engine, session_scope
 from carnet.models import Equipment
 from carnet.roles import can
 from dashboards.app import create_app
-from dashboards.fmt import fr_number
+from dashboards.fmt import fr_date, fr_number
 from dashboards.obligations_data import obligation_rows
 from dashboards.savings_data import savings_portfolio
 from tests.helpers import downloads as dl
@@ -136,9 +136,15 @@ def test_alarms_and_obligations_follow_the_scope(carnet_site):
 
         expected = obligation_rows(engine, signed_in_user(user), True)
         assert len(rows) - 1 == len(expected) > 0
-        assert {r[1] for r in rows[1:]} <= {o.get("equipment_code") or "—" for o in expected} | {
-            r[1] for r in rows[1:]
-        }
+        assert rows[0][0] == "Bâtiment" and rows[0][5] == "Prochaine échéance"
+        assert sorted((r[0], r[2], r[5]) for r in rows[1:]) == sorted(
+            (
+                o.get("building_name") or o["building_code"],
+                o.get("equipment_code") or "—",
+                fr_date(o.get("next_due_on")),
+            )
+            for o in expected
+        )
     assert seen["manager"] == {"MAIRIE-CHAUD-1", "ECOLE-CHAUD-1"}
     assert seen["contractor"] == {"MAIRIE-CHAUD-1"}  # its contract's building only
     finance = signed_in_client(app, LOGIN_OF_ROLE["finance"])
