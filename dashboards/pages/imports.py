@@ -41,6 +41,8 @@ from dashboards.imports_views import (
     alert,
     batch_options,
     history_table,
+    mapping_panel,
+    preview_view,
     rejected_table,
     report_block,
     revert_panel,
@@ -53,6 +55,7 @@ from ingest.limits import MAX_UPLOAD_BYTES, fr_size
 CAPABILITY = "import.csv"
 REVIEW = "quarantine.review"  # the manager's quarantine review
 REVERT = "batch.revert"  # the manager's batch revert
+PROFILE_EDIT = "carnet.edit"  # saving an import profile changes the town's set-up (manager)
 
 
 dash.register_page(
@@ -139,6 +142,7 @@ def layout(**_query):
             ),
             *upload_controls(),
             dcc.Loading(html.Div(id="imp-result")),
+            html.Div(id="imp-map"),
             *_review_section(user),
             html.H2("Historique des lots"),
             dcc.Dropdown(
@@ -157,14 +161,16 @@ def layout(**_query):
     Output("imp-result", "children"),
     Output("imp-history", "children"),
     Output("imp-batch", "options"),
+    Output("imp-map", "children"),
     Input("imp-upload", "contents"),
     State("imp-upload", "filename"),
     State("imp-format", "value"),
     State("imp-strict", "value"),
+    State("imp-choose", "value"),
     prevent_initial_call=True,
 )
 @guarded(CAPABILITY)
-def upload(contents, filenames, fmt, strict):
+def upload(contents, filenames, fmt, strict, choose=None):
     if not contents:
         raise PreventUpdate
     user = current_user()
@@ -183,8 +189,10 @@ def upload(contents, filenames, fmt, strict):
             ),
             dash.no_update,
             dash.no_update,
+            None,
         )
-    for content, name in zip(contents, filenames, strict=False):
+    mapping = None
+    for index, (content, name) in enumerate(zip(contents, filenames, strict=False)):
         name = Path(str(name or "fichier.csv")).name
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
@@ -192,6 +200,22 @@ def upload(contents, filenames, fmt, strict):
                 imports_data.write_base64(content, path)
             except (IndexError, ValueError, binascii.Error):
                 blocks.append(alert(f"{name} : envoi illisible", "error"))
+                continue
+            columns = None
+            if mapping is None:  # the first file whose columns are to be chosen
+                columns = imports_data.needs_mapping(engine, path, fmt)
+                if columns is None and "map" in (choose or []):
+                    columns = imports_data.found_columns(path) or None
+            if columns is not None:
+                mapping = mapping_panel(columns, name, index, user.can(PROFILE_EDIT))
+                blocks.append(
+                    html.Div(
+                        f"{name} : indiquez ses colonnes ci-dessous (format non reconnu ou "
+                        "choix demandé) ; rien n'est importé avant « Importer ».",
+                        className="alert alert-info",
+                        id="imp-map-needed",
+                    )
+                )
                 continue
             report = import_file(
                 engine,
@@ -204,7 +228,123 @@ def upload(contents, filenames, fmt, strict):
             )
         blocks.append(report_block(report))
     history = _history()
-    return blocks, _history_table(history), batch_options(history)
+    return blocks, _history_table(history), batch_options(history), mapping
+
+
+# ---------------------------------------------------------------- column mapping (issue 13)
+
+_MAP_STATES = [
+    State("imp-upload", "contents"),
+    State("imp-map-file", "data"),
+    *[
+        State(f"imp-map-{k}", "value")
+        for k in (*imports_data.MAP_ROLES, "default-channel", "date-format", "decimal", "timezone")
+    ],
+]
+
+
+def _choice(values) -> dict:
+    keys = (*imports_data.MAP_ROLES, "default_channel", "date_format", "decimal", "timezone")
+    return dict(zip(keys, values, strict=True))
+
+
+def _mapped_file(contents, file, tmp: str) -> Path:
+    """The uploaded file the mapping is for, written again to `tmp` (the browser still holds
+    it in the drop zone)."""
+    contents = contents if isinstance(contents, list) else [contents]
+    index = file.get("index") if isinstance(file, dict) else None
+    if not isinstance(index, int) or not 0 <= index < len(contents) or not contents[index]:
+        raise imports_data.MappingError("déposez de nouveau le fichier")
+    if imports_data.decoded_size(contents[index]) > MAX_UPLOAD_BYTES:
+        raise imports_data.MappingError(f"fichier de plus de {fr_size(MAX_UPLOAD_BYTES)}")
+    path = Path(tmp) / Path(str(file.get("name") or "fichier.csv")).name
+    try:
+        imports_data.write_base64(contents[index], path)
+    except (IndexError, ValueError, binascii.Error) as exc:
+        raise imports_data.MappingError("envoi illisible") from exc
+    return path
+
+
+@callback(
+    Output("imp-map-preview", "children"),
+    *[
+        Input(f"imp-map-{k}", "value")
+        for k in (*imports_data.MAP_ROLES, "default-channel", "date-format", "decimal", "timezone")
+    ],
+    State("imp-upload", "contents"),
+    State("imp-map-file", "data"),
+)
+@guarded(CAPABILITY)
+def preview_mapping(*args):
+    """The first lines as the import will read them, again at each choice."""
+    *values, contents, file = args
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = _mapped_file(contents, file, tmp)
+            profile = imports_data.mapping_profile(_choice(values))
+            allowed = current_scope().channel_filter
+            result = imports_data.preview(db.engine(), path, profile, allowed=allowed)
+            return preview_view(result)
+        except imports_data.MappingError as exc:
+            return preview_view(None, str(exc))
+
+
+@callback(
+    Output("imp-result", "children", allow_duplicate=True),
+    Output("imp-history", "children", allow_duplicate=True),
+    Output("imp-batch", "options", allow_duplicate=True),
+    Output("imp-map", "children", allow_duplicate=True),
+    Input("imp-map-import", "n_clicks"),
+    *_MAP_STATES,
+    State("imp-strict", "value"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def import_mapped(clicks, contents, file, *rest):
+    """« Importer »: the file read with the mapping, as `carnet import --profile` would."""
+    if not clicks:
+        raise PreventUpdate
+    *values, strict = rest
+    user = current_user()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = _mapped_file(contents, file, tmp)
+            profile = imports_data.mapping_profile(_choice(values))
+        except imports_data.MappingError as exc:
+            keep = (dash.no_update,) * 3
+            return alert(sentence(exc), False, "imp-map-error"), *keep
+        report = import_file(
+            db.engine(),
+            path,
+            strict="strict" in (strict or []),
+            user=user.login,
+            allowed_channel_ids=current_scope().channel_filter,
+            source_name=path.name,
+            columns=profile,
+        )
+    history = _history()
+    return [report_block(report)], _history_table(history), batch_options(history), None
+
+
+@callback(
+    Output("imp-map-save-msg", "children"),
+    Input("imp-map-save", "n_clicks"),
+    State("imp-map-profile-name", "value"),
+    *_MAP_STATES[2:],
+    prevent_initial_call=True,
+)
+@guarded(PROFILE_EDIT)
+def save_mapping(clicks, name, *values):
+    """« Enregistrer comme profil »: stored as the portfolio's `import_profiles:` are."""
+    user = require(PROFILE_EDIT)
+    if not clicks:
+        raise PreventUpdate
+    try:
+        profile = imports_data.mapping_profile(_choice(values))
+        message = imports_data.save_profile(db.engine(), name, profile, user.login)
+    except imports_data.MappingError as exc:
+        return alert(sentence(exc), False, "imp-map-save-error")
+    return alert(message, True, "imp-map-save-ok")
 
 
 @callback(
