@@ -322,8 +322,8 @@ def import_mapped(clicks, contents, file, *rest):
             source_name=path.name,
             columns=profile,
         )
-    history = _history()
-    return [report_block(report)], _history_table(history), batch_options(history), None
+    history = _history()  # the panel stays: « Enregistrer comme profil » after a good import
+    return [report_block(report)], _history_table(history), batch_options(history), dash.no_update
 
 
 @callback(
