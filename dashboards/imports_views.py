@@ -132,9 +132,10 @@ def _alert_class(report: BatchReport) -> str:
     return "alert-warn" if report.status == "partial" and written else "alert-error"
 
 
-def report_block(report: BatchReport) -> html.Div:
-    """What became of one uploaded file: message, counts, notes and the first rejected rows."""
-    summary = html.Table(
+def summary_table(path, fmt, batch_id, counts, status) -> html.Table:
+    """One file's counts (read, new, updated, unchanged, rejected) and state: the upload's
+    report, or the same line drawn again from its batch (its download)."""
+    return html.Table(
         [
             html.Thead(
                 html.Tr(
@@ -157,26 +158,33 @@ def report_block(report: BatchReport) -> html.Div:
             html.Tbody(
                 html.Tr(
                     [
-                        html.Td(report.path, className="code"),
-                        html.Td(report.format or "—"),
-                        html.Td(str(report.batch_id or "—"), className="num"),
-                        *[
-                            html.Td(fr_number(v), className="num")
-                            for v in (
-                                report.rows_read,
-                                report.rows_inserted,
-                                report.rows_updated,
-                                report.rows_unchanged,
-                                report.rows_rejected,
-                            )
-                        ],
-                        html.Td(STATUS_FR.get(report.status, report.status)),
+                        html.Td(path, className="code"),
+                        html.Td(fmt or "—"),
+                        html.Td(str(batch_id or "—"), className="num"),
+                        *[html.Td(fr_number(v), className="num") for v in counts],
+                        html.Td(STATUS_FR.get(status, status)),
                     ]
                 )
             ),
         ],
         className="data-table",
     )
+
+
+def report_block(report: BatchReport) -> html.Div:
+    """What became of one uploaded file: message, counts, notes and the first rejected rows."""
+    counts = (
+        report.rows_read,
+        report.rows_inserted,
+        report.rows_updated,
+        report.rows_unchanged,
+        report.rows_rejected,
+    )
+    summary = summary_table(report.path, report.format, report.batch_id, counts, report.status)
+    if report.batch_id is not None:
+        summary = downloadable_table(
+            "imp-report", summary, {"lot": int(report.batch_id)}, key=str(report.batch_id)
+        )
     children = [
         html.Div(report.message, className="alert " + _alert_class(report)),
         html.Div(summary, className="table-wrap"),

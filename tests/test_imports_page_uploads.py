@@ -14,6 +14,7 @@ from carnet.db import get_engine
 from carnet.models import ImportBatch, Reading
 from dashboards.app import create_app
 from ingest import limits
+from tests.helpers import downloads as dl
 from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, seed_users
 from tests.helpers.seed import seed_town
 from tests.helpers.web_client import body, page_content, signed_in_client, upload
@@ -112,6 +113,24 @@ def test_partial_file_is_amber_with_its_rejected_row_and_a_failed_one_red(app):
     assert [cls for cls, _ in alerts] == ["alert alert-warn"], alerts
     text = json.dumps(response.get_json(), ensure_ascii=False)
     assert "abc" in text and "Lignes rejetées" in text  # the rejected row is listed
+    # its summary and rejected rows, downloaded: rebuilt from the stored batch
+    stores = dl.stores(response.get_json()["response"])
+    (report_key,) = [k for k in stores if k.startswith("imp-report:")]
+    lot = stores[report_key]["lot"]
+    _name, raw = dl.file_of(
+        dl.request_download(client, "imp-report", "csv", {"lot": lot}, key=str(lot))
+    )
+    header, line = dl.csv_rows(raw)
+    assert header[3:8] == ["Lues", "Nouvelles", "Mises à jour", "Inchangées", "Rejetées"]
+    assert line[0] == "onze.csv" and line[3:8] == ["11", "10", "0", "0", "1"]
+    _name, raw = dl.file_of(
+        dl.request_download(client, "imp-rejected-table", "xlsx", {"lot": lot}, key=f"envoi-{lot}")
+    )
+    sheet = dl.xlsx_rows(raw)
+    assert sheet[0] == ["Ligne", "Motif", "Texte brut"] and len(sheet) == 2
+    assert sheet[1][0] == 12 and "abc" in sheet[1][2]
+    contractor = signed_in_client(app, LOGIN_OF_ROLE["contractor"])  # not its batch
+    assert dl.request_download(contractor, "imp-report", "csv", {"lot": lot}).status_code == 403
     ok = upload(client, "point;horodate;valeur\nMAIRIE-T;17/01/2025 08:00;20\n", "ok.csv")
     assert [cls for cls, _ in _alerts(ok)] == ["alert alert-ok"]
     failed = upload(client, "rien de lisible ici\n", "illisible.csv")

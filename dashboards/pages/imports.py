@@ -47,6 +47,7 @@ from dashboards.imports_views import (
     report_block,
     revert_panel,
     sentence,
+    summary_table,
     upload_controls,
 )
 from ingest.importer import batch_rejected, import_file
@@ -100,6 +101,22 @@ def _rejected_of(batch_id):
     return rejected_table(rows, None)
 
 
+def _report_again(params: dict):
+    """An upload's summary line, drawn again from its batch (one of the user's own)."""
+    batch_id = params.get("lot")
+    mine = _history(limit=100_000)
+    row = mine[mine["id"] == batch_id] if isinstance(batch_id, int) else mine.iloc[0:0]
+    if row.empty:
+        abort(403)
+    r = row.iloc[0]
+    counts = [int(r[c]) for c in ("rows_read", "rows_inserted", "rows_updated", "rows_unchanged",
+                                  "rows_rejected")]  # fmt: skip
+    return summary_table(
+        Path(str(r["source"])).name, r["format"], int(r["id"]), counts, r["status"]
+    )
+
+
+register_table("imp-report", CAPABILITY, _report_again, filename="import")
 register_table(
     "imp-history-table",
     CAPABILITY,
