@@ -70,3 +70,19 @@ def test_numbers_signs_and_units():
     assert dl.number_and_unit("12,3 °C et plus") is None
     header, rows = dl.typed_columns(["Valeur"], [["12,3\u00a0°C"], ["4\u00a0kWh"]])
     assert rows == [["12,3\u00a0°C"], ["4\u00a0kWh"]]  # two units: kept as shown
+
+
+def test_a_view_with_several_tables_gives_the_one_asked_for():
+    def one(code):
+        return html.Table(
+            [html.Thead(html.Tr([html.Th("Code")])), html.Tbody(html.Tr([html.Td(code)]))]
+        )
+
+    view = html.Div(
+        [
+            html.Div(one("TERMES"), **{"data-download": "contract-terms"}),
+            html.Div(one("MAIRIE"), **{"data-download": "contract-buildings"}),
+        ]
+    )
+    assert dl.table_rows(dl.narrowed(view, "contract-buildings")) == (["Code"], [["MAIRIE"]])
+    assert dl.table_rows(dl.narrowed(view, "contract-terms")) == (["Code"], [["TERMES"]])
