@@ -143,3 +143,34 @@ def test_a_profile_is_refused_like_in_the_portfolio_file_and_only_the_manager_sa
     values = {"imp-map-save.n_clicks": 1, "imp-map-profile-name.value": "y", **CHOICE}
     response, _text = _post(contractor, "imp-map-save-msg", values)
     assert response.status_code == 403
+
+
+def test_a_file_of_one_point_and_the_contractors_preview(app):
+    """No channel column: the point of the whole file is given; a contractor's preview already
+    says which lines its contract does not cover (the import rejects them the same way)."""
+    one = "Quand;Mesure\n16/01/2025 08:00;19.5\n16/01/2025 09:00;21\n"
+    manager = signed_in_client(app, LOGIN_OF_ROLE["manager"])
+    _response, text = _upload(manager, one, "sonde.csv")
+    assert '"imp-map-panel"' in text
+    choice = {
+        **CHOICE,
+        "imp-map-channel.value": None,
+        "imp-map-default-channel.value": "MAIRIE-T",
+        "imp-map-date-format.value": "%d/%m/%Y %H:%M",
+        "imp-map-decimal.value": ".",
+    }
+    state = {
+        "imp-upload.contents": [_data_url(one)],
+        "imp-map-file.data": {"index": 0, "name": "sonde.csv"},
+    }
+    _response, text = _post(manager, "imp-map-preview", {**choice, **state})
+    assert "MAIRIE-T" in text and "19,5" in text and "16/01/2025 09:00" in text
+    # the contractor of TEST-CONTRAT (MAIRIE only): the school's meter is not its own
+    contractor = signed_in_client(app, LOGIN_OF_ROLE["contractor"])
+    other = "Capteur;Quand;Mesure\nPASTEUR-GAZ;2025-01-16 08:00;18\nMAIRIE-T;2025-01-16 08:00;19\n"
+    state = {
+        "imp-upload.contents": [_data_url(other)],
+        "imp-map-file.data": {"index": 0, "name": "x.csv"},
+    }
+    _response, text = _post(contractor, "imp-map-preview", {**CHOICE, **state})
+    assert "hors de votre contrat" in text and "PASTEUR-GAZ" not in text
