@@ -434,3 +434,57 @@ def save_profile(engine: Engine, code: str, profile, actor: str) -> str:
         f"Profil d'import « {name} » enregistré : les fichiers de même en-tête seront lus "
         "avec lui (page Imports et carnet import)."
     )
+
+
+# ---------------------------------------------------------------- a file waiting for its mapping
+
+PENDING_DIR = "imports-a-lire"  # under CARNET_HOME: uploads waiting for their columns
+PENDING_KEEP_S = 24 * 3600  # an abandoned one is removed at the next upload after a day
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+def _pending_root(login: str) -> Path:
+    """One folder per user: a token is only ever looked up among the user's own files."""
+    import hashlib
+
+    from carnet.config import carnet_home
+
+    return carnet_home() / PENDING_DIR / hashlib.sha256(login.encode()).hexdigest()[:24]
+
+
+def keep_pending(path: Path, login: str) -> str:
+    """Keep an uploaded file on the server while its columns are chosen (the browser sends it
+    once, not with every preview); returns its token. Day-old ones are swept first."""
+    import secrets
+    import shutil
+    import time
+
+    root = _pending_root(login)
+    cutoff = time.time() - PENDING_KEEP_S
+    if root.parent.is_dir():
+        for user_dir in root.parent.iterdir():
+            for old in user_dir.iterdir() if user_dir.is_dir() else []:
+                if old.stat().st_mtime < cutoff:
+                    shutil.rmtree(old, ignore_errors=True)
+    token = secrets.token_urlsafe(24)
+    target = root / token
+    target.mkdir(parents=True)
+    shutil.move(str(path), target / path.name)
+    return token
+
+
+def pending_file(token, login: str) -> Path:
+    """The user's waiting file of `token`; `MappingError` when gone (or not the user's)."""
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise MappingError("déposez de nouveau le fichier")
+    found = list((_pending_root(login) / token).glob("*"))
+    if len(found) != 1 or not found[0].is_file():
+        raise MappingError("déposez de nouveau le fichier (il n'est plus sur le serveur)")
+    return found[0]
+
+
+def drop_pending(token, login: str) -> None:
+    import shutil
+
+    if isinstance(token, str) and _TOKEN.match(token):
+        shutil.rmtree(_pending_root(login) / token, ignore_errors=True)

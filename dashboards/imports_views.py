@@ -353,7 +353,7 @@ def _guess(columns: list[str]) -> dict:
     return chosen
 
 
-def mapping_panel(columns: list[str], filename: str, index: int, can_save: bool) -> html.Div:
+def mapping_panel(columns: list[str], filename: str, token: str, can_save: bool) -> html.Div:
     """« Indiquer les colonnes » of an uploaded file: one choice per role, the date format,
     decimal mark, clock and the point of a file without one; a preview of the first lines as
     the import reads them; « Importer » and (`can_save`) « Enregistrer comme profil »."""
@@ -403,7 +403,7 @@ def mapping_panel(columns: list[str], filename: str, index: int, can_save: bool)
         id="imp-map-panel",
         className="card mapping-panel",
         children=[
-            dcc.Store(id="imp-map-file", data={"index": index, "name": filename}),
+            dcc.Store(id="imp-map-file", data={"token": token, "name": filename}),
             html.H3(f"Indiquer les colonnes de {filename}"),
             html.P(
                 [

@@ -12,8 +12,10 @@ import json
 import pytest
 from sqlalchemy import select
 
+from carnet.config import carnet_home
 from carnet.db import get_engine
 from carnet.models import AuditEvent, Channel, ImportBatch, ImportProfile, Reading
+from dashboards import imports_data
 from dashboards.app import create_app
 from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, seed_users
 from tests.helpers.seed import epoch, seed_town
@@ -68,6 +70,16 @@ def _upload(client, text, name):
     return _post(client, "imp-result", values)
 
 
+def _file_store(response) -> dict:
+    """The waiting file's store the upload's mapping panel holds (its token, its name)."""
+    from tests.helpers.downloads import components
+
+    (store,) = [
+        c for c in components(response.get_json()) if c["props"].get("id") == "imp-map-file"
+    ]
+    return {"imp-map-file.data": store["props"]["data"]}
+
+
 def _stored(engine, code):
     with engine.connect() as conn:
         cid = conn.execute(select(Channel.id).where(Channel.code == code)).scalar_one()
@@ -88,10 +100,8 @@ def test_unrecognised_header_is_mapped_previewed_imported_and_saved(app, db_url)
             conn.execute(select(ImportBatch).where(ImportBatch.source == "capteurs.csv")).all()
             == []
         )
-    state = {
-        "imp-upload.contents": [_data_url(FILE)],
-        "imp-map-file.data": {"index": 0, "name": "capteurs.csv"},
-    }
+    state = _file_store(response)
+    assert len(list((carnet_home() / imports_data.PENDING_DIR).rglob("capteurs.csv"))) == 1
     response, text = _post(manager, "imp-map-preview", {**CHOICE, **state})
     assert response.status_code == 200
     assert "MAIRIE-T" in text and "16/01/2025 08:00" in text and "20,25" in text
@@ -105,6 +115,8 @@ def test_unrecognised_header_is_mapped_previewed_imported_and_saved(app, db_url)
     assert response.status_code == 200, text[:300]
     stored = _stored(engine, "MAIRIE-T")
     assert stored[epoch(dt.datetime(2025, 1, 16, 8, 0))] == 19.5
+    # the file waited on the server (sent once by the browser) and is gone once imported
+    assert not list((carnet_home() / imports_data.PENDING_DIR).rglob("capteurs.csv"))
     assert stored[epoch(dt.datetime(2025, 1, 16, 9, 0))] == 20.25
 
     values = {"imp-map-save.n_clicks": 1, "imp-map-profile-name.value": "capteurs", **CHOICE}
@@ -150,7 +162,7 @@ def test_a_file_of_one_point_and_the_contractors_preview(app):
     says which lines its contract does not cover (the import rejects them the same way)."""
     one = "Quand;Mesure\n16/01/2025 08:00;19.5\n16/01/2025 09:00;21\n"
     manager = signed_in_client(app, LOGIN_OF_ROLE["manager"])
-    _response, text = _upload(manager, one, "sonde.csv")
+    response, text = _upload(manager, one, "sonde.csv")
     assert '"imp-map-panel"' in text
     choice = {
         **CHOICE,
@@ -159,18 +171,17 @@ def test_a_file_of_one_point_and_the_contractors_preview(app):
         "imp-map-date-format.value": "%d/%m/%Y %H:%M",
         "imp-map-decimal.value": ".",
     }
-    state = {
-        "imp-upload.contents": [_data_url(one)],
-        "imp-map-file.data": {"index": 0, "name": "sonde.csv"},
-    }
+    state = _file_store(response)
     _response, text = _post(manager, "imp-map-preview", {**choice, **state})
     assert "MAIRIE-T" in text and "19,5" in text and "16/01/2025 09:00" in text
     # the contractor of TEST-CONTRAT (MAIRIE only): the school's meter is not its own
     contractor = signed_in_client(app, LOGIN_OF_ROLE["contractor"])
     other = "Capteur;Quand;Mesure\nPASTEUR-GAZ;2025-01-16 08:00;18\nMAIRIE-T;2025-01-16 08:00;19\n"
-    state = {
-        "imp-upload.contents": [_data_url(other)],
-        "imp-map-file.data": {"index": 0, "name": "x.csv"},
-    }
-    _response, text = _post(contractor, "imp-map-preview", {**CHOICE, **state})
+    response, _text = _upload(contractor, other, "x.csv")
+    assert response.status_code == 200
+    mine = _file_store(response)
+    _response, text = _post(contractor, "imp-map-preview", {**CHOICE, **mine})
     assert "hors de votre contrat" in text and "PASTEUR-GAZ" not in text
+    # the manager's waiting file is not the contractor's: its token finds nothing
+    _response, text = _post(contractor, "imp-map-preview", {**choice, **state})
+    assert "imp-map-error" in text and "MAIRIE-T" not in text

@@ -209,7 +209,7 @@ def upload(contents, filenames, fmt, strict, choose=None):
             None,
         )
     mapping = None
-    for index, (content, name) in enumerate(zip(contents, filenames, strict=False)):
+    for content, name in zip(contents, filenames, strict=False):
         name = Path(str(name or "fichier.csv")).name
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
@@ -224,7 +224,8 @@ def upload(contents, filenames, fmt, strict, choose=None):
                 if columns is None and "map" in (choose or []):
                     columns = imports_data.found_columns(path) or None
             if columns is not None:
-                mapping = mapping_panel(columns, name, index, user.can(PROFILE_EDIT))
+                token = imports_data.keep_pending(path, user.login)
+                mapping = mapping_panel(columns, name, token, user.can(PROFILE_EDIT))
                 blocks.append(
                     html.Div(
                         f"{name} : indiquez ses colonnes ci-dessous (format non reconnu ou "
@@ -251,7 +252,6 @@ def upload(contents, filenames, fmt, strict, choose=None):
 # ---------------------------------------------------------------- column mapping (issue 13)
 
 _MAP_STATES = [
-    State("imp-upload", "contents"),
     State("imp-map-file", "data"),
     *[
         State(f"imp-map-{k}", "value")
@@ -265,21 +265,10 @@ def _choice(values) -> dict:
     return dict(zip(keys, values, strict=True))
 
 
-def _mapped_file(contents, file, tmp: str) -> Path:
-    """The uploaded file the mapping is for, written again to `tmp` (the browser still holds
-    it in the drop zone)."""
-    contents = contents if isinstance(contents, list) else [contents]
-    index = file.get("index") if isinstance(file, dict) else None
-    if not isinstance(index, int) or not 0 <= index < len(contents) or not contents[index]:
-        raise imports_data.MappingError("déposez de nouveau le fichier")
-    if imports_data.decoded_size(contents[index]) > MAX_UPLOAD_BYTES:
-        raise imports_data.MappingError(f"fichier de plus de {fr_size(MAX_UPLOAD_BYTES)}")
-    path = Path(tmp) / Path(str(file.get("name") or "fichier.csv")).name
-    try:
-        imports_data.write_base64(contents[index], path)
-    except (IndexError, ValueError, binascii.Error) as exc:
-        raise imports_data.MappingError("envoi illisible") from exc
-    return path
+def _mapped_file(file) -> Path:
+    """The uploaded file the mapping is for, kept on the server for this user."""
+    token = file.get("token") if isinstance(file, dict) else None
+    return imports_data.pending_file(token, current_user().login)
 
 
 @callback(
@@ -288,22 +277,19 @@ def _mapped_file(contents, file, tmp: str) -> Path:
         Input(f"imp-map-{k}", "value")
         for k in (*imports_data.MAP_ROLES, "default-channel", "date-format", "decimal", "timezone")
     ],
-    State("imp-upload", "contents"),
     State("imp-map-file", "data"),
 )
 @guarded(CAPABILITY)
 def preview_mapping(*args):
     """The first lines as the import will read them, again at each choice."""
-    *values, contents, file = args
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = _mapped_file(contents, file, tmp)
-            profile = imports_data.mapping_profile(_choice(values))
-            allowed = current_scope().channel_filter
-            result = imports_data.preview(db.engine(), path, profile, allowed=allowed)
-            return preview_view(result)
-        except imports_data.MappingError as exc:
-            return preview_view(None, str(exc))
+    *values, file = args
+    try:
+        path = _mapped_file(file)
+        profile = imports_data.mapping_profile(_choice(values))
+        allowed = current_scope().channel_filter
+        return preview_view(imports_data.preview(db.engine(), path, profile, allowed=allowed))
+    except imports_data.MappingError as exc:
+        return preview_view(None, str(exc))
 
 
 @callback(
@@ -317,28 +303,30 @@ def preview_mapping(*args):
     prevent_initial_call=True,
 )
 @guarded(CAPABILITY)
-def import_mapped(clicks, contents, file, *rest):
-    """« Importer »: the file read with the mapping, as `carnet import --profile` would."""
+def import_mapped(clicks, file, *rest):
+    """« Importer »: the file read with the mapping, as `carnet import --profile` would; the
+    waiting file is then removed (a refused strict file stays, to be read otherwise)."""
     if not clicks:
         raise PreventUpdate
     *values, strict = rest
     user = current_user()
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = _mapped_file(contents, file, tmp)
-            profile = imports_data.mapping_profile(_choice(values))
-        except imports_data.MappingError as exc:
-            keep = (dash.no_update,) * 3
-            return alert(sentence(exc), False, "imp-map-error"), *keep
-        report = import_file(
-            db.engine(),
-            path,
-            strict="strict" in (strict or []),
-            user=user.login,
-            allowed_channel_ids=current_scope().channel_filter,
-            source_name=path.name,
-            columns=profile,
-        )
+    try:
+        path = _mapped_file(file)
+        profile = imports_data.mapping_profile(_choice(values))
+    except imports_data.MappingError as exc:
+        keep = (dash.no_update,) * 3
+        return alert(sentence(exc), False, "imp-map-error"), *keep
+    report = import_file(
+        db.engine(),
+        path,
+        strict="strict" in (strict or []),
+        user=user.login,
+        allowed_channel_ids=current_scope().channel_filter,
+        source_name=path.name,
+        columns=profile,
+    )
+    if report.status in ("ok", "partial"):
+        imports_data.drop_pending(file.get("token"), user.login)
     history = _history()  # the panel stays: « Enregistrer comme profil » after a good import
     return [report_block(report)], _history_table(history), batch_options(history), dash.no_update
 
@@ -347,7 +335,7 @@ def import_mapped(clicks, contents, file, *rest):
     Output("imp-map-save-msg", "children"),
     Input("imp-map-save", "n_clicks"),
     State("imp-map-profile-name", "value"),
-    *_MAP_STATES[2:],
+    *_MAP_STATES[1:],
     prevent_initial_call=True,
 )
 @guarded(PROFILE_EDIT)
