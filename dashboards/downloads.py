@@ -371,7 +371,10 @@ def build_file(item_id: str, params: dict | None, fmt: str) -> dict:
     if fmt not in FORMATS:
         abort(400)
     params = {str(k): v for k, v in params.items()} if isinstance(params, dict) else {}
-    built = item.build(params)
+    try:
+        built = item.build(params)
+    except (TypeError, ValueError, LookupError):  # a forged store: refused, not a crash
+        abort(400)
     if item.kind == "table":
         header, rows = table_rows(narrowed(built, item_id))
     else:

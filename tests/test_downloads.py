@@ -86,3 +86,17 @@ def test_a_role_without_the_page_gets_403(app):
             assert pf.status_code == 403, role
     anonymous = app.server.test_client()
     assert dl.request_download(anonymous, "portfolio-table", "csv", {}).status_code == 401
+
+
+def test_a_forged_store_is_refused_not_a_crash(app):
+    client = signed_in_client(app, LOGIN_OF_ROLE[MANAGER])
+    assert (
+        dl.request_download(client, "comfort-rooms", "csv", {"mois": ["2025-01"]}).status_code
+        == 400
+    )
+    assert (
+        dl.request_download(client, "comfort-rooms", "csv", {"mois": "1999-01"}).status_code == 400
+    )
+    assert dl.request_download(client, "savings-table", "csv", {"contrat": 3}).status_code == 400
+    assert dl.request_download(client, "portfolio-table", "pdf", {}, ("pdf",)).status_code == 400
+    assert dl.request_download(client, "nothing-such", "csv", {}).status_code == 404
