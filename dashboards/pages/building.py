@@ -38,7 +38,9 @@ from dashboards.building_forms import (
     kinds_for,
     obligation_form,
 )
-from dashboards.components import alert
+from dashboards.carnet_views import obligations_table
+from dashboards.components import alert, downloadable_table
+from dashboards.downloads import register_table
 from dashboards.shell import forbidden_block
 
 CAPABILITY = "carnet.view"
@@ -70,8 +72,10 @@ def _triage_label(rows: dict | None) -> str:
 
 def _record_parts(rec: dict) -> dict:
     return {
-        "obligations": record_views.obligations_summary(
-            rec["obligations"], rec["identity"]["code"]
+        "obligations": _dl(
+            "bp-obligations",
+            record_views.obligations_summary(rec["obligations"], rec["identity"]["code"]),
+            rec["identity"]["code"],
         ),
         "alarms": logbook_views.alarms(rec["open_alarms"]),
         "documents": record_views.documents(rec["documents"]),
@@ -80,14 +84,49 @@ def _record_parts(rec: dict) -> dict:
 
 def _record_sections(rec: dict, parts: dict) -> list:
     """The record, one section a line (a new section of the record is one more line here)."""
+    code = rec["identity"]["code"]
     return [
         section("Alarmes ouvertes", parts["alarms"], "bp-alarms"),
         section("Obligations", parts["obligations"], "bp-obligations-wrap"),
         section("Équipements", record_views.equipment(rec["equipment"])),
-        section("Points de mesure", record_views.channels(rec["channels"])),
-        section("Salles", record_views.rooms(rec["rooms"])),
+        section(
+            "Points de mesure", _dl("bp-channels", record_views.channels(rec["channels"]), code)
+        ),
+        section("Salles", _dl("bp-rooms", record_views.rooms(rec["rooms"]), code)),
         section("Documents", parts["documents"], "bp-documents"),
     ]
+
+
+def _dl(table_id: str, table, code: str):
+    return downloadable_table(table_id, table, {"batiment": code}, key=code)
+
+
+def _record(params: dict) -> dict:
+    """The building's record as the signed-in user may read it (a download of its tables)."""
+    code = params.get("batiment")
+    try:
+        return building_data.sections(
+            db.engine(), current_user(), str(code or ""), None, False, with_logbook=False
+        )["rec"]
+    except CarnetPermissionError:
+        abort(403)
+    except LookupError:
+        abort(404)
+
+
+register_table(
+    "bp-obligations",
+    CAPABILITY,
+    lambda p: obligations_table(_record(p).get("obligations") or []),
+    "obligations-batiment",
+)
+register_table("bp-rooms", CAPABILITY, lambda p: record_views.rooms(_record(p)["rooms"]), "salles")
+register_table(
+    "bp-channels",
+    CAPABILITY,
+    lambda p: record_views.channels(_record(p).get("channels") or []),
+    "points-de-mesure",
+)
 
 
 def _logbook_section(rec: dict, page: dict) -> html.Section:
@@ -142,7 +181,11 @@ def layout(code: str | None = None, **_query):
     stores = [dcc.Store(id="bp-code", data=code)]
     if rec["rooms_only"]:
         return html.Div(
-            [*stores, head, section("Salles", record_views.rooms(rec["rooms"]))],
+            [
+                *stores,
+                head,
+                section("Salles", _dl("bp-rooms", record_views.rooms(rec["rooms"]), code)),
+            ],
             className="page building-page rooms-only",
         )
     obligations = building_data.building_obligations(db.engine(), user, code)

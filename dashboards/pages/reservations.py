@@ -20,7 +20,8 @@ from dashboards import db
 from dashboards import reservations_data as data
 from dashboards import reservations_views as views
 from dashboards.auth import current_user, guarded
-from dashboards.components import alert, field, page_head
+from dashboards.components import alert, downloadable_table, field, page_head
+from dashboards.downloads import register_table
 from dashboards.fmt import fr_datetime
 from dashboards.reservations_data import rooms as rooms_of
 
@@ -398,16 +399,34 @@ def render_calendar(building, room, view, ref, _refresh):
     by_id = {r["id"]: r for r in rooms}
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     label = _period_label(view, first, last)
+    params = {"building": building, "room": room, "view": view, "ref": ref}
     if view == "list":
-        return views.booking_list(by_id, found), label
+        return downloadable_table(
+            "res-calendar-grid", views.booking_list(by_id, found), params
+        ), label
     if view == "month":
         codes = None if room else {r["id"]: r["code"] for r in rooms}
         grid = views.month_grid(found, first, last, codes)
     else:
         grid = views.week_grid(rooms, found, first, editable)
+    grid = downloadable_table("res-calendar-grid", grid, params)
     # both in the page: the CSS shows the day list instead of the grid on a narrow screen
     daily = views.day_list(by_id, found, days, editable, keep_empty=view == "week")
     return [grid, daily], label
+
+
+def _calendar_again(p: dict):
+    """The calendar the page shows for these choices, read again for the user (download)."""
+    texts = [p.get(k) if isinstance(p.get(k), str) else None for k in ("building", "room", "view")]
+    ref = p.get("ref") if isinstance(p.get("ref"), str) else None
+    try:
+        dt.date.fromisoformat(ref) if ref else None
+    except ValueError:
+        ref = None
+    return render_calendar(*texts, ref, None)[0]
+
+
+register_table("res-calendar-grid", CAPABILITY, _calendar_again, filename="reservations")
 
 
 def _clicked() -> bool:
