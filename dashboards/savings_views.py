@@ -14,6 +14,7 @@ from dash import html
 from carnet.closing import period_label
 from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
 from dashboards.fmt import fr_date, fr_eur, fr_number, fr_pct
+from dashboards.period_views import provisional_badge, provisional_banner
 from dashboards.savings_data import SavingsPortfolio
 
 # short badge text; the full French label of the engine goes in the tooltip
@@ -206,7 +207,8 @@ def portfolio_view(p: SavingsPortfolio):
                             className="link-button",
                             title="Afficher le détail du bâtiment",
                             n_clicks=0,
-                        )
+                        ),
+                        provisional_badge(p.building_status.get(code)),
                     ),
                     html.Td(fr_number(rec["actual_mwh_pci"], 2), className="num"),
                     html.Td(fr_number(rec["target_mwh_pci"], 2), className="num"),
@@ -249,7 +251,8 @@ def portfolio_view(p: SavingsPortfolio):
         "Cliquez sur un bâtiment pour ses courbes.",
         className="muted table-note",
     )
-    return [tiles, html.Div(table, className="table-wrap"), note]
+    return [provisional_banner(p.status, "savings-provisional"), tiles,
+            html.Div(table, className="table-wrap"), note]  # fmt: skip
 
 
 def closing_bar(p: SavingsPortfolio, can_close: bool):
