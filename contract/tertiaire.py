@@ -75,7 +75,7 @@ def yearly_energy(consumption_daily: pd.DataFrame) -> pd.DataFrame:
         days=("energy_kwh", "count"),
     )
     per_channel = per_channel.reset_index()
-    leap = pd.to_datetime(per_channel["year"].astype(str) + "-12-31").dt.dayofyear
+    leap = pd.to_datetime(per_channel["year"].astype(str) + "-12-31").dt.day_of_year
     per_channel["full"] = per_channel["days"] >= leap
     channels = frame.groupby("building_id")["channel_id"].nunique().rename("n_channels")
     out = per_channel.groupby(["building_id", "year"]).agg(

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine
 
+from carnet import frames
 from carnet.access import Scope
 from carnet.building_facts import building_facts
 from carnet.db import session_scope
+from carnet.kinds import ChannelKind
 from carnet.quantities import quantity_labels
-from carnet.queries import portfolio_overview
+from carnet.queries import channels_frame, portfolio_overview
 from contract.calendar import today as local_today
 from contract.default_periods import PeriodStatus, current_season, season_status, year_status
 from contract.portfolio_energy import building_intensity, channel_consumption
@@ -106,6 +108,10 @@ def _portfolio_energy(engine, ids, period, first, last, today) -> PortfolioEnerg
     facts = building_facts(engine, ids)
     channels, roll = energy_rollups(engine, facts["building_id"].tolist(), first, last)
     consumption = channel_consumption(roll, channels)
+    counters = _other_counters(engine, facts["building_id"], channels["channel_id"])
+    others = channel_consumption(
+        frames.rollups(engine, counters["channel_id"].tolist(), first, last), counters
+    )  # burner hours, water: their own unit over the period, never their index
     dju = station_dju_totals(engine, facts["station_id"].dropna().tolist(), first, last)
     buildings = facts.assign(area_m2=facts["heated_area_m2"])
     intensity = building_intensity(
@@ -122,5 +128,18 @@ def _portfolio_energy(engine, ids, period, first, last, today) -> PortfolioEnerg
     overall = last_day.dropna().max() if len(last_day.dropna()) else None
     overall_day = None if overall is None else pd.Timestamp(overall).date()
     return PortfolioEnergy(
-        period, first, last, intensity, consumption, _status(period, today, overall_day), status_of
+        period, first, last, intensity, pd.concat([consumption, others], ignore_index=True),
+        _status(period, today, overall_day), status_of,
+    )  # fmt: skip
+
+
+def _other_counters(engine: Engine, building_ids: pd.Series, energy_ids: pd.Series):
+    """The buildings' index and interval channels that are no final energy (carrier None)."""
+    chans = channels_frame(engine)
+    keep = (
+        chans["building_id"].isin(building_ids)
+        & chans["kind"].isin([ChannelKind.INDEX, ChannelKind.INTERVAL])
+        & ~chans["id"].isin(energy_ids)
     )
+    out = chans[keep].rename(columns={"id": "channel_id"})
+    return out.assign(carrier=None)[["channel_id", "building_id", "carrier"]]
