@@ -271,7 +271,7 @@ def savings_portfolio(
             closed_marker=closed.marker if closed is not None else None,
             closed_months={m: v.marker for m, v in sorted(months.items())},
             season_complete=season_last < today,
-            **_statuses(engine, terms, season, today, closed is not None),
+            **_statuses(engine, terms, season, as_of, closed is not None),
         )
 
     portfolio = cached(engine, "settle", (contract_code, season, as_of, today), compute)
@@ -286,9 +286,11 @@ def savings_portfolio(
     return dataclasses.replace(portfolio, quality=quality)
 
 
-def _statuses(engine: Engine, terms: ContractTerms, season: str, today: dt.date, closed: bool):
-    """The season's « provisoire » and each building's (its consumption data ending before the
-    last complete day: « relevés manquants après le 28/11 »). Signed figures are final."""
+def _statuses(engine: Engine, terms: ContractTerms, season: str, as_of: dt.date, closed: bool):
+    """The season's « provisoire » as settled up to `as_of` and each building's (its consumption
+    data ending before `as_of`: « relevés manquants après le 28/11 »). Signed figures are
+    final."""
+    today = as_of + dt.timedelta(days=1)  # the settlement's figures stop at `as_of`
     if closed:
         return {"status": FINAL, "building_status": {}}
     spans = {

@@ -130,7 +130,7 @@ def costic(tn, tx, base=18.0):
 
 
 def weather() -> tuple[np.ndarray, np.ndarray]:
-    doy = DAYS.dayofyear.to_numpy()
+    doy = DAYS.day_of_year.to_numpy()
     tn = 6.0 - 7.0 * np.cos(2 * np.pi * (doy - 20) / 365.0) + (np.arange(len(DAYS)) % 5) * 0.7
     return tn, tn + 7.0 + (np.arange(len(DAYS)) % 3)
 
@@ -166,7 +166,7 @@ def make_energy_town(engine: Engine) -> dict:
     for code, m3 in gas.items():
         index[code] = np.concatenate([[START_INDEX[code]], START_INDEX[code] + np.cumsum(m3)])
         frames.append(pd.DataFrame({"channel_id": ids[code], "ts": after, "value": index[code]}))
-    elec = 300.0 + 50.0 * (DAYS.dayofweek.to_numpy() < 5)
+    elec = 300.0 + 50.0 * (DAYS.day_of_week.to_numpy() < 5)
     frames.append(pd.DataFrame({"channel_id": ids["MAIRIE-ELEC"], "ts": midnight, "value": elec}))
     for code in ("CURIE-T", "MAIRIE-T"):
         frames.append(
