@@ -165,14 +165,14 @@ def _period_text(ch) -> tuple[str, str | None]:
     """What a channel's cell says: a counter's consumption over the period (gas m³ and its kWh
     PCS), an instant's last value; the tooltip keeps the meter's index."""
     if ch.kind in ("index", "interval"):
-        if pd.isna(ch.period_value) and pd.isna(ch.period_kwh):
-            return "—", "aucun relevé sur la période"
-        parts = [fr_quantity(ch.period_value, ch.unit, 0)]
-        if pd.notna(ch.period_kwh) and ch.unit != "kWh":
-            parts.append(f"{fr_number(ch.period_kwh)}\u00a0kWh")
         index = None
         if ch.kind == "index" and pd.notna(ch.last_value):
             index = f"index au dernier relevé : {fr_quantity(ch.last_value, ch.unit, 0)}"
+        if pd.isna(ch.period_value) and pd.isna(ch.period_kwh):
+            return "—", "; ".join(t for t in ("aucun relevé sur la période", index) if t)
+        parts = [fr_quantity(ch.period_value, ch.unit, 0)]
+        if pd.notna(ch.period_kwh) and ch.unit != "kWh":
+            parts.append(f"{fr_number(ch.period_kwh)}\u00a0kWh")
         return " · ".join(parts), index
     if ch.quantity in COUNT_QUANTITIES:  # a code or a count: no decimals, no unit
         return fr_number(ch.last_value), None
