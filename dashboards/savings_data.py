@@ -138,11 +138,12 @@ def seasons(engine: Engine, contract_code: str) -> tuple[list[str], str]:
     `SavingsPortfolio.status` while incomplete."""
     today = _today()
     return cached(
-        engine, "seasons", (contract_code, today), lambda: _seasons(engine, contract_code, today)
+        engine, "seasons", (contract_code, today), lambda: seasons_on(engine, contract_code, today)
     )
 
 
-def _seasons(engine: Engine, contract_code: str, today: dt.date) -> tuple[list[str], str]:
+def seasons_on(engine: Engine, contract_code: str, today: dt.date) -> tuple[list[str], str]:
+    """`seasons` on a given day (tests pass a fixed one)."""
     terms = contract_terms(engine, contract_code)
     span = frames.rollup_span(engine, [bt.channel_id for bt in terms.buildings])
     found = seasons_with_data(terms, span)

@@ -198,17 +198,19 @@ def portfolio_view(p: SavingsPortfolio):
             html.Tr(
                 [
                     html.Td(
-                        html.Button(
-                            [
-                                html.Span(rec["building_name"], className="building-name"),
-                                html.Span(code, className="code"),
-                            ],
-                            id={"type": "savings-open", "code": code},
-                            className="link-button",
-                            title="Afficher le détail du bâtiment",
-                            n_clicks=0,
-                        ),
-                        provisional_badge(p.building_status.get(code)),
+                        [
+                            html.Button(
+                                [
+                                    html.Span(rec["building_name"], className="building-name"),
+                                    html.Span(code, className="code"),
+                                ],
+                                id={"type": "savings-open", "code": code},
+                                className="link-button",
+                                title="Afficher le détail du bâtiment",
+                                n_clicks=0,
+                            ),
+                            provisional_badge(p.building_status.get(code)),
+                        ]
                     ),
                     html.Td(fr_number(rec["actual_mwh_pci"], 2), className="num"),
                     html.Td(fr_number(rec["target_mwh_pci"], 2), className="num"),

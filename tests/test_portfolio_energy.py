@@ -23,7 +23,7 @@ from contract.default_periods import (
 )
 from dashboards.confort_data import comfort_status, month_choices
 from dashboards.portfolio_data import period_choices, portfolio_energy
-from dashboards.savings_data import _seasons, savings_portfolio
+from dashboards.savings_data import savings_portfolio, seasons_on
 from dashboards.tertiaire_data import tertiaire_of
 from tests.helpers.browser import seed_users
 from tests.helpers.energy_town import KWH_PER_M3, TODAY, TOWN, make_energy_town
@@ -123,7 +123,7 @@ def test_comfort_opens_on_the_last_complete_month(engine, town):
 
 
 def test_savings_open_on_the_current_season_marked_provisional(engine, town):
-    seasons, default = _seasons(engine, "TEST-CONTRAT", TODAY)
+    seasons, default = seasons_on(engine, "TEST-CONTRAT", TODAY)
     assert default == "2026-2027" and "2025-2026" in seasons
     p = savings_portfolio(engine, "TEST-CONTRAT", "2026-2027", as_of=dt.date(2026, 11, 30))
     assert p.status.reason == "saison en cours : 2 mois sur 8"
