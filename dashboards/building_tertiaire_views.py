@@ -75,7 +75,8 @@ def _body(t: Tertiaire) -> list:
             html.Tr(
                 [
                     html.Td(str(int(r.year))),
-                    html.Td(f"−{fr_number(r.reduction_pct, 1)}\u00a0%", className="num"),
+                    html.Td(_signed(-r.reduction_pct) if r.reduction_pct else "0\u00a0%",
+                            className="num"),
                     html.Td(fr_number(r.target_kwh), className="num"),
                     html.Td(fr_number(r.actual_kwh), className="num"),
                     html.Td(fr_number(r.dju), className="num"),

@@ -6,14 +6,16 @@ from __future__ import annotations
 from dash import html
 
 
-def provisional_badge(status):
+def provisional_badge(status, said=None):
     """« provisoire » next to a figure whose period is incomplete, the reason in the tooltip
-    and after the badge."""
+    and after the badge, less what the page's banner (`said`, a PeriodStatus) already says:
+    a row repeats only its own reason (« relevés manquants après le 28/11 »)."""
     if status is None or not status.provisional:
         return None
+    own = [r for r in status.reasons if said is None or r not in said.reasons]
     return html.Span(
-        f"provisoire : {status.reason}", className="badge badge-soon provisional",
-        title=status.reason,
+        "provisoire" + (f" : {' ; '.join(own)}" if own else ""),
+        className="badge badge-soon provisional", title=status.reason,
     )  # fmt: skip
 
 

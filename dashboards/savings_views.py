@@ -209,7 +209,7 @@ def portfolio_view(p: SavingsPortfolio):
                                 title="Afficher le détail du bâtiment",
                                 n_clicks=0,
                             ),
-                            provisional_badge(p.building_status.get(code)),
+                            provisional_badge(p.building_status.get(code), p.status),
                         ]
                     ),
                     html.Td(fr_number(rec["actual_mwh_pci"], 2), className="num"),

@@ -179,3 +179,7 @@ def test_portfolio_search_ignores_accents_and_case(db_url, town):
         assert "Hôtel de ville" not in reply and "Gymnase" not in reply
     reply = body(callback(client, "portfolio-table-wrap", {"portfolio-search.value": "hotel"}))
     assert "Hôtel de ville" in reply and "École Marie Curie" not in reply
+    # the Décret tertiaire column: the last complete year against the trajectory
+    reply = body(callback(client, "portfolio-table-wrap", {"portfolio-search.value": "curie"}))
+    gap = expected_2025(town)["CURIE"]["Écart à l'objectif (%)"].replace("-", "−")
+    assert f"En bonne voie {gap}\u00a0%" in reply and "2025, réf. 2023" in reply

@@ -22,6 +22,7 @@ from contract.default_periods import (
     year_status,
 )
 from dashboards.confort_data import comfort_status, month_choices
+from dashboards.period_views import provisional_badge
 from dashboards.portfolio_data import period_choices, portfolio_energy
 from dashboards.savings_data import savings_portfolio, seasons_on
 from dashboards.tertiaire_data import tertiaire_of
@@ -134,6 +135,12 @@ def test_savings_open_on_the_current_season_marked_provisional(engine, town):
         "saison en cours : 2 mois sur 8",
         "relevés manquants après le 30/11",
     )
+    # the row repeats only what the page's banner does not say
+    assert p.status == p.building_status["MAIRIE"]  # its only building: the banner says all
+    assert provisional_badge(p.building_status["MAIRIE"], p.status).children == "provisoire"
+    season_only = season_status("2026-2027", dt.date(2026, 12, 6), dt.date(2026, 12, 5))
+    badge = provisional_badge(p.building_status["MAIRIE"], season_only)
+    assert badge.children == "provisoire : relevés manquants après le 30/11"
     done = savings_portfolio(engine, "TEST-CONTRAT", "2025-2026", as_of=dt.date(2026, 11, 30))
     assert not done.status.provisional and not done.building_status["MAIRIE"].provisional
 

@@ -147,16 +147,19 @@ def _tertiaire_cell(t, span: int) -> html.Td:
     row = t.latest
     gap = row["gap_pct"]
     ok = bool(row["on_track"])
-    text = f"{'En bonne voie' if ok else 'En retard'} ({fr_pct(gap, 1).replace('-', '−')})"
-    if gap > 0:
-        text = text.replace("(", "(+", 1)
-    note = f"{int(row['year'])} contre l'objectif (référence {t.reference_year})"
-    if not t.assujetti:
-        note += " ; moins de 1 000 m² : non assujetti"
+    signed = fr_pct(gap, 1).replace("-", "−")
+    text = f"{'En bonne voie' if ok else 'En retard'} {'+' if gap > 0 else ''}{signed}"
+    note = f"{int(row['year'])}, réf. {t.reference_year}" + ("" if t.assujetti else ", < 1 000 m²")
+    title = (
+        f"Écart de l'année {int(row['year'])} ajustée au climat à l'objectif de la trajectoire "
+        f"(référence {t.reference_year}, {t.reference_source})"
+        + ("" if t.assujetti else " ; moins de 1 000 m² : non assujetti")
+    )
     return html.Td(
         [text, html.Br(), html.Small(note, className="muted")],
         className="tertiaire " + ("good" if ok else "bad"),
         rowSpan=span,
+        title=title,
         **{"data-gap": f"{gap:.1f}"},
     )
 
