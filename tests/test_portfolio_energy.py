@@ -6,6 +6,7 @@ seeded readings and weather with plain formulas; the period a page opens on and 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ import pytest
 from carnet.access import EVERYTHING, scope_of
 from carnet.db import session_scope
 from carnet.models import User
+from contract.calendar import today as local_today
 from contract.default_periods import (
     current_season,
     last_complete_month,
@@ -27,6 +29,7 @@ from dashboards.portfolio_data import period_choices, portfolio_energy
 from dashboards.savings_data import savings_portfolio, seasons_on
 from dashboards.tertiaire_data import tertiaire_of
 from tests.helpers.browser import seed_users
+from tests.helpers.cli import run
 from tests.helpers.energy_town import KWH_PER_M3, TODAY, TOWN, make_energy_town
 
 SEASON = ("2025-10-01", "2026-05-20")
@@ -189,3 +192,9 @@ def test_tertiaire_trajectory_recomputed_from_the_readings(engine, town):
     assert bool(got["CURIE"].latest["on_track"]) and not bool(got["GYM"].latest["on_track"])
     assert got["MAIRIE"].area_m2 == 1100 and got["MAIRIE"].assujetti  # its tertiary area
     assert not got["GYM"].assujetti
+
+
+def test_carnet_comfort_defaults_to_the_last_complete_month(engine, town, capsys):
+    status, out = run(capsys, "comfort", "--json")
+    assert status == 0, out
+    assert json.loads(out)["month"] == last_complete_month(local_today())
