@@ -15,6 +15,8 @@ import pytest
 from carnet.access import EVERYTHING, scope_of
 from carnet.db import session_scope
 from carnet.models import User
+from carnet.store import write_readings
+from carnet.timeutil import local_midnight_epoch
 from contract.calendar import today as local_today
 from contract.default_periods import (
     current_season,
@@ -198,3 +200,28 @@ def test_carnet_comfort_defaults_to_the_last_complete_month(engine, town, capsys
     status, out = run(capsys, "comfort", "--json")
     assert status == 0, out
     assert json.loads(out)["month"] == last_complete_month(local_today())
+
+
+def test_a_building_whose_readings_stop_says_so_on_its_row(engine, town):
+    """The school's meter read on to 12 December, the others stopped on 30 November: the
+    banner says the season is in progress, the gym's row its own missing days."""
+    ids, index = town["ids"], town["index"]["CURIE-GAZ"]
+    days = pd.date_range("2026-12-02", "2026-12-12", freq="D")
+    extra = pd.DataFrame(
+        {
+            "channel_id": ids["CURIE-GAZ"],
+            "ts": local_midnight_epoch(days),
+            "value": index[-1] + 100.0 * np.arange(1, len(days) + 1),
+            "quality": 0,
+        }
+    )
+    write_readings(engine, extra, None)
+    energy = portfolio_energy(engine, EVERYTHING, "saison:2026-2027", dt.date(2026, 12, 12))
+    assert energy.status.reasons == ("saison en cours : 2 mois sur 8",)
+    by_code = dict(zip(energy.buildings["building_code"], energy.buildings["building_id"]))
+    curie = energy.building_status[by_code["CURIE"]]
+    gym = energy.building_status[by_code["GYM"]]
+    assert provisional_badge(curie, energy.status).children == "provisoire"
+    assert provisional_badge(gym, energy.status).children == (
+        "provisoire : relevés manquants après le 30/11"
+    )

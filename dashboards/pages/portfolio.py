@@ -21,7 +21,7 @@ from dashboards.energy_data import DJU_NOTE
 from dashboards.fmt import fr_datetime, fr_number, fr_pct, fr_quantity, fr_unit
 from dashboards.operat_routes import CAPABILITY as OPERAT
 from dashboards.operat_routes import operat_href
-from dashboards.period_views import provisional_banner
+from dashboards.period_views import provisional_badge, provisional_banner
 from dashboards.portfolio_data import period_choices, portfolio_energy, portfolio_frame
 from dashboards.shell import allowed_href
 from dashboards.tertiaire_data import tertiaire_of
@@ -182,7 +182,7 @@ def _period_text(ch) -> tuple[str, str | None]:
     return fr_quantity(ch.last_value, ch.unit, 1), f"unité : {fr_unit(ch.unit)}"
 
 
-def _table(frame: pd.DataFrame, tertiaire: dict):
+def _table(frame: pd.DataFrame, tertiaire: dict, energy):
     if frame.empty:
         return html.P("Aucun bâtiment ne correspond.", className="muted", id="portfolio-empty")
     now = time.time()
@@ -224,7 +224,17 @@ def _table(frame: pd.DataFrame, tertiaire: dict):
                         rowSpan=span,
                         className="num",
                     ),
-                    html.Td(fr_number(first["energy_kwh"]), rowSpan=span, className="num kwh"),
+                    html.Td(
+                        [
+                            fr_number(first["energy_kwh"]),
+                            provisional_badge(
+                                energy.building_status.get(int(first["building_id"])),
+                                energy.status,
+                            ),
+                        ],
+                        rowSpan=span,
+                        className="num kwh",
+                    ),
                     html.Td(fr_number(first["energy_kwh_m2"], 1), rowSpan=span, className="num"),
                     html.Td(
                         fr_number(first["energy_kwh_m2_dju"], 4), rowSpan=span, className="num"
@@ -296,7 +306,7 @@ def _view(search, usage, period, sort, frame=None, energy=None):
     tertiaire = tertiaire_of(db.engine(), current_scope())
     shown = _sorted(_filter(frame, search, usage), sort)
     return (
-        _table(shown, tertiaire),
+        _table(shown, tertiaire, energy),
         _summary(shown),
         provisional_banner(energy.status, "portfolio-provisional"),
         f"Du {energy.day_from:%d/%m/%Y} au {energy.day_to:%d/%m/%Y} ; {DJU_NOTE} de la "
