@@ -183,3 +183,16 @@ def test_portfolio_search_ignores_accents_and_case(db_url, town):
     reply = body(callback(client, "portfolio-table-wrap", {"portfolio-search.value": "curie"}))
     gap = expected_2025(town)["CURIE"]["Écart à l'objectif (%)"].replace("-", "−")
     assert f"En bonne voie {gap}\u00a0%" in reply and "2025, réf. 2023" in reply
+
+
+def test_buildings_list_search_ignores_accents_and_case(db_url, town):
+    app = create_app(db_url)
+    for login in ("gestionnaire", "agent"):
+        client = signed_in_client(app, login)
+        reply = body(callback(client, "buildings-table-wrap", {"buildings-search.value": "ECOLE"}))
+        assert "École Marie Curie" in reply and "Hôtel de ville" not in reply, login
+        reply = body(callback(client, "buildings-table-wrap", {"buildings-search.value": "jaures"}))
+        assert "Gymnase Jean Jaurès" in reply and "École Marie Curie" not in reply, login
+    refused = callback(signed_in_client(app, "finances"), "buildings-table-wrap",
+                       {"buildings-search.value": "ecole"})  # fmt: skip
+    assert refused.status_code == 403 and "Curie" not in body(refused)

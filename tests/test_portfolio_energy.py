@@ -218,7 +218,8 @@ def test_a_building_whose_readings_stop_says_so_on_its_row(engine, town):
     write_readings(engine, extra, None)
     energy = portfolio_energy(engine, EVERYTHING, "saison:2026-2027", dt.date(2026, 12, 12))
     assert energy.status.reasons == ("saison en cours : 2 mois sur 8",)
-    by_code = dict(zip(energy.buildings["building_code"], energy.buildings["building_id"]))
+    frame = energy.buildings
+    by_code = dict(zip(frame["building_code"], frame["building_id"], strict=True))
     curie = energy.building_status[by_code["CURIE"]]
     gym = energy.building_status[by_code["GYM"]]
     assert provisional_badge(curie, energy.status).children == "provisoire"
