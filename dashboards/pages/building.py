@@ -27,9 +27,9 @@ from carnet.timeutil import TZ
 from dashboards import building_data, db
 from dashboards import building_logbook_views as logbook_views
 from dashboards import building_record_views as record_views
+from dashboards import building_tertiaire_views as tertiaire_views
 from dashboards.auth import current_user, guarded, require
 from dashboards.building_forms import add_form, edit_form, obligation_form
-from dashboards.building_tertiaire_views import tertiaire_section
 from dashboards.carnet_views import obligations_table
 from dashboards.components import alert
 from dashboards.shell import forbidden_block
@@ -109,7 +109,6 @@ def layout(code: str | None = None, **_query):
         section("Alarmes ouvertes", parts["alarms"], "bp-alarms"),
         section("Obligations", parts["obligations"], "bp-obligations-wrap"),
         obligation_form(user, obligations),
-        tertiaire_section(code),
         html.Div(
             className="bp-columns",
             children=[
@@ -144,6 +143,7 @@ def layout(code: str | None = None, **_query):
             ],
         ),
     ]
+    children.append(tertiaire_views.tertiaire_section(code))
     return html.Div(children, className="page building-page")
 
 
