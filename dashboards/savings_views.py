@@ -14,7 +14,7 @@ from dash import html
 from carnet.closing import period_label
 from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
 from dashboards.fmt import fr_date, fr_eur, fr_number, fr_pct
-from dashboards.period_views import provisional_badge, provisional_banner
+from dashboards.period_views import provisional_badge
 from dashboards.savings_data import SavingsPortfolio
 
 # short badge text; the full French label of the engine goes in the tooltip
@@ -253,8 +253,7 @@ def portfolio_view(p: SavingsPortfolio):
         "Cliquez sur un bâtiment pour ses courbes.",
         className="muted table-note",
     )
-    return [provisional_banner(p.status, "savings-provisional"), tiles,
-            html.Div(table, className="table-wrap"), note]  # fmt: skip
+    return [tiles, html.Div(table, className="table-wrap"), note]
 
 
 def closing_bar(p: SavingsPortfolio, can_close: bool):
