@@ -196,3 +196,17 @@ def test_buildings_list_search_ignores_accents_and_case(db_url, town):
     refused = callback(signed_in_client(app, "finances"), "buildings-table-wrap",
                        {"buildings-search.value": "ecole"})  # fmt: skip
     assert refused.status_code == 403 and "Curie" not in body(refused)
+
+
+def test_savings_page_says_the_season_is_provisional(db_url, town):
+    app = create_app(db_url)
+    client = signed_in_client(app, "gestionnaire")
+    values = {"savings-contract.value": "TEST-CONTRAT", "savings-season.value": "2026-2027"}
+    reply = body(callback(client, "savings-portfolio", values))
+    # in progress until 20 May 2027, then missing its readings after 30 November 2026
+    assert '"id": "savings-provisional"' in reply and "Chiffres provisoires : " in reply
+    assert '"className": "badge badge-soon provisional"' in reply  # and on its row
+    done = body(
+        callback(client, "savings-portfolio", values | {"savings-season.value": "2025-2026"})
+    )
+    assert "savings-provisional" not in done and "savings-table" in done
