@@ -28,6 +28,7 @@ from carnet.timeutil import TZ
 from dashboards import building_data, db
 from dashboards import building_logbook_views as logbook_views
 from dashboards import building_record_views as record_views
+from dashboards import building_tertiaire_views as tertiaire_views
 from dashboards.auth import current_user, guarded, require
 from dashboards.building_forms import (
     add_defaults,
@@ -235,6 +236,7 @@ def layout(code: str | None = None, **_query):
         ),
         *dialogs,
     ]
+    children.append(tertiaire_views.tertiaire_section(code))
     return html.Div(children, className="page building-page")
 
 

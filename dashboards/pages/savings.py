@@ -24,6 +24,7 @@ from dashboards.cache import cached, rendered
 from dashboards.components import alert, page_head
 from dashboards.downloads import register_graph, register_table
 from dashboards.fmt import fr_date
+from dashboards.period_views import provisional_banner
 from dashboards.report_routes import monthly_report_link
 from dashboards.savings_data import (
     allowed_building,
@@ -261,7 +262,8 @@ def update_portfolio(contract_code, season, _refresh):
     )  # fmt: skip
     user = current_user()
     can_close = user is not None and user.can(CLOSE)
-    return [closing_bar(p, can_close), monthly_report_link(p), *table], terms_line(p)
+    banner = provisional_banner(p.status, "savings-provisional")  # « saison en cours : … »
+    return [closing_bar(p, can_close), monthly_report_link(p), banner, *table], terms_line(p)
 
 
 @callback(
