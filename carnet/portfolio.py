@@ -35,6 +35,7 @@ from carnet.models import (
 )
 from carnet.obligations import apply_templates, close_equipment_obligations, local_today
 from carnet.portfolio_parse import PortfolioError, parse_portfolio, read_portfolio_file
+from carnet.portfolio_schema import BOOLEAN, ENTITIES, LIST, OBJECT
 from carnet.quantities import QUANTITIES, declared_quantities
 from carnet.roles import MANAGER, is_contractor
 from carnet.timeutil import fr_date
@@ -65,10 +66,13 @@ class LoadReport:
 
 
 class _Loader:
-    def __init__(self, session: Session, source: str, actor: str):
+    def __init__(self, session: Session, source: str, actor: str, complete=None):
         self.s = session
         self.source = source
         self.actor = actor
+        # (kind, path) of the one item given whole (an administration form): the optional
+        # fields it leaves out are cleared, where a file's omission keeps them
+        self.complete = complete
         self.report = LoadReport(source)
         self.problems: list[str] = []
         self.quantities = declared_quantities(session)
@@ -86,6 +90,8 @@ class _Loader:
         return obj
 
     def upsert(self, model, kind: str, key: dict, values: dict, path: str):
+        if self.complete == (kind, path):
+            values = {k: None for k in clearable(kind)} | values
         obj = self.s.scalar(select(model).filter_by(**key))
         if obj is None:
             obj = model(**key, **values)
@@ -362,6 +368,34 @@ class _Loader:
         self.upsert(ImportProfile, "import_profile", {"code": ip["code"]}, values, path)
 
 
+# schema sub-parts whose keys are columns of the entity's own table
+_FLAT_PARTS = {"contract": ("sharing",)}
+_MODELS = {
+    "building": Building,
+    "room": Room,
+    "equipment": Equipment,
+    "channel": Channel,
+    "station": Station,
+    "contract": Contract,
+    "contract_building": ContractBuilding,
+    "user": User,
+}
+
+
+def clearable(kind: str) -> tuple[str, ...]:
+    """The optional scalar fields of an entity held in a column of its own name: what a form
+    left empty clears (references, parts, lists and yes/no fields, which a form always gives,
+    are not cleared this way)."""
+    columns = set(_MODELS[kind].__table__.columns.keys())
+    specs = [ENTITIES[kind]] + [ENTITIES[p] for p in _FLAT_PARTS.get(kind, ())]
+    return tuple(
+        k
+        for spec in specs
+        for k, f in spec.items()
+        if not f.required and f.kind not in (LIST, OBJECT, BOOLEAN) and k in columns
+    )
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         try:
@@ -378,7 +412,13 @@ def _key_text(key: dict) -> str:
 
 
 def load_portfolio(
-    session: Session, source: Any, actor: str = "system", obligations: bool = True
+    session: Session,
+    source: Any,
+    actor: str = "system",
+    obligations: bool = True,
+    *,
+    name: str | None = None,
+    complete: tuple[str, str] | None = None,
 ) -> LoadReport:
     """Validate then apply a portfolio (a path or an already parsed document).
 
@@ -386,6 +426,10 @@ def load_portfolio(
     to every building the file names (never overwriting), and the obligations of equipment
     removed by now (`removed_on`) are closed with a note. The demo town passes False: it
     derives them itself, with their history, on its own calendar.
+
+    `name` says where a parsed document came from (« administration »); `complete` is the
+    (kind, path) of an item given whole, whose left-out optional fields are cleared (the
+    administration's forms, `carnet.admin`).
 
     Raises PortfolioError when anything is wrong, including references to codes that exist
     neither in the file nor in the database: run it in its own transaction (`session_scope`),
@@ -395,9 +439,9 @@ def load_portfolio(
         name = str(source)
         data = read_portfolio_file(source)
     else:
-        name, data = "portefeuille", source
+        name, data = name or "portefeuille", source
     clean = parse_portfolio(data, name)
-    loader = _Loader(session, name, actor)
+    loader = _Loader(session, name, actor, complete)
     for i, q in enumerate(clean.get("quantities", [])):
         loader.quantity(q, f"quantities[{i}]")
     for i, st in enumerate(clean.get("stations", [])):

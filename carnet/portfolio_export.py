@@ -267,6 +267,30 @@ def export_portfolio(session: Session) -> dict[str, list[dict]]:
     return {section: items for section, items in doc.items() if items}
 
 
+def export_item(session: Session, kind: str, code: str) -> dict | None:
+    """One station, building, contract or user (by login) as the export writes it, with its
+    nested lists; None if unknown. The administration names a parent by this image."""
+    codes = _Codes(session)
+    if kind == "user":
+        u = session.scalar(select(User).where(User.login == code))
+        return None if u is None else _user(u, codes)
+    model = {"station": Station, "building": Building, "contract": Contract}[kind]
+    obj = session.scalar(select(model).where(model.code == code))
+    if obj is None:
+        return None
+    if kind == "contract":
+        links = session.scalars(
+            select(ContractBuilding).where(ContractBuilding.contract_id == obj.id)
+        ).all()
+        return _contract(obj, links, codes)
+    channels = session.scalars(
+        select(Channel)
+        .where((Channel.building_id if kind == "building" else Channel.station_id) == obj.id)
+        .order_by(Channel.code)
+    ).all()
+    return (_building if kind == "building" else _station)(obj, channels, codes)
+
+
 def write_portfolio(session: Session, path: str | Path) -> dict[str, int]:
     """Write the export to `path` (YAML, UTF-8); how many items per section."""
     import yaml
