@@ -12,6 +12,7 @@ from carnet.buildings import EQUIPMENT_LABELS_FR
 from carnet.portfolio_schema import BOOLEAN, OBJECT
 from carnet.roles import ROLE_LABELS_FR
 from dashboards.components import alert, data_table, field
+from dashboards.fmt import fr_number
 
 KIND_LABELS_FR = {
     "user": "Utilisateurs",
@@ -152,6 +153,11 @@ def _cell(key: str, value) -> str:
         return "—"
     if key == "role":
         return ROLE_LABELS_FR.get(value, value)
+    if isinstance(value, float):  # as many decimals as the value holds
+        decimals = 0 if value.is_integer() else len(repr(value).split(".")[1])
+        return fr_number(value, min(decimals, 6))
+    if key == "price_eur_per_mwh_pci":  # exported as exact decimal text
+        return str(value).replace(".", ",")
     return str(value)
 
 

@@ -17,6 +17,12 @@ def _by_id(kind: str, field: str) -> tuple[str, str]:
     return By.XPATH, f"//*[@id='{id_}']"
 
 
+def click(browser, el) -> None:
+    """Click after centring the element: the sticky top bar would take a click at the edge."""
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+    el.click()
+
+
 def control(browser, field: str):
     return browser.find_element(*_by_id("adm-in", field))
 
@@ -38,7 +44,7 @@ def choose(browser, field: str, label: str) -> None:
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    control(browser, field).click()
+    click(browser, control(browser, field))
     xpath = f"//*[@role='option'][normalize-space()='{label}']"
     WebDriverWait(browser, 10).until(ec.element_to_be_clickable((By.XPATH, xpath))).click()
     WebDriverWait(browser, 10).until(lambda b: label in control(b, field).text)
@@ -55,14 +61,13 @@ def open_tab(browser, base_url: str, label: str) -> None:
     if "/administration" not in browser.current_url:
         browser.get(base_url.rstrip("/") + "/administration")
         wait_for(browser, "#adm-table", timeout=20)
-    browser.find_element(
-        By.XPATH, f"//*[@id='adm-kind']//*[normalize-space(text())='{label}']"
-    ).click()
+    tab = f"//*[@id='adm-kind']//*[normalize-space(text())='{label}']"
+    click(browser, browser.find_element(By.XPATH, tab))
     wait_for(browser, "#adm-list", timeout=10)
 
 
 def add(browser) -> None:
-    browser.find_element("id", "adm-add").click()
+    click(browser, browser.find_element("id", "adm-add"))
     wait_for(browser, "#adm-form-card h2", timeout=10, text="Ajouter")
 
 
@@ -70,13 +75,13 @@ def edit(browser, key: str) -> None:
     from selenium.webdriver.common.by import By
 
     wait_for(browser, f"#adm-row-{key}", timeout=10)
-    browser.find_element(By.CSS_SELECTOR, f"#adm-row-{key} button").click()
+    click(browser, browser.find_element(By.CSS_SELECTOR, f"#adm-row-{key} button"))
     wait_for(browser, "#adm-form-card h2", timeout=10, text=f"« {key} »")
 
 
 def save(browser, expect_ok: bool = True):
     """Click « Enregistrer » and wait for its message; returns the message element."""
-    browser.find_element("id", "adm-save").click()
+    click(browser, browser.find_element("id", "adm-save"))
     return wait_for(browser, "#adm-saved" if expect_ok else "#adm-problems", timeout=15)
 
 
