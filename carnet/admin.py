@@ -25,6 +25,8 @@ from carnet.models import (
     Contract,
     ContractBuilding,
     Equipment,
+    ModbusDevice,
+    ModbusGateway,
     Room,
     Station,
     User,
@@ -51,9 +53,16 @@ PLACES: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "contract": ("contracts", (), None),
     "contract_building": ("contracts", ("contract",), "buildings"),
     "user": ("users", (), None),
+    "gateway": ("gateways", (), None),
+    "modbus_device": ("gateways", ("gateway",), "devices"),
 }
-SECTION_OF = {"station": "stations", "building": "buildings", "contract": "contracts"}
-KEY_OF = {"user": "login", "contract_building": "building"}
+SECTION_OF = {
+    "station": "stations",
+    "building": "buildings",
+    "contract": "contracts",
+    "gateway": "gateways",
+}
+KEY_OF = {"user": "login", "contract_building": "building", "modbus_device": "unit"}
 _MODEL = {
     "station": Station,
     "building": Building,
@@ -62,6 +71,7 @@ _MODEL = {
     "channel": Channel,
     "contract": Contract,
     "user": User,
+    "gateway": ModbusGateway,
 }
 _INTEGER_RE = re.compile(r"^[+-]?\d+$")
 
@@ -174,7 +184,12 @@ def _parent_image(session: Session, parent: tuple[str, str]) -> dict:
     kind, code = parent
     image = export_item(session, kind, code)
     if image is None:
-        label = {"building": "bâtiment", "station": "station", "contract": "contrat"}[kind]
+        label = {
+            "building": "bâtiment",
+            "station": "station",
+            "contract": "contrat",
+            "gateway": "passerelle",
+        }[kind]
         raise AdminError({}, [f"{label} « {code} » inconnu(e)"])
     return {k: v for k, v in image.items() if ENTITIES[kind][k].kind != LIST}
 
@@ -187,6 +202,17 @@ def _exists(session: Session, kind: str, item: dict, parent) -> bool:
                 .join(Contract, Contract.id == ContractBuilding.contract_id)
                 .join(Building, Building.id == ContractBuilding.building_id)
                 .where(Contract.code == parent[1], Building.code == item.get("building"))
+            )
+            is not None
+        )
+    if kind == "modbus_device":
+        if not isinstance(item.get("unit"), int):  # the schema's reader will say why
+            return False
+        return (
+            session.scalar(
+                select(ModbusDevice.id)
+                .join(ModbusGateway, ModbusGateway.id == ModbusDevice.gateway_id)
+                .where(ModbusGateway.code == parent[1], ModbusDevice.unit == item.get("unit"))
             )
             is not None
         )
@@ -218,7 +244,7 @@ def save(
     section, parent_kinds, _nested = PLACES[kind]
     item = form_item(kind, values)
     key = key_field(kind)
-    if not item.get(key):
+    if item.get(key) in (None, ""):
         raise AdminError({key: "clé obligatoire absente"})
     image = None
     if parent_kinds:

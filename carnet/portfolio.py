@@ -1,5 +1,5 @@
 """Loading the portfolio file: declared quantities, buildings, rooms, equipment, channels,
-stations, contracts, users, loggers, import profiles (its schema: `carnet.portfolio_schema`, its validation: `carnet.portfolio_parse`).
+stations, contracts, users, loggers, import profiles, Modbus gateways and their devices (its schema: `carnet.portfolio_schema`, its validation: `carnet.portfolio_parse`).
 
 A file adds and updates what it names (matched by `code`, users by `login`) and removes nothing:
 a small file can add channels to a building. The whole file is validated before anything is
@@ -28,6 +28,8 @@ from carnet.models import (
     Equipment,
     ImportProfile,
     LoggerMap,
+    ModbusDevice,
+    ModbusGateway,
     Quantity,
     Room,
     Station,
@@ -335,6 +337,41 @@ class _Loader:
         values["contract_id"] = contract.id if contract is not None else None
         self.upsert(User, "user", {"login": u["login"]}, values, path)
 
+    def gateway(self, g: dict, path: str) -> None:
+        simple = ("type", "host", "port", "framer", "timeout_s", "retries", "baudrate")
+        simple += ("parity", "stopbits", "bytesize", "description")
+        values = {k: g[k] for k in simple if k in g}
+        gateway = self.upsert(ModbusGateway, "gateway", {"code": g["code"]}, values, path)
+        seen: dict[int, str] = {}
+        for j, d in enumerate(g.get("devices", [])):
+            sub = f"{path}.devices[{j}]"
+            if not 0 <= d["unit"] <= 247:
+                self.problems.append(f"{sub}.unit: l'adresse d'esclave doit être entre 0 et 247")
+            if d["unit"] in seen:
+                self.problems.append(
+                    f"{sub}.unit: esclave {d['unit']} déjà défini en {seen[d['unit']]}"
+                )
+            seen[d["unit"]] = sub
+            dv: dict[str, Any] = {k: d[k] for k in ("map", "name", "poll_s") if k in d}
+            channels = {str(k): str(v) for k, v in (d.get("channels") or {}).items()}
+            for point, code in channels.items():
+                self.ref(Channel, code, f"{sub}.channels.{point}", "point de mesure")
+            dv["channels"] = channels
+            for key, model, label in (
+                ("building", Building, "bâtiment"),
+                ("equipment", Equipment, "équipement"),
+            ):
+                if key in d:
+                    found = self.ref(model, d[key], f"{sub}.{key}", label)
+                    dv[f"{key}_id"] = found.id if found is not None else None
+            self.upsert(
+                ModbusDevice,
+                "modbus_device",
+                {"gateway_id": gateway.id, "unit": d["unit"]},
+                dv,
+                sub,
+            )
+
     def logger(self, lg: dict, path: str) -> None:
         values: dict[str, Any] = {
             "timestamp_column": lg["timestamp_column"],
@@ -379,6 +416,8 @@ _MODELS = {
     "contract": Contract,
     "contract_building": ContractBuilding,
     "user": User,
+    "gateway": ModbusGateway,
+    "modbus_device": ModbusDevice,
 }
 
 
@@ -456,6 +495,8 @@ def load_portfolio(
         loader.logger(lg, f"loggers[{i}]")
     for i, ip in enumerate(clean.get("import_profiles", [])):
         loader.import_profile(ip, f"import_profiles[{i}]")
+    for i, g in enumerate(clean.get("gateways", [])):
+        loader.gateway(g, f"gateways[{i}]")
     if loader.problems:
         raise PortfolioError(name, loader.problems)
     if obligations:
@@ -496,6 +537,7 @@ REMOVABLE = {
     "user": User,
     "logger": LoggerMap,
     "import_profile": ImportProfile,
+    "gateway": ModbusGateway,
 }
 
 
@@ -512,6 +554,12 @@ def remove(session: Session, kind: str, code: str, actor: str) -> None:
         obj.active = False
         record(session, actor, "deactivate", kind, code, {"active": True}, {"active": False})
         return
+    if model is ModbusGateway:  # its devices go with it
+        for device in list(obj.devices):
+            image = {c.name: getattr(device, c.name) for c in ModbusDevice.__table__.columns}
+            session.delete(device)
+            record(session, actor, "delete", "modbus_device", f"{code},{device.unit}", image, None)
+        session.flush()
     if model is Equipment:  # its obligations are closed with a note and keep their history
         why = f"équipement {code} supprimé du patrimoine le {fr_date(local_today())}"
         for ob in close_equipment_obligations(session, obj, why, actor):

@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from carnet import admin
 from carnet.admin_passwords import LINK_LIFETIME, issue_link
-from carnet.models import Building, Channel, Contract, Equipment, Room, Station
+from carnet.models import Building, Channel, Contract, Equipment, ModbusGateway, Room, Station
+from carnet.portfolio_export import export_item
+from carnet.portfolio_parse import PortfolioError, parse_portfolio
 from carnet.quantities import KNOWN_UNITS, quantity_labels
 from carnet.users import UserError
 from dashboards import db
@@ -54,6 +56,7 @@ def choices() -> dict[str, list[tuple[str, str]]]:
             "equipment": codes(Equipment, "name"),
             "channel": codes(Channel),
             "contract": codes(Contract, "contractor"),
+            "gateway": codes(ModbusGateway, "description"),
             "quantity": sorted(quantity_labels(s).items()),
             "unit": [(u, label) for u, label in KNOWN_UNITS.items()],
         }
@@ -64,6 +67,10 @@ def save(
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """Write one item; (problems by field, other problems, report lines). Nothing is written
     when there is a problem."""
+    if kind in ("gateway", "modbus_device"):
+        fields = _site_problems(kind, values, parent)
+        if fields:
+            return fields, [], []
     try:
         with db.session() as s:
             report = admin.save(s, kind, values, user.login, parent=parent, new=new)
@@ -91,3 +98,39 @@ def reset_link(user, login: str) -> tuple[str | None, str | None]:
             return issue_link(s, login, user.login), None
     except UserError as exc:
         return None, str(exc)
+
+
+def _site_problems(kind: str, values: dict[str, Any], parent) -> dict[str, str]:
+    """What the poller's own check (`ingest.modbus.config.parse_config`: register maps, their
+    points, slave addresses) says of the gateway once this form is applied, by field. Problems
+    of the file's schema are left for `carnet.admin.save` to report."""
+    from ingest.modbus.config import ConfigError, parse_config
+
+    try:
+        item = admin.form_item(kind, values)
+    except admin.AdminError:
+        return {}
+    with db.session() as s:
+        if kind == "gateway":
+            image = export_item(s, "gateway", str(item.get("code", ""))) or {}
+            gateway = item | {"devices": image.get("devices", [])}
+        else:
+            image = export_item(s, "gateway", parent[1]) if parent else None
+            if image is None:
+                return {}
+            others = [d for d in image.get("devices", []) if d["unit"] != item.get("unit")]
+            gateway = image | {"devices": [*others, item]}
+    if not gateway.get("devices"):
+        return {}  # a gateway without devices yet: the poller skips nothing of it
+    try:
+        (clean,) = parse_portfolio({"gateways": [gateway]}, admin.SOURCE)["gateways"]
+        parse_config({"gateways": [clean]}, admin.SOURCE)
+    except PortfolioError:
+        return {}
+    except ConfigError as exc:
+        _source, where, message = (str(exc).split(" : ", 2) + ["", ""])[:3]
+        tail = where.split(").", 1)[-1]  # "host", "devices[1].channels.x"
+        if kind == "modbus_device":
+            tail = tail.split("].", 1)[-1] if tail.startswith("devices[") else tail
+        return {tail.split(".", 1)[0]: message or str(exc)}
+    return {}

@@ -23,6 +23,8 @@ KIND_LABELS_FR = {
     "station": "Stations météo",
     "contract": "Contrats",
     "contract_building": "Contrats : bâtiments (NB)",
+    "gateway": "Passerelles Modbus",
+    "modbus_device": "Équipements Modbus",
 }
 ITEM_LABELS_FR = {
     "user": "un utilisateur",
@@ -33,8 +35,15 @@ ITEM_LABELS_FR = {
     "station": "une station",
     "contract": "un contrat",
     "contract_building": "un bâtiment au contrat",
+    "gateway": "une passerelle Modbus",
+    "modbus_device": "un équipement Modbus",
 }
-PARENT_LABELS_FR = {"building": "Bâtiment", "station": "Station", "contract": "Contrat"}
+PARENT_LABELS_FR = {
+    "building": "Bâtiment",
+    "station": "Station",
+    "contract": "Contrat",
+    "gateway": "Passerelle",
+}
 FIELD_LABELS_FR = {
     "code": "Code",
     "login": "Identifiant",
@@ -105,6 +114,20 @@ FIELD_LABELS_FR = {
     "q_ecs_mwh_per_m3": "q ECS (MWh/m³)",
     "reference_year": "Année de référence",
     "reference_kwh": "Consommation de référence (kWh)",
+    "type": "Liaison (tcp, serial)",
+    "host": "Hôte (adresse IP ou nom)",
+    "port": "Port TCP ou port série",
+    "framer": "Tramage",
+    "timeout_s": "Délai de réponse (s)",
+    "retries": "Nouvelles tentatives",
+    "baudrate": "Débit (bauds)",
+    "parity": "Parité",
+    "stopbits": "Bits d'arrêt",
+    "bytesize": "Bits de données",
+    "modbus_device.unit": "Adresse d'esclave",  # a kind's own sense of a key comes first
+    "map": "Table de registres",
+    "poll_s": "Période de relève (s)",
+    "channels": "Points Modbus → points de mesure (YAML « point: CODE »)",
     "_parent": "Rattachement",
 }
 # the fields naming another item, and the choices (`admin_data.choices`) they take
@@ -120,6 +143,7 @@ REFERENCES = {
     "contract": "contract",
     "quantity": "quantity",
     "unit": "unit",
+    "modbus_device.unit": None,  # a slave address, typed
 }
 SUMMARY = {
     "user": ("name", "role", "contract", "active"),
@@ -130,6 +154,8 @@ SUMMARY = {
     "station": ("name",),
     "contract": ("contractor", "kind", "price_eur_per_mwh_pci"),
     "contract_building": ("nb_mwh_pci", "dju_ref", "channel"),
+    "gateway": ("host", "port", "framer"),
+    "modbus_device": ("map", "name", "equipment"),
 }
 CHOICE_LABELS = {"role": ROLE_LABELS_FR, "kind": EQUIPMENT_LABELS_FR}
 YES_NO = [{"label": "Oui", "value": True}, {"label": "Non", "value": False}]
@@ -183,8 +209,8 @@ def items_table(kind: str, rows: list[dict]):
         return html.P("Rien pour l'instant.", className="muted", id="adm-empty")
     nested = any(r["parent"] for r in rows)
     key = key_field(kind)
-    head = (["Rattachement"] if nested else []) + [FIELD_LABELS_FR[key]]
-    head += [FIELD_LABELS_FR[k] for k in SUMMARY[kind]] + [""]
+    head = (["Rattachement"] if nested else []) + [label_of(kind, key)]
+    head += [label_of(kind, k) for k in SUMMARY[kind]] + [""]
     body = []
     for r in rows:
         cells = [html.Td(r["parent"][1] if r["parent"] else "")] if nested else []
@@ -209,20 +235,25 @@ def items_table(kind: str, rows: list[dict]):
     return data_table(head, body, id_="adm-table")
 
 
-def _options(key: str, spec, choices: dict) -> list[dict] | None:
+def label_of(kind: str, key: str) -> str:
+    return FIELD_LABELS_FR.get(f"{kind}.{key}") or FIELD_LABELS_FR.get(key, key)
+
+
+def _options(kind: str, key: str, spec, choices: dict) -> list[dict] | None:
     if spec.kind == BOOLEAN:
         return YES_NO
     if spec.choices is not None:
         labels = CHOICE_LABELS.get(key, {})
         return [{"label": str(labels.get(c, c)), "value": c} for c in spec.choices]
-    if key in REFERENCES:
-        return [{"label": label, "value": v} for v, label in choices[REFERENCES[key]]]
+    ref = REFERENCES.get(f"{kind}.{key}", REFERENCES.get(key))
+    if ref is not None:
+        return [{"label": label, "value": v} for v, label in choices[ref]]
     return None
 
 
-def _control(key: str, spec, value, choices: dict, disabled: bool):
+def _control(kind: str, key: str, spec, value, choices: dict, disabled: bool):
     id_ = {"type": "adm-in", "field": key}
-    options = _options(key, spec, choices)
+    options = _options(kind, key, spec, choices)
     if options is not None:
         return dcc.Dropdown(
             id=id_, options=options, value=value, disabled=disabled, placeholder="(aucun)"
@@ -266,9 +297,9 @@ def item_form(
             )
         )
     for name, spec in form_fields(kind):
-        label = FIELD_LABELS_FR.get(name, name) + (" *" if spec.required else "")
+        label = label_of(kind, name) + (" *" if spec.required else "")
         control = _control(
-            name, spec, values.get(name), choices, disabled=(name == key and not new)
+            kind, name, spec, values.get(name), choices, disabled=(name == key and not new)
         )
         rows.append(html.Div([field(label, control, wide=spec.kind == OBJECT), _error(name)]))
     title = f"Ajouter {ITEM_LABELS_FR[kind]}" if new else f"Modifier « {values.get(key)} »"
