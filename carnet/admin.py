@@ -260,16 +260,21 @@ def save(
     try:
         return load_portfolio(session, doc, actor, name=SOURCE, complete=(kind, path))
     except PortfolioError as exc:
-        raise _by_field(exc.problems, path) from exc
+        raise _by_field(kind, exc.problems, path) from exc
 
 
-def _by_field(problems: list[str], path: str) -> AdminError:
+def _by_field(kind: str, problems: list[str], path: str) -> AdminError:
+    """The problems of the item's own fields go next to them (a key inside a free-form part,
+    « channels.outdoor_temp », to its part), the others above the form."""
+    names = {name for name, _f in form_fields(kind)}
     fields: dict[str, str] = {}
     general: list[str] = []
     for problem in problems:
         where, _, message = problem.partition(": ")
-        if where.startswith(path + ".") and "[" not in where[len(path) + 1 :]:
-            fields.setdefault(where[len(path) + 1 :], message)
+        rest = where[len(path) + 1 :] if where.startswith(path + ".") else ""
+        name = rest if rest in names else rest.split(".", 1)[0]
+        if name in names:
+            fields.setdefault(name, message if name == rest else f"{rest} : {message}")
         else:
             general.append(problem)
     return AdminError(fields, general)

@@ -202,3 +202,48 @@ def test_contract_terms_and_a_buildings_nb(live_app, browser):
 
 def b_id(engine) -> int:
     return _get(engine, Building, "MAIRIE").id
+
+
+def test_modbus_gateways_and_their_points(live_app, browser):
+    from carnet.models import ModbusDevice, ModbusGateway
+
+    seed_town(live_app.engine)
+    engine = live_app.engine
+    sign_in(browser, live_app.url, "gestionnaire", password_of("gestionnaire"))
+
+    adm.open_tab(browser, live_app.url, "Passerelles Modbus")
+    adm.add(browser)
+    adm.fill(browser, "code", "GW-MAIRIE")
+    adm.fill(browser, "host", "10.0.12.7")
+    adm.fill(browser, "port", "502")
+    adm.fill(browser, "timeout_s", "une seconde")
+    adm.save(browser, expect_ok=False)
+    assert adm.error_of(browser, "timeout_s") == "nombre attendu, reçu 'une seconde'"
+    adm.fill(browser, "timeout_s", "1,5")
+    adm.choose(browser, "framer", "socket")
+    adm.save(browser)
+    gw = _get(engine, ModbusGateway, "GW-MAIRIE")
+    assert (gw.host, gw.port, gw.timeout_s, gw.framer) == ("10.0.12.7", "502", 1.5, "socket")
+    assert _last(engine, "gateway", "GW-MAIRIE").action == "create"
+
+    adm.open_tab(browser, live_app.url, "Équipements Modbus")
+    adm.add(browser)
+    adm.choose(browser, "_parent", "Passerelle GW-MAIRIE")
+    adm.fill(browser, "unit", "10")
+    adm.fill(browser, "map", "generic-boiler")
+    adm.fill(browser, "channels", "outdoor_tmp: MAIRIE-T")  # the poller's check: no such point
+    adm.save(browser, expect_ok=False)
+    assert "point inconnu de la table generic-boiler" in adm.error_of(browser, "channels")
+    adm.fill(browser, "channels", "outdoor_temp: MAIRIE-TX")  # the file's check: no channel
+    adm.save(browser, expect_ok=False)
+    assert adm.error_of(browser, "channels") == (
+        "channels.outdoor_temp : point de mesure « MAIRIE-TX » inconnu(e)")  # fmt: skip
+    adm.fill(browser, "channels", "outdoor_temp: MAIRIE-T")
+    adm.save(browser)
+    with session_scope(engine) as s:
+        (device,) = s.scalars(select(ModbusDevice)).all()
+        assert (device.unit, device.map, device.channels) == (
+            10, "generic-boiler", {"outdoor_temp": "MAIRIE-T"})  # fmt: skip
+    event = _last(engine, "modbus_device", f"{gw.id},10")
+    assert (event.action, event.after["channels"]) == ("create", {"outdoor_temp": "MAIRIE-T"})
+    wait_for(browser, "#adm-row-10")
