@@ -50,8 +50,17 @@ def choose(browser, field: str, label: str) -> None:
     WebDriverWait(browser, 10).until(lambda b: label in control(b, field).text)
 
 
-def error_of(browser, field: str) -> str:
-    return browser.find_element(*_by_id("adm-err", field)).text
+def error_of(browser, field: str, becomes: str | None = None) -> str:
+    """The problem shown next to a field; with `becomes`, once it shows that text (a second
+    refused save redraws the same message block: only the field's text tells it answered)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def text(b) -> str:
+        return b.find_element(*_by_id("adm-err", field)).text
+
+    if becomes is not None:
+        WebDriverWait(browser, 15).until(lambda b: becomes in text(b))
+    return text(browser)
 
 
 def open_tab(browser, base_url: str, label: str) -> None:
