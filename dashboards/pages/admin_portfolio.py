@@ -58,12 +58,24 @@ def layout(**_query):
     )
 
 
-@callback(Output("adm-list", "children"), Input("adm-kind", "value"), Input("adm-version", "data"))
+@callback(
+    Output("adm-list", "children"),
+    Output("adm-form", "children", allow_duplicate=True),
+    Output("adm-target", "data", allow_duplicate=True),
+    Input("adm-kind", "value"),
+    Input("adm-version", "data"),
+    prevent_initial_call="initial_duplicate",
+)
 @guarded(CAPABILITY)
 def show_list(kind, _version):
+    """The kind's table; a new tab also closes the form (in the same answer, so that a form
+    opened right after is never closed by a late one)."""
     if kind not in data.KINDS:
         raise PreventUpdate
-    return views.items_table(kind, data.items(kind))
+    table = html.Div(views.items_table(kind, data.items(kind)), id=f"adm-kind-{kind}")
+    if ctx.triggered_id == "adm-version":
+        return table, dash.no_update, dash.no_update
+    return table, None, None
 
 
 @callback(
@@ -71,15 +83,14 @@ def show_list(kind, _version):
     Output("adm-target", "data"),
     Input("adm-add", "n_clicks"),
     Input({"type": "adm-edit", "kind": ALL, "parent": ALL, "key": ALL}, "n_clicks"),
-    Input("adm-kind", "value"),
+    State("adm-kind", "value"),
+    prevent_initial_call=True,
 )
 @guarded(CAPABILITY)
 def open_form(_add, _edits, kind):
     trigger = ctx.triggered_id
-    if kind not in data.KINDS:
+    if kind not in data.KINDS or trigger is None:
         raise PreventUpdate
-    if trigger == "adm-kind" or trigger is None:
-        return None, None
     if not ctx.triggered[0]["value"]:  # the table was redrawn, nobody clicked
         raise PreventUpdate
     parents = PLACES[kind][1] or None

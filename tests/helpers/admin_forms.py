@@ -9,6 +9,19 @@ from sqlalchemy import Engine, select
 
 from tests.helpers.browser import wait_for
 
+KIND_OF_TAB = {
+    "Utilisateurs": "user",
+    "Bâtiments": "building",
+    "Salles": "room",
+    "Équipements": "equipment",
+    "Points de mesure": "channel",
+    "Stations météo": "station",
+    "Contrats": "contract",
+    "Contrats : bâtiments (NB)": "contract_building",
+    "Passerelles Modbus": "gateway",
+    "Équipements Modbus": "modbus_device",
+}
+
 
 def _by_id(kind: str, field: str) -> tuple[str, str]:
     from selenium.webdriver.common.by import By
@@ -64,7 +77,8 @@ def error_of(browser, field: str, becomes: str | None = None) -> str:
 
 
 def open_tab(browser, base_url: str, label: str) -> None:
-    """The administration page on the tab `label`, its table (or its empty notice) drawn."""
+    """The administration page on the tab `label`, once its table (or its empty notice) is
+    drawn and the previous tab's form closed."""
     from selenium.webdriver.common.by import By
 
     if "/administration" not in browser.current_url:
@@ -72,7 +86,7 @@ def open_tab(browser, base_url: str, label: str) -> None:
         wait_for(browser, "#adm-table", timeout=20)
     tab = f"//*[@id='adm-kind']//*[normalize-space(text())='{label}']"
     click(browser, browser.find_element(By.XPATH, tab))
-    wait_for(browser, "#adm-list", timeout=10)
+    wait_for(browser, f"#adm-kind-{KIND_OF_TAB[label]}", timeout=15)
 
 
 def add(browser) -> None:
