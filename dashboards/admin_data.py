@@ -15,6 +15,7 @@ from carnet.models import Building, Channel, Contract, Equipment, ModbusGateway,
 from carnet.portfolio_export import export_item
 from carnet.portfolio_parse import PortfolioError, parse_portfolio
 from carnet.quantities import KNOWN_UNITS, quantity_labels
+from carnet.roles import MANAGER
 from carnet.users import UserError
 from dashboards import db
 
@@ -67,6 +68,8 @@ def save(
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """Write one item; (problems by field, other problems, report lines). Nothing is written
     when there is a problem."""
+    if kind == "user" and not new and _locks_out(user, values):
+        return {"role": "vous ne pouvez pas retirer votre propre rôle de gestionnaire"}, [], []
     if kind in ("gateway", "modbus_device"):
         fields = _site_problems(kind, values, parent)
         if fields:
@@ -77,6 +80,12 @@ def save(
     except admin.AdminError as exc:
         return exc.fields, exc.general, []
     return {}, [], report.lines()
+
+
+def _locks_out(user, values: dict[str, Any]) -> bool:
+    """The manager editing their own account may not take the administration from themself."""
+    own = values.get("login") == user.login
+    return own and (values.get("role") != MANAGER or values.get("active") is False)
 
 
 def set_active(user, login: str, active: bool) -> list[str]:

@@ -194,12 +194,12 @@ def _user_actions(row: dict):
         html.Button(
             "Lien de mot de passe",
             id={"type": "adm-user", "action": "reset", "login": login},
-            className="button-secondary",
+            className="btn btn-secondary btn-small",
         ),
         html.Button(
             "Désactiver" if active else "Réactiver",
             id={"type": "adm-user", "action": "off" if active else "on", "login": login},
-            className="button-secondary",
+            className="btn btn-secondary btn-small",
         ),
     ]
 
@@ -225,7 +225,7 @@ def items_table(kind: str, rows: list[dict]):
                     "parent": parent_value(r["parent"]),
                     "key": r["key"],
                 },
-                className="button-secondary",
+                className="btn btn-secondary btn-small",
             )
         ]
         if kind == "user":
@@ -301,7 +301,10 @@ def item_form(
         control = _control(
             kind, name, spec, values.get(name), choices, disabled=(name == key and not new)
         )
-        rows.append(html.Div([field(label, control, wide=spec.kind == OBJECT), _error(name)]))
+        wide = spec.kind == OBJECT  # the grid's item is this block: it spans the form
+        rows.append(
+            html.Div([field(label, control), _error(name)], className="wide" if wide else None)
+        )
     title = f"Ajouter {ITEM_LABELS_FR[kind]}" if new else f"Modifier « {values.get(key)} »"
     return html.Div(
         className="card form-card",
@@ -309,7 +312,7 @@ def item_form(
         children=[
             html.H2(title),
             html.Div(rows, className="form-grid"),
-            html.Button("Enregistrer", id="adm-save", className="button-primary"),
+            html.Button("Enregistrer", id="adm-save", className="btn btn-primary"),
             html.Div(id="adm-form-message"),
         ],
     )

@@ -66,8 +66,7 @@ def test_manager_creates_a_user_who_sets_a_password_through_a_one_time_link(live
 
     # the one-time link: shown once, only its hash stored
     wait_for(browser, "#adm-row-comptable")
-    browser.find_element(By.XPATH, "//*[@id='adm-row-comptable']//button[normalize-space()="
-                                   "'Lien de mot de passe']").click()  # fmt: skip
+    adm.row_button(browser, "comptable", "Lien de mot de passe")
     url = wait_for(browser, "#adm-reset-link", timeout=15).text
     token = url.rsplit("/", 1)[1]
     assert url.startswith(live_app.url.rstrip("/") + "/mot-de-passe/") and len(token) >= 40
@@ -101,8 +100,7 @@ def test_manager_creates_a_user_who_sets_a_password_through_a_one_time_link(live
     # deactivated by the manager: audited, and the account can no longer sign in
     sign_in(browser, live_app.url, "gestionnaire", password_of("gestionnaire"))
     adm.open_tab(browser, live_app.url, "Utilisateurs")
-    browser.find_element(By.XPATH, "//*[@id='adm-row-comptable']//button[normalize-space()="
-                                   "'Désactiver']").click()  # fmt: skip
+    adm.row_button(browser, "comptable", "Désactiver")
     wait_for(browser, "#adm-user-done", timeout=15, text="désactivé")
     assert _user(live_app.engine, "comptable").active is False
     last = adm.audits(live_app.engine, "user", "comptable")[-1]
@@ -133,3 +131,17 @@ def test_the_other_roles_are_refused(live_app, browser, role):
         payload = dash_callback_payload(deps, output, values)
         response = http.post(live_app.page("/_dash-update-component"), json=payload, timeout=10)
         assert response.status_code == 403, (output, response.text[:200])
+
+
+def test_the_manager_cannot_take_the_administration_from_themself(live_app, browser):
+    sign_in(browser, live_app.url, "gestionnaire", password_of("gestionnaire"))
+    adm.open_tab(browser, live_app.url, "Utilisateurs")
+    adm.edit(browser, "gestionnaire")
+    adm.choose(browser, "role", "Agent")
+    adm.save(browser, expect_ok=False)
+    assert "propre rôle de gestionnaire" in adm.error_of(browser, "role")
+    assert _user(live_app.engine, "gestionnaire").role == "manager"
+    adm.open_tab(browser, live_app.url, "Utilisateurs")
+    adm.row_button(browser, "gestionnaire", "Désactiver")
+    assert "propre compte" in wait_for(browser, "#adm-user-problem", timeout=15).text
+    assert _user(live_app.engine, "gestionnaire").active is True

@@ -50,7 +50,7 @@ def layout(**_query):
             html.Div(id="adm-user-message"),
             html.Div(
                 className="filters",
-                children=[html.Button("Ajouter", id="adm-add", className="button-primary")],
+                children=[html.Button("Ajouter", id="adm-add", className="btn btn-primary")],
             ),
             html.Div(id="adm-list", className="table-wrap"),
             html.Div(id="adm-form"),

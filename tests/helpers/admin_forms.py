@@ -102,6 +102,15 @@ def edit(browser, key: str) -> None:
     wait_for(browser, "#adm-form-card h2", timeout=10, text=f"« {key} »")
 
 
+def row_button(browser, key: str, label: str) -> None:
+    """Click the button `label` of the table's row `key` (« Désactiver », « Lien de mot de
+    passe »)."""
+    from selenium.webdriver.common.by import By
+
+    xpath = f"//*[@id='adm-row-{key}']//button[normalize-space()='{label}']"
+    click(browser, wait_for(browser, f"#adm-row-{key}") and browser.find_element(By.XPATH, xpath))
+
+
 def save(browser, expect_ok: bool = True):
     """Click « Enregistrer » and wait for its message; returns the message element."""
     click(browser, browser.find_element("id", "adm-save"))
