@@ -90,3 +90,24 @@ def test_a_gateway_naming_an_unknown_channel_or_a_slave_twice_loads_nothing(engi
     ]
     with session_scope(engine) as s:
         assert export_gateways(s) == []
+
+
+def test_removing_a_gateway_removes_its_devices_audited(engine, capsys):
+    from sqlalchemy import func, select
+
+    from carnet.models import AuditEvent, ModbusDevice
+
+    with session_scope(engine) as s:
+        load_portfolio(s, SITE | _gateways(502), actor="test")
+    status, out = run(capsys, "portfolio", "remove", "gateway", "GW-MAIRIE")
+    assert status == 0, out
+    with session_scope(engine) as s:
+        assert export_gateways(s) == []
+        assert s.scalar(select(func.count()).select_from(ModbusDevice)) == 0
+        events = s.execute(
+            select(AuditEvent.action, AuditEvent.entity, AuditEvent.before)
+            .where(AuditEvent.action == "delete")
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [(a, e) for a, e, _b in events] == [("delete", "modbus_device"), ("delete", "gateway")]
+    assert events[0].before["channels"] == {"outdoor_temp": "MAIRIE-TEXT"}
