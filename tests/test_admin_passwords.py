@@ -90,3 +90,17 @@ def test_expired_superseded_or_deactivated_links_open_nothing(engine, claire):
         issue_link(s, claire, "gestionnaire")
     with session_scope(engine) as s:
         assert s.scalar(select(User.password_hash).where(User.login == claire)) is None
+
+
+def test_the_cli_gives_the_same_one_time_link(engine, claire, capsys):
+    from tests.helpers.cli import run
+
+    status, out = run(capsys, "user", "link", claire, "--base-url", "https://carnet.ville.fr/")
+    assert status == 0, out
+    url = out.strip()
+    assert url.startswith("https://carnet.ville.fr" + LINK_PREFIX)
+    token = url.rsplit("/", 1)[1]
+    with session_scope(engine) as s:
+        assert link_login(s, token) == claire
+    status, out = run(capsys, "user", "link", "personne")
+    assert status != 0 and "utilisateur inconnu « personne »" in out
