@@ -8,10 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from carnet import admin
 from carnet.admin_passwords import LINK_LIFETIME, issue_link
 from carnet.models import Building, Channel, Contract, Equipment, ModbusGateway, Room, Station
+from carnet.portfolio import REMOVABLE
+from carnet.portfolio import remove as portfolio_remove
 from carnet.portfolio_export import export_item
 from carnet.portfolio_parse import PortfolioError, parse_portfolio
 from carnet.quantities import KNOWN_UNITS, quantity_labels
@@ -80,6 +83,28 @@ def save(
     except admin.AdminError as exc:
         return exc.fields, exc.general, []
     return {}, [], report.lines()
+
+
+def removable(kind: str) -> bool:
+    """Kinds `carnet portfolio remove` deletes (a user is deactivated instead)."""
+    return kind in REMOVABLE and kind != "user"
+
+
+def remove(user, kind: str, code: str) -> str | None:
+    """Delete one item as `carnet portfolio remove` does (audited; equipment closes its
+    obligations); the problem, None when done. Refused while something refers to it."""
+    if not removable(kind):
+        return "cet élément ne se supprime pas ici"
+    try:
+        with db.session() as s:
+            portfolio_remove(s, kind, code, user.login)
+    except PortfolioError as exc:
+        return "; ".join(exc.problems)
+    except IntegrityError:
+        return (
+            f"« {code} » est encore référencé(e) (relevés, journal, contrat…) : suppression refusée"
+        )
+    return None
 
 
 def _locks_out(user, values: dict[str, Any]) -> bool:

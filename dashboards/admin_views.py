@@ -268,7 +268,14 @@ def _error(key: str):
 
 
 def item_form(
-    kind: str, values: dict, choices: dict, *, new: bool, parent=None, parents=None
+    kind: str,
+    values: dict,
+    choices: dict,
+    *,
+    new: bool,
+    parent=None,
+    parents=None,
+    removable: bool = False,
 ) -> html.Div:
     """The form of one item: a new one (`new`) or the one `values` describes; the key of an
     existing item is read-only (changing it would name another item)."""
@@ -312,7 +319,17 @@ def item_form(
         children=[
             html.H2(title),
             html.Div(rows, className="form-grid"),
-            html.Button("Enregistrer", id="adm-save", className="btn btn-primary"),
+            html.Div(
+                className="form-actions",
+                children=[
+                    html.Button("Enregistrer", id="adm-save", className="btn btn-primary"),
+                    *(
+                        [html.Button("Supprimer", id="adm-remove", className="btn btn-danger")]
+                        if removable and not new
+                        else []
+                    ),
+                ],
+            ),
             html.Div(id="adm-form-message"),
         ],
     )

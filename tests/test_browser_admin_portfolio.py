@@ -247,3 +247,36 @@ def test_modbus_gateways_and_their_points(live_app, browser):
     event = _last(engine, "modbus_device", f"{gw.id},10")
     assert (event.action, event.after["channels"]) == ("create", {"outdoor_temp": "MAIRIE-T"})
     wait_for(browser, "#adm-row-10")
+
+
+def test_removing_equipment_closes_its_obligations_and_a_building_in_use_stays(live_app, browser):
+    seed_town(live_app.engine)
+    engine = live_app.engine
+    with session_scope(engine) as s:
+        from carnet.portfolio import load_portfolio
+
+        load_portfolio(s, {"buildings": [{"code": "GYMNASE", "name": "Gymnase Jean Jaurès",
+                                          "equipment": [{"code": "GYM-CHAUD", "kind": "boiler",
+                                                         "power_kw": 90, "fuel": "gaz"}]}]},
+                       actor="test")  # fmt: skip
+        eq_id = s.scalar(select(Equipment.id).where(Equipment.code == "GYM-CHAUD"))
+        ob_ids = s.scalars(select(Obligation.id).where(Obligation.equipment_id == eq_id)).all()
+    assert ob_ids
+    sign_in(browser, live_app.url, "gestionnaire", password_of("gestionnaire"))
+    adm.open_tab(browser, live_app.url, "Équipements")
+    adm.edit(browser, "GYM-CHAUD")
+    adm.click(browser, browser.find_element(By.ID, "adm-remove"))
+    wait_for(browser, "#adm-removed", timeout=15, text="« GYM-CHAUD » supprimé(e)")
+    assert _get(engine, Equipment, "GYM-CHAUD") is None
+    with session_scope(engine) as s:
+        kept = s.scalars(select(Obligation).where(Obligation.id.in_(ob_ids))).all()
+        assert len(kept) == len(ob_ids)  # their history stays, closed, without the equipment
+        assert all(not ob.active and ob.equipment_id is None for ob in kept)
+    event = _last(engine, "equipment", "GYM-CHAUD")
+    assert (event.action, event.after, event.before["kind"]) == ("delete", None, "boiler")
+
+    adm.open_tab(browser, live_app.url, "Bâtiments")
+    adm.edit(browser, "MAIRIE")  # its channels hold readings
+    adm.click(browser, browser.find_element(By.ID, "adm-remove"))
+    assert "encore référencé" in wait_for(browser, "#adm-remove-problem", timeout=15).text
+    assert _get(engine, Building, "MAIRIE") is not None

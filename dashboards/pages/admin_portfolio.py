@@ -104,7 +104,13 @@ def open_form(_add, _edits, kind):
         return alert("Cet élément n'existe plus.", "warn", "adm-gone"), None
     target = {"kind": trigger["kind"], "new": False, "parent": trigger["parent"]}
     form = views.item_form(
-        trigger["kind"], values, data.choices(), new=False, parent=parent, parents=parents
+        trigger["kind"],
+        values,
+        data.choices(),
+        new=False,
+        parent=parent,
+        parents=parents,
+        removable=data.removable(trigger["kind"]),
     )
     return form, target
 
@@ -174,3 +180,28 @@ def user_action(_clicks, version):
         return alert(" ; ".join(problems), "error", "adm-user-problem"), dash.no_update
     done = "réactivé" if trigger["action"] == "on" else "désactivé"
     return alert(f"Compte « {login} » {done}.", "ok", "adm-user-done"), (version or 0) + 1
+
+
+@callback(
+    Output("adm-form", "children", allow_duplicate=True),
+    Output("adm-form-message", "children", allow_duplicate=True),
+    Output("adm-version", "data", allow_duplicate=True),
+    Input("adm-remove", "n_clicks"),
+    State("adm-target", "data"),
+    State({"type": "adm-in", "field": ALL}, "value"),
+    State({"type": "adm-in", "field": ALL}, "id"),
+    State("adm-version", "data"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def remove(n_clicks, target, values, ids, version):
+    """Delete the item the form shows, as `carnet portfolio remove` does."""
+    if not n_clicks or not target or target.get("new") or target.get("kind") not in data.KINDS:
+        raise PreventUpdate
+    kind = target["kind"]
+    key = {i["field"]: v for i, v in zip(ids, values, strict=True)}.get(key_field(kind))
+    problem = data.remove(current_user(), kind, str(key))
+    if problem:
+        return dash.no_update, alert(problem, "error", "adm-remove-problem"), dash.no_update
+    done = alert(f"« {key} » supprimé(e).", "ok", "adm-removed")
+    return done, dash.no_update, (version or 0) + 1
