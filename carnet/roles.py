@@ -67,6 +67,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "users.admin": frozenset({MANAGER}),
     # one's own e-mail notices: what and how (every role has some)
     "notifications.own": frozenset(ROLES),
+    # download a table or chart one's page shows (the page's own capability is checked too)
+    "downloads.own": frozenset(ROLES),
 }
 
 

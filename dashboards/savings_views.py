@@ -13,6 +13,7 @@ from dash import html
 
 from carnet.closing import period_label
 from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
+from dashboards.components import downloadable_table
 from dashboards.fmt import fr_date, fr_eur, fr_number, fr_pct
 from dashboards.savings_data import SavingsPortfolio
 
@@ -249,6 +250,8 @@ def portfolio_view(p: SavingsPortfolio):
         "Cliquez sur un bâtiment pour ses courbes.",
         className="muted table-note",
     )
+    params = {"contrat": p.terms.code, "saison": p.report.season}
+    table = downloadable_table("savings-table", table, params)
     return [tiles, html.Div(table, className="table-wrap"), note]
 
 

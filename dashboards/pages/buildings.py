@@ -10,7 +10,8 @@ from carnet.roles import is_programmer
 from dashboards import db
 from dashboards.auth import current_user
 from dashboards.buildings_data import building_rows
-from dashboards.components import data_table, page_head
+from dashboards.components import data_table, downloadable_table, page_head
+from dashboards.downloads import register_table
 
 CAPABILITY = "carnet.view"
 
@@ -26,7 +27,7 @@ dash.register_page(
 )
 
 
-def layout(**_query):
+def _table(_params=None):
     user = current_user()
     rooms_only = is_programmer(user.role)
     rows = []
@@ -56,6 +57,14 @@ def layout(**_query):
         if rows
         else html.P("Aucun bâtiment.", className="muted")
     )
+    return table
+
+
+register_table("buildings-table", CAPABILITY, _table, filename="batiments")
+
+
+def layout(**_query):
+    table = downloadable_table("buildings-table", _table())
     return html.Div(
         className="page buildings",
         children=[

@@ -7,12 +7,14 @@ import datetime as dt
 
 import dash
 from dash import Input, Output, callback, dcc, html
+from flask import abort
 
 from carnet.timeutil import TZ
 from dashboards import db
 from dashboards.auth import current_scope, guarded
-from dashboards.components import data_table, page_head
+from dashboards.components import data_table, downloadable_table, page_head
 from dashboards.confort_data import month_comfort
+from dashboards.downloads import register_table
 from dashboards.fmt import fr_number, fr_pct
 
 CAPABILITY = "comfort.view"
@@ -139,9 +141,28 @@ def layout(**_query):
 @guarded(CAPABILITY)
 def render(month):
     report = month_comfort(db.engine(), current_scope(), month)
+    params = {"mois": month}
     return [
         html.H2("Par salle"),
-        _rooms_table(report.rooms),
+        downloadable_table("comfort-rooms", _rooms_table(report.rooms), params),
         html.H2("Par bâtiment"),
-        _buildings_table(report.buildings),
+        downloadable_table("comfort-buildings", _buildings_table(report.buildings), params),
     ]
+
+
+def _report(params: dict):
+    month = params.get("mois")
+    if month not in {m["value"] for m in _months()}:
+        abort(400)
+    return month_comfort(db.engine(), current_scope(), month)
+
+
+register_table(
+    "comfort-rooms", CAPABILITY, lambda p: _rooms_table(_report(p).rooms), "confort-salles"
+)
+register_table(
+    "comfort-buildings",
+    CAPABILITY,
+    lambda p: _buildings_table(_report(p).buildings),
+    "confort-batiments",
+)

@@ -12,7 +12,8 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboards import db
 from dashboards.auth import current_scope, guarded
-from dashboards.components import data_table, fr_sort_key, page_head
+from dashboards.components import data_table, downloadable_table, fr_sort_key, page_head
+from dashboards.downloads import register_table
 from dashboards.fmt import fr_datetime, fr_number, fr_quantity, fr_unit
 from dashboards.portfolio_data import portfolio_frame
 from dashboards.shell import allowed_href
@@ -150,6 +151,27 @@ def _table(frame: pd.DataFrame):
     return data_table(head, rows, numeric=(3, 7), id_="portfolio-table")
 
 
+def _rebuilt(params: dict):
+    """The table as the page shows it with these filters (for its download)."""
+    search, usage = params.get("recherche"), params.get("usage")
+    return _table(
+        _filter(
+            _frame(),
+            search if isinstance(search, str) else None,
+            usage if isinstance(usage, str) else None,
+        )
+    )
+
+
+register_table("portfolio-table", CAPABILITY, _rebuilt, filename="portefeuille")
+
+
+def _downloadable(frame: pd.DataFrame, search=None, usage=None):
+    return downloadable_table(
+        "portfolio-table", _table(frame), {"recherche": search or "", "usage": usage or ""}
+    )
+
+
 def _value_text(value, quantity: str, unit: str | None, decimals: int) -> str:
     if quantity in COUNT_QUANTITIES:  # a code or a count: no decimals, no unit
         return fr_number(value)
@@ -198,7 +220,7 @@ def layout(**_query):
                     ),
                 ],
             ),
-            html.Div(_table(frame), id="portfolio-table-wrap", className="table-wrap"),
+            html.Div(_downloadable(frame), id="portfolio-table-wrap", className="table-wrap"),
         ],
     )
 
@@ -213,4 +235,4 @@ def layout(**_query):
 @guarded(CAPABILITY)
 def update_portfolio(search, usage):
     frame = _filter(_frame(), search, usage)
-    return _table(frame), _summary(frame)
+    return _downloadable(frame, search, usage), _summary(frame)
