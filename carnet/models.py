@@ -110,6 +110,10 @@ class Building(Base):
     usage: Mapped[str | None] = mapped_column(String(64))
     heated_area_m2: Mapped[float | None] = mapped_column(Float)
     tertiary_area_m2: Mapped[float | None] = mapped_column(Float)
+    # Décret tertiaire: the declared reference year (else the first complete year of data)
+    # and the OPERAT activity category (« Enseignement primaire », « Bureaux »...)
+    tertiaire_reference_year: Mapped[int | None] = mapped_column(Integer)
+    tertiaire_activity: Mapped[str | None] = mapped_column(String(100))
     year_built: Mapped[int | None] = mapped_column(Integer)
     erp_category: Mapped[int | None] = mapped_column(SmallInteger)
     erp_type: Mapped[str | None] = mapped_column(String(8))
@@ -890,3 +894,57 @@ class BuildingDisplay(Base):
     token: Mapped[str | None] = mapped_column(String(64), unique=True)
     tips: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PasswordReset(Base):
+    """A one-time link to set a password (`carnet.admin_passwords`): only the SHA-256 of its
+    token is kept, it expires, and it is spent by its first use."""
+
+    __tablename__ = "password_reset"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModbusGateway(Base):
+    """A Modbus gateway of the site (`gateways:` of the portfolio or site file): how the poller
+    reaches it. Its slaves are `ModbusDevice` rows."""
+
+    __tablename__ = "modbus_gateway"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str | None] = mapped_column(String(8))  # tcp or serial (None: from the port)
+    host: Mapped[str | None] = mapped_column(String(200))
+    port: Mapped[str | None] = mapped_column(String(200))  # TCP port or serial device
+    framer: Mapped[str | None] = mapped_column(String(8))
+    timeout_s: Mapped[float | None] = mapped_column(Float)
+    retries: Mapped[int | None] = mapped_column(Integer)
+    baudrate: Mapped[int | None] = mapped_column(Integer)
+    parity: Mapped[str | None] = mapped_column(String(1))
+    stopbits: Mapped[int | None] = mapped_column(SmallInteger)
+    bytesize: Mapped[int | None] = mapped_column(SmallInteger)
+    description: Mapped[str | None] = mapped_column(Text)
+    devices: Mapped[list["ModbusDevice"]] = relationship(
+        back_populates="gateway", order_by="ModbusDevice.unit"
+    )
+
+
+class ModbusDevice(Base):
+    """One slave of a gateway: its register map and which channel each of its points feeds."""
+
+    __tablename__ = "modbus_device"
+    __table_args__ = (UniqueConstraint("gateway_id", "unit"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gateway_id: Mapped[int] = mapped_column(ForeignKey("modbus_gateway.id"), index=True)
+    unit: Mapped[int] = mapped_column(Integer)
+    map: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    poll_s: Mapped[float | None] = mapped_column(Float)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    equipment_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"))
+    channels: Mapped[dict | None] = mapped_column(JSON)  # point key -> channel code
+    gateway: Mapped["ModbusGateway"] = relationship(back_populates="devices")

@@ -1,5 +1,5 @@
 """Loading the portfolio file: declared quantities, buildings, rooms, equipment, channels,
-stations, contracts, users, loggers, import profiles (its schema: `carnet.portfolio_schema`, its validation: `carnet.portfolio_parse`).
+stations, contracts, users, loggers, import profiles, Modbus gateways and their devices (its schema: `carnet.portfolio_schema`, its validation: `carnet.portfolio_parse`).
 
 A file adds and updates what it names (matched by `code`, users by `login`) and removes nothing:
 a small file can add channels to a building. The whole file is validated before anything is
@@ -28,6 +28,8 @@ from carnet.models import (
     Equipment,
     ImportProfile,
     LoggerMap,
+    ModbusDevice,
+    ModbusGateway,
     Quantity,
     Room,
     Station,
@@ -35,6 +37,7 @@ from carnet.models import (
 )
 from carnet.obligations import apply_templates, close_equipment_obligations, local_today
 from carnet.portfolio_parse import PortfolioError, parse_portfolio, read_portfolio_file
+from carnet.portfolio_schema import BOOLEAN, ENTITIES, LIST, OBJECT
 from carnet.quantities import QUANTITIES, declared_quantities
 from carnet.roles import MANAGER, is_contractor
 from carnet.timeutil import fr_date
@@ -65,10 +68,13 @@ class LoadReport:
 
 
 class _Loader:
-    def __init__(self, session: Session, source: str, actor: str):
+    def __init__(self, session: Session, source: str, actor: str, complete=None):
         self.s = session
         self.source = source
         self.actor = actor
+        # (kind, path) of the one item given whole (an administration form): the optional
+        # fields it leaves out are cleared, where a file's omission keeps them
+        self.complete = complete
         self.report = LoadReport(source)
         self.problems: list[str] = []
         self.quantities = declared_quantities(session)
@@ -86,6 +92,8 @@ class _Loader:
         return obj
 
     def upsert(self, model, kind: str, key: dict, values: dict, path: str):
+        if self.complete == (kind, path):
+            values = {k: None for k in clearable(kind)} | values
         obj = self.s.scalar(select(model).filter_by(**key))
         if obj is None:
             obj = model(**key, **values)
@@ -197,6 +205,8 @@ class _Loader:
             "usage",
             "heated_area_m2",
             "tertiary_area_m2",
+            "tertiaire_reference_year",
+            "tertiaire_activity",
             "year_built",
             "erp_category",
             "erp_type",
@@ -329,6 +339,41 @@ class _Loader:
         values["contract_id"] = contract.id if contract is not None else None
         self.upsert(User, "user", {"login": u["login"]}, values, path)
 
+    def gateway(self, g: dict, path: str) -> None:
+        simple = ("type", "host", "port", "framer", "timeout_s", "retries", "baudrate")
+        simple += ("parity", "stopbits", "bytesize", "description")
+        values = {k: g[k] for k in simple if k in g}
+        gateway = self.upsert(ModbusGateway, "gateway", {"code": g["code"]}, values, path)
+        seen: dict[int, str] = {}
+        for j, d in enumerate(g.get("devices", [])):
+            sub = f"{path}.devices[{j}]"
+            if not 0 <= d["unit"] <= 247:
+                self.problems.append(f"{sub}.unit: l'adresse d'esclave doit être entre 0 et 247")
+            if d["unit"] in seen:
+                self.problems.append(
+                    f"{sub}.unit: esclave {d['unit']} déjà défini en {seen[d['unit']]}"
+                )
+            seen[d["unit"]] = sub
+            dv: dict[str, Any] = {k: d[k] for k in ("map", "name", "poll_s") if k in d}
+            channels = {str(k): str(v) for k, v in (d.get("channels") or {}).items()}
+            for point, code in channels.items():
+                self.ref(Channel, code, f"{sub}.channels.{point}", "point de mesure")
+            dv["channels"] = channels
+            for key, model, label in (
+                ("building", Building, "bâtiment"),
+                ("equipment", Equipment, "équipement"),
+            ):
+                if key in d:
+                    found = self.ref(model, d[key], f"{sub}.{key}", label)
+                    dv[f"{key}_id"] = found.id if found is not None else None
+            self.upsert(
+                ModbusDevice,
+                "modbus_device",
+                {"gateway_id": gateway.id, "unit": d["unit"]},
+                dv,
+                sub,
+            )
+
     def logger(self, lg: dict, path: str) -> None:
         values: dict[str, Any] = {
             "timestamp_column": lg["timestamp_column"],
@@ -362,6 +407,36 @@ class _Loader:
         self.upsert(ImportProfile, "import_profile", {"code": ip["code"]}, values, path)
 
 
+# schema sub-parts whose keys are columns of the entity's own table
+_FLAT_PARTS = {"contract": ("sharing",)}
+_MODELS = {
+    "building": Building,
+    "room": Room,
+    "equipment": Equipment,
+    "channel": Channel,
+    "station": Station,
+    "contract": Contract,
+    "contract_building": ContractBuilding,
+    "user": User,
+    "gateway": ModbusGateway,
+    "modbus_device": ModbusDevice,
+}
+
+
+def clearable(kind: str) -> tuple[str, ...]:
+    """The optional scalar fields of an entity held in a column of its own name: what a form
+    left empty clears (references, parts, lists and yes/no fields, which a form always gives,
+    are not cleared this way)."""
+    columns = set(_MODELS[kind].__table__.columns.keys())
+    specs = [ENTITIES[kind]] + [ENTITIES[p] for p in _FLAT_PARTS.get(kind, ())]
+    return tuple(
+        k
+        for spec in specs
+        for k, f in spec.items()
+        if not f.required and f.kind not in (LIST, OBJECT, BOOLEAN) and k in columns
+    )
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         try:
@@ -378,7 +453,13 @@ def _key_text(key: dict) -> str:
 
 
 def load_portfolio(
-    session: Session, source: Any, actor: str = "system", obligations: bool = True
+    session: Session,
+    source: Any,
+    actor: str = "system",
+    obligations: bool = True,
+    *,
+    name: str | None = None,
+    complete: tuple[str, str] | None = None,
 ) -> LoadReport:
     """Validate then apply a portfolio (a path or an already parsed document).
 
@@ -386,6 +467,10 @@ def load_portfolio(
     to every building the file names (never overwriting), and the obligations of equipment
     removed by now (`removed_on`) are closed with a note. The demo town passes False: it
     derives them itself, with their history, on its own calendar.
+
+    `name` says where a parsed document came from (« administration »); `complete` is the
+    (kind, path) of an item given whole, whose left-out optional fields are cleared (the
+    administration's forms, `carnet.admin`).
 
     Raises PortfolioError when anything is wrong, including references to codes that exist
     neither in the file nor in the database: run it in its own transaction (`session_scope`),
@@ -395,9 +480,9 @@ def load_portfolio(
         name = str(source)
         data = read_portfolio_file(source)
     else:
-        name, data = "portefeuille", source
+        name, data = name or "portefeuille", source
     clean = parse_portfolio(data, name)
-    loader = _Loader(session, name, actor)
+    loader = _Loader(session, name, actor, complete)
     for i, q in enumerate(clean.get("quantities", [])):
         loader.quantity(q, f"quantities[{i}]")
     for i, st in enumerate(clean.get("stations", [])):
@@ -412,6 +497,8 @@ def load_portfolio(
         loader.logger(lg, f"loggers[{i}]")
     for i, ip in enumerate(clean.get("import_profiles", [])):
         loader.import_profile(ip, f"import_profiles[{i}]")
+    for i, g in enumerate(clean.get("gateways", [])):
+        loader.gateway(g, f"gateways[{i}]")
     if loader.problems:
         raise PortfolioError(name, loader.problems)
     if obligations:
@@ -452,6 +539,7 @@ REMOVABLE = {
     "user": User,
     "logger": LoggerMap,
     "import_profile": ImportProfile,
+    "gateway": ModbusGateway,
 }
 
 
@@ -468,6 +556,12 @@ def remove(session: Session, kind: str, code: str, actor: str) -> None:
         obj.active = False
         record(session, actor, "deactivate", kind, code, {"active": True}, {"active": False})
         return
+    if model is ModbusGateway:  # its devices go with it
+        for device in list(obj.devices):
+            image = {c.name: getattr(device, c.name) for c in ModbusDevice.__table__.columns}
+            session.delete(device)
+            record(session, actor, "delete", "modbus_device", f"{code},{device.unit}", image, None)
+        session.flush()
     if model is Equipment:  # its obligations are closed with a note and keep their history
         why = f"équipement {code} supprimé du patrimoine le {fr_date(local_today())}"
         for ob in close_equipment_obligations(session, obj, why, actor):

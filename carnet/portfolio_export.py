@@ -4,10 +4,10 @@
 
 Everything the file can say is written: declared quantities, stations, buildings with their
 rooms, equipment and channels, contracts with their terms and buildings, users (never their
-passwords), loggers and import profiles. A value the record does not hold (NULL) is left out, as
-the file leaves out what it does not say. What the file cannot say is not exported: readings,
-the carnet, obligations, secrets (QR and iCal tokens, password hashes). Modbus gateways are not
-stored in the record (they live in the poller's own configuration file).
+passwords), loggers, import profiles and the Modbus gateways with their devices (what `carnet
+poll` reads when no site file is given). A value the record does not hold (NULL) is left out,
+as the file leaves out what it does not say. What the file cannot say is not exported:
+readings, the carnet, obligations, secrets (QR and iCal tokens, password hashes).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from carnet.models import (
     Equipment,
     ImportProfile,
     LoggerMap,
+    ModbusGateway,
     Quantity,
     Room,
     Station,
@@ -97,6 +98,8 @@ def _building(b: Building, channels: list[Channel], codes: _Codes) -> dict:
             "usage": b.usage,
             "heated_area_m2": b.heated_area_m2,
             "tertiary_area_m2": b.tertiary_area_m2,
+            "tertiaire_reference_year": b.tertiaire_reference_year,
+            "tertiaire_activity": b.tertiaire_activity,
             "year_built": b.year_built,
             "erp_category": b.erp_category,
             "erp_type": b.erp_type,
@@ -246,6 +249,42 @@ def _import_profile(p: ImportProfile, codes: _Codes) -> dict:
     )
 
 
+def _gateway(g: ModbusGateway, codes: _Codes) -> dict:
+    port = g.port
+    out = _kept(
+        {
+            "code": g.code,
+            "type": g.type,
+            "host": g.host,
+            # a TCP port as the number a site file writes (the loader reads either)
+            "port": int(port) if port is not None and port.isdigit() else port,
+            "framer": g.framer,
+            "timeout_s": g.timeout_s,
+            "retries": g.retries,
+            "baudrate": g.baudrate,
+            "parity": g.parity,
+            "stopbits": g.stopbits,
+            "bytesize": g.bytesize,
+            "description": g.description,
+        }
+    )
+    devices = [
+        _kept(
+            {
+                "unit": d.unit,
+                "map": d.map,
+                "name": d.name,
+                "poll_s": d.poll_s,
+                "building": codes.building.get(d.building_id),
+                "equipment": codes.equipment.get(d.equipment_id),
+                "channels": dict(d.channels or {}),
+            }
+        )
+        for d in g.devices
+    ]
+    return out | ({"devices": devices} if devices else {})
+
+
 def export_portfolio(session: Session) -> dict[str, list[dict]]:
     """The whole portfolio as the document `carnet.portfolio.load_portfolio` reads."""
     codes = _Codes(session)
@@ -263,8 +302,45 @@ def export_portfolio(session: Session) -> dict[str, list[dict]]:
         "users": [_user(u, codes) for u in rows(User, "login")],
         "loggers": [_logger(lg, codes) for lg in rows(LoggerMap)],
         "import_profiles": [_import_profile(p, codes) for p in rows(ImportProfile)],
+        "gateways": [_gateway(g, codes) for g in rows(ModbusGateway)],
     }
     return {section: items for section, items in doc.items() if items}
+
+
+def export_gateways(session: Session) -> list[dict]:
+    """The Modbus gateways and their devices as the site file's `gateways:` writes them."""
+    codes = _Codes(session)
+    return [
+        _gateway(g, codes)
+        for g in session.scalars(select(ModbusGateway).order_by(ModbusGateway.code))
+    ]
+
+
+def export_item(session: Session, kind: str, code: str) -> dict | None:
+    """One station, building, contract, gateway or user (by login) as the export writes it,
+    with its nested lists; None if unknown. The administration names a parent by this image."""
+    codes = _Codes(session)
+    if kind == "gateway":
+        g = session.scalar(select(ModbusGateway).where(ModbusGateway.code == code))
+        return None if g is None else _gateway(g, codes)
+    if kind == "user":
+        u = session.scalar(select(User).where(User.login == code))
+        return None if u is None else _user(u, codes)
+    model = {"station": Station, "building": Building, "contract": Contract}[kind]
+    obj = session.scalar(select(model).where(model.code == code))
+    if obj is None:
+        return None
+    if kind == "contract":
+        links = session.scalars(
+            select(ContractBuilding).where(ContractBuilding.contract_id == obj.id)
+        ).all()
+        return _contract(obj, links, codes)
+    channels = session.scalars(
+        select(Channel)
+        .where((Channel.building_id if kind == "building" else Channel.station_id) == obj.id)
+        .order_by(Channel.code)
+    ).all()
+    return (_building if kind == "building" else _station)(obj, channels, codes)
 
 
 def write_portfolio(session: Session, path: str | Path) -> dict[str, int]:

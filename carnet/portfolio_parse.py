@@ -180,7 +180,7 @@ def parse_portfolio(data: Any, source: str = "portefeuille") -> dict[str, list[d
     clean: dict[str, list[dict]] = {}
     for key, value in data.items():
         if key not in SECTIONS:
-            if key == "gateways":  # the Modbus site configuration may live in the same file
+            if key == "poller":  # the poller's own tuning, read by `carnet poll` alone
                 continue
             problems.append(f"{key}: section inconnue (admises : {', '.join(SECTIONS)})")
             continue

@@ -48,6 +48,12 @@ GAS_METER_QMAX_M3H = {
     "G650": 1000.0,
 }
 
+# the Modbus site configuration (`gateways:`): how a gateway is reached (`ingest.modbus.config`
+# checks the register maps and their points when the poller starts)
+GATEWAY_TYPES = ("tcp", "serial")
+MODBUS_FRAMERS = ("socket", "rtu")
+MODBUS_PARITIES = ("N", "E", "O")
+
 # scalar kinds (each has its reader in carnet.portfolio_parse) and the two containers
 TEXT, INTEGER, NUMBER, BOOLEAN, DATE, DAY_OF_YEAR, DECIMAL, RANGE = (
     "text",
@@ -111,6 +117,8 @@ ENTITIES: dict[str, dict[str, Field]] = {
         "usage": optional(TEXT),
         "heated_area_m2": optional(NUMBER),
         "tertiary_area_m2": optional(NUMBER),
+        "tertiaire_reference_year": optional(INTEGER),
+        "tertiaire_activity": optional(TEXT),
         "year_built": optional(INTEGER),
         "erp_category": optional(INTEGER, (1, 2, 3, 4, 5)),
         "erp_type": optional(TEXT),
@@ -227,6 +235,31 @@ ENTITIES: dict[str, dict[str, Field]] = {
         "offset": optional(TEXT),
         "unit": optional(TEXT),
     },
+    "gateway": {
+        "code": required(TEXT),
+        "type": optional(TEXT, GATEWAY_TYPES),
+        "host": optional(TEXT),
+        "port": optional(TEXT),  # a TCP port number, or a serial device (/dev/ttyUSB0)
+        "framer": optional(TEXT, MODBUS_FRAMERS),
+        "timeout_s": optional(NUMBER),
+        "retries": optional(INTEGER),
+        "baudrate": optional(INTEGER),
+        "parity": optional(TEXT, MODBUS_PARITIES),
+        "stopbits": optional(INTEGER),
+        "bytesize": optional(INTEGER),
+        "description": optional(TEXT),
+        "devices": items("modbus_device"),
+    },
+    # one slave of a gateway; `channels` maps the points of its register map to channel codes
+    "modbus_device": {
+        "unit": required(INTEGER),
+        "map": required(TEXT),
+        "name": optional(TEXT),
+        "poll_s": optional(NUMBER),
+        "building": optional(TEXT),
+        "equipment": optional(TEXT),
+        "channels": part(),
+    },
     "logger": {
         "code": required(TEXT),
         "building": optional(TEXT),
@@ -245,6 +278,7 @@ SECTIONS = {
     "users": "user",
     "loggers": "logger",
     "import_profiles": "import_profile",
+    "gateways": "gateway",
 }
 # entities whose codes must be unique in a file, and the nested lists holding more of them
 UNIQUE_NESTED = {
@@ -252,4 +286,5 @@ UNIQUE_NESTED = {
     "building": (("rooms", "room"), ("equipment", "equipment"), ("channels", "channel")),
     "contract": (),
     "import_profile": (),
+    "gateway": (),
 }

@@ -21,7 +21,8 @@ def register(sub) -> None:
     p.add_argument(
         "--config",
         help="fichier YAML contenant `gateways:` (portefeuille ou fichier dédié ;"
-        " défaut : $CARNET_POLL_CONFIG ou CARNET_HOME/poller.yaml)",
+        " défaut : $CARNET_POLL_CONFIG ou CARNET_HOME/poller.yaml s'il existe, sinon les"
+        " passerelles enregistrées dans la base : portfolio load, administration)",
     )
     p.add_argument("--once", action="store_true", help="interroge chaque équipement une fois")
     p.add_argument("-v", "--verbose", action="store_true", help="journal détaillé")
@@ -64,6 +65,27 @@ def _config_path(arg: str | None) -> Path:
     return Path(env) if env else carnet_home() / "poller.yaml"
 
 
+def _site_config(arg: str | None):
+    """The site file when one is given (or CARNET_HOME/poller.yaml exists), else the gateways
+    stored in the record, checked by the same `parse_config`."""
+    from ingest.modbus.config import ConfigError, load_config, parse_config
+
+    if arg or os.environ.get("CARNET_POLL_CONFIG") or _config_path(None).is_file():
+        return load_config(_config_path(arg))
+    from carnet.db import get_engine, session_scope
+    from carnet.portfolio_export import export_gateways
+
+    with session_scope(get_engine()) as s:
+        gateways = export_gateways(s)
+    if not gateways:
+        raise ConfigError(
+            f"aucune passerelle Modbus : ni fichier de site ({_config_path(None)}, --config,"
+            " CARNET_POLL_CONFIG) ni passerelle enregistrée dans la base (portfolio load,"
+            " administration)"
+        )
+    return parse_config({"gateways": gateways}, "base de données (passerelles)")
+
+
 def _fmt_s(seconds: float) -> str:
     return f"{seconds:.2f}".replace(".", ",") + " s"
 
@@ -77,15 +99,14 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _poll(args) -> int:
-    from ingest.modbus.config import ConfigError, load_config
+    from ingest.modbus.config import ConfigError
     from ingest.modbus.poller import Poller
     from ingest.modbus.registers import MapError
     from ingest.modbus.writer import held_phrase
 
     _logging(args.verbose)
-    path = _config_path(args.config)
     try:
-        config = load_config(path)
+        config = _site_config(args.config)
         poller = Poller(config, on_status=lambda line: print(line, flush=True))
     except (ConfigError, MapError) as exc:
         raise CliError(str(exc)) from exc

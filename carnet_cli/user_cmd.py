@@ -1,4 +1,4 @@
-"""`carnet user add|list`: accounts and roles. The password comes from `CARNET_PASSWORD` or
+"""`carnet user add|list|link`: accounts and roles. The password comes from `CARNET_PASSWORD` or
 standard input (hidden prompt on a terminal); it is never echoed, printed or logged."""
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ def register(sub) -> None:
     add.set_defaults(handler=_add)
     ls = usub.add_parser("list", help="liste les utilisateurs")
     ls.set_defaults(handler=_list)
+    link = usub.add_parser(
+        "link",
+        help="lien à usage unique pour choisir son mot de passe (affiché une fois)",
+        description="Le lien expire et ne sert qu'une fois ; un nouveau lien annule les précédents.",
+    )
+    link.add_argument("login")
+    link.add_argument("--base-url", default="", help="adresse du site, ex. https://carnet.ville.fr")
+    link.add_argument("--actor", default="cli", help="auteur inscrit au journal d'audit")
+    link.set_defaults(handler=_link)
 
 
 def read_password() -> str:
@@ -91,4 +100,16 @@ def _list(args) -> int:
         state = "" if r.active else "  (désactivé)"
         email = f"  <{r.email}>" if r.email else ""
         print(f"{r.login.ljust(width)}  {role}  — {r.name}{email}{extra}{state}")
+    return 0
+
+
+def _link(args) -> int:
+    from carnet.admin_passwords import issue_link
+
+    try:
+        with session_scope(get_engine()) as s:
+            path = issue_link(s, args.login, args.actor)
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    print(args.base_url.rstrip("/") + path)
     return 0

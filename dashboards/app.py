@@ -25,7 +25,16 @@ from carnet.config import carnet_home
 from carnet.db import get_engine, session_scope
 from carnet.models import User
 from carnet.users import authenticate, end_sessions
-from dashboards import affichage, auth, db, ical_feed, security, shell
+from dashboards import (
+    affichage,
+    auth,
+    db,
+    downloads,
+    ical_feed,
+    password_links,
+    security,
+    shell,
+)
 from dashboards.components import french_dropdowns
 from dashboards.security import SignInLimiter
 from ingest.limits import UPLOAD_REQUEST_BYTES
@@ -34,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 SIGN_IN_PATH = "/connexion"
 SIGN_OUT_PATH = "/deconnexion"
 # /ical/ and /affichage/: the secret token in the URL is the access right
-PUBLIC_PREFIXES = ("/assets/", "/ical/", "/affichage/")
+PUBLIC_PREFIXES = ("/assets/", "/ical/", "/affichage/", "/mot-de-passe/")
 # the sign-out view deals with anonymous requests itself (back to the sign-in page)
 PUBLIC_PATHS = {SIGN_IN_PATH, SIGN_OUT_PATH, "/_favicon.ico", "/favicon.ico"}
 API_PREFIXES = ("/_dash-", "/_reload-hash", "/_alive")
@@ -149,7 +158,9 @@ def create_app(database_url: str | None = None) -> dash.Dash:
     for page in dash.page_registry.values():
         shell.guard_layout(page)
     ical_feed.register(server)
+    downloads.register(app)
     affichage.register(server)
+    password_links.register(server)
     for module in sorted(HERE.glob("*_routes.py")):  # modules declaring `auth.route`s
         importlib.import_module(f"dashboards.{module.stem}")
     for rule, (endpoint, view, methods, _cap) in auth.ROUTES.items():

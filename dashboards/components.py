@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 from dash import html
 
+from dashboards.plotly_fr import PLOTLY_FORMAT_FR
+
 ALERT_KINDS = ("error", "warn", "ok", "info")
 
 
@@ -72,7 +74,106 @@ def data_table(
     )
 
 
-# --- French date pickers and charts -------------------------------------------------------
+# ---------------------------------------------------------------- downloadable tables and charts
+
+PNG_TITLE_FR = "Télécharger en PNG"
+# plotly's own modebar in French (config `locales`: no global script to load first)
+PLOTLY_FR = {
+    "dictionary": {
+        "Download plot as a png": PNG_TITLE_FR,
+        "Download plot as a PNG": PNG_TITLE_FR,
+        "Download plot": PNG_TITLE_FR,
+        "Zoom": "Zoom",
+        "Pan": "Déplacer",
+        "Zoom in": "Agrandir",
+        "Zoom out": "Réduire",
+        "Autoscale": "Échelle automatique",
+        "Reset axes": "Réinitialiser les axes",
+        "Box Select": "Sélection rectangulaire",
+        "Lasso Select": "Sélection au lasso",
+        "Toggle Spike Lines": "Lignes de repère",
+        "Show closest data on hover": "Valeur la plus proche au survol",
+        "Compare data on hover": "Comparer au survol",
+    },
+    # month and day names (ticks « janv. 2025 »), decimal comma, narrow no-break space
+    "format": PLOTLY_FORMAT_FR,
+}
+
+
+def _download_buttons(
+    item_id: str, params, formats: tuple[tuple[str, str], ...], key: str = ""
+) -> html.Div:
+    from dash import dcc
+
+    from dashboards import downloads
+
+    downloads.entry(item_id)  # a table drawn downloadable must be registered (KeyError)
+    return html.Div(
+        className="download-bar",
+        children=[
+            *[
+                html.Button(
+                    label,
+                    id={"type": downloads.BTN, "id": item_id, "key": key, "fmt": fmt},
+                    className="btn btn-secondary btn-small download-btn",
+                    n_clicks=0,
+                    title=f"Télécharger ce que montre la page ({fmt.upper()})",
+                )
+                for fmt, label in formats
+            ],
+            dcc.Store(
+                id={"type": downloads.STORE, "id": item_id, "key": key}, data=dict(params or {})
+            ),
+            dcc.Download(id={"type": downloads.FILE, "id": item_id, "key": key}),
+        ],
+    )
+
+
+def downloadable_table(table_id: str, table, params: dict | None = None, key: str = "") -> html.Div:
+    """`table` (as the page draws it) with « CSV » and « Excel » buttons. `table_id` is
+    registered with `dashboards.downloads.register_table`; `params` are what the builder
+    needs to draw the same table again on the server (filters), checked there again; `key`
+    tells apart several tables of one kind on a page (one per building...)."""
+    formats = (("csv", "CSV"), ("xlsx", "Excel (XLSX)"))
+    buttons = _download_buttons(table_id, params, formats, key)
+    return html.Div([table, buttons], className="downloadable", **{"data-download": table_id})
+
+
+def graph(
+    graph_id: str, figure, params: dict | None = None, key: str = "", **graph_props
+) -> html.Div:
+    """A chart with plotly's modebar (« Télécharger en PNG », file named after the chart) and a
+    « Données (CSV) » button; `graph_id` is registered with `downloads.register_graph` (`key`
+    tells apart several charts of one kind on a page)."""
+    from dash import dcc
+
+    from dashboards import downloads
+
+    item = downloads.entry(graph_id)
+    config = {
+        "displayModeBar": True,
+        "displaylogo": False,
+        "locale": "fr",
+        "locales": {"fr": PLOTLY_FR},
+        # no selection tools (nothing reads them), no sharing to an outside cloud
+        "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendChartToCloud", "sendDataToCloud"],
+        "toImageButtonOptions": {
+            "format": "png",
+            "filename": "_".join(p for p in (item.filename, key) if p),
+            "scale": 2,
+        },
+        **graph_props.pop("config", {}),
+    }
+    config["displayModeBar"] = True
+    buttons = _download_buttons(graph_id, params, (("csv", "Données (CSV)"),), key)
+    return html.Div(
+        [dcc.Graph(figure=figure, config=config, **graph_props), buttons],
+        className="downloadable downloadable-graph",
+        **{"data-download": graph_id},
+    )
+
+
+# --- French date pickers and dropdowns -------------------------------------------------------
 # Dash 4's pickers format with date-fns and take their locale from `window.dateFns.locale`:
 # `assets/date-fns-locale-fr.js` registers French there (month and day names, Monday first).
 
@@ -151,24 +252,6 @@ def datetime_iso(date: str | None, time: str | None, default_time: str = "00:00"
     if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
         raise ValueError(f"Heure illisible : « {hhmm} » (attendu hh:mm, par exemple 19:30).")
     return f"{date[:10]}T{int(hours):02d}:{int(minutes):02d}"
-
-
-def graph(figure=None, id_: str | None = None, config: dict | None = None, **props):
-    """A chart in French: month ticks `janv. 2025`, decimal comma, French mode bar."""
-    from dash import dcc
-
-    from dashboards.plotly_fr import PLOTLY_LOCALE_FR
-
-    return dcc.Graph(
-        **_ided(id_, figure=figure),
-        config={
-            "displayModeBar": False,
-            **(config or {}),
-            "locale": "fr",
-            "locales": {"fr": PLOTLY_LOCALE_FR},
-        },
-        **props,
-    )
 
 
 def french_dropdowns() -> None:

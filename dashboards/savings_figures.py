@@ -245,11 +245,12 @@ def _fr(value, decimals: int) -> str:
     return fr_number(value, decimals)
 
 
-def figure_card(graph_id: str, figure, caption: str):
-    """A figure of the building detail in its card, with the caption that says what it shows."""
+def figure_card(graph_id: str, figure, caption: str, params: dict | None = None):
+    """A figure of the building detail in its card, with the caption that says what it shows
+    (PNG and data downloads: `params` draw it again, `dashboards.downloads`)."""
     return html.Div(
         [
-            graph(figure, graph_id, className="savings-graph"),
+            graph(graph_id, figure, params, id=graph_id, className="savings-graph"),
             html.P(glued(caption), className="figure-caption"),
         ],
         className="card figure-card",

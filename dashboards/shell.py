@@ -44,9 +44,11 @@ CAPABILITY_LABELS_FR = {
     "work_orders.edit": "créer et clore les ordres de travail",
     "users.admin": "gérer les utilisateurs",
     "notifications.own": "choisir les avis reçus par e-mail",
+    "downloads.own": "télécharger les tableaux et graphiques de ses pages",
     "works.view": "consulter le programme de travaux",
     "works.edit": "inscrire des travaux au programme",
     "display.manage": "gérer les écrans des usagers et leurs conseils",
+    "operat.export": "produire la déclaration OPERAT du décret tertiaire",
 }
 
 HIDDEN_FROM_NAV = {"/", "/not-found-404"}

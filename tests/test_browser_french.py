@@ -46,7 +46,8 @@ def test_the_logbook_date_and_hour_are_picked_in_french(live_app, browser):
     seed_carnet(live_app.engine)
     sign_in(browser, live_app.url, "gestionnaire", password_of("gestionnaire"))
     browser.get(live_app.page("/batiments/MAIRIE"))
-    wait_for(browser, "#bp-add-date", timeout=20).click()
+    wait_for(browser, "#bp-open-add", timeout=20).click()  # the « Ajouter » dialog
+    wait_for(browser, "#bp-add-date", timeout=10).click()
     calendar = _calendar(browser)
     today = dt.datetime.now(TZ).date()
     header = calendar.find_element(By.CSS_SELECTOR, ".dash-dropdown-value").text
@@ -65,7 +66,14 @@ def test_the_logbook_date_and_hour_are_picked_in_french(live_app, browser):
     assert shown == picked.strftime("%d/%m/%Y")
     # the hour: 24-hour « hh:mm », typed into the list and chosen
     browser.find_element(By.CSS_SELECTOR, "#bp-add-date-time").click()
-    search = wait_for(browser, ".dash-dropdown-search, input[type=search]", timeout=5)
+    search = until(  # the list opens with the focus in its search box
+        lambda: (
+            (e := browser.switch_to.active_element).tag_name == "input"
+            and e.get_attribute("id") != "bp-add-date"
+            and e
+        ),
+        what="the hour list's search box",
+    )
     assert search.get_attribute("placeholder") == "Rechercher"  # not « Search »
     search.send_keys("14:30")
     search.send_keys(Keys.ENTER)
@@ -118,17 +126,17 @@ def demo_server(tmp_path_factory):
 
 
 def _drawn_text(browser) -> str:
-    """The page's text once Dash has drawn it: nothing loading, the same on two looks."""
-    seen = {"last": None}
+    """The page's text once Dash has drawn it: the same on three looks with nothing loading
+    (or on ten looks: a part some pages leave loading until the user acts)."""
+    seen = {"last": None, "same": 0}
 
     def settled():
-        text = browser.execute_script(
-            "return document.querySelector('[data-dash-is-loading]') ? null"
-            " : document.body.innerText"
+        loading, text = browser.execute_script(
+            "return [!!document.querySelector('[data-dash-is-loading]'), document.body.innerText]"
         )
-        done = text is not None and text == seen["last"] and len(text) > 0
+        seen["same"] = seen["same"] + 1 if text and text == seen["last"] else 0
         seen["last"] = text
-        return text if done else None
+        return text if seen["same"] >= (10 if loading else 3) else None
 
     return until(settled, timeout_s=20, interval_s=0.3, what="the page drawn")
 

@@ -19,6 +19,9 @@ from carnet import roles
 from carnet.db import session_scope
 from carnet.models import Building
 from dashboards.app import create_app
+from ingest.format_detection import FORMAT_HINT, for_the_page
+from ingest.formats import EXPECTED
+from ingest.formats.generic import COLUMNS_HINT
 from tests.helpers.browser import seed_users
 from tests.helpers.demo_town import demo_database
 from tests.helpers.french_text import CODES, english_in
@@ -30,6 +33,7 @@ pytestmark = pytest.mark.xdist_group(name="demo")
 
 LOGINS = {roles.MANAGER: "gestionnaire", roles.CONTRACTOR: "exploitant",
           roles.FINANCE: "finances", roles.PROGRAMMER: "culture", roles.AGENT: "agent"}  # fmt: skip
+EXPECTED_FR = " ; ".join(f"{name} : {what}" for name, what in EXPECTED.items())
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 SHOWN = ("children", "label", "placeholder", "title", "start_date_placeholder_text",
          "end_date_placeholder_text")  # fmt: skip
@@ -104,10 +108,13 @@ def test_the_import_page_words_the_command_line_options(engine, db_url):
     seed_town(engine)
     client = signed_in_client(create_app(db_url), "gestionnaire")
     unreadable = body(upload(client, "Sonde;Heure;Lecture\nMAIRIE-T;01/11/2024 10:00;19,5\n"))
-    assert "format non reconnu" in unreadable
-    assert "--" not in unreadable and "choisissez le format dans la liste « Format »" in unreadable
-    assert "GRDF, relevés quotidiens : date, volume" in unreadable
-    codes, points, where = english_in([unreadable])
+    assert "indiquez ses colonnes" in unreadable and "--" not in unreadable  # the mapping panel
+    # a report's message (the command line's) as the page writes it
+    shown = for_the_page(f"format non reconnu ; attendues pour {EXPECTED_FR} ; {COLUMNS_HINT}"
+                         f"{FORMAT_HINT}")  # fmt: skip
+    assert "--" not in shown and "choisissez le format dans la liste « Format »" in shown
+    assert "GRDF, relevés quotidiens : date, volume" in shown
+    codes, points, where = english_in([shown])
     assert not codes and not points, where
     grdf = (SAMPLES / "grdf_quotidien.csv").read_text(encoding="cp1252")  # a PCE unknown here
     unknown = body(upload(client, grdf, "grdf.csv"))

@@ -42,8 +42,29 @@ def _tables(db_url) -> dict[str, pd.DataFrame]:
     return {t: f for t, f in tables.items() if t not in ("audit_event", *BULK)}
 
 
+# the demo's boiler room on a Modbus gateway (a site file's `gateways:`, loaded as the file is)
+GATEWAYS = {
+    "gateways": [
+        {"code": "GW-MAIRIE", "host": "10.0.12.7", "port": 502, "timeout_s": 1.5, "retries": 2,
+         "description": "Passerelle de la chaufferie",
+         "devices": [
+             {"unit": 1, "map": "generic-boiler", "name": "Chaudière 1", "poll_s": 60,
+              "building": "MAIRIE", "equipment": "MAIRIE-CHAUD-1",
+              "channels": {"flow_temp": "MAIRIE-CHAUD-1-TD", "burner_hours": "MAIRIE-CHAUD-1-HF",
+                           "fault_code": "MAIRIE-CHAUD-1-DEF"}},
+             {"unit": 5, "map": "gas-pulse-counter", "channels": {}},
+         ]},
+        {"code": "GW-SERIE", "type": "serial", "port": "/dev/ttyUSB0", "framer": "rtu",
+         "baudrate": 19200, "parity": "E",
+         "devices": [{"unit": 3, "map": "generic-boiler"}]},
+    ]
+}  # fmt: skip
+
+
 def test_demo_town_export_then_load_changes_nothing(engine, db_url, tmp_path, capsys):
     build_demo(engine, seed=42, today=TODAY)
+    with session_scope(engine) as s:
+        load_portfolio(s, GATEWAYS)
     before, bulk_before = _tables(db_url), _aggregates(engine)
     with session_scope(engine) as s:
         audit_before = s.scalar(select(func.count()).select_from(AuditEvent))
@@ -52,14 +73,20 @@ def test_demo_town_export_then_load_changes_nothing(engine, db_url, tmp_path, ca
     assert status == 0, out
     assert f"{path} écrit" in out and "buildings: 12" in out
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert {"stations", "buildings", "contracts", "users"} <= set(doc)
+    assert {"stations", "buildings", "contracts", "users", "gateways"} <= set(doc)
+    assert [g["code"] for g in doc["gateways"]] == ["GW-MAIRIE", "GW-SERIE"]
+    assert (
+        doc["gateways"][0]["devices"][0]["channels"]
+        == GATEWAYS["gateways"][0]["devices"][0]["channels"]
+    )
+    assert doc["gateways"][0]["port"] == 502 and doc["gateways"][1]["port"] == "/dev/ttyUSB0"
     assert not any("password" in str(k) for u in doc["users"] for k in u)
 
     status, out = run(capsys, "portfolio", "load", str(path))
     assert status == 0, out
     assert "aucun changement" in out
     after = _tables(db_url)
-    assert set(after) == set(before)
+    assert set(after) == set(before) and len(after["modbus_device"]) == 3
     for table, frame in before.items():
         pd.testing.assert_frame_equal(after[table], frame, obj=table)
     bulk_after = _aggregates(engine)  # PostgreSQL sums floats in any order: rounding apart

@@ -129,7 +129,6 @@ def test_contract_imports_nothing_of_the_record():
 @pytest.mark.parametrize(
     ("code", "home"),
     [
-        ("gas", "carnet/energies.py"),  # energies
         ("grdf-daily", "ingest/formats/__init__.py"),  # import formats
     ],
 )

@@ -9,14 +9,15 @@ import re
 from carnet import models, quarantine, roles
 from carnet.access import ACTOR_LABELS_FR
 from carnet.adjustment_kinds import ADJUSTMENT_KINDS
-from carnet.energies import ENERGY_LABELS_FR
+from carnet.energy_carriers import _BY_MAIN_ENERGY as MAIN_ENERGIES
 from carnet.portfolio_schema import DJU_METHODS, EQUIPMENT_KINDS
 from carnet.quantities import KNOWN_UNITS, QUANTITIES
 from ingest.formats import FORMAT_LABELS_FR
 from ingest.modbus.registers import registers_dir
 
 # a code that is also the French word it stands for is no leak
-FRENCH_WORDS = {"observation", "option", "inspection", "usage", "agent", "obligation"}
+FRENCH_WORDS = {"observation", "option", "inspection", "usage", "agent", "obligation", "gaz",
+                "bois", "fioul", "gaz naturel"}  # fmt: skip
 
 
 def vocabulary_codes() -> set[str]:
@@ -25,7 +26,7 @@ def vocabulary_codes() -> set[str]:
         *models.ALARM_STATUSES, *models.WORK_ORDER_STATUSES, *models.WORK_ORDER_PRIORITIES,
         *models.WORK_ORDER_ORIGINS, *models.REX_STATUSES, *models.DECISION_STATUSES,
         *quarantine.STATUSES, *quarantine.REASON_LABELS_FR, *ADJUSTMENT_KINDS, *DJU_METHODS,
-        *EQUIPMENT_KINDS, *QUANTITIES, *roles.ROLES, *ENERGY_LABELS_FR, *ACTOR_LABELS_FR, *FORMAT_LABELS_FR,
+        *EQUIPMENT_KINDS, *QUANTITIES, *roles.ROLES, *MAIN_ENERGIES, *ACTOR_LABELS_FR, *FORMAT_LABELS_FR,
         *(p.stem for p in registers_dir().glob("*.yaml")),  # device models
         *(unit for unit, shown in KNOWN_UNITS.items() if unit != shown),  # m3, degC...
     }  # fmt: skip
