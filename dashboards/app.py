@@ -144,6 +144,19 @@ def create_app(database_url: str | None = None) -> dash.Dash:
         dash.Input("_pages_location", "pathname"),
         dash.State({"type": "nav-link", "path": dash.ALL}, "id"),
     )
+    app.clientside_callback(  # phones: « Menu » opens the navigation, a new page folds it
+        """function(n, pathname, current) {
+            var ctx = window.dash_clientside.callback_context;
+            var pressed = ctx.triggered.some(function(t) {
+                return t.prop_id === "nav-menu.n_clicks";
+            });
+            return pressed && (current || "").indexOf("nav-open") < 0 ? "nav nav-open" : "nav";
+        }""",
+        dash.Output("main-nav", "className"),
+        dash.Input("nav-menu", "n_clicks"),
+        dash.Input("_pages_location", "pathname"),
+        dash.State("main-nav", "className"),
+    )
     for page in dash.page_registry.values():
         shell.guard_layout(page)
     ical_feed.register(server)

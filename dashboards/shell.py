@@ -118,6 +118,8 @@ def navbar(user: SignedInUser) -> html.Header:
                         href="/",
                         className="brand",
                     ),
+                    # phones: the navigation folds behind this button (see create_app)
+                    html.Button("Menu", id="nav-menu", className="nav-menu", type="button"),
                     html.Div(
                         className="user-box",
                         children=[
