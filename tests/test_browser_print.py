@@ -139,3 +139,39 @@ def test_a_building_page_prints_with_the_building_in_its_header(demo, browser_):
         assert _display(browser, "main-nav") == "none"
     finally:
         _on_screen(browser)
+
+
+CHART_WIDTHS_JS = """
+return [...document.querySelectorAll('.js-plotly-plot')].map(
+  g => Math.round(g.querySelector('.main-svg').getBoundingClientRect().right));
+"""
+
+
+def test_a_chosen_building_and_its_charts_fit_the_sheet(demo, browser_):
+    browser = browser_
+    sign_in(browser, demo.url, "gestionnaire", demo.passwords["gestionnaire"])
+    browser.execute_cdp_cmd(  # a wide screen: charts drawn wider than a sheet
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 2400, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
+    )
+    browser.get(demo.page("/economies"))
+    wait_for(browser, "#savings-table .link-button", timeout=30).click()
+    subject = wait_for(browser, ".print-subject", timeout=30)
+    name = subject.find_element("css selector", ".code").text  # the building's code
+    wait_for(browser, ".js-plotly-plot .main-svg", timeout=30)
+    wait_rendered(browser)
+    assert max(browser.execute_script(CHART_WIDTHS_JS)) > A4_CSS_PX
+    try:
+        _on_paper(browser)
+        header = wait_for(browser, "#print-header", text=name).text
+        assert "Saison" in header and "Imprimé le " in header
+
+        def fitted(driver):
+            rights = driver.execute_script(CHART_WIDTHS_JS)
+            return rights if rights and max(rights) <= A4_CSS_PX else False
+
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(browser, 10).until(fitted)  # the charts redrawn at the sheet's width
+    finally:
+        _on_screen(browser)

@@ -13,9 +13,17 @@
 
   function choices(content) {
     var out = [];
-    content.querySelectorAll(".dash-dropdown").forEach(function (dd) {
-      var value = text(dd.querySelector(".dash-dropdown-value"));
-      if (value) { out.push((labelOf(dd) ? labelOf(dd) + " : " : "") + value); }
+    // what the page is about (a building chosen in it), then the selectors of what it shows
+    content.querySelectorAll(".print-subject").forEach(function (el) {
+      var parts = Array.prototype.map.call(el.childNodes, text).filter(Boolean);
+      if (parts.length) { out.push(parts.join(" ")); }
+    });
+    content.querySelectorAll(".filters .dash-dropdown, .page-head .dash-dropdown").forEach(function (dd) {
+      var shown = dd.querySelector(".dash-dropdown-value");
+      var value = text(shown);
+      if (value && !(shown && shown.querySelector(".dash-dropdown-placeholder"))) {
+        out.push((labelOf(dd) ? labelOf(dd) + " : " : "") + value);
+      }
     });
     content.querySelectorAll(".filters input[type=text], .filters input[type=search], .filters input[type=date], .filters input[type=month]").forEach(function (input) {
       if (input.value) { out.push((labelOf(input) ? labelOf(input) + " : " : "") + input.value); }
