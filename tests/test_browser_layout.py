@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(name="demo-layout")]
 
 BUILDING = "MAIRIE"
 # plain Flask pages opened on site, with the capability that opens them
-FLASK_PAGES = {"/signaler/{qr}": "carnet.observation"}
+FLASK_PAGES = {"/signaler/{qr}": "carnet.observation", "/signaler/perime": "carnet.observation"}
 
 
 @pytest.fixture(scope="module")
