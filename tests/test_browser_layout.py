@@ -133,3 +133,12 @@ def test_the_phone_menu_opens_and_folds_after_a_choice(demo, role_browser):
     _emulate_desktop(role_browser)
     assert role_browser.find_element(By.ID, "main-nav").is_displayed()
     assert not role_browser.find_element(By.ID, "nav-menu").is_displayed()
+
+
+def test_the_sign_in_page_fits_a_phone(demo, role_browser):
+    _emulate_phone(role_browser)
+    role_browser.get(demo.page("/connexion"))
+    wait_for(role_browser, "#sign-in-submit")
+    got = overflow(role_browser)
+    assert got["scroll"] <= got["inner"] + 1, got
+    assert small_controls(role_browser) == []
