@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from carnet.access import SYSTEM, ActorLike, require_view_logbook, viewable_building_ids
@@ -59,11 +59,71 @@ def timeline(
     author: str | None = None,
     status: str | list[str] | None = None,
     include_cancelled: bool = True,
+    text: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> pd.DataFrame:
-    """Entries newest first, filtered by kind, equipment, local period (inclusive) and author.
+    """Entries newest first, filtered by kind, equipment, local period (inclusive), author,
+    status and words of the text, title or answer; `limit`/`offset` give one page of them.
 
     Without a building: every building the actor may see (e.g. a contractor's portfolio)."""
+    stmt = _timeline_select(
+        session,
+        actor,
+        building,
+        kind=kind,
+        equipment=equipment,
+        date_from=date_from,
+        date_to=date_to,
+        author=author,
+        status=status,
+        include_cancelled=include_cancelled,
+        text=text,
+    ).order_by(LogbookEntry.occurred_at.desc(), LogbookEntry.id.desc())
+    if limit:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    rows = [dict(r) for r in session.execute(stmt).mappings()]
+    frame = pd.DataFrame(rows, columns=[c for c in TIMELINE_COLUMNS if c not in _DERIVED])
+    counts = _attachment_counts(session, frame["id"].tolist())
+    frame["date"] = [fr_date(t) for t in frame["occurred_at"]]
+    frame["kind_label"] = frame["kind"].map(KIND_LABELS_FR)
+    frame["status_label"] = frame["status"].map(STATUS_LABELS_FR)
+    frame["cost"] = [
+        fr_cents(None if pd.isna(c) else int(c), empty="") for c in frame["cost_cents"]
+    ]
+    frame["cost_cents"] = frame["cost_cents"].astype("Int64")
+    frame["attachments"] = frame["id"].map(counts).fillna(0).astype(int)
+    return frame[TIMELINE_COLUMNS].reset_index(drop=True)
+
+
+def timeline_count(session: Session, actor: ActorLike = SYSTEM, building=None, **filters) -> int:
+    """How many entries `timeline` would return without `limit` (the pages of a logbook)."""
+    stmt = _timeline_select(session, actor, building, **filters)
+    return session.scalar(select(func.count()).select_from(stmt.subquery()))
+
+
+def _like_pattern(words: str) -> str:
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _timeline_select(
+    session: Session,
+    actor: ActorLike,
+    building,
+    *,
+    kind=None,
+    equipment=None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    author: str | None = None,
+    status=None,
+    include_cancelled: bool = True,
+    text: str | None = None,
+):
+    """The filtered select of `timeline` (no order, no page), checked against the actor."""
     stmt = (
         select(
             LogbookEntry.id,
@@ -87,7 +147,6 @@ def timeline(
         .outerjoin(Equipment, Equipment.id == LogbookEntry.equipment_id)
         .outerjoin(Room, Room.id == LogbookEntry.room_id)
         .outerjoin(User, User.login == LogbookEntry.author_login)
-        .order_by(LogbookEntry.occurred_at.desc(), LogbookEntry.id.desc())
     )
     if building is not None:
         b = resolve_building(session, building)
@@ -118,20 +177,16 @@ def timeline(
         stmt = stmt.where(LogbookEntry.occurred_at < local_midnight(date_to + dt.timedelta(days=1)))
     if author:
         stmt = stmt.where(LogbookEntry.author_login == author)
-    if limit:
-        stmt = stmt.limit(limit)
-    rows = [dict(r) for r in session.execute(stmt).mappings()]
-    frame = pd.DataFrame(rows, columns=[c for c in TIMELINE_COLUMNS if c not in _DERIVED])
-    counts = _attachment_counts(session, frame["id"].tolist())
-    frame["date"] = [fr_date(t) for t in frame["occurred_at"]]
-    frame["kind_label"] = frame["kind"].map(KIND_LABELS_FR)
-    frame["status_label"] = frame["status"].map(STATUS_LABELS_FR)
-    frame["cost"] = [
-        fr_cents(None if pd.isna(c) else int(c), empty="") for c in frame["cost_cents"]
-    ]
-    frame["cost_cents"] = frame["cost_cents"].astype("Int64")
-    frame["attachments"] = frame["id"].map(counts).fillna(0).astype(int)
-    return frame[TIMELINE_COLUMNS].reset_index(drop=True)
+    if text and text.strip():
+        pattern = _like_pattern(text.strip())
+        stmt = stmt.where(
+            or_(
+                LogbookEntry.text.ilike(pattern, escape="\\"),
+                LogbookEntry.title.ilike(pattern, escape="\\"),
+                LogbookEntry.answer.ilike(pattern, escape="\\"),
+            )
+        )
+    return stmt
 
 
 _DERIVED = {"date", "kind_label", "status_label", "cost", "attachments"}

@@ -109,6 +109,7 @@ class Context:
     building: Building
     equipment: list[Equipment]  # installed (not removed) equipment of the building
     heating_kw: float  # sum of the nominal power of the heat generators
+    thermodynamic_kw: float  # sum of the nominal power of the heat pumps
     has_gas: bool
     under_cpe: bool
 
@@ -171,13 +172,16 @@ TEMPLATES: tuple[Template, ...] = (
         "boiler_efficiency_check",
         "Contrôle périodique de l'efficacité énergétique de la chaudière (400 kW à 20 MW) "
         "par un organisme accrédité",
-        "Code de l'environnement, art. R. 224-31 à R. 224-41-3, périodicité art. R. 224-35 "
-        "(3 ans ; 2 ans à partir de 5 MW) ; arrêté du 2 octobre 2009. Dispense sous CPE : "
-        "à vérifier",
+        "Code de l'environnement, art. R. 224-31 à R. 224-41-3 (décret n° 2009-648 du "
+        "9 juin 2009, modifié par le décret n° 2020-912 du 28 juillet 2020), périodicité "
+        "art. R. 224-35 (3 ans ; 2 ans à partir de 5 MW) ; arrêté du 2 octobre 2009. "
+        "Dispense (art. R. 224-31) si l'exploitant a conclu un contrat de performance "
+        "énergétique répondant à l'arrêté du 24 juillet 2020",
         months=36,
         equipment_rule=lambda eq, ctx: _combustion_boiler(eq) and 400 < _power(eq) < 5000,
         waived=lambda ctx: (
-            "dispensé : bâtiment sous contrat de performance énergétique (CPE) (à vérifier)"
+            "dispensé : contrat de performance énergétique (CPE), art. R. 224-31 du code de "
+            "l'environnement ; vérifier que le contrat répond à l'arrêté du 24 juillet 2020"
             if ctx.under_cpe
             else None
         ),
@@ -186,31 +190,41 @@ TEMPLATES: tuple[Template, ...] = (
         "boiler_efficiency_check_5mw",
         "Contrôle périodique de l'efficacité énergétique de la chaudière (5 à 20 MW) "
         "par un organisme accrédité",
-        "Code de l'environnement, art. R. 224-35 (2 ans à partir de 5 MW) ; arrêté du "
-        "2 octobre 2009. Dispense sous CPE : à vérifier",
+        "Code de l'environnement, art. R. 224-31 et R. 224-35 (2 ans à partir de 5 MW) ; "
+        "arrêté du 2 octobre 2009. Dispense (art. R. 224-31) si l'exploitant a conclu un "
+        "contrat de performance énergétique répondant à l'arrêté du 24 juillet 2020",
         months=24,
         equipment_rule=lambda eq, ctx: _combustion_boiler(eq) and 5000 <= _power(eq) < 20000,
         waived=lambda ctx: (
-            "dispensé : bâtiment sous contrat de performance énergétique (CPE) (à vérifier)"
+            "dispensé : contrat de performance énergétique (CPE), art. R. 224-31 du code de "
+            "l'environnement ; vérifier que le contrat répond à l'arrêté du 24 juillet 2020"
             if ctx.under_cpe
             else None
         ),
     ),
     Template(
+        # The key keeps its first name (obligations already stored use it). The text covers
+        # thermodynamic systems (heat pumps, air conditioning) and ventilation combined with
+        # Joule heating, not boilers: boilers of 4 to 400 kW have their yearly maintenance
+        # (which includes the efficiency evaluation) and those over 400 kW their efficiency
+        # check, above.
         "heating_inspection_70kw",
-        "Inspection périodique du système de chauffage (puissance totale > 70 kW)",
-        "Décret n° 2020-912 du 28 juillet 2020 (code de l'environnement, inspection des "
-        "systèmes de chauffage > 70 kW) : 5 ans ; numéros d'articles à vérifier",
+        "Inspection périodique des systèmes thermodynamiques (pompes à chaleur, "
+        "climatisation) et de ventilation avec chauffage par effet Joule (> 70 kW)",
+        "Code de l'environnement, art. R. 224-45-1 à R. 224-45-9 (décret n° 2020-912 du "
+        "28 juillet 2020) ; arrêté du 24 juillet 2020 : au plus tous les 5 ans (10 ans si le "
+        "site est couvert par un système de management de l'énergie ISO 50001) ; premier "
+        "contrôle des systèmes en place au 1er juillet 2020 au plus tard le 1er juillet 2025",
         months=60,
-        building_rule=lambda ctx: ctx.heating_kw > 70,
+        building_rule=lambda ctx: ctx.thermodynamic_kw > 70,
         # systems in place on 1 July 2020: first inspection by 1 July 2025 (décret 2020-912)
         transition=(dt.date(2020, 7, 1), dt.date(2025, 7, 1)),
     ),
     Template(
         "heat_pump_maintenance",
         "Entretien de la pompe à chaleur (4 à 70 kW) : attestation sous 15 jours",
-        "Décret n° 2020-912 du 28 juillet 2020 ; arrêté du 24 juillet 2020 (au plus tous les "
-        "2 ans)",
+        "Code de l'environnement, art. R. 224-44-1 à R. 224-44-5 (décret n° 2020-912 du "
+        "28 juillet 2020) ; arrêté du 24 juillet 2020 : au plus tous les 2 ans",
         months=24,
         equipment_rule=lambda eq, ctx: eq.kind.lower() in HEAT_PUMP_KINDS and 4 <= _power(eq) <= 70,
         # systems in place on 1 July 2020: first maintenance by 1 July 2022 (décret 2020-912)
@@ -281,7 +295,8 @@ TEMPLATES: tuple[Template, ...] = (
         "lift_visit",
         "Ascenseur : visite d'entretien (au moins toutes les 6 semaines)",
         "Code de la construction et de l'habitation (décret n° 2004-964 du 9 septembre 2004, "
-        "anc. art. R. 125-2, recodifié en R. 134-…) : numéro d'article à vérifier",
+        "anc. art. R. 125-2-1, recodifié au 1er juillet 2021 aux art. R. 134-6 s.) : numéro "
+        "d'article à vérifier",
         days=42,
         equipment_rule=lambda eq, ctx: eq.kind.lower() in LIFT_KINDS,
     ),
@@ -323,6 +338,7 @@ def _context(session: Session, building: Building, today: dt.date) -> Context:
     ]
     generators = [eq for eq in equipment if _is_boiler(eq) or eq.kind.lower() in HEAT_PUMP_KINDS]
     heating_kw = sum(_power(eq) for eq in generators)
+    thermodynamic_kw = sum(_power(eq) for eq in equipment if eq.kind.lower() in HEAT_PUMP_KINDS)
     has_gas = (building.main_energy or "").lower() in GAS_FUELS or any(
         _fuel(eq) in GAS_FUELS for eq in equipment
     )
@@ -335,7 +351,7 @@ def _context(session: Session, building: Building, today: dt.date) -> Context:
         )
         is not None
     )
-    return Context(building, equipment, heating_kw, has_gas, under_cpe)
+    return Context(building, equipment, heating_kw, thermodynamic_kw, has_gas, under_cpe)
 
 
 def _first_due(template: Template, installed_on: dt.date | None, today: dt.date) -> dt.date:
@@ -359,9 +375,7 @@ def _installed_on(template: Template, eq: Equipment | None, ctx: Context) -> dt.
         return eq.installed_on
     if template.key != "heating_inspection_70kw":
         return None
-    dates = [
-        g.installed_on for g in ctx.equipment if _is_boiler(g) or g.kind.lower() in HEAT_PUMP_KINDS
-    ]
+    dates = [g.installed_on for g in ctx.equipment if g.kind.lower() in HEAT_PUMP_KINDS]
     return None if not dates or None in dates else min(dates)
 
 
@@ -374,14 +388,16 @@ def apply_templates(
     """Create the obligations the templates derive for `building`; return the new ones.
 
     Idempotent: an existing (building, equipment, template) obligation is left as it is, even
-    if it was edited or deactivated by the manager."""
+    if it was edited or deactivated by the manager. The one exception: a building-level
+    obligation that a template's rule no longer derives (its text was found not to apply, e.g.
+    the > 70 kW inspection first derived for boilers) is closed with a note, if nothing was
+    ever recorded done on it, so that the record does not ask for a duty that does not exist."""
     _require_edit(actor)
     today = today or local_today()
     ctx = _context(session, building, today)
-    existing = {
-        (o.equipment_id, o.template)
-        for o in session.scalars(select(Obligation).where(Obligation.building_id == building.id))
-    }
+    rows = list(session.scalars(select(Obligation).where(Obligation.building_id == building.id)))
+    existing = {(o.equipment_id, o.template) for o in rows}
+    _close_underived(session, ctx, rows, actor.login)
     created: list[Obligation] = []
     for template in TEMPLATES:
         targets: list[Equipment | None] = []
@@ -412,6 +428,26 @@ def apply_templates(
             existing.add(key)
             created.append(ob)
     return created
+
+
+def _close_underived(session: Session, ctx: Context, rows, actor_login: str) -> None:
+    by_key = {t.key: t for t in TEMPLATES}
+    for ob in rows:
+        template = by_key.get(ob.template or "")
+        if (
+            template is None
+            or template.building_rule is None
+            or ob.equipment_id is not None
+            or not ob.active
+            or ob.last_done_on is not None
+            or template.building_rule(ctx)
+        ):
+            continue
+        before = _image(ob)
+        ob.active = False
+        why = f"le texte ne s'applique pas à ce bâtiment ({template.reference})"
+        ob.notes = "; ".join(filter(None, [ob.notes, f"Clôturée : {why}"]))
+        record(session, actor_login, "close", "obligation", ob.id, before, _image(ob))
 
 
 # ---------------------------------------------------------------- editing and completion

@@ -197,6 +197,8 @@ class _Loader:
             "usage",
             "heated_area_m2",
             "tertiary_area_m2",
+            "tertiaire_reference_year",
+            "tertiaire_activity",
             "year_built",
             "erp_category",
             "erp_type",

@@ -97,6 +97,8 @@ def _building(b: Building, channels: list[Channel], codes: _Codes) -> dict:
             "usage": b.usage,
             "heated_area_m2": b.heated_area_m2,
             "tertiary_area_m2": b.tertiary_area_m2,
+            "tertiaire_reference_year": b.tertiaire_reference_year,
+            "tertiaire_activity": b.tertiaire_activity,
             "year_built": b.year_built,
             "erp_category": b.erp_category,
             "erp_type": b.erp_type,

@@ -111,6 +111,8 @@ ENTITIES: dict[str, dict[str, Field]] = {
         "usage": optional(TEXT),
         "heated_area_m2": optional(NUMBER),
         "tertiary_area_m2": optional(NUMBER),
+        "tertiaire_reference_year": optional(INTEGER),
+        "tertiaire_activity": optional(TEXT),
         "year_built": optional(INTEGER),
         "erp_category": optional(INTEGER, (1, 2, 3, 4, 5)),
         "erp_type": optional(TEXT),

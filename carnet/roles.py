@@ -50,6 +50,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "heating_schedule.view": frozenset({MANAGER, CONTRACTOR}),
     "comfort.view": frozenset({MANAGER, CONTRACTOR}),
     "finance.export": frozenset({MANAGER, FINANCE}),
+    "operat.export": frozenset({MANAGER}),  # the Décret tertiaire declaration file
     "period.close": frozenset({MANAGER}),  # close/reopen a month or season, book
     "import.csv": frozenset({MANAGER, CONTRACTOR}),
     "quarantine.review": frozenset({MANAGER}),
@@ -67,6 +68,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "users.admin": frozenset({MANAGER}),
     # one's own e-mail notices: what and how (every role has some)
     "notifications.own": frozenset(ROLES),
+    # download a table or chart one's page shows (the page's own capability is checked too)
+    "downloads.own": frozenset(ROLES),
 }
 
 

@@ -92,7 +92,7 @@ def register(sub) -> None:
     ical.set_defaults(handler=lambda args: _help(ical))
 
     comfort = sub.add_parser("comfort", help="confort délivré pendant les réservations, par mois")
-    comfort.add_argument("--month", help="mois AAAA-MM (par défaut : le mois en cours)")
+    comfort.add_argument("--month", help="mois AAAA-MM (par défaut : le dernier mois complet)")
     comfort.add_argument("--contract", help="les seuls bâtiments de ce contrat")
     comfort.add_argument(
         "--tolerance", type=float, default=1.0, help="tolérance sous la consigne (°C, défaut 1)"
@@ -251,10 +251,11 @@ def cmd_comfort(args) -> int:
     from contract.calendar import month_bounds
     from contract.comfort import DEFAULT_MAX_GAP_S
     from contract.comfort_report import comfort_report
+    from contract.default_periods import last_complete_month
 
     engine = get_engine()
     now = dt.datetime.now(dt.UTC)
-    month = args.month or now.astimezone(TZ).strftime("%Y-%m")
+    month = args.month or last_complete_month(now.astimezone(TZ).date())
     try:
         day_from, day_to = month_bounds(month)
     except ValueError as exc:

@@ -1,5 +1,6 @@
 """`carnet export finance --contract CODE --month AAAA-MM | --season AAAA-AAAA`: the finance
-service's file, French CSV or workbook (by the output's extension)."""
+service's file, French CSV or workbook (by the output's extension); `carnet export operat`
+(`carnet_cli.operat_cmd`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def register(sub) -> None:
     )
     fin.add_argument("--json", action="store_true", help="JSON (machines) au lieu du CSV")
     fin.set_defaults(handler=_finance)
+    from carnet_cli.operat_cmd import register_operat
+
+    register_operat(esub)
 
 
 def _months(engine, args) -> tuple[dict, list]:

@@ -60,3 +60,65 @@ def tertiaire_trajectory(
         out["adjusted_kwh"] = out["actual_kwh"]
     out["on_track"] = (out["adjusted_kwh"] <= out["target_kwh"]).where(out["adjusted_kwh"].notna())
     return out.reset_index()
+
+
+def yearly_energy(consumption_daily: pd.DataFrame) -> pd.DataFrame:
+    """building_id, year, energy_kwh, complete: each building's final energy per calendar year
+    from its channels' daily rollups (`channel_id`, `building_id`, `day`, `energy_kwh`). A year
+    is complete when every final-energy channel of the building has all its days."""
+    if consumption_daily.empty:
+        return pd.DataFrame(columns=["building_id", "year", "energy_kwh", "complete"])
+    day = pd.to_datetime(consumption_daily["day"])
+    frame = consumption_daily.assign(year=day.dt.year)
+    per_channel = frame.groupby(["building_id", "channel_id", "year"]).agg(
+        energy_kwh=("energy_kwh", lambda s: s.sum(min_count=1)),
+        days=("energy_kwh", "count"),
+    )
+    per_channel = per_channel.reset_index()
+    leap = pd.to_datetime(per_channel["year"].astype(str) + "-12-31").dt.day_of_year
+    per_channel["full"] = per_channel["days"] >= leap
+    channels = frame.groupby("building_id")["channel_id"].nunique().rename("n_channels")
+    out = per_channel.groupby(["building_id", "year"]).agg(
+        energy_kwh=("energy_kwh", "sum"), n_full=("full", "sum")
+    )
+    out = out.join(channels, on="building_id")
+    out["complete"] = out["n_full"] >= out["n_channels"]
+    return out.reset_index()[["building_id", "year", "energy_kwh", "complete"]]
+
+
+def reference_year_of(years: pd.DataFrame, declared: int | None) -> int | None:
+    """The declared reference year, else the first complete year of data (`yearly_energy` of
+    one building); None without any complete year."""
+    if declared is not None:
+        return int(declared)
+    complete = years.loc[years["complete"].astype(bool), "year"]
+    return int(complete.min()) if len(complete) else None
+
+
+def assujetti(area_m2) -> bool:
+    """The decree applies to tertiary floor area of 1,000 m² or more."""
+    return area_m2 is not None and not pd.isna(area_m2) and float(area_m2) >= 1000.0
+
+
+def building_trajectory(
+    years: pd.DataFrame,
+    dju_by_year: pd.Series,
+    reference_year: int,
+    reference_kwh: float | None = None,
+    last_year: int | None = None,
+) -> pd.DataFrame:
+    """`tertiaire_trajectory` of one building from its `yearly_energy` (complete years only
+    count) and its station's DJU per year, up to 2050; `reference_kwh` defaults to the
+    reference year's consumption. Rows after `last_year` keep only their targets."""
+    complete = years[years["complete"].astype(bool)].set_index("year")["energy_kwh"]
+    if last_year is not None:
+        complete = complete[complete.index <= last_year]
+    ref_kwh = reference_kwh if reference_kwh is not None else complete.get(reference_year)
+    if ref_kwh is None or pd.isna(ref_kwh):
+        raise LookupError(
+            f"aucune consommation complète pour l'année de référence {reference_year}"
+        )
+    out = tertiaire_trajectory(int(reference_year), float(ref_kwh), complete, dju_by_year)
+    out["gap_pct"] = (out["adjusted_kwh"] - out["target_kwh"]) / out["target_kwh"] * 100.0
+    out.attrs.update({"reference_year": int(reference_year), "reference_kwh": float(ref_kwh)})
+    return out

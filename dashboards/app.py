@@ -25,7 +25,7 @@ from carnet.config import carnet_home
 from carnet.db import get_engine, session_scope
 from carnet.models import User
 from carnet.users import authenticate, end_sessions
-from dashboards import affichage, auth, db, error_pages, ical_feed, security, shell
+from dashboards import affichage, auth, db, downloads, error_pages, ical_feed, security, shell
 from dashboards.security import SignInLimiter
 from ingest.limits import UPLOAD_REQUEST_BYTES
 
@@ -160,6 +160,7 @@ def create_app(database_url: str | None = None) -> dash.Dash:
     for page in dash.page_registry.values():
         shell.guard_layout(page)
     ical_feed.register(server)
+    downloads.register(app)
     affichage.register(server)
     for module in sorted(HERE.glob("*_routes.py")):  # modules declaring `auth.route`s
         importlib.import_module(f"dashboards.{module.stem}")

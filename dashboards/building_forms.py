@@ -1,6 +1,8 @@
-"""The building page's forms, per role: add to the logbook (the contractor's interventions,
-the agents' observations, any kind for the manager), update or cancel an entry, and adapt an
-obligation of the building. What each role may really write is decided by `carnet.logbook`."""
+"""The building page's forms, per role, each in a dialog opened by a button so that the record
+and the logbook come first: add to the logbook (the contractor's interventions, the agents'
+observations, any kind for the manager), edit or cancel an entry (opened from the entry,
+prefilled), and adapt an obligation of the building. What each role may really write is
+decided by `carnet.logbook`."""
 
 from __future__ import annotations
 
@@ -26,20 +28,77 @@ def kinds_for(user) -> list[str]:
     return kinds
 
 
+def dialog(dialog_id: str, title, body, *, title_id: str | None = None) -> html.Div:
+    """A modal dialog (`role=dialog`), hidden until its button opens it; `{dialog_id}-close`
+    closes it (and Échap, `assets/dialog.js`)."""
+    title_id = title_id or f"{dialog_id}-title"
+    return html.Div(
+        id=dialog_id,
+        className="dialog",
+        role="dialog",
+        hidden=True,
+        **{"aria-modal": "true", "aria-labelledby": title_id},
+        children=html.Div(
+            className="dialog-panel",
+            children=[
+                html.Div(
+                    className="dialog-head",
+                    children=[
+                        html.H2(title, id=title_id),
+                        html.Button(
+                            "×",
+                            id=f"{dialog_id}-close",
+                            className="dialog-close",
+                            title="Fermer",
+                            **{"aria-label": "Fermer"},
+                        ),
+                    ],
+                ),
+                body,
+            ],
+        ),
+    )
+
+
+def _equipment_options(rec: dict) -> list[dict]:
+    return [
+        {"label": "\u2003" * depth + f"{n['kind_label']} {n['code']}", "value": n["code"]}
+        for depth, n in equipment_codes(rec["equipment"])
+    ]
+
+
+def _room_options(rec: dict) -> list[dict]:
+    return [{"label": r["name"], "value": r["code"]} for r in rec["rooms"]]
+
+
+def kind_options(kinds) -> list[dict]:
+    return [{"label": KIND_LABELS_FR[k], "value": k} for k in kinds]
+
+
+def add_defaults(user) -> dict:
+    """The add form once saved: empty, its kind back to the role's first."""
+    kinds = kinds_for(user)
+    return {
+        "kind": kinds[0] if kinds else None,
+        "equipment": None,
+        "room": None,
+        "date": None,
+        "cost": "",
+        "status": None,
+        "obligation": None,
+        "text": "",
+    }
+
+
 def add_form(rec: dict, user, obligations: list[dict]):
     """What the user may add to the logbook, with an optional photo or PDF."""
     kinds = kinds_for(user)
     if not kinds:
         return None
-    equipment = [
-        {"label": "\u2003" * depth + f"{n['kind_label']} {n['code']}", "value": n["code"]}
-        for depth, n in equipment_codes(rec["equipment"])
-    ]
     return html.Div(
-        className="card form-card",
+        className="form-card",
         id="bp-add",
         children=[
-            html.H2("Ajouter au carnet"),
             html.Div(
                 className="form-grid",
                 children=[
@@ -47,7 +106,7 @@ def add_form(rec: dict, user, obligations: list[dict]):
                         "Nature",
                         dcc.Dropdown(
                             id="bp-add-kind",
-                            options=[{"label": KIND_LABELS_FR[k], "value": k} for k in kinds],
+                            options=kind_options(kinds),
                             value=kinds[0],
                             clearable=False,
                         ),
@@ -55,17 +114,15 @@ def add_form(rec: dict, user, obligations: list[dict]):
                     field(
                         "Équipement",
                         dcc.Dropdown(
-                            id="bp-add-equipment", options=equipment, placeholder="(aucun)"
+                            id="bp-add-equipment",
+                            options=_equipment_options(rec),
+                            placeholder="(aucun)",
                         ),
                     ),
                     field(
                         "Salle",
                         dcc.Dropdown(
-                            id="bp-add-room",
-                            options=[
-                                {"label": r["name"], "value": r["code"]} for r in rec["rooms"]
-                            ],
-                            placeholder="(aucune)",
+                            id="bp-add-room", options=_room_options(rec), placeholder="(aucune)"
                         ),
                     ),
                     field(
@@ -126,8 +183,11 @@ def add_form(rec: dict, user, obligations: list[dict]):
                 accept="image/*,application/pdf",
             ),
             html.Div(id="bp-add-file-name", className="muted"),
-            html.Button("Enregistrer", id="bp-add-submit", className="btn"),
             html.Div(id="bp-add-msg"),
+            html.Div(
+                html.Button("Enregistrer", id="bp-add-submit", className="btn"),
+                className="dialog-actions",
+            ),
         ],
     )
 
@@ -136,11 +196,10 @@ def obligation_form(user, obligations: list[dict]):
     """The manager adapts a building's obligation (e.g. a gas-only flue swept once a year)."""
     if not user.can("carnet.edit") or not obligations:
         return None
-    return html.Details(
-        className="card form-card",
+    return html.Div(
+        className="form-card",
         id="bp-ob-edit",
         children=[
-            html.Summary("Adapter une obligation de ce bâtiment"),
             html.Div(
                 className="form-grid",
                 children=[
@@ -182,26 +241,28 @@ def obligation_form(user, obligations: list[dict]):
                 ],
             ),
             field("Note", dcc.Textarea(id="bp-ob-notes", rows=2, className="textarea")),
-            html.Button(
-                "Enregistrer l'obligation", id="bp-ob-submit", className="btn btn-secondary"
-            ),
             html.Div(id="bp-ob-msg"),
+            html.Div(
+                html.Button("Enregistrer l'obligation", id="bp-ob-submit", className="btn"),
+                className="dialog-actions",
+            ),
         ],
     )
 
 
-def edit_form(user):
-    """Change the status or cost of an entry, or cancel it (nothing is ever deleted)."""
+def edit_form(rec: dict, user):
+    """Edit an entry opened from its « Modifier » (prefilled by the page), or cancel it:
+    nothing is deleted, and each change is audited by `carnet.logbook.edit_entry`."""
     if not user.can("carnet.intervention"):
         return None
     return html.Div(
-        className="card form-card",
+        className="form-card",
         id="bp-edit",
         children=[
-            html.H2("Mettre à jour ou annuler une entrée"),
+            dcc.Store(id="bp-edit-id"),
             html.P(
-                "Rien n'est supprimé : une entrée erronée est annulée, avec son motif, et "
-                "chaque modification est tracée."
+                "Rien n'est supprimé : une entrée erronée est annulée (statut « Annulé »), avec "
+                "son motif, et chaque modification est tracée."
                 + ("" if is_manager(user.role) else " Vous pouvez modifier vos propres entrées."),
                 className="muted",
             ),
@@ -209,17 +270,27 @@ def edit_form(user):
                 className="form-grid",
                 children=[
                     field(
-                        "N° de l'entrée",
-                        dcc.Input(id="bp-edit-id", type="number", min=1, className="input-small"),
+                        "Nature",
+                        dcc.Dropdown(
+                            id="bp-edit-kind",
+                            options=kind_options(kinds_for(user)),
+                            clearable=False,
+                        ),
                     ),
                     field(
-                        "Nouveau statut",
+                        "Date",
+                        dcc.DatePickerSingle(
+                            id="bp-edit-date", display_format="DD/MM/YYYY", first_day_of_week=1
+                        ),
+                    ),
+                    field(
+                        "Statut",
                         dcc.Dropdown(
                             id="bp-edit-status",
                             options=[
                                 {"label": STATUS_LABELS_FR[st], "value": st} for st in LOG_STATUSES
                             ],
-                            placeholder="(inchangé)",
+                            clearable=False,
                         ),
                     ),
                     field(
@@ -227,17 +298,35 @@ def edit_form(user):
                         dcc.Input(
                             id="bp-edit-cost",
                             type="text",
-                            placeholder="(inchangé)",
+                            placeholder="ex. 1 234,56",
                             className="input-small",
+                        ),
+                    ),
+                    field(
+                        "Équipement",
+                        dcc.Dropdown(
+                            id="bp-edit-equipment",
+                            options=_equipment_options(rec),
+                            placeholder="(aucun)",
+                        ),
+                    ),
+                    field(
+                        "Salle",
+                        dcc.Dropdown(
+                            id="bp-edit-room", options=_room_options(rec), placeholder="(aucune)"
                         ),
                     ),
                 ],
             ),
+            field("Texte", dcc.Textarea(id="bp-edit-text", rows=3, className="textarea")),
             field(
-                "Motif d'annulation ou réponse",
+                "Réponse ou motif d'annulation",
                 dcc.Textarea(id="bp-edit-note", rows=2, className="textarea"),
             ),
-            html.Button("Mettre à jour", id="bp-edit-submit", className="btn btn-secondary"),
             html.Div(id="bp-edit-msg"),
+            html.Div(
+                html.Button("Enregistrer la modification", id="bp-edit-submit", className="btn"),
+                className="dialog-actions",
+            ),
         ],
     )

@@ -1,13 +1,14 @@
-"""The building page's logbook: entry cards (with their files and the alarm or work order
-they belong to), the timeline and its filters, the open alarms, and the manager's triage cards
-(answer, accept as works, merge, close)."""
+"""The building page's logbook: entry cards (with their files, the alarm or work order they
+belong to, and « Modifier » for whoever may edit them), one page of the timeline with its
+filters and pager, the open alarms, and the manager's triage cards (answer, accept as works,
+merge, close)."""
 
 from __future__ import annotations
 
 from dash import dcc, html
 
-from carnet.logbook import KIND_LABELS_FR
-from carnet.models import LOG_KINDS
+from carnet.logbook import KIND_LABELS_FR, STATUS_LABELS_FR
+from carnet.models import LOG_KINDS, LOG_STATUSES
 from dashboards.building_record_views import equipment_codes
 from dashboards.shell import allowed_href
 
@@ -44,6 +45,15 @@ def _entry_card(row: dict) -> html.Article:
     if row.get("cost"):
         meta.append(html.Span(row["cost"], className="cost"))
     meta.append(html.Span(f"n° {row['id']}", className="muted"))
+    if row.get("can_edit"):
+        meta.append(
+            html.Button(
+                "Modifier",
+                id={"type": "bp-edit-open", "id": row["id"]},
+                className="btn-link entry-edit",
+                title=f"Modifier l'entrée n° {row['id']}",
+            )
+        )
     body = [html.Div(meta, className="entry-meta")]
     if row.get("title"):
         body.append(html.H3(row["title"]))
@@ -83,10 +93,47 @@ def _story_links(links: dict):
     return html.Div(items, className="entry-links") if items else None
 
 
-def timeline(rows: list[dict]):
-    if not rows:
+def timeline(page: dict):
+    """One page of entries (`building_data.logbook_page`), newest first."""
+    if not page["rows"]:
         return html.P("Aucune entrée ne correspond.", className="muted", id="bp-timeline-empty")
-    return html.Div([_entry_card(r) for r in rows], className="timeline")
+    return html.Div([_entry_card(r) for r in page["rows"]], className="timeline")
+
+
+def page_count(page: dict) -> str:
+    """« 45 entrées · 21 à 40 », above the timeline."""
+    total = page["total"]
+    if not total:
+        return "Aucune entrée"
+    noun = "entrée" if total == 1 else "entrées"
+    return f"{total} {noun} · {page['first']} à {page['last']}"
+
+
+def page_label(page: dict) -> str:
+    return f"Page {page['page']} sur {page['pages']}"
+
+
+def pager(page: dict):
+    """Newer and older pages of the timeline (`bp-page-prev`, `bp-page-next`)."""
+    return html.Nav(
+        className="pager",
+        **{"aria-label": "Pages du carnet"},
+        children=[
+            html.Button(
+                "‹ Plus récentes",
+                id="bp-page-prev",
+                className="btn btn-secondary",
+                disabled=page["page"] <= 1,
+            ),
+            html.Span(page_label(page), id="bp-page-label", className="muted"),
+            html.Button(
+                "Plus anciennes ›",
+                id="bp-page-next",
+                className="btn btn-secondary",
+                disabled=page["page"] >= page["pages"],
+            ),
+        ],
+    )
 
 
 def alarms(rows: list[dict]):
@@ -174,12 +221,13 @@ def triage_cards(rows: dict):
 
 
 def filters(rec: dict, authors: list[str]):
-    """Kind, equipment, period and author of the timeline (`building_data.filter_args`)."""
+    """Kind, status, period, words, equipment and author of the timeline
+    (`building_data.filter_args`, applied by the database)."""
     equipment = [
         {"label": n["code"], "value": n["code"]} for _, n in equipment_codes(rec["equipment"])
     ]
     return html.Div(
-        className="filters",
+        className="filters bp-filters",
         children=[
             dcc.Dropdown(
                 id="bp-f-kind",
@@ -189,9 +237,10 @@ def filters(rec: dict, authors: list[str]):
                 className="dropdown",
             ),
             dcc.Dropdown(
-                id="bp-f-equipment",
-                options=equipment,
-                placeholder="Tous équipements",
+                id="bp-f-status",
+                options=[{"label": STATUS_LABELS_FR[s], "value": s} for s in LOG_STATUSES],
+                placeholder="Tous statuts",
+                multi=True,
                 className="dropdown",
             ),
             dcc.DatePickerRange(
@@ -201,6 +250,19 @@ def filters(rec: dict, authors: list[str]):
                 start_date_placeholder_text="du",
                 end_date_placeholder_text="au",
                 clearable=True,
+            ),
+            dcc.Input(
+                id="bp-f-text",
+                type="search",
+                placeholder="Rechercher dans le texte",
+                debounce=True,
+                className="input-small",
+            ),
+            dcc.Dropdown(
+                id="bp-f-equipment",
+                options=equipment,
+                placeholder="Tous équipements",
+                className="dropdown",
             ),
             dcc.Dropdown(
                 id="bp-f-author",

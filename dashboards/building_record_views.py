@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dashboards.carnet_views import obligation_badge, short_label
 from dashboards.components import data_table
-from dashboards.fmt import fr_number, fr_quantity
+from dashboards.fmt import fr_date, fr_number, fr_quantity
+from dashboards.shell import allowed_href
+
+DOCUMENTS_SHOWN = 10  # the most recent; the others are reached through the logbook
 
 
 def section(title: str, child, sid: str | None = None) -> html.Section:
@@ -101,7 +105,9 @@ def rooms(rows: list[dict]):
         for r in rows
     ]
     head = ["Code", "Salle", "Capacité", "Surface", "Zone de chauffage", "Réservable"]
-    return data_table(head, body, numeric=(2, 3), id_="bp-rooms")
+    return html.Div(
+        data_table(head, body, numeric=(2, 3), id_="bp-rooms"), className="table-scroll"
+    )
 
 
 def _equipment_node(node: dict) -> html.Li:
@@ -162,13 +168,67 @@ def channels(rows: list[dict]):
         for c in rows
     ]
     head = ["Point de mesure", "Grandeur", "Rattaché à", "Référence", "Dernier relevé", "Valeur"]
-    return data_table(head, body, numeric=(5,), id_="bp-channels")
+    return html.Div(
+        data_table(head, body, numeric=(5,), id_="bp-channels"), className="table-scroll"
+    )
+
+
+def obligations_summary(rows: list[dict], code: str):
+    """The building's obligations in three columns (what, next due, state), the late and the
+    « à renseigner » counted first; the full table is the obligations page."""
+    if not rows:
+        return html.P("Aucune obligation.", className="muted", id="bp-obligations-empty")
+    late = sum(1 for r in rows if r.get("overdue"))
+    to_fill = sum(1 for r in rows if r.get("to_fill"))
+    counts = [f"{len(rows)} obligation{'s' if len(rows) > 1 else ''}"]
+    if late:
+        counts.append(f"{late} en retard")
+    if to_fill:
+        counts.append(f"{to_fill} à renseigner")
+    body = [
+        html.Tr(
+            [
+                html.Td(
+                    [
+                        short_label(r),
+                        html.Span(f" {r['equipment_code']}", className="code muted")
+                        if r.get("equipment_code")
+                        else None,
+                    ],
+                    title=r.get("notes") or None,
+                    className="wrap",
+                ),
+                html.Td(fr_date(r.get("next_due_on")), className="date"),
+                html.Td(obligation_badge(r)),
+            ],
+            className="late" if r.get("overdue") else None,
+            **{"data-obligation": str(r["id"])},
+        )
+        for r in rows
+    ]
+    page = allowed_href("/obligations")
+    return html.Div(
+        [
+            html.P(
+                [" · ".join(counts)]
+                + ([" · ", dcc.Link("toutes les obligations", href=page)] if page else []),
+                className="muted",
+                id="bp-obligations-counts",
+            ),
+            html.Div(
+                data_table(["Obligation", "Échéance", "État"], body, id_="bp-obligations"),
+                className="table-scroll",
+            ),
+        ]
+    )
 
 
 def documents(docs: list[dict]):
     if not docs:
         return html.P("Aucun document.", className="muted")
-    return html.Ul(
+    more = len(docs) - DOCUMENTS_SHOWN
+    docs = docs[:DOCUMENTS_SHOWN]
+    listed = html.Ul(
         [
             html.Li(
                 [
@@ -183,3 +243,7 @@ def documents(docs: list[dict]):
         ],
         id="bp-documents-list",
     )
+    if more <= 0:
+        return listed
+    tail = f"… et {more} document{'s' if more > 1 else ''} plus ancien{'s' if more > 1 else ''}"
+    return html.Div([listed, html.P(tail + " (dans le carnet).", className="muted")])

@@ -22,7 +22,7 @@ def _periodicity(row: dict) -> str:
     return f"{months} mois" if months else "—"
 
 
-def _badge(row: dict):
+def obligation_badge(row: dict):
     if row.get("to_fill"):  # never recorded done: ask for the date (the text in the title)
         return html.Span(
             "À renseigner",
@@ -41,7 +41,7 @@ def _badge(row: dict):
     return html.Span("À jour", className="badge badge-ok")
 
 
-def _short_label(row: dict) -> str:
+def short_label(row: dict) -> str:
     """The label without the equipment suffix that the equipment column already shows."""
     label, code = row["label"], row.get("equipment_code")
     return label.removesuffix(f" — {code}") if code else label
@@ -71,7 +71,7 @@ def obligations_table(rows: list[dict], show_building: bool = False, table_id="b
                 )
             )
         cells += [
-            html.Td(_short_label(r), title=r.get("notes") or None),
+            html.Td(short_label(r), title=r.get("notes") or None),
             html.Td(r.get("equipment_code") or "—", className="code"),
             html.Td(_periodicity(r)),
             html.Td(
@@ -79,7 +79,7 @@ def obligations_table(rows: list[dict], show_building: bool = False, table_id="b
                 className="date",
             ),
             html.Td(fr_date(r.get("next_due_on")), className="date"),
-            html.Td(_badge(r)),
+            html.Td(obligation_badge(r)),
         ]
         body.append(
             html.Tr(

@@ -257,3 +257,234 @@ def write_base64(content: str, path: Path, step: int = 1 << 22) -> None:
     with open(path, "wb") as out:
         for i in range(0, len(data), step):  # step is a multiple of 4: slices decode alone
             out.write(base64.b64decode(data[i : i + step], validate=False))
+
+
+# ---------------------------------------------------------------- column mapping (issue 13)
+
+# what a user may pick on the page, as `ingest.profiles.ColumnProfile` holds it
+MAP_ROLES = ("channel", "timestamp", "value", "quality", "unit")
+MAP_ROLE_LABELS_FR = {
+    "channel": "Point de mesure",
+    "timestamp": "Date et heure",
+    "value": "Valeur",
+    "quality": "Qualité (facultatif)",
+    "unit": "Unité (facultatif)",
+}
+DATE_FORMATS = {  # strptime format -> how a reader sees it
+    "": "Détection automatique",
+    "%d/%m/%Y %H:%M": "31/01/2025 08:00",
+    "%d/%m/%Y %H:%M:%S": "31/01/2025 08:00:00",
+    "%d/%m/%y %H:%M": "31/01/25 08:00",
+    "%Y-%m-%d %H:%M": "2025-01-31 08:00",
+    "%Y-%m-%d %H:%M:%S": "2025-01-31 08:00:00",
+    "%d.%m.%Y %H:%M": "31.01.2025 08:00",
+}
+PREVIEW_ROWS = 10
+PAGE_PROFILE = "(page Imports)"  # the name of a mapping not saved yet
+
+
+class MappingError(ValueError):
+    """A mapping the page cannot use (a required column missing...); the message is French."""
+
+
+def _routing(engine: Engine):
+    from ingest.routing import Routing
+
+    with engine.connect() as conn:
+        return Routing(conn)
+
+
+def found_columns(path: Path) -> list[str]:
+    """The columns a file shows (its widest head row), as written; [] when unreadable."""
+    from ingest.formats.generic import header_fields
+    from ingest.sniff import UnreadableFile, sniff
+
+    try:
+        return header_fields(sniff(path))
+    except (UnreadableFile, OSError, ValueError):
+        return []
+
+
+def needs_mapping(engine: Engine, path: Path, fmt: str | None) -> list[str] | None:
+    """The columns to map when the file's format is not recognised (its header is nobody's:
+    no known format, no saved profile) but it has columns to choose from; else None."""
+    from ingest.format_detection import open_parser
+    from ingest.sniff import UnreadableFile, sniff
+
+    try:
+        sn = sniff(path)
+    except (UnreadableFile, OSError):
+        return None
+    try:
+        open_parser(sn, _routing(engine), fmt or None)
+        return None
+    except (UnreadableFile, ValueError):
+        columns = found_columns(path)
+        return columns if len(columns) >= 2 else None
+
+
+def mapping_profile(choice: dict, code: str = PAGE_PROFILE):
+    """The page's choices as an `ingest.profiles.ColumnProfile`: the very object the CLI's
+    `--profile` reads a file with (`MappingError` when a required column is missing)."""
+    from ingest.profiles import ColumnProfile
+
+    columns = {
+        role: str(choice[role])
+        for role in MAP_ROLES
+        if isinstance(choice.get(role), str) and choice[role]
+    }
+    channel = (choice.get("default_channel") or "").strip() or None
+    missing = [
+        MAP_ROLE_LABELS_FR[r]
+        for r in ("timestamp", "value") + (() if channel else ("channel",))
+        if r not in columns
+    ]
+    if missing:
+        raise MappingError(
+            "choisissez la colonne : "
+            + ", ".join(missing)
+            + (
+                ""
+                if channel or "channel" in columns
+                else " (ou un point de mesure pour tout le fichier)"
+            )
+        )
+    if len(set(columns.values())) != len(columns):
+        raise MappingError("une même colonne ne peut tenir deux rôles")
+    date_format = choice.get("date_format") or None
+    if date_format is not None and date_format not in DATE_FORMATS:
+        raise MappingError("format de date inconnu")
+    decimal = choice.get("decimal") if choice.get("decimal") in (",", ".") else None
+    timezone = "utc" if choice.get("timezone") == "utc" else "local"
+    return ColumnProfile(
+        code=code,
+        columns=columns,
+        date_format=date_format,
+        timezone=timezone,
+        decimal=decimal,
+        channel=None if "channel" in columns else channel,
+    )
+
+
+def preview(engine: Engine, path: Path, profile, rows: int = PREVIEW_ROWS, allowed=None) -> dict:
+    """The first `rows` lines of the file as the import will read them with `profile`: the
+    same sniffing, parser and chunk reader as `carnet import --profile` (no second parser),
+    nothing written. {"readings": [{line, point, date, value}], "rejected": [{line, reason}],
+    "notes": [...]}; `MappingError` when the file cannot be read so."""
+    from ingest.format_detection import open_parser
+    from ingest.sniff import UnreadableFile, iter_tables, sniff
+
+    routing = _routing(engine)
+    try:
+        parser, sn = open_parser(sniff(path), routing, None, profile)
+    except (UnreadableFile, OSError, ValueError) as exc:
+        raise MappingError(str(exc)) from exc
+    table = next(iter_tables(sn, parser.header_line, rows), None)
+    if table is None:
+        return {"readings": [], "rejected": [], "notes": ["aucune ligne après l'en-tête"]}
+    parsed = parser.parse(table)
+    readings_frame = parsed.readings
+    outside = []
+    if allowed is not None:  # a contractor: what the import will refuse, said here already
+        mine = readings_frame["channel_id"].isin(list(allowed))
+        outside = [
+            {"line": int(n), "reason": "point de mesure hors de votre contrat"}
+            for n in readings_frame.loc[~mine, "line_no"].head(rows)
+        ]
+        readings_frame = readings_frame[mine]
+    codes = dict(zip(routing.channels["id"], routing.channels["code"], strict=True))
+    units = dict(zip(routing.channels["id"], routing.channels["unit"], strict=True))
+    readings = [
+        {
+            "line": int(r.line_no),
+            "point": codes.get(int(r.channel_id), "?"),
+            "date": fr_datetime(int(r.ts)),
+            "value": fr_value(float(r.value), units.get(int(r.channel_id))),
+        }
+        for r in readings_frame.head(rows).itertuples(index=False)  # ten rows at most
+    ]
+    rejected = outside + [
+        {"line": int(r.line_no), "reason": str(r.reason)}
+        for r in parsed.rejects.head(rows).itertuples(index=False)
+    ]
+    return {"readings": readings, "rejected": rejected, "notes": list(parsed.notes)}
+
+
+def save_profile(engine: Engine, code: str, profile, actor: str) -> str:
+    """Store the mapping as the import profile `code` exactly as the portfolio file's
+    `import_profiles:` does (`carnet.portfolio.load_portfolio`: the same validation, the same
+    audit line); returns the French message. `MappingError` with the loader's problems."""
+    from carnet.db import session_scope
+    from carnet.portfolio import load_portfolio
+    from carnet.portfolio_parse import PortfolioError
+
+    name = (code or "").strip()
+    if not name:
+        raise MappingError("indiquez le nom du profil")
+    doc = {"code": name, "columns": dict(profile.columns), "timezone": profile.timezone}
+    for key in ("date_format", "decimal", "channel"):
+        if getattr(profile, key):
+            doc[key] = getattr(profile, key)
+    try:
+        with session_scope(engine) as s:
+            load_portfolio(s, {"import_profiles": [doc]}, actor=actor, obligations=False)
+    except PortfolioError as exc:
+        raise MappingError("profil refusé : " + " ; ".join(exc.problems)) from exc
+    return (
+        f"Profil d'import « {name} » enregistré : les fichiers de même en-tête seront lus "
+        "avec lui (page Imports et carnet import)."
+    )
+
+
+# ---------------------------------------------------------------- a file waiting for its mapping
+
+PENDING_DIR = "imports-a-lire"  # under CARNET_HOME: uploads waiting for their columns
+PENDING_KEEP_S = 24 * 3600  # an abandoned one is removed at the next upload after a day
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+def _pending_root(login: str) -> Path:
+    """One folder per user: a token is only ever looked up among the user's own files."""
+    import hashlib
+
+    from carnet.config import carnet_home
+
+    return carnet_home() / PENDING_DIR / hashlib.sha256(login.encode()).hexdigest()[:24]
+
+
+def keep_pending(path: Path, login: str) -> str:
+    """Keep an uploaded file on the server while its columns are chosen (the browser sends it
+    once, not with every preview); returns its token. Day-old ones are swept first."""
+    import secrets
+    import shutil
+    import time
+
+    root = _pending_root(login)
+    cutoff = time.time() - PENDING_KEEP_S
+    if root.parent.is_dir():
+        for user_dir in root.parent.iterdir():
+            for old in user_dir.iterdir() if user_dir.is_dir() else []:
+                if old.stat().st_mtime < cutoff:
+                    shutil.rmtree(old, ignore_errors=True)
+    token = secrets.token_urlsafe(24)
+    target = root / token
+    target.mkdir(parents=True)
+    shutil.move(str(path), target / path.name)
+    return token
+
+
+def pending_file(token, login: str) -> Path:
+    """The user's waiting file of `token`; `MappingError` when gone (or not the user's)."""
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise MappingError("déposez de nouveau le fichier")
+    found = list((_pending_root(login) / token).glob("*"))
+    if len(found) != 1 or not found[0].is_file():
+        raise MappingError("déposez de nouveau le fichier (il n'est plus sur le serveur)")
+    return found[0]
+
+
+def drop_pending(token, login: str) -> None:
+    import shutil
+
+    if isinstance(token, str) and _TOKEN.match(token):
+        shutil.rmtree(_pending_root(login) / token, ignore_errors=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from dash import dcc, html
 
 from dashboards import imports_data
+from dashboards.components import downloadable_table
 from dashboards.fmt import fr_datetime, fr_number
 from ingest.batch_report import BatchReport
 from ingest.formats import FORMATS
@@ -131,9 +132,10 @@ def _alert_class(report: BatchReport) -> str:
     return "alert-warn" if report.status == "partial" and written else "alert-error"
 
 
-def report_block(report: BatchReport) -> html.Div:
-    """What became of one uploaded file: message, counts, notes and the first rejected rows."""
-    summary = html.Table(
+def summary_table(path, fmt, batch_id, counts, status) -> html.Table:
+    """One file's counts (read, new, updated, unchanged, rejected) and state: the upload's
+    report, or the same line drawn again from its batch (its download)."""
+    return html.Table(
         [
             html.Thead(
                 html.Tr(
@@ -156,26 +158,33 @@ def report_block(report: BatchReport) -> html.Div:
             html.Tbody(
                 html.Tr(
                     [
-                        html.Td(report.path, className="code"),
-                        html.Td(report.format or "—"),
-                        html.Td(str(report.batch_id or "—"), className="num"),
-                        *[
-                            html.Td(fr_number(v), className="num")
-                            for v in (
-                                report.rows_read,
-                                report.rows_inserted,
-                                report.rows_updated,
-                                report.rows_unchanged,
-                                report.rows_rejected,
-                            )
-                        ],
-                        html.Td(STATUS_FR.get(report.status, report.status)),
+                        html.Td(path, className="code"),
+                        html.Td(fmt or "—"),
+                        html.Td(str(batch_id or "—"), className="num"),
+                        *[html.Td(fr_number(v), className="num") for v in counts],
+                        html.Td(STATUS_FR.get(status, status)),
                     ]
                 )
             ),
         ],
         className="data-table",
     )
+
+
+def report_block(report: BatchReport) -> html.Div:
+    """What became of one uploaded file: message, counts, notes and the first rejected rows."""
+    counts = (
+        report.rows_read,
+        report.rows_inserted,
+        report.rows_updated,
+        report.rows_unchanged,
+        report.rows_rejected,
+    )
+    summary = summary_table(report.path, report.format, report.batch_id, counts, report.status)
+    if report.batch_id is not None:
+        summary = downloadable_table(
+            "imp-report", summary, {"lot": int(report.batch_id)}, key=str(report.batch_id)
+        )
     children = [
         html.Div(report.message, className="alert " + _alert_class(report)),
         html.Div(summary, className="table-wrap"),
@@ -183,7 +192,15 @@ def report_block(report: BatchReport) -> html.Div:
     if report.notes:
         children.append(html.Ul([html.Li(n) for n in report.notes[:20]], className="muted"))
     if report.rejected:
-        children.append(rejected_table(report.rejected[:SHOWN_REJECTS], report.rows_rejected))
+        rejected = rejected_table(report.rejected[:SHOWN_REJECTS], report.rows_rejected)
+        if report.batch_id is not None:  # downloadable: the batch's rejected rows as stored
+            rejected = downloadable_table(
+                "imp-rejected-table",
+                rejected,
+                {"lot": int(report.batch_id)},
+                key=f"envoi-{report.batch_id}",
+            )
+        children.append(rejected)
     return html.Div(children, className="card import-report")
 
 
@@ -286,6 +303,11 @@ def upload_controls() -> list:
                     ],
                     value=[],
                 ),
+                dcc.Checklist(
+                    id="imp-choose",
+                    options=[{"label": " Choisir moi-même les colonnes", "value": "map"}],
+                    value=[],
+                ),
             ],
         ),
         dcc.Upload(
@@ -308,3 +330,207 @@ def upload_controls() -> list:
             ),
         ),
     ]
+
+
+# ---------------------------------------------------------------- column mapping (issue 13)
+
+_GUESS = {  # a first guess per role from the column's name (the user corrects it)
+    "channel": ("point", "capteur", "compteur", "channel", "voie", "canal", "sonde"),
+    "timestamp": ("date", "heure", "quand", "horodat", "time", "jour"),
+    "value": ("valeur", "mesure", "value", "index", "releve", "relevé", "conso"),
+    "quality": ("qualit", "quality", "statut"),
+    "unit": ("unit",),
+}
+
+
+def _guess(columns: list[str]) -> dict:
+    chosen: dict[str, str] = {}
+    for role, words in _GUESS.items():
+        for c in columns:
+            if c not in chosen.values() and any(w in c.casefold() for w in words):
+                chosen[role] = c
+                break
+    return chosen
+
+
+def mapping_panel(columns: list[str], filename: str, token: str, can_save: bool) -> html.Div:
+    """« Indiquer les colonnes » of an uploaded file: one choice per role, the date format,
+    decimal mark, clock and the point of a file without one; a preview of the first lines as
+    the import reads them; « Importer » and (`can_save`) « Enregistrer comme profil »."""
+    guess = _guess(columns)
+    options = [{"label": c, "value": c} for c in columns]
+
+    def role(name: str, required: bool):
+        return html.Label(
+            [
+                imports_data.MAP_ROLE_LABELS_FR[name],
+                dcc.Dropdown(
+                    id=f"imp-map-{name}",
+                    options=options,
+                    value=guess.get(name),
+                    clearable=not required or name == "channel",
+                    placeholder="—",
+                ),
+            ],
+            className="form-field",
+        )
+
+    save = (
+        [
+            html.Div(
+                className="form-actions",
+                children=[
+                    dcc.Input(
+                        id="imp-map-profile-name",
+                        type="text",
+                        placeholder="Nom du profil (ex. capteurs-ecole)",
+                        className="input",
+                    ),
+                    html.Button(
+                        "Enregistrer comme profil",
+                        id="imp-map-save",
+                        className="btn btn-secondary",
+                        n_clicks=0,
+                    ),
+                ],
+            ),
+            html.Div(id="imp-map-save-msg"),
+        ]
+        if can_save
+        else []
+    )
+    return html.Div(
+        id="imp-map-panel",
+        className="card mapping-panel",
+        children=[
+            dcc.Store(id="imp-map-file", data={"token": token, "name": filename}),
+            html.H3(f"Indiquer les colonnes de {filename}"),
+            html.P(
+                [
+                    "Colonnes trouvées : ",
+                    html.Span(" · ".join(columns), id="imp-map-columns", className="code"),
+                ],
+                className="muted",
+            ),
+            html.Div(
+                className="form-grid mapping-roles",
+                children=[
+                    role("channel", True),
+                    role("timestamp", True),
+                    role("value", True),
+                    role("quality", False),
+                    role("unit", False),
+                    html.Label(
+                        [
+                            "Point de mesure de tout le fichier (sans colonne de point)",
+                            dcc.Input(id="imp-map-default-channel", type="text", className="input"),
+                        ],
+                        className="form-field",
+                    ),
+                    html.Label(
+                        [
+                            "Format des dates",
+                            dcc.Dropdown(
+                                id="imp-map-date-format",
+                                options=[
+                                    {"label": label, "value": fmt}
+                                    for fmt, label in imports_data.DATE_FORMATS.items()
+                                ],
+                                value="",
+                                clearable=False,
+                            ),
+                        ],
+                        className="form-field",
+                    ),
+                    html.Label(
+                        [
+                            "Séparateur décimal",
+                            dcc.Dropdown(
+                                id="imp-map-decimal",
+                                options=[
+                                    {"label": "Celui du fichier", "value": ""},
+                                    {"label": "Virgule (12,5)", "value": ","},
+                                    {"label": "Point (12.5)", "value": "."},
+                                ],
+                                value="",
+                                clearable=False,
+                            ),
+                        ],
+                        className="form-field",
+                    ),
+                    html.Label(
+                        [
+                            "Fuseau horaire des dates",
+                            dcc.Dropdown(
+                                id="imp-map-timezone",
+                                options=[
+                                    {"label": "Heure de Paris", "value": "local"},
+                                    {"label": "UTC", "value": "utc"},
+                                ],
+                                value="local",
+                                clearable=False,
+                            ),
+                        ],
+                        className="form-field",
+                    ),
+                ],
+            ),
+            html.H4(f"Aperçu des {imports_data.PREVIEW_ROWS} premières lignes, telles que lues"),
+            html.Div(id="imp-map-preview"),
+            html.Div(
+                className="form-actions",
+                children=[
+                    html.Button(
+                        "Importer", id="imp-map-import", className="btn btn-primary", n_clicks=0
+                    )
+                ],
+            ),
+            *save,
+        ],
+    )
+
+
+def preview_view(result: dict | None, error: str | None = None) -> html.Div:
+    """The preview table (line, point, date, value as they will be stored) and its rejects."""
+    if error:
+        return html.Div(sentence(error), className="alert alert-error", id="imp-map-error")
+    readings, rejected = result["readings"], result["rejected"]
+    children = []
+    if readings:
+        children.append(
+            html.Table(
+                [
+                    html.Thead(
+                        html.Tr(
+                            [html.Th(h) for h in ("Ligne", "Point de mesure", "Date", "Valeur")]
+                        )
+                    ),
+                    html.Tbody(
+                        [
+                            html.Tr(
+                                [
+                                    html.Td(str(r["line"]), className="num"),
+                                    html.Td(r["point"], className="code"),
+                                    html.Td(r["date"], className="date"),
+                                    html.Td(r["value"], className="num"),
+                                ]
+                            )
+                            for r in readings
+                        ]
+                    ),
+                ],
+                className="data-table",
+                id="imp-map-preview-table",
+            )
+        )
+    if rejected:
+        children.append(
+            html.Ul(
+                [html.Li(f"ligne {r['line']} : {r['reason']}") for r in rejected],
+                className="muted",
+                id="imp-map-preview-rejected",
+            )
+        )
+    if not children:
+        children.append(html.P("Aucune ligne lue.", className="muted"))
+    return html.Div(children)

@@ -26,6 +26,15 @@ def schedule_since_last_visit(
     return frame, since
 
 
+def schedule(
+    engine: Engine, user: ActorLike, now: dt.datetime, since: dt.datetime | None
+) -> pd.DataFrame:
+    """The schedule with its changes since `since`, without recording a visit (a download of
+    the table the page shows)."""
+    with session_scope(engine) as s:
+        return hs.heating_schedule(s, user, now=now, since=since)
+
+
 def feeds(engine: Engine, scope: Scope):
     """`carnet.ical.feeds_in_scope`: (contracts, rooms) with their tokens."""
     with session_scope(engine) as s:

@@ -47,6 +47,7 @@ from contract import (
     settlement_plan,
 )
 from contract.baseline.sufficiency import Sufficiency
+from contract.default_periods import FINAL, PeriodStatus, current_season, season_status
 from contract.periods import RULES
 from contract.regularisation import report_from_payload, settlement_payload, with_closed_months
 from contract.reports import baseline_models, seasons_with_data
@@ -100,6 +101,8 @@ class SavingsPortfolio:
     closed_marker: str | None = None  # « arrêté le JJ/MM/AAAA par … »: signed figures shown
     closed_months: dict[str, str] = field(default_factory=dict)  # month -> its marker
     season_complete: bool = False  # the whole season is past: it may be closed
+    status: PeriodStatus = FINAL  # « provisoire : saison en cours : 2 mois sur 8 »
+    building_status: dict[str, PeriodStatus] = field(default_factory=dict)  # code -> status
 
     @property
     def buildings(self) -> pd.DataFrame:
@@ -130,26 +133,25 @@ def contract_choices(engine: Engine, scope: Scope) -> list[dict]:
 
 
 def seasons(engine: Engine, contract_code: str) -> tuple[list[str], str]:
-    """Seasons with data, latest first (the current one when nothing is there yet), and the
-    one to show first: the latest complete season, else the season in progress."""
+    """Seasons with data and the current one, latest first, and the one to show first: the
+    season in progress (the last one ended, between two seasons), marked « provisoire » by
+    `SavingsPortfolio.status` while incomplete."""
     today = _today()
     return cached(
-        engine, "seasons", (contract_code, today), lambda: _seasons(engine, contract_code, today)
+        engine, "seasons", (contract_code, today), lambda: seasons_on(engine, contract_code, today)
     )
 
 
-def _seasons(engine: Engine, contract_code: str, today: dt.date) -> tuple[list[str], str]:
+def seasons_on(engine: Engine, contract_code: str, today: dt.date) -> tuple[list[str], str]:
+    """`seasons` on a given day (tests pass a fixed one)."""
     terms = contract_terms(engine, contract_code)
     span = frames.rollup_span(engine, [bt.channel_id for bt in terms.buildings])
     found = seasons_with_data(terms, span)
     found = [s for s in found if int(s[:4]) <= today.year]  # no season in the future
-    if not found:
-        year = today.year if today.month >= 10 else today.year - 1
-        return [f"{year}-{year + 1}"], f"{year}-{year + 1}"
-    complete = [
-        s for s in found if season_bounds(s, terms.season_start, terms.season_end)[1] < today
-    ]
-    return found, (complete[0] if complete else found[0])
+    current = current_season(terms.season_start, terms.season_end, today)
+    if current not in found:  # the season in progress, even before its first reading
+        found = sorted({*found, current}, reverse=True)
+    return found, current
 
 
 def contract_terms(engine: Engine, contract_code: str) -> ContractTerms:
@@ -270,6 +272,7 @@ def savings_portfolio(
             closed_marker=closed.marker if closed is not None else None,
             closed_months={m: v.marker for m, v in sorted(months.items())},
             season_complete=season_last < today,
+            **_statuses(engine, terms, season, as_of, closed is not None),
         )
 
     portfolio = cached(engine, "settle", (contract_code, season, as_of, today), compute)
@@ -282,6 +285,30 @@ def savings_portfolio(
         lambda: _quality(engine, portfolio),
     )
     return dataclasses.replace(portfolio, quality=quality)
+
+
+def _statuses(engine: Engine, terms: ContractTerms, season: str, as_of: dt.date, closed: bool):
+    """The season's « provisoire » as settled up to `as_of` and each building's (its consumption
+    data ending before `as_of`: « relevés manquants après le 28/11 »). Signed figures are
+    final."""
+    today = as_of + dt.timedelta(days=1)  # the settlement's figures stop at `as_of`
+    if closed:
+        return {"status": FINAL, "building_status": {}}
+    spans = {
+        bt.building_code: frames.rollup_span(engine, [bt.channel_id])
+        for bt in terms.buildings
+        if bt.channel_id is not None
+    }  # one indexed query per building: a dozen per contract
+    args = (terms.season_start, terms.season_end)
+    last_days = [span[1] for span in spans.values() if span is not None]
+    season_last = max(last_days) if last_days else None
+    return {
+        "status": season_status(season, today, season_last, *args),
+        "building_status": {
+            code: season_status(season, today, span[1] if span else None, *args)
+            for code, span in spans.items()
+        },
+    }
 
 
 def _quality(engine: Engine, portfolio: SavingsPortfolio) -> dict[str, ModelQuality | None]:

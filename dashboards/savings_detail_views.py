@@ -13,6 +13,7 @@ from dash import dcc, html
 from carnet.adjustments import ADJUSTMENT_KINDS, KIND_LABELS_FR
 from contract import METHOD_LABELS_FR
 from dashboards import savings_figures as figs
+from dashboards.components import downloadable_table
 from dashboards.fmt import fr_date, fr_datetime, fr_eur, fr_number
 from dashboards.savings_data import BuildingDetail, SavingsPortfolio
 from dashboards.savings_figures import figure_card
@@ -106,13 +107,13 @@ def detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit,
             f"{rep_period}."
         )
         captions["signature"] = captions["cusum"] = why
+    params = {"contrat": contract_code, "saison": r.season, "batiment": d.code}
     graphs = html.Div(
         [
-            figure_card("savings-fig-monthly", figs.monthly_figure(d.months), captions["monthly"]),
-            figure_card("savings-fig-signature", figs.signature_figure(d.signature, d.model_note),
-                        captions["signature"]),
-            figure_card("savings-fig-cusum", figs.cusum_figure(d.cusum, d.model_note), captions["cusum"]),
-            figure_card("savings-fig-carpet", figs.carpet_figure(d.carpet), captions["carpet"]),
+            figure_card(graph_id, DETAIL_FIGURES[graph_id](d), captions[key], params)
+            for key, graph_id in (("monthly", "savings-fig-monthly"),
+                                  ("signature", "savings-fig-signature"),
+                                  ("cusum", "savings-fig-cusum"), ("carpet", "savings-fig-carpet"))
         ],
         className="figure-grid",
     )  # fmt: skip
@@ -135,11 +136,20 @@ def detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit,
             ),
             html.Div(tiles, className="tiles"),
             graphs,
-            _adjustments_card(d, can_edit, message),
+            adjustments_card(d, can_edit, message, params),
         ],
         id="savings-building-detail",
         **{"data-building": d.code},
     )
+
+
+# the building detail's figures, by graph id (the page draws them, and again for a download)
+DETAIL_FIGURES = {
+    "savings-fig-monthly": lambda d: figs.monthly_figure(d.months),
+    "savings-fig-signature": lambda d: figs.signature_figure(d.signature, d.model_note),
+    "savings-fig-cusum": lambda d: figs.cusum_figure(d.cusum, d.model_note),
+    "savings-fig-carpet": lambda d: figs.carpet_figure(d.carpet),
+}
 
 
 def _effect(adj: dict) -> str:
@@ -150,7 +160,7 @@ def _effect(adj: dict) -> str:
     return f"NB {sign} {fr_number(abs(delta), 1)} MWh PCI/saison"
 
 
-def _adjustments_card(d: BuildingDetail, can_edit: bool, message):
+def adjustments_card(d: BuildingDetail, can_edit: bool, message, params=None):
     if d.adjustments:
         body = html.Table(
             [
@@ -209,7 +219,7 @@ def _adjustments_card(d: BuildingDetail, can_edit: bool, message):
             className="muted",
         ),
         message,
-        html.Div(body, className="table-wrap"),
+        html.Div(downloadable_table("savings-adj-table", body, params), className="table-wrap"),
     ]
     if can_edit:
         children.append(_adjustment_form())

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import html
 
+from dashboards.components import graph
 from dashboards.savings_views import glued
 
 MONTHS_FR = (
@@ -245,16 +246,12 @@ def _fr(value, decimals: int) -> str:
     return f"{value:.{decimals}f}".replace(".", ",")
 
 
-def figure_card(graph_id: str, figure, caption: str):
-    """A figure of the building detail in its card, with the caption that says what it shows."""
+def figure_card(graph_id: str, figure, caption: str, params: dict | None = None):
+    """A figure of the building detail in its card, with the caption that says what it shows
+    (PNG and data downloads: `params` draw it again, `dashboards.downloads`)."""
     return html.Div(
         [
-            dcc.Graph(
-                id=graph_id,
-                figure=figure,
-                config={"displayModeBar": False, "locale": "fr"},
-                className="savings-graph",
-            ),
+            graph(graph_id, figure, params, id=graph_id, className="savings-graph"),
             html.P(glued(caption), className="figure-caption"),
         ],
         className="card figure-card",

@@ -13,7 +13,9 @@ from dash import html
 
 from carnet.closing import period_label
 from contract import ALERT_LABELS_FR, METHOD_LABELS_FR, season_bounds
+from dashboards.components import downloadable_table
 from dashboards.fmt import fr_date, fr_eur, fr_number, fr_pct
+from dashboards.period_views import provisional_badge
 from dashboards.savings_data import SavingsPortfolio
 
 # short badge text; the full French label of the engine goes in the tooltip
@@ -197,16 +199,19 @@ def portfolio_view(p: SavingsPortfolio):
             html.Tr(
                 [
                     html.Td(
-                        html.Button(
-                            [
-                                html.Span(rec["building_name"], className="building-name"),
-                                html.Span(code, className="code"),
-                            ],
-                            id={"type": "savings-open", "code": code},
-                            className="link-button",
-                            title="Afficher le détail du bâtiment",
-                            n_clicks=0,
-                        )
+                        [
+                            html.Button(
+                                [
+                                    html.Span(rec["building_name"], className="building-name"),
+                                    html.Span(code, className="code"),
+                                ],
+                                id={"type": "savings-open", "code": code},
+                                className="link-button",
+                                title="Afficher le détail du bâtiment",
+                                n_clicks=0,
+                            ),
+                            provisional_badge(p.building_status.get(code), p.status),
+                        ]
                     ),
                     html.Td(fr_number(rec["actual_mwh_pci"], 2), className="num"),
                     html.Td(fr_number(rec["target_mwh_pci"], 2), className="num"),
@@ -249,6 +254,8 @@ def portfolio_view(p: SavingsPortfolio):
         "Cliquez sur un bâtiment pour ses courbes.",
         className="muted table-note",
     )
+    params = {"contrat": p.terms.code, "saison": p.report.season}
+    table = downloadable_table("savings-table", table, params)
     return [tiles, html.Div(table, className="table-wrap"), note]
 
 

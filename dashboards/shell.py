@@ -48,6 +48,7 @@ CAPABILITY_LABELS_FR = {
     "work_orders.edit": "créer et clore les ordres de travail",
     "users.admin": "gérer les utilisateurs",
     "notifications.own": "choisir les avis reçus par e-mail",
+    "downloads.own": "télécharger les tableaux et graphiques de ses pages",
 }
 
 HIDDEN_FROM_NAV = {"/", "/not-found-404"}

@@ -30,7 +30,7 @@ MAX_REASON_GROUPS = 100  # motifs résumés au-delà des lignes gardées (puis �
 MAX_DEFERRED_ROWS = 1_000_000
 # Page uploads: the file travels base64-encoded (4/3) inside one JSON request; the web server's
 # request limit (dashboards/app.py, MAX_CONTENT_LENGTH) must hold UPLOAD_REQUEST_BYTES.
-MAX_UPLOAD_BYTES = 36 * MIB  # taille d'un envoi par la page Imports (tous fichiers confondus)
+MAX_UPLOAD_BYTES = 200 * MIB  # taille d'un envoi par la page Imports (tous fichiers confondus)
 UPLOAD_REQUEST_BYTES = (MAX_UPLOAD_BYTES + 2) // 3 * 4 + 256 * KIB
 
 # --- XLSX, checked from the zip directory before anything is expanded -------------------------

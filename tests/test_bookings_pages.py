@@ -128,17 +128,51 @@ def test_save_callback_checked_on_the_server(app):
             select(Booking.id).where(Booking.title == "Chorale").order_by(Booking.starts_at)
         )
     # cancel the series from its first occurrence on
-    cancel = {"res-cancel-series.n_clicks": 1, "res-selected.data": first_chorale}
+    cancel = {"res-confirm-series.submit_n_clicks": 1, "res-selected.data": first_chorale}
     for role in ("contractor", "agent"):
         refused = callback(
-            client_of(app, role), "res-message", cancel, "res-cancel-series.n_clicks"
+            client_of(app, role), "res-message", cancel, "res-confirm-series.submit_n_clicks"
         )
         assert refused.status_code == 403
-    done = text(callback(programmer, "res-message", cancel, "res-cancel-series.n_clicks"))
+    done = text(callback(programmer, "res-message", cancel, "res-confirm-series.submit_n_clicks"))
     assert "2 occurrence(s) annulée(s) à partir du 28/11/2026" in done
     with session_scope(app.server.config["CARNET_ENGINE"]) as s:
         statuses = s.scalars(select(Booking.status).where(Booking.title == "Chorale")).all()
         assert statuses == ["cancelled", "cancelled"]
+
+
+def _outputs(response) -> dict:
+    """`{"id.property": value}` of a multi-output callback response."""
+    body = response.get_json()["response"]
+    return {f"{cid}.{prop}": value for cid, props in body.items() for prop, value in props.items()}
+
+
+def test_cancel_asks_first_and_a_save_empties_the_form(app):
+    programmer = client_of(app, "programmer")
+    created = _outputs(callback(programmer, "res-message", _form("05/12/2026 19:00",
+                                                                  "05/12/2026 23:00")))  # fmt: skip
+    assert "créée" in json.dumps(created["res-message.children"], ensure_ascii=False)
+    # the form comes back empty (the room kept), no booking selected: a second click books nothing
+    assert created["res-f-title.value"] == "" and created["res-f-start.value"] == ""
+    assert created["res-f-setpoint.value"] is None and created["res-f-note.value"] == ""
+    assert created["res-selected.data"] is None and "res-f-room.value" not in created
+    with session_scope(app.server.config["CARNET_ENGINE"]) as s:
+        concert = s.scalar(select(Booking.id).where(Booking.title == "Concert"))
+    # « Annuler la réservation » only asks, naming the booking; nothing is cancelled yet
+    asked = _outputs(callback(programmer, "res-confirm-cancel",
+                              {"res-cancel.n_clicks": 1, "res-selected.data": concert}))  # fmt: skip
+    assert asked["res-confirm-cancel.displayed"] is True
+    assert "« Concert » du 05/12/2026 19:00" in asked["res-confirm-cancel.message"]
+    with session_scope(app.server.config["CARNET_ENGINE"]) as s:
+        assert s.get(Booking, concert).status == "confirmed"
+    # the cancellation buttons: neither for a new booking, only the single one here
+    shown = callback(programmer, "res-cancel", {"res-selected.data": None})
+    assert _outputs(shown) == {"res-cancel.hidden": True, "res-cancel-series.hidden": True}
+    shown = callback(programmer, "res-cancel", {"res-selected.data": concert})
+    assert _outputs(shown) == {"res-cancel.hidden": False, "res-cancel-series.hidden": True}
+    # a date without its hour is refused rather than read as midnight
+    refused = text(callback(programmer, "res-message", _form("06/12/2026", "06/12/2026 23:00")))
+    assert "avec l'heure" in refused
 
 
 def test_contractor_calendar_is_scoped_to_its_contract(app):

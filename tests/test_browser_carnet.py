@@ -78,6 +78,7 @@ def test_agent_reports_manager_answers_agent_reads(live_app, browser, tmp_path):
         )
     )
     answer = "Merci : le chauffagiste passe demain matin purger le radiateur."
+    browser.find_element(By.ID, "bp-open-triage").click()  # the triage is a dialog
     triage = f'.triage-card[data-entry="{entry_id}"]'
     wait_for(browser, f"{triage} textarea").send_keys(answer)
     browser.find_element(By.CSS_SELECTOR, f"{triage} button.tri-close").click()
@@ -100,7 +101,8 @@ def test_contractor_records_an_intervention_with_a_report(live_app, browser, tmp
     report.write_bytes(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n")
     sign_in(browser, live_app.url, "exploitant", password_of("exploitant"))
     browser.get(live_app.page("/batiments/MAIRIE"))
-    wait_for(browser, "#bp-add", timeout=15)
+    wait_for(browser, "#bp-open-add", timeout=15).click()  # the form is a dialog
+    wait_for(browser, "#bp-add")
     text = "Remplacement du circulateur de la chaufferie"
     browser.find_element(By.ID, "bp-add-text").send_keys(text)
     browser.find_element(By.ID, "bp-add-cost").send_keys("1 234,56")

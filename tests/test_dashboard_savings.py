@@ -15,7 +15,7 @@ from carnet.models import Adjustment, LogbookEntry
 from contract import fit_baseline
 from dashboards.app import create_app
 from dashboards.fmt import fr_eur, fr_number
-from dashboards.savings_data import building_detail, savings_portfolio, seasons
+from dashboards.savings_data import building_detail, savings_portfolio, seasons_on
 from tests.helpers.browser import password_of, seed_users, sign_in, wait_for
 from tests.helpers.cli import settle_json
 from tests.helpers.savings_client import SEASON, adjustment_values, detail_values
@@ -27,8 +27,16 @@ AS_OF = dt.date(2026, 6, 30)  # after the season: the whole season is settled
 
 def test_page_numbers_are_those_of_carnet_settle(engine):
     build_town(engine)
-    # the seasons with data, latest first; the latest complete one is shown first
-    assert seasons(engine, CONTRACT) == (["2025-2026", "2024-2025"], SEASON)
+    # the seasons with data and the current one, latest first; the current one is shown
+    # first (issue 15), the last one ended between two seasons
+    assert seasons_on(engine, CONTRACT, dt.date(2026, 7, 15)) == (
+        ["2025-2026", "2024-2025"],
+        SEASON,
+    )
+    assert seasons_on(engine, CONTRACT, dt.date(2026, 12, 1)) == (
+        ["2026-2027", "2025-2026", "2024-2025"],
+        "2026-2027",
+    )
     with session_scope(engine) as s:  # an adjustment changes the target of a part of the season
         from carnet.adjustments import add_adjustment
 
@@ -200,7 +208,7 @@ def test_manager_opens_a_building_and_its_four_figures(live_app, browser):
     expected = savings_portfolio(live_app.engine, CONTRACT, SEASON, as_of=AS_OF)
     bonus = expected.buildings.set_index("building_code").loc["ECOLE-A", "bonus_eur"]
     sign_in(browser, live_app.url, "gestionnaire", password_of("gestionnaire"))
-    browser.get(live_app.page(f"/economies?contrat={CONTRACT}"))
+    browser.get(live_app.page(f"/economies?contrat={CONTRACT}&saison={SEASON}"))
     table = wait_for(browser, "#savings-table", timeout=30, text="École Anatole-France")
     assert "Salle Louise-Michel" in table.text
     row = browser.find_element(By.CSS_SELECTOR, "tr[data-building='ECOLE-A']")

@@ -346,7 +346,8 @@ def test_bookings_logbook_and_obligations(demo):
         overdue = [o for o in obligations if o.active and o.next_due_on < today]
         assert 3 <= len(overdue) < len(obligations) / 4
         templates = {o.template for o in obligations}
-        assert {"boiler_maintenance", "chimney_sweeping", "heating_inspection_70kw"} <= templates
+        assert {"boiler_maintenance", "chimney_sweeping", "erp_electrical"} <= templates
+        assert "heating_inspection_70kw" not in templates  # no heat pump in the demo town
         # a done preventive entry is what moved its obligation's last-done date
         for o in obligations:
             if o.last_done_on and o.template == "boiler_maintenance":

@@ -74,7 +74,7 @@ def test_building_record(engine):
         # never recorded done: « à renseigner », not overdue since the 2012 installation
         assert not any(o["overdue"] for o in rec["obligations"])
         to_fill = {o["template"] for o in rec["obligations"] if o["to_fill"]}
-        assert to_fill >= {"boiler_maintenance", "chimney_sweeping", "heating_inspection_70kw"}
+        assert to_fill >= {"boiler_maintenance", "chimney_sweeping"}
         assert [a["id"] for a in rec["open_alarms"]] == [alarm.id]
         top = rec["timeline"][0]
         assert top["id"] == obs.id and top["files"][0]["filename"] == "plafond.png"

@@ -238,7 +238,8 @@ def test_callbacks_enforce_roles_on_the_server(app, db_url):
         payload = dash_callback_payload(deps, "bp-triage-msg", triage_values)
         assert client.post("/_dash-update-component", json=payload).status_code == 403, login
 
-    # the edit callback: the contractor may cancel its own entry (never deleted), not the agent's
+    # the edit callback (the form opened from the entry, prefilled): the contractor may cancel
+    # its own entry (never deleted), not the agent's
     edit_values = {
         "bp-edit-submit.n_clicks": 1,
         "bp-code.data": "MAIRIE",
@@ -246,16 +247,19 @@ def test_callbacks_enforce_roles_on_the_server(app, db_url):
         "bp-edit-note.value": "saisie en double",
     }
     contractor = client_for(app, "exploitant")
-    r = _callback(contractor, "bp-edit-msg", edit_values | {"bp-edit-id.value": obs_id})
-    assert "accès refusé" in _text(r)
-    r = _callback(contractor, "bp-edit-msg", edit_values | {"bp-edit-id.value": work_id})
-    assert "mise à jour" in _text(r)
-    assert (
-        _callback(
-            client_for(app, "agent"), "bp-edit-msg", edit_values | {"bp-edit-id.value": work_id}
-        ).status_code
-        == 403
+    r = _callback(
+        contractor,
+        "bp-rev-edit",
+        edit_values | {"bp-edit-id.data": obs_id, "bp-edit-text.value": "Fuite au plafond"},
     )
+    assert "accès refusé" in _text(r)
+    work_values = edit_values | {
+        "bp-edit-id.data": work_id,
+        "bp-edit-text.value": "Entretien annuel",
+    }
+    r = _callback(contractor, "bp-rev-edit", work_values)
+    assert "mise à jour" in _text(r)
+    assert _callback(client_for(app, "agent"), "bp-rev-edit", work_values).status_code == 403
     with session_scope(engine) as s:
         entry = s.get(LogbookEntry, work_id)
         assert (entry.status, entry.answer) == ("cancelled", "saisie en double")

@@ -80,10 +80,9 @@ def test_templates_for_a_250_kw_gas_boiler_in_an_erp(engine):
         assert "R. 224-41-4" in maint.notes
         # twice-yearly sweeping
         assert got[("chimney_sweeping", boiler.id)].periodicity_months == 6
-        # heating system over 70 kW: inspection every 5 years, at building level; a system in
-        # place before 1 July 2020 had its first inspection due by 1 July 2025
-        insp = got[("heating_inspection_70kw", None)]
-        assert (insp.periodicity_months, insp.next_due_on) == (60, dt.date(2025, 7, 1))
+        # the > 70 kW inspection of décret 2020-912 is for thermodynamic systems, not boilers
+        # (a 4-400 kW boiler's yearly maintenance includes its efficiency evaluation)
+        assert ("heating_inspection_70kw", None) not in got
         # not in the 400 kW - 20 MW range
         assert not any(t.startswith("boiler_efficiency") for t, _ in got)
         # ERP category 3 with gas: the five yearly checks
@@ -99,7 +98,7 @@ def test_templates_for_a_250_kw_gas_boiler_in_an_erp(engine):
         assert got[("operat", None)].next_due_on == dt.date(2026, 9, 30)
         # the burner and the boiler room are not boilers
         assert {eq for _, eq in got} <= {boiler.id, None}
-        assert len(created) == 3 + 5 + 1
+        assert len(created) == 2 + 5 + 1
 
         # the school: 60 kW boiler, no ERP category, 800 m2
         school = _by_template(apply_templates(s, town["ecole"], today=TODAY))
@@ -129,7 +128,7 @@ def test_large_boilers_heat_pumps_lifts_bacs_and_cpe_waiver(engine):
         s.flush()
         big = Equipment(building_id=b.id, code="P-CH1", kind="boiler", fuel="gas", power_kw=800)
         huge = Equipment(building_id=b.id, code="P-CH2", kind="boiler", fuel="gas", power_kw=6000)
-        pac = Equipment(building_id=b.id, code="P-PAC", kind="heat_pump", power_kw=12)
+        pac = Equipment(building_id=b.id, code="P-PAC", kind="heat_pump", power_kw=65)
         new_pac = Equipment(
             building_id=b.id,
             code="P-PAC2",
@@ -157,7 +156,11 @@ def test_large_boilers_heat_pumps_lifts_bacs_and_cpe_waiver(engine):
         # transitional deadlines for equipment of unknown date (in place before the texts)
         assert got[("heat_pump_maintenance", pac.id)].next_due_on == dt.date(2022, 7, 1)
         assert got[("bacs_inspection", gtb.id)].next_due_on == dt.date(2025, 1, 1)
-        assert got[("heating_inspection_70kw", None)].next_due_on == dt.date(2025, 7, 1)
+        # heat pumps totalling 65 + 8 = 73 kW (> 70 kW): inspection every 5 years, at
+        # building level; in place before 1 July 2020, the first was due by 1 July 2025
+        insp = got[("heating_inspection_70kw", None)]
+        assert (insp.periodicity_months, insp.next_due_on) == (60, dt.date(2025, 7, 1))
+        assert "R. 224-45-1" in insp.notes
         # installed after the transition: two years after installation (month end kept)
         assert got[("heat_pump_maintenance", new_pac.id)].next_due_on == dt.date(2023, 3, 31)
         assert got[("lift_visit", lift.id)].periodicity_days == 42
@@ -233,7 +236,7 @@ def test_preventive_entry_completes_obligation_and_moves_due_date(engine):
         )
         assert sweep.next_due_on == dt.date(2026, 2, 28)
         # an open (not done) inspection does not complete anything until it is done
-        insp = got[("heating_inspection_70kw", None)]
+        insp = got[("erp_electrical", None)]
         from carnet.logbook import edit_entry
 
         e = add_entry(
@@ -248,7 +251,7 @@ def test_preventive_entry_completes_obligation_and_moves_due_date(engine):
         )
         assert insp.last_done_on is None
         edit_entry(s, town["users"]["gestionnaire"], e.id, status="done")
-        assert insp.next_due_on == dt.date(2030, 10, 2)
+        assert insp.next_due_on == dt.date(2026, 10, 2)
         # OPERAT done in June: next declaration by 30 September of the following year
         operat = got[("operat", None)]
         add_entry(
@@ -329,14 +332,14 @@ def test_cli_obligations_apply_and_overdue(engine, capsys):
         make_town(s)
     assert main(["obligations", "apply", "--building", "MAIRIE"]) == 0
     out = capsys.readouterr().out
-    assert "9 obligation(s) créée(s) sur 1 bâtiment(s)" in out
+    assert "8 obligation(s) créée(s) sur 1 bâtiment(s)" in out
     assert main(["obligations", "apply", "--building", "MAIRIE"]) == 0
     assert "0 obligation(s) créée(s)" in capsys.readouterr().out
     assert main(["obligations", "--overdue", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []  # nothing recorded: none is overdue
     assert main(["obligations", "--json"]) == 0
     everything = json.loads(capsys.readouterr().out)
-    assert len(everything) == 9
+    assert len(everything) == 8
     assert all(r["to_fill"] and r["days_overdue"] is None for r in everything)
     assert main(["obligations"]) == 0
     out = capsys.readouterr().out

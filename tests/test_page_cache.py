@@ -263,4 +263,9 @@ def test_triage_then_refresh_compute_each_section_once(carnet_app, db_url, monke
         client, "bp-timeline", {"bp-code.data": "MAIRIE", "bp-rev-triage.data": 1}
     )
     assert status == 200 and "Porte qui claque" in body
-    assert counts == {"record": 1, "triage": 1}  # the timeline and the rest, not the cards again
+    assert counts == {"record": 0, "triage": 1}  # one page of the logbook, no record, no cards
+    status, body = callback(
+        client, "bp-obligations-wrap", {"bp-code.data": "MAIRIE", "bp-rev-triage.data": 1}
+    )
+    assert status == 200 and "bp-obligations" in body
+    assert counts == {"record": 1, "triage": 1}  # the rest of the record, not the cards again

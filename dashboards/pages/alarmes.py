@@ -12,7 +12,8 @@ from dash.exceptions import PreventUpdate
 from dashboards import alarms_data
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import DROPDOWN_LABELS_FR
-from dashboards.components import alert, data_table, page_head
+from dashboards.components import alert, data_table, downloadable_table, page_head
+from dashboards.downloads import register_table
 
 CAPABILITY = "alarms.view"
 
@@ -118,6 +119,25 @@ def alarms_table(rows: list[dict], highlight: int | None = None):
     return data_table(head, body, id_="al-table")
 
 
+def _rebuilt(params: dict):
+    """The table for these filters, read again for the signed-in user (its download)."""
+    status = params.get("status")
+    status = [str(s) for s in status] if isinstance(status, list) else alarms_data.ACTIVE
+    building, start, end = (
+        params.get(k) if isinstance(params.get(k), str) else None
+        for k in ("building", "start", "end")
+    )
+    return alarms_table(alarms_data.alarm_rows(current_user(), status, building, start, end))
+
+
+register_table("al-table", CAPABILITY, _rebuilt, filename="alarmes")
+
+
+def _downloadable(rows, highlight=None, status=None, building=None, start=None, end=None):
+    params = {"status": list(status or []), "building": building, "start": start, "end": end}
+    return downloadable_table("al-table", alarms_table(rows, highlight), params)
+
+
 def layout(alarme: str | None = None, **_query):
     user = current_user()
     highlight = int(alarme) if alarme and str(alarme).isdigit() else None
@@ -171,7 +191,9 @@ def layout(alarme: str | None = None, **_query):
             ),
             html.Div(controls, className="filters"),
             html.Div(id="al-msg"),
-            html.Div(alarms_table(rows, highlight), id="al-table-wrap", className="table-wrap"),
+            html.Div(
+                _downloadable(rows, highlight, status), id="al-table-wrap", className="table-wrap"
+            ),
         ],
     )
 
@@ -189,7 +211,7 @@ def layout(alarme: str | None = None, **_query):
 @guarded(CAPABILITY)
 def refresh(_rev, status, building, start, end, highlight):
     rows = alarms_data.alarm_rows(current_user(), status, building, start, end)
-    return alarms_table(rows, highlight)
+    return _downloadable(rows, highlight, status, building, start, end)
 
 
 @callback(

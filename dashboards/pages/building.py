@@ -1,8 +1,9 @@
 """Fiche bâtiment (`/batiments/<code>`): the carnet de santé of one building.
 
-Identity, rooms, the equipment tree, channels with their last reading, documents, the logbook
-timeline with its filters, obligations with overdue badges, open alarms, and per role the forms
-to write in it (the contractor's interventions, the agents' observations, the manager's triage).
+The record (identity, open alarms, obligations, equipment tree, measuring points, rooms,
+documents) and the logbook come first; the logbook is paged and filtered by the database, and
+each entry the user may edit has « Modifier ». The forms (add to the logbook, edit an entry,
+the manager's triage, adapt an obligation) are dialogs opened by buttons, emptied once saved.
 All rules are enforced by `carnet.logbook`/`carnet.access`; this module only lays them out: the
 data comes from `dashboards.building_data`, the pieces from `dashboards.building_*_views` and
 `dashboards.building_forms`.
@@ -15,7 +16,7 @@ import binascii
 import datetime as dt
 
 import dash
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 from werkzeug.exceptions import abort
 
@@ -27,10 +28,20 @@ from carnet.timeutil import TZ
 from dashboards import building_data, db
 from dashboards import building_logbook_views as logbook_views
 from dashboards import building_record_views as record_views
+from dashboards import building_tertiaire_views as tertiaire_views
 from dashboards.auth import current_user, guarded, require
-from dashboards.building_forms import add_form, edit_form, obligation_form
+from dashboards.building_forms import (
+    add_defaults,
+    add_form,
+    dialog,
+    edit_form,
+    kind_options,
+    kinds_for,
+    obligation_form,
+)
 from dashboards.carnet_views import obligations_table
-from dashboards.components import alert
+from dashboards.components import alert, downloadable_table
+from dashboards.downloads import register_table
 from dashboards.shell import forbidden_block
 
 CAPABILITY = "carnet.view"
@@ -47,6 +58,7 @@ dash.register_page(
 )
 
 section = record_views.section
+NO = dash.no_update
 
 
 def _triage_view(user, code: str):
@@ -55,21 +67,98 @@ def _triage_view(user, code: str):
     return None if rows is None else logbook_views.triage_cards(rows)
 
 
-def _sections(code: str, user, filters: dict | None = None, with_triage: bool = True) -> dict:
-    """The dynamic parts, recomputed after each write or filter change (the triage cards only
-    when asked: the triage callback refreshes them itself)."""
-    data = building_data.sections(db.engine(), user, code, filters, with_triage)
-    rec = data["rec"]
-    if rec["rooms_only"]:
-        return {"rec": rec}
+def _triage_label(rows: dict | None) -> str:
+    return f"Signalements à traiter ({len((rows or {}).get('pending') or [])})"
+
+
+def _record_parts(rec: dict) -> dict:
     return {
-        "rec": rec,
-        "timeline": logbook_views.timeline(data["timeline"]),
-        "obligations": obligations_table(rec["obligations"]),
+        "obligations": _dl(
+            "bp-obligations",
+            record_views.obligations_summary(rec["obligations"], rec["identity"]["code"]),
+            rec["identity"]["code"],
+        ),
         "alarms": logbook_views.alarms(rec["open_alarms"]),
         "documents": record_views.documents(rec["documents"]),
-        "triage": None if data["triage"] is None else logbook_views.triage_cards(data["triage"]),
     }
+
+
+def _record_sections(rec: dict, parts: dict) -> list:
+    """The record, one section a line (a new section of the record is one more line here)."""
+    code = rec["identity"]["code"]
+    return [
+        section("Alarmes ouvertes", parts["alarms"], "bp-alarms"),
+        section("Obligations", parts["obligations"], "bp-obligations-wrap"),
+        section("Équipements", record_views.equipment(rec["equipment"])),
+        section(
+            "Points de mesure", _dl("bp-channels", record_views.channels(rec["channels"]), code)
+        ),
+        section("Salles", _dl("bp-rooms", record_views.rooms(rec["rooms"]), code)),
+        section("Documents", parts["documents"], "bp-documents"),
+    ]
+
+
+def _dl(table_id: str, table, code: str):
+    return downloadable_table(table_id, table, {"batiment": code}, key=code)
+
+
+def _record(params: dict) -> dict:
+    """The building's record as the signed-in user may read it (a download of its tables)."""
+    code = params.get("batiment")
+    try:
+        return building_data.sections(
+            db.engine(), current_user(), str(code or ""), None, False, with_logbook=False
+        )["rec"]
+    except CarnetPermissionError:
+        abort(403)
+    except LookupError:
+        abort(404)
+
+
+register_table(
+    "bp-obligations",
+    CAPABILITY,
+    lambda p: obligations_table(_record(p).get("obligations") or []),
+    "obligations-batiment",
+)
+register_table("bp-rooms", CAPABILITY, lambda p: record_views.rooms(_record(p)["rooms"]), "salles")
+register_table(
+    "bp-channels",
+    CAPABILITY,
+    lambda p: record_views.channels(_record(p).get("channels") or []),
+    "points-de-mesure",
+)
+
+
+def _logbook_section(rec: dict, page: dict) -> html.Section:
+    authors = sorted({r["author_login"] for r in rec["timeline"]})
+    return html.Section(
+        id="bp-logbook",
+        className="bp-section",
+        children=[
+            html.H2("Carnet"),
+            logbook_views.filters(rec, authors),
+            html.P(logbook_views.page_count(page), id="bp-page-count", className="muted"),
+            html.Div(logbook_views.timeline(page), id="bp-timeline"),
+            logbook_views.pager(page),
+        ],
+    )
+
+
+def _actions(user, can_add: bool, triage, can_adapt: bool) -> html.Div:
+    """The buttons that open the page's dialogs (only those the role may use)."""
+    buttons = []
+    if can_add:
+        buttons.append(html.Button("Ajouter au carnet", id="bp-open-add", className="btn"))
+    if triage is not None:
+        buttons.append(
+            html.Button(_triage_label(triage), id="bp-open-triage", className="btn btn-secondary")
+        )
+    if can_adapt:
+        buttons.append(
+            html.Button("Adapter une obligation", id="bp-open-ob", className="btn btn-secondary")
+        )
+    return html.Div(buttons, className="bp-actions", id="bp-actions") if buttons else None
 
 
 def layout(code: str | None = None, **_query):
@@ -77,7 +166,7 @@ def layout(code: str | None = None, **_query):
     if user is None:
         return forbidden_block("Fiche bâtiment")
     try:
-        parts = _sections(code or "", user)
+        data = building_data.sections(db.engine(), user, code or "")
     except CarnetPermissionError:
         return forbidden_block("Fiche bâtiment")
     except LookupError:
@@ -86,62 +175,68 @@ def layout(code: str | None = None, **_query):
             className="forbidden",
             id="bp-not-found",
         )
-    rec = parts["rec"]
+    rec = data["rec"]
     code = rec["identity"]["code"]
     token = building_data.qr_token(db.engine(), code) if user.can("carnet.observation") else None
     head = record_views.identity(rec, user, token)
     stores = [dcc.Store(id="bp-code", data=code)]
     if rec["rooms_only"]:
         return html.Div(
-            [*stores, head, section("Salles", record_views.rooms(rec["rooms"]))],
+            [
+                *stores,
+                head,
+                section("Salles", _dl("bp-rooms", record_views.rooms(rec["rooms"]), code)),
+            ],
             className="page building-page rooms-only",
         )
     obligations = building_data.building_obligations(db.engine(), user, code)
-    authors = sorted({r["author_login"] for r in rec["timeline"]})
+    triage = data["triage"]
+    add = add_form(rec, user, obligations)
+    edit = edit_form(rec, user)
+    adapt = obligation_form(user, obligations)
+    dialogs = [
+        dialog("bp-dlg-add", "Ajouter au carnet", add) if add is not None else None,
+        dialog("bp-dlg-edit", "Modifier l'entrée", edit, title_id="bp-edit-title")
+        if edit is not None
+        else None,
+        dialog(
+            "bp-dlg-triage",
+            "Signalements à traiter",
+            html.Div(
+                [
+                    html.Div(id="bp-triage-msg"),
+                    html.Div(logbook_views.triage_cards(triage), id="bp-triage"),
+                ]
+            ),
+        )
+        if triage is not None
+        else None,
+        dialog("bp-dlg-ob", "Adapter une obligation de ce bâtiment", adapt)
+        if adapt is not None
+        else None,
+    ]
     children = [
         *stores,
         dcc.Store(id="bp-rev-add", data=0),
         dcc.Store(id="bp-rev-triage", data=0),
         dcc.Store(id="bp-rev-edit", data=0),
         dcc.Store(id="bp-rev-ob", data=0),
+        dcc.Store(id="bp-page", data=data["logbook"]["page"]),
         head,
-        section("Alarmes ouvertes", parts["alarms"], "bp-alarms"),
-        section("Obligations", parts["obligations"], "bp-obligations-wrap"),
-        obligation_form(user, obligations),
+        _actions(user, add is not None, triage, adapt is not None),
+        html.Div(id="bp-done", **{"aria-live": "polite"}),
         html.Div(
             className="bp-columns",
             children=[
                 html.Div(
-                    className="bp-main",
-                    children=[
-                        section("Signalements à traiter", parts["triage"], "bp-triage")
-                        if parts["triage"] is not None
-                        else None,
-                        html.Div(id="bp-triage-msg"),
-                        add_form(rec, user, obligations),
-                        edit_form(user),
-                        html.Section(
-                            [
-                                html.H2("Carnet"),
-                                logbook_views.filters(rec, authors),
-                                html.Div(parts["timeline"], id="bp-timeline"),
-                            ],
-                            className="bp-section",
-                        ),
-                    ],
+                    _record_sections(rec, _record_parts(rec)), className="bp-side", id="bp-record"
                 ),
-                html.Div(
-                    className="bp-side",
-                    children=[
-                        section("Équipements", record_views.equipment(rec["equipment"])),
-                        section("Points de mesure", record_views.channels(rec["channels"])),
-                        section("Salles", record_views.rooms(rec["rooms"])),
-                        section("Documents", parts["documents"], "bp-documents"),
-                    ],
-                ),
+                html.Div(_logbook_section(rec, data["logbook"]), className="bp-main"),
             ],
         ),
+        *dialogs,
     ]
+    children.append(tertiaire_views.tertiaire_section(code))
     return html.Div(children, className="page building-page")
 
 
@@ -150,6 +245,70 @@ def layout(code: str | None = None, **_query):
 
 @callback(
     Output("bp-timeline", "children"),
+    Output("bp-page", "data"),
+    Output("bp-page-count", "children"),
+    Output("bp-page-label", "children"),
+    Output("bp-page-prev", "disabled"),
+    Output("bp-page-next", "disabled"),
+    Input("bp-rev-add", "data"),
+    Input("bp-rev-triage", "data"),
+    Input("bp-rev-edit", "data"),
+    Input("bp-f-kind", "value"),
+    Input("bp-f-status", "value"),
+    Input("bp-f-period", "start_date"),
+    Input("bp-f-period", "end_date"),
+    Input("bp-f-text", "value"),
+    Input("bp-f-equipment", "value"),
+    Input("bp-f-author", "value"),
+    Input("bp-page-prev", "n_clicks"),
+    Input("bp-page-next", "n_clicks"),
+    State("bp-page", "data"),
+    State("bp-code", "data"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def refresh_logbook(
+    _rev_add,
+    _rev_triage,
+    _rev_edit,
+    kinds,
+    status,
+    start,
+    end,
+    text,
+    equipment,
+    author,
+    _prev,
+    _next,
+    page,
+    code,
+):
+    """One page of the logbook for the filters: a filter or a new entry goes back to the most
+    recent page, « Plus anciennes » / « Plus récentes » turn it, an edit or a triage keeps it."""
+    trigger = ctx.triggered_id
+    page = int(page or 1)
+    if trigger == "bp-page-prev":
+        page -= 1
+    elif trigger == "bp-page-next":
+        page += 1
+    elif trigger not in ("bp-rev-edit", "bp-rev-triage"):
+        page = 1
+    filters = building_data.filter_args(kinds, equipment, start, end, author, status, text)
+    try:
+        data = building_data.logbook_page(db.engine(), current_user(), code, filters, page)
+    except CarnetPermissionError:
+        abort(403)
+    return (
+        logbook_views.timeline(data),
+        data["page"],
+        logbook_views.page_count(data),
+        logbook_views.page_label(data),
+        data["page"] <= 1,
+        data["page"] >= data["pages"],
+    )
+
+
+@callback(
     Output("bp-obligations-wrap", "children"),
     Output("bp-alarms", "children"),
     Output("bp-documents", "children"),
@@ -157,23 +316,60 @@ def layout(code: str | None = None, **_query):
     Input("bp-rev-triage", "data"),
     Input("bp-rev-edit", "data"),
     Input("bp-rev-ob", "data"),
-    Input("bp-f-kind", "value"),
-    Input("bp-f-equipment", "value"),
-    Input("bp-f-period", "start_date"),
-    Input("bp-f-period", "end_date"),
-    Input("bp-f-author", "value"),
     State("bp-code", "data"),
     prevent_initial_call=True,
 )
 @guarded(CAPABILITY)
-def refresh(_rev_add, _rev_triage, _rev_edit, _rev_ob, kinds, equipment, start, end, author, code):
-    user = current_user()
-    filters = building_data.filter_args(kinds, equipment, start, end, author)
+def refresh_record(_rev_add, _rev_triage, _rev_edit, _rev_ob, code):
+    """The record's parts a write may change (obligations done, alarms closed, new files)."""
     try:
-        parts = _sections(code, user, filters, with_triage=False)
+        data = building_data.sections(
+            db.engine(), current_user(), code, with_triage=False, with_logbook=False
+        )
     except CarnetPermissionError:
         abort(403)
-    return parts["timeline"], parts["obligations"], parts["alarms"], parts["documents"]
+    parts = _record_parts(data["rec"])
+    return parts["obligations"], parts["alarms"], parts["documents"]
+
+
+# the dialogs open and close in the browser (nothing to check: the forms' callbacks are guarded)
+_TOGGLE = """function() {
+    var opened = dash_clientside.callback_context.triggered.some(function(t) {
+        return t.prop_id === "%s.n_clicks" && t.value;
+    });
+    return !opened;
+}"""
+for _dialog, _opener, _closers in (
+    ("bp-dlg-add", "bp-open-add", [Input("bp-rev-add", "data")]),
+    ("bp-dlg-triage", "bp-open-triage", []),
+    ("bp-dlg-ob", "bp-open-ob", [Input("bp-rev-ob", "data")]),
+):
+    clientside_callback(
+        _TOGGLE % _opener,
+        Output(_dialog, "hidden", allow_duplicate=True),
+        Input(_opener, "n_clicks"),
+        Input(f"{_dialog}-close", "n_clicks"),
+        *_closers,
+        prevent_initial_call=True,
+    )
+clientside_callback(  # a new page of the logbook is read from its top
+    """function() {
+        var logbook = document.getElementById("bp-logbook");
+        if (logbook) { logbook.scrollIntoView({block: "start"}); }
+        return window.dash_clientside.no_update;
+    }""",
+    Output("bp-logbook", "className"),
+    Input("bp-page-prev", "n_clicks"),
+    Input("bp-page-next", "n_clicks"),
+    prevent_initial_call=True,
+)
+clientside_callback(
+    "function() { return true; }",
+    Output("bp-dlg-edit", "hidden", allow_duplicate=True),
+    Input("bp-dlg-edit-close", "n_clicks"),
+    Input("bp-rev-edit", "data"),
+    prevent_initial_call=True,
+)
 
 
 @callback(
@@ -198,9 +394,20 @@ def _message(exc: Exception) -> str:
     return str(exc).strip("'\"")
 
 
+_ADD_FIELDS = ("kind", "equipment", "room", "date", "cost", "status", "obligation", "text")
+
+
 @callback(
     Output("bp-add-msg", "children"),
+    Output("bp-done", "children", allow_duplicate=True),
     Output("bp-rev-add", "data"),
+    Output("bp-add-kind", "value"),
+    Output("bp-add-equipment", "value"),
+    Output("bp-add-room", "value"),
+    Output("bp-add-date", "date"),
+    Output("bp-add-cost", "value"),
+    Output("bp-add-status", "value"),
+    Output("bp-add-obligation", "value"),
     Output("bp-add-text", "value"),
     Output("bp-add-file", "contents"),
     Output("bp-add-file", "filename"),
@@ -217,12 +424,15 @@ def _message(exc: Exception) -> str:
     State("bp-add-file", "contents"),
     State("bp-add-file", "filename"),
     State("bp-rev-add", "data"),
+    running=[(Output("bp-add-submit", "disabled"), True, False)],
     prevent_initial_call=True,
 )
 @guarded("carnet.observation")
 def add(
     n, code, kind, equipment, room, day, cost, status, obligation, text, contents, filename, rev
 ):
+    """Write the entry; once saved the form is emptied (a second click finds no text and
+    writes nothing) and its dialog closes (through `bp-rev-add`)."""
     if not n:
         raise PreventUpdate
     user = current_user()
@@ -248,16 +458,18 @@ def add(
             obligation=obligation,
         )
     except (CarnetPermissionError, LogbookError, AttachmentError, LookupError) as exc:
-        no = dash.no_update
-        return alert(_message(exc), "error", "bp-add-error"), no, no, no, no
+        error = alert(_message(exc), "error", "bp-add-error")
+        return error, NO, NO, *[NO] * len(_ADD_FIELDS), NO, NO
     ok = alert(f"Entrée n° {entry_id} enregistrée.", "ok", "bp-add-ok")
-    return ok, (rev or 0) + 1, "", None, None
+    empty = add_defaults(user)
+    return None, ok, (rev or 0) + 1, *[empty[f] for f in _ADD_FIELDS], None, None
 
 
 @callback(
     Output("bp-triage-msg", "children"),
     Output("bp-rev-triage", "data"),
     Output("bp-triage", "children"),
+    Output("bp-open-triage", "children"),
     Input({"type": "tri-btn", "action": ALL, "id": ALL}, "n_clicks"),
     State({"type": "tri-answer", "id": ALL}, "value"),
     State({"type": "tri-answer", "id": ALL}, "id"),
@@ -293,43 +505,103 @@ def triage(clicks, answers, answer_ids, kinds, kind_ids, targets, target_ids, co
             answer=(answer or "").strip() or None,
         )
     except (LogbookError, LookupError) as exc:
-        no = dash.no_update
-        return alert(_message(exc), "error", "bp-triage-error"), no, no
-    cards = _triage_view(user, code)  # the timeline and the rest follow through bp-rev-triage
-    return alert(msg, "ok", "bp-triage-ok"), (rev or 0) + 1, cards
+        return alert(_message(exc), "error", "bp-triage-error"), NO, NO, NO
+    rows = building_data.triage_rows(db.engine(), user, code)
+    cards = logbook_views.triage_cards(rows)  # the timeline and the rest follow bp-rev-triage
+    return alert(msg, "ok", "bp-triage-ok"), (rev or 0) + 1, cards, _triage_label(rows)
+
+
+_EDIT_FIELDS = (
+    ("kind", "value"),
+    ("date", "date"),
+    ("equipment", "value"),
+    ("room", "value"),
+    ("status", "value"),
+    ("cost", "value"),
+    ("text", "value"),
+    ("note", "value"),
+)
+
+
+@callback(
+    Output("bp-edit-id", "data"),
+    Output("bp-edit-title", "children"),
+    Output("bp-edit-kind", "options"),
+    *[Output(f"bp-edit-{name}", prop) for name, prop in _EDIT_FIELDS],
+    Output("bp-edit-msg", "children", allow_duplicate=True),
+    Output("bp-dlg-edit", "hidden", allow_duplicate=True),
+    Input({"type": "bp-edit-open", "id": ALL}, "n_clicks"),
+    State("bp-code", "data"),
+    prevent_initial_call=True,
+)
+@guarded("carnet.intervention")
+def open_edit(clicks, code):
+    """« Modifier » on an entry: the edit dialog opens with the entry's values (checked: this
+    building, and an entry the user may edit)."""
+    trigger = ctx.triggered_id
+    if not trigger or not ctx.triggered or not ctx.triggered[0].get("value"):
+        raise PreventUpdate  # the buttons of a page just drawn
+    user = current_user()
+    try:
+        v = building_data.entry_form_values(db.engine(), user, code, trigger["id"])
+    except (CarnetPermissionError, LogbookError, LookupError) as exc:
+        return (NO,) * (3 + len(_EDIT_FIELDS)) + (alert(_message(exc), "error"), False)
+    kinds = kinds_for(user)
+    options = kind_options(kinds if v["kind"] in kinds else [*kinds, v["kind"]])
+    values = [v[name] if name != "note" else v["answer"] for name, _ in _EDIT_FIELDS]
+    return v["id"], f"Modifier l'entrée n° {v['id']}", options, *values, None, False
 
 
 @callback(
     Output("bp-edit-msg", "children"),
+    Output("bp-done", "children", allow_duplicate=True),
     Output("bp-rev-edit", "data"),
     Input("bp-edit-submit", "n_clicks"),
     State("bp-code", "data"),
-    State("bp-edit-id", "value"),
-    State("bp-edit-status", "value"),
-    State("bp-edit-cost", "value"),
-    State("bp-edit-note", "value"),
+    State("bp-edit-id", "data"),
+    *[State(f"bp-edit-{name}", prop) for name, prop in _EDIT_FIELDS],
     State("bp-rev-edit", "data"),
+    running=[(Output("bp-edit-submit", "disabled"), True, False)],
     prevent_initial_call=True,
 )
 @guarded("carnet.intervention")
-def edit(n, code, entry_id, status, cost, note, rev):
+def edit(n, code, entry_id, kind, day, equipment, room, status, cost, text, note, rev):
+    """Save the edited entry through the audited `carnet.logbook.edit_entry`."""
     if not n:
         raise PreventUpdate
-    user = current_user()
+    values = {
+        "kind": kind,
+        "date": day,
+        "equipment": equipment,
+        "room": room,
+        "status": status,
+        "cost": cost,
+        "text": text,
+        "answer": note,
+    }
     try:
-        building_data.update_entry(
-            db.engine(), user, code, entry_id, status, cost, (note or "").strip() or None
-        )
-    except CarnetPermissionError as exc:
-        return alert(str(exc), "error", "bp-edit-error"), dash.no_update
-    except (LogbookError, LookupError) as exc:
-        return alert(_message(exc), "error", "bp-edit-error"), dash.no_update
-    return alert(f"Entrée n° {entry_id} mise à jour.", "ok", "bp-edit-ok"), (rev or 0) + 1
+        building_data.update_entry(db.engine(), current_user(), code, entry_id, values)
+    except (CarnetPermissionError, LogbookError, LookupError) as exc:
+        return alert(_message(exc), "error", "bp-edit-error"), NO, NO
+    done = alert(f"Entrée n° {entry_id} mise à jour.", "ok", "bp-edit-ok")
+    return None, done, (rev or 0) + 1
+
+
+_OB_FIELDS = (
+    ("id", "value"),
+    ("months", "value"),
+    ("days", "value"),
+    ("last", "date"),
+    ("active", "value"),
+    ("notes", "value"),
+)
 
 
 @callback(
     Output("bp-ob-msg", "children"),
+    Output("bp-done", "children", allow_duplicate=True),
     Output("bp-rev-ob", "data"),
+    *[Output(f"bp-ob-{name}", prop) for name, prop in _OB_FIELDS],
     Input("bp-ob-submit", "n_clicks"),
     State("bp-code", "data"),
     State("bp-ob-id", "value"),
@@ -360,5 +632,6 @@ def edit_obligation_cb(n, code, ob_id, months, days, last, active, notes, rev):
     try:
         building_data.update_obligation(db.engine(), user, code, ob_id, changes)
     except (ValueError, LookupError, CarnetPermissionError) as exc:
-        return alert(str(exc), "error", "bp-ob-error"), dash.no_update
-    return alert("Obligation mise à jour.", "ok", "bp-ob-ok"), (rev or 0) + 1
+        return alert(str(exc), "error", "bp-ob-error"), NO, NO, *[NO] * len(_OB_FIELDS)
+    done = alert("Obligation mise à jour.", "ok", "bp-ob-ok")
+    return None, done, (rev or 0) + 1, *[None] * len(_OB_FIELDS)  # the form emptied

@@ -1,16 +1,18 @@
 """Bâtiments (`/batiments`): the buildings the user may see, with what needs attention in each
-(observations to triage, overdue obligations, open alarms); each links to its carnet."""
+(observations to triage, overdue obligations, open alarms); each links to its carnet. The
+search filters as one types, without accents or case (« ecole » finds « École »)."""
 
 from __future__ import annotations
 
 import dash
-from dash import dcc, html
+from dash import Input, Output, callback, dcc, html
 
 from carnet.roles import is_programmer
 from dashboards import db
-from dashboards.auth import current_user
+from dashboards.auth import current_user, guarded
 from dashboards.buildings_data import building_rows
-from dashboards.components import data_table, page_head
+from dashboards.components import data_table, downloadable_table, fr_sort_key, page_head
+from dashboards.downloads import register_table
 
 CAPABILITY = "carnet.view"
 
@@ -26,11 +28,17 @@ dash.register_page(
 )
 
 
-def layout(**_query):
-    user = current_user()
+def _matches(b: dict, needle: str) -> bool:
+    return needle in fr_sort_key(f"{b['code']} {b['name']} {b['usage'] or ''}")
+
+
+def _table(user, search: str | None = None):
     rooms_only = is_programmer(user.role)
+    needle = fr_sort_key(search.strip()) if search and search.strip() else ""
     rows = []
-    for b in building_rows(db.engine(), user):
+    for b in building_rows(db.engine(), user):  # a few dozen buildings
+        if needle and not _matches(b, needle):
+            continue
         cells = [
             html.Td(dcc.Link(b["code"], href=f"/batiments/{b['code']}"), className="code"),
             html.Td(dcc.Link(b["name"], href=f"/batiments/{b['code']}"), className="building-name"),
@@ -51,15 +59,51 @@ def layout(**_query):
             html.Th("Obligations en retard", className="num"),
             html.Th("Alarmes ouvertes", className="num"),
         ]
-    table = (
-        data_table(head, rows, id_="buildings-table")
-        if rows
-        else html.P("Aucun bâtiment.", className="muted")
+    if rows:
+        return data_table(head, rows, id_="buildings-table")
+    return html.P(
+        "Aucun bâtiment ne correspond." if needle else "Aucun bâtiment.", className="muted"
     )
+
+
+def _rebuilt(params: dict):
+    search = params.get("recherche")
+    return _table(current_user(), search if isinstance(search, str) else None)
+
+
+register_table("buildings-table", CAPABILITY, _rebuilt, filename="batiments")
+
+
+def _downloadable(user, search: str | None = None):
+    return downloadable_table("buildings-table", _table(user, search), {"recherche": search or ""})
+
+
+def layout(**_query):
+    user = current_user()
     return html.Div(
         className="page buildings",
         children=[
             page_head("Bâtiments", "Le carnet de santé de chaque bâtiment."),
-            html.Div(table, className="table-wrap"),
+            html.Div(
+                dcc.Input(
+                    id="buildings-search",
+                    type="search",
+                    placeholder="Rechercher un bâtiment…",
+                    debounce=False,
+                    className="input",
+                ),
+                className="filters",
+            ),
+            html.Div(_downloadable(user), className="table-wrap", id="buildings-table-wrap"),
         ],
     )
+
+
+@callback(
+    Output("buildings-table-wrap", "children"),
+    Input("buildings-search", "value"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def search_buildings(search):
+    return _downloadable(current_user(), search)

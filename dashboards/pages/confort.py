@@ -3,23 +3,20 @@ per room and per building (`contract.comfort`); a contractor sees its contract's
 
 from __future__ import annotations
 
-import datetime as dt
-
 import dash
 from dash import Input, Output, callback, dcc, html
+from flask import abort
 
-from carnet.timeutil import TZ
+from contract.terms import month_label
 from dashboards import db
 from dashboards.auth import current_scope, guarded
-from dashboards.components import data_table, page_head
-from dashboards.confort_data import month_comfort
+from dashboards.components import data_table, downloadable_table, page_head
+from dashboards.confort_data import comfort_status, month_choices, month_comfort
+from dashboards.downloads import register_table
 from dashboards.fmt import fr_number, fr_pct
+from dashboards.period_views import provisional_banner
 
 CAPABILITY = "comfort.view"
-MONTHS_FR = [
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-]  # fmt: skip
 
 dash.register_page(
     __name__,
@@ -32,16 +29,11 @@ dash.register_page(
 )
 
 
-def _months(n: int = 13) -> list[dict]:
-    today = dt.datetime.now(TZ).date().replace(day=1)
-    out = []
-    for _ in range(n):
-        out.append(
-            {"label": f"{MONTHS_FR[today.month - 1].capitalize()} {today.year}",
-             "value": today.strftime("%Y-%m")}
-        )  # fmt: skip
-        today = (today - dt.timedelta(days=1)).replace(day=1)
-    return out
+def _months() -> tuple[list[dict], str]:
+    months, default = month_choices()
+    return [
+        {"label": month_label(m)[:1].upper() + month_label(m)[1:], "value": m} for m in months
+    ], default
 
 
 def _pct(share) -> str:
@@ -115,7 +107,7 @@ def _buildings_table(frame) -> html.Div:
 
 
 def layout(**_query):
-    months = _months()
+    months, default = _months()
     return html.Div(
         className="page confort",
         children=[
@@ -127,7 +119,7 @@ def layout(**_query):
                 "et hors horaires habituels du bâtiment.",
             ),
             html.Div(
-                dcc.Dropdown(months, months[0]["value"], id="comfort-month", clearable=False),
+                dcc.Dropdown(months, default, id="comfort-month", clearable=False),
                 className="filters",
             ),
             html.Div(id="comfort-body"),
@@ -139,9 +131,30 @@ def layout(**_query):
 @guarded(CAPABILITY)
 def render(month):
     report = month_comfort(db.engine(), current_scope(), month)
+    params = {"mois": month}
+    status = comfort_status(db.engine(), current_scope(), month)
     return [
+        provisional_banner(status, "comfort-provisional"),
         html.H2("Par salle"),
-        _rooms_table(report.rooms),
+        downloadable_table("comfort-rooms", _rooms_table(report.rooms), params),
         html.H2("Par bâtiment"),
-        _buildings_table(report.buildings),
+        downloadable_table("comfort-buildings", _buildings_table(report.buildings), params),
     ]
+
+
+def _report(params: dict):
+    month = params.get("mois")
+    if month not in {m["value"] for m in _months()[0]}:
+        abort(400)
+    return month_comfort(db.engine(), current_scope(), month)
+
+
+register_table(
+    "comfort-rooms", CAPABILITY, lambda p: _rooms_table(_report(p).rooms), "confort-salles"
+)
+register_table(
+    "comfort-buildings",
+    CAPABILITY,
+    lambda p: _buildings_table(_report(p).buildings),
+    "confort-batiments",
+)

@@ -12,8 +12,9 @@ from carnet.access import CarnetPermissionError
 from contract import METHOD_LABELS_FR
 from dashboards import db
 from dashboards.auth import current_scope, guarded
-from dashboards.components import fr_sort_key, page_head
+from dashboards.components import downloadable_table, fr_sort_key, page_head
 from dashboards.contrat_data import contract_terms, visible_contracts
+from dashboards.downloads import register_table
 from dashboards.fmt import fr_date, fr_eur, fr_number, fr_pct
 
 CAPABILITY = "contract.view"
@@ -168,7 +169,11 @@ def show_terms(code):
         [
             html.Div(
                 className="card",
-                children=html.Table(className="data-table", children=html.Tbody(rows)),
+                children=downloadable_table(
+                    "contract-terms",
+                    html.Table(className="data-table", children=html.Tbody(rows)),
+                    {"contrat": code},
+                ),
             ),
             html.H2("Référence par bâtiment"),
             html.P(
@@ -179,23 +184,36 @@ def show_terms(code):
             ),
             html.Div(
                 className="table-wrap",
-                children=html.Table(
-                    className="data-table",
-                    children=[
-                        html.Thead(
-                            html.Tr(
-                                [
-                                    html.Th("Bâtiment"),
-                                    html.Th("Compteur"),
-                                    html.Th("NB MWh PCI"),
-                                    html.Th("DJU de référence"),
-                                    html.Th("ECS MWh/m³"),
-                                ]
-                            )
-                        ),
-                        html.Tbody(body),
-                    ],
+                children=downloadable_table(
+                    "contract-buildings",
+                    html.Table(
+                        className="data-table",
+                        children=[
+                            html.Thead(
+                                html.Tr(
+                                    [
+                                        html.Th("Bâtiment"),
+                                        html.Th("Compteur"),
+                                        html.Th("NB MWh PCI"),
+                                        html.Th("DJU de référence"),
+                                        html.Th("ECS MWh/m³"),
+                                    ]
+                                )
+                            ),
+                            html.Tbody(body),
+                        ],
+                    ),
+                    {"contrat": code},
                 ),
             ),
         ]
     )
+
+
+def _terms_again(params: dict):
+    code = params.get("contrat")
+    return show_terms(code if isinstance(code, str) else None)
+
+
+register_table("contract-terms", CAPABILITY, _terms_again, filename="contrat")
+register_table("contract-buildings", CAPABILITY, _terms_again, filename="contrat-batiments")

@@ -14,6 +14,8 @@ from dash.exceptions import PreventUpdate
 from carnet.access import CarnetPermissionError
 from dashboards import db
 from dashboards.auth import current_user, guarded
+from dashboards.components import graph
+from dashboards.downloads import register_graph
 from dashboards.ecrans_usagers_data import renew, screens_page, write_tips
 
 CAPABILITY = "display.manage"
@@ -88,7 +90,7 @@ def _content(data: dict) -> list:
             id="eu-counts",
             className="lead",
         ),
-        dcc.Graph(figure=_figure(data), config={"displayModeBar": False}, id="eu-figure"),
+        graph("eu-figure", _figure(data), {"batiment": data["building"]}, id="eu-figure"),
         html.Ul(events, id="eu-events")
         if events
         else html.P("Aucune contribution.", className="muted"),
@@ -109,6 +111,17 @@ def _content(data: dict) -> list:
         ),
         html.Button("Enregistrer la liste", id="eu-tips-save", className="btn btn-primary"),
     ]
+
+
+def _figure_again(params: dict) -> go.Figure:
+    building = params.get("batiment")
+    data = screens_page(
+        db.engine(), current_user(), building if isinstance(building, str) else None
+    )
+    return _figure(data)
+
+
+register_graph("eu-figure", CAPABILITY, _figure_again, filename="contributions-usagers")
 
 
 def layout(batiment: str | None = None, **_query):

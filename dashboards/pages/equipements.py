@@ -11,7 +11,8 @@ from dash import dcc, html
 
 from dashboards import db
 from dashboards.auth import current_scope
-from dashboards.components import data_table, page_head
+from dashboards.components import data_table, downloadable_table, page_head
+from dashboards.downloads import register_table
 from dashboards.equipements_data import devices_and_alarms
 from dashboards.fmt import fr_datetime
 from ingest.modbus.health import FAILING, PARTIAL, stored_state
@@ -120,6 +121,26 @@ def _alarms_table(alarms) -> html.Table:
     return data_table(head, rows, id_="alarms-table")
 
 
+def _alarms_view(_params=None):
+    _devices, alarms = devices_and_alarms(db.engine(), current_scope())
+    if not alarms:
+        return html.P("Aucune alarme ouverte.", className="muted")
+    return _alarms_table(alarms)
+
+
+def _devices_view(_params=None):
+    devices, _alarms = devices_and_alarms(db.engine(), current_scope())
+    if not devices:
+        return html.P(
+            "Aucun équipement relevé pour l'instant (voir « carnet poll »).", className="muted"
+        )
+    return _devices_table(devices)
+
+
+register_table("alarms-table", CAPABILITY, _alarms_view, filename="equipements-alarmes")
+register_table("devices-table", CAPABILITY, _devices_view, filename="equipements")
+
+
 def layout(**_query):
     devices, alarms = devices_and_alarms(db.engine(), current_scope())
     now = dt.datetime.now(dt.UTC)
@@ -137,21 +158,8 @@ def layout(**_query):
                 lead_id="devices-summary",
             ),
             html.H2("Alarmes ouvertes"),
-            html.Div(
-                _alarms_table(alarms)
-                if alarms
-                else html.P("Aucune alarme ouverte.", className="muted"),
-                className="table-wrap",
-            ),
+            html.Div(downloadable_table("alarms-table", _alarms_view()), className="table-wrap"),
             html.H2("Dernier contact"),
-            html.Div(
-                _devices_table(devices)
-                if devices
-                else html.P(
-                    "Aucun équipement relevé pour l'instant (voir « carnet poll »).",
-                    className="muted",
-                ),
-                className="table-wrap",
-            ),
+            html.Div(downloadable_table("devices-table", _devices_view()), className="table-wrap"),
         ],
     )

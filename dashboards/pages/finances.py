@@ -13,7 +13,8 @@ from contract.finance_table import TABLE_COLUMNS_FR
 from contract.terms import season_months, season_of_month
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded
-from dashboards.components import alert, page_head
+from dashboards.components import alert, downloadable_table, page_head
+from dashboards.downloads import register_table
 from dashboards.finances_data import finance_contracts, finance_month, sign_month
 from dashboards.fmt import TZ, fr_eur, fr_number, fr_pct
 
@@ -207,20 +208,35 @@ def show_month(contract_code, month, _refresh=None):
             _downloads(contract_code, month, href),
             html.Div(
                 className="table-wrap",
-                children=html.Table(
-                    className="data-table",
-                    children=[
-                        html.Thead(
-                            html.Tr(
-                                [html.Th(SHORT_HEADERS[c], title=TABLE_COLUMNS_FR[c]) for c in head]
-                            )
-                        ),
-                        html.Tbody(rows),
-                    ],
+                children=downloadable_table(
+                    "fin-table",
+                    html.Table(
+                        className="data-table",
+                        children=[
+                            html.Thead(
+                                html.Tr(
+                                    [
+                                        html.Th(SHORT_HEADERS[c], title=TABLE_COLUMNS_FR[c])
+                                        for c in head
+                                    ]
+                                )
+                            ),
+                            html.Tbody(rows),
+                        ],
+                    ),
+                    {"contrat": contract_code, "mois": month},
                 ),
             ),
         ]
     )
+
+
+register_table(
+    "fin-table",
+    CAPABILITY,
+    lambda p: show_month(str(p.get("contrat") or ""), str(p.get("mois") or "")),
+    filename="finances",
+)
 
 
 def _status(fm):

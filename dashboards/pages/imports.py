@@ -26,7 +26,8 @@ from carnet.quarantine import QuarantineError
 from carnet.roles import is_contractor
 from dashboards import db, imports_data
 from dashboards.auth import current_scope, current_user, guarded, require
-from dashboards.components import page_head
+from dashboards.components import downloadable_table, page_head
+from dashboards.downloads import register_table
 from dashboards.imports_review_views import (
     confirm_text,
     detail,
@@ -40,10 +41,13 @@ from dashboards.imports_views import (
     alert,
     batch_options,
     history_table,
+    mapping_panel,
+    preview_view,
     rejected_table,
     report_block,
     revert_panel,
     sentence,
+    summary_table,
     upload_controls,
 )
 from ingest.importer import batch_rejected, import_file
@@ -52,6 +56,7 @@ from ingest.limits import MAX_UPLOAD_BYTES, fr_size
 CAPABILITY = "import.csv"
 REVIEW = "quarantine.review"  # the manager's quarantine review
 REVERT = "batch.revert"  # the manager's batch revert
+PROFILE_EDIT = "carnet.edit"  # saving an import profile changes the town's set-up (manager)
 
 
 dash.register_page(
@@ -78,7 +83,58 @@ def _history(limit: int = 50):
 def _history_table(frame):
     """The batch list as this user sees it (« Annuler ce lot » for whoever may revert)."""
     user = current_user()
-    return history_table(frame, can_revert=user is not None and user.can(REVERT))
+    table = history_table(frame, can_revert=user is not None and user.can(REVERT))
+    return downloadable_table("imp-history-table", table)
+
+
+def _rejected_of(batch_id):
+    """The rejected rows of one of the user's batches (403 for another user's batch)."""
+    if not str(batch_id).isdigit():
+        abort(400)
+    mine = _history(limit=100_000)
+    if int(batch_id) not in set(mine["id"].astype(int)):
+        abort(403)  # another user's batch: a contractor sees only its own
+    rej = batch_rejected(db.engine(), int(batch_id))
+    if not len(rej):
+        return html.P(f"Lot n° {batch_id} : aucune ligne rejetée.", className="muted")
+    rows = rej.head(SHOWN_REJECTS).astype(object).where(rej.notna(), None).to_dict("records")
+    return rejected_table(rows, None)
+
+
+def _report_again(params: dict):
+    """An upload's summary line, drawn again from its batch (one of the user's own)."""
+    batch_id = params.get("lot")
+    mine = _history(limit=100_000)
+    row = mine[mine["id"] == batch_id] if isinstance(batch_id, int) else mine.iloc[0:0]
+    if row.empty:
+        abort(403)
+    r = row.iloc[0]
+    counts = [int(r[c]) for c in ("rows_read", "rows_inserted", "rows_updated", "rows_unchanged",
+                                  "rows_rejected")]  # fmt: skip
+    return summary_table(
+        Path(str(r["source"])).name, r["format"], int(r["id"]), counts, r["status"]
+    )
+
+
+register_table("imp-report", CAPABILITY, _report_again, filename="import")
+register_table(
+    "imp-history-table",
+    CAPABILITY,
+    lambda _params: history_table(_history(), can_revert=False),
+    filename="lots-import",
+)
+register_table(
+    "imp-rejected-table",
+    CAPABILITY,
+    lambda params: _rejected_of(params.get("lot")),
+    filename="lignes-rejetees",
+)
+register_table(
+    "imp-q-table",
+    REVIEW,
+    lambda _params: held_table(imports_data.held_rows(db.engine()), 0),
+    filename="quarantaine",
+)
 
 
 def layout(**_query):
@@ -103,6 +159,7 @@ def layout(**_query):
             ),
             *upload_controls(),
             dcc.Loading(html.Div(id="imp-result")),
+            html.Div(id="imp-map"),
             *_review_section(user),
             html.H2("Historique des lots"),
             dcc.Dropdown(
@@ -121,14 +178,16 @@ def layout(**_query):
     Output("imp-result", "children"),
     Output("imp-history", "children"),
     Output("imp-batch", "options"),
+    Output("imp-map", "children"),
     Input("imp-upload", "contents"),
     State("imp-upload", "filename"),
     State("imp-format", "value"),
     State("imp-strict", "value"),
+    State("imp-choose", "value"),
     prevent_initial_call=True,
 )
 @guarded(CAPABILITY)
-def upload(contents, filenames, fmt, strict):
+def upload(contents, filenames, fmt, strict, choose=None):
     if not contents:
         raise PreventUpdate
     user = current_user()
@@ -147,7 +206,9 @@ def upload(contents, filenames, fmt, strict):
             ),
             dash.no_update,
             dash.no_update,
+            None,
         )
+    mapping = None
     for content, name in zip(contents, filenames, strict=False):
         name = Path(str(name or "fichier.csv")).name
         with tempfile.TemporaryDirectory() as tmp:
@@ -156,6 +217,23 @@ def upload(contents, filenames, fmt, strict):
                 imports_data.write_base64(content, path)
             except (IndexError, ValueError, binascii.Error):
                 blocks.append(alert(f"{name} : envoi illisible", "error"))
+                continue
+            columns = None
+            if mapping is None:  # the first file whose columns are to be chosen
+                columns = imports_data.needs_mapping(engine, path, fmt)
+                if columns is None and "map" in (choose or []):
+                    columns = imports_data.found_columns(path) or None
+            if columns is not None:
+                token = imports_data.keep_pending(path, user.login)
+                mapping = mapping_panel(columns, name, token, user.can(PROFILE_EDIT))
+                blocks.append(
+                    html.Div(
+                        f"{name} : indiquez ses colonnes ci-dessous (format non reconnu ou "
+                        "choix demandé) ; rien n'est importé avant « Importer ».",
+                        className="alert alert-info",
+                        id="imp-map-needed",
+                    )
+                )
                 continue
             report = import_file(
                 engine,
@@ -168,7 +246,110 @@ def upload(contents, filenames, fmt, strict):
             )
         blocks.append(report_block(report))
     history = _history()
-    return blocks, _history_table(history), batch_options(history)
+    return blocks, _history_table(history), batch_options(history), mapping
+
+
+# ---------------------------------------------------------------- column mapping (issue 13)
+
+_MAP_STATES = [
+    State("imp-map-file", "data"),
+    *[
+        State(f"imp-map-{k}", "value")
+        for k in (*imports_data.MAP_ROLES, "default-channel", "date-format", "decimal", "timezone")
+    ],
+]
+
+
+def _choice(values) -> dict:
+    keys = (*imports_data.MAP_ROLES, "default_channel", "date_format", "decimal", "timezone")
+    return dict(zip(keys, values, strict=True))
+
+
+def _mapped_file(file) -> Path:
+    """The uploaded file the mapping is for, kept on the server for this user."""
+    token = file.get("token") if isinstance(file, dict) else None
+    return imports_data.pending_file(token, current_user().login)
+
+
+@callback(
+    Output("imp-map-preview", "children"),
+    *[
+        Input(f"imp-map-{k}", "value")
+        for k in (*imports_data.MAP_ROLES, "default-channel", "date-format", "decimal", "timezone")
+    ],
+    State("imp-map-file", "data"),
+)
+@guarded(CAPABILITY)
+def preview_mapping(*args):
+    """The first lines as the import will read them, again at each choice."""
+    *values, file = args
+    try:
+        path = _mapped_file(file)
+        profile = imports_data.mapping_profile(_choice(values))
+        allowed = current_scope().channel_filter
+        return preview_view(imports_data.preview(db.engine(), path, profile, allowed=allowed))
+    except imports_data.MappingError as exc:
+        return preview_view(None, str(exc))
+
+
+@callback(
+    Output("imp-result", "children", allow_duplicate=True),
+    Output("imp-history", "children", allow_duplicate=True),
+    Output("imp-batch", "options", allow_duplicate=True),
+    Output("imp-map", "children", allow_duplicate=True),
+    Input("imp-map-import", "n_clicks"),
+    *_MAP_STATES,
+    State("imp-strict", "value"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def import_mapped(clicks, file, *rest):
+    """« Importer »: the file read with the mapping, as `carnet import --profile` would; the
+    waiting file is then removed (a refused strict file stays, to be read otherwise)."""
+    if not clicks:
+        raise PreventUpdate
+    *values, strict = rest
+    user = current_user()
+    try:
+        path = _mapped_file(file)
+        profile = imports_data.mapping_profile(_choice(values))
+    except imports_data.MappingError as exc:
+        keep = (dash.no_update,) * 3
+        return alert(sentence(exc), False, "imp-map-error"), *keep
+    report = import_file(
+        db.engine(),
+        path,
+        strict="strict" in (strict or []),
+        user=user.login,
+        allowed_channel_ids=current_scope().channel_filter,
+        source_name=path.name,
+        columns=profile,
+    )
+    if report.status in ("ok", "partial"):
+        imports_data.drop_pending(file.get("token"), user.login)
+    history = _history()  # the panel stays: « Enregistrer comme profil » after a good import
+    return [report_block(report)], _history_table(history), batch_options(history), dash.no_update
+
+
+@callback(
+    Output("imp-map-save-msg", "children"),
+    Input("imp-map-save", "n_clicks"),
+    State("imp-map-profile-name", "value"),
+    *_MAP_STATES[1:],
+    prevent_initial_call=True,
+)
+@guarded(PROFILE_EDIT)
+def save_mapping(clicks, name, *values):
+    """« Enregistrer comme profil »: stored as the portfolio's `import_profiles:` are."""
+    user = require(PROFILE_EDIT)
+    if not clicks:
+        raise PreventUpdate
+    try:
+        profile = imports_data.mapping_profile(_choice(values))
+        message = imports_data.save_profile(db.engine(), name, profile, user.login)
+    except imports_data.MappingError as exc:
+        return alert(sentence(exc), False, "imp-map-save-error")
+    return alert(message, True, "imp-map-save-ok")
 
 
 @callback(
@@ -180,14 +361,8 @@ def upload(contents, filenames, fmt, strict):
 def show_rejected(batch_id):
     if not batch_id:
         return None
-    mine = _history(limit=100_000)
-    if int(batch_id) not in set(mine["id"].astype(int)):
-        abort(403)  # another user's batch: a contractor sees only its own
-    rej = batch_rejected(db.engine(), int(batch_id))
-    if not len(rej):
-        return html.P(f"Lot n° {batch_id} : aucune ligne rejetée.", className="muted")
-    rows = rej.head(SHOWN_REJECTS).astype(object).where(rej.notna(), None).to_dict("records")
-    return rejected_table(rows, None)
+    params = {"lot": int(batch_id) if str(batch_id).isdigit() else None}
+    return downloadable_table("imp-rejected-table", _rejected_of(batch_id), params, str(batch_id))
 
 
 # ---------------------------------------------------------------- manager: quarantine review
@@ -204,7 +379,8 @@ def _review_badge(user) -> list:
 def _held_view(engine) -> tuple[html.Div, list]:
     """The review table and the badge, as they stand now."""
     total = imports_data.held_count(engine)
-    return held_table(imports_data.held_rows(engine), total), held_badge(total)
+    table = held_table(imports_data.held_rows(engine), total)
+    return downloadable_table("imp-q-table", table), held_badge(total)
 
 
 def _review_section(user) -> list:

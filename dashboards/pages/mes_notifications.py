@@ -11,7 +11,8 @@ from dash.exceptions import PreventUpdate
 from carnet.notifications import MODE_LABELS_FR, MODES
 from dashboards import notifications_data as data
 from dashboards.auth import current_user, guarded, require
-from dashboards.components import alert, page_head
+from dashboards.components import alert, downloadable_table, page_head
+from dashboards.downloads import register_table
 
 CAPABILITY = "notifications.own"
 
@@ -97,6 +98,14 @@ def _recent(rows: list[dict]) -> html.Div:
     )
 
 
+register_table(
+    "notif-recent-table",
+    CAPABILITY,
+    lambda _params: _recent(data.choices(current_user().id).recent),
+    filename="mes-avis",
+)
+
+
 def layout(**_query):
     user = current_user()
     c = data.choices(user.id)
@@ -133,7 +142,7 @@ def layout(**_query):
             ),
             html.Div(id="notif-msg"),
             html.H2("Derniers avis"),
-            _recent(c.recent),
+            downloadable_table("notif-recent-table", _recent(c.recent)),
         ],
     )
 

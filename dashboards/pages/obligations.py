@@ -11,7 +11,8 @@ from dash.exceptions import PreventUpdate
 from dashboards import db
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import obligations_table
-from dashboards.components import alert, page_head
+from dashboards.components import alert, downloadable_table, page_head
+from dashboards.downloads import register_table
 from dashboards.obligations_data import derive_obligations, obligation_rows
 
 CAPABILITY = "obligations.view"
@@ -29,6 +30,19 @@ dash.register_page(
 
 def _rows(show_all: bool) -> list[dict]:
     return obligation_rows(db.engine(), current_user(), show_all)
+
+
+def _table(params: dict):
+    rows = _rows(bool(params.get("tout")))
+    return obligations_table(rows, show_building=True, table_id="ob-table")
+
+
+register_table("ob-table", CAPABILITY, _table, filename="obligations")
+
+
+def _downloadable(show_all: bool):
+    params = {"tout": show_all}
+    return downloadable_table("ob-table", _table(params), params)
 
 
 def layout(**_query):
@@ -65,7 +79,7 @@ def layout(**_query):
             html.Div(controls, className="filters"),
             html.Div(id="ob-msg"),
             html.Div(
-                obligations_table(rows, show_building=True, table_id="ob-table"),
+                _downloadable(False),
                 id="ob-table-wrap",
                 className="table-wrap",
             ),
@@ -80,7 +94,7 @@ def layout(**_query):
 )
 @guarded(CAPABILITY)
 def toggle(show):
-    return obligations_table(_rows("all" in (show or [])), show_building=True, table_id="ob-table")
+    return _downloadable("all" in (show or []))
 
 
 @callback(

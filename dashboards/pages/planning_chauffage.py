@@ -15,9 +15,15 @@ from carnet.access import Scope
 from carnet.ical import feed_path
 from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded
-from dashboards.components import alert, data_table, page_head
+from dashboards.components import alert, data_table, downloadable_table, page_head
+from dashboards.downloads import register_table
 from dashboards.fmt import fr_datetime
-from dashboards.planning_chauffage_data import feeds, schedule_since_last_visit, set_feed_token
+from dashboards.planning_chauffage_data import (
+    feeds,
+    schedule,
+    schedule_since_last_visit,
+    set_feed_token,
+)
 
 CAPABILITY = "heating_schedule.view"
 MANAGE = "contract.edit"  # who issues and revokes the secret feed addresses
@@ -229,6 +235,22 @@ def manage_feed(_renew, _revoke):
     return items, alert(message, "ok", "feed-ok")
 
 
+def _frame_for(params: dict):
+    """The schedule as the page showed it: changes since the visit it showed (no new visit)."""
+    since = params.get("depuis")
+    try:
+        since = dt.datetime.fromisoformat(since) if isinstance(since, str) else None
+    except ValueError:
+        since = None
+    return schedule(db.engine(), current_user(), dt.datetime.now(dt.UTC), since)
+
+
+register_table(
+    "schedule-table", CAPABILITY, lambda p: _schedule_table(_frame_for(p)), "planning-chauffage"
+)
+register_table("zones-table", CAPABILITY, lambda p: _zones_table(_frame_for(p)), "planning-zones")
+
+
 def layout(**_query):
     user = current_user()
     now = dt.datetime.now(dt.UTC)
@@ -242,6 +264,7 @@ def layout(**_query):
             f"Depuis votre dernière consultation du {fr_datetime(since)} : "
             f"{changes} changement(s) surligné(s)."
         )
+    params = {"depuis": since.isoformat() if since is not None else None}
     return html.Div(
         className="page planning",
         children=[
@@ -251,8 +274,8 @@ def layout(**_query):
                 "(heure de Paris). Chauffer à partir de = début − préchauffage.",
                 html.P(seen, id="schedule-since", className="alert alert-ok"),
             ),
-            _schedule_table(frame),
-            _zones_table(frame),
+            downloadable_table("schedule-table", _schedule_table(frame), params),
+            downloadable_table("zones-table", _zones_table(frame), params),
             _feeds(scope),
         ],
     )

@@ -11,10 +11,13 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
+from flask import abort
 
 from carnet.access import CarnetPermissionError
 from dashboards import db
 from dashboards.auth import current_user, guarded
+from dashboards.components import downloadable_table, graph
+from dashboards.downloads import register_graph, register_table
 from dashboards.fmt import fr_number
 from dashboards.programme_travaux_data import STATUS_LABELS_FR, add_one, programme_page
 
@@ -63,7 +66,7 @@ def _ranking(data: dict):
     return html.Table([html.Thead(head), html.Tbody(body)], className="table", id="works-ranking")
 
 
-def _figure(m) -> dcc.Graph | None:
+def _figure(m, works_id: int | None = None) -> html.Div | None:
     monthly = m.monthly
     if monthly is None or monthly.empty:
         return None
@@ -81,10 +84,12 @@ def _figure(m) -> dcc.Graph | None:
         legend={"orientation": "h"},
         separators=", ",
     )
-    return dcc.Graph(figure=fig, config={"displayModeBar": False})
+    return (
+        fig if works_id is None else graph("works-fig", fig, {"travaux": works_id}, str(works_id))
+    )
 
 
-def _trajectory(code: str, t: dict) -> html.Div:
+def _trajectory(code: str, t: dict, figure_only: bool = False) -> html.Div:
     """The Décret tertiaire trajectory with each work as a step."""
     f = t["frame"][t["frame"]["year"] <= 2035]
     fig = go.Figure()
@@ -100,9 +105,11 @@ def _trajectory(code: str, t: dict) -> html.Div:
                            showarrow=False, textangle=-90, xanchor="left", yanchor="top")  # fmt: skip
     fig.update_layout(height=300, margin={"l": 60, "r": 20, "t": 10, "b": 30},
                       legend={"orientation": "h"}, separators=", ")  # fmt: skip
+    if figure_only:
+        return fig
     return html.Div(
         [html.H3(f"{code} : trajectoire du décret tertiaire"),
-         dcc.Graph(figure=fig, config={"displayModeBar": False})],
+         graph("works-trajectory", fig, {"batiment": code}, code)],
         className="works-trajectory", **{"data-building": code},
     )  # fmt: skip
 
@@ -141,7 +148,7 @@ def _works_article(r: dict) -> html.Article:
             ),
             html.P(m.note, className="works-note") if m.note else None,
             html.Dl([c for k, v in facts for c in (html.Dt(k), html.Dd(v))], className="facts"),
-            _figure(m),
+            _figure(m, r["id"]),
         ],
     )
 
@@ -158,7 +165,7 @@ def _body(data: dict) -> list:
             id="works-totals",
         ),
         html.H2("Classement : euros par MWh économisé par an"),
-        _ranking(data),
+        downloadable_table("works-ranking", _ranking(data)),
         html.Div(
             [_trajectory(code, t) for code, t in data["trajectories"].items()],
             id="works-trajectories",
@@ -166,6 +173,34 @@ def _body(data: dict) -> list:
         html.H2("Chaque opération"),
         html.Div([_works_article(r) for r in data["works"]], className="timeline"),
     ]
+
+
+def _works_figure(params: dict):
+    works = params.get("travaux")
+    for r in programme_page(db.engine(), current_user())["works"]:
+        if r["id"] == works:  # only the user's own works (`programme_page` is scoped)
+            fig = _figure(r["measure"])
+            if fig is not None:
+                return fig
+    abort(404)
+
+
+def _trajectory_figure(params: dict):
+    code = params.get("batiment")
+    t = programme_page(db.engine(), current_user())["trajectories"].get(code)
+    if not isinstance(code, str) or t is None:
+        abort(404)
+    return _trajectory(code, t, figure_only=True)
+
+
+register_table(
+    "works-ranking",
+    CAPABILITY,
+    lambda _params: _ranking(programme_page(db.engine(), current_user())),
+    filename="programme-travaux",
+)
+register_graph("works-fig", CAPABILITY, _works_figure, filename="travaux-economies")
+register_graph("works-trajectory", CAPABILITY, _trajectory_figure, filename="trajectoire")
 
 
 def _field(label: str, child) -> html.Label:

@@ -1,11 +1,15 @@
-"""Réservations: week and month calendars of the bookable rooms, per room or per building, and the
-booking form with its heating note (the programmer and the manager); the contractor reads the
-calendars and their heating notes. Every write goes through `carnet.bookings`, which checks the
-role again and refuses conflicts naming the other booking."""
+"""Réservations: week and month calendars of the bookable rooms, per room or per building, a
+list of the coming bookings, and on a phone a day list instead of the grids (CSS chooses); the
+booking form with its heating note (the programmer and the manager) offers the rooms of the
+calendar's building and takes a slot clicked in the grid; cancelling is offered only for an
+existing booking, and confirmed. The contractor reads the calendars and their heating notes.
+Every write goes through `carnet.bookings`, which checks the role again and refuses conflicts
+naming the other booking."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
@@ -14,10 +18,11 @@ from carnet import bookings as bk
 from carnet.timeutil import TZ
 from dashboards import db
 from dashboards import reservations_data as data
+from dashboards import reservations_views as views
 from dashboards.auth import current_user, guarded
-from dashboards.components import alert, field, page_head
+from dashboards.components import alert, downloadable_table, field, page_head
+from dashboards.downloads import register_table
 from dashboards.fmt import fr_datetime
-from dashboards.reservations_data import BookingView
 from dashboards.reservations_data import rooms as rooms_of
 
 CAPABILITY = "bookings.view"
@@ -33,7 +38,6 @@ dash.register_page(
     capability=CAPABILITY,
 )
 
-WEEKDAYS_FR = ["lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."]
 MONTHS_FR = [
     "janvier", "février", "mars", "avril", "mai", "juin",
     "juillet", "août", "septembre", "octobre", "novembre", "décembre",
@@ -43,6 +47,12 @@ STATUS_OPTIONS = [
     {"label": "Option", "value": "option"},
     {"label": "Annulée", "value": "cancelled"},
 ]
+VIEW_OPTIONS = [
+    {"label": "Semaine", "value": "week"},
+    {"label": "Mois", "value": "month"},
+    {"label": "Liste", "value": "list"},
+]
+LIST_DAYS = 28  # the list view: four weeks of coming bookings from the reference day
 FORM_FIELDS = [
     ("res-f-room", "value"),
     ("res-f-title", "value"),
@@ -55,6 +65,11 @@ FORM_FIELDS = [
     ("res-f-preheat", "value"),
     ("res-f-note", "value"),
 ]
+# the repetition fields, and the values of an empty form after the room (kept: see _empty_form)
+REPEAT_FIELDS = [("res-f-weekly", "value"), ("res-f-until", "value"), ("res-f-except", "value")]
+EMPTY_VALUES = ["", "", None, "", "", "confirmed", None, None, "", [], "", ""]
+NEW_TITLE = "Nouvelle réservation"
+TIME_OF_DAY = re.compile(r"\d{1,2}\s*[:h]\s*\d{2}")
 
 
 def _period(view: str, ref: dt.date) -> tuple[dt.date, dt.date]:
@@ -62,6 +77,8 @@ def _period(view: str, ref: dt.date) -> tuple[dt.date, dt.date]:
         first = ref.replace(day=1)
         nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
         return first, nxt - dt.timedelta(days=1)
+    if view == "list":
+        return ref, ref + dt.timedelta(days=LIST_DAYS - 1)
     monday = ref - dt.timedelta(days=ref.weekday())
     return monday, monday + dt.timedelta(days=6)
 
@@ -69,6 +86,8 @@ def _period(view: str, ref: dt.date) -> tuple[dt.date, dt.date]:
 def _period_label(view: str, first: dt.date, last: dt.date) -> str:
     if view == "month":
         return f"{MONTHS_FR[first.month - 1].capitalize()} {first.year}"
+    if view == "list":
+        return f"Du {first:%d/%m/%Y} au {last:%d/%m/%Y}"
     return f"Semaine du {first:%d/%m/%Y} au {last:%d/%m/%Y}"
 
 
@@ -76,135 +95,43 @@ def _midnight(day: dt.date) -> dt.datetime:
     return bk.localize(dt.datetime.combine(day, dt.time()))
 
 
-def _local(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(TZ)
+def _building_rooms(user, building) -> list[dict]:
+    return [r for r in rooms_of(db.engine(), user) if r["building"] == building]
 
 
-def _days_of(b: BookingView, first: dt.date, last: dt.date) -> list[dt.date]:
-    """Local days the booking covers within [first, last]."""
-    d0 = _local(b.starts_at).date()
-    d1 = _local(b.ends_at - dt.timedelta(seconds=1)).date()
-    out, day = [], max(d0, first)
-    while day <= min(d1, last):
-        out.append(day)
-        day += dt.timedelta(days=1)
-    return out
+def _room_options(rooms: list[dict]) -> list[dict]:
+    return [{"label": f"{r['building_name']} – {r['name']}", "value": r["code"]} for r in rooms]
 
 
-# --- rendering ----------------------------------------------------------------------------
-
-
-def _chip(b: BookingView, with_room: bool) -> html.Button:
-    start, end = _local(b.starts_at), _local(b.ends_at)
-    heat = []
-    if b.setpoint_c is not None:
-        text = f"{b.setpoint_c:g}\u00a0°C"
-        if b.preheat_min:
-            text += f" · préchauffage {b.preheat_min}\u00a0min"
-        heat.append(html.Span(text, className="cal-heat"))
-    if b.heating_note:
-        heat.append(html.Span(b.heating_note, className="cal-note"))
-    label = f"{start:%H:%M}–{end:%H:%M}"
-    return html.Button(
-        [
-            html.Span(label, className="cal-time"),
-            html.Span((f"{b.room_code} · " if with_room else "") + b.title, className="cal-title"),
-            *heat,
-        ],
-        id={"type": "res-booking", "id": b.id},
-        className=f"cal-booking status-{b.status}",
-        title=f"{b.title} ({bk.STATUS_LABELS_FR.get(b.status, b.status)}) : "
-        f"{fr_datetime(b.starts_at)} – {fr_datetime(b.ends_at)}",
-        n_clicks=0,
-        **{"data-booking": str(b.id)},
-    )
-
-
-def _week_grid(rooms: list[dict], bookings: list[BookingView], first: dt.date) -> html.Table:
-    days = [first + dt.timedelta(days=i) for i in range(7)]
-    today = dt.datetime.now(TZ).date()
-    cells: dict[tuple[int, dt.date], list] = {}
-    for b in bookings:
-        for day in _days_of(b, days[0], days[-1]):
-            cells.setdefault((b.room_id, day), []).append(_chip(b, with_room=False))
-    head = html.Thead(
-        html.Tr(
-            [html.Th("Salle")]
-            + [
-                html.Th(
-                    f"{WEEKDAYS_FR[d.weekday()]} {d:%d/%m}",
-                    className="cal-day" + (" cal-today" if d == today else ""),
-                )
-                for d in days
-            ]
-        )
-    )
-    body = [
-        html.Tr(
-            [
-                html.Th(
-                    [html.Span(r["name"]), html.Span(r["code"], className="code")],
-                    className="cal-room",
-                )
-            ]
-            + [html.Td(cells.get((r["id"], d), []), className="cal-cell") for d in days],
-            **{"data-room": r["code"]},
-        )
-        for r in rooms
-    ]
-    return html.Table([head, html.Tbody(body)], className="cal cal-week", id="res-week")
-
-
-def _month_grid(
-    bookings: list[BookingView], first: dt.date, last: dt.date, with_room: bool
-) -> html.Table:
-    start = first - dt.timedelta(days=first.weekday())
-    end = last + dt.timedelta(days=6 - last.weekday())
-    by_day: dict[dt.date, list] = {}
-    for b in bookings:
-        for day in _days_of(b, first, last):
-            by_day.setdefault(day, []).append(_chip(b, with_room))
-    today = dt.datetime.now(TZ).date()
-    weeks, day = [], start
-    while day <= end:
-        row = []
-        for _ in range(7):
-            cls = "cal-cell" + ("" if first <= day <= last else " cal-out")
-            cls += " cal-today" if day == today else ""
-            row.append(
-                html.Td(
-                    [html.Div(f"{day.day}", className="cal-daynum")] + by_day.get(day, []),
-                    className=cls,
-                    **{"data-day": day.isoformat()},
-                )
-            )
-            day += dt.timedelta(days=1)
-        weeks.append(html.Tr(row))
-    head = html.Thead(html.Tr([html.Th(w, className="cal-day") for w in WEEKDAYS_FR]))
-    return html.Table([head, html.Tbody(weeks)], className="cal cal-month", id="res-month")
+def _form_room(rooms: list[dict], calendar_room: str | None, current: str | None) -> str | None:
+    """The form's room among the building's `rooms`: the calendar's room if one is chosen, else
+    the current one if it is still there, else the only room; None (cleared) otherwise."""
+    codes = [r["code"] for r in rooms]
+    for choice in (calendar_room, current):
+        if choice in codes:
+            return choice
+    return codes[0] if len(codes) == 1 else None
 
 
 def _form(rooms: list[dict], editable: bool) -> html.Div:
-    room_options = [
-        {"label": f"{r['building_name']} – {r['name']}", "value": r["code"]} for r in rooms
-    ]
-
+    """The booking form; its rooms are those of the calendar's building (see `form_rooms`)."""
     return html.Div(
         className="card res-form",
         id="res-form",
         hidden=not editable,
         children=[
-            html.H2("Réservation", id="res-form-title"),
+            html.H2(NEW_TITLE, id="res-form-title"),
             html.Div(
                 className="form-grid",
                 children=[
                     field(
                         "Salle",
                         dcc.Dropdown(
-                            room_options,
-                            rooms[0]["code"] if rooms else None,
+                            _room_options(rooms),
+                            _form_room(rooms, None, None),
                             id="res-f-room",
                             clearable=False,
+                            placeholder="Choisissez une salle",
                         ),
                     ),
                     field("Titre", dcc.Input(id="res-f-title", type="text", className="input")),
@@ -291,17 +218,29 @@ def _form(rooms: list[dict], editable: bool) -> html.Div:
                 className="form-actions",
                 children=[
                     html.Button("Enregistrer", id="res-save", className="btn btn-primary"),
-                    html.Button(
-                        "Annuler la réservation", id="res-cancel", className="btn btn-danger"
+                    html.Button(NEW_TITLE, id="res-new", className="btn btn-secondary"),
+                    # shown for an existing booking only (see `destructive_actions`), confirmed
+                    html.Div(
+                        className="res-danger-zone",
+                        children=[
+                            html.Button(
+                                "Annuler la réservation",
+                                id="res-cancel",
+                                className="btn btn-secondary btn-danger-outline",
+                                hidden=True,
+                            ),
+                            html.Button(
+                                "Annuler la série à partir de celle-ci",
+                                id="res-cancel-series",
+                                className="btn btn-secondary btn-danger-outline",
+                                hidden=True,
+                            ),
+                        ],
                     ),
-                    html.Button(
-                        "Annuler la série à partir de celle-ci",
-                        id="res-cancel-series",
-                        className="btn btn-danger",
-                    ),
-                    html.Button("Nouvelle réservation", id="res-new", className="btn"),
                 ],
             ),
+            dcc.ConfirmDialog(id="res-confirm-cancel"),
+            dcc.ConfirmDialog(id="res-confirm-series"),
             html.Div(id="res-message", role="status"),
         ],
     )
@@ -322,7 +261,7 @@ def layout(**_query):
                 + ("" if editable else " Lecture seule."),
             ),
             html.Div(
-                className="filters",
+                className="filters res-filters",
                 children=[
                     dcc.Dropdown(
                         [{"label": n, "value": c} for c, n in buildings.items()],
@@ -333,18 +272,32 @@ def layout(**_query):
                     ),
                     dcc.Dropdown(id="res-room", placeholder="Toutes les salles", clearable=True),
                     dcc.RadioItems(
-                        [
-                            {"label": " Semaine", "value": "week"},
-                            {"label": " Mois", "value": "month"},
-                        ],
+                        VIEW_OPTIONS,
                         "week",
                         id="res-view",
                         inline=True,
                         className="res-view",
                     ),
-                    html.Button("‹", id="res-prev", className="btn", title="Période précédente"),
-                    html.Button("Aujourd'hui", id="res-today", className="btn"),
-                    html.Button("›", id="res-next", className="btn", title="Période suivante"),
+                    html.Div(
+                        className="res-nav",
+                        children=[
+                            html.Button(
+                                "‹",
+                                id="res-prev",
+                                className="btn btn-secondary",
+                                title="Période précédente",
+                            ),
+                            html.Button(
+                                "Aujourd'hui", id="res-today", className="btn btn-secondary"
+                            ),
+                            html.Button(
+                                "›",
+                                id="res-next",
+                                className="btn btn-secondary",
+                                title="Période suivante",
+                            ),
+                        ],
+                    ),
                     html.Strong(id="res-period", className="res-period"),
                 ],
             ),
@@ -352,7 +305,10 @@ def layout(**_query):
             dcc.Store(id="res-refresh", data=0),
             dcc.Store(id="res-selected", data=None),
             html.Div(id="res-calendar", className="table-wrap cal-wrap"),
-            _form(rooms, editable),
+            _form(
+                [r for r in rooms if r["building"] == first_building] if editable else [],
+                editable,
+            ),
         ],
     )
 
@@ -382,7 +338,8 @@ def move_period(_prev, _today, _next, ref, view):
         else:
             month = (month - dt.timedelta(days=1)).replace(day=1)
         return month.isoformat()
-    return (ref_day + dt.timedelta(days=7 * step)).isoformat()
+    days = LIST_DAYS if view == "list" else 7
+    return (ref_day + dt.timedelta(days=days * step)).isoformat()
 
 
 @callback(
@@ -390,8 +347,24 @@ def move_period(_prev, _today, _next, ref, view):
 )
 @guarded(CAPABILITY)
 def room_options(building):
-    rooms = [r for r in rooms_of(db.engine(), current_user()) if r["building"] == building]
+    rooms = _building_rooms(current_user(), building)
     return [{"label": r["name"], "value": r["code"]} for r in rooms], None
+
+
+@callback(
+    Output("res-f-room", "options"),
+    Output("res-f-room", "value", allow_duplicate=True),
+    Input("res-building", "value"),
+    Input("res-room", "value"),
+    State("res-f-room", "value"),
+    prevent_initial_call=True,
+)
+@guarded(CAPABILITY)
+def form_rooms(building, calendar_room, current):
+    """The form offers the rooms of the calendar's building only, so that the room booked is
+    the one looked at; a room outside it is cleared."""
+    rooms = _building_rooms(current_user(), building)
+    return _room_options(rooms), _form_room(rooms, calendar_room, current)
 
 
 @callback(
@@ -406,9 +379,10 @@ def room_options(building):
 @guarded(CAPABILITY)
 def render_calendar(building, room, view, ref, _refresh):
     user = current_user()
+    editable = bool(user and user.can(EDIT))
     ref_day = dt.date.fromisoformat(ref) if ref else dt.datetime.now(TZ).date()
     first, last = _period(view, ref_day)
-    rooms = [r for r in rooms_of(db.engine(), user) if r["building"] == building]
+    rooms = _building_rooms(user, building)
     if room:
         rooms = [r for r in rooms if r["code"] == room]
     if not rooms:
@@ -422,31 +396,80 @@ def render_calendar(building, room, view, ref, _refresh):
         _midnight(last + dt.timedelta(days=1)),
         {r["id"] for r in rooms},
     )
-    grid = (
-        _month_grid(found, first, last, with_room=not room)
-        if view == "month"
-        else _week_grid(rooms, found, first)
-    )
-    return grid, _period_label(view, first, last)
+    by_id = {r["id"]: r for r in rooms}
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    label = _period_label(view, first, last)
+    params = {"building": building, "room": room, "view": view, "ref": ref}
+    if view == "list":
+        return downloadable_table(
+            "res-calendar-grid", views.booking_list(by_id, found), params
+        ), label
+    if view == "month":
+        codes = None if room else {r["id"]: r["code"] for r in rooms}
+        grid = views.month_grid(found, first, last, codes)
+    else:
+        grid = views.week_grid(rooms, found, first, editable)
+    grid = downloadable_table("res-calendar-grid", grid, params)
+    # both in the page: the CSS shows the day list instead of the grid on a narrow screen
+    daily = views.day_list(by_id, found, days, editable, keep_empty=view == "week")
+    return [grid, daily], label
+
+
+def _calendar_again(p: dict):
+    """The calendar the page shows for these choices, read again for the user (download)."""
+    texts = [p.get(k) if isinstance(p.get(k), str) else None for k in ("building", "room", "view")]
+    ref = p.get("ref") if isinstance(p.get("ref"), str) else None
+    try:
+        dt.date.fromisoformat(ref) if ref else None
+    except ValueError:
+        ref = None
+    return render_calendar(*texts, ref, None)[0]
+
+
+register_table("res-calendar-grid", CAPABILITY, _calendar_again, filename="reservations")
+
+
+def _clicked() -> bool:
+    """Whether the trigger is a click, not a pattern-matching button just drawn (n_clicks 0)."""
+    return any(t.get("value") for t in ctx.triggered)
+
+
+def _empty_form(title: str = NEW_TITLE) -> list:
+    """Every field but the room emptied, no booking selected: a save after a save creates
+    nothing twice."""
+    return [no_update, *EMPTY_VALUES, None, title]
+
+
+FORM_OUTPUTS = [
+    *(Output(i, p, allow_duplicate=True) for i, p in FORM_FIELDS + REPEAT_FIELDS),
+    Output("res-selected", "data", allow_duplicate=True),
+    Output("res-form-title", "children", allow_duplicate=True),
+]
 
 
 @callback(
-    [Output(i, p) for i, p in FORM_FIELDS],
-    Output("res-selected", "data"),
-    Output("res-form-title", "children"),
-    Input({"type": "res-booking", "id": ALL}, "n_clicks"),
+    *FORM_OUTPUTS,
+    Input({"type": "res-booking", "id": ALL, "at": ALL}, "n_clicks"),
+    Input({"type": "res-slot", "room": ALL, "day": ALL}, "n_clicks"),
+    Input({"type": "res-pick-room", "room": ALL}, "n_clicks"),
     Input("res-new", "n_clicks"),
+    State("res-f-room", "options"),
     prevent_initial_call=True,
 )
 @guarded(CAPABILITY)
-def fill_form(clicks, _new):
+def fill_form(_bookings, _slots, _picks, _new, room_options):
+    """A booking clicked opens it; a free slot or a room of the calendar starts a new booking
+    there (the room only if the form offers it); « Nouvelle réservation » empties the form."""
+    unchanged = [no_update] * len(FORM_OUTPUTS)
     trigger = ctx.triggered_id
-    if isinstance(trigger, dict) and trigger.get("type") == "res-booking":
-        if not any(clicks):
-            return [no_update] * (len(FORM_FIELDS) + 2)
+    kind = trigger.get("type") if isinstance(trigger, dict) else trigger
+    if kind != "res-new" and not _clicked():
+        return unchanged
+    offered = {o["value"] for o in room_options or []}
+    if kind == "res-booking":
         b = data.booking(db.engine(), current_user(), int(trigger["id"]))
         if b is None:
-            return [no_update] * (len(FORM_FIELDS) + 2)
+            return unchanged
         values = [
             b.room_code,
             b.title,
@@ -458,24 +481,70 @@ def fill_form(clicks, _new):
             b.setpoint_c,
             b.preheat_min,
             b.heating_note,
+            [],
+            "",
+            "",
         ]
         title = f"Réservation n° {b.id}" + (f" (série n° {b.series_id})" if b.series_id else "")
         return [*values, b.id, title]
-    # a new booking keeps the room chosen last
-    return [
-        no_update,
-        "",
-        "",
-        None,
-        "",
-        "",
-        "confirmed",
-        None,
-        None,
-        "",
-        None,
-        "Nouvelle réservation",
-    ]
+    if kind == "res-pick-room":
+        room = trigger["room"] if trigger["room"] in offered else no_update
+        return [room, *[no_update] * (len(FORM_OUTPUTS) - 1)]
+    form = _empty_form()
+    if kind == "res-slot":
+        if trigger["room"] in offered:
+            form[0] = trigger["room"]
+        day = dt.date.fromisoformat(trigger["day"])
+        form[FORM_FIELDS.index(("res-f-start", "value"))] = f"{day:%d/%m/%Y} "
+        form[FORM_FIELDS.index(("res-f-end", "value"))] = f"{day:%d/%m/%Y} "
+    return form
+
+
+@callback(
+    Output("res-cancel", "hidden"),
+    Output("res-cancel-series", "hidden"),
+    Input("res-selected", "data"),
+)
+@guarded(CAPABILITY)
+def destructive_actions(selected):
+    """Cancelling shows only for an existing booking (not already cancelled), cancelling the
+    series only for a booking of a series."""
+    b = data.booking(db.engine(), current_user(), int(selected)) if selected else None
+    if b is None:
+        return True, True
+    return b.status == "cancelled", b.series_id is None
+
+
+@callback(
+    Output("res-confirm-cancel", "displayed"),
+    Output("res-confirm-cancel", "message"),
+    Output("res-confirm-series", "displayed"),
+    Output("res-confirm-series", "message"),
+    Input("res-cancel", "n_clicks"),
+    Input("res-cancel-series", "n_clicks"),
+    State("res-selected", "data"),
+    prevent_initial_call=True,
+)
+@guarded(EDIT)
+def ask_confirmation(_cancel, _series, selected):
+    """The question the browser asks before a cancellation, naming what would be cancelled."""
+    b = data.booking(db.engine(), current_user(), int(selected)) if selected else None
+    if b is None:
+        return [no_update] * 4
+    when = fr_datetime(b.starts_at)
+    if ctx.triggered_id == "res-cancel-series":
+        text = (
+            f"Annuler la série « {b.title} » à partir du {when[:10]} : cette occurrence et "
+            "toutes les suivantes ?"
+        )
+        return no_update, no_update, True, text
+    text = f"Annuler la réservation « {b.title} » du {when} ? Elle restera visible, barrée."
+    return True, text, no_update, no_update
+
+
+def _with_time(text: str | None) -> bool:
+    """A start or end typed with its hour: a date alone would silently mean midnight."""
+    return bool(TIME_OF_DAY.search(text or ""))
 
 
 def _number(value, cast):
@@ -487,10 +556,10 @@ def _number(value, cast):
 @callback(
     Output("res-message", "children"),
     Output("res-refresh", "data"),
-    Output("res-selected", "data", allow_duplicate=True),
+    *FORM_OUTPUTS,
     Input("res-save", "n_clicks"),
-    Input("res-cancel", "n_clicks"),
-    Input("res-cancel-series", "n_clicks"),
+    Input("res-confirm-cancel", "submit_n_clicks"),
+    Input("res-confirm-series", "submit_n_clicks"),
     [State(i, p) for i, p in FORM_FIELDS],
     State("res-f-weekly", "value"),
     State("res-f-until", "value"),
@@ -498,55 +567,48 @@ def _number(value, cast):
     State("res-selected", "data"),
     State("res-refresh", "data"),
     prevent_initial_call=True,
+    running=[(Output("res-save", "disabled"), True, False)],
 )
 @guarded(EDIT)
 def save(_save, _cancel, _cancel_series, room, title, organiser, attendance, start, end,
          status, setpoint, preheat, note, weekly, until, except_text, selected, refresh):  # fmt: skip
+    """Save, cancel or cancel the series (after the browser's confirmation); a success empties
+    the form and redraws the calendar, a refusal keeps the form as typed."""
     user = current_user()
     engine = db.engine()
+    kept = [no_update] * len(FORM_OUTPUTS)
+
+    def done(message):
+        return [message, (refresh or 0) + 1, *_empty_form()]
+
+    def refused(message):
+        return [message, no_update, *kept]
+
     try:
-        if ctx.triggered_id == "res-cancel-series" and selected:
+        if ctx.triggered_id in ("res-confirm-cancel", "res-confirm-series") and not selected:
+            return refused(
+                alert("Choisissez d'abord une réservation dans le calendrier.", "error",
+                      "res-error", role="alert")
+            )  # fmt: skip
+        if ctx.triggered_id == "res-confirm-series":
             cancelled = data.cancel_series_from(engine, user, int(selected))
             if cancelled is None:
-                return (
-                    alert(
-                        "Cette réservation ne fait pas partie d'une série.",
-                        "error",
-                        "res-error",
-                        role="alert",
-                    ),
-                    (no_update),
-                    no_update,
-                )
+                return refused(
+                    alert("Cette réservation ne fait pas partie d'une série.", "error",
+                          "res-error", role="alert")
+                )  # fmt: skip
             series_title, day, n = cancelled
-            return (
+            return done(
                 alert(f"Série « {series_title} » : {n} occurrence(s) annulée(s) "
-                      f"à partir du {day:%d/%m/%Y}.", "ok", "res-ok"),
-                (refresh or 0) + 1,
-                None,
+                      f"à partir du {day:%d/%m/%Y}.", "ok", "res-ok")
             )  # fmt: skip
-        if ctx.triggered_id in ("res-cancel", "res-cancel-series"):
-            if not selected:
-                return (
-                    alert(
-                        "Choisissez d'abord une réservation dans le calendrier.",
-                        "error",
-                        "res-error",
-                        role="alert",
-                    ),
-                    (no_update),
-                    no_update,
-                )
+        if ctx.triggered_id == "res-confirm-cancel":
             b = data.cancel_booking(engine, user, int(selected))
-            return (
-                alert(f"Réservation « {b.title} » annulée.", "ok", "res-ok"),
-                (refresh or 0) + 1,
-                None,
-            )
+            return done(alert(f"Réservation « {b.title} » annulée.", "ok", "res-ok"))
         if not room:
             raise bk.BookingError("choisissez une salle")
-        if not start or not end:
-            raise bk.BookingError("indiquez le début et la fin (jj/mm/aaaa hh:mm)")
+        if not _with_time(start) or not _with_time(end):
+            raise bk.BookingError("indiquez le début et la fin avec l'heure (jj/mm/aaaa hh:mm)")
         fields = {
             "organiser": organiser or None,
             "attendance": _number(attendance, int),
@@ -562,11 +624,7 @@ def save(_save, _cancel, _cancel_series, room, title, organiser, attendance, sta
                 engine, user, int(selected), room=room, title=title or "", starts_at=starts_at,
                 ends_at=ends_at, **fields,
             )  # fmt: skip
-            return (
-                alert(f"Réservation « {b.title} » enregistrée.", "ok", "res-ok"),
-                (refresh or 0) + 1,
-                b.id,
-            )
+            return done(alert(f"Réservation « {b.title} » enregistrée.", "ok", "res-ok"))
         if weekly:
             if not until:
                 raise bk.BookingError("indiquez la date de fin de la série")
@@ -575,25 +633,19 @@ def save(_save, _cancel, _cancel_series, room, title, organiser, attendance, sta
                 engine, user, room, title or "", starts_at, ends_at, _parse_date(until), skip,
                 **fields,
             )  # fmt: skip
-            return _series_alert(*series), (refresh or 0) + 1, None
+            return done(_series_alert(*series))
         b = data.create_booking(engine, user, room, title or "", starts_at, ends_at, **fields)
-        return (
+        return done(
             alert(
                 f"Réservation « {b.title} » créée : {fr_datetime(b.starts_at)} – {fr_datetime(b.ends_at)}.",
                 "ok",
                 "res-ok",
-            ),
-            (refresh or 0) + 1,
-            None,
+            )
         )
     except bk.BookingConflict as exc:
-        return (
-            alert(f"Réservation refusée : {exc}", "error", "res-conflict", role="alert"),
-            no_update,
-            no_update,
-        )
+        return refused(alert(f"Réservation refusée : {exc}", "error", "res-conflict", role="alert"))
     except (bk.BookingError, ValueError) as exc:
-        return alert(str(exc), "error", "res-error", role="alert"), no_update, no_update
+        return refused(alert(str(exc), "error", "res-error", role="alert"))
 
 
 def _parse_date(text: str) -> dt.date:

@@ -22,7 +22,9 @@ from dashboards import db
 from dashboards.auth import current_scope, current_user, guarded, require
 from dashboards.cache import cached, rendered
 from dashboards.components import alert, page_head
+from dashboards.downloads import register_graph, register_table
 from dashboards.fmt import fr_date
+from dashboards.period_views import provisional_banner
 from dashboards.report_routes import monthly_report_link
 from dashboards.savings_data import (
     allowed_building,
@@ -36,7 +38,7 @@ from dashboards.savings_data import (
     seasons,
     sign_season,
 )
-from dashboards.savings_detail_views import detail_view
+from dashboards.savings_detail_views import DETAIL_FIGURES, adjustments_card, detail_view
 from dashboards.savings_views import closing_bar, portfolio_view, terms_line
 
 CAPABILITY = "savings.view"
@@ -82,6 +84,48 @@ def _allowed_building(contract_code: str, building_code: str) -> bool:
         abort(404)
     except CarnetPermissionError:
         abort(403)
+
+
+# --- downloads: the same table and figures, drawn again for the signed-in user ----------------
+
+
+def _season_of(params: dict) -> tuple[str, str]:
+    code = _allowed_contract(
+        params.get("contrat") if isinstance(params.get("contrat"), str) else None
+    )
+    season = params.get("saison")
+    if not isinstance(season, str) or season not in seasons(db.engine(), code)[0]:
+        abort(400)
+    return code, season
+
+
+def _table_download(params: dict):
+    code, season = _season_of(params)
+    return portfolio_view(savings_portfolio(db.engine(), code, season))
+
+
+def _detail_of(params: dict):
+    code, season = _season_of(params)
+    building = params.get("batiment")
+    if not isinstance(building, str) or not _allowed_building(code, building):
+        abort(404)
+    return building_detail(db.engine(), code, season, building)
+
+
+register_table("savings-table", CAPABILITY, _table_download, filename="economies")
+register_table(
+    "savings-adj-table",
+    CAPABILITY,
+    lambda params: adjustments_card(_detail_of(params), False, None),
+    filename="ajustements",
+)
+for _graph_id, _figure in DETAIL_FIGURES.items():
+    register_graph(
+        _graph_id,
+        CAPABILITY,
+        lambda params, figure=_figure: figure(_detail_of(params)),
+        filename=_graph_id.replace("savings-fig-", "economies-"),
+    )
 
 
 # --- layout -----------------------------------------------------------------------------------
@@ -218,7 +262,8 @@ def update_portfolio(contract_code, season, _refresh):
     )  # fmt: skip
     user = current_user()
     can_close = user is not None and user.can(CLOSE)
-    return [closing_bar(p, can_close), monthly_report_link(p), *table], terms_line(p)
+    banner = provisional_banner(p.status, "savings-provisional")  # « saison en cours : … »
+    return [closing_bar(p, can_close), monthly_report_link(p), banner, *table], terms_line(p)
 
 
 @callback(

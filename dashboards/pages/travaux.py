@@ -13,7 +13,8 @@ from dash.exceptions import PreventUpdate
 from dashboards import work_orders_data as data
 from dashboards.auth import current_user, guarded, require
 from dashboards.carnet_views import DROPDOWN_LABELS_FR
-from dashboards.components import alert, data_table, field
+from dashboards.components import alert, data_table, downloadable_table, field
+from dashboards.downloads import register_table
 
 CAPABILITY = "work_orders.view"
 EDIT = "work_orders.edit"
@@ -99,6 +100,42 @@ def orders_table(rows: list[dict], highlight: int | None = None):
             )
         )
     return data_table(head, body, id_="wo-table")
+
+
+def _rebuilt(p: dict):
+    """The table for these filters, read again for the signed-in user (its download)."""
+
+    def texts(key):
+        value = p.get(key)
+        return [str(v) for v in value] if isinstance(value, list) else None
+
+    def text(key):
+        return p.get(key) if isinstance(p.get(key), str) else None
+
+    status = texts("status")
+    rows = data.rows(
+        current_user(),
+        data.OPEN if status is None else status,
+        texts("priority"),
+        text("building"),
+        text("contract"),
+        bool(p.get("late")),
+    )
+    return orders_table(rows)
+
+
+register_table("wo-table", CAPABILITY, _rebuilt, filename="ordres-de-travail")
+
+
+def _downloadable(rows, highlight, status, priority=None, building=None, contract=None, late=False):
+    params = {
+        "status": list(status or []),
+        "priority": list(priority or []),
+        "building": building,
+        "contract": contract,
+        "late": bool(late),
+    }
+    return downloadable_table("wo-table", orders_table(rows, highlight), params)
 
 
 def _create_form(user, origin: dict | None):
@@ -265,7 +302,7 @@ def layout(ordre: str | None = None, **query):
             className="page-head",
         ),
         html.Div(filters, className="filters"),
-        html.Div(orders_table(rows, selected), id="wo-table-wrap", className="table-wrap"),
+        html.Div(_downloadable(rows, selected, status), id="wo-table-wrap", className="table-wrap"),
     ]
     if user.can(EDIT):
         origin = data.origin_of(user, query)
@@ -289,10 +326,9 @@ def layout(ordre: str | None = None, **query):
 )
 @guarded(CAPABILITY)
 def refresh(_created, _closed, status, priority, building, contract, overdue, highlight):
-    rows = data.rows(
-        current_user(), status, priority, building, contract, "late" in (overdue or [])
-    )
-    return orders_table(rows, highlight)
+    late = "late" in (overdue or [])
+    rows = data.rows(current_user(), status, priority, building, contract, late)
+    return _downloadable(rows, highlight, status, priority, building, contract, late)
 
 
 @callback(

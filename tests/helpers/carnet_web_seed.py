@@ -10,8 +10,10 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from carnet.db import session_scope
-from carnet.models import Building, Contract, ContractBuilding, Equipment, Room
+from carnet.logbook import add_entry
+from carnet.models import Building, Contract, ContractBuilding, Equipment, Room, User
 from carnet.obligations import apply_templates
+from carnet.timeutil import TZ
 from carnet.users import set_user
 from tests.helpers.browser import CONTRACT_CODE, _hash, seed_users
 from tests.helpers.web_client import signed_in_client
@@ -105,3 +107,23 @@ def seed_carnet(engine) -> dict:
 def client_for(app, login):
     """A test client signed in as one of the seed's users (`exploitant2` has its own password)."""
     return signed_in_client(app, login, OTHER_PASSWORD if login == "exploitant2" else None)
+
+
+LOGBOOK_KINDS_CYCLE = ("preventive", "works", "corrective", "inspection", "observation")
+
+
+def seed_logbook(engine, count: int, building: str = "MAIRIE") -> list[int]:
+    """`count` entries on `building`, one a day back from 01/11/2025 (the first is the newest),
+    kinds in turn from LOGBOOK_KINDS_CYCLE, written by the manager through `carnet.logbook`;
+    their ids, newest first."""
+    with session_scope(engine) as s:
+        manager = s.scalar(select(User).where(User.login == "gestionnaire"))
+        ids = []
+        for i in range(count):
+            when = dt.datetime(2025, 11, 1, 9, 0, tzinfo=TZ) - dt.timedelta(days=i)
+            kind = LOGBOOK_KINDS_CYCLE[i % len(LOGBOOK_KINDS_CYCLE)]
+            entry = add_entry(
+                s, manager, building, kind, f"Entrée de test {i + 1:02d}", occurred_at=when
+            )
+            ids.append(entry.id)
+    return ids
