@@ -19,7 +19,7 @@ STATUS_FIELDS = (
 
 def device_statuses(session: Session, building_ids: Collection[int] | None = None) -> list[dict]:
     """One dict per device (`STATUS_FIELDS`, `building` (code, name) or None, `equipment` name
-    or None), by gateway and unit; `building_ids` None = every building."""
+    or None, `equipment_id`), by gateway and unit; `building_ids` None = every building."""
     stmt = (
         select(DeviceStatus, Building, Equipment)
         .outerjoin(Building, Building.id == DeviceStatus.building_id)
@@ -33,6 +33,7 @@ def device_statuses(session: Session, building_ids: Collection[int] | None = Non
             **{name: getattr(st, name) for name in STATUS_FIELDS},
             "building": (b.code, b.name) if b else None,
             "equipment": e.name or e.code if e else None,
+            "equipment_id": st.equipment_id,
         }
         for st, b, e in session.execute(stmt)
     ]
@@ -41,7 +42,7 @@ def device_statuses(session: Session, building_ids: Collection[int] | None = Non
 def open_alarms(session: Session, building_ids: Collection[int] | None = None) -> list[dict]:
     """The alarms not closed (`carnet.alarms`), latest first: `id`, `occurred_at`, `title`,
     `text` (its logbook entry's), `status` (open, acknowledged, answered) and its `status_label`, `alarm_key`,
-    `building` (code, name), `equipment` name or None."""
+    `building` (code, name), `equipment` name or None, `equipment_id`."""
     stmt = (
         select(Alarm, Building, Equipment, LogbookEntry.text)
         .join(Building, Building.id == Alarm.building_id)
@@ -63,6 +64,7 @@ def open_alarms(session: Session, building_ids: Collection[int] | None = None) -
             "alarm_key": alarm.alarm_key,
             "building": (b.code, b.name),
             "equipment": e.name or e.code if e else None,
+            "equipment_id": alarm.equipment_id,
         }
         for alarm, b, e, text in session.execute(stmt)
     ]

@@ -1,7 +1,9 @@
-"""`carnet demo [--no-serve] [--force] [--seed N] [--host] [--port]`: the demo town.
+"""`carnet demo [--no-serve] [--no-live] [--force] [--seed N] [--host] [--port]`: the demo town.
 
 Builds the demo database when it is empty (or from scratch with --force), prints the address
-and the demo logins, then serves the dashboards.
+and the demo logins, then serves the dashboards while its boiler controllers keep reporting
+(simulated gateways on loopback read by the real poller, `carnet_cli.demo.live`; --no-live
+serves without them).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from carnet.config import database_url
 from carnet.roles import ROLE_LABELS_FR
 from carnet_cli.main import CliError
 
+# the live demo reads every minute and writes every 5 minutes (each write renews the figures'
+# data version: not more often than needed), well within the devices page's 30 minutes
+LIVE_POLL_S, LIVE_FLUSH_S = 60.0, 300.0
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -22,6 +28,11 @@ def register(sub) -> None:
         help="construit la commune de démonstration si la base est vide, puis la sert",
     )
     p.add_argument("--no-serve", action="store_true", help="construit sans servir")
+    p.add_argument(
+        "--no-live",
+        action="store_true",
+        help="sert sans les passerelles Modbus simulées (les équipements cessent de répondre)",
+    )
     p.add_argument(
         "--force", action="store_true", help="efface la base et reconstruit la démonstration"
     )
@@ -97,8 +108,33 @@ def _demo(args) -> int:
         from dashboards.server import serve
     except ImportError as exc:
         raise CliError(f"tableaux de bord indisponibles ({exc})", 1) from exc
-    serve(args.host, args.port)
+    live = None if args.no_live else _start_live(engine, url)
+    try:
+        serve(args.host, args.port)
+    finally:
+        if live is not None:
+            live.stop()
     return 0
+
+
+def _start_live(engine, url: str):
+    """The simulated gateways and the poller in the background; the demo is served without
+    them (and says so) if they cannot start."""
+    import logging
+
+    from carnet_cli.demo.live import LiveDemo
+
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # we report silent devices ourselves
+    try:
+        live = LiveDemo(engine, url, poll_s=LIVE_POLL_S, flush_s=LIVE_FLUSH_S).start()
+    except Exception as exc:
+        print(f"Relève simulée indisponible ({exc}) : les équipements ne répondront plus.")
+        return None
+    print(
+        f"Relève simulée : {len(live.controllers)} régulateur(s) de chaudière interrogé(s)"
+        f" toutes les {LIVE_POLL_S:.0f} s (passerelles Modbus sur 127.0.0.1)."
+    )
+    return live
 
 
 def _display_host(host: str) -> str:

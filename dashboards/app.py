@@ -30,6 +30,7 @@ from dashboards import (
     auth,
     db,
     downloads,
+    error_pages,
     ical_feed,
     password_links,
     security,
@@ -155,6 +156,19 @@ def create_app(database_url: str | None = None) -> dash.Dash:
         dash.Input("_pages_location", "pathname"),
         dash.State({"type": "nav-link", "path": dash.ALL}, "id"),
     )
+    app.clientside_callback(  # phones: « Menu » opens the navigation, a new page folds it
+        """function(n, pathname, current) {
+            var ctx = window.dash_clientside.callback_context;
+            var pressed = ctx.triggered.some(function(t) {
+                return t.prop_id === "nav-menu.n_clicks";
+            });
+            return pressed && (current || "").indexOf("nav-open") < 0 ? "nav nav-open" : "nav";
+        }""",
+        dash.Output("main-nav", "className"),
+        dash.Input("nav-menu", "n_clicks"),
+        dash.Input("_pages_location", "pathname"),
+        dash.State("main-nav", "className"),
+    )
     for page in dash.page_registry.values():
         shell.guard_layout(page)
     ical_feed.register(server)
@@ -169,10 +183,12 @@ def create_app(database_url: str | None = None) -> dash.Dash:
     server.before_request(_guard)
     server.add_url_rule(SIGN_IN_PATH, "sign_in", _sign_in, methods=["GET", "POST"])
     server.add_url_rule(SIGN_OUT_PATH, "sign_out", _sign_out, methods=["GET", "POST"])
+    error_pages.register(server)  # French pages for every other error, 500 included
     server.register_error_handler(401, _unauthorised)
     server.register_error_handler(403, _forbidden)
     # Dash raises this for a component-suite path it did not register (`..%2f`, unknown file)
     server.register_error_handler(DependencyException, _missing)
+    server.after_request(_unknown_page_status)
     server.after_request(security.security_headers(secure))
 
     # Bind the page callbacks (collected globally by `dash.callback` when the pages were
@@ -204,6 +220,17 @@ def _guard():
         if page and not shell.page_allowed(page, user):
             return _forbidden_page(page.get("name"))
     return None
+
+
+def _unknown_page_status(response: flask.Response) -> flask.Response:
+    """An address no page serves answers 404 (a dead link in a bookmark or an e-mail), while
+    Dash still renders its French « Page introuvable » in the app's frame."""
+    rule = flask.request.url_rule
+    if rule is not None and rule.rule == CATCH_ALL_RULE and response.status_code == 200:
+        page, _vars = _path_to_page(flask.request.path.strip("/"))
+        if not page or page["module"].endswith("not_found_404"):
+            response.status_code = 404
+    return response
 
 
 def _safe_next(target: str | None) -> str:
@@ -272,11 +299,7 @@ def _sign_out():
 
 
 def _missing(_error):
-    return (
-        "Ressource introuvable.",
-        404,
-        {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
-    )
+    return error_pages.error_page(404, "Ressource introuvable.")
 
 
 def _unauthorised(_error):
@@ -330,17 +353,6 @@ SIGN_OUT_HTML = """<!doctype html>
   <p><a href="/">Retour à l'accueil</a></p>
 </main></body></html>"""
 
-FORBIDDEN_HTML = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8">
-<title>Accès refusé · Carnet</title>
-<link rel="stylesheet" href="/assets/carnet.css"></head>
-<body class="sign-in-body">
-<main class="sign-in-card forbidden" id="acces-refuse">
-  <h1>Accès refusé</h1>
-  <p>Votre rôle ne permet pas d'ouvrir {% if name %}la page « {{ name }} »{% else %}cette page{% endif %}.</p>
-  <p><a href="/">Retour à l'accueil</a></p>
-</main></body></html>"""
-
 
 def _sign_in_page(error: str | None = None, login: str = "", suivant: str = "", status: int = 200):
     token = flask.session.get("csrf_sign_in")
@@ -361,4 +373,5 @@ def _sign_out_page(user: auth.SignedInUser, error: str | None = None, status: in
 
 
 def _forbidden_page(name: str | None):
-    return flask.render_template_string(FORBIDDEN_HTML, name=name), 403
+    what = f"la page « {name} »" if name else "cette page"
+    return error_pages.error_page(403, f"Votre rôle ne permet pas d'ouvrir {what}.")

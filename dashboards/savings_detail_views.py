@@ -121,7 +121,10 @@ def detail_view(p: SavingsPortfolio, d: BuildingDetail, contract_code, can_edit,
         [
             html.Div(
                 [
-                    html.H2([d.name, html.Span(d.code, className="code heading-code")]),
+                    html.H2(
+                        [d.name, html.Span(d.code, className="code heading-code")],
+                        className="print-subject",  # named in the print header
+                    ),
                     html.P(
                         f"Contrat {contract_code}, saison {r.season.replace('-', '–')} "
                         f"({season_period}) · compteur {d.channel_code or '—'} · {station_text}",

@@ -3,12 +3,16 @@ the user's name and role, the sign-out button; and the "access refused" block.""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dash
 from dash import dcc, html
 from dash._pages import _path_to_page
 
 from carnet.roles import CAPABILITIES
+from carnet.timeutil import TZ
 from dashboards.auth import SignedInUser, current_user, session_token
+from dashboards.fmt import fr_date
 
 # French wording of each capability, for the home page ("what you can do here")
 CAPABILITY_LABELS_FR = {
@@ -123,6 +127,8 @@ def navbar(user: SignedInUser) -> html.Header:
                         href="/",
                         className="brand",
                     ),
+                    # phones: the navigation folds behind this button (see create_app)
+                    html.Button("Menu", id="nav-menu", className="nav-menu", type="button"),
                     html.Div(
                         className="user-box",
                         children=[
@@ -145,10 +151,29 @@ def navbar(user: SignedInUser) -> html.Header:
     )
 
 
+def print_header() -> html.Div:
+    """Shown on paper only (print.css): what was printed and when. `assets/print.js` fills in
+    the page's title and its choices (building, contract, period: the values of its selectors,
+    which are not printed) and refreshes the date when printing."""
+    today = fr_date(dt.datetime.now(TZ).date())
+    return html.Div(
+        [
+            html.Div(
+                [html.Span("◧ Carnet", className="print-brand"), html.Span(id="print-title")],
+                className="print-what",
+            ),
+            html.Div(id="print-context", className="print-context"),
+            html.Div(f"Imprimé le {today}", id="print-date", className="print-date"),
+        ],
+        className="print-header",
+        id="print-header",
+    )
+
+
 def shell_layout() -> html.Div:
     """`app.layout`: evaluated per request, so the navigation follows the signed-in user."""
     user = current_user()
-    children = [] if user is None else [navbar(user)]
+    children = [] if user is None else [navbar(user), print_header()]
     children.append(html.Main(dash.page_container, className="content"))
     return html.Div(children, className="app")
 

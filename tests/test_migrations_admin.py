@@ -21,13 +21,13 @@ GATEWAY = {"gateways": [{"code": "GW", "host": "10.0.0.2", "devices": [
     {"unit": 1, "map": "generic-boiler", "channels": {"outdoor_temp": "MAIRIE-T"}}]}]}  # fmt: skip
 
 
-def test_a_database_from_0012_upgrades_with_its_data(db_url):
+def test_a_database_from_0013_upgrades_with_its_data(db_url):
     home = Path(os.environ["CARNET_HOME"])
     engine = get_engine(db_url)
     seed_users(engine)
     seed_town(engine)
-    carnet_db.downgrade(engine, "0012")
-    assert carnet_db.current_revision(engine) == "0012"
+    carnet_db.downgrade(engine, "0013")
+    assert carnet_db.current_revision(engine) == "0013"
     before = read_tables(db_url)
     assert not NEW_TABLES & set(before)
     assert len(before["app_user"]) == 5 and len(before["building"]) == 3
@@ -51,7 +51,7 @@ def test_a_database_from_0012_upgrades_with_its_data(db_url):
         assert export_gateways(s) == GATEWAY["gateways"]
 
     carnet_db.reset_engines()
-    carnet_db.downgrade(get_engine(db_url), "0012")
+    carnet_db.downgrade(get_engine(db_url), "0013")
     back = read_tables(db_url)
     assert not NEW_TABLES & set(back)
     assert len(back["app_user"]) == 5

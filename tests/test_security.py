@@ -201,7 +201,8 @@ def test_a_role_change_does_not_end_the_session(app, db_url):
     client = signed_in(app, "finances")
     with session_scope(get_engine(db_url)) as s:
         set_user(s, "finances", "manager")
-    assert client.get("/carnet-inexistant-mais-connecte").status_code == 200
+    # still signed in: the unknown page's 404 in the app's frame, not the sign-in redirect
+    assert client.get("/carnet-inexistant-mais-connecte").status_code == 404
 
 
 # ------------------------------------------------------- 3. sign-out by POST with a token

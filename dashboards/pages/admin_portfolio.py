@@ -14,7 +14,8 @@ from carnet.admin import PLACES, key_field
 from dashboards import admin_data as data
 from dashboards import admin_views as views
 from dashboards.auth import current_user, guarded
-from dashboards.components import alert, page_head
+from dashboards.components import alert, downloadable_table, page_head
+from dashboards.downloads import register_table
 
 CAPABILITY = "users.admin"
 
@@ -58,6 +59,17 @@ def layout(**_query):
     )
 
 
+def _rebuilt(params: dict):
+    """The kind's table as the page shows it (for its download); only the known kinds."""
+    kind = params.get("type")
+    if kind not in data.KINDS:
+        flask.abort(404)
+    return views.items_table(kind, data.items(kind))
+
+
+register_table("adm-table", CAPABILITY, _rebuilt, filename="administration")
+
+
 @callback(
     Output("adm-list", "children"),
     Output("adm-form", "children", allow_duplicate=True),
@@ -72,7 +84,10 @@ def show_list(kind, _version):
     opened right after is never closed by a late one)."""
     if kind not in data.KINDS:
         raise PreventUpdate
-    table = html.Div(views.items_table(kind, data.items(kind)), id=f"adm-kind-{kind}")
+    table = html.Div(
+        downloadable_table("adm-table", views.items_table(kind, data.items(kind)), {"type": kind}),
+        id=f"adm-kind-{kind}",
+    )
     if ctx.triggered_id == "adm-version":
         return table, dash.no_update, dash.no_update
     return table, None, None

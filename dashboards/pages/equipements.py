@@ -60,15 +60,27 @@ def _building_link(building):
     return dcc.Link(name, href=f"/batiments/{code}")
 
 
-def _devices_table(devices, alarm_keys: set[str]) -> html.Table:
+def _alarm_cell(alarms: list[dict]) -> html.Td:
+    """The device's latest open alarm (and how many more), « — » when it has none."""
+    if not alarms:
+        return html.Td("—", className="device-alarm")
+    latest = alarms[0]
+    text = latest["title"] or latest["text"]
+    more = f" (+{len(alarms) - 1})" if len(alarms) > 1 else ""
+    return html.Td(
+        f"{text}{more}",
+        className="device-alarm state-bad",
+        title=f"depuis le {fr_datetime(latest['occurred_at'])}",
+    )
+
+
+def _devices_table(devices) -> html.Table:
     now = dt.datetime.now(dt.UTC)
     head = ["Passerelle", "Esclave", "Modèle", "Bâtiment", "Équipement", "Dernier contact",
             "État", "Alarme", "Dernière erreur"]  # fmt: skip
     rows = []
     for d in devices:
         label, css = _state(d, now)
-        prefix = f"{d['gateway_code']}/{d['unit']}/"
-        open_alarms = sum(1 for k in alarm_keys if k.startswith(prefix))
         error = d["last_error"] or ""
         if error and d["last_error_at"]:
             error = f"{fr_datetime(d['last_error_at'])} : {error}"
@@ -82,7 +94,7 @@ def _devices_table(devices, alarm_keys: set[str]) -> html.Table:
                     html.Td(d["equipment"] or "—"),
                     html.Td(fr_datetime(d["last_contact_at"]), className="date"),
                     html.Td(label, className=css),
-                    html.Td(str(open_alarms) if open_alarms else "—", className="num"),
+                    _alarm_cell(d["open_alarms"]),
                     html.Td(error, className="muted"),
                 ],
                 className="device-row",
@@ -117,12 +129,12 @@ def _alarms_view(_params=None):
 
 
 def _devices_view(_params=None):
-    devices, alarms = devices_and_alarms(db.engine(), current_scope())
+    devices, _alarms = devices_and_alarms(db.engine(), current_scope())
     if not devices:
         return html.P(
             "Aucun équipement relevé pour l'instant (voir « carnet poll »).", className="muted"
         )
-    return _devices_table(devices, {a["alarm_key"] for a in alarms if a["alarm_key"]})
+    return _devices_table(devices)
 
 
 register_table("alarms-table", CAPABILITY, _alarms_view, filename="equipements-alarmes")
