@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import inspect, select
+from sqlalchemy import insert, inspect, select
 
 from carnet import db as carnet_db
 from carnet.alarms import open_episode_keys
@@ -27,14 +27,17 @@ def test_fault_episodes_of_a_0003_database_become_alarms(db_url):
         carnet_db.upgrade(engine, "0003")
         assert "alarm" not in inspect(engine).get_table_names()
         with carnet_db.session_scope(engine) as s:
-            b = Building(code="MAIRIE", name="Hôtel de ville")
-            eq = Equipment(code="MAIRIE-CHAUD", kind="boiler", building=b)
-            s.add_all([b, eq])
+            # the building's columns of revision 0003 only (later ones do not exist yet)
+            building_id = s.execute(
+                insert(Building.__table__).values(code="MAIRIE", name="Hôtel de ville")
+            ).inserted_primary_key[0]
+            eq = Equipment(code="MAIRIE-CHAUD", kind="boiler", building_id=building_id)
+            s.add(eq)
             s.flush()
             ids = {}
             for name, entry in {
                 "open": _entry(
-                    building_id=b.id,
+                    building_id=building_id,
                     equipment_id=eq.id,
                     alarm_key=KEY,
                     title=f"Alarme {KEY} : défaut 20 (sonde extérieure)",
@@ -42,7 +45,7 @@ def test_fault_episodes_of_a_0003_database_become_alarms(db_url):
                     status="open",
                 ),
                 "cleared": _entry(
-                    building_id=b.id,
+                    building_id=building_id,
                     equipment_id=eq.id,
                     alarm_key=KEY,
                     title=f"Alarme {KEY} : défaut 12 (ignition failure)",
@@ -51,7 +54,7 @@ def test_fault_episodes_of_a_0003_database_become_alarms(db_url):
                     answer="Défaut disparu le 10/01/2026 08:00 (relevé automatique).",
                 ),
                 "closed_by_hand": _entry(
-                    building_id=b.id,
+                    building_id=building_id,
                     equipment_id=eq.id,
                     alarm_key="MAIRIE-CHAUD-DEF:7:1767000000",
                     title="Défaut chaudière",
@@ -59,14 +62,14 @@ def test_fault_episodes_of_a_0003_database_become_alarms(db_url):
                     text="Défaut chaudière remonté : code 7 (surchauffe).",
                 ),
                 "by_a_person": _entry(
-                    building_id=b.id,
+                    building_id=building_id,
                     source="user",
                     author_login="gestionnaire",
                     text="Alarme incendie testée",
                     status="done",
                 ),
                 "observation": _entry(
-                    building_id=b.id,
+                    building_id=building_id,
                     kind="observation",
                     source="qr",
                     author_login="agent",
@@ -89,7 +92,7 @@ def test_fault_episodes_of_a_0003_database_become_alarms(db_url):
                 KEY,
                 AT,
             )
-            assert (opened.building_id, opened.equipment_id) == (b.id, eq.id)
+            assert (opened.building_id, opened.equipment_id) == (building_id, eq.id)
             assert opened.device_cleared_at is None and opened.closed_at is None
             cleared = rows[ids["cleared"]]
             assert (cleared.status, cleared.code, cleared.closed_by) == ("closed", 12, "poller")

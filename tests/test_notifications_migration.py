@@ -78,7 +78,8 @@ def test_a_database_before_notifications_upgrades_intact(engine, db_url, monkeyp
     assert not carnet_db.needs_upgrade(engine)
     new = snapshot(engine)
     for table in TABLES:
-        pd.testing.assert_frame_equal(new[table], old[table], check_dtype=False, obj=table)
+        later = new[table][old[table].columns]  # columns added by later migrations aside
+        pd.testing.assert_frame_equal(later, old[table], check_dtype=False, obj=table)
     with session_scope(engine) as s:
         users = s.scalars(select(User)).all()
         assert {u.email for u in users} == {None} and {u.digest_hour for u in users} == {7}
