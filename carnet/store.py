@@ -660,8 +660,12 @@ _DAILY_UPDATE = (
 )
 
 
-def _daily_rows(conn: Connection, daily: pd.DataFrame) -> tuple[str, list]:
-    """The insert statement of the driver and its rows as tuples (NaN as NULL)."""
+_PG_TYPES = ["integer", "date", "float8", "float8", "float8", "float8", "integer", "float8",
+             "boolean", "float8", "float8"]  # fmt: skip
+
+
+def _daily_columns(conn: Connection, daily: pd.DataFrame) -> list[list]:
+    """The rollup rows column by column, as the driver binds them (NaN as NULL)."""
     out = daily[DAILY_COLUMNS]
     days = pd.to_datetime(out["day"]).dt.date
     cols = [
@@ -676,33 +680,34 @@ def _daily_rows(conn: Connection, daily: pd.DataFrame) -> tuple[str, list]:
             cols.append(col.astype(bool).tolist())
         else:
             cols.append(col.astype(object).where(col.notna(), None).tolist())
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    return _DAILY_INSERT.format(", ".join([mark] * len(DAILY_COLUMNS))), list(
-        zip(*cols, strict=True)
-    )
+    return cols
+
+
+def _write_daily(conn: Connection, daily: pd.DataFrame, upsert: bool) -> None:
+    """One statement per 50,000 rows on PostgreSQL (arrays unnested), one executemany of
+    tuples on SQLite: both on the driver's cursor."""
+    if not len(daily):
+        return
+    versions.touch(conn)  # written on the driver's cursor, unseen by the engine
+    tail = _DAILY_UPDATE if upsert else ""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
+        sql = _DAILY_INSERT.replace("VALUES ({})", f"SELECT * FROM unnest({arrays})") + tail
+        with raw.cursor() as cur:
+            for start in range(0, len(daily), 50_000):
+                part = daily.iloc[start : start + 50_000]
+                cur.execute(sql, _daily_columns(conn, part))
+        return
+    sql = _DAILY_INSERT.format(", ".join(["?"] * len(DAILY_COLUMNS))) + tail
+    raw.executemany(sql, zip(*_daily_columns(conn, daily), strict=True))
 
 
 def insert_daily(conn: Connection, daily: pd.DataFrame) -> None:
-    """Insert rollup rows (columns of `DAILY_COLUMNS`) in one executemany on the driver."""
-    if not len(daily):
-        return
-    sql, rows = _daily_rows(conn, daily)
-    _executemany(conn, sql, rows)
+    """Insert rollup rows (columns of `DAILY_COLUMNS`)."""
+    _write_daily(conn, daily, upsert=False)
 
 
 def upsert_daily(conn: Connection, daily: pd.DataFrame) -> None:
     """Insert or replace rollup rows (the merged figures of days already stored)."""
-    if not len(daily):
-        return
-    sql, rows = _daily_rows(conn, daily)
-    _executemany(conn, sql + _DAILY_UPDATE, rows)
-
-
-def _executemany(conn: Connection, sql: str, rows: list) -> None:
-    versions.touch(conn)  # written on the driver's cursor, unseen by the engine
-    raw = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql":
-        with raw.cursor() as cur:
-            cur.executemany(sql, rows)
-    else:
-        raw.executemany(sql, rows)
+    _write_daily(conn, daily, upsert=True)
