@@ -335,15 +335,18 @@ def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
 def _neighbours(conn: Connection, channel_id, before, from_) -> pd.DataFrame:
     """Per channel: the last valid reading strictly before `before` and the first at or after
     `from_` (NaN when none), in one statement walking the primary-key index from the bound:
-    an index interval runs between valid readings, a gap marker is not one of its ends."""
+    an index interval runs between valid readings, a gap marker is not one of its ends.
+    Ordered by the whole key (channel_id, ts), so that PostgreSQL merges the months'
+    partitions walking each key index from the bound (ordered by ts alone it sorts every
+    reading of the channel on that side)."""
     _load_windows(conn, channel_id, before, from_)
     rows = conn.execute(
         text(
             "SELECT w.channel_id,"
             " (SELECT r.ts FROM reading r WHERE r.channel_id = w.channel_id AND r.ts < w.a"
-            " AND r.value IS NOT NULL ORDER BY r.ts DESC LIMIT 1),"
+            " AND r.value IS NOT NULL ORDER BY r.channel_id DESC, r.ts DESC LIMIT 1),"
             " (SELECT r.ts FROM reading r WHERE r.channel_id = w.channel_id AND r.ts >= w.b"
-            " AND r.value IS NOT NULL ORDER BY r.ts LIMIT 1)"
+            " AND r.value IS NOT NULL ORDER BY r.channel_id, r.ts LIMIT 1)"
             f" FROM {WINDOWS} w"
         )
     ).all()
@@ -391,7 +394,7 @@ def _appended(conn: Connection, span: pd.DataFrame) -> pd.DataFrame:
     _load_windows(conn, span.index, span["min"], span["max"])
     before = (
         " FROM reading r WHERE r.channel_id = w.channel_id AND r.ts < w.a"
-        " AND r.value IS NOT NULL ORDER BY r.ts DESC LIMIT 1"
+        " AND r.value IS NOT NULL ORDER BY r.channel_id DESC, r.ts DESC LIMIT 1"
     )
     count = "(SELECT COUNT(*) FROM reading r WHERE r.channel_id = w.channel_id AND r.ts >= w.a)"
     head = f"SELECT w.channel_id, {count}, p.ts, p.value, p.quality FROM {WINDOWS} w"

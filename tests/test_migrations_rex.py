@@ -56,7 +56,7 @@ def test_a_database_from_before_rex_upgrades_with_its_data(db_url):
     assert set(after) >= REX_TABLES
     for table, frame in before.items():
         if table != "alembic_version":
-            assert after[table].equals(frame), table
+            assert after[table][list(frame.columns)].equals(frame), table  # + later columns
 
     # the old entries take a retour d'expérience, in a new process, as the contractor
     made = cli(home, db_url, "rex", "add", "--building", "MAIRIE", "--title", "Concert froid",

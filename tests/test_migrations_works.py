@@ -39,7 +39,7 @@ def test_a_database_from_0009_upgrades_with_its_data(db_url):
     assert set(after) >= WORKS_TABLES
     for table, frame in before.items():
         if table != "alembic_version":
-            assert after[table].equals(frame), table
+            assert after[table][list(frame.columns)].equals(frame), table  # + later columns
 
     made = cli(home, db_url, "works", "add", "--building", "MAIRIE", "--title", "Combles",
                "--from", "01/09/2025", "--cost-eur", "12 345,67", "--subsidy-eur", "2000",
