@@ -175,12 +175,15 @@ def _nothing_stored_in_range(conn: Connection, frame: pd.DataFrame) -> bool:
     channels: every row is then new (one statement, an indexed probe per channel)."""
     span = frame.groupby("channel_id")["ts"].agg(["min", "max"])
     _load_windows(conn, span.index, span["min"], span["max"])
-    hit = conn.execute(
-        text(
-            f"SELECT 1 FROM {WINDOWS} w WHERE EXISTS (SELECT 1 FROM reading r WHERE"
-            " r.channel_id = w.channel_id AND r.ts >= w.a AND r.ts <= w.b) LIMIT 1"
-        )
-    ).first()
+    probe = (
+        "SELECT 1 FROM reading r WHERE r.channel_id = w.channel_id AND r.ts >= w.a"
+        " AND r.ts <= w.b LIMIT 1"
+    )
+    if conn.dialect.name == "postgresql":  # a seek per channel, never a semi-join's scan
+        sql = f"SELECT 1 FROM {WINDOWS} w CROSS JOIN LATERAL ({probe}) x LIMIT 1"
+    else:
+        sql = f"SELECT 1 FROM {WINDOWS} w WHERE EXISTS ({probe}) LIMIT 1"
+    hit = conn.execute(text(sql)).first()
     return hit is None
 
 
