@@ -27,11 +27,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scratch_db import add_database_argument, scratch, server_url
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.savings_town
 
 from carnet.db import get_engine  # noqa: E402
+from carnet.frames import contract_terms  # noqa: E402
+from carnet.frames_settlement import settlement_frames  # noqa: E402
+from contract import ContractTerms, settle_frames, settlement_plan  # noqa: E402
 from dashboards import cache  # noqa: E402
 from dashboards.app import create_app  # noqa: E402
 from tests.helpers.browser import dash_callback_payload, password_of, seed_users  # noqa: E402
@@ -91,7 +95,7 @@ def main() -> None:
     parser.add_argument("--buildings", type=int, default=100)
     parser.add_argument("--years", type=int, default=5, help="years of hourly data")
     parser.add_argument("--quick", action="store_true", help="15 months of data, fewer runs")
-    parser.add_argument("--database-url", help="an empty database (default: SQLite, temporary)")
+    add_database_argument(parser)
     args = parser.parse_args()
     last = dt.date(2026, 5, 20)
     if args.quick:  # 100 x 24 x 440 days: over a million readings
@@ -102,49 +106,21 @@ def main() -> None:
         n_cold, n_warm = 5, 100
     starts_on = dt.date(last.year - 1, 7, 1) if not args.quick else dt.date(2025, 11, 1)
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{tmp}/bench.sqlite"
-        engine = get_engine(url)
-        t0 = time.perf_counter()
-        make_town(engine, town(args.buildings), first, last, starts_on, starts_on)
-        seed_users(engine)
-        with engine.connect() as conn:
-            n_readings = conn.execute(text("SELECT COUNT(*) FROM reading")).scalar_one()
-        print(
-            f"{args.buildings} buildings, hourly data {first:%d/%m/%Y}-{last:%d/%m/%Y}: "
-            f"{n_readings:,} readings on {engine.dialect.name} "
-            f"(generated in {time.perf_counter() - t0:.1f} s)"
-        )
-        app = create_app(url)
-        client = signed_in(app)
-        deps = client.get("/_dash-dependencies").get_json()
-        values = {
-            "savings-contract.value": CONTRACT,
-            "savings-season.value": SEASON,
-            "savings-refresh.data": {"n": 0},
-            "savings-building.data": "B001",
-        }
-        callbacks = {
-            "savings table": dash_callback_payload(deps, "savings-portfolio", values),
-            "building detail": dash_callback_payload(deps, "savings-detail", values),
-        }
-        results = {}
-        for name, payload in callbacks.items():
-            cold, body = replay(client, payload, n_cold, cold=True)
-            assert "B001" in body, (name, body[:300])
-            warm, again = replay(client, payload, n_warm, cold=False)
-            assert again == body, f"{name}: a warm answer differs from the cold one"
-            results[name] = (percentiles(cold), percentiles(warm))
-
-        season_to = min(last, dt.date(2026, 5, 20))
-        params = {"contract": CONTRACT, "first": dt.date(2025, 10, 1), "last": season_to}
-        direct = []
-        with engine.connect() as conn:
-            for _ in range(n_warm):
-                t = time.perf_counter()
-                rows = conn.execute(text(DIRECT_SQL), params).all()
-                direct.append(time.perf_counter() - t)
-        assert len(rows) == args.buildings
-        engine.dispose()
+        url, drop = scratch(server_url(args), Path(tmp))
+        try:
+            results, direct, figures = run(url, args, first, last, starts_on, n_cold, n_warm)
+        finally:
+            drop()
+    print(
+        f"{args.buildings} buildings, hourly data {first:%d/%m/%Y}-{last:%d/%m/%Y}: "
+        f"{figures['readings']:,} readings on {figures['dialect']}, written in "
+        f"{figures['write_s']:.1f} s ({figures['readings'] / figures['write_s']:,.0f} readings/s,"
+        f" rollups included); database size {figures['size_mib']:,.0f} MiB"
+    )
+    print(
+        f"settlement {SEASON} of {args.buildings} buildings, database reads included: "
+        f"{figures['settle_s']:.3f} s (best of 3)"
+    )
     print(f"{'callback':<18}{'cold p50':>10}{'cold p95':>10}{'warm p50':>10}{'warm p95':>10} (ms)")
     for name, ((c50, c95), (w50, w95)) in results.items():
         print(f"{name:<18}{c50:10.1f}{c95:10.1f}{w50:10.1f}{w95:10.1f}")
@@ -152,6 +128,80 @@ def main() -> None:
     print(f"{'direct SQL':<18}{'':>20}{d50:10.1f}{d95:10.1f}")
     slowest = max(w95 for _, (_, w95) in results.values())
     print(f"ratio={d95 / slowest:.2f}")
+
+
+def database_size_mib(engine) -> float:
+    """The database's size on disk: the SQLite file and its WAL, or pg_database_size."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+        else:
+            path = Path(engine.url.database)
+            wal = path.with_name(path.name + "-wal")
+            size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    return size / 2**20
+
+
+def settle_season(url: str) -> float:
+    """Best of 3: the season settled from the database (terms, frames, settlement)."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        terms = ContractTerms.from_record(contract_terms(get_engine(url), CONTRACT))
+        data = settlement_frames(get_engine(url), settlement_plan(terms, SEASON))
+        settle_frames(terms, SEASON, data)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def run(url, args, first, last, starts_on, n_cold, n_warm):
+    engine = get_engine(url)
+    t0 = time.perf_counter()
+    make_town(engine, town(args.buildings), first, last, starts_on, starts_on)
+    write_s = time.perf_counter() - t0
+    seed_users(engine)
+    with engine.connect() as conn:
+        n_readings = conn.execute(text("SELECT COUNT(*) FROM reading")).scalar_one()
+    figures = {
+        "readings": n_readings,
+        "dialect": engine.dialect.name,
+        "write_s": write_s,
+        "size_mib": database_size_mib(engine),
+        "settle_s": settle_season(url),
+    }
+    shown = f"B{min(1, args.buildings - 1):03d}"  # the building whose detail is asked for
+    app = create_app(url)
+    client = signed_in(app)
+    deps = client.get("/_dash-dependencies").get_json()
+    values = {
+        "savings-contract.value": CONTRACT,
+        "savings-season.value": SEASON,
+        "savings-refresh.data": {"n": 0},
+        "savings-building.data": shown,
+    }
+    callbacks = {
+        "savings table": dash_callback_payload(deps, "savings-portfolio", values),
+        "building detail": dash_callback_payload(deps, "savings-detail", values),
+    }
+    results = {}
+    for name, payload in callbacks.items():
+        cold, body = replay(client, payload, n_cold, cold=True)
+        assert shown in body, (name, body[:300])
+        warm, again = replay(client, payload, n_warm, cold=False)
+        assert again == body, f"{name}: a warm answer differs from the cold one"
+        results[name] = (percentiles(cold), percentiles(warm))
+
+    season_to = min(last, dt.date(2026, 5, 20))
+    params = {"contract": CONTRACT, "first": dt.date(2025, 10, 1), "last": season_to}
+    direct = []
+    with engine.connect() as conn:
+        for _ in range(n_warm):
+            t = time.perf_counter()
+            rows = conn.execute(text(DIRECT_SQL), params).all()
+            direct.append(time.perf_counter() - t)
+    assert len(rows) == args.buildings
+    engine.dispose()
+    return results, direct, figures
 
 
 if __name__ == "__main__":

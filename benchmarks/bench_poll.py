@@ -150,7 +150,13 @@ def raw_insert(engine, ids: np.ndarray, ts: np.ndarray, values: np.ndarray) -> N
 
 
 def prefill(engine, ids: np.ndarray, minutes: int) -> None:
-    """The day's earlier readings of every point, a minute apart, from local midnight."""
+    """The day's earlier readings of every point, a minute apart, from local midnight, in
+    their month's partition on PostgreSQL (as a database in service has them: made ahead by
+    `carnet db upgrade` and by the store), not in `reading_default`."""
+    from carnet import partitions
+
+    with engine.begin() as conn:
+        partitions.ensure_for(conn, np.array([DAY0, DAY0 + 86_400]))
     for m0 in range(0, minutes, 30):
         steps = np.arange(m0, min(m0 + 30, minutes))
         raw_insert(

@@ -42,24 +42,14 @@ WITH r AS MATERIALIZED (
   WHERE rd.value IS NOT NULL
     AND rd.ts >= :lo AND rd.ts < :hi
   WINDOW w AS (PARTITION BY rd.channel_id ORDER BY rd.ts)
-), gaps AS (
-  SELECT channel_id, ts - prev_ts AS gap,
-         ROW_NUMBER() OVER (PARTITION BY channel_id ORDER BY ts - prev_ts) AS rn,
-         COUNT(*) OVER (PARTITION BY channel_id) AS n
-  FROM r WHERE prev_ts IS NOT NULL AND kind <> 'index'
-), step AS MATERIALIZED (
-  SELECT channel_id, AVG(gap) AS s FROM gaps
-  WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY channel_id
 ), samples AS (
   SELECT r.channel_id, b.day, AVG(r.value) AS value, CAST(NULL AS DOUBLE PRECISION) AS energy_kwh,
          MIN(r.value) AS min_value, MAX(r.value) AS max_value, COUNT(*) AS n_readings,
-         COUNT(*) * CASE WHEN COALESCE(MAX(st.s), 3600) < 60 THEN 60
-                         WHEN COALESCE(MAX(st.s), 3600) > 86400 THEN 86400
-                         ELSE COALESCE(MAX(st.s), 3600) END AS seconds,
-         MAX(b.d1 - b.d0) AS day_s,
+         SUM(CASE WHEN r.prev_ts IS NULL OR r.ts - r.prev_ts > 3600 THEN 3600
+                  ELSE r.ts - r.prev_ts END) AS seconds,
+         SUM(r.value) AS value_sum, MAX(b.d1 - b.d0) AS day_s,
          MAX(CASE WHEN r.quality = 1 THEN 1 ELSE 0 END) AS estimated
   FROM r JOIN bench_days b ON r.ts >= b.d0 AND r.ts < b.d1
-  LEFT JOIN step st ON st.channel_id = r.channel_id
   WHERE r.kind <> 'index'
   GROUP BY r.channel_id, b.day
 ), parts AS (
@@ -83,18 +73,18 @@ WITH r AS MATERIALIZED (
   FROM parts GROUP BY channel_id, day
 )
 INSERT INTO daily_rollup (channel_id, day, value, energy_kwh, min_value, max_value, n_readings,
-                          coverage, estimated)
+                          coverage, estimated, value_sum, covered_s)
 SELECT channel_id, day, value, energy_kwh, min_value, max_value, n_readings,
        ROUND(CAST(CASE WHEN 1.0 * seconds / day_s < 1 THEN 1.0 * seconds / day_s ELSE 1 END
                   AS NUMERIC), 4),
-       estimated = 1
+       estimated = 1, value_sum, seconds
 FROM samples
 UNION ALL
 SELECT channel_id, day, value, value * factor, CAST(NULL AS DOUBLE PRECISION),
        CAST(NULL AS DOUBLE PRECISION), n_readings,
        ROUND(CAST(CASE WHEN 1.0 * seconds / day_s < 1 THEN 1.0 * seconds / day_s ELSE 1 END
                   AS NUMERIC), 4),
-       estimated = 1
+       estimated = 1, value, seconds
 FROM indexes
 """
 
@@ -102,7 +92,8 @@ FROM indexes
 def set_based_refresh(conn, touched: pd.DataFrame) -> None:
     """The baseline: the touched channels and their local days (with their UTC bounds) in two
     temporary tables, the days' rows deleted, then one INSERT ... SELECT computes them all
-    (window functions for the index differences and the median step, one GROUP BY per kind).
+    (window functions for the index differences and each reading's cover, one GROUP BY per
+    kind).
     It assumes what the benchmark's data has (the previous reading less than a day back, no
     meter resets, no dated conversion factors), so it is the lower bound of the work."""
     conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS bench_touched (channel_id BIGINT)"))

@@ -204,6 +204,7 @@ def run(args, url: str, home: str, ports: list[int]) -> int:
     from bench_poll import create_channels, point_specs, site_config
     from sqlalchemy import text
 
+    from carnet import write_gate
     from carnet.db import get_engine
     from dashboards.app import create_app
     from dashboards.server import BackgroundServer
@@ -215,6 +216,7 @@ def run(args, url: str, home: str, ports: list[int]) -> int:
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # queue depth: counted below
     engine = get_engine(url)
+    write_gate.install(engine)  # as `dashboards.server.make_server` does
     load_samples(engine)
     seed_users(engine)
     create_channels(url, 1, args.devices)

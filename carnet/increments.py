@@ -14,6 +14,10 @@ from carnet.kinds import ChannelKind, Quality
 from carnet.timeutil import day_length_s, local_dates, local_midnight_epoch
 
 UNIT_KWH = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}  # an energy unit's kWh
+# a sample (instant or interval) reading covers the time since the channel's previous valid
+# reading, at most an hour (the first reading of a channel: an hour): additive per day, so a
+# day's rollup merges with later readings exactly (`merge_daily_stats`)
+COVER_CAP_S = 3600.0
 DAILY_COLUMNS = [
     "channel_id",
     "day",
@@ -24,7 +28,13 @@ DAILY_COLUMNS = [
     "n_readings",
     "coverage",
     "estimated",
+    "value_sum",  # sum of the day's values (index: its consumption), what a merge adds to
+    "covered_s",  # seconds of the day covered (index: by intervals), exact
 ]
+STAT_COLUMNS = [
+    "channel_id", "day", "value_sum", "min_value", "max_value", "n_readings", "covered_s",
+    "estimated",
+]  # fmt: skip
 
 
 def increments(
@@ -123,8 +133,8 @@ def _index_daily(readings: pd.DataFrame, meta: pd.DataFrame, resets) -> pd.DataF
     grouped = parts.groupby(keys)
     out = pd.DataFrame(
         {
-            "value": grouped["value"].sum(min_count=1),
-            "seconds": grouped["seconds"].sum(),
+            "value_sum": grouped["value"].sum(min_count=1),
+            "covered_s": grouped["seconds"].sum(),
             "estimated": grouped["estimated"].any(),
             "n_readings": grouped["value"].size(),
             "min_value": np.nan,
@@ -132,43 +142,47 @@ def _index_daily(readings: pd.DataFrame, meta: pd.DataFrame, resets) -> pd.DataF
         }
     )
     # one unknown interval makes the whole day unknown, never an undercount
-    out.loc[parts["value"].isna().groupby(keys).any(), "value"] = np.nan
+    out.loc[parts["value"].isna().groupby(keys).any(), "value_sum"] = np.nan
     return out
 
 
-def _sample_daily(readings: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+def _sample_daily(readings: pd.DataFrame, prev: pd.Series | None) -> pd.DataFrame:
+    """Sum, min, max, count and covered seconds of each channel-day; `prev`: per channel, the
+    last valid reading before these (NaN: none), which the first one's cover runs from."""
     valid = readings[readings["value"].notna()].sort_values(["channel_id", "ts"], kind="stable")
     if not len(valid):
         return pd.DataFrame()
     ch = valid["channel_id"].to_numpy(dtype="int64")
     ts = valid["ts"].to_numpy(dtype="int64")
-    same = ch[1:] == ch[:-1]
-    gaps = pd.Series(np.diff(ts)[same].astype(float), index=ch[1:][same])
-    step = gaps.groupby(level=0).median().reindex(np.unique(ch)).fillna(3600.0).clip(60.0, 86400.0)
+    gap = np.empty(len(ts), dtype=float)
+    gap[1:] = np.diff(ts)
+    first = np.r_[True, ch[1:] != ch[:-1]]
+    before = (
+        np.full(first.sum(), np.nan)
+        if prev is None
+        else pd.Series(prev, dtype="float64").reindex(ch[first]).to_numpy()
+    )
+    gap[first] = np.where(np.isnan(before), COVER_CAP_S, ts[first] - before)
     frame = pd.DataFrame(
         {
             "channel_id": ch,
             "day": local_dates(ts),
             "value": valid["value"].to_numpy(dtype=float),
+            "cover": np.minimum(gap, COVER_CAP_S),
             "est": valid["quality"].to_numpy() == Quality.ESTIMATED,
         }
     )
     grouped = frame.groupby(["channel_id", "day"])
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "sum": grouped["value"].sum(),
-            "mean": grouped["value"].mean(),
+            "value_sum": grouped["value"].sum(),
             "min_value": grouped["value"].min(),
             "max_value": grouped["value"].max(),
             "n_readings": grouped["value"].size(),
+            "covered_s": grouped["cover"].sum(),
             "estimated": grouped["est"].any(),
         }
     )
-    channel = out.index.get_level_values(0)
-    interval = np.asarray(channel.map(meta["kind"]) == ChannelKind.INTERVAL)
-    out["value"] = np.where(interval, out["sum"], out["mean"])
-    out["seconds"] = out["n_readings"].to_numpy() * step.reindex(channel).to_numpy()
-    return out.drop(columns=["sum", "mean"])
 
 
 def _default_factor(meta: pd.DataFrame) -> pd.Series:
@@ -177,38 +191,75 @@ def _default_factor(meta: pd.DataFrame) -> pd.Series:
     return meta["kwh_per_unit"].astype(float).fillna(by_unit)
 
 
-def daily_rollups(
+def daily_stats(
     readings: pd.DataFrame,
     meta: pd.DataFrame,
     resets: pd.DataFrame | None = None,
-    factors: pd.DataFrame | None = None,
+    prev: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Local-day figures of many channels at once.
-
-    `readings`: channel_id, ts, value, quality; `meta`: kind, unit, kwh_per_unit, modulus
-    indexed by channel id; `resets`: channel_id, ts, old_final_value, new_start_value;
-    `factors`: channel_id, valid_from, kwh_per_unit (in force from that local date).
-    Index channels give consumption (differences, spread pro rata over the days they span),
-    interval channels the sum, instant channels the mean; `energy_kwh` converts consumption.
-    """
+    """The additive figures of each channel-day (`STAT_COLUMNS`): what `finish_daily` turns
+    into rollups and what `merge_daily_stats` adds later readings to. `prev` (sample channels):
+    per channel, the last valid reading before `readings`."""
     if not len(readings):
-        return pd.DataFrame(columns=DAILY_COLUMNS)
+        return pd.DataFrame(columns=STAT_COLUMNS)
     kind = readings["channel_id"].map(meta["kind"])
     is_index = (kind == ChannelKind.INDEX).to_numpy()
     frames = [
         f
         for f in (
             _index_daily(readings[is_index], meta, resets) if is_index.any() else None,
-            _sample_daily(readings[~is_index], meta) if (~is_index).any() else None,
+            _sample_daily(readings[~is_index], prev) if (~is_index).any() else None,
         )
         if f is not None and len(f)
     ]
     if not frames:
-        return pd.DataFrame(columns=DAILY_COLUMNS)
+        return pd.DataFrame(columns=STAT_COLUMNS)
     out = pd.concat(frames).reset_index(names=["channel_id", "day"])
+    out["day"] = np.asarray(out["day"].to_numpy(), dtype="datetime64[D]")
+    out["n_readings"] = out["n_readings"].astype("int64")
+    out["estimated"] = out["estimated"].astype(bool)
+    return out[STAT_COLUMNS].sort_values(["channel_id", "day"], ignore_index=True)
+
+
+def merge_daily_stats(stored: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
+    """The figures of channel-days from stored ones and those of later readings: counts,
+    sums and covered seconds add, min and max combine, an unknown index day stays unknown."""
+    both = pd.concat([stored[STAT_COLUMNS], added[STAT_COLUMNS]], ignore_index=True)
+    both["day"] = np.asarray(pd.to_datetime(both["day"]).to_numpy(), dtype="datetime64[D]")
+    both["unknown"] = both["value_sum"].isna()
+    g = both.groupby(["channel_id", "day"])
+    out = pd.DataFrame(
+        {
+            "value_sum": g["value_sum"].sum(),
+            "min_value": g["min_value"].min(),
+            "max_value": g["max_value"].max(),
+            "n_readings": g["n_readings"].sum(),
+            "covered_s": g["covered_s"].sum(),
+            "estimated": g["estimated"].any(),
+        }
+    )
+    out.loc[g["unknown"].any(), "value_sum"] = np.nan
+    out = out.reset_index()
+    out["n_readings"] = out["n_readings"].astype("int64")
+    out["estimated"] = out["estimated"].astype(bool)
+    return out[STAT_COLUMNS]
+
+
+def finish_daily(
+    stats: pd.DataFrame, meta: pd.DataFrame, factors: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Rollup rows (`DAILY_COLUMNS`) from channel-day figures: the sum (index, interval) or the
+    mean (instant), the share of the day covered, and the energy with the factor in force."""
+    if not len(stats):
+        return pd.DataFrame(columns=DAILY_COLUMNS)
+    out = stats.copy()
     days = np.asarray(out["day"].to_numpy(), dtype="datetime64[D]")
     out["day"] = days
-    out["coverage"] = np.minimum(out["seconds"].to_numpy() / day_length_s(days), 1.0).round(4)
+    kind = out["channel_id"].map(meta["kind"]).to_numpy()
+    n = out["n_readings"].to_numpy(dtype=float)
+    total = out["value_sum"].to_numpy(dtype=float)
+    out["value"] = np.where(kind == ChannelKind.INSTANT, total / np.maximum(n, 1), total)
+    out["coverage"] = np.minimum(out["covered_s"].to_numpy() / day_length_s(days), 1.0).round(4)
     factor = np.array(out["channel_id"].map(_default_factor(meta)), dtype=float)
     if factors is not None and len(factors):
         f = factors.assign(
@@ -225,12 +276,30 @@ def daily_rollups(
             f["channel_id"].to_numpy(dtype="int64")[pos[ok]] == out["channel_id"].to_numpy()[ok]
         )
         factor[ok] = f["kwh_per_unit"].to_numpy(dtype=float)[pos[ok]]
-    instant = (out["channel_id"].map(meta["kind"]) == ChannelKind.INSTANT).to_numpy()
-    factor[instant] = np.nan
+    factor[kind == ChannelKind.INSTANT] = np.nan
     out["energy_kwh"] = out["value"].to_numpy(dtype=float) * factor
     out["n_readings"] = out["n_readings"].astype("int64")
     out["estimated"] = out["estimated"].astype(bool)
     return out[DAILY_COLUMNS].sort_values(["channel_id", "day"], ignore_index=True)
+
+
+def daily_rollups(
+    readings: pd.DataFrame,
+    meta: pd.DataFrame,
+    resets: pd.DataFrame | None = None,
+    factors: pd.DataFrame | None = None,
+    prev: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Local-day figures of many channels at once.
+
+    `readings`: channel_id, ts, value, quality; `meta`: kind, unit, kwh_per_unit, modulus
+    indexed by channel id; `resets`: channel_id, ts, old_final_value, new_start_value;
+    `factors`: channel_id, valid_from, kwh_per_unit (in force from that local date); `prev`:
+    per sample channel, its last valid reading before `readings` (see `COVER_CAP_S`).
+    Index channels give consumption (differences, spread pro rata over the days they span),
+    interval channels the sum, instant channels the mean; `energy_kwh` converts consumption.
+    """
+    return finish_daily(daily_stats(readings, meta, resets, prev), meta, factors)
 
 
 def daily_from_readings(

@@ -286,7 +286,7 @@ class Reading(Base):
     ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # UTC epoch seconds
     value: Mapped[float | None] = mapped_column(Float)
     quality: Mapped[int] = mapped_column(SmallInteger, default=Quality.MEASURED)
-    batch_id: Mapped[int | None] = mapped_column(Integer)  # no FK: keeps bulk writes lean
+    batch_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no FK: lean bulk writes
 
 
 class ReadingOverwrite(Base):
@@ -384,6 +384,9 @@ class DailyRollup(Base):
     n_readings: Mapped[int] = mapped_column(Integer, default=0)
     coverage: Mapped[float | None] = mapped_column(Float)  # share of the day's hours covered
     estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what later readings of the day merge into (carnet.increments.merge_daily_stats)
+    value_sum: Mapped[float | None] = mapped_column(Float)  # sum of values / consumption
+    covered_s: Mapped[float | None] = mapped_column(Float)  # seconds of the day covered
 
 
 class IndexReset(Base):

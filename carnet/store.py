@@ -18,7 +18,14 @@ from sqlalchemy import Connection, Engine, text
 
 from carnet import partitions, versions
 from carnet.closing import hold_closed
-from carnet.increments import DAILY_COLUMNS, daily_rollups
+from carnet.increments import (
+    DAILY_COLUMNS,
+    STAT_COLUMNS,
+    daily_rollups,
+    daily_stats,
+    finish_daily,
+    merge_daily_stats,
+)
 from carnet.kinds import ChannelKind, Quality
 from carnet.timeutil import local_dates, local_midnight_epoch
 
@@ -165,16 +172,19 @@ def upsert_readings(
 
 def _nothing_stored_in_range(conn: Connection, frame: pd.DataFrame) -> bool:
     """True when no reading exists between the chunk's first and last instant of each of its
-    channels: every row is then new (one indexed probe per channel)."""
+    channels: every row is then new (one statement, an indexed probe per channel)."""
     span = frame.groupby("channel_id")["ts"].agg(["min", "max"])
-    for channel_id, lo, hi in span.itertuples(name=None):
-        hit = conn.execute(
-            text("SELECT 1 FROM reading WHERE channel_id = :c AND ts >= :a AND ts <= :b LIMIT 1"),
-            {"c": int(channel_id), "a": int(lo), "b": int(hi)},
-        ).first()
-        if hit is not None:
-            return False
-    return True
+    _load_windows(conn, span.index, span["min"], span["max"])
+    probe = (
+        "SELECT 1 FROM reading r WHERE r.channel_id = w.channel_id AND r.ts >= w.a"
+        " AND r.ts <= w.b LIMIT 1"
+    )
+    if conn.dialect.name == "postgresql":  # a seek per channel, never a semi-join's scan
+        sql = f"SELECT 1 FROM {WINDOWS} w CROSS JOIN LATERAL ({probe}) x LIMIT 1"
+    else:
+        sql = f"SELECT 1 FROM {WINDOWS} w WHERE EXISTS ({probe}) LIMIT 1"
+    hit = conn.execute(text(sql)).first()
+    return hit is None
 
 
 _ROWS_PER_INSERT = 1000  # x 5 parameters per statement (SQLite allows 32,766)
@@ -286,7 +296,13 @@ def _channel_meta(conn: Connection, channel_ids) -> pd.DataFrame:
 
 def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
     """(channel, a, b) rows in a temporary table, so that one statement serves all channels:
-    a poller flush touches thousands of channels and a query per channel would dominate."""
+    a poller flush touches thousands of channels and a query per channel would dominate.
+    Filled on the driver's cursor (arrays on PostgreSQL, tuples on SQLite): the engine's
+    per-row parameter handling costs more than the statements that read through it."""
+    c = np.asarray(channel_id, dtype="int64")
+    a = np.asarray(lo, dtype="int64")
+    b = np.asarray(hi, dtype="int64")
+    raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
         conn.execute(
             text(
@@ -295,6 +311,13 @@ def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
             )
         )
         conn.execute(text(f"TRUNCATE {WINDOWS}"))
+        if len(c):
+            with raw.cursor() as cur:
+                cur.execute(
+                    f"INSERT INTO {WINDOWS} (channel_id, a, b) SELECT * FROM"
+                    " unnest(%s::integer[], %s::bigint[], %s::bigint[])",
+                    (c.tolist(), a.tolist(), b.tolist()),
+                )
     else:
         conn.execute(
             text(
@@ -303,27 +326,30 @@ def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
             )
         )
         conn.execute(text(f"DELETE FROM {WINDOWS}"))
-    rows = [
-        {"c": int(c), "a": int(a), "b": int(b)}
-        for c, a, b in zip(np.asarray(channel_id), np.asarray(lo), np.asarray(hi), strict=True)
-    ]
-    if rows:
-        conn.execute(text(f"INSERT INTO {WINDOWS} (channel_id, a, b) VALUES (:c, :a, :b)"), rows)
+        if len(c):
+            raw.executemany(
+                f"INSERT INTO {WINDOWS} (channel_id, a, b) VALUES (?, ?, ?)",
+                zip(c.tolist(), a.tolist(), b.tolist(), strict=True),
+            )
+    if len(c):
         _analyse(conn, WINDOWS)
 
 
 def _neighbours(conn: Connection, channel_id, before, from_) -> pd.DataFrame:
     """Per channel: the last valid reading strictly before `before` and the first at or after
     `from_` (NaN when none), in one statement walking the primary-key index from the bound:
-    an index interval runs between valid readings, a gap marker is not one of its ends."""
+    an index interval runs between valid readings, a gap marker is not one of its ends.
+    Ordered by the whole key (channel_id, ts), so that PostgreSQL merges the months'
+    partitions walking each key index from the bound (ordered by ts alone it sorts every
+    reading of the channel on that side)."""
     _load_windows(conn, channel_id, before, from_)
     rows = conn.execute(
         text(
             "SELECT w.channel_id,"
             " (SELECT r.ts FROM reading r WHERE r.channel_id = w.channel_id AND r.ts < w.a"
-            " AND r.value IS NOT NULL ORDER BY r.ts DESC LIMIT 1),"
+            " AND r.value IS NOT NULL ORDER BY r.channel_id DESC, r.ts DESC LIMIT 1),"
             " (SELECT r.ts FROM reading r WHERE r.channel_id = w.channel_id AND r.ts >= w.b"
-            " AND r.value IS NOT NULL ORDER BY r.ts LIMIT 1)"
+            " AND r.value IS NOT NULL ORDER BY r.channel_id, r.ts LIMIT 1)"
             f" FROM {WINDOWS} w"
         )
     ).all()
@@ -335,26 +361,151 @@ def _neighbours(conn: Connection, channel_id, before, from_) -> pd.DataFrame:
 def refresh_rollups(
     conn: Connection, touched: pd.DataFrame, known: pd.DataFrame | None = None
 ) -> int:
-    """Recompute the daily rollups of every local day the touched readings can affect.
+    """Bring the daily rollups of every local day the touched readings can affect up to date.
 
-    For an index channel a new reading changes the interval that ends at it and the one
-    that starts at it, so the window extends to the neighbouring readings; any other
-    reading changes its own day only. `known`
+    A new index reading changes the interval that ends at it and the one that starts at it,
+    a sample reading the cover of the next one (see `carnet.increments.COVER_CAP_S`), so the
+    window extends to the next valid reading (and the previous one for an index). `known`
     (optional, normalised readings) must be exactly what the table holds for its keys (rows
-    just inserted, none updated): see `recompute_daily`.
+    just inserted, none updated): a channel whose known rows come after everything stored
+    for it merges them into its stored day figures (`_merge_appended`, the poller's case);
+    the others are recomputed over whole days (`recompute_daily`).
     """
     span = touched.groupby("channel_id")["ts"].agg(["min", "max"])
+    meta = _channel_meta(conn, span.index.to_numpy(dtype="int64"))
+    if known is not None and len(known):
+        merged = _merge_appended(conn, known, span, meta)
+        span = span.drop(merged)
+        if not len(span):
+            return len(merged)
     ids = span.index.to_numpy(dtype="int64")
     lo = span["min"].to_numpy(dtype="int64", copy=True)
     hi = span["max"].to_numpy(dtype="int64", copy=True)
-    index = (_channel_meta(conn, ids)["kind"].reindex(ids) == ChannelKind.INDEX).to_numpy()
-    if index.any():
-        near = _neighbours(conn, ids[index], lo[index], hi[index] + 1)
-        lo[index] = np.where(near["prev"].notna(), near["prev"].fillna(0), lo[index])
-        hi[index] = np.where(near["next"].notna(), near["next"].fillna(0), hi[index])
+    index = (meta["kind"].reindex(ids) == ChannelKind.INDEX).to_numpy()
+    near = _neighbours(conn, ids, lo, hi + 1)
+    lo[index] = np.where(near["prev"].notna(), near["prev"].fillna(0), lo)[index]
+    hi = np.where(near["next"].notna(), near["next"].fillna(0), hi).astype("int64")
     return recompute_daily(
         conn, list(zip(ids.tolist(), lo.tolist(), hi.tolist(), strict=True)), known
     )
+
+
+def _appended(conn: Connection, span: pd.DataFrame) -> pd.DataFrame:
+    """Per channel of `span` (min, max, size of rows just inserted): how many readings the
+    table holds from `min` on, and its last valid reading before `min` (ts, value, quality;
+    NaN when none). One statement; each channel costs a seek and a count of its own rows."""
+    _load_windows(conn, span.index, span["min"], span["max"])
+    before = (
+        " FROM reading r WHERE r.channel_id = w.channel_id AND r.ts < w.a"
+        " AND r.value IS NOT NULL ORDER BY r.channel_id DESC, r.ts DESC LIMIT 1"
+    )
+    count = "(SELECT COUNT(*) FROM reading r WHERE r.channel_id = w.channel_id AND r.ts >= w.a)"
+    head = f"SELECT w.channel_id, {count}, p.ts, p.value, p.quality FROM {WINDOWS} w"
+    if conn.dialect.name == "postgresql":
+        sql = f"{head} LEFT JOIN LATERAL (SELECT r.ts, r.value, r.quality{before}) p ON true"
+    else:
+        sql = (
+            f"{head} LEFT JOIN reading p ON p.channel_id = w.channel_id"
+            f" AND p.ts = (SELECT r.ts{before})"
+        )
+    rows = conn.execute(text(sql)).all()
+    out = pd.DataFrame(rows, columns=["channel_id", "stored", "p_ts", "p_value", "p_quality"])
+    return out.astype("float64").astype({"channel_id": "int64"}).set_index("channel_id")
+
+
+def _merge_appended(
+    conn: Connection, known: pd.DataFrame, span: pd.DataFrame, meta: pd.DataFrame
+) -> pd.Index:
+    """Rollups of the channels whose known rows are all the table holds from their first
+    instant on (nothing stored after them) and all that was touched: their figures are merged
+    into the stored ones of those days (`merge_daily_stats`), no reading read back but the
+    last one before them. Returns the channels so handled."""
+    rows = known[known["channel_id"].isin(span.index)]
+    got = rows.groupby("channel_id")["ts"].agg(["min", "max", "size"])
+    same = span.reindex(got.index)
+    got = got[(same["min"] == got["min"]).to_numpy() & (same["max"] == got["max"]).to_numpy()]
+    if not len(got):
+        return pd.Index([], dtype="int64")
+    info = _appended(conn, got).reindex(got.index)
+    got = got[(info["stored"] == got["size"]).to_numpy()]
+    if not len(got):
+        return pd.Index([], dtype="int64")
+    info = info.loc[got.index]
+    rows = rows[rows["channel_id"].isin(got.index)]
+    is_index = (meta["kind"].reindex(got.index) == ChannelKind.INDEX).to_numpy()
+    before = info[is_index & info["p_ts"].notna().to_numpy()]
+    lead = pd.DataFrame(
+        {
+            "channel_id": before.index.to_numpy(dtype="int64"),
+            "ts": before["p_ts"].to_numpy(dtype="int64"),
+            "value": before["p_value"].to_numpy(dtype=float),
+            "quality": before["p_quality"].to_numpy(dtype="int64"),
+        }
+    )
+    readings = pd.concat([lead, rows[READING_COLUMNS]], ignore_index=True)
+    first = info["p_ts"].where(is_index, np.nan).fillna(got["min"]).to_numpy(dtype="int64")
+    _load_windows(conn, got.index, first, got["max"])
+    resets, factors = _resets_factors(conn)
+    added = daily_stats(readings, meta, resets, prev=info["p_ts"])
+    if not len(added):
+        return got.index
+    stored = _stored_stats(conn, added)
+    if stored["covered_s"].isna().any():  # a day rolled up before these figures were kept
+        redo = stored.loc[stored["covered_s"].isna(), "channel_id"].unique()
+        keep = ~added["channel_id"].isin(redo)
+        added, stored = added[keep], stored[~stored["channel_id"].isin(redo)]
+        got = got.drop(redo)
+    if len(added):
+        upsert_daily(conn, finish_daily(merge_daily_stats(stored, added), meta, factors))
+    return got.index
+
+
+def _resets_factors(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Meter replacements within the windows loaded, and the conversion factors of their
+    channels."""
+    resets = pd.read_sql_query(
+        text(
+            "SELECT i.channel_id, i.ts, i.old_final_value, i.new_start_value FROM index_reset i"
+            f" JOIN {WINDOWS} w ON i.channel_id = w.channel_id AND i.ts >= w.a AND i.ts <= w.b"
+        ),
+        conn,
+    )
+    factors = pd.read_sql_query(
+        text(
+            "SELECT f.channel_id, f.valid_from, f.kwh_per_unit FROM conversion_factor f"
+            f" JOIN {WINDOWS} w ON f.channel_id = w.channel_id"
+        ),
+        conn,
+    )
+    return resets, factors
+
+
+def _stored_stats(conn: Connection, added: pd.DataFrame) -> pd.DataFrame:
+    """The stored figures (`STAT_COLUMNS`) of the channel-days in `added`."""
+    days = added.groupby("channel_id")["day"].agg(["min", "max"])
+    lo = local_midnight_epoch(days["min"].to_numpy(dtype="datetime64[D]"))
+    hi = local_midnight_epoch(days["max"].to_numpy(dtype="datetime64[D]"))
+    _load_windows(conn, days.index, lo, hi)
+    d_lo, d_hi = added["day"].min(), added["day"].max()
+    result = conn.execute(
+        text(
+            "SELECT d.channel_id, d.day, d.value_sum, d.min_value, d.max_value, d.n_readings,"
+            f" d.covered_s, d.estimated FROM daily_rollup d JOIN {WINDOWS} w"
+            " ON d.channel_id = w.channel_id WHERE d.day >= :lo AND d.day <= :hi"
+        ),
+        {"lo": pd.Timestamp(d_lo).date(), "hi": pd.Timestamp(d_hi).date()},
+    )
+    rows = result.cursor.fetchall()
+    result.close()
+    out = pd.DataFrame(rows, columns=STAT_COLUMNS)
+    out["day"] = np.asarray(pd.to_datetime(out["day"].astype(str)).to_numpy(), "datetime64[D]")
+    out = out.astype(
+        {"value_sum": float, "min_value": float, "max_value": float, "covered_s": float}
+    )
+    out["n_readings"] = out["n_readings"].astype("int64")
+    out["estimated"] = out["estimated"].astype(bool)
+    keys = pd.MultiIndex.from_frame(added[["channel_id", "day"]])
+    return out[pd.MultiIndex.from_frame(out[["channel_id", "day"]]).isin(keys)]
 
 
 def _per_window(conn: Connection, columns: str) -> str:
@@ -473,7 +624,7 @@ def recompute_daily(
     start = local_midnight_epoch(w["day_lo"].to_numpy())
     end = local_midnight_epoch(w["day_hi"].to_numpy() + np.timedelta64(1, "D"))
     # an index interval that starts in the window may begin before it: take one more
-    # reading on each side
+    # reading on each side; a sample reading's cover runs from the one before
     is_index = (w["channel_id"].map(meta["kind"]) == ChannelKind.INDEX).to_numpy()
     near = _neighbours(conn, w["channel_id"], start, end)
     prev, nxt = near["prev"].to_numpy(), near["next"].to_numpy()
@@ -483,21 +634,9 @@ def recompute_daily(
     readings = _window_readings(conn, w, known)
 
     _load_windows(conn, w["channel_id"], w["q_lo"], w["q_hi"])
-    resets = pd.read_sql_query(
-        text(
-            "SELECT i.channel_id, i.ts, i.old_final_value, i.new_start_value FROM index_reset i"
-            f" JOIN {WINDOWS} w ON i.channel_id = w.channel_id AND i.ts >= w.a AND i.ts <= w.b"
-        ),
-        conn,
-    )
-    factors = pd.read_sql_query(
-        text(
-            "SELECT f.channel_id, f.valid_from, f.kwh_per_unit FROM conversion_factor f"
-            f" JOIN {WINDOWS} w ON f.channel_id = w.channel_id"
-        ),
-        conn,
-    )
-    daily = daily_rollups(readings, meta, resets, factors)
+    resets, factors = _resets_factors(conn)
+    before = pd.Series(np.where(is_index, np.nan, prev), index=w["channel_id"].to_numpy())
+    daily = daily_rollups(readings, meta, resets, factors, prev=before)
     bounds = w.set_index("channel_id")
     keep = (daily["day"].to_numpy() >= bounds["day_lo"].reindex(daily["channel_id"]).to_numpy()) & (
         daily["day"].to_numpy() <= bounds["day_hi"].reindex(daily["channel_id"]).to_numpy()
@@ -514,18 +653,67 @@ def recompute_daily(
     return len(daily)
 
 
-def insert_daily(conn: Connection, daily: pd.DataFrame) -> None:
-    """Insert rollup rows (columns of `DAILY_COLUMNS`) in one executemany."""
+_DAILY_INSERT = (
+    "INSERT INTO daily_rollup (channel_id, day, value, energy_kwh, min_value, max_value,"
+    " n_readings, coverage, estimated, value_sum, covered_s) VALUES ({})"
+)
+_DAILY_UPDATE = (
+    " ON CONFLICT (channel_id, day) DO UPDATE SET value = excluded.value,"
+    " energy_kwh = excluded.energy_kwh, min_value = excluded.min_value,"
+    " max_value = excluded.max_value, n_readings = excluded.n_readings,"
+    " coverage = excluded.coverage, estimated = excluded.estimated,"
+    " value_sum = excluded.value_sum, covered_s = excluded.covered_s"
+)
+
+
+_PG_TYPES = ["integer", "date", "float8", "float8", "float8", "float8", "integer", "float8",
+             "boolean", "float8", "float8"]  # fmt: skip
+
+
+def _daily_columns(conn: Connection, daily: pd.DataFrame) -> list[list]:
+    """The rollup rows column by column, as the driver binds them (NaN as NULL)."""
+    out = daily[DAILY_COLUMNS]
+    days = pd.to_datetime(out["day"]).dt.date
+    cols = [
+        out["channel_id"].astype("int64").tolist(),
+        days.astype(str).tolist() if conn.dialect.name == "sqlite" else days.tolist(),
+    ]
+    for c in DAILY_COLUMNS[2:]:
+        col = out[c]
+        if c == "n_readings":
+            cols.append(col.astype("int64").tolist())
+        elif c == "estimated":
+            cols.append(col.astype(bool).tolist())
+        else:
+            cols.append(col.astype(object).where(col.notna(), None).tolist())
+    return cols
+
+
+def _write_daily(conn: Connection, daily: pd.DataFrame, upsert: bool) -> None:
+    """One statement per 50,000 rows on PostgreSQL (arrays unnested), one executemany of
+    tuples on SQLite: both on the driver's cursor."""
     if not len(daily):
         return
-    out = daily[DAILY_COLUMNS].copy()
-    out["day"] = pd.to_datetime(out["day"]).dt.date
-    conn.execute(
-        text(
-            "INSERT INTO daily_rollup (channel_id, day, value, energy_kwh, min_value,"
-            " max_value, n_readings, coverage, estimated) VALUES (:channel_id, :day,"
-            " :value, :energy_kwh, :min_value, :max_value, :n_readings, :coverage,"
-            " :estimated)"
-        ),
-        out.astype(object).where(out.notna(), None).to_dict("records"),
-    )
+    versions.touch(conn)  # written on the driver's cursor, unseen by the engine
+    tail = _DAILY_UPDATE if upsert else ""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
+        sql = _DAILY_INSERT.replace("VALUES ({})", f"SELECT * FROM unnest({arrays})") + tail
+        with raw.cursor() as cur:
+            for start in range(0, len(daily), 50_000):
+                part = daily.iloc[start : start + 50_000]
+                cur.execute(sql, _daily_columns(conn, part))
+        return
+    sql = _DAILY_INSERT.format(", ".join(["?"] * len(DAILY_COLUMNS))) + tail
+    raw.executemany(sql, zip(*_daily_columns(conn, daily), strict=True))
+
+
+def insert_daily(conn: Connection, daily: pd.DataFrame) -> None:
+    """Insert rollup rows (columns of `DAILY_COLUMNS`)."""
+    _write_daily(conn, daily, upsert=False)
+
+
+def upsert_daily(conn: Connection, daily: pd.DataFrame) -> None:
+    """Insert or replace rollup rows (the merged figures of days already stored)."""
+    _write_daily(conn, daily, upsert=True)

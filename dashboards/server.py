@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from carnet import write_gate
+from carnet.db import get_engine
 from dashboards.app import create_app
 
 
@@ -13,6 +15,7 @@ def make_server(host: str = "127.0.0.1", port: int = 8050, database_url: str | N
     from waitress.server import create_server
 
     app = create_app(database_url)
+    write_gate.install(get_engine(database_url))  # SQLite: the server's writes one at a time
     return create_server(app.server, host=host, port=port, threads=8, ident="carnet")
 
 

@@ -113,13 +113,33 @@ def contrary_reason(raw: str, decimal: str) -> str:
     )
 
 
+def _plain_floats(values: pd.Series) -> np.ndarray | None:
+    """Every cell a plain ASCII number (the usual file): numpy's conversion, several times
+    faster than `pd.to_numeric`; None when any cell is something else (empty, a comma, a
+    digit group), left to the general path. Underscores, which Python's float accepts in
+    "1_000", are refused here as `pd.to_numeric` refuses them."""
+    arr = values.to_numpy(dtype=object)
+    try:
+        joined = "".join(arr)
+    except TypeError:  # None, NaN or a number among the cells
+        return None
+    if not joined.isascii() or "_" in joined:
+        return None
+    try:
+        return arr.astype("float64")
+    except ValueError:
+        return None
+
+
 def read_numbers(values: pd.Series, decimal: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(value, empty, reason) per cell: empty cells are gaps (never zeros); a cell with a reason
     (unreadable, ambiguous, contrary to the file's decimal mark) is rejected, value NaN."""
     if decimal not in (",", ".", ""):
         raise ValueError(f"marque décimale inconnue : {decimal!r}")
     values = pd.Series(values).astype(object).reset_index(drop=True)
-    num = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", copy=True)
+    num = _plain_floats(values)
+    if num is None:
+        num = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", copy=True)
     n = len(num)
     empty = np.zeros(n, bool)
     reason = np.full(n, None, dtype=object)

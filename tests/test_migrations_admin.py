@@ -40,7 +40,7 @@ def test_a_database_from_0013_upgrades_with_its_data(db_url):
     assert set(after) >= NEW_TABLES
     for table, frame in before.items():
         if table != "alembic_version":
-            assert after[table].equals(frame), table
+            assert after[table][frame.columns].equals(frame), table  # later columns aside
 
     with session_scope(get_engine(db_url)) as s:
         token = issue_link(s, "finances", "gestionnaire").rsplit("/", 1)[1]

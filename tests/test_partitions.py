@@ -111,7 +111,15 @@ def test_existing_readings_move_into_the_partitions(pg):
     with pg.connect() as conn:
         assert not partitions.is_partitioned(conn)
     _channel(pg)
-    write_readings(pg, pd.concat([_hours("2017-12-31", 48), _hours("2021-07-01", 5)]))
+    rows = pd.concat([_hours("2017-12-31", 48), _hours("2021-07-01", 5)])
+    with pg.begin() as conn:  # plain rows: the store writes the schema of the head
+        conn.execute(
+            text("INSERT INTO reading (channel_id, ts, value, quality) VALUES (:c, :t, :v, 0)"),
+            [
+                {"c": 1, "t": int(t), "v": float(v)}
+                for t, v in zip(rows["ts"], rows["value"], strict=True)
+            ],
+        )
     db.upgrade(pg)
     assert _where(pg) == {"reading_y2017m12": 24, "reading_y2018m01": 24, "reading_y2021m07": 5}
     with pg.connect() as conn:

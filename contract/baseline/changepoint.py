@@ -69,7 +69,10 @@ def usable_days(daily: pd.DataFrame) -> pd.DataFrame:
 def _usable_arrays(daily: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(days as datetime64[D], energy, temperature) of usable days, sorted: numpy, no copies
     of the frame (a fit is a few milliseconds; pandas bookkeeping would dominate it)."""
-    day = np.asarray(pd.to_datetime(daily["day"]).to_numpy(), dtype="datetime64[D]")
+    col = daily["day"]
+    naive = isinstance(col.dtype, np.dtype) and col.dtype.kind == "M"  # datetime64 already
+    raw = col.to_numpy() if naive else pd.to_datetime(col).to_numpy()
+    day = np.asarray(raw, dtype="datetime64[D]")
     energy = daily["energy_kwh"].to_numpy(dtype=float)
     temp = daily["temp_mean_c"].to_numpy(dtype=float)
     ok = np.isfinite(energy) & np.isfinite(temp) & ~np.isnat(day)
@@ -101,6 +104,26 @@ def _batched_lstsq(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     beta = np.linalg.solve(r, qty[..., None])[..., 0]
     resid = y[None, :] - np.einsum("gnp,gp->gn", x, beta)
     sse = np.einsum("gn,gn->g", resid, resid)
+    sse[singular] = np.nan
+    return beta, sse
+
+
+def _two_regressor_lstsq(a: np.ndarray, h: np.ndarray, y: np.ndarray):
+    """min ||b0 a + b1 h_g - y|| for every row h_g of `h` (G, n) at once, by the normal
+    equations of two regressors in closed form: a few sums per candidate instead of a QR of
+    each design matrix. Coefficients (G, 2), SSE (G,) (NaN where h_g cannot be solved, a row
+    of zeros)."""
+    s_aa, s_ay = a @ a, a @ y
+    s_ah, s_hh, s_hy = h @ a, np.einsum("gn,gn->g", h, h), h @ y
+    det = s_aa * s_hh - s_ah * s_ah
+    singular = det <= 1e-12 * s_aa * np.maximum(s_hh, np.finfo(float).tiny)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b0 = (s_hh * s_ay - s_ah * s_hy) / det
+        b1 = (s_aa * s_hy - s_ah * s_ay) / det
+    resid = y[None, :] - b0[:, None] * a[None, :] - b1[:, None] * h  # exact, not Syy - b.Sxy
+    sse = np.einsum("gn,gn->g", resid, resid)
+    beta = np.column_stack([b0, b1])
+    beta[singular] = np.nan
     sse[singular] = np.nan
     return beta, sse
 
@@ -143,9 +166,9 @@ def fit_changepoint(
         ok_pair = tc[ic] >= tb[ih]
         ih, ic = ih[ok_pair], ic[ok_pair]
         x = np.stack([np.broadcast_to(ndays, (len(ih), n)), hdd[ih], cdd[ic]], axis=2)
+        beta, sse = _batched_lstsq(x, y)
     else:
-        x = np.stack([np.broadcast_to(ndays, hdd.shape), hdd], axis=2)
-    beta, sse = _batched_lstsq(x, y)
+        beta, sse = _two_regressor_lstsq(ndays, hdd, y)
     # physical signs: a base load that is not negative, a heating slope that is positive
     valid = np.isfinite(sse) & (beta[:, 1] > 0) & (beta[:, 0] >= 0)
     if cooling:
@@ -157,8 +180,12 @@ def fit_changepoint(
         return _finish(freq, "mean", y, ndays * b0, labels, ndays, None, b0, p=1)
     best = int(np.argmin(np.where(valid, sse, np.inf)))
     b = beta[best]
-    predicted = x[best] @ b
-    hdd_best = x[best][:, 1]
+    if cooling:
+        predicted = x[best] @ b
+        hdd_best = x[best][:, 1]
+    else:
+        hdd_best = hdd[best]
+        predicted = b[0] * ndays + b[1] * hdd_best
     if cooling:
         return _finish(
             freq, "heating_cooling", y, predicted, labels, ndays, hdd_best, float(b[0]),

@@ -244,15 +244,22 @@ class DeviceSnapshot:
 
 
 def _save_status(session: Session, statuses: list[DeviceSnapshot]) -> None:
-    for st in statuses:
-        row = session.scalar(
-            select(DeviceStatus).where(
-                DeviceStatus.gateway_code == st.gateway, DeviceStatus.unit == st.unit
-            )
+    """The devices' health rows, all read in one query (a flush reports hundreds of them)."""
+    if not statuses:
+        return
+    gateways = {st.gateway for st in statuses}
+    rows = {
+        (r.gateway_code, r.unit): r
+        for r in session.scalars(
+            select(DeviceStatus).where(DeviceStatus.gateway_code.in_(gateways))
         )
+    }
+    for st in statuses:
+        row = rows.get((st.gateway, st.unit))
         if row is None:
             row = DeviceStatus(gateway_code=st.gateway, unit=st.unit)
             session.add(row)
+            rows[(st.gateway, st.unit)] = row
         row.model = st.model
         row.building_id = st.building_id
         row.equipment_id = st.equipment_id
