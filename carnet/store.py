@@ -144,6 +144,15 @@ _CHANGED = (
 )
 
 
+def take_write_lock(conn: Connection) -> None:
+    """SQLite: take the database's write lock now, waiting `busy_timeout` for it. A transaction
+    that reads first and writes later may hold a snapshot another writer has since moved past,
+    and SQLite then refuses its first write at once (« database is locked », no waiting): the
+    reads that decide what to write must be made under the lock. A no-op on PostgreSQL."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DELETE FROM reading WHERE 0")
+
+
 def upsert_readings(
     conn: Connection,
     frame: pd.DataFrame,
@@ -155,6 +164,7 @@ def upsert_readings(
 
     A measured value replaces an estimate, never the reverse; a gap marker never erases a value.
     """
+    take_write_lock(conn)
     frame = normalise_readings(frame)
     frame, held = hold_closed(conn, frame, batch_id)  # later data for a closed period waits
     counts = UpsertCounts(held=held.rows, held_periods=held.periods)

@@ -24,6 +24,7 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from carnet import batches
+from carnet.store import take_write_lock
 from ingest.batch_report import BatchReport, conclude, in_progress, nothing_written
 from ingest.batch_rows import BatchLost, finish_batch, new_batch, previous_batch, write_finish
 from ingest.format_detection import open_parser
@@ -176,6 +177,7 @@ def _run_batch(engine: Engine, report: BatchReport, job: _Job) -> None:
     pending: list[dict] = []
     try:
         with engine.begin() as conn:
+            take_write_lock(conn)  # what the run reads before writing is read under the lock
             run = ImportRun(
                 conn,
                 report,
