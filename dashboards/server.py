@@ -51,13 +51,25 @@ class BackgroundServer:
 
         self.server = create_server(wsgi_app, host=host, port=port, threads=threads, ident="carnet")
         self.url = server_url(self.server)
-        self.thread = threading.Thread(target=self.server.run, name="carnet-waitress", daemon=True)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="carnet-waitress", daemon=True)
         self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except BaseException as exc:  # kept for stop(): a loop that died is a failure to report
+            self.error = exc
 
     def stop(self, timeout: float = 5.0) -> None:
         from waitress import wasyncore
 
         server = self.server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        except OSError:  # the loop has already closed its trigger: close what is left here
+            wasyncore.close_all(server._map)
         self.thread.join(timeout)
         server.task_dispatcher.shutdown()
+        if self.error is not None:
+            raise RuntimeError("le serveur de test s'est arrêté sur une erreur") from self.error
