@@ -4,13 +4,11 @@ then checked against figures computed here from the readings and DESIGN.md's for
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from carnet import db as carnet_db
 from carnet.db import session_scope
@@ -34,6 +32,7 @@ from carnet.users import authenticate
 from carnet_cli.demo.calendar_weather import ORIGIN
 from carnet_cli.demo.scenario import demo_passwords, load_demo_portfolio
 from carnet_cli.demo.town import build_demo, readings_checksum, simulate
+from tests.helpers.demo_town import scratch_database
 
 # one worker builds the demo and runs all of these (`make test` uses --dist loadgroup)
 pytestmark = pytest.mark.xdist_group(name="demo")
@@ -50,27 +49,11 @@ def _season(season: int) -> tuple[dt.date, dt.date]:
 def demo(tmp_path_factory):
     """One full build per module, on its own database (SQLite file or a scratch PostgreSQL
     database), so that other tests' fixtures cannot wipe it meanwhile."""
-    base = os.environ.get("CARNET_TEST_DATABASE_URL", "")
-    admin = None
-    if base.startswith("postgresql"):
-        name = f"carnet_demo_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(
-            base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = f"{base.rpartition('/')[0]}/{name}"
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
-    engine = carnet_db.make_engine(url)
-    carnet_db.upgrade(engine)
-    summary = build_demo(engine, seed=42, today=TODAY)
-    yield engine, summary, url
-    engine.dispose()
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(tmp_path_factory.mktemp("demo"), "carnet_demo") as url:
+        engine = carnet_db.make_engine(url)
+        summary = build_demo(engine, seed=42, today=TODAY)
+        yield engine, summary, url
+        engine.dispose()
 
 
 def _readings(engine, code: str, lo: int | None = None, hi: int | None = None) -> pd.DataFrame:

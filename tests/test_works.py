@@ -10,14 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
-import uuid
 from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from carnet import db as carnet_db
 from carnet.access import Actor
@@ -30,6 +28,7 @@ from carnet_cli.main import main
 from contract.tertiaire import tertiaire_trajectory
 from contract.works_savings import WorksPlan, payback_years, tertiaire_steps, works_windows
 from dashboards.programme_travaux_data import measured_rows
+from tests.helpers.demo_town import scratch_database
 
 pytestmark = pytest.mark.xdist_group(name="demo")
 
@@ -42,27 +41,11 @@ CLEAN = ("MAIRIE", "CENTRE-SOCIAL", "CTM", "MEDIATHEQUE", "SALLE-POLY")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    base = os.environ.get("CARNET_TEST_DATABASE_URL", "")
-    admin = name = None
-    if base.startswith("postgresql"):
-        name = f"carnet_wdemo_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(
-            base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = f"{base.rpartition('/')[0]}/{name}"
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('wdemo') / 'demo.sqlite'}"
-    engine = carnet_db.make_engine(url)
-    carnet_db.upgrade(engine)
-    summary = build_demo(engine, seed=42, today=TODAY)
-    yield engine, summary, url
-    engine.dispose()
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(tmp_path_factory.mktemp("wdemo"), "carnet_wdemo") as url:
+        engine = carnet_db.make_engine(url)
+        summary = build_demo(engine, seed=42, today=TODAY)
+        yield engine, summary, url
+        engine.dispose()
 
 
 def _measured(engine, building=None) -> dict[str, list[dict]]:

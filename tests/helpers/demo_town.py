@@ -17,12 +17,14 @@ TODAY = dt.date(2026, 11, 25)
 
 
 @contextlib.contextmanager
-def demo_database(tmp_dir, today: dt.date = TODAY):
-    """Yields the URL of a database holding the demo (seed 42, as of `today`)."""
+def scratch_database(tmp_dir, prefix: str = "carnet_demo"):
+    """Yields the URL of an empty database at the head revision: a SQLite file in `tmp_dir`,
+    or a scratch PostgreSQL database (dropped afterwards) under CARNET_TEST_DATABASE_URL, so
+    that other tests' fixtures cannot wipe it meanwhile."""
     base = os.environ.get("CARNET_TEST_DATABASE_URL", "")
     admin = name = None
     if base.startswith("postgresql"):
-        name = f"carnet_demo_{uuid.uuid4().hex[:10]}"
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         admin = create_engine(
             base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
         )
@@ -33,7 +35,6 @@ def demo_database(tmp_dir, today: dt.date = TODAY):
         url = f"sqlite:///{tmp_dir / 'demo.sqlite'}"
     engine = carnet_db.make_engine(url)
     carnet_db.upgrade(engine)
-    build_demo(engine, seed=42, today=today)
     engine.dispose()
     try:
         yield url
@@ -43,3 +44,13 @@ def demo_database(tmp_dir, today: dt.date = TODAY):
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+@contextlib.contextmanager
+def demo_database(tmp_dir, today: dt.date = TODAY):
+    """Yields the URL of a database holding the demo (seed 42, as of `today`)."""
+    with scratch_database(tmp_dir) as url:
+        engine = carnet_db.make_engine(url)
+        build_demo(engine, seed=42, today=today)
+        engine.dispose()
+        yield url
