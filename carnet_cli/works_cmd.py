@@ -75,17 +75,6 @@ def _actor(session, login: str | None):
     return user
 
 
-def _date(text: str | None):
-    from carnet.timeutil import parse_local_date
-
-    if not text:
-        return None
-    try:
-        return parse_local_date(text)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-
-
 def _run(args, action):
     from carnet import db
     from carnet.access import CarnetPermissionError
@@ -103,13 +92,14 @@ def _run(args, action):
 
 def _add(args) -> int:
     from carnet.works import add_works
+    from carnet_cli.acting import cli_date
 
     subsidies = [(args.subsidy_scheme, args.subsidy_eur)] if args.subsidy_eur else []
 
     def action(session, actor):
         w = add_works(
-            session, actor, args.building, args.title, _date(args.date_from), args.cost_eur,
-            ends_on=_date(args.date_to), description=args.text, expected_mwh=args.expected_mwh,
+            session, actor, args.building, args.title, cli_date(args.date_from), args.cost_eur,
+            ends_on=cli_date(args.date_to), description=args.text, expected_mwh=args.expected_mwh,
             expected_pct=args.expected_pct, expected_source=args.source, subsidies=subsidies,
             contract_code=args.contract, nb_factor=args.nb_factor,
             nb_delta_mwh=args.nb_delta_mwh, justification=args.justification,
