@@ -85,6 +85,19 @@ def contract_town(engine):
 
 
 @pytest.fixture
+def app(db_url):
+    """The Dash app on the test database holding the seeded town and one user per role (a
+    module that needs another town defines its own `app`)."""
+    from dashboards.app import create_app
+    from tests.helpers.seed import seed_town
+
+    engine = carnet_db.get_engine(db_url)
+    seed_users(engine)
+    seed_town(engine)
+    return create_app(db_url)
+
+
+@pytest.fixture
 def live_app(db_url):
     """The app on the test database (`db_url`), served by waitress in a background thread on a
     free loopback port, with one user per role. Seed data through `live_app.engine`."""

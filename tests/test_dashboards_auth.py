@@ -27,31 +27,17 @@ from tests.helpers.browser import (
     seed_users,
 )
 from tests.helpers.seed import seed_town
-from tests.helpers.web_client import CSRF, body, callback, page_content, sign_in, signed_in_client
+from tests.helpers.web_client import (
+    CSRF,
+    body,
+    callback,
+    components,
+    page_content,
+    sign_in,
+    signed_in_client,
+)
 
 PORTFOLIO_ROLES = {role for role in LOGIN_OF_ROLE if can(role, "portfolio.view")}
-
-
-@pytest.fixture
-def app(db_url):
-    engine = get_engine(db_url)
-    seed_users(engine)
-    seed_town(engine)
-    return create_app(db_url)
-
-
-def components(node):
-    """Every component (dict with type/props) of a Dash layout JSON, depth first."""
-    if isinstance(node, dict):
-        if "props" in node and "type" in node:
-            yield node
-            yield from components(node["props"].get("children"))
-        else:
-            for value in node.values():
-                yield from components(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from components(item)
 
 
 def nav_links(client) -> dict[str, str]:

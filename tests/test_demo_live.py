@@ -19,7 +19,7 @@ from carnet_cli.demo.live import LiveDemo
 from carnet_cli.demo.town import build_demo
 from dashboards.equipements_data import devices_and_alarms
 from tests.helpers.wait import until
-from tests.helpers.web_client import body, page_content, sign_in
+from tests.helpers.web_client import body, components, page_content, sign_in
 
 pytestmark = pytest.mark.xdist_group(name="demo")
 
@@ -97,25 +97,13 @@ def test_the_devices_row_shows_its_open_alarm(engine, db_url):
     client = create_app(db_url).server.test_client()
     sign_in(client, "gestionnaire", "demo-gestionnaire")
     layout = page_content(client, "/equipements").get_json()
-    rows = [c for c in _components(layout) if c["props"].get("className") == "device-row"]
+    rows = [c for c in components(layout) if c["props"].get("className") == "device-row"]
     row = next(r for r in rows if _text(r["props"]["children"][0]) == f"GW-{building}")
     cells = row["props"]["children"]
     cell = next(c for c in cells if "device-alarm" in c["props"].get("className", ""))
     assert alarm["title"] in _text(cell) and "state-bad" in cell["props"]["className"]
     others = [r for r in rows if r is not row]
     assert others and all(_text(r).count("—") >= 1 for r in others)
-
-
-def _components(node):
-    """Every Dash component (a dict with `props`) in a JSON layout, depth first."""
-    if isinstance(node, dict):
-        if "props" in node and "type" in node:
-            yield node
-        for value in node.values():
-            yield from _components(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _components(item)
 
 
 def _text(node) -> str:

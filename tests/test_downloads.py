@@ -9,21 +9,11 @@ from carnet.access import scope_of
 from carnet.db import get_engine, session_scope
 from carnet.models import User
 from carnet.roles import CONTRACTOR, MANAGER
-from dashboards.app import create_app
 from dashboards.fmt import fr_number
 from dashboards.portfolio_data import portfolio_frame
 from tests.helpers import downloads as dl
-from tests.helpers.browser import LOGIN_OF_ROLE, seed_users
-from tests.helpers.seed import seed_town
+from tests.helpers.browser import LOGIN_OF_ROLE
 from tests.helpers.web_client import signed_in_client
-
-
-@pytest.fixture
-def app(db_url):
-    engine = get_engine(db_url)
-    seed_users(engine)
-    seed_town(engine)
-    return create_app(db_url)
 
 
 def _scope(engine, role):

@@ -5,24 +5,13 @@ HTTP status with a French page (the app's top bar, a link home), never the frame
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select, text
 
 from carnet.db import session_scope
 from carnet.models import Building, new_qr_token
-from dashboards.app import create_app
-from tests.helpers.browser import seed_users
-from tests.helpers.seed import seed_town
 from tests.helpers.web_client import body, page_content, sign_in
 
 ENGLISH = ("Not Found", "Internal Server Error", "Method Not Allowed", "Forbidden", "Traceback")
-
-
-@pytest.fixture
-def app(engine, db_url):
-    seed_users(engine)
-    seed_town(engine)
-    return create_app(db_url)
 
 
 def _client(app, login):

@@ -9,16 +9,14 @@ import base64
 import datetime as dt
 import json
 
-import pytest
 from sqlalchemy import select
 
 from carnet.config import carnet_home
 from carnet.db import get_engine
 from carnet.models import AuditEvent, Channel, ImportBatch, ImportProfile, Reading
 from dashboards import imports_data
-from dashboards.app import create_app
-from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, seed_users
-from tests.helpers.seed import epoch, seed_town
+from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload
+from tests.helpers.seed import epoch
 from tests.helpers.web_client import signed_in_client
 
 FILE = "Capteur;Quand;Mesure\nMAIRIE-T;2025-01-16 08:00;19,5\nMAIRIE-T;2025-01-16 09:00;20,25\n"
@@ -33,14 +31,6 @@ CHOICE = {
     "imp-map-decimal.value": ",",
     "imp-map-timezone.value": "local",
 }
-
-
-@pytest.fixture
-def app(db_url):
-    engine = get_engine(db_url)
-    seed_users(engine)
-    seed_town(engine)
-    return create_app(db_url)
 
 
 def _data_url(text: str) -> str:
@@ -72,7 +62,7 @@ def _upload(client, text, name):
 
 def _file_store(response) -> dict:
     """The waiting file's store the upload's mapping panel holds (its token, its name)."""
-    from tests.helpers.downloads import components
+    from tests.helpers.web_client import components
 
     (store,) = [
         c for c in components(response.get_json()) if c["props"].get("id") == "imp-map-file"

@@ -7,28 +7,17 @@ from __future__ import annotations
 import base64
 import json
 
-import pytest
 from sqlalchemy import func, select
 
 from carnet.db import get_engine
 from carnet.models import ImportBatch, Reading
-from dashboards.app import create_app
 from ingest import limits
 from tests.helpers import downloads as dl
-from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, seed_users
-from tests.helpers.seed import seed_town
+from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload
 from tests.helpers.web_client import body, page_content, signed_in_client, upload
 
 MB = 1_000_000
 HOURS = [h for h in range(24) if h != 2]  # no 02:00: it is missing or doubled at a DST change
-
-
-@pytest.fixture
-def app(db_url):
-    engine = get_engine(db_url)
-    seed_users(engine)
-    seed_town(engine)
-    return create_app(db_url)
 
 
 def _components(node):

@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import text
 
 from carnet.db import get_engine
-from dashboards.app import create_app
-from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of, seed_users
-from tests.helpers.seed import seed_town
+from tests.helpers.browser import LOGIN_OF_ROLE, dash_callback_payload, password_of
 from tests.helpers.web_client import page_content, sign_in, upload
 
 CSV = "point;horodate;valeur\nMAIRIE-T;01/12/2024 08:00;19,5\nPASTEUR-GAZ;01/12/2024 08:00;6000\n"
-
-
-@pytest.fixture
-def app(db_url):
-    engine = get_engine(db_url)
-    seed_users(engine)
-    seed_town(engine)
-    return create_app(db_url)
 
 
 def _client(app, role):

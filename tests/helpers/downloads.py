@@ -8,7 +8,7 @@ import csv
 import io
 import json
 
-from tests.helpers.web_client import page_content
+from tests.helpers.web_client import components, page_content
 
 BTN, STORE, FILE = "dl-btn", "dl-params", "dl-file"
 
@@ -20,20 +20,6 @@ def _id(item_id: str, kind: str, key: str = "", **extra) -> dict:
 def _key(id_: dict) -> str:
     """A pattern id as Dash writes it in `changedPropIds` (sorted keys, no spaces)."""
     return json.dumps(id_, sort_keys=True, separators=(",", ":"))
-
-
-def components(node):
-    """Every component (dict with type/props) of a Dash layout JSON, depth first."""
-    if isinstance(node, dict):
-        if "props" in node and "type" in node:
-            yield node
-            yield from components(node["props"].get("children"))
-        else:
-            for value in node.values():
-                yield from components(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from components(item)
 
 
 def stores(layout) -> dict[str, dict]:

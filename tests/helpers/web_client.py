@@ -73,3 +73,17 @@ def signed_in_client(app, login, password=None):
     client = app.server.test_client()
     assert sign_in(client, login, password).status_code == 302, login
     return client
+
+
+def components(node):
+    """Every component (dict with type/props) of a Dash layout JSON, depth first."""
+    if isinstance(node, dict):
+        if "props" in node and "type" in node:
+            yield node
+            yield from components(node["props"].get("children"))
+        else:
+            for value in node.values():
+                yield from components(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from components(item)
