@@ -5,8 +5,6 @@ served on it and a headless browser. Helpers that tests import are in `tests/hel
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 
 import pytest
@@ -14,7 +12,7 @@ from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from carnet import db as carnet_db
-from tests.helpers.browser import LiveApp, make_browser, seed_users
+from tests.helpers.browser import LiveApp, browser_session, seed_users
 
 # CI replays the same examples on every run (a failure there is reproducible, never a draw of
 # luck); locally hypothesis explores new ones and keeps the failures it finds.
@@ -118,10 +116,5 @@ def live_app(db_url):
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium, one per test module (sign in again in each test)."""
-    profile = tempfile.mkdtemp(prefix="carnet-chromium-")
-    driver = make_browser(profile)
-    try:
+    with browser_session() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)

@@ -8,9 +8,6 @@ new page is measured without touching this test; on the demo town, whose tables 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-
 import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
@@ -18,7 +15,7 @@ from sqlalchemy import select
 from carnet.db import session_scope
 from carnet.models import Building
 from carnet.roles import can
-from tests.helpers.browser import make_browser, sign_in, wait_for
+from tests.helpers.browser import browser_session, sign_in, wait_for
 from tests.helpers.demo_site import DEMO_LOGINS, served_demo
 from tests.helpers.layout import (
     DESKTOP,
@@ -71,13 +68,8 @@ def _paths(role: str, engine) -> list[str]:
 
 @pytest.fixture
 def role_browser():
-    profile = tempfile.mkdtemp(prefix="carnet-layout-")
-    driver = make_browser(profile)
-    try:
+    with browser_session("carnet-layout-") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _measure(browser, site, paths: list[str], phone: bool) -> list[str]:

@@ -7,14 +7,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import shutil
-import tempfile
 
 import pytest
 from pypdf import PdfReader
 
 from carnet.timeutil import TZ
-from tests.helpers.browser import make_browser, sign_in, wait_for
+from tests.helpers.browser import browser_session, sign_in, wait_for
 from tests.helpers.demo_site import served_demo
 from tests.helpers.layout import wait_rendered
 
@@ -49,13 +47,8 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser_():
-    profile = tempfile.mkdtemp(prefix="carnet-print-")
-    driver = make_browser(profile)
-    try:
+    with browser_session("carnet-print-") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _on_paper(browser) -> None:

@@ -6,14 +6,12 @@ the shell's sign-out button signs out, an `<img src=/deconnexion>` does not."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.helpers.browser import CONTRACT_CODE, make_browser, password_of, sign_in, wait_for
+from tests.helpers.browser import CONTRACT_CODE, browser_session, password_of, sign_in, wait_for
 from tests.helpers.savings_town import TownBuilding, make_town
 
 pytestmark = pytest.mark.browser
@@ -30,14 +28,9 @@ document.addEventListener("securitypolicyviolation", function (e) {
 
 @pytest.fixture(scope="module")
 def watched_browser():
-    profile = tempfile.mkdtemp(prefix="carnet-chromium-csp-")
-    driver = make_browser(profile)
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_CSP})
-    try:
+    with browser_session("carnet-chromium-csp-") as driver:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_CSP})
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def violations(browser) -> list[str]:

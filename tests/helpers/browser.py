@@ -7,9 +7,12 @@ Its fixtures (`live_app`, `browser`) are in `tests/conftest.py`; see `dashboards
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -92,6 +95,18 @@ class LiveApp:
 
     def page(self, path: str) -> str:
         return self.url.rstrip("/") + path
+
+
+@contextlib.contextmanager
+def browser_session(prefix: str = "carnet-chromium-"):
+    """A headless Chromium on a fresh temporary profile, quit and its profile removed after."""
+    profile = tempfile.mkdtemp(prefix=prefix)
+    driver = make_browser(profile)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def make_browser(profile_dir: str):
