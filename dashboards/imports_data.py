@@ -209,6 +209,12 @@ def batch_history(
     query = query.order_by(ImportBatch.id.desc()).limit(int(limit))
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=list(_BATCH_COLUMNS))
+    # pandas turns the None of a text column that also holds strings into NaN, a truthy float
+    text_columns = ["source", "format", "status", "user_login", "message", "reverted_by",
+                    "revert_reason"]  # fmt: skip
+    frame[text_columns] = (
+        frame[text_columns].astype(object).where(frame[text_columns].notna(), None)
+    )
     for col in ("started_at", "finished_at", "reverted_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True, format="mixed")
     return frame

@@ -82,3 +82,28 @@ def test_contractor_sees_only_its_own_batches(app):
     deps = contractor.get("/_dash-dependencies").get_json()
     payload = dash_callback_payload(deps, "imp-rejected", {"imp-batch.value": 1})
     assert contractor.post("/_dash-update-component", json=payload).status_code == 403
+
+
+def test_history_shows_batches_with_and_without_a_message(app):
+    """A batch with no message (a clean import) next to one with a reason: the empty cell
+    must not break the page (it answered HTTP 500 under load: a NaN in the column)."""
+    engine = get_engine()
+    manager = _client(app, "manager")
+    upload(manager, "point;horodate;valeur\nINCONNU;01/12/2024 08:00;1\n", name="refus.csv")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT message FROM import_batch")).scalar_one()  # a reason
+        conn.execute(
+            text(
+                "INSERT INTO import_batch (source, format, origin, status, started_at,"
+                " rows_read, rows_inserted, rows_updated, rows_unchanged, rows_rejected,"
+                " rows_quarantined, user_login)"
+                " VALUES ('sans-message.csv', 'generic', 'csv', 'ok', :now, 1, 1, 0, 0, 0, 0,"
+                " 'agent')"
+            ),
+            {"now": "2026-12-01 08:00:00"},
+        )
+    page = page_content(manager, "/imports")
+    assert page.status_code == 200
+    body = _text(page)
+    assert "sans-message.csv" in body and "refus.csv" in body
+    assert "nan" not in body.replace("financ", "")
