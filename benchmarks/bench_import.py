@@ -2,11 +2,11 @@
 strongest raw path of the same database.
 
 One scratch database (a SQLite file, or a PostgreSQL database created on the server of
-`--database-url` / `CARNET_TEST_DATABASE_URL` and dropped after), migrated (on PostgreSQL
-`reading` is partitioned by month). It is filled first with `existing_rows` hourly readings of
-240 channels (`--quick`: 2 M, else 10 M, or `--existing N`), then analysed. Then, on that
-table, two writers each append the same N readings (10-minute steps) after the history of 12
-channels of their own:
+`--database-url`, or with `--postgres` of `CARNET_TEST_DATABASE_URL`, and dropped after),
+migrated (on PostgreSQL `reading` is partitioned by month). It is filled first with
+`existing_rows` hourly readings of 240 channels (`--quick`: 2 M, else 10 M, or `--existing N`),
+then analysed. Then, on that table, two writers each append the same N readings (10-minute
+steps) after the history of 12 channels of their own:
 - ours: `ingest.importer.import_file` of a generic long CSV (`channel,timestamp,value`, ISO
   8601 with the Paris offset): sniffing, chunked parsing, validation, plausibility, upsert with
   its counts, daily rollups, batch accounting, in one transaction;
@@ -195,9 +195,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 M existing rows, 240,000 imported")
     parser.add_argument("--rows", type=int, default=None, help="rows imported (each writer)")
     parser.add_argument("--existing", type=int, default=None, help="readings already stored")
-    parser.add_argument("--database-url", default=os.environ.get("CARNET_TEST_DATABASE_URL"),
+    parser.add_argument("--database-url", default=None,
                         help="postgresql://... server for a scratch database (default: SQLite)")  # fmt: skip
+    parser.add_argument("--postgres", action="store_true",
+                        help="the server of CARNET_TEST_DATABASE_URL (as the other benchmarks)")  # fmt: skip
     args = parser.parse_args()
+    if args.postgres and not args.database_url:  # SQLite unless asked: `make bench` runs both
+        args.database_url = os.environ.get("CARNET_TEST_DATABASE_URL")
+        if not args.database_url:
+            raise SystemExit("--postgres : CARNET_TEST_DATABASE_URL n'est pas défini")
     existing = (
         args.existing if args.existing is not None else (2_000_000 if args.quick else 10_000_000)
     )
