@@ -16,6 +16,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from carnet import db as carnet_db
+from carnet import versions
 from carnet.config import carnet_home
 from carnet.kinds import Quality
 from carnet.models import DeviceStatus, ImportBatch
@@ -94,17 +95,20 @@ class Writer:
         self.spool = Spool(spool_dir or carnet_home() / "spool")
         self.source = source or "modbus"
         self.points: dict[int, PointSource] = {}  # channel id -> where it is read
-        self._limits: pd.DataFrame | None = None  # channel limits, read once per flush
+        # channel limits, read again only when the data version says something changed
+        self._limits = versions.Memo(channel_limits)
 
     def _engine(self):
         return carnet_db.get_engine(self.url)
 
-    def _screen(self, conn, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _screen(
+        self, conn, frame: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+        """(accepted, held, the channel limits used)."""
         if not len(frame):
-            return frame, frame.iloc[:0]
-        if self._limits is None:
-            self._limits = channel_limits(conn)
-        return screen(conn, frame, self._limits)
+            return frame, frame.iloc[:0], None
+        limits = self._limits.get(conn)
+        return (*screen(conn, frame, limits), limits)
 
     def _hold(self, conn, held: pd.DataFrame, batch_id: int) -> None:
         """Held readings into the quarantine, one call per gateway (the file they came from)."""
@@ -124,10 +128,14 @@ class Writer:
         session.add(batch)
         session.flush()
         frame = normalise_readings(frame) if len(frame) else frame
-        accepted, held = self._screen(conn, frame)
+        accepted, held, limits = self._screen(conn, frame)
         if len(held):
             self._hold(conn, held, batch.id)
-        counts = upsert_readings(conn, accepted, batch_id=batch.id) if len(accepted) else None
+        counts = (
+            upsert_readings(conn, accepted, batch_id=batch.id, channels=limits)
+            if len(accepted)
+            else None
+        )
         reasons: dict[str, int] = {}
         samples: list[str] = []
         if len(held):
@@ -162,7 +170,6 @@ class Writer:
         frame goes to the spool; the caller keeps the statuses and events for the next try.
         Spooled frames are replayed first, each through the same checks in its own batch."""
         report = FlushReport(rows=len(frame))
-        self._limits = None  # a channel's limits may have been edited since the last flush
         try:
             engine = self._engine()
             for path in self.spool.files():
@@ -176,6 +183,7 @@ class Writer:
                     with engine.begin() as conn:
                         done = self._write(conn, spooled, f"spool:{path.name}")
                         done.session.close()
+                    self._limits.committed()
                 except Exception as exc:
                     if _transient(exc):
                         raise
@@ -195,6 +203,7 @@ class Writer:
                 AlarmTracker.apply_events(done.session, events)
                 done.session.flush()
                 done.session.close()
+            self._limits.committed()
             report.written = True
             report.held = done.held
             _tally(report, done)
