@@ -597,14 +597,20 @@ def _stored_stats(conn: Connection, added: pd.DataFrame) -> pd.DataFrame:
     rows = result.cursor.fetchall()
     result.close()
     out = pd.DataFrame(rows, columns=STAT_COLUMNS)
-    out["day"] = np.asarray(pd.to_datetime(out["day"].astype(str)).to_numpy(), "datetime64[D]")
+    # 'YYYY-MM-DD' (SQLite) or dates (PostgreSQL) to datetime64[D], without parsing per row
+    out["day"] = out["day"].to_numpy().astype("datetime64[D]")
     out = out.astype(
         {"value_sum": float, "min_value": float, "max_value": float, "covered_s": float}
     )
     out["n_readings"] = out["n_readings"].astype("int64")
     out["estimated"] = out["estimated"].astype(bool)
-    keys = pd.MultiIndex.from_frame(added[["channel_id", "day"]])
-    return out[pd.MultiIndex.from_frame(out[["channel_id", "day"]]).isin(keys)]
+    return out[np.isin(_day_key(out), _day_key(added))]
+
+
+def _day_key(frame: pd.DataFrame) -> np.ndarray:
+    """One int64 per (channel_id, day): channel x 1e6 + days since 1970."""
+    day = np.asarray(frame["day"].to_numpy(), dtype="datetime64[D]").astype("int64")
+    return frame["channel_id"].to_numpy(dtype="int64") * 1_000_000 + day
 
 
 def _per_window(conn: Connection, columns: str) -> str:
@@ -770,27 +776,35 @@ _PG_TYPES = ["integer", "date", "float8", "float8", "float8", "float8", "integer
 
 
 def _daily_columns(conn: Connection, daily: pd.DataFrame) -> list[list]:
-    """The rollup rows column by column, as the driver binds them (NaN as NULL)."""
+    """The rollup rows column by column, as the driver binds them: NaN as NULL (None for
+    PostgreSQL; SQLite binds a NaN as NULL itself), days as 'YYYY-MM-DD' (SQLite) or dates."""
     out = daily[DAILY_COLUMNS]
-    days = pd.to_datetime(out["day"]).dt.date
+    days = np.asarray(out["day"].to_numpy(), dtype="datetime64[D]")
+    sqlite = conn.dialect.name == "sqlite"
     cols = [
-        out["channel_id"].astype("int64").tolist(),
-        days.astype(str).tolist() if conn.dialect.name == "sqlite" else days.tolist(),
+        out["channel_id"].to_numpy(dtype="int64").tolist(),
+        days.astype(str).tolist() if sqlite else days.astype(object).tolist(),
     ]
     for c in DAILY_COLUMNS[2:]:
         col = out[c]
         if c == "n_readings":
-            cols.append(col.astype("int64").tolist())
+            cols.append(col.to_numpy(dtype="int64").tolist())
         elif c == "estimated":
-            cols.append(col.astype(bool).tolist())
+            cols.append(col.to_numpy(dtype=bool).tolist())
+        elif sqlite:
+            cols.append(col.to_numpy(dtype=float).tolist())
         else:
             cols.append(col.astype(object).where(col.notna(), None).tolist())
     return cols
 
 
+_DAILY_ROWS_PER_INSERT = 500  # x 11 parameters per statement (SQLite allows 32,766)
+
+
 def _write_daily(conn: Connection, daily: pd.DataFrame, upsert: bool) -> None:
-    """One statement per 50,000 rows on PostgreSQL (arrays unnested), one executemany of
-    tuples on SQLite: both on the driver's cursor."""
+    """One statement per 50,000 rows on PostgreSQL (arrays unnested), multi-row VALUES of 500
+    rows on SQLite (about twice as fast as a statement per row): both on the driver's
+    cursor."""
     if not len(daily):
         return
     versions.touch(conn)  # written on the driver's cursor, unseen by the engine
@@ -804,8 +818,16 @@ def _write_daily(conn: Connection, daily: pd.DataFrame, upsert: bool) -> None:
                 part = daily.iloc[start : start + 50_000]
                 cur.execute(sql, _daily_columns(conn, part))
         return
-    sql = _DAILY_INSERT.format(", ".join(["?"] * len(DAILY_COLUMNS))) + tail
-    raw.executemany(sql, zip(*_daily_columns(conn, daily), strict=True))
+    one = "(" + ", ".join(["?"] * len(DAILY_COLUMNS)) + ")"
+    flat = [v for row in zip(*_daily_columns(conn, daily), strict=True) for v in row]
+    step = _DAILY_ROWS_PER_INSERT * len(DAILY_COLUMNS)
+    full = len(flat) // step * step
+    if full:
+        sql = _DAILY_INSERT.replace("({})", ", ".join([one] * _DAILY_ROWS_PER_INSERT)) + tail
+        raw.executemany(sql, [flat[i : i + step] for i in range(0, full, step)])
+    if full < len(flat):
+        rest = (len(flat) - full) // len(DAILY_COLUMNS)
+        raw.execute(_DAILY_INSERT.replace("({})", ", ".join([one] * rest)) + tail, flat[full:])
 
 
 def insert_daily(conn: Connection, daily: pd.DataFrame) -> None:
