@@ -538,7 +538,10 @@ def _merge_appended(
     )
     readings = pd.concat([lead, rows[READING_COLUMNS]], ignore_index=True)
     first = info["p_ts"].where(is_index, np.nan).fillna(got["min"])
-    resets, factors = _resets_factors(conn, since=first)
+    if (meta["kind"].reindex(got.index) == ChannelKind.INSTANT).all():
+        resets, factors = None, None  # means: neither replacements nor energy to convert
+    else:
+        resets, factors = _resets_factors(conn, since=first)
     added = daily_stats(readings, meta, resets, prev=info["p_ts"])
     if not len(added):
         return got.index
