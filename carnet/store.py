@@ -165,14 +165,17 @@ def upsert_readings(
 
     A measured value replaces an estimate, never the reverse; a gap marker never erases a value.
     `channels` (optional): kind, unit, kwh_per_unit and modulus by channel id, current in this
-    transaction (the poller's cached `channel_limits`), so that the rollups do not read them.
+    transaction (the poller's cached `channel_limits`), so that the rollups do not read them
+    and the channels it names need no existence check.
     """
     take_write_lock(conn)
     frame = normalise_readings(frame)
     frame, held = hold_closed(conn, frame, batch_id)  # later data for a closed period waits
     counts = UpsertCounts(held=held.rows, held_periods=held.periods)
     if len(frame):  # PostgreSQL: a month's partition, the foreign key checked once per batch
-        partitions.check_channels(conn, frame["channel_id"].to_numpy())
+        ids = frame["channel_id"].to_numpy()
+        if channels is None or not np.isin(ids, channels.index.to_numpy()).all():
+            partitions.check_channels(conn, ids)
         partitions.ensure_for(conn, frame["ts"].to_numpy())
     # one chunk to refresh (the poller's flush): one probe answers both "is every row new"
     # and "what came just before them", the insert and the rollup merge read nothing more

@@ -119,3 +119,29 @@ def test_memo_reloads_after_another_writers_commit(engine):
     with engine.begin() as conn:
         memo.get(conn)
     assert len(loads) == 3
+
+
+def test_cached_channels_spare_the_existence_check_of_those_only(engine):
+    """The limits handed to the store name channels that exist; a reading of a channel they
+    do not name is still refused (PostgreSQL: the once-per-batch check; SQLite: the key)."""
+    import sqlite3
+
+    import pandas as pd
+    from sqlalchemy.exc import IntegrityError
+
+    from carnet.partitions import UnknownChannel
+    from carnet.store import upsert_readings
+
+    _boiler_room(engine)
+    with engine.begin() as conn:
+        limits = channel_limits(conn)
+    (gas,) = limits.index.tolist()
+    frame = pd.DataFrame({"channel_id": [gas], "ts": [T0], "value": [1000.0]})
+    with engine.begin() as conn:
+        assert upsert_readings(conn, frame, channels=limits).inserted == 1
+    stray = frame.assign(channel_id=gas + 1000, ts=T0 + 60)
+    with (
+        pytest.raises((UnknownChannel, IntegrityError, sqlite3.IntegrityError)),
+        engine.begin() as conn,
+    ):
+        upsert_readings(conn, stray, channels=limits)
