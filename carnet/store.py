@@ -804,6 +804,26 @@ def _daily_columns(conn: Connection, daily: pd.DataFrame) -> list[list]:
     return cols
 
 
+def _pg_array_literals(daily: pd.DataFrame) -> list[str]:
+    """The rollup columns as PostgreSQL array literals ('{1,NULL,2.5}'), built by numpy: the
+    driver adapts a list element by element, which costs more than the statement's parse.
+    Floats in their shortest round-trip form, NaN as NULL."""
+    out = []
+    for c in DAILY_COLUMNS:
+        col = daily[c].to_numpy()
+        if c == "day":
+            text_ = np.asarray(col, dtype="datetime64[D]").astype(str)
+        elif c in ("channel_id", "n_readings"):
+            text_ = col.astype("int64").astype(str)
+        elif c == "estimated":
+            text_ = np.where(col.astype(bool), "t", "f")
+        else:
+            col = col.astype(float)
+            text_ = np.where(np.isnan(col), "NULL", col.astype(str))
+        out.append("{" + ",".join(text_.tolist()) + "}")
+    return out
+
+
 _DAILY_ROWS_PER_INSERT = 500  # x 11 parameters per statement (SQLite allows 32,766)
 
 
@@ -822,7 +842,7 @@ def _write_daily(conn: Connection, daily: pd.DataFrame, upsert: bool) -> None:
         with raw.cursor() as cur:
             for start in range(0, len(daily), 50_000):
                 part = daily.iloc[start : start + 50_000]
-                cur.execute(sql, _daily_columns(conn, part))
+                cur.execute(sql, _pg_array_literals(part))
         return
     one = "(" + ", ".join(["?"] * len(DAILY_COLUMNS)) + ")"
     flat = [v for row in zip(*_daily_columns(conn, daily), strict=True) for v in row]
