@@ -12,7 +12,8 @@ minutes of 60-second readings of every point, loaded before the clock starts):
   and every value converted with `convert_from_registers`, gateways in parallel, then the same
   rows inserted into `reading` in one `executemany` (SQLite) or `COPY` (PostgreSQL) per period.
 
-Prints the database, devices, points, the rows in `reading` before and after, each side's time;
+Prints the database, devices, points, the rows in `reading` before and after, each side's time
+(and the part of it spent writing);
 last `ratio=R` = baseline time / our time (1.0: as fast as the bare path; aim >= 0.5).
 
     python benchmarks/bench_poll.py [--devices N] [--rounds R] [--quick] [--postgres]
@@ -42,6 +43,7 @@ HOLDING = [("int16", 1)] * 10 + [("uint16", 1)] * 2 + [("uint32", 2)] * 4  # 16 
 INPUT = [("float32", 2)] * 4  # 4 points, 8 regs
 POINTS = len(HOLDING) + len(INPUT)
 UNITS_PER_GATEWAY = 10
+WRITES_S: dict[str, float] = {}  # per side, the part of its time spent writing (printed)
 DAY0 = 1_764_543_600  # 01/12/2025 00:00 Europe/Paris
 
 
@@ -203,13 +205,17 @@ async def baseline(url: str, ports: list[int], units: int, ids: np.ndarray, roun
     t = time.perf_counter()
     clients = [AsyncModbusTcpClient("127.0.0.1", port=p, timeout=5, retries=0) for p in ports]
     await asyncio.gather(*(c.connect() for c in clients))
+    writes = 0.0
     for k in range(rounds):
         values = np.array(await bare_round(clients, units), dtype=float)
         ts = np.full(len(ids), DAY0 + (minute0 + k) * 60, dtype="int64")
+        w = time.perf_counter()
         await asyncio.to_thread(raw_insert, engine, ids, ts, values)
+        writes += time.perf_counter() - w
     elapsed = time.perf_counter() - t
     for c in clients:
         c.close()
+    WRITES_S["baseline"] = writes
     return elapsed
 
 
@@ -221,16 +227,19 @@ async def ours(url: str, site: dict, rounds: int, minute0: int) -> tuple[float, 
     t = time.perf_counter()
     poller = Poller(parse_config(site, "bench"), url=url, clock=lambda: clock[0])
     startup = time.perf_counter() - t
-    written = 0
+    written, writes = 0, 0.0
     for k in range(rounds):
         clock[0] = DAY0 + (minute0 + k) * 60
         results = await poller.poll_round()
         assert all(r.points_failed == 0 for r in results)
+        w = time.perf_counter()
         report = await poller.flush()
+        writes += time.perf_counter() - w
         assert report.written, report.error
         written += report.stored
     elapsed = time.perf_counter() - t
     poller.close()
+    WRITES_S["ours"] = writes
     return elapsed, startup, written
 
 
@@ -295,15 +304,17 @@ def main() -> int:
         server.wait(10)
     base_s, _, _, before, base_after, db_label = results["baseline"]
     ours_s, startup_s, written, _, ours_after, _ = results["ours"]
+    base_w, ours_w = WRITES_S["baseline"], WRITES_S["ours"]
     note = f" (--quick : {devices} au lieu de {full})" if devices < full else ""
     print(f"base : {db_label}")
     print(f"équipements : {devices}{note} sur {gateways} passerelles, points : {devices * POINTS}")
     print(f"table reading : {before} lignes avant ({args.prefill_min} min du jour déjà en base),"
           f" {ours_after} après (Carnet), {base_after} après (baseline)")  # fmt: skip
     print(f"{args.rounds} périodes ; mesures écrites par Carnet : {written}")
-    print(f"baseline pymodbus brut + insertion brute : {base_s:.3f} s")
+    print(f"baseline pymodbus brut + insertion brute : {base_s:.3f} s"
+          f" (dont insertions {base_w:.3f} s)")  # fmt: skip
     print(f"Carnet de bout en bout                   : {ours_s:.3f} s"
-          f" (dont démarrage {startup_s:.3f} s)")  # fmt: skip
+          f" (dont démarrage {startup_s:.3f} s, écritures {ours_w:.3f} s)")  # fmt: skip
     assert ours_after - before == base_after - before == written
     print(f"ratio={base_s / ours_s:.3f}")
     return 0

@@ -11,6 +11,10 @@ long import does not make the poller wait. Writers that go around SQLAlchemy to 
 
 `epoch` is drawn when the schema is created and again by a restore: a database rebuilt or
 replaced at the same URL never matches a cache entry of the one before.
+
+`Memo` keeps a value derived from tracked tables (the poller's channel limits) for as long as
+the version says nothing changed, its holder's own commits included when nobody else's came
+between (a flush writes readings, which bump the version, but changes no limit).
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ TRACKED = frozenset(
         "channel",
         "conversion_factor",
         "station",
+        # what the plausibility limits read (ingest.plausibility.channel_limits, kept in a Memo)
+        "equipment",
+        "quantity",
     }
 )
 _DML = re.compile(
@@ -53,6 +60,8 @@ _DML = re.compile(
 _MARK = "carnet_data_written"
 _OFF = "carnet_data_version_off"
 _BUMP = "UPDATE data_version SET version = version + 1 WHERE id = 1"
+_READ = "SELECT epoch, version FROM data_version WHERE id = 1"
+_MEMOS = "carnet_data_version_memos"  # conn.info: the Memos read in this transaction
 
 
 def touch(conn: Connection) -> None:
@@ -119,16 +128,77 @@ def _commit(conn) -> None:
                     return
                 _versioned.add(conn.engine)
             cursor.execute(_BUMP)
+            memos = conn.info.pop(_MEMOS, None)
+            if memos:  # the version this commit makes, for the Memos read in it
+                cursor.execute(_READ)
+                epoch, version = cursor.fetchone()
+                for memo, key in memos:
+                    memo._bumped(key, (epoch, int(version)))
         finally:
             cursor.close()
+    conn.info.pop(_MEMOS, None)
 
 
 def _forget(conn) -> None:
     conn.info.pop(_MARK, None)
+    conn.info.pop(_MEMOS, None)
 
 
 def _forget_pooled(_dbapi_conn, record, _state=None) -> None:
     record.info.pop(_MARK, None)
+    record.info.pop(_MEMOS, None)
+
+
+def _key(conn: Connection) -> tuple[str, int] | None:
+    """(epoch, version) as `conn`'s transaction sees it; None without the version table."""
+    if conn.engine not in _versioned:
+        if conn.exec_driver_sql(_HAS_TABLE[conn.dialect.name]).first() is None:
+            return None
+        _versioned.add(conn.engine)
+    row = conn.exec_driver_sql(_READ).first()
+    return None if row is None else (row[0], int(row[1]))
+
+
+class Memo:
+    """A value computed from tracked tables by `load(conn)`, computed again only when the data
+    version moved. Its holder's own commits move the version too: `get` on the committing
+    connection, then `committed()` once the commit succeeded, keep the value for the version
+    that commit made, when it is the only one since the value was read (none of the holder's
+    writes may change what `load` reads). A database without the version table: no memo.
+
+    Read the version before the value: a change committed in between makes the value newer
+    than its key, never older, and versions only grow, so that key is never seen again."""
+
+    def __init__(self, load):
+        self._load = load
+        self._key: tuple[str, int] | None = None
+        self._value = None
+        self._pending: tuple[str, int] | None = None
+
+    def get(self, conn: Connection):
+        self._pending = None
+        key = _key(conn)
+        if key is None or key != self._key:
+            self._key, self._value = None, None
+            value = self._load(conn)
+            self._key, self._value = key, value
+        if key is not None:
+            conn.info.setdefault(_MEMOS, []).append((self, key))
+        return self._value
+
+    def _bumped(self, read: tuple[str, int], made: tuple[str, int]) -> None:
+        if self._key == read and made == (read[0], read[1] + 1):
+            self._pending = made
+
+    def committed(self) -> None:
+        """After the commit of the transaction `get` was called in: keep the value through
+        the version it made (only if its bump was the only one since the value was read)."""
+        if self._pending is not None and self._key is not None:
+            self._key = self._pending
+        self._pending = None
+
+    def clear(self) -> None:
+        self._key, self._value, self._pending = None, None, None
 
 
 def install(engine: Engine) -> None:

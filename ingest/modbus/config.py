@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from carnet.kinds import ChannelKind
@@ -244,7 +245,12 @@ def bind_channels(session: Session, config: PollerConfig) -> dict[tuple[str, int
     store's daily consumption handles the rollover.
     """
     codes = {c for g in config.gateways for d in g.devices for c in d.channels.values()}
-    channels = {c.code: c for c in session.scalars(select(Channel).where(Channel.code.in_(codes)))}
+    # plain rows, not ORM objects: a site binds thousands of channels at every start-up
+    rows = session.execute(
+        select(Channel.id, Channel.code, Channel.kind, Channel.modulus, Channel.equipment_id,
+               Channel.building_id).where(Channel.code.in_(codes))
+    )  # fmt: skip
+    channels = {r.code: SimpleNamespace(**r._mapping) for r in rows}
     errors = []
     bound = {}
     for gi, gw in enumerate(config.gateways):
@@ -260,6 +266,11 @@ def bind_channels(session: Session, config: PollerConfig) -> dict[tuple[str, int
                 point = dev.map.point(key)
                 if point.counter and point.modulus and channel.modulus is None:
                     channel.modulus = point.modulus
+                    session.execute(
+                        update(Channel)
+                        .where(Channel.id == channel.id)
+                        .values(modulus=point.modulus)
+                    )
                     log.info("voie %s : modulo %g repris de la table %s", code, point.modulus,
                              dev.map.model)  # fmt: skip
                 if point.counter and channel.kind != ChannelKind.INDEX:
