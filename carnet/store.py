@@ -160,13 +160,17 @@ def upsert_readings(
     refresh: bool = True,
     chunk_rows: int = 500_000,
     channels: pd.DataFrame | None = None,
+    tail: Tail | None = None,
 ) -> UpsertCounts:
     """Insert or update readings keyed on (channel_id, ts) inside the caller's transaction.
 
     A measured value replaces an estimate, never the reverse; a gap marker never erases a value.
     `channels` (optional): kind, unit, kwh_per_unit and modulus by channel id, current in this
     transaction (the poller's cached `channel_limits`), so that the rollups do not read them
-    and the channels it names need no existence check.
+    and the channels it names need no existence check. `tail` (optional): what the caller, the
+    only writer since, knows of the end of each channel's stored readings (see `Tail`): when
+    every row comes after it, the pre-insert probe is not run; the tail this write leaves is
+    staged on it.
     """
     take_write_lock(conn)
     frame = normalise_readings(frame)
@@ -179,7 +183,13 @@ def upsert_readings(
         partitions.ensure_for(conn, frame["ts"].to_numpy())
     # one chunk to refresh (the poller's flush): one probe answers both "is every row new"
     # and "what came just before them", the insert and the rollup merge read nothing more
-    after = _probe_after(conn, frame) if refresh and 0 < len(frame) <= chunk_rows else None
+    after = None
+    if tail is not None:
+        tail.discard()
+    if refresh and 0 < len(frame) <= chunk_rows:
+        after = _tail_answer(conn, frame, tail) if tail is not None else None
+        if after is None:
+            after = _probe_after(conn, frame)
     try:
         for start in range(0, len(frame), chunk_rows):
             chunk = frame.iloc[start : start + chunk_rows]
@@ -196,7 +206,80 @@ def upsert_readings(
             appended=after if fresh else None,
             channels=channels,
         )
+    if tail is not None:
+        fresh = len(frame) > 0 and counts.inserted == len(frame) and after is not None
+        tail.stage(_next_tail(tail.known, frame, after) if fresh else None)
     return counts
+
+
+class Tail:
+    """Per channel (index), the end of its stored readings as a sole writer (the poller) left
+    it: `last_ts`, the last instant stored, and the last valid reading (p_ts, p_value,
+    p_quality; NaN when none), which is what `_probe_after` answers for readings after
+    `last_ts`. True only while nobody else committed: the holder keeps it in a
+    `versions.Memo`, which drops it at any other writer's commit. `upsert_readings` stages
+    what its write leaves (nothing: the tail is dropped at commit); `commit()` after the
+    transaction committed, never after a rollback (the staged tail is then discarded)."""
+
+    def __init__(self) -> None:
+        self.known: pd.DataFrame | None = None
+        self._staged: pd.DataFrame | None = None
+        self._has_staged = False
+
+    def stage(self, frame: pd.DataFrame | None) -> None:
+        self._staged, self._has_staged = frame, True
+
+    def discard(self) -> None:
+        self._staged, self._has_staged = None, False
+
+    def commit(self) -> None:
+        if self._has_staged:
+            self.known = self._staged
+        self.discard()
+
+
+_TAIL_COLUMNS = ["last_ts", "p_ts", "p_value", "p_quality"]
+
+
+def _tail_answer(conn: Connection, frame: pd.DataFrame, tail: Tail) -> pd.DataFrame | None:
+    """`_probe_after`'s answer taken from `tail`, when it knows every channel of `frame` and
+    each one's rows all come after its last stored instant; None otherwise. Loads the window
+    table and marks the span clear as the probe does."""
+    known = tail.known
+    if known is None:
+        return None
+    span = frame.groupby("channel_id")["ts"].agg(["min", "max", "size"])
+    last = known["last_ts"].reindex(span.index).to_numpy(dtype=float)
+    if np.isnan(last).any() or not (span["min"].to_numpy() > last).all():
+        return None
+    _load_windows(conn, span.index, span["min"], span["max"])
+    conn.info[_NOTHING_FROM] = span["min"]
+    out = known.loc[span.index, ["p_ts", "p_value", "p_quality"]]
+    out.insert(0, "stored", span["size"].to_numpy(dtype="float64"))
+    return out
+
+
+def _next_tail(
+    known: pd.DataFrame | None, frame: pd.DataFrame, after: pd.DataFrame
+) -> pd.DataFrame:
+    """The tail once `frame` (all new, after everything stored: `after` is its pre-insert
+    answer) is stored: its last instant per channel, its last valid reading or, when it has
+    none, the one before it; the channels it does not name keep theirs."""
+    rows = frame.sort_values(["channel_id", "ts"], kind="stable")
+    ids = rows["channel_id"].to_numpy()
+    end = np.r_[ids[1:] != ids[:-1], True]
+    new = after.reindex(ids[end])[["p_ts", "p_value", "p_quality"]].copy()
+    new.insert(0, "last_ts", rows["ts"].to_numpy(dtype="float64")[end])
+    valid = rows[rows["value"].notna().to_numpy()]
+    vids = valid["channel_id"].to_numpy()
+    vend = np.r_[vids[1:] != vids[:-1], True] if len(vids) else np.zeros(0, dtype=bool)
+    at = new.index.get_indexer(vids[vend])
+    new.iloc[at, 1] = valid["ts"].to_numpy(dtype="float64")[vend]
+    new.iloc[at, 2] = valid["value"].to_numpy(dtype="float64")[vend]
+    new.iloc[at, 3] = valid["quality"].to_numpy(dtype="float64")[vend]
+    if known is None or not len(known):
+        return new
+    return pd.concat([known[~known.index.isin(new.index)], new])[_TAIL_COLUMNS]
 
 
 _NOTHING_FROM = "carnet_store_nothing_from"  # conn.info: the span `_probe_after` found clear

@@ -21,7 +21,7 @@ from carnet.config import carnet_home
 from carnet.kinds import Quality
 from carnet.models import DeviceStatus, ImportBatch
 from carnet.quarantine import hold, reason_label
-from carnet.store import normalise_readings, upsert_readings
+from carnet.store import Tail, normalise_readings, upsert_readings
 from ingest.modbus.alarms import AlarmEvent, AlarmTracker
 from ingest.modbus.spool import Spool
 from ingest.plausibility import channel_limits, screen
@@ -98,6 +98,11 @@ class Writer:
         self.points: dict[int, PointSource] = {}  # channel id -> where it is read
         # channel limits, read again only when the data version says something changed
         self._limits = versions.Memo(channel_limits)
+        # the end of each channel's stored readings, as this writer's flushes left it: true
+        # while nobody else commits (a fresh, empty one after any other writer's commit), it
+        # spares the store its pre-insert probe of `reading`
+        self._tails = versions.Memo(lambda conn: Tail())
+        self._tail: Tail | None = None  # the one the current transaction stages on
 
     def _engine(self):
         return carnet_db.get_engine(self.url)
@@ -135,6 +140,7 @@ class Writer:
         """Readings and their batch on `conn`. Plain statements, no ORM objects: a flush a
         minute for months, where the unit of work cost as much as the rows' own insert."""
         self._cache_pages(conn)
+        self._tail = None
         batch_id = conn.execute(
             insert(ImportBatch).values(
                 source=source[:500], origin="modbus", format="modbus", user_login="poller"
@@ -144,11 +150,12 @@ class Writer:
         accepted, held, limits = self._screen(conn, frame)
         if len(held):
             self._hold(conn, held, batch_id)
-        counts = (
-            upsert_readings(conn, accepted, batch_id=batch_id, channels=limits)
-            if len(accepted)
-            else None
-        )
+        counts = None
+        if len(accepted):
+            self._tail = self._tails.get(conn)
+            counts = upsert_readings(
+                conn, accepted, batch_id=batch_id, channels=limits, tail=self._tail
+            )
         reasons: dict[str, int] = {}
         samples: list[str] = []
         if len(held):
@@ -181,6 +188,14 @@ class Writer:
         )
         return _Written(batch_id, n_held, reasons, samples)
 
+    def _committed(self) -> None:
+        """After a transaction of `_write` committed: the memos carried through it."""
+        self._limits.committed()
+        self._tails.committed()
+        if self._tail is not None:
+            self._tail.commit()
+            self._tail = None
+
     def flush(
         self, frame: pd.DataFrame, statuses: list[DeviceSnapshot], events: list[AlarmEvent]
     ) -> FlushReport:
@@ -200,7 +215,7 @@ class Writer:
                 try:
                     with engine.begin() as conn:
                         done = self._write(conn, spooled, f"spool:{path.name}")
-                    self._limits.committed()
+                    self._committed()
                 except Exception as exc:
                     if _transient(exc):
                         raise
@@ -221,7 +236,7 @@ class Writer:
                     with Session(bind=conn) as session:
                         AlarmTracker.apply_events(session, events)
                         session.flush()
-            self._limits.committed()
+            self._committed()
             report.written = True
             report.held = done.held
             _tally(report, done)
