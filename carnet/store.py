@@ -483,7 +483,7 @@ def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
                 cur.execute(
                     f"INSERT INTO {WINDOWS} (channel_id, a, b) SELECT * FROM"
                     " unnest(%s::integer[], %s::bigint[], %s::bigint[])",
-                    (c.tolist(), a.tolist(), b.tolist()),
+                    (_int_array(c), _int_array(a), _int_array(b)),
                 )
     else:
         conn.execute(
@@ -500,6 +500,12 @@ def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
             )
     if len(c):
         _analyse(conn, WINDOWS)
+
+
+def _int_array(values: np.ndarray) -> str:
+    """A PostgreSQL array literal of integers ('{1,2,3}'): the driver adapts a list element
+    by element, which cost more than the statement it fills."""
+    return "{" + ",".join(values.astype(str).tolist()) + "}"
 
 
 def _neighbours(conn: Connection, channel_id, before, from_) -> pd.DataFrame:
@@ -900,9 +906,10 @@ def _pg_array_literals(daily: pd.DataFrame) -> list[str]:
             text_ = col.astype("int64").astype(str)
         elif c == "estimated":
             text_ = np.where(col.astype(bool), "t", "f")
-        else:
+        else:  # repr: the shortest round-trip form, cheaper than numpy's str
             col = col.astype(float)
-            text_ = np.where(np.isnan(col), "NULL", col.astype(str))
+            text_ = np.array(list(map(repr, col.tolist())), dtype=object)
+            text_[np.isnan(col)] = "NULL"
         out.append("{" + ",".join(text_.tolist()) + "}")
     return out
 
