@@ -249,12 +249,18 @@ def _tail_answer(conn: Connection, frame: pd.DataFrame, tail: Tail) -> pd.DataFr
     if known is None:
         return None
     span = frame.groupby("channel_id")["ts"].agg(["min", "max", "size"])
-    last = known["last_ts"].reindex(span.index).to_numpy(dtype=float)
+    same = known.index.equals(span.index)  # the poller's case: the same channels each flush
+    last = (known["last_ts"] if same else known["last_ts"].reindex(span.index)).to_numpy()
     if np.isnan(last).any() or not (span["min"].to_numpy() > last).all():
         return None
     _load_windows(conn, span.index, span["min"], span["max"])
     conn.info[_NOTHING_FROM] = span["min"]
-    out = known.loc[span.index, ["p_ts", "p_value", "p_quality"]]
+    out = (
+        known[["p_ts", "p_value", "p_quality"]]
+        if same
+        else known.loc[span.index, ["p_ts", "p_value", "p_quality"]]
+    )
+    out = out.copy()
     out.insert(0, "stored", span["size"].to_numpy(dtype="float64"))
     return out
 
@@ -264,22 +270,37 @@ def _next_tail(
 ) -> pd.DataFrame:
     """The tail once `frame` (all new, after everything stored: `after` is its pre-insert
     answer) is stored: its last instant per channel, its last valid reading or, when it has
-    none, the one before it; the channels it does not name keep theirs."""
-    rows = frame.sort_values(["channel_id", "ts"], kind="stable")
-    ids = rows["channel_id"].to_numpy()
-    end = np.r_[ids[1:] != ids[:-1], True]
-    new = after.reindex(ids[end])[["p_ts", "p_value", "p_quality"]].copy()
-    new.insert(0, "last_ts", rows["ts"].to_numpy(dtype="float64")[end])
-    valid = rows[rows["value"].notna().to_numpy()]
-    vids = valid["channel_id"].to_numpy()
-    vend = np.r_[vids[1:] != vids[:-1], True] if len(vids) else np.zeros(0, dtype=bool)
-    at = new.index.get_indexer(vids[vend])
-    new.iloc[at, 1] = valid["ts"].to_numpy(dtype="float64")[vend]
-    new.iloc[at, 2] = valid["value"].to_numpy(dtype="float64")[vend]
-    new.iloc[at, 3] = valid["quality"].to_numpy(dtype="float64")[vend]
-    if known is None or not len(known):
+    none, the one before it; the channels it does not name keep theirs. On numpy arrays: a
+    flush a minute, where pandas' per-call overhead outweighed the work."""
+    c = frame["channel_id"].to_numpy(dtype="int64")
+    t = frame["ts"].to_numpy(dtype="int64")
+    v = frame["value"].to_numpy(dtype="float64")
+    q = frame["quality"].to_numpy(dtype="int64")
+    if len(c) > 1 and not (np.diff(c * 10_000_000_000 + t) > 0).all():
+        order = np.lexsort((t, c))
+        c, t, v, q = c[order], t[order], v[order], q[order]
+    end = np.r_[c[1:] != c[:-1], True]
+    ids = c[end]
+    ids_index = pd.Index(ids, name="channel_id")
+    prev = after if after.index.equals(ids_index) else after.reindex(ids_index)
+    p_ts = prev["p_ts"].to_numpy(dtype="float64", copy=True)
+    p_value = prev["p_value"].to_numpy(dtype="float64", copy=True)
+    p_quality = prev["p_quality"].to_numpy(dtype="float64", copy=True)
+    ok = ~np.isnan(v)
+    cv = c[ok]
+    vend = np.r_[cv[1:] != cv[:-1], True] if len(cv) else np.zeros(0, dtype=bool)
+    at = np.searchsorted(ids, cv[vend])
+    p_ts[at] = t[ok][vend]
+    p_value[at] = v[ok][vend]
+    p_quality[at] = q[ok][vend]
+    new = pd.DataFrame(
+        {"last_ts": t[end].astype("float64"), "p_ts": p_ts, "p_value": p_value,
+         "p_quality": p_quality},
+        index=ids_index,
+    )  # fmt: skip
+    if known is None or not len(known) or known.index.isin(ids).all():
         return new
-    return pd.concat([known[~known.index.isin(new.index)], new])[_TAIL_COLUMNS]
+    return pd.concat([known[~known.index.isin(ids)], new])[_TAIL_COLUMNS]
 
 
 _NOTHING_FROM = "carnet_store_nothing_from"  # conn.info: the span `_probe_after` found clear

@@ -41,6 +41,9 @@ def test_flushes_after_the_pollers_own_read_nothing_from_reading(engine, db_url,
     with ReadingReads(engine) as reads:
         for k in range(1, 4):
             assert writer.flush(_minute(k), [], []).stored == len(KINDS)
+        # a flush without the instant channel (its point unread), then with it again
+        assert writer.flush(_minute(4).iloc[:2], [], []).stored == 2
+        assert writer.flush(_minute(5), [], []).stored == len(KINDS)
     assert reads.statements == 0, reads.log
     _same_as_recompute(engine)
 
