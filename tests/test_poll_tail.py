@@ -6,6 +6,7 @@ leaving the rollups a full recompute gives. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from ingest.importer import import_file
 from ingest.modbus.writer import Writer
@@ -76,3 +77,15 @@ def test_an_import_between_two_flushes_drops_the_tail(engine, db_url, tmp_path):
         assert writer.flush(_minute(4), [], []).stored == len(KINDS)
     assert reads.statements == 0, reads.log
     _same_as_recompute(engine)
+
+
+def test_rollup_pages_keep_room_for_the_flushes_updates(engine):
+    """PostgreSQL: each flush rewrites today's rollup row of every channel; with room left in
+    the page (fillfactor, migration 0017) the new version stays there without an index entry."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    with engine.connect() as conn:
+        options = conn.exec_driver_sql(
+            "SELECT reloptions FROM pg_class WHERE relname = 'daily_rollup'"
+        ).scalar_one()
+    assert "fillfactor=70" in (options or [])
