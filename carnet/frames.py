@@ -13,11 +13,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from carnet.increments import UNIT_KWH, index_increments, overlay_readings, replace_rollups
 from carnet.kinds import ChannelKind
-from carnet.models import Channel, Contract, ContractBuilding, DailyRollup, Reading, Station
+from carnet.models import (
+    Building,
+    Channel,
+    Contract,
+    ContractBuilding,
+    DailyRollup,
+    Reading,
+    Station,
+)
 from carnet.timeutil import TZ_NAME, local_day_bounds
 
 TN_QUANTITIES = ("temp_min_c", "tn_c", "temp_outdoor_min_c")
@@ -65,33 +73,46 @@ def _frame(rows, columns: list[str]) -> pd.DataFrame:
 def contract_terms(engine: Engine, contract_code: str) -> dict:
     """The contract's raw terms: `contract` (its columns), `buildings` (each contract
     building's columns with its building's code, name, station and heated area) and the
-    contract's `station_code` (`contract.terms.ContractTerms.from_record` reads this)."""
-    with Session(engine) as session:
-        contract = session.scalar(
-            select(Contract)
-            .where(Contract.code == contract_code)
-            .options(selectinload(Contract.buildings).selectinload(ContractBuilding.building))
-        )
-        if contract is None:
+    contract's `station_code` (`contract.terms.ContractTerms.from_record` reads this).
+
+    Core statements on one connection (what the ORM's eager loads issued, without building
+    objects: a settlement reads its terms every time)."""
+    c, cb, b = Contract.__table__.c, ContractBuilding.__table__.c, Building.__table__.c
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(*(c[name] for name in CONTRACT_FIELDS)).where(c.code == contract_code)
+        ).first()
+        if row is None:
             raise LookupError(f"contrat inconnu : {contract_code}")
+        contract = dict(zip(CONTRACT_FIELDS, row, strict=True))
         station_code = None
-        if contract.station_id is not None:
-            station_code = session.get(Station, contract.station_id).code
-        buildings = [
-            {name: getattr(cb, name) for name in BUILDING_FIELDS}
-            | {
-                "building_code": cb.building.code,
-                "building_name": cb.building.name,
-                "building_station_id": cb.building.station_id,
-                "heated_area_m2": cb.building.heated_area_m2,
-            }
-            for cb in contract.buildings
-        ]
-        return {
-            "contract": {name: getattr(contract, name) for name in CONTRACT_FIELDS},
-            "buildings": buildings,
-            "station_code": station_code,
+        if contract["station_id"] is not None:
+            station_code = conn.execute(
+                select(Station.__table__.c.code).where(
+                    Station.__table__.c.id == contract["station_id"]
+                )
+            ).scalar_one()
+        links = conn.execute(
+            select(*(cb[name] for name in BUILDING_FIELDS)).where(cb.contract_id.in_([row.id]))
+        ).all()
+        ids = sorted({link.building_id for link in links})
+        facts = {
+            r.id: r
+            for r in conn.execute(
+                select(b.id, b.code, b.name, b.station_id, b.heated_area_m2).where(b.id.in_(ids))
+            )
+        } if ids else {}  # fmt: skip
+    buildings = [
+        dict(zip(BUILDING_FIELDS, link, strict=True))
+        | {
+            "building_code": facts[link.building_id].code,
+            "building_name": facts[link.building_id].name,
+            "building_station_id": facts[link.building_id].station_id,
+            "heated_area_m2": facts[link.building_id].heated_area_m2,
         }
+        for link in links
+    ]
+    return {"contract": contract, "buildings": buildings, "station_code": station_code}
 
 
 def channel_by_code(engine: Engine, code: str) -> dict:
@@ -116,29 +137,114 @@ def station_by_code(engine: Engine, code: str) -> dict:
 # --- rollups and readings --------------------------------------------------------------------
 
 
-def rollups(engine: Engine, channel_ids, day_from: dt.date, day_to: dt.date) -> pd.DataFrame:
-    """Daily rollups of channels over inclusive local dates."""
+ROLLUP_COLUMNS = (
+    "channel_id", "day", "value", "energy_kwh", "min_value", "max_value", "n_readings",
+    "coverage", "estimated",
+)  # fmt: skip
+# a day as its number since 1970 computed by the database: parsing ISO text or date objects in
+# Python cost more than the settlement they feed
+_DAY_NUMBER = {
+    "sqlite": "CAST(julianday(day) - 2440587.5 AS INTEGER)",
+    "postgresql": "(day - DATE '1970-01-01')",
+}
+# the resolution the driver's dates parsed to (SQLite ISO text, PostgreSQL date objects): kept
+# so that every caller sees the frame it always saw
+_DAY_UNIT = {"sqlite": "datetime64[us]", "postgresql": "datetime64[s]"}
+
+
+def rollups(
+    engine: Engine,
+    channel_ids,
+    day_from: dt.date,
+    day_to: dt.date,
+    columns: tuple[str, ...] = ROLLUP_COLUMNS,
+) -> pd.DataFrame:
+    """Daily rollups of channels over inclusive local dates (`columns`: a subset of
+    `ROLLUP_COLUMNS`, channel_id and day always included)."""
     ids = sorted({int(c) for c in channel_ids if c is not None and not pd.isna(c)})
     day_from, day_to = pd.Timestamp(day_from).date(), pd.Timestamp(day_to).date()
-    cols = ["channel_id", "day", "value", "energy_kwh", "min_value", "max_value"]
-    cols += ["n_readings", "coverage", "estimated"]
+    cols = [c for c in ROLLUP_COLUMNS if c in columns or c in ("channel_id", "day")]
     if not ids:
         return pd.DataFrame(columns=cols)
     # the raw DB-API cursor: SQLAlchemy's per-row processing would cost more than the whole
     # settlement. Only integers and ISO dates are spliced into the SQL (no user text).
-    sql = (
-        f"SELECT {', '.join(cols)} FROM {DailyRollup.__tablename__}"
+    where = (
+        f" FROM {DailyRollup.__tablename__}"
         f" WHERE channel_id IN ({', '.join(str(i) for i in ids)})"
         f" AND day >= '{day_from.isoformat()}' AND day <= '{day_to.isoformat()}'"
     )
-    frame = _frame(_raw_fetchall(engine, sql), cols)
-    frame["day"] = _days(frame["day"])
+    dialect = engine.dialect.name
+    if dialect not in _DAY_NUMBER:
+        frame = _frame(_raw_fetchall(engine, f"SELECT {', '.join(cols)}{where}"), cols)
+        frame["day"] = _days(frame["day"])
+        return _rollup_types(frame)
+    exprs = [_DAY_NUMBER[dialect] if c == "day" else c for c in cols]
+    if dialect == "postgresql" and "estimated" in cols:  # a boolean has no cast to float8
+        exprs[cols.index("estimated")] = "CAST(estimated AS integer)"
+    if dialect == "postgresql":
+        matrix = _copy_floats(engine, exprs, where)
+    else:
+        rows = _raw_fetchall(engine, f"SELECT {', '.join(exprs)}{where}")
+        # one C conversion of the whole result (NULL -> NaN, integers exact below 2**53)
+        matrix = np.array(rows, dtype=float).reshape(len(rows), len(cols))
+    if not len(matrix):
+        frame = _frame([], cols)
+        frame["day"] = _days(frame["day"])
+        return _rollup_types(frame)
+    data = dict(zip(cols, matrix.T, strict=True))
+    data["day"] = data["day"].astype("int64").astype("datetime64[D]").astype(_DAY_UNIT[dialect])
+    if "estimated" in data:  # what `astype(bool)` made of 0/1 and NULL
+        data["estimated"] = np.nan_to_num(data["estimated"]) != 0
+    return _rollup_types(pd.DataFrame(data))
+
+
+def _rollup_types(frame: pd.DataFrame) -> pd.DataFrame:
     for col in ("value", "energy_kwh", "min_value", "max_value", "coverage"):
-        frame[col] = pd.to_numeric(frame[col]).astype("float64")
-    frame["estimated"] = frame["estimated"].astype(bool)
-    frame["n_readings"] = frame["n_readings"].astype("int64")
-    frame["channel_id"] = frame["channel_id"].astype("int64")
+        if col in frame:
+            frame[col] = pd.to_numeric(frame[col]).astype("float64")
+    if "estimated" in frame:
+        frame["estimated"] = frame["estimated"].astype(bool)
+    for col in ("n_readings", "channel_id"):
+        if col in frame:
+            frame[col] = frame[col].astype("int64")
     return frame
+
+
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def _copy_floats(engine: Engine, exprs: list[str], where: str) -> np.ndarray:
+    """(rows, columns) float64 of a PostgreSQL query, by a binary COPY read with numpy: every
+    column cast to float8 with NULL as NaN, so each row has one fixed layout and no value
+    becomes a Python object (the driver's fetch of a season of rollups cost 50 ms)."""
+    select_list = ", ".join(f"COALESCE(CAST({e} AS float8), 'NaN')" for e in exprs)
+    sql = f"COPY (SELECT {select_list}{where}) TO STDOUT (FORMAT BINARY)"
+    buf = bytearray()
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            with cursor.copy(sql) as copy:
+                for chunk in copy:
+                    buf += chunk
+        finally:
+            cursor.close()
+    n = len(exprs)
+    if bytes(buf[:11]) != _COPY_SIGNATURE:
+        raise ValueError("COPY binaire : en-tête inattendu")
+    start = 19 + int.from_bytes(buf[15:19], "big")  # signature, flags, header extension
+    body = memoryview(buf)[start : len(buf) - 2]  # the trailer is a field count of -1
+    layout = np.dtype(
+        [("n", ">i2")] + [x for i in range(n) for x in ((f"l{i}", ">i4"), (f"v{i}", ">f8"))]
+    )
+    if len(body) % layout.itemsize:
+        raise ValueError("COPY binaire : longueur de ligne inattendue")
+    rec = np.frombuffer(body, dtype=layout)
+    if (rec["n"] != n).any() or any((rec[f"l{i}"] != 8).any() for i in range(n)):
+        raise ValueError("COPY binaire : champ inattendu")
+    out = np.empty((len(rec), n), dtype=float)
+    for i in range(n):
+        out[:, i] = rec[f"v{i}"]
+    return out
 
 
 def readings(engine: Engine, channel_id: int, ts_from: int, ts_to: int) -> pd.DataFrame:
@@ -243,7 +349,9 @@ def station_temperatures(
     """
     chans = station_channels(engine, station_id)
     wanted = [c for c in (chans.get(k) for k in ("tn", "tx", "hourly")) if c]
-    roll = rollups(engine, wanted, day_from, day_to)
+    # a station's rollups: their mean and coverage (all columns when an overlay replaces some)
+    columns = ("value", "coverage") if overlay is None else ROLLUP_COLUMNS
+    roll = rollups(engine, wanted, day_from, day_to, columns)
     if overlay is not None:
         roll = replace_rollups(
             roll, overlay.fresh, {c: d for c, d in overlay.days.items() if c in wanted}

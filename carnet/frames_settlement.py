@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from carnet import closing
-from carnet.closed_views import ClosedView, closed_months, closed_view
+from carnet.closed_views import ClosedView, closed_view, months_view
 from carnet.frames import (
     Overlay,
     StationTemperatures,
@@ -56,11 +56,15 @@ class SettlementFrames:
     regularisations: pd.DataFrame | None = None  # booked in `plan.regularisation_month`
 
 
+# what `contract.settlement.settle` reads of a rollup (n_readings: what `replace_rollups` keeps)
+SETTLEMENT_COLUMNS = ("value", "energy_kwh", "estimated", "n_readings")
+
+
 def settlement_frames(engine: Engine, plan) -> SettlementFrames:
     """Load what `plan` names (`contract.inputs.LoadPlan`: days, channels, stations, contract
     buildings, signed views wanted; with `with_pending`, what waits laid over the record)."""
     code = plan.contract_code
-    roll = rollups(engine, plan.channel_ids, plan.first_day, plan.last_day)
+    roll = rollups(engine, plan.channel_ids, plan.first_day, plan.last_day, SETTLEMENT_COLUMNS)
     adj = adjustments(engine, plan.contract_building_ids)
     overlay, touched = None, set()
     if plan.with_pending:
@@ -75,13 +79,7 @@ def settlement_frames(engine: Engine, plan) -> SettlementFrames:
             engine, sid, plan.first_day, plan.last_day, plan.need_hourly, over
         )
     out = SettlementFrames(roll, temps, adj)
-    if plan.signed_season is not None:
-        signed = closed_view(engine, code, plan.signed_season)
-        out.signed_previous = None if signed is None else signed.payload
-    if plan.closed is not None:
-        out.closed = closed_view(engine, code, *plan.closed)
-    if plan.closed_months is not None:
-        out.closed_months = closed_months(engine, code, *plan.closed_months)
+    _signed_views(engine, plan, out)
     if plan.regularisation_month is not None:
         with Session(engine) as s:
             contract_id = closing.contract_by_code(s, code).id
@@ -90,6 +88,42 @@ def settlement_frames(engine: Engine, plan) -> SettlementFrames:
                 conn, contract_id, plan.regularisation_month
             )
     return out
+
+
+def _signed_views(engine: Engine, plan, out: SettlementFrames) -> None:
+    """What was signed that `plan` asks for, in one session: for a season, from one read of
+    the contract's closed periods (the same answers as `closed_view` and `closed_months`,
+    which would each look the contract up and read them again)."""
+    code = plan.contract_code
+    if plan.closed_months is None:  # a month: a few targeted reads
+        if plan.signed_season is not None:
+            signed = closed_view(engine, code, plan.signed_season)
+            out.signed_previous = None if signed is None else signed.payload
+        if plan.closed is not None:
+            out.closed = closed_view(engine, code, *plan.closed)
+        return
+    season, months = plan.closed_months
+    with Session(engine) as s:
+        contract = closing.contract_by_code(s, code)
+        rows = closing.closed_rows(s, contract.id)  # oldest first
+
+        def last_closed(kind: str, period: str):  # `closing.find_closed`: the newest
+            found = [r for r in rows if r.period_kind == kind and r.period == period]
+            return found[-1] if found else None
+
+        if plan.signed_season is not None:
+            signed = last_closed("season", plan.signed_season)
+            out.signed_previous = None if signed is None else signed.figures["settle"]
+        if plan.closed is not None:
+            c_season, c_month, as_of = plan.closed
+            if c_month is not None:  # not asked with closed months: read it as ever
+                out.closed = closed_view(engine, code, *plan.closed)
+            else:
+                row = last_closed("season", c_season)
+                if row is not None and (as_of is None or as_of >= row.last_day):
+                    ref = closing.ref_of(row, contract.code)
+                    out.closed = ClosedView(ref, row.figures["settle"])
+        out.closed_months = months_view(rows, contract.code, season, months)
 
 
 def _with_pending(engine: Engine, contract_code: str, adj: pd.DataFrame, roll: pd.DataFrame):
