@@ -64,7 +64,10 @@ def settlement_frames(engine: Engine, plan) -> SettlementFrames:
     """Load what `plan` names (`contract.inputs.LoadPlan`: days, channels, stations, contract
     buildings, signed views wanted; with `with_pending`, what waits laid over the record)."""
     code = plan.contract_code
-    roll = rollups(engine, plan.channel_ids, plan.first_day, plan.last_day, SETTLEMENT_COLUMNS)
+    roll = rollups(
+        engine, plan.channel_ids, plan.first_day, plan.last_day, SETTLEMENT_COLUMNS,
+        plan.energy_runs,
+    )  # fmt: skip
     adj = adjustments(engine, plan.contract_building_ids)
     overlay, touched = None, set()
     if plan.with_pending:
