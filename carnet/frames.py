@@ -352,11 +352,24 @@ def station_temperatures(
         )
     days = pd.date_range(day_from, day_to, freq="D", name="day")
 
+    # each rollup's place among the days, by array positions rather than an index per series
+    cid = roll["channel_id"].to_numpy()
+    offset = (
+        pd.to_datetime(roll["day"]).to_numpy().astype("datetime64[D]")
+        - np.datetime64(days[0].date(), "D")
+    ).astype("int64")
+    inside = (offset >= 0) & (offset < len(days))
+
     def series(key: str, col: str = "value") -> pd.Series:
         if key not in chans:
             return pd.Series(np.nan, index=days)
-        part = roll[roll["channel_id"] == chans[key]].set_index("day")[col]
-        return part.reindex(days)
+        mine = np.flatnonzero((cid == chans[key]) & inside)
+        if len(np.unique(offset[mine])) < len(mine):  # a day twice: as reindex says it
+            part = roll[roll["channel_id"] == chans[key]].set_index("day")[col]
+            return part.reindex(days)
+        values = np.full(len(days), np.nan)
+        values[offset[mine]] = roll[col].to_numpy(dtype=float)[mine]
+        return pd.Series(values, index=days, name=col)
 
     tn_tx = pd.DataFrame({"tn_c": series("tn"), "tx_c": series("tx")}, index=days)
     # a day with only a few hours would bias its mean: below 75 % coverage, (Tn + Tx) / 2
