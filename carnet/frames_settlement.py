@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from carnet import closing
 from carnet.closed_views import ClosedView, closed_view, months_view
 from carnet.frames import (
+    ROLLUP_COLUMNS,
     Overlay,
     StationTemperatures,
     rollups,
@@ -56,18 +57,19 @@ class SettlementFrames:
     regularisations: pd.DataFrame | None = None  # booked in `plan.regularisation_month`
 
 
-# what `contract.settlement.settle` reads of a rollup (n_readings: what `replace_rollups` keeps)
-SETTLEMENT_COLUMNS = ("value", "energy_kwh", "estimated", "n_readings")
+# what `contract.settlement.settle` reads of a rollup (the driver's cost is per value read)
+SETTLEMENT_COLUMNS = ("value", "energy_kwh", "estimated")
 
 
 def settlement_frames(engine: Engine, plan) -> SettlementFrames:
     """Load what `plan` names (`contract.inputs.LoadPlan`: days, channels, stations, contract
     buildings, signed views wanted; with `with_pending`, what waits laid over the record)."""
     code = plan.contract_code
+    # what waits is laid over whole rollups (`replace_rollups` keeps their shape)
+    columns = ROLLUP_COLUMNS if plan.with_pending else SETTLEMENT_COLUMNS
     roll = rollups(
-        engine, plan.channel_ids, plan.first_day, plan.last_day, SETTLEMENT_COLUMNS,
-        plan.energy_runs,
-    )  # fmt: skip
+        engine, plan.channel_ids, plan.first_day, plan.last_day, columns, plan.energy_runs
+    )
     adj = adjustments(engine, plan.contract_building_ids)
     overlay, touched = None, set()
     if plan.with_pending:
