@@ -8,11 +8,12 @@ engine's: stations give their temperatures here, the engine turns them into DJU.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from carnet.increments import UNIT_KWH, index_increments, overlay_readings, replace_rollups
@@ -51,8 +52,14 @@ def _days(values) -> pd.Series:
     return pd.to_datetime(values, format="ISO8601").dt.normalize()
 
 
-def _raw_fetchall(engine: Engine, sql: str) -> list[tuple]:
-    with engine.connect() as conn:
+def connection(bind: Engine | Connection):
+    """A connection of `bind`: the one given (a caller reading several things at once: one
+    checkout, one transaction, one snapshot), else one of the engine's."""
+    return nullcontext(bind) if isinstance(bind, Connection) else bind.connect()
+
+
+def _raw_fetchall(engine: Engine | Connection, sql: str) -> list[tuple]:
+    with connection(engine) as conn:
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.execute(sql)
@@ -162,7 +169,7 @@ def _missing(value) -> bool:
 
 
 def rollups(
-    engine: Engine,
+    engine: Engine | Connection,
     channel_ids,
     day_from: dt.date,
     day_to: dt.date,
@@ -230,7 +237,7 @@ def _rollup_types(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _copy_floats(engine: Engine, exprs: list[str], where: str) -> np.ndarray:
+def _copy_floats(engine: Engine | Connection, exprs: list[str], where: str) -> np.ndarray:
     """(rows, columns) float64 of a PostgreSQL query, as one bytea built by the server: each
     row's columns cast to float8 (NULL as NaN) in their binary form (`float8send`, 8 bytes
     big-endian), concatenated, read by numpy. No value becomes a Python object: the driver's
@@ -238,7 +245,7 @@ def _copy_floats(engine: Engine, exprs: list[str], where: str) -> np.ndarray:
     row, which costs as much)."""
     row = " || ".join(f"float8send(COALESCE(CAST({e} AS float8), 'NaN'))" for e in exprs)
     sql = f"SELECT string_agg({row}, ''::bytea){where}"
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.execute(sql)
@@ -250,7 +257,9 @@ def _copy_floats(engine: Engine, exprs: list[str], where: str) -> np.ndarray:
     return np.frombuffer(packed, dtype=">f8").astype(float).reshape(-1, len(exprs))
 
 
-def readings(engine: Engine, channel_id: int, ts_from: int, ts_to: int) -> pd.DataFrame:
+def readings(
+    engine: Engine | Connection, channel_id: int, ts_from: int, ts_to: int
+) -> pd.DataFrame:
     """Raw readings of one channel with ts in [ts_from, ts_to)."""
     sql = (
         f"SELECT ts, value, quality FROM {Reading.__tablename__} WHERE channel_id = "
@@ -300,9 +309,9 @@ def channel_energy(engine: Engine, channel_code: str, day_from: dt.date, day_to:
 # --- weather ---------------------------------------------------------------------------------
 
 
-def station_channels(engine: Engine, station_id: int) -> dict[str, int]:
+def station_channels(engine: Engine | Connection, station_id: int) -> dict[str, int]:
     """{'tn': id, 'tx': id, 'hourly': id} for what the station has."""
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         rows = conn.execute(
             select(Channel.id, Channel.quantity).where(Channel.station_id == int(station_id))
         ).all()
@@ -337,7 +346,7 @@ class StationTemperatures:
 
 
 def station_temperatures(
-    engine: Engine,
+    engine: Engine | Connection,
     station_id: int,
     day_from: dt.date,
     day_to: dt.date,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from carnet import closing
@@ -17,6 +17,7 @@ from carnet.frames import (
     ROLLUP_COLUMNS,
     Overlay,
     StationTemperatures,
+    connection,
     rollups,
     station_channels,
     station_temperatures,
@@ -25,14 +26,14 @@ from carnet.increments import daily_rollups, overlay_readings, replace_rollups
 from carnet.models import Adjustment, Building, ContractBuilding
 
 
-def adjustments(engine: Engine, contract_building_ids) -> pd.DataFrame:
+def adjustments(engine: Engine | Connection, contract_building_ids) -> pd.DataFrame:
     """The adjustments in force (status active) of contract buildings, with the building's
     code, oldest first."""
     cols = ["id", "contract_building_id", "effective_from", "effective_to", "kind"]
     cols += ["nb_factor", "delta_mwh_pci", "justification", "author_login", "created_at"]
     a = Adjustment.__table__.c
     ids = [i for i in contract_building_ids if i is not None]
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         rows = conn.execute(
             select(Building.code, *(a[c] for c in cols))
             .join(ContractBuilding, ContractBuilding.id == a.contract_building_id)
@@ -67,22 +68,23 @@ def settlement_frames(engine: Engine, plan) -> SettlementFrames:
     code = plan.contract_code
     # what waits is laid over whole rollups (`replace_rollups` keeps their shape)
     columns = ROLLUP_COLUMNS if plan.with_pending else SETTLEMENT_COLUMNS
-    roll = rollups(
-        engine, plan.channel_ids, plan.first_day, plan.last_day, columns, plan.energy_runs
-    )
-    adj = adjustments(engine, plan.contract_building_ids)
-    overlay, touched = None, set()
-    if plan.with_pending:
-        adj, roll, overlay = _with_pending(engine, code, adj, roll)
-        touched = set(overlay.days) if overlay is not None else set()
-    temps = {}
-    for sid in plan.station_ids:  # one or two stations per contract
-        over = overlay
-        if over is not None and not set(station_channels(engine, sid).values()) & touched:
-            over = None  # nothing of this station waits
-        temps[sid] = station_temperatures(
-            engine, sid, plan.first_day, plan.last_day, plan.need_hourly, over
+    with engine.connect() as conn:  # one checkout for the record's reads
+        roll = rollups(
+            conn, plan.channel_ids, plan.first_day, plan.last_day, columns, plan.energy_runs
         )
+        adj = adjustments(conn, plan.contract_building_ids)
+        overlay, touched = None, set()
+        if plan.with_pending:
+            adj, roll, overlay = _with_pending(engine, code, adj, roll)
+            touched = set(overlay.days) if overlay is not None else set()
+        temps = {}
+        for sid in plan.station_ids:  # one or two stations per contract
+            over = overlay
+            if over is not None and not set(station_channels(conn, sid).values()) & touched:
+                over = None  # nothing of this station waits
+            temps[sid] = station_temperatures(
+                conn, sid, plan.first_day, plan.last_day, plan.need_hourly, over
+            )
     out = SettlementFrames(roll, temps, adj)
     _signed_views(engine, plan, out)
     if plan.regularisation_month is not None:
