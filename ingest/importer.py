@@ -177,21 +177,23 @@ _END = object()
 
 def _parsed_tables(job: _Job) -> Iterator[tuple[Table, Parsed, float]]:
     """The file's tables, each with its parse and the seconds reading, splitting and parsing
-    it took, prepared one chunk ahead by a worker thread: the next chunk is read while this
-    one is written (much of both runs without the GIL: pandas' tokenizer, numpy, SQLite's
-    steps, the PostgreSQL server). Only the worker touches the parser until the end of the
-    file, and it never touches the database; its error is raised here, in the file's order.
-    Leaving the loop early (an error, a signal) stops the worker after its current chunk."""
-    pending: queue.Queue = queue.Queue(maxsize=1)  # one chunk ahead: memory stays bounded
+    it took, prepared one chunk ahead (never more) by a worker thread: the next chunk is read
+    while this one is written (much of both runs without the GIL: pandas' tokenizer, numpy,
+    SQLite's steps, the PostgreSQL server). Only the worker touches the parser until the end
+    of the file, and it never touches the database; its error is raised here, in the file's
+    order. Closing the generator early (an error, a signal) stops the worker after its
+    current chunk."""
+    pending: queue.Queue = queue.Queue()
+    taken = threading.Semaphore(0)  # released by the reader for each item it gets
     stop = threading.Event()
 
     def hand_over(item) -> bool:
+        """Give `item` to the reader and wait until it has it: the worker then reads the
+        next chunk while the reader writes this one, and no further (memory: two chunks)."""
+        pending.put(item)
         while not stop.is_set():
-            try:
-                pending.put(item, timeout=0.1)
+            if taken.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def work() -> None:
@@ -206,7 +208,7 @@ def _parsed_tables(job: _Job) -> Iterator[tuple[Table, Parsed, float]]:
                 if not hand_over((table, parsed, time.perf_counter() - t)):
                     return
             hand_over(_END)
-        except BaseException as exc:  # raised again by the reader of the queue
+        except BaseException as exc:  # raised again by the reader, in the file's order
             hand_over(exc)
         finally:
             tables.close()
@@ -216,6 +218,7 @@ def _parsed_tables(job: _Job) -> Iterator[tuple[Table, Parsed, float]]:
     try:
         while True:
             item = pending.get()
+            taken.release()
             if item is _END:
                 return
             if isinstance(item, BaseException):
