@@ -278,6 +278,10 @@ async def poll_day(url: str, site: dict, peer: Peer, minutes: range, day: Day) -
             day.minutes.append(k)
             day.stored += report.stored
             day.rounds += 1
+            if (k + 1) % 60 == 0:  # progress of a long run, on stderr
+                h = day.hours()[-1]
+                print(f"{h.hour:02d}h : vidage médian {fmt_s(h.flush_median_s)} s,"
+                      f" RSS {h.rss_mib:.0f} Mio", file=sys.stderr, flush=True)  # fmt: skip
         day.hwm_kib = memory_kib()["VmHWM"]
     finally:
         poller.close()
