@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -89,9 +90,11 @@ def reset_peak() -> None:
 # --- the peer's process: set-up of both databases, then the bare path minute by minute --------
 
 
-def load_history(engine, ids: np.ndarray, days: int) -> None:
+def load_history(engine, ids: np.ndarray, days: int, channels_per_insert: int = 100) -> None:
     """`days` earlier days of 60-second readings of every point, raw, in their months'
-    partitions on PostgreSQL (as a database in service has them), 30 minutes per insert."""
+    partitions on PostgreSQL (as a database in service has them). Inserted in key order
+    (channel, then time): in time order each row lands on another page of the key's index
+    and a day of 500 x 20 points loads 10 times slower."""
     from carnet import partitions
 
     if days <= 0:
@@ -99,11 +102,11 @@ def load_history(engine, ids: np.ndarray, days: int) -> None:
     start = DAY0 - days * DAY_S
     with engine.begin() as conn:
         partitions.ensure_for(conn, np.array([start, DAY0 + DAY_S]))
-    values = np.arange(len(ids), dtype=float)
-    for m0 in range(0, days * DAY_S // STEP_S, 30):
-        steps = np.arange(m0, m0 + 30)
-        raw_insert(engine, np.tile(ids, len(steps)), np.repeat(start + steps * STEP_S, len(ids)),
-                   np.tile(values, len(steps)))  # fmt: skip
+    ts = start + np.arange(days * DAY_S // STEP_S, dtype="int64") * STEP_S
+    for c0 in range(0, len(ids), channels_per_insert):
+        part = ids[c0 : c0 + channels_per_insert]
+        raw_insert(engine, np.repeat(part, len(ts)), np.tile(ts, len(part)),
+                   np.repeat(np.arange(c0, c0 + len(part), dtype=float), len(ts)))  # fmt: skip
 
 
 def count_rows(url: str) -> int:
@@ -366,6 +369,8 @@ def main() -> int:
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     add_database_argument(ap)
     args = ap.parse_args()
+    # SIGTERM unwinds like an exception: the gateways and the peer stop, scratch databases go
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.peer:
         peer_process(json.loads(args.peer))
         return 0
