@@ -206,6 +206,7 @@ class Hour:
 @dataclass
 class Day:
     rounds: int = 0
+    planned: int = 0
     points: int = 0
     before: int = 0
     before_peer: int = 0
@@ -249,19 +250,25 @@ class Day:
         return out
 
 
-async def poll_day(url: str, site: dict, peer: Peer, minutes: range, day: Day) -> None:
-    """Ours, minute by minute, each minute after the peer's."""
+async def poll_day(url: str, site: dict, peer: Peer, minutes: range, day: Day,
+                   wall_limit_s: float | None = None) -> None:  # fmt: skip
+    """Ours, minute by minute, each minute after the peer's; stops early after `wall_limit_s`
+    seconds of real time (a loaded machine), the report then covers the minutes done."""
     from ingest.modbus.config import parse_config
     from ingest.modbus.poller import Poller
 
     clock = [DAY0 + minutes.start * STEP_S]
+    day.planned = len(minutes)
     day.rss_start_kib = memory_kib()["VmRSS"]
     reset_peak()
     t = time.perf_counter()
     poller = Poller(parse_config(site, "bench"), url=url, clock=lambda: clock[0])
     day.startup_s = time.perf_counter() - t
     try:
+        began = time.monotonic()
         for k in minutes:
+            if wall_limit_s is not None and time.monotonic() - began > wall_limit_s:
+                break
             read_s, insert_s = await asyncio.to_thread(peer.minute, k)
             day.peer_read_s.append(read_s)
             day.peer_insert_s.append(insert_s)
@@ -281,17 +288,17 @@ async def poll_day(url: str, site: dict, peer: Peer, minutes: range, day: Day) -
             day.minutes.append(k)
             day.stored += report.stored
             day.rounds += 1
-            if (k + 1) % 60 == 0:  # progress of a long run, on stderr
-                h = day.hours()[-1]
-                print(f"{h.hour:02d}h : vidage médian {fmt_s(h.flush_median_s)} s,"
-                      f" RSS {h.rss_mib:.0f} Mio", file=sys.stderr, flush=True)  # fmt: skip
+            if (k + 1) % 60 == 0:  # progress of a long run, on stderr: the report so far
+                print(f"{hour_line(day.hours()[-1])} | ratio jusqu'ici"
+                      f" {day.peer_s / day.ours_s:.3f}", file=sys.stderr, flush=True)  # fmt: skip
         day.hwm_kib = memory_kib()["VmHWM"]
     finally:
         poller.close()
 
 
 def run_day(server_pg: str | None, home: Path, gateways: int, units: int, history_days: int,
-            minutes: range) -> tuple[Day, int, int, str]:  # fmt: skip
+            minutes: range, wall_limit_s: float | None = None,
+            ) -> tuple[Day, int, int, str]:  # fmt: skip
     """(the day, rows in ours' and the peer's `reading` after it, the database's label)."""
     import yaml
 
@@ -307,7 +314,7 @@ def run_day(server_pg: str | None, home: Path, gateways: int, units: int, histor
                   before_peer=peer.before["peer"], connect_s=peer.connect_s)  # fmt: skip
         try:
             asyncio.run(poll_day(ours_url, site_config(ports, units, map_path), peer, minutes,
-                                 day))  # fmt: skip
+                                 day, wall_limit_s))  # fmt: skip
         finally:
             peer.close()
         after, after_peer, db_label = count_rows(ours_url), count_rows(peer_url), label(ours_url)
@@ -323,26 +330,31 @@ def fmt_s(s: float) -> str:
     return f"{s:.3f}"
 
 
+def hour_line(h: Hour) -> str:
+    return (
+        f"{h.hour:02d}h | {h.rows_after} | {fmt_s(h.flush_median_s)} / {fmt_s(h.flush_max_s)}"
+        f" | {fmt_s(h.poll_median_s)} | {fmt_s(h.peer_insert_median_s)}"
+        f" | {fmt_s(h.peer_round_median_s)} | {h.rss_mib:.0f} / {h.rss_anon_mib:.0f}"
+    )
+
+
 def report_lines(day: Day, after: int, after_peer: int, db_label: str, devices: int,
                  gateways: int, history_days: int, note: str = "") -> list[str]:  # fmt: skip
     hours = day.hours()
     first, last = hours[0], hours[-1]
+    planned = day.planned or day.rounds
+    stopped = f" sur {planned} prévues (limite de temps réel)" if day.rounds < planned else ""
     lines = [
         f"base : {db_label}",
         f"équipements : {devices}{note} sur {gateways} passerelles, points : {day.points}",
         f"historique : {history_days} jour(s) déjà en base avant minuit",
         f"table reading : {day.before} lignes avant, {after} après (Carnet),"
         f" {after_peer} après (pair)",
-        f"{day.rounds} périodes de {STEP_S} s ; mesures écrites par Carnet : {day.stored}",
+        f"{day.rounds} périodes de {STEP_S} s{stopped} ; mesures écrites par Carnet : {day.stored}",
         "heure | relevés en base | vidage médian / max (s) | relève médiane (s)"
         " | insertion brute médiane (s) | pair médian (s) | RSS / anonyme (Mio)",
     ]
-    for h in hours:
-        lines.append(
-            f"{h.hour:02d}h | {h.rows_after} | {fmt_s(h.flush_median_s)} / {fmt_s(h.flush_max_s)}"
-            f" | {fmt_s(h.poll_median_s)} | {fmt_s(h.peer_insert_median_s)}"
-            f" | {fmt_s(h.peer_round_median_s)} | {h.rss_mib:.0f} / {h.rss_anon_mib:.0f}"
-        )
+    lines += [hour_line(h) for h in hours]
     flatness = last.flush_median_s / first.flush_median_s
     lines += [
         f"vidage médian : première heure {fmt_s(first.flush_median_s)} s, dernière heure"
@@ -366,6 +378,12 @@ def main() -> int:
     ap.add_argument("--start-min", type=int, default=0, help="début, en minutes après minuit")
     ap.add_argument("--history-days", type=int, default=1, help="jours déjà en base avant")
     ap.add_argument("--quick", action="store_true", help="moins d'une minute")
+    ap.add_argument(
+        "--max-wall-min",
+        type=float,
+        default=None,
+        help="arrêt après tant de minutes réelles (le rapport couvre ce qui est fait)",
+    )
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     add_database_argument(ap)
     args = ap.parse_args()
@@ -387,7 +405,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as home:
         os.environ["CARNET_HOME"] = home
         day, after, after_peer, db_label = run_day(
-            server_url(args), Path(home), gateways, units, args.history_days, minutes
+            server_url(args),
+            Path(home),
+            gateways,
+            units,
+            args.history_days,
+            minutes,
+            None if args.max_wall_min is None else args.max_wall_min * 60,
         )
     note = f" (--quick : {devices} au lieu de {full})" if devices < full else ""
     for line in report_lines(day, after, after_peer, db_label, devices, gateways,
