@@ -202,6 +202,7 @@ class Hour:
     rows_after: int  # rows in ours' `reading` at the end of the hour
     flush_median_s: float
     flush_max_s: float
+    flush_cpu_median_s: float  # ours' CPU per flush: the flatness a loaded machine leaves be
     poll_median_s: float  # ours' Modbus round
     peer_insert_median_s: float
     peer_round_median_s: float  # the peer's reads plus insert
@@ -221,6 +222,7 @@ class Day:
     connect_s: float = 0.0
     poll_s: list[float] = field(default_factory=list)
     flush_s: list[float] = field(default_factory=list)
+    flush_cpu_s: list[float] = field(default_factory=list)  # this process's CPU (all threads)
     peer_read_s: list[float] = field(default_factory=list)
     peer_insert_s: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
@@ -248,6 +250,7 @@ class Day:
                 hour=int(h), rounds=len(at), rows_after=int(stored),
                 flush_median_s=statistics.median(self.flush_s[i] for i in at),
                 flush_max_s=max(self.flush_s[i] for i in at),
+                flush_cpu_median_s=statistics.median(self.flush_cpu_s[i] for i in at),
                 poll_median_s=statistics.median(self.poll_s[i] for i in at),
                 peer_insert_median_s=statistics.median(self.peer_insert_s[i] for i in at),
                 peer_round_median_s=statistics.median(rounds),
@@ -281,14 +284,15 @@ async def poll_day(url: str, site: dict, peer: Peer, minutes: range, day: Day,
             clock[0] = DAY0 + k * STEP_S
             t = time.perf_counter()
             results = await poller.poll_round()
-            t_poll = time.perf_counter()
+            t_poll, cpu = time.perf_counter(), time.process_time()
             report = await poller.flush()
-            t_flush = time.perf_counter()
+            t_flush, cpu = time.perf_counter(), time.process_time() - cpu
             assert all(r.points_failed == 0 for r in results)
             assert report.written, report.error
             mem = memory_kib()
             day.poll_s.append(t_poll - t)
             day.flush_s.append(t_flush - t_poll)
+            day.flush_cpu_s.append(cpu)
             day.rss_kib.append(mem["VmRSS"])
             day.anon_kib.append(mem["RssAnon"])
             day.minutes.append(k)
@@ -339,7 +343,7 @@ def fmt_s(s: float) -> str:
 def hour_line(h: Hour) -> str:
     return (
         f"{h.hour:02d}h | {h.rows_after} | {fmt_s(h.flush_median_s)} / {fmt_s(h.flush_max_s)}"
-        f" | {fmt_s(h.poll_median_s)} | {fmt_s(h.peer_insert_median_s)}"
+        f" | {fmt_s(h.flush_cpu_median_s)} | {fmt_s(h.poll_median_s)} | {fmt_s(h.peer_insert_median_s)}"
         f" | {fmt_s(h.peer_round_median_s)} | {h.rss_mib:.0f} / {h.rss_anon_mib:.0f}"
     )
 
@@ -357,14 +361,17 @@ def report_lines(day: Day, after: int, after_peer: int, db_label: str, devices: 
         f"table reading : {day.before} lignes avant, {after} après (Carnet),"
         f" {after_peer} après (pair)",
         f"{day.rounds} périodes de {STEP_S} s{stopped} ; mesures écrites par Carnet : {day.stored}",
-        "heure | relevés en base | vidage médian / max (s) | relève médiane (s)"
+        "heure | relevés en base | vidage médian / max (s) | CPU médian du vidage (s)"
+        " | relève médiane (s)"
         " | insertion brute médiane (s) | pair médian (s) | RSS / anonyme (Mio)",
     ]
     lines += [hour_line(h) for h in hours]
     flatness = last.flush_median_s / first.flush_median_s
     lines += [
         f"vidage médian : première heure {fmt_s(first.flush_median_s)} s, dernière heure"
-        f" {fmt_s(last.flush_median_s)} s, rapport {flatness:.2f} (plat : 1)",
+        f" {fmt_s(last.flush_median_s)} s, rapport {flatness:.2f} (plat : 1) ; CPU du"
+        f" processus : {fmt_s(first.flush_cpu_median_s)} s puis {fmt_s(last.flush_cpu_median_s)}"
+        f" s, rapport {last.flush_cpu_median_s / first.flush_cpu_median_s:.2f}",
         f"RSS : {day.rss_start_kib / 1024:.0f} Mio avant le démarrage, {day.rss_kib[-1] / 1024:.0f}"
         f" Mio à la fin, pic {day.hwm_kib / 1024:.0f} Mio (objectif < 300)",
         f"pair pymodbus brut + insertion brute : {fmt_s(day.peer_s)} s (connexion"

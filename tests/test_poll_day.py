@@ -49,6 +49,7 @@ def test_a_day_loop_stores_every_round_and_reports_each_simulated_hour(tmp_path,
         (1, 2, history + 4 * points),
     ]
     assert all(h.flush_max_s >= h.flush_median_s > 0 and h.rss_mib > 0 for h in hours)
+    assert all(h.flush_cpu_median_s > 0 for h in hours)
     assert day.hwm_kib >= max(day.rss_kib) > 0
 
     lines = bench.report_lines(day, after, after_peer, db_label, gateways * units, gateways, 1)
