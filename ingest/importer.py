@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from carnet import batches
+from carnet import batches, db
 from carnet.store import take_write_lock
 from ingest.batch_report import BatchReport, conclude, in_progress, nothing_written
 from ingest.batch_rows import BatchLost, finish_batch, new_batch, previous_batch, write_finish
@@ -239,6 +239,7 @@ def _run_batch(engine: Engine, report: BatchReport, job: _Job) -> None:
     try:
         with engine.begin() as conn:
             take_write_lock(conn)  # what the run reads before writing is read under the lock
+            db.no_jit(conn)  # PostgreSQL: per-channel seeks compiled at every statement
             run = ImportRun(
                 conn,
                 report,

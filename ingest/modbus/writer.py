@@ -86,12 +86,8 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _no_jit(conn) -> None:
-    """PostgreSQL: no JIT compilation in this transaction. A flush's statements seek the key
-    once per channel; once the day's partition has statistics, the planner costs 10 000 such
-    seeks above `jit_optimize_above_cost` and compiles them, about 1 s per flush, for a
-    statement that then runs in 20 ms. `SET LOCAL` ends with the transaction."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL jit = off")
+    """The flush's statements without JIT (carnet.db.no_jit): 1 s of compilation per flush."""
+    carnet_db.no_jit(conn)
 
 
 class Writer:
