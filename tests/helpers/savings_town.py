@@ -166,7 +166,7 @@ def hourly_indoor_c(b: TownBuilding, temp: pd.Series, seed: int) -> np.ndarray:
     3-hour moving mean), never below what the outdoor weather alone gives the building (free
     gains: warm in summer), plus a tenth of a degree of sensor noise."""
     setpoint = pd.Series(hourly_setpoint_c(b, temp)).rolling(3, min_periods=1).mean().to_numpy()
-    free = 12.0 + 0.5 * temp.to_numpy()
+    free = 10.0 + 0.5 * temp.to_numpy()
     noise = np.random.default_rng(seed).normal(0.0, 0.1, len(temp))
     return np.round(np.maximum(setpoint, free) + noise, 1)
 
