@@ -12,6 +12,7 @@ channel ids so that a test can recompute what it needs from the readings it wrot
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,9 +190,12 @@ def make_town(
     starts_on: dt.date,
     savings_from: dt.date,
     indoor: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, int]:
     """Load the portfolio and write hourly readings first..last; returns channel code -> id.
-    `indoor`: each building's main room also logs its hourly indoor temperature."""
+    `indoor`: each building's main room also logs its hourly indoor temperature. `timings`
+    receives `write_s`, the seconds of `write_readings` alone (a benchmark's figure, without
+    the portfolio load and the generation)."""
     with session_scope(engine) as s:
         load_portfolio(s, town_document(buildings, starts_on, indoor), actor="test")
     with session_scope(engine) as s:
@@ -218,7 +222,10 @@ def make_town(
                           "value": index})
         )  # fmt: skip
     readings = pd.concat(frames, ignore_index=True).assign(quality=0)
+    t0 = time.perf_counter()
     write_readings(engine, readings, None)
+    if timings is not None:
+        timings["write_s"] = time.perf_counter() - t0
     return ids
 
 
