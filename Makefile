@@ -34,7 +34,8 @@ format: $(VENV)/.installed
 
 # every benchmark on SQLite; those that take a server again on PostgreSQL when
 # CARNET_TEST_DATABASE_URL is set (each creates and drops its own scratch database there)
-PG_BENCH := benchmarks/bench_import.py benchmarks/bench_poll.py benchmarks/bench_contract.py \
+PG_BENCH := benchmarks/bench_import.py benchmarks/bench_poll.py benchmarks/bench_poll_day.py \
+	benchmarks/bench_contract.py \
 	benchmarks/bench_rollups.py benchmarks/load.py
 
 bench: $(VENV)/.installed

@@ -41,7 +41,7 @@ from ingest.importer import import_file
 
 HISTORY_CHANNELS = 240  # 12 for ours, 12 for the baseline, the rest only history
 WRITERS = 12
-HISTORY_START = pd.Timestamp("2021-01-01", tz="UTC")
+HISTORY_START = pd.Timestamp("2021-01-01", tz="UTC")  # earlier when the data would reach today
 ROWS_PER_INSERT = 1000
 
 
@@ -105,10 +105,20 @@ def multi_row_values(raw, flat: np.ndarray) -> None:
         )
 
 
-def fill_history(engine, ids: dict[str, int], n_rows: int) -> pd.Timestamp:
+def history_start(existing: int, n_rows: int) -> pd.Timestamp:
+    """Where the history begins: 01/01/2021, or earlier when the history and the imported rows
+    (10-minute steps after it) would otherwise reach today and be held as « dans le futur »."""
+    span = pd.Timedelta(hours=max(existing // HISTORY_CHANNELS, 1)) + pd.Timedelta(
+        minutes=10 * (n_rows // WRITERS)
+    )
+    latest = (pd.Timestamp.now(tz="UTC") - span - pd.Timedelta(days=2)).floor("D")
+    return min(HISTORY_START, latest)
+
+
+def fill_history(engine, ids: dict[str, int], n_rows: int, start: pd.Timestamp) -> pd.Timestamp:
     """`n_rows` hourly readings spread over every channel; returns where the history ends."""
     per = max(n_rows // HISTORY_CHANNELS, 1)
-    ts = HISTORY_START.value // 10**9 + 3600 * np.arange(per, dtype="int64")
+    ts = start.value // 10**9 + 3600 * np.arange(per, dtype="int64")
     rng = np.random.default_rng(3)
     with engine.begin() as conn:
         if n_rows:
@@ -120,7 +130,7 @@ def fill_history(engine, ids: dict[str, int], n_rows: int) -> pd.Timestamp:
     with engine.connect() as conn:
         conn.execute(text("ANALYZE reading" if engine.dialect.name == "postgresql" else "ANALYZE"))
         conn.commit()
-    return HISTORY_START + pd.Timedelta(hours=per if n_rows else 0)
+    return start + pd.Timedelta(hours=per if n_rows else 0)
 
 
 def generate(path: Path, codes: list[str], n_rows: int, start: pd.Timestamp) -> pd.DataFrame:
@@ -215,7 +225,7 @@ def main() -> None:
             engine, ids = prepare(url)
             kind = engine.dialect.name
             t = time.perf_counter()
-            end = fill_history(engine, ids, existing)
+            end = fill_history(engine, ids, existing, history_start(existing, n_rows))
             print(f"base : {kind} ; historique de {existing:,} relevés écrit en "
                   f"{time.perf_counter() - t:.1f} s")  # fmt: skip
             codes = list(ids)

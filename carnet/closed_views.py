@@ -100,13 +100,18 @@ def closed_months(
     """The closed months among `months` of a season (their own close or the season's)."""
     with Session(engine) as s:
         contract = closing.contract_by_code(s, contract_code)
-        rows = closing.closed_rows(s, contract.id)
-        out: dict[str, ClosedView] = {}
-        for row in sorted(rows, key=lambda r: r.period_kind != "month"):  # months first
-            covered = [row.period] if row.period_kind == "month" else months
-            if row.period_kind == "season" and row.period != season:
-                continue
-            for m in covered:
-                if m in months and m not in out and m in row.figures["months"]:
-                    out[m] = _month_view(closing.ref_of(row, contract.code), row.figures, m)
+        return months_view(closing.closed_rows(s, contract.id), contract.code, season, months)
+
+
+def months_view(rows, contract_code: str, season: str, months: list[str]) -> dict[str, ClosedView]:
+    """`closed_months` from the contract's closed periods (`closing.closed_rows`, oldest
+    first) already read."""
+    out: dict[str, ClosedView] = {}
+    for row in sorted(rows, key=lambda r: r.period_kind != "month"):  # months first
+        covered = [row.period] if row.period_kind == "month" else months
+        if row.period_kind == "season" and row.period != season:
+            continue
+        for m in covered:
+            if m in months and m not in out and m in row.figures["months"]:
+                out[m] = _month_view(closing.ref_of(row, contract_code), row.figures, m)
     return out

@@ -214,3 +214,12 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 def table_names(engine: Engine) -> list[str]:
     return sorted(inspect(engine).get_table_names())
+
+
+def no_jit(conn) -> None:
+    """PostgreSQL: no JIT compilation in this transaction. A write's statements seek the key
+    once per channel; once a month's partition has statistics, the planner costs thousands of
+    such seeks above `jit_optimize_above_cost` and compiles them at every statement (about 1 s
+    for a statement that then runs in 20 ms). `SET LOCAL` ends with the transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")

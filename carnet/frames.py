@@ -8,16 +8,25 @@ engine's: stations give their temperatures here, the engine turns them into DJU.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.orm import Session
 
 from carnet.increments import UNIT_KWH, index_increments, overlay_readings, replace_rollups
 from carnet.kinds import ChannelKind
-from carnet.models import Channel, Contract, ContractBuilding, DailyRollup, Reading, Station
+from carnet.models import (
+    Building,
+    Channel,
+    Contract,
+    ContractBuilding,
+    DailyRollup,
+    Reading,
+    Station,
+)
 from carnet.timeutil import TZ_NAME, local_day_bounds
 
 TN_QUANTITIES = ("temp_min_c", "tn_c", "temp_outdoor_min_c")
@@ -43,8 +52,14 @@ def _days(values) -> pd.Series:
     return pd.to_datetime(values, format="ISO8601").dt.normalize()
 
 
-def _raw_fetchall(engine: Engine, sql: str) -> list[tuple]:
-    with engine.connect() as conn:
+def connection(bind: Engine | Connection):
+    """A connection of `bind`: the one given (a caller reading several things at once: one
+    checkout, one transaction, one snapshot), else one of the engine's."""
+    return nullcontext(bind) if isinstance(bind, Connection) else bind.connect()
+
+
+def _raw_fetchall(engine: Engine | Connection, sql: str) -> list[tuple]:
+    with connection(engine) as conn:
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.execute(sql)
@@ -65,33 +80,46 @@ def _frame(rows, columns: list[str]) -> pd.DataFrame:
 def contract_terms(engine: Engine, contract_code: str) -> dict:
     """The contract's raw terms: `contract` (its columns), `buildings` (each contract
     building's columns with its building's code, name, station and heated area) and the
-    contract's `station_code` (`contract.terms.ContractTerms.from_record` reads this)."""
-    with Session(engine) as session:
-        contract = session.scalar(
-            select(Contract)
-            .where(Contract.code == contract_code)
-            .options(selectinload(Contract.buildings).selectinload(ContractBuilding.building))
-        )
-        if contract is None:
+    contract's `station_code` (`contract.terms.ContractTerms.from_record` reads this).
+
+    Core statements on one connection (what the ORM's eager loads issued, without building
+    objects: a settlement reads its terms every time)."""
+    c, cb, b = Contract.__table__.c, ContractBuilding.__table__.c, Building.__table__.c
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(*(c[name] for name in CONTRACT_FIELDS)).where(c.code == contract_code)
+        ).first()
+        if row is None:
             raise LookupError(f"contrat inconnu : {contract_code}")
+        contract = dict(zip(CONTRACT_FIELDS, row, strict=True))
         station_code = None
-        if contract.station_id is not None:
-            station_code = session.get(Station, contract.station_id).code
-        buildings = [
-            {name: getattr(cb, name) for name in BUILDING_FIELDS}
-            | {
-                "building_code": cb.building.code,
-                "building_name": cb.building.name,
-                "building_station_id": cb.building.station_id,
-                "heated_area_m2": cb.building.heated_area_m2,
-            }
-            for cb in contract.buildings
-        ]
-        return {
-            "contract": {name: getattr(contract, name) for name in CONTRACT_FIELDS},
-            "buildings": buildings,
-            "station_code": station_code,
+        if contract["station_id"] is not None:
+            station_code = conn.execute(
+                select(Station.__table__.c.code).where(
+                    Station.__table__.c.id == contract["station_id"]
+                )
+            ).scalar_one()
+        links = conn.execute(
+            select(*(cb[name] for name in BUILDING_FIELDS)).where(cb.contract_id.in_([row.id]))
+        ).all()
+        ids = sorted({link.building_id for link in links})
+        facts = {
+            r.id: r
+            for r in conn.execute(
+                select(b.id, b.code, b.name, b.station_id, b.heated_area_m2).where(b.id.in_(ids))
+            )
+        } if ids else {}  # fmt: skip
+    buildings = [
+        dict(zip(BUILDING_FIELDS, link, strict=True))
+        | {
+            "building_code": facts[link.building_id].code,
+            "building_name": facts[link.building_id].name,
+            "building_station_id": facts[link.building_id].station_id,
+            "heated_area_m2": facts[link.building_id].heated_area_m2,
         }
+        for link in links
+    ]
+    return {"contract": contract, "buildings": buildings, "station_code": station_code}
 
 
 def channel_by_code(engine: Engine, code: str) -> dict:
@@ -116,32 +144,122 @@ def station_by_code(engine: Engine, code: str) -> dict:
 # --- rollups and readings --------------------------------------------------------------------
 
 
-def rollups(engine: Engine, channel_ids, day_from: dt.date, day_to: dt.date) -> pd.DataFrame:
-    """Daily rollups of channels over inclusive local dates."""
-    ids = sorted({int(c) for c in channel_ids if c is not None and not pd.isna(c)})
+ROLLUP_COLUMNS = (
+    "channel_id", "day", "value", "energy_kwh", "min_value", "max_value", "n_readings",
+    "coverage", "estimated",
+)  # fmt: skip
+# a day as its number since 1970 computed by the database: parsing ISO text or date objects in
+# Python cost more than the settlement they feed
+_DAY_NUMBER = {
+    "sqlite": "CAST(julianday(day) - 2440587.5 AS INTEGER)",
+    "postgresql": "(day - DATE '1970-01-01')",
+}
+# the resolution the driver's dates parsed to (SQLite ISO text, PostgreSQL date objects): kept
+# so that every caller sees the frame it always saw
+_DAY_UNIT = {"sqlite": "datetime64[us]", "postgresql": "datetime64[s]"}
+
+
+def _missing(value) -> bool:
+    """`pd.isna` of one id, without its cost per call (ids are ints, NaN floats or None)."""
+    if value is None:
+        return True
+    if isinstance(value, (int, np.integer)):
+        return False
+    return bool(pd.isna(value))
+
+
+def rollups(
+    engine: Engine | Connection,
+    channel_ids,
+    day_from: dt.date,
+    day_to: dt.date,
+    columns: tuple[str, ...] = ROLLUP_COLUMNS,
+    runs: tuple[tuple[dt.date, dt.date], ...] | None = None,
+) -> pd.DataFrame:
+    """Daily rollups of channels over inclusive local dates (`columns`: a subset of
+    `ROLLUP_COLUMNS`, channel_id and day always included; `runs`: only these inclusive runs
+    of days within them)."""
+    ids = sorted({int(c) for c in channel_ids if not _missing(c)})
     day_from, day_to = pd.Timestamp(day_from).date(), pd.Timestamp(day_to).date()
-    cols = ["channel_id", "day", "value", "energy_kwh", "min_value", "max_value"]
-    cols += ["n_readings", "coverage", "estimated"]
+    cols = [c for c in ROLLUP_COLUMNS if c in columns or c in ("channel_id", "day")]
     if not ids:
         return pd.DataFrame(columns=cols)
     # the raw DB-API cursor: SQLAlchemy's per-row processing would cost more than the whole
     # settlement. Only integers and ISO dates are spliced into the SQL (no user text).
-    sql = (
-        f"SELECT {', '.join(cols)} FROM {DailyRollup.__tablename__}"
+    where = (
+        f" FROM {DailyRollup.__tablename__}"
         f" WHERE channel_id IN ({', '.join(str(i) for i in ids)})"
         f" AND day >= '{day_from.isoformat()}' AND day <= '{day_to.isoformat()}'"
     )
-    frame = _frame(_raw_fetchall(engine, sql), cols)
-    frame["day"] = _days(frame["day"])
+    if runs:
+        bounds = [(pd.Timestamp(a).date(), pd.Timestamp(b).date()) for a, b in runs]
+        where += " AND (" + " OR ".join(
+            f"(day >= '{a.isoformat()}' AND day <= '{b.isoformat()}')" for a, b in bounds
+        ) + ")"  # fmt: skip
+    dialect = engine.dialect.name
+    if dialect not in _DAY_NUMBER:
+        frame = _frame(_raw_fetchall(engine, f"SELECT {', '.join(cols)}{where}"), cols)
+        frame["day"] = _days(frame["day"])
+        return _rollup_types(frame)
+    exprs = [_DAY_NUMBER[dialect] if c == "day" else c for c in cols]
+    if dialect == "postgresql" and "estimated" in cols:  # a boolean has no cast to float8
+        exprs[cols.index("estimated")] = "CAST(estimated AS integer)"
+    if dialect == "postgresql":
+        matrix = _copy_floats(engine, exprs, where)
+    else:
+        rows = _raw_fetchall(engine, f"SELECT {', '.join(exprs)}{where}")
+        # one C conversion of the whole result (NULL -> NaN, integers exact below 2**53)
+        matrix = np.array(rows, dtype=float).reshape(len(rows), len(cols))
+    if not len(matrix):
+        frame = _frame([], cols)
+        frame["day"] = _days(frame["day"])
+        return _rollup_types(frame)
+    # contiguous float64 columns already: only the integers, days and flags need a cast
+    data = {c: np.ascontiguousarray(v) for c, v in zip(cols, matrix.T, strict=True)}
+    data["day"] = data["day"].astype("int64").astype("datetime64[D]").astype(_DAY_UNIT[dialect])
+    for col in ("channel_id", "n_readings"):
+        if col in data:
+            data[col] = data[col].astype("int64")
+    if "estimated" in data:  # what `astype(bool)` made of 0/1 and NULL
+        data["estimated"] = np.nan_to_num(data["estimated"]) != 0
+    return pd.DataFrame(data)
+
+
+def _rollup_types(frame: pd.DataFrame) -> pd.DataFrame:
     for col in ("value", "energy_kwh", "min_value", "max_value", "coverage"):
-        frame[col] = pd.to_numeric(frame[col]).astype("float64")
-    frame["estimated"] = frame["estimated"].astype(bool)
-    frame["n_readings"] = frame["n_readings"].astype("int64")
-    frame["channel_id"] = frame["channel_id"].astype("int64")
+        if col in frame:
+            frame[col] = pd.to_numeric(frame[col]).astype("float64")
+    if "estimated" in frame:
+        frame["estimated"] = frame["estimated"].astype(bool)
+    for col in ("n_readings", "channel_id"):
+        if col in frame:
+            frame[col] = frame[col].astype("int64")
     return frame
 
 
-def readings(engine: Engine, channel_id: int, ts_from: int, ts_to: int) -> pd.DataFrame:
+def _copy_floats(engine: Engine | Connection, exprs: list[str], where: str) -> np.ndarray:
+    """(rows, columns) float64 of a PostgreSQL query, as one bytea built by the server: each
+    row's columns cast to float8 (NULL as NaN) in their binary form (`float8send`, 8 bytes
+    big-endian), concatenated, read by numpy. No value becomes a Python object: the driver's
+    fetch of a season of rollups, row by row, cost 50 ms (a binary COPY sends a message per
+    row, which costs as much)."""
+    row = " || ".join(f"float8send(COALESCE(CAST({e} AS float8), 'NaN'))" for e in exprs)
+    sql = f"SELECT string_agg({row}, ''::bytea){where}"
+    with connection(engine) as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(sql)
+            (packed,) = cursor.fetchone()
+        finally:
+            cursor.close()
+    if packed is None:  # no row
+        return np.zeros((0, len(exprs)))
+    return np.frombuffer(packed, dtype=">f8").astype(float).reshape(-1, len(exprs))
+
+
+def readings(
+    engine: Engine | Connection, channel_id: int, ts_from: int, ts_to: int
+) -> pd.DataFrame:
     """Raw readings of one channel with ts in [ts_from, ts_to)."""
     sql = (
         f"SELECT ts, value, quality FROM {Reading.__tablename__} WHERE channel_id = "
@@ -191,9 +309,9 @@ def channel_energy(engine: Engine, channel_code: str, day_from: dt.date, day_to:
 # --- weather ---------------------------------------------------------------------------------
 
 
-def station_channels(engine: Engine, station_id: int) -> dict[str, int]:
+def station_channels(engine: Engine | Connection, station_id: int) -> dict[str, int]:
     """{'tn': id, 'tx': id, 'hourly': id} for what the station has."""
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         rows = conn.execute(
             select(Channel.id, Channel.quantity).where(Channel.station_id == int(station_id))
         ).all()
@@ -228,7 +346,7 @@ class StationTemperatures:
 
 
 def station_temperatures(
-    engine: Engine,
+    engine: Engine | Connection,
     station_id: int,
     day_from: dt.date,
     day_to: dt.date,
@@ -243,18 +361,33 @@ def station_temperatures(
     """
     chans = station_channels(engine, station_id)
     wanted = [c for c in (chans.get(k) for k in ("tn", "tx", "hourly")) if c]
-    roll = rollups(engine, wanted, day_from, day_to)
+    # a station's rollups: their mean and coverage (all columns when an overlay replaces some)
+    columns = ("value", "coverage") if overlay is None else ROLLUP_COLUMNS
+    roll = rollups(engine, wanted, day_from, day_to, columns)
     if overlay is not None:
         roll = replace_rollups(
             roll, overlay.fresh, {c: d for c, d in overlay.days.items() if c in wanted}
         )
     days = pd.date_range(day_from, day_to, freq="D", name="day")
 
+    # each rollup's place among the days, by array positions rather than an index per series
+    cid = roll["channel_id"].to_numpy()
+    offset = (
+        pd.to_datetime(roll["day"]).to_numpy().astype("datetime64[D]")
+        - np.datetime64(days[0].date(), "D")
+    ).astype("int64")
+    inside = (offset >= 0) & (offset < len(days))
+
     def series(key: str, col: str = "value") -> pd.Series:
         if key not in chans:
             return pd.Series(np.nan, index=days)
-        part = roll[roll["channel_id"] == chans[key]].set_index("day")[col]
-        return part.reindex(days)
+        mine = np.flatnonzero((cid == chans[key]) & inside)
+        if len(np.unique(offset[mine])) < len(mine):  # a day twice: as reindex says it
+            part = roll[roll["channel_id"] == chans[key]].set_index("day")[col]
+            return part.reindex(days)
+        values = np.full(len(days), np.nan)
+        values[offset[mine]] = roll[col].to_numpy(dtype=float)[mine]
+        return pd.Series(values, index=days, name=col)
 
     tn_tx = pd.DataFrame({"tn_c": series("tn"), "tx_c": series("tx")}, index=days)
     # a day with only a few hours would bias its mean: below 75 % coverage, (Tn + Tx) / 2

@@ -9,14 +9,13 @@ affected local days only, vectorised with pandas.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
-from carnet import partitions, versions
+from carnet import partitions, pg_copy, versions
 from carnet.closing import hold_closed
 from carnet.increments import (
     DAILY_COLUMNS,
@@ -109,11 +108,7 @@ def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
             )
         )
         conn.execute(text(f"TRUNCATE {TMP}"))
-        buf = io.StringIO()
-        frame[READING_COLUMNS].to_csv(buf, index=False, header=False, na_rep="")
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {TMP} FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(buf.getvalue())
+        _copy_binary(conn, TMP, frame, None, with_batch=False)
         _analyse(conn, TMP)
     else:
         conn.execute(
@@ -134,6 +129,29 @@ def _load_temp(conn: Connection, frame: pd.DataFrame) -> None:
         raw = conn.connection.driver_connection
         raw.executemany(f"INSERT INTO {TMP} VALUES (?, ?, ?, ?)", rows)
         _analyse(conn, TMP)
+
+
+def _copy_binary(
+    conn: Connection, table: str, frame: pd.DataFrame, batch_id: int | None, with_batch: bool
+) -> None:
+    """PostgreSQL: `frame`'s readings (NaN value: NULL) into `table` by one binary COPY (see
+    `carnet.pg_copy`: no number is formatted as text, nor parsed back by the server)."""
+    columns = [
+        ("int4", frame["channel_id"].to_numpy(dtype="int64")),
+        ("int8", frame["ts"].to_numpy(dtype="int64")),
+        ("float8", frame["value"].to_numpy(dtype="float64")),
+        ("int2", frame["quality"].to_numpy(dtype="int64")),
+    ]
+    names = "channel_id, ts, value, quality"
+    if with_batch:
+        columns.append(("int4", None if batch_id is None else int(batch_id)))
+        names += ", batch_id"
+    raw = conn.connection.driver_connection
+    with (
+        raw.cursor() as cur,
+        cur.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT binary)") as copy,
+    ):
+        copy.write(pg_copy.binary_payload(columns))
 
 
 _CHANGED = (
@@ -412,18 +430,7 @@ def _upsert_chunk(conn: Connection, frame: pd.DataFrame, batch_id: int | None) -
         versions.touch(conn)  # written on the driver's cursor, unseen by the engine
         raw = conn.connection.driver_connection
         if conn.dialect.name == "postgresql":
-            buf = io.StringIO()
-            out = frame[READING_COLUMNS].copy()
-            out["batch_id"] = batch_id
-            out.to_csv(buf, index=False, header=False, na_rep="")
-            with (
-                raw.cursor() as cur,
-                cur.copy(
-                    "COPY reading (channel_id, ts, value, quality, batch_id)"
-                    " FROM STDIN WITH (FORMAT csv)"
-                ) as copy,
-            ):
-                copy.write(buf.getvalue())
+            _copy_binary(conn, "reading", frame, batch_id, with_batch=True)
         else:
             _sqlite_insert_many(raw, frame, batch_id)
         return UpsertCounts(len(frame), 0, 0)

@@ -19,6 +19,7 @@ from contract.settlement import SettlementReport, settle
 from contract.terms import (
     ContractTerms,
     previous_season,
+    season_bounds,
     season_months,
     season_of_month,
     settlement_window,
@@ -41,6 +42,9 @@ class LoadPlan:
     closed_months: tuple | None = None  # (season, months): their signed views
     regularisation_month: str | None = None  # the regularisations booked in that month
     with_pending: bool = False  # what waits for closed periods, laid over the record
+    # the runs of days whose consumption is read (None: first_day..last_day): a season and
+    # the one before it, not the summer between them, which nothing settles
+    energy_runs: tuple[tuple[dt.date, dt.date], ...] | None = None
 
 
 def stations_of(terms: ContractTerms) -> tuple[int, ...]:
@@ -87,6 +91,10 @@ def settlement_plan(
         closed_months=closed_months,
         regularisation_month=month,
         with_pending=with_pending,
+        energy_runs=(
+            season_bounds(previous_season(season), terms.season_start, terms.season_end),
+            season_bounds(season, terms.season_start, terms.season_end),
+        ),
     )
 
 

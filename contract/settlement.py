@@ -95,28 +95,16 @@ def sharing_clause(
     Returns target, gap, franchise flag and the MWh-equivalents paid (bonus) or charged
     (penalty) before the price: `k_g * min(E, cap * N'B)` and `k_p * |E|`.
     """
-    ref = np.asarray(reference_mwh, dtype=float)
-    nc = np.asarray(actual_mwh, dtype=float)
-    target = ref * (1.0 - (guaranteed_pct or 0.0) / 100.0)
-    gap = target - nc
-    in_band = np.abs(gap) <= (franchise_pct / 100.0) * ref
-    capped = np.minimum(gap, (cap_pct / 100.0) * ref) if cap_pct is not None else gap
-    bonus = np.where((gap > 0) & ~in_band, share_savings * capped, 0.0)
-    penalty = np.where((gap < 0) & ~in_band, share_overrun * np.abs(gap), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gap_pct = np.where(target != 0, gap / target * 100.0, np.nan)
-        deviation_pct = np.where(ref != 0, (nc - ref) / ref * 100.0, np.nan)
-    valid = np.isfinite(gap)
     return pd.DataFrame(
-        {
-            "target_mwh_pci": target,
-            "gap_mwh": gap,
-            "gap_pct": gap_pct,
-            "deviation_pct": deviation_pct,
-            "in_franchise": in_band & valid,
-            "bonus_mwh": np.where(valid, bonus, 0.0),
-            "penalty_mwh": np.where(valid, penalty, 0.0),
-        }
+        _clause_arrays(
+            reference_mwh,
+            actual_mwh,
+            franchise_pct,
+            share_savings,
+            cap_pct,
+            share_overrun,
+            guaranteed_pct,
+        )  # fmt: skip
     )
 
 
@@ -162,27 +150,36 @@ def adjustment_factors(
     return factor, delta
 
 
-_KEY_DAYS = 1 << 24  # day numbers (since 1970) stay far below this until year 47,000
+class _ByDay:
+    """Rows of a frame keyed by (owner id, day number), found by position over a run of days:
+    one dense table owner x day per run asked (a contract has a few dozen channels and one or
+    two stations, a run is a season), the last duplicate of a key winning."""
 
+    def __init__(self, owner, day_num):
+        self.owner = np.asarray(owner, dtype="int64")
+        self.day = np.asarray(day_num, dtype="int64")
 
-def _keyed(owner, day, values: dict[str, np.ndarray]):
-    """An int64 index on (owner id, day number), last duplicate wins, and the value arrays."""
-    key = np.asarray(owner, dtype="int64") * _KEY_DAYS + np.asarray(day, dtype="int64")
-    index = pd.Index(key)
-    if index.has_duplicates:
-        keep = ~index.duplicated(keep="last")
-        index = index[keep]
-        values = {k: v[keep] for k, v in values.items()}
-    return index, values
-
-
-def _lookup(index: pd.Index, owner: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Positions of (owner, day) in `index`, -1 where absent or where the owner is NaN."""
-    valid = ~np.isnan(owner)
-    key = np.where(valid, owner, 0).astype("int64") * _KEY_DAYS + day
-    pos = index.get_indexer(key)
-    pos[~valid] = -1
-    return pos
+    def positions(self, owners: np.ndarray, first_day: int, n_days: int) -> np.ndarray:
+        """Row of each (owner, day) for `owners` (float, NaN: none) x the `n_days` days from
+        day number `first_day`, owner-major; -1 where absent."""
+        valid = ~np.isnan(owners)
+        known = np.unique(owners[valid].astype("int64"))
+        if not len(known) or not len(self.owner):
+            return np.full(len(owners) * n_days, -1, dtype="int64")
+        o = np.minimum(np.searchsorted(known, self.owner), len(known) - 1)
+        d = self.day - first_day
+        rows = np.flatnonzero((known[o] == self.owner) & (d >= 0) & (d < n_days))
+        cell = o[rows] * n_days + d[rows]
+        if len(cell) and np.bincount(cell).max() > 1:  # the last row of each key
+            _, first_from_end = np.unique(cell[::-1], return_index=True)
+            keep = np.sort(len(cell) - 1 - first_from_end)
+            rows, cell = rows[keep], cell[keep]
+        table = np.full(len(known) * n_days, -1, dtype="int64")
+        table[cell] = rows
+        at = np.searchsorted(known, np.where(valid, owners, 0).astype("int64"))
+        out = table.reshape(len(known), n_days)[np.minimum(at, len(known) - 1)]
+        out[~valid] = -1
+        return out.ravel()
 
 
 def _take(values: np.ndarray, pos: np.ndarray, fill) -> np.ndarray:
@@ -191,8 +188,97 @@ def _take(values: np.ndarray, pos: np.ndarray, fill) -> np.ndarray:
 
 
 def _day_numbers(values) -> np.ndarray:
-    days = pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[D]")
-    return days.astype("int64")
+    col = np.asarray(values) if isinstance(values, np.ndarray) else None
+    if col is None and isinstance(values, pd.Series) and values.dtype.kind == "M":
+        col = values.to_numpy()  # naive datetime64 already: what to_datetime would return
+    if col is None or col.dtype.kind != "M":
+        col = pd.to_datetime(pd.Series(values)).to_numpy()
+    return col.astype("datetime64[D]").astype("int64")
+
+
+@dataclass
+class _Inputs:
+    """A settlement's rollups and degree days, keyed once for every ledger built on them."""
+
+    roll: _ByDay
+    energy: np.ndarray
+    value: np.ndarray
+    estimated: np.ndarray
+    dju_by: _ByDay
+    dju: np.ndarray
+    adjustments: pd.DataFrame | None
+
+    @classmethod
+    def of(cls, rollups: pd.DataFrame, dju_daily: pd.DataFrame, adjustments):
+        return cls(
+            _ByDay(rollups["channel_id"].to_numpy(dtype="int64"), _day_numbers(rollups["day"])),
+            rollups["energy_kwh"].to_numpy(dtype=float),
+            rollups["value"].to_numpy(dtype=float),
+            rollups["estimated"].fillna(False).to_numpy(dtype=bool),
+            _ByDay(dju_daily["station_id"].to_numpy(dtype="int64"), _day_numbers(dju_daily["day"])),
+            dju_daily["dju"].to_numpy(dtype=float),
+            adjustments,
+        )
+
+
+def _ledger(terms: ContractTerms, days: pd.DatetimeIndex, inputs: _Inputs) -> dict:
+    """The daily ledger as arrays (see `building_days`), building-major."""
+    bts = terms.buildings
+    day_d = np.asarray(pd.DatetimeIndex(days).normalize().to_numpy(), dtype="datetime64[D]")
+    n_b, n_d = len(bts), len(day_d)
+
+    def per_building(attr: str) -> np.ndarray:
+        col = np.array([getattr(bt, attr) for bt in bts], dtype=object)  # one per building
+        return np.where(pd.isna(col), np.nan, col).astype(float)
+
+    b_idx = np.repeat(np.arange(n_b), n_d)
+    day = np.tile(day_d, n_b)
+    first = int(day_d[0].astype("int64")) if n_d else 0
+    nb = np.repeat(per_building("nb_mwh_pci"), n_d)
+    dju_ref = np.repeat(per_building("dju_ref"), n_d)
+    q_ecs = np.repeat(per_building("q_ecs_mwh_per_m3"), n_d)
+    ecs_channel = np.repeat(per_building("ecs_channel_id"), n_d)
+
+    main = inputs.roll.positions(per_building("channel_id"), first, n_d)
+    qt_kwh = _take(inputs.energy, main, np.nan)
+    missing = np.isnan(qt_kwh)
+    ecs_pos = inputs.roll.positions(per_building("ecs_channel_id"), first, n_d)
+    ecs_m3 = _take(inputs.value, ecs_pos, np.nan)
+    has_ecs = ~np.isnan(ecs_channel) & ~np.isnan(q_ecs)
+    # hot water is deducted only on days whose fuel is known: NC = QT - ECS over the same days
+    ecs_mwh = np.where(missing, np.nan, np.where(has_ecs, ecs_m3 * q_ecs, 0.0))
+    qt = kwh_pcs_to_mwh_pci(qt_kwh, terms.pcs_pci_ratio)
+    dju = _take(inputs.dju, inputs.dju_by.positions(per_building("station_id"), first, n_d), np.nan)
+
+    codes = [bt.building_code for bt in bts]
+    factor, delta = adjustment_factors(b_idx, day, codes, inputs.adjustments)
+    nb_eff = nb * factor + delta
+    return {
+        "b_idx": b_idx,
+        "day": day.astype("datetime64[s]"),
+        "nb_mwh_pci": nb,
+        "dju_ref": dju_ref,
+        "q_ecs_mwh_per_m3": q_ecs,
+        "qt_mwh_pci": qt,
+        "missing": missing,
+        "estimated": _take(inputs.estimated, main, False).astype(bool) & ~missing,
+        "ecs_mwh_pci": ecs_mwh,
+        "ecs_missing": has_ecs & np.isnan(ecs_m3),
+        "nc_mwh_pci": qt - np.nan_to_num(ecs_mwh),
+        "dju": dju,
+        "dju_missing": np.isnan(dju),
+        "nb_eff_mwh_pci": nb_eff,
+        "adjusted": (factor != 1.0) | (delta != 0.0),
+        "reference_mwh_pci": nb_eff * np.nan_to_num(dju) / dju_ref,
+    }
+
+
+def _ledger_frame(terms: ContractTerms, ledger: dict) -> pd.DataFrame:
+    codes = [bt.building_code for bt in terms.buildings]
+    columns = {"b_idx": ledger["b_idx"]}
+    columns["building_code"] = pd.Categorical.from_codes(ledger["b_idx"], categories=codes)
+    columns.update((k, v) for k, v in ledger.items() if k != "b_idx")
+    return pd.DataFrame(columns)
 
 
 def building_days(
@@ -206,84 +292,22 @@ def building_days(
 
     `rollups`: channel_id, day, value (channel unit), energy_kwh (PCS), estimated.
     `dju_daily`: station_id, day, dju (NaN or absent when temperatures are missing).
-    Joins are on int64 keys (owner id x day number): no per-row Python, no string keys.
+    Joins are by position in a dense (owner, day) table: no per-row Python, no string keys.
     """
-    bts = terms.buildings
-    day_d = np.asarray(pd.DatetimeIndex(days).normalize().to_numpy(), dtype="datetime64[D]")
-    n_b, n_d = len(bts), len(day_d)
-    if not n_b:
+    if not len(terms.buildings):
         return pd.DataFrame()
-
-    def per_building(attr: str) -> np.ndarray:
-        col = np.array([getattr(bt, attr) for bt in bts], dtype=object)  # one per building
-        return np.repeat(np.where(pd.isna(col), np.nan, col).astype(float), n_d)
-
-    b_idx = np.repeat(np.arange(n_b), n_d)
-    day = np.tile(day_d, n_b)
-    day_num = day.astype("int64")
-    nb, dju_ref = per_building("nb_mwh_pci"), per_building("dju_ref")
-    q_ecs = per_building("q_ecs_mwh_per_m3")
-    channel, ecs_channel = per_building("channel_id"), per_building("ecs_channel_id")
-    station = per_building("station_id")
-
-    r_index, r = _keyed(
-        rollups["channel_id"].to_numpy(dtype="int64"),
-        _day_numbers(rollups["day"]),
-        {
-            "energy": rollups["energy_kwh"].to_numpy(dtype=float),
-            "value": rollups["value"].to_numpy(dtype=float),
-            "estimated": rollups["estimated"].fillna(False).to_numpy(dtype=bool),
-        },
-    )
-    main = _lookup(r_index, channel, day_num)
-    qt_kwh = _take(r["energy"], main, np.nan)
-    missing = np.isnan(qt_kwh)
-    ecs_m3 = _take(r["value"], _lookup(r_index, ecs_channel, day_num), np.nan)
-    has_ecs = ~np.isnan(ecs_channel) & ~np.isnan(q_ecs)
-    # hot water is deducted only on days whose fuel is known: NC = QT - ECS over the same days
-    ecs_mwh = np.where(missing, np.nan, np.where(has_ecs, ecs_m3 * q_ecs, 0.0))
-    qt = kwh_pcs_to_mwh_pci(qt_kwh, terms.pcs_pci_ratio)
-
-    d_index, d = _keyed(
-        dju_daily["station_id"].to_numpy(dtype="int64"),
-        _day_numbers(dju_daily["day"]),
-        {"dju": dju_daily["dju"].to_numpy(dtype=float)},
-    )
-    dju = _take(d["dju"], _lookup(d_index, station, day_num), np.nan)
-
-    codes = [bt.building_code for bt in bts]
-    factor, delta = adjustment_factors(b_idx, day, codes, adjustments)
-    nb_eff = nb * factor + delta
-    return pd.DataFrame(
-        {
-            "b_idx": b_idx,
-            "building_code": pd.Categorical.from_codes(b_idx, categories=codes),
-            "day": day.astype("datetime64[s]"),
-            "nb_mwh_pci": nb,
-            "dju_ref": dju_ref,
-            "q_ecs_mwh_per_m3": q_ecs,
-            "qt_mwh_pci": qt,
-            "missing": missing,
-            "estimated": _take(r["estimated"], main, False).astype(bool) & ~missing,
-            "ecs_mwh_pci": ecs_mwh,
-            "ecs_missing": has_ecs & np.isnan(ecs_m3),
-            "nc_mwh_pci": qt - np.nan_to_num(ecs_mwh),
-            "dju": dju,
-            "dju_missing": np.isnan(dju),
-            "nb_eff_mwh_pci": nb_eff,
-            "adjusted": (factor != 1.0) | (delta != 0.0),
-            "reference_mwh_pci": nb_eff * np.nan_to_num(dju) / dju_ref,
-        }
-    )
+    inputs = _Inputs.of(rollups, dju_daily, adjustments)
+    return _ledger_frame(terms, _ledger(terms, days, inputs))
 
 
-def _aggregate(ledger: pd.DataFrame, terms: ContractTerms, by_month: bool) -> pd.DataFrame:
-    """Sums per building (or building x month) with np.bincount on integer group ids."""
-    b_idx = ledger["b_idx"].to_numpy()
+def _aggregate(ledger, terms: ContractTerms, by_month: bool) -> tuple[dict, np.ndarray]:
+    """Sums per building (or building x month) with np.bincount on integer group ids, as
+    columns (`g_b`: the building of each row)."""
+    b_idx = np.asarray(ledger["b_idx"])
     codes = np.array([bt.building_code for bt in terms.buildings], dtype=object)
     n_b = len(codes)
     if by_month:
-        month = ledger["day"].to_numpy().astype("datetime64[M]")
+        month = np.asarray(ledger["day"]).astype("datetime64[M]")
         months, m_idx = np.unique(month, return_inverse=True)
         gid, n_groups = b_idx * len(months) + m_idx, n_b * len(months)
     else:
@@ -292,16 +316,18 @@ def _aggregate(ledger: pd.DataFrame, terms: ContractTerms, by_month: bool) -> pd
     present = np.flatnonzero(size > 0)
 
     def total(col: str) -> np.ndarray:
-        x = ledger[col].to_numpy()
+        x = np.asarray(ledger[col])
         w = np.nan_to_num(x.astype(float)) if x.dtype != bool else x.astype(float)
         return np.bincount(gid, weights=w, minlength=n_groups)[present]
 
     g_b = present // len(months) if by_month else present
     nb = np.array([bt.nb_mwh_pci for bt in terms.buildings], dtype=float)
     dju_ref = np.array([bt.dju_ref for bt in terms.buildings], dtype=float)
-    out = pd.DataFrame(
+    out = {"building_code": codes[g_b]}
+    if by_month:
+        out["month"] = pd.PeriodIndex(months[present % len(months)], freq="M")
+    out.update(
         {
-            "building_code": codes[g_b],
             "qt_mwh_pci": total("qt_mwh_pci"),
             "ecs_mwh_pci": total("ecs_mwh_pci"),
             "actual_mwh_pci": total("nc_mwh_pci"),
@@ -317,13 +343,45 @@ def _aggregate(ledger: pd.DataFrame, terms: ContractTerms, by_month: bool) -> pd
             "adjusted": total("adjusted") > 0,
         }
     )
-    if by_month:
-        out.insert(1, "month", pd.PeriodIndex(months[present % len(months)], freq="M"))
-    return out
+    return out, g_b
 
 
-def _with_clause(frame: pd.DataFrame, terms: ContractTerms) -> pd.DataFrame:
-    clause = sharing_clause(
+def _clause_arrays(reference_mwh, actual_mwh, franchise_pct, share_savings, cap_pct,
+                   share_overrun, guaranteed_pct=None) -> dict:  # fmt: skip
+    """`sharing_clause` as a dict of arrays."""
+    ref = np.asarray(reference_mwh, dtype=float)
+    nc = np.asarray(actual_mwh, dtype=float)
+    target = ref * (1.0 - (guaranteed_pct or 0.0) / 100.0)
+    gap = target - nc
+    in_band = np.abs(gap) <= (franchise_pct / 100.0) * ref
+    capped = np.minimum(gap, (cap_pct / 100.0) * ref) if cap_pct is not None else gap
+    bonus = np.where((gap > 0) & ~in_band, share_savings * capped, 0.0)
+    penalty = np.where((gap < 0) & ~in_band, share_overrun * np.abs(gap), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap_pct = np.where(target != 0, gap / target * 100.0, np.nan)
+        deviation_pct = np.where(ref != 0, (nc - ref) / ref * 100.0, np.nan)
+    valid = np.isfinite(gap)
+    return {
+        "target_mwh_pci": target,
+        "gap_mwh": gap,
+        "gap_pct": gap_pct,
+        "deviation_pct": deviation_pct,
+        "in_franchise": in_band & valid,
+        "bonus_mwh": np.where(valid, bonus, 0.0),
+        "penalty_mwh": np.where(valid, penalty, 0.0),
+    }
+
+
+def _euros(amounts: np.ndarray, price: Decimal) -> list[Decimal]:
+    """`to_eur` of each amount; +0.0 (most of them: no bonus, or no penalty) computed once."""
+    zero = to_eur(0.0, price)
+    plain_zero = (amounts == 0.0) & ~np.signbit(amounts)
+    pairs = zip(amounts.tolist(), plain_zero.tolist(), strict=True)
+    return [zero if z else to_eur(x, price) for x, z in pairs]
+
+
+def _with_clause(frame: dict, terms: ContractTerms) -> pd.DataFrame:
+    clause = _clause_arrays(
         frame["reference_mwh_pci"],
         frame["actual_mwh_pci"],
         terms.franchise_pct,
@@ -332,10 +390,10 @@ def _with_clause(frame: pd.DataFrame, terms: ContractTerms) -> pd.DataFrame:
         terms.overrun_share_contractor,
         terms.guaranteed_savings_pct if terms.is_cpe else None,
     )
-    out = pd.concat([frame.reset_index(drop=True), clause], axis=1)
     price = terms.price_eur_per_mwh_pci
-    out["bonus_eur"] = [to_eur(x, price) for x in out["bonus_mwh"].to_numpy()]
-    out["penalty_eur"] = [to_eur(x, price) for x in out["penalty_mwh"].to_numpy()]
+    out = pd.DataFrame({**frame, **clause})
+    out["bonus_eur"] = _euros(clause["bonus_mwh"], price)
+    out["penalty_eur"] = _euros(clause["penalty_mwh"], price)
     return out
 
 
@@ -411,16 +469,19 @@ def settle(
     """
     first, last = settlement_period(terms, season, month, as_of)
     days = pd.date_range(first, last, freq="D", name="day")
-    ledger = building_days(terms, days, rollups, dju_daily, adjustments)
-    if not len(ledger):
+    if not len(terms.buildings):
         empty = pd.DataFrame(columns=BUILDING_COLUMNS)
         return SettlementReport(
             terms.code, season, month, first, last, terms.dju_method, terms.dju_base_c,
             terms.station_code, terms.price_eur_per_mwh_pci, terms.kind, empty,
             pd.DataFrame(), _total(empty, terms),
         )  # fmt: skip
-    per_building = _with_clause(_aggregate(ledger, terms, by_month=False), terms)
-    per_month = _with_clause(_aggregate(ledger, terms, by_month=True), terms)
+    inputs = _Inputs.of(rollups, dju_daily, adjustments)  # keyed once for both seasons
+    ledger = _ledger(terms, days, inputs)
+    season_agg, g_b = _aggregate(ledger, terms, by_month=False)
+    per_building = _with_clause(season_agg, terms)
+    month_agg, m_b = _aggregate(ledger, terms, by_month=True)
+    per_month = _with_clause(month_agg, terms)
 
     no_alert = np.zeros(len(per_building), dtype=bool)
     one, two = no_alert, no_alert
@@ -430,18 +491,15 @@ def settle(
         prev = previous_season(season)
         p_first, p_last = season_bounds(prev, terms.season_start, terms.season_end)
         p_days = pd.date_range(p_first, p_last, freq="D", name="day")
-        p_ledger = building_days(terms, p_days, rollups, dju_daily, adjustments)
-        p_agg = _aggregate(p_ledger, terms, by_month=False)
+        p_agg, _ = _aggregate(_ledger(terms, p_days, inputs), terms, by_month=False)
         # a previous season without any data says nothing about the reference
-        p_agg.loc[p_agg["days_missing"] >= p_agg["days"], "actual_mwh_pci"] = np.nan
-        p_clause = sharing_clause(
-            p_agg["reference_mwh_pci"], p_agg["actual_mwh_pci"], 0, 0, None, 0
-        )
-        prev_dev = (
-            pd.Series(p_clause["deviation_pct"].to_numpy(), index=p_agg["building_code"])
-            .reindex(per_building["building_code"])
-            .to_numpy()
-        )
+        p_actual = np.where(p_agg["days_missing"] >= p_agg["days"], np.nan, p_agg["actual_mwh_pci"])
+        p_dev = _clause_arrays(p_agg["reference_mwh_pci"], p_actual, 0, 0, None, 0)["deviation_pct"]
+        codes = per_building["building_code"].to_numpy()
+        if np.array_equal(p_agg["building_code"], codes):
+            prev_dev = p_dev
+        else:
+            prev_dev = pd.Series(p_dev, index=p_agg["building_code"]).reindex(codes).to_numpy()
         per_building["previous_deviation_pct"] = prev_dev
         one, two = nb_revision_flags(
             per_building["deviation_pct"],
@@ -449,17 +507,15 @@ def settle(
             terms.nb_revision_pct_one_season,
             terms.nb_revision_pct_two_seasons,
         )
-    names = {bt.building_code: bt.building_name for bt in terms.buildings}
-    no_channel = {bt.building_code: bt.channel_id is None for bt in terms.buildings}
-    per_building["building_name"] = per_building["building_code"].map(names)
-    per_building["alerts"] = _alerts(
-        per_building, one, two, per_building["building_code"].map(no_channel).to_numpy()
-    )
+    names = np.array([bt.building_name for bt in terms.buildings], dtype=object)
+    no_channel = np.array([bt.channel_id is None for bt in terms.buildings], dtype=bool)
+    per_building["building_name"] = names[g_b]
+    per_building["alerts"] = _alerts(per_building, one, two, no_channel[g_b])
     per_month["alerts"] = _alerts(
         per_month,
         np.zeros(len(per_month), dtype=bool),
         np.zeros(len(per_month), dtype=bool),
-        per_month["building_code"].map(no_channel).to_numpy(),
+        no_channel[m_b],
     )
     per_month["month"] = per_month["month"].astype(str)
     cols = BUILDING_COLUMNS + [c for c in per_building.columns if c not in BUILDING_COLUMNS]
@@ -478,7 +534,7 @@ def settle(
         buildings=per_building,
         months=per_month,
         total=_total(per_building, terms),
-        ledger=ledger,
+        ledger=_ledger_frame(terms, ledger),
         season_complete=complete,
     )
 

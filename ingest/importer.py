@@ -15,26 +15,30 @@ read = inserted + updated + unchanged + rejected + quarantined (held by `ingest.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from carnet import batches
+from carnet import batches, db
 from carnet.store import take_write_lock
 from ingest.batch_report import BatchReport, conclude, in_progress, nothing_written
 from ingest.batch_rows import BatchLost, finish_batch, new_batch, previous_batch, write_finish
 from ingest.format_detection import open_parser
-from ingest.formats.base import FormatParser
+from ingest.formats.base import FormatParser, Parsed
 from ingest.import_run import ImportRun
 from ingest.profiles import ColumnProfile
 from ingest.rejects import stored_text
 from ingest.routing import Routing
 from ingest.sniff import (
     Sniffed,
+    Table,
     UnreadableFile,
     iter_tables,
     sniff,
@@ -168,6 +172,63 @@ class _Job:
     t0: float
 
 
+_END = object()
+
+
+def _parsed_tables(job: _Job) -> Iterator[tuple[Table, Parsed, float]]:
+    """The file's tables, each with its parse and the seconds reading, splitting and parsing
+    it took, prepared one chunk ahead (never more) by a worker thread: the next chunk is read
+    while this one is written (much of both runs without the GIL: pandas' tokenizer, numpy,
+    SQLite's steps, the PostgreSQL server). Only the worker touches the parser until the end
+    of the file, and it never touches the database; its error is raised here, in the file's
+    order. Closing the generator early (an error, a signal) stops the worker after its
+    current chunk."""
+    pending: queue.Queue = queue.Queue()
+    taken = threading.Semaphore(0)  # released by the reader for each item it gets
+    stop = threading.Event()
+
+    def hand_over(item) -> bool:
+        """Give `item` to the reader and wait until it has it: the worker then reads the
+        next chunk while the reader writes this one, and no further (memory: two chunks)."""
+        pending.put(item)
+        while not stop.is_set():
+            if taken.acquire(timeout=0.1):
+                return True
+        return False
+
+    def work() -> None:
+        tables = iter_tables(job.sn, job.parser.header_line, job.chunk_lines)
+        try:
+            while not stop.is_set():
+                t = time.perf_counter()
+                table = next(tables, None)
+                if table is None:
+                    break
+                parsed = job.parser.parse(table)
+                if not hand_over((table, parsed, time.perf_counter() - t)):
+                    return
+            hand_over(_END)
+        except BaseException as exc:  # raised again by the reader, in the file's order
+            hand_over(exc)
+        finally:
+            tables.close()
+
+    worker = threading.Thread(target=work, name="carnet-import-lecture", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = pending.get()
+            taken.release()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _run_batch(engine: Engine, report: BatchReport, job: _Job) -> None:
     """Read, write and account for the file in one transaction, counts included."""
     prev = previous_batch(engine, job.sn.sha256, report.batch_id)
@@ -178,6 +239,7 @@ def _run_batch(engine: Engine, report: BatchReport, job: _Job) -> None:
     try:
         with engine.begin() as conn:
             take_write_lock(conn)  # what the run reads before writing is read under the lock
+            db.no_jit(conn)  # PostgreSQL: per-channel seeks compiled at every statement
             run = ImportRun(
                 conn,
                 report,
@@ -189,20 +251,15 @@ def _run_batch(engine: Engine, report: BatchReport, job: _Job) -> None:
                 job.allowed,
             )
             done = 0
-            tables = iter_tables(job.sn, job.parser.header_line, job.chunk_lines)
-            while True:
-                t = time.perf_counter()
-                table = next(tables, None)  # reading and splitting count as "lecture" too
-                if table is None:
-                    break
-                parsed = job.parser.parse(table)
-                run.add_time("lecture", t)
-                report.lines_read += len(table)
-                run.take(parsed, table)
-                batches.checkpoint("mid_write")
-                if job.progress is not None:
-                    done += table.n_chars
-                    job.progress(min(done, job.sn.size_bytes), job.sn.size_bytes)
+            with closing(_parsed_tables(job)) as chunks:  # closed: the worker stops at once
+                for table, parsed, seconds in chunks:
+                    report.timings["lecture"] = report.timings.get("lecture", 0.0) + seconds
+                    report.lines_read += len(table)
+                    run.take(parsed, table)
+                    batches.checkpoint("mid_write")
+                    if job.progress is not None:
+                        done += table.n_chars
+                        job.progress(min(done, job.sn.size_bytes), job.sn.size_bytes)
             t = time.perf_counter()
             tail = job.parser.finish()
             run.add_time("lecture", t)

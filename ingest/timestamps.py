@@ -79,11 +79,22 @@ def day_reasons(text: pd.Series, label: str = "date") -> tuple[pd.DatetimeIndex,
     return day, reason
 
 
+_FR_MINUTES = "%d/%m/%Y %H:%M"
+
+
 def _parse_naive(text: pd.Series, fmt: str | None = None) -> pd.DatetimeIndex:
     s = text.astype(object).fillna("").astype(str).str.strip()
+    fixed = None
+    if fmt in (None, _FR_MINUTES) and _looks_fr(s):  # the French export: read in numpy
+        wall, fixed = fr_minutes_fixed(s)
+        if fixed.all():
+            return pd.DatetimeIndex(wall.astype("datetime64[s]"))
     if fmt:
         return pd.DatetimeIndex(pd.to_datetime(s, format=fmt, errors="coerce"))
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
+    if fixed is not None and fixed.any():
+        out[fixed] = wall[fixed].astype("datetime64[s]")
+        s = s.where(~fixed, "")  # read: matched by no layout below
     iso = s.str.match(_ISO_NAIVE)
     if iso.any():
         out[iso] = pd.to_datetime(
@@ -206,8 +217,111 @@ def parse_timestamps(
     return out, reason
 
 
+def _fixed_width(text: pd.Series, width: int) -> np.ndarray | None:
+    """The texts as an (n, width + 1) array of character codes (255 for any beyond it), NUL
+    padded: a text of exactly `width` characters has a non-NUL code at width - 1 and NUL at
+    `width`. The readers refuse control characters (NUL included) before any format sees a
+    field, so a NUL here is padding. None when a value cannot be made text."""
+    try:
+        codes = text.to_numpy().astype(f"U{width + 1}").view(np.uint32)
+    except (TypeError, ValueError):
+        return None
+    return np.minimum(codes, 255).astype(np.uint8).reshape(len(text), width + 1)
+
+
+_YEARS = np.arange(limits.TS_MIN_YEAR, limits.TS_MAX_YEAR + 1)
+_LEAP = ((_YEARS % 4 == 0) & ((_YEARS % 100 != 0) | (_YEARS % 400 == 0))).astype("int64")
+# days from 1970-01-01 to January 1st of each admitted year
+_YEAR_DAYS = (_YEARS - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype("int64")
+_MONTH_LENGTH = np.array(
+    [
+        [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+        [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+    ]
+)
+_MONTH_START = np.concatenate([np.zeros((2, 1), "int64"), _MONTH_LENGTH.cumsum(axis=1)[:, :-1]], 1)
+
+
+def _civil(u: np.ndarray, layout: dict[str, int], sep: dict[int, str], width: int) -> tuple:
+    """(seconds since the epoch of the wall-clock fields, valid) of `_fixed_width` texts: `width` characters, digits where `layout` says (field -> first
+    column; a year has 4), `sep` characters where it says. Invalid wherever a character is
+    out of place, a field out of range or a day past its month's end; years outside the
+    admitted ones are left to the general path (it says why)."""
+    d = u[:, :width] - np.uint8(48)  # a digit is 0..9; anything else wraps above 9
+    ok = u[:, width] == 0
+    for name, start in layout.items():
+        for col in range(start, start + (4 if name == "year" else 2)):
+            ok &= d[:, col] < 10
+    for col, ch in sep.items():
+        ok &= u[:, col] == ord(ch)
+    f = {}
+    for name, start in layout.items():  # two digits fit a byte (99), a year two
+        pair = d[:, start] * np.uint8(10) + d[:, start + 1]
+        if name == "year":
+            pair = pair.astype("int64") * 100 + (d[:, start + 2] * np.uint8(10) + d[:, start + 3])
+        f[name] = pair.astype("int64")
+    y, m, day = f["year"], f["month"], f["day"]
+    hh, mm, ss = f["hour"], f["minute"], f.get("second", 0)
+    ok &= (y >= limits.TS_MIN_YEAR) & (y <= limits.TS_MAX_YEAR) & (m >= 1) & (m <= 12)
+    # table lookups instead of integer divisions (slow in numpy): indices clipped, the rows
+    # they would have read out of range being invalid already
+    year = np.clip(y - limits.TS_MIN_YEAR, 0, len(_YEAR_DAYS) - 1)
+    month = np.clip(m, 1, 12) - 1
+    leap = _LEAP[year]
+    ok &= (day >= 1) & (day <= _MONTH_LENGTH[leap, month]) & (hh <= 23) & (mm <= 59)
+    ok &= ss <= 59
+    days = _YEAR_DAYS[year] + _MONTH_START[leap, month] + day - 1
+    return days * 86400 + hh * 3600 + mm * 60 + ss, ok
+
+
+_FR_FIELDS = {"day": 0, "month": 3, "year": 6, "hour": 11, "minute": 14}
+_FR_SEP = {2: "/", 5: "/", 10: " ", 13: ":"}
+
+
+def fr_minutes_fixed(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Wall-clock epoch seconds (as if UTC) of `dd/mm/yyyy HH:MM` and where a text has exactly
+    that layout with valid fields; the rest is left (False) to the general path."""
+    n = len(text)
+    fixed = _fixed_width(text, 16) if n else None
+    if fixed is None:
+        return np.full(n, NAT, dtype="int64"), np.zeros(n, dtype=bool)
+    wall, ok = _civil(fixed, _FR_FIELDS, _FR_SEP, width=16)
+    return np.where(ok, wall, NAT), ok
+
+
+def _looks_fr(text: pd.Series) -> bool:
+    """Whether the first text has the `dd/mm/yyyy HH:MM` layout: the file's layout, decided
+    once, so that no other file pays for looking for it."""
+    first = text.iloc[0] if len(text) else None
+    return isinstance(first, str) and len(first) == 16 and first[2] == "/"
+
+
+def _wall_to_utc(text, wall, clock, keys, offset_min, timezone):
+    """Epoch seconds and reasons of readable wall-clock times (`wall`, epoch seconds as if
+    UTC), as the general path decides them: through Europe/Paris (`LocalClock`, in the
+    file's order) unless `timezone` is "utc"."""
+    if timezone == "utc":
+        return wall.copy(), np.full(len(wall), None, dtype=object)
+    naive = pd.DatetimeIndex(wall.astype("datetime64[s]"))
+    out, reason = clock.to_utc(naive, None if keys is None else np.asarray(keys), offset_min)
+    bad = reason != None  # noqa: E711
+    out[bad] = NAT
+    if bad.any():
+        raw = text.to_numpy()[bad]
+        reason[bad] = [f"{r} « {t} »" for r, t in zip(reason[bad], raw, strict=True)]
+    return out, reason
+
+
 def _parse_timestamps(text, clock, keys, offset_min, fmt, timezone):
+    if fmt in (None, _FR_MINUTES) and _looks_fr(text):
+        # the French export, every text in its fixed layout: no ISO attempt, no regex, no
+        # strptime; otherwise the general path below reads the file as it always did
+        wall, fixed = fr_minutes_fixed(text)
+        if fixed.all():
+            return _wall_to_utc(text, wall, clock, keys, offset_min, timezone)
     if fmt is None:
+        # already an exact-format C parse: a numpy reading of the fixed-width bytes measured
+        # no faster for this layout (it is for the French one, see `fr_minutes_fixed`)
         fast = pd.to_datetime(text, format=_ISO_Z, errors="coerce", utc=True)
         done = fast.notna().to_numpy()
         if done.all():
@@ -233,7 +347,12 @@ def _parse_timestamps(text, clock, keys, offset_min, fmt, timezone):
     out = np.full(n, NAT, dtype="int64")
     reason = np.full(n, None, dtype=object)
     reason[(s == "").to_numpy()] = "horodatage vide"
-    aware = s.str.contains(_OFFSET_RE, regex=True).to_numpy() & (fmt is None)
+    aware = np.zeros(n, dtype=bool)
+    if fmt is None:
+        # a `dd/mm/yyyy HH:MM` text carries no offset: only the others are searched for one
+        other = ~fr_minutes_fixed(s)[1] if _looks_fr(s) else np.ones(n, dtype=bool)
+        if other.any():
+            aware[other] = s[other].str.contains(_OFFSET_RE, regex=True).to_numpy()
     if aware.any():
         parsed = pd.to_datetime(s[aware], format="ISO8601", utc=True, errors="coerce")
         out[aware] = _epoch(parsed)

@@ -11,6 +11,7 @@ The model is linear in days, so a monthly model predicts each day as b0 + b1 * h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,23 @@ TC_GRID_C = np.round(np.arange(16.0, 28.01, 1.0), 2)
 
 
 @dataclass(frozen=True)
+class _FitData:
+    """What a fit leaves for its diagnostics: per period (day or month) the energy, its
+    prediction, the period label, days and degree days of the chosen Tb."""
+
+    y: np.ndarray
+    predicted: np.ndarray
+    labels: np.ndarray
+    ndays: np.ndarray
+    hdd: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class ChangePointModel:
+    """A fitted model. Its diagnostics (R², CV(RMSE), NMBE, lag-1 autocorrelation of the
+    residuals) and its `fitted` frame are computed on first use: a baseline search fits many
+    candidates whose diagnostics nobody reads, and these cost more than the fit itself."""
+
     freq: str  # daily or monthly
     kind: str  # mean, heating, heating_cooling
     b0_kwh_per_day: float
@@ -32,11 +49,47 @@ class ChangePointModel:
     cooling_balance_temp_c: float | None = None
     n: int = 0
     p: int = 1
-    r2: float = float("nan")
-    cvrmse: float = float("nan")
-    nmbe: float = float("nan")
-    rho: float = 0.0
-    fitted: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    data: _FitData | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def r2(self) -> float:
+        return float("nan") if self.data is None else metrics.r2(self.data.y, self.data.predicted)
+
+    @cached_property
+    def cvrmse(self) -> float:
+        d = self.data
+        return float("nan") if d is None else metrics.cvrmse(d.y, d.predicted, self.p)
+
+    @cached_property
+    def nmbe(self) -> float:
+        d = self.data
+        return float("nan") if d is None else metrics.nmbe(d.y, d.predicted, self.p)
+
+    @cached_property
+    def rho(self) -> float:
+        d = self.data
+        return 0.0 if d is None else metrics.lag1_autocorrelation(d.y - d.predicted)
+
+    @cached_property
+    def fitted(self) -> pd.DataFrame:
+        """period, days, hdd, energy_kwh, predicted_kwh of each period fitted."""
+        d = self.data
+        if d is None:
+            return pd.DataFrame()
+        labels = (
+            pd.DatetimeIndex(d.labels)
+            if self.freq == "daily"
+            else pd.PeriodIndex(d.labels, freq="M")
+        )
+        return pd.DataFrame(
+            {
+                "period": labels,
+                "days": d.ndays.astype("int64"),
+                "hdd": d.hdd if d.hdd is not None else np.zeros(len(d.y)),
+                "energy_kwh": d.y,
+                "predicted_kwh": d.predicted,
+            }
+        )
 
     @property
     def name(self) -> str:
@@ -68,7 +121,8 @@ def usable_days(daily: pd.DataFrame) -> pd.DataFrame:
 
 def _usable_arrays(daily: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(days as datetime64[D], energy, temperature) of usable days, sorted: numpy, no copies
-    of the frame (a fit is a few milliseconds; pandas bookkeeping would dominate it)."""
+    of the frame (a fit is a few milliseconds; pandas bookkeeping would dominate it). The
+    arrays are the fit's own (the model's diagnostics read them later)."""
     col = daily["day"]
     naive = isinstance(col.dtype, np.dtype) and col.dtype.kind == "M"  # datetime64 already
     raw = col.to_numpy() if naive else pd.to_datetime(col).to_numpy()
@@ -76,8 +130,11 @@ def _usable_arrays(daily: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
     energy = daily["energy_kwh"].to_numpy(dtype=float)
     temp = daily["temp_mean_c"].to_numpy(dtype=float)
     ok = np.isfinite(energy) & np.isfinite(temp) & ~np.isnat(day)
-    day, energy, temp = day[ok], energy[ok], temp[ok]
-    if len(day) > 1 and (np.diff(day.astype("int64")) < 0).any():
+    if ok.all():  # copies, not views of the caller's frame
+        day, energy, temp = day.copy(), energy.copy(), temp.copy()
+    else:
+        day, energy, temp = day[ok], energy[ok], temp[ok]
+    if len(day) > 1 and (day[1:] < day[:-1]).any():
         order = np.argsort(day, kind="stable")
         day, energy, temp = day[order], energy[order], temp[order]
     return day, energy, temp
@@ -108,11 +165,11 @@ def _batched_lstsq(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return beta, sse
 
 
-def _two_regressor_lstsq(a: np.ndarray, h: np.ndarray, y: np.ndarray):
+def _two_regressor_lstsq(a: np.ndarray, h: np.ndarray, y: np.ndarray, unit_a: bool = False):
     """min ||b0 a + b1 h_g - y|| for every row h_g of `h` (G, n) at once, by the normal
     equations of two regressors in closed form: a few sums per candidate instead of a QR of
     each design matrix. Coefficients (G, 2), SSE (G,) (NaN where h_g cannot be solved, a row
-    of zeros)."""
+    of zeros). `unit_a`: `a` is all ones (daily), so `b0 * a` is `b0` exactly."""
     s_aa, s_ay = a @ a, a @ y
     s_ah, s_hh, s_hy = h @ a, np.einsum("gn,gn->g", h, h), h @ y
     det = s_aa * s_hh - s_ah * s_ah
@@ -120,7 +177,10 @@ def _two_regressor_lstsq(a: np.ndarray, h: np.ndarray, y: np.ndarray):
     with np.errstate(divide="ignore", invalid="ignore"):
         b0 = (s_hh * s_ay - s_ah * s_hy) / det
         b1 = (s_aa * s_hy - s_ah * s_ay) / det
-    resid = y[None, :] - b0[:, None] * a[None, :] - b1[:, None] * h  # exact, not Syy - b.Sxy
+    # exact residuals, not Syy - b.Sxy; the same element-wise operations as
+    # y - b0 a - b1 h, in place (each is exact: only the sum below rounds)
+    resid = y[None, :] - (b0[:, None] if unit_a else b0[:, None] * a[None, :])
+    np.subtract(resid, b1[:, None] * h, out=resid)
     sse = np.einsum("gn,gn->g", resid, resid)
     beta = np.column_stack([b0, b1])
     beta[singular] = np.nan
@@ -151,7 +211,8 @@ def fit_changepoint(
     y = energy if daily_freq else np.add.reduceat(energy, starts)
     ndays = np.ones_like(energy) if daily_freq else np.add.reduceat(np.ones_like(energy), starts)
     tb = np.asarray(tb_grid_c, dtype=float)
-    hdd = np.maximum(0.0, tb[:, None] - temp[None, :])
+    hdd = np.subtract(tb[:, None], temp[None, :])
+    np.maximum(0.0, hdd, out=hdd)
     if not daily_freq:
         hdd = np.add.reduceat(hdd, starts, axis=1)
     n = len(y)
@@ -168,7 +229,7 @@ def fit_changepoint(
         x = np.stack([np.broadcast_to(ndays, (len(ih), n)), hdd[ih], cdd[ic]], axis=2)
         beta, sse = _batched_lstsq(x, y)
     else:
-        beta, sse = _two_regressor_lstsq(ndays, hdd, y)
+        beta, sse = _two_regressor_lstsq(ndays, hdd, y, unit_a=daily_freq)
     # physical signs: a base load that is not negative, a heating slope that is positive
     valid = np.isfinite(sse) & (beta[:, 1] > 0) & (beta[:, 0] >= 0)
     if cooling:
@@ -201,17 +262,6 @@ def fit_changepoint(
 def _finish(
     freq, kind, y, predicted, labels, ndays, hdd, b0, b1=0.0, tb=None, b2=0.0, tc=None, p=1
 ):
-    resid = y - predicted
-    labels = pd.DatetimeIndex(labels) if freq == "daily" else pd.PeriodIndex(labels, freq="M")
-    fitted = pd.DataFrame(
-        {
-            "period": labels,
-            "days": ndays.astype("int64"),
-            "hdd": hdd if hdd is not None else np.zeros(len(y)),
-            "energy_kwh": y,
-            "predicted_kwh": predicted,
-        }
-    )
     return ChangePointModel(
         freq=freq,
         kind=kind,
@@ -222,9 +272,5 @@ def _finish(
         cooling_balance_temp_c=tc,
         n=len(y),
         p=p,
-        r2=metrics.r2(y, predicted),
-        cvrmse=metrics.cvrmse(y, predicted, p),
-        nmbe=metrics.nmbe(y, predicted, p),
-        rho=metrics.lag1_autocorrelation(resid),
-        fitted=fitted,
+        data=_FitData(y, predicted, labels, ndays, hdd),
     )

@@ -141,12 +141,19 @@ def merge_reasons(*arrays) -> np.ndarray:
     out = np.array(arrays[0], dtype=object, copy=True)
     for arr in arrays[1:]:
         arr = np.asarray(arr, dtype=object)
-        if not arr.any():  # reasons are non-empty strings: truthiness is a cheap test
+        if not has_reason(arr):
             continue
         todo = ~out.astype(bool) & arr.astype(bool)
         if todo.any():
             out[todo] = arr[todo]
     return out
+
+
+def has_reason(reason: np.ndarray) -> bool:
+    """Whether any element holds a reason (a non-empty string). `count_nonzero` tests each
+    element's truth in one C loop, several times faster than `ndarray.any` on objects (a
+    ufunc reduction), which was most of the cost of a clean chunk's reasons."""
+    return bool(np.count_nonzero(reason))
 
 
 def where_reason(mask: np.ndarray, message, n: int | None = None) -> np.ndarray:
@@ -166,7 +173,7 @@ def where_reason(mask: np.ndarray, message, n: int | None = None) -> np.ndarray:
 
 def rejects_of(table: Table, reason: np.ndarray, n_values) -> pd.DataFrame:
     """Rejected-line frame for the rows with a reason (raw None: looked up when kept)."""
-    bad = np.flatnonzero(reason.astype(bool)) if reason.any() else np.array([], "int64")
+    bad = np.flatnonzero(reason.astype(bool)) if has_reason(reason) else np.array([], "int64")
     if not len(bad):
         return empty_rejects()
     nv = np.broadcast_to(np.asarray(n_values, dtype="int64"), (len(reason),))

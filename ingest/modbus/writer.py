@@ -85,6 +85,11 @@ def _transient(exc: BaseException) -> bool:
     return any(c.__name__ in ("OperationalError", "InterfaceError") for c in type(exc).__mro__)
 
 
+def _no_jit(conn) -> None:
+    """The flush's statements without JIT (carnet.db.no_jit): 1 s of compilation per flush."""
+    carnet_db.no_jit(conn)
+
+
 class Writer:
     """Writes a frame, the device health and the alarm events in one transaction. The readings
     go through the plausibility checks of file imports first (`ingest.plausibility.screen`):
@@ -214,6 +219,7 @@ class Writer:
                     continue
                 try:
                     with engine.begin() as conn:
+                        _no_jit(conn)
                         done = self._write(conn, spooled, f"spool:{path.name}")
                     self._committed()
                 except Exception as exc:
@@ -229,6 +235,7 @@ class Writer:
                 report.held_replayed += done.held
                 _tally(report, done)
             with engine.begin() as conn:
+                _no_jit(conn)
                 done = self._write(conn, frame, self.source)
                 report.batch_id = done.batch_id
                 _save_status(conn, statuses)

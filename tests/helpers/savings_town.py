@@ -1,6 +1,9 @@
 """A synthetic town for the savings dashboard: a weather station with hourly temperatures and
 daily Tn/Tx, and buildings whose hourly gas index follows a heating law with night and weekend
-setback (or not: `night_heating`), loaded through the real portfolio loader and store.
+setback (or not: `night_heating`), loaded through the real portfolio loader and store. With
+`indoor=True` each building also logs the hourly indoor temperature of its main room (the
+channel comfort reads), so that a town has the two hourly channels per building of a real
+portfolio (issue 17: 100 buildings x 5 years = 8.8 M readings).
 
 Everything is generated with array operations (no loop per reading); `make_town` returns the
 channel ids so that a test can recompute what it needs from the readings it wrote.
@@ -9,6 +12,7 @@ channel ids so that a test can recompute what it needs from the readings it wrot
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +42,17 @@ class TownBuilding:
     reporting_factor: float = 1.0  # consumption multiplier from `savings_from` on
 
 
-def town_document(buildings: list[TownBuilding], starts_on: dt.date) -> dict:
-    """The portfolio (YAML shape of issue 2) of the station, buildings and their contracts."""
+def main_room(b: TownBuilding) -> str:
+    return f"{b.code}-SALLE"
+
+
+def indoor_channel(b: TownBuilding) -> str:
+    return f"{b.code}-TINT"
+
+
+def town_document(buildings: list[TownBuilding], starts_on: dt.date, indoor: bool = False) -> dict:
+    """The portfolio (YAML shape of issue 2) of the station, buildings and their contracts;
+    with `indoor`, each building's main room and its indoor temperature channel."""
     contracts: dict[str, list] = {}
     for b in buildings:
         contracts.setdefault(b.contract, []).append(
@@ -67,25 +80,7 @@ def town_document(buildings: list[TownBuilding], starts_on: dt.date) -> dict:
                 ],
             }
         ],
-        "buildings": [
-            {
-                "code": b.code,
-                "name": b.name,
-                "usage": "école",
-                "heated_area_m2": 1000,
-                "station": STATION,
-                "channels": [
-                    {
-                        "code": f"{b.code}-GAZ",
-                        "quantity": "gas_volume_m3",
-                        "kind": "index",
-                        "unit": "m3",
-                        "kwh_per_unit": KWH_PER_M3,
-                    }
-                ],
-            }
-            for b in buildings
-        ],
+        "buildings": [building_document(b, indoor) for b in buildings],
         "contracts": [
             {
                 "code": code,
@@ -106,6 +101,37 @@ def town_document(buildings: list[TownBuilding], starts_on: dt.date) -> dict:
             for code, rows in contracts.items()
         ],
     }
+
+
+def building_document(b: TownBuilding, indoor: bool) -> dict:
+    doc = {
+        "code": b.code,
+        "name": b.name,
+        "usage": "école",
+        "heated_area_m2": 1000,
+        "station": STATION,
+        "channels": [
+            {
+                "code": f"{b.code}-GAZ",
+                "quantity": "gas_volume_m3",
+                "kind": "index",
+                "unit": "m3",
+                "kwh_per_unit": KWH_PER_M3,
+            }
+        ],
+    }
+    if indoor:
+        doc["rooms"] = [{"code": main_room(b), "name": "Salle principale", "area_m2": 200}]
+        doc["channels"].append(
+            {
+                "code": indoor_channel(b),
+                "quantity": "temp_indoor_c",
+                "kind": "instant",
+                "unit": "degC",
+                "room": main_room(b),
+            }
+        )
+    return doc
 
 
 def hourly_weather(first: dt.date, last: dt.date, seed: int = 7) -> pd.Series:
@@ -129,12 +155,28 @@ def hourly_weather(first: dt.date, last: dt.date, seed: int = 7) -> pd.Series:
     return pd.Series(np.round(temp, 1), index=hours, name="temp_c")
 
 
+def hourly_setpoint_c(b: TownBuilding, temp: pd.Series) -> np.ndarray:
+    """19 °C from 7h to 18h on weekdays (or always, with `night_heating`), 13 °C otherwise."""
+    local = temp.index.tz_convert(TZ_NAME)
+    occupied = (local.day_of_week < 5) & (local.hour >= 7) & (local.hour < 18)
+    return np.where(occupied | b.night_heating, 19.0, 13.0)
+
+
+def hourly_indoor_c(b: TownBuilding, temp: pd.Series, seed: int) -> np.ndarray:
+    """Indoor °C per hour of the main room: the setpoint reached over about three hours (a
+    3-hour moving mean), never below what the outdoor weather alone gives the building (free
+    gains: warm in summer), plus a tenth of a degree of sensor noise."""
+    setpoint = pd.Series(hourly_setpoint_c(b, temp)).rolling(3, min_periods=1).mean().to_numpy()
+    free = 10.0 + 0.5 * temp.to_numpy()
+    noise = np.random.default_rng(seed).normal(0.0, 0.1, len(temp))
+    return np.round(np.maximum(setpoint, free) + noise, 1)
+
+
 def hourly_gas_kwh(b: TownBuilding, temp: pd.Series, savings_from: dt.date) -> np.ndarray:
     """kWh PCS per hour: UA x (setpoint - outdoor)+, setback 19 → 13 °C outside 7h-18h on
     weekdays unless the building heats at night, plus a small base load."""
     local = temp.index.tz_convert(TZ_NAME)
-    occupied = (local.day_of_week < 5) & (local.hour >= 7) & (local.hour < 18)
-    setpoint = np.where(occupied | b.night_heating, 19.0, 13.0)
+    setpoint = hourly_setpoint_c(b, temp)
     kwh = b.ua_kw_per_k * np.maximum(0.0, setpoint - temp.to_numpy()) + 0.8
     after = local.tz_localize(None).normalize() >= pd.Timestamp(savings_from)
     return kwh * np.where(after, b.reporting_factor, 1.0)
@@ -147,10 +189,15 @@ def make_town(
     last: dt.date,
     starts_on: dt.date,
     savings_from: dt.date,
+    indoor: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, int]:
-    """Load the portfolio and write hourly readings first..last; returns channel code -> id."""
+    """Load the portfolio and write hourly readings first..last; returns channel code -> id.
+    `indoor`: each building's main room also logs its hourly indoor temperature. `timings`
+    receives `write_s`, the seconds of `write_readings` alone (a benchmark's figure, without
+    the portfolio load and the generation)."""
     with session_scope(engine) as s:
-        load_portfolio(s, town_document(buildings, starts_on), actor="test")
+        load_portfolio(s, town_document(buildings, starts_on, indoor), actor="test")
     with session_scope(engine) as s:
         ids = dict(s.execute(select(Channel.code, Channel.id)).all())
     temp = hourly_weather(first, last)
@@ -161,7 +208,12 @@ def make_town(
     noon = to_epoch(pd.DatetimeIndex(daily.index + pd.Timedelta(hours=12)).tz_localize(TZ_NAME))
     frames.append(pd.DataFrame({"channel_id": ids["TST-TN"], "ts": noon, "value": daily["min"]}))
     frames.append(pd.DataFrame({"channel_id": ids["TST-TX"], "ts": noon, "value": daily["max"]}))
-    for b in buildings:
+    for i, b in enumerate(buildings):
+        if indoor:
+            frames.append(
+                pd.DataFrame({"channel_id": ids[indoor_channel(b)], "ts": ts,
+                              "value": hourly_indoor_c(b, temp, seed=100 + i)})
+            )  # fmt: skip
         m3 = hourly_gas_kwh(b, temp, savings_from) / KWH_PER_M3
         # the index read at the start of each hour, and one more at the end of the last hour
         index = np.round(1000.0 + np.concatenate([[0.0], np.cumsum(m3)]), 3)
@@ -170,7 +222,10 @@ def make_town(
                           "value": index})
         )  # fmt: skip
     readings = pd.concat(frames, ignore_index=True).assign(quality=0)
+    t0 = time.perf_counter()
     write_readings(engine, readings, None)
+    if timings is not None:
+        timings["write_s"] = time.perf_counter() - t0
     return ids
 
 
