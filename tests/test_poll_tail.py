@@ -11,7 +11,10 @@ import pytest
 from ingest.importer import import_file
 from ingest.modbus.writer import Writer
 from tests.helpers.reading_reads import ReadingReads
-from tests.test_store_merge import KINDS, SPRING, _channels, _full_recompute, _rollups
+from tests.helpers.rollup_town import KINDS, SPRING
+from tests.helpers.rollup_town import channels as _channels
+from tests.helpers.rollup_town import full_recompute as _full_recompute
+from tests.helpers.rollup_town import rollups as _rollups
 
 T0 = SPRING + 4 * 3600
 
