@@ -304,12 +304,7 @@ def _wall_to_utc(text, wall, clock, keys, offset_min, timezone):
         return wall.copy(), np.full(len(wall), None, dtype=object)
     naive = pd.DatetimeIndex(wall.astype("datetime64[s]"))
     out, reason = clock.to_utc(naive, None if keys is None else np.asarray(keys), offset_min)
-    bad = reason != None  # noqa: E711
-    out[bad] = NAT
-    if bad.any():
-        raw = text.to_numpy()[bad]
-        reason[bad] = [f"{r} « {t} »" for r, t in zip(reason[bad], raw, strict=True)]
-    return out, reason
+    return _refused_quoted(out, reason, text)
 
 
 def _parse_timestamps(text, clock, keys, offset_min, fmt, timezone):
@@ -374,9 +369,14 @@ def _parse_timestamps(text, clock, keys, offset_min, fmt, timezone):
             r[outside] = OUT_OF_RANGE
         out[naive_mask] = ep
         reason[naive_mask] = r
+    return _refused_quoted(out, reason, s)
+
+
+def _refused_quoted(out, reason, text):
+    """Refused stamps become NaT and their reason quotes the cell as written."""
     bad = reason != None  # noqa: E711
     out[bad] = NAT
     if bad.any():
-        raw = s.to_numpy()[bad]
+        raw = text.to_numpy()[bad]
         reason[bad] = [f"{r} « {t} »" for r, t in zip(reason[bad], raw, strict=True)]
     return out, reason
