@@ -19,14 +19,12 @@ from carnet import partitions, pg_copy, versions
 from carnet.closing import hold_closed
 from carnet.increments import (
     DAILY_COLUMNS,
-    STAT_COLUMNS,
     daily_rollups,
     daily_stats,
     finish_daily,
-    merge_daily_stats,
 )
 from carnet.kinds import ChannelKind, Quality
-from carnet.timeutil import local_dates, local_midnight_epoch
+from carnet.timeutil import day_length_s, local_dates, local_midnight_epoch
 
 READING_COLUMNS = ["channel_id", "ts", "value", "quality"]
 TMP = "tmp_reading_upsert"
@@ -261,8 +259,9 @@ _TAIL_COLUMNS = ["last_ts", "p_ts", "p_value", "p_quality"]
 
 def _tail_answer(conn: Connection, frame: pd.DataFrame, tail: Tail) -> pd.DataFrame | None:
     """`_probe_after`'s answer taken from `tail`, when it knows every channel of `frame` and
-    each one's rows all come after its last stored instant; None otherwise. Loads the window
-    table and marks the span clear as the probe does."""
+    each one's rows all come after its last stored instant; None otherwise. Marks the span
+    clear as the probe does, without a statement: the window table the probe would leave is
+    loaded only if the merge needs it (meter replacements and factors of index channels)."""
     known = tail.known
     if known is None:
         return None
@@ -271,8 +270,8 @@ def _tail_answer(conn: Connection, frame: pd.DataFrame, tail: Tail) -> pd.DataFr
     last = (known["last_ts"] if same else known["last_ts"].reindex(span.index)).to_numpy()
     if np.isnan(last).any() or not (span["min"].to_numpy() > last).all():
         return None
-    _load_windows(conn, span.index, span["min"], span["max"])
     conn.info[_NOTHING_FROM] = span["min"]
+    conn.info[_WINDOWS_UNLOADED] = True  # loaded by whoever needs them (`_merge_appended`)
     out = (
         known[["p_ts", "p_value", "p_quality"]]
         if same
@@ -322,6 +321,7 @@ def _next_tail(
 
 
 _NOTHING_FROM = "carnet_store_nothing_from"  # conn.info: the span `_probe_after` found clear
+_WINDOWS_UNLOADED = "carnet_store_windows_unloaded"  # conn.info: `_tail_answer` skipped them
 
 
 def _probe_after(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -494,6 +494,7 @@ def _load_windows(conn: Connection, channel_id, lo, hi) -> None:
     a poller flush touches thousands of channels and a query per channel would dominate.
     Filled on the driver's cursor (arrays on PostgreSQL, tuples on SQLite): the engine's
     per-row parameter handling costs more than the statements that read through it."""
+    conn.info.pop(_WINDOWS_UNLOADED, None)
     c = np.asarray(channel_id, dtype="int64")
     a = np.asarray(lo, dtype="int64")
     b = np.asarray(hi, dtype="int64")
@@ -629,11 +630,11 @@ def _merge_appended(
 ) -> pd.Index:
     """Rollups of the channels whose known rows are all the table holds from their first
     instant on (nothing stored after them) and all that was touched: their figures are merged
-    into the stored ones of those days (`merge_daily_stats`), no reading read back but the
-    last one before them. `appended`: that answer, found before the insert (`_probe_after`),
-    else asked now (`_appended`). Either leaves each channel's (first, last) instants in the
-    window table, which the reads of resets, factors and stored figures below join. Returns
-    the channels so handled."""
+    into the stored ones of those days, no reading read back but the
+    last one before them, nor any stored figure: the database adds them up (`merge_daily`).
+    `appended`: that answer, found before the insert (`_probe_after`, `_tail_answer`), else
+    asked now (`_appended`); the window table holds each channel's (first, last) instants for
+    the reads of resets and factors. Returns the channels so handled."""
     rows = known[known["channel_id"].isin(span.index)]
     got = rows.groupby("channel_id")["ts"].agg(["min", "max", "size"])
     same = span.reindex(got.index)
@@ -661,19 +662,14 @@ def _merge_appended(
     if (meta["kind"].reindex(got.index) == ChannelKind.INSTANT).all():
         resets, factors = None, None  # means: neither replacements nor energy to convert
     else:
+        if conn.info.pop(_WINDOWS_UNLOADED, False):
+            _load_windows(conn, got.index, got["min"], got["max"])
         resets, factors = _resets_factors(conn, since=first)
     added = daily_stats(readings, meta, resets, prev=info["p_ts"])
     if not len(added):
         return got.index
-    stored = _stored_stats(conn, added)
-    if stored["covered_s"].isna().any():  # a day rolled up before these figures were kept
-        redo = stored.loc[stored["covered_s"].isna(), "channel_id"].unique()
-        keep = ~added["channel_id"].isin(redo)
-        added, stored = added[keep], stored[~stored["channel_id"].isin(redo)]
-        got = got.drop(redo)
-    if len(added):
-        upsert_daily(conn, finish_daily(merge_daily_stats(stored, added), meta, factors))
-    return got.index
+    redo = merge_daily(conn, finish_daily(added, meta, factors), meta)
+    return got.index.drop(redo) if len(redo) else got.index
 
 
 def _resets_factors(
@@ -703,37 +699,6 @@ def _resets_factors(
         resets = resets[resets["ts"].to_numpy(dtype=float) >= a].reset_index(drop=True)
         factors = factors[factors["channel_id"].isin(since.index)].reset_index(drop=True)
     return resets, factors
-
-
-def _stored_stats(conn: Connection, added: pd.DataFrame) -> pd.DataFrame:
-    """The stored figures (`STAT_COLUMNS`) of the channel-days in `added`, whose channels are
-    all in the window table (the window bounds are not read: days are cut below)."""
-    d_lo, d_hi = added["day"].min(), added["day"].max()
-    result = conn.execute(
-        text(
-            "SELECT d.channel_id, d.day, d.value_sum, d.min_value, d.max_value, d.n_readings,"
-            f" d.covered_s, d.estimated FROM daily_rollup d JOIN {WINDOWS} w"
-            " ON d.channel_id = w.channel_id WHERE d.day >= :lo AND d.day <= :hi"
-        ),
-        {"lo": pd.Timestamp(d_lo).date(), "hi": pd.Timestamp(d_hi).date()},
-    )
-    rows = result.cursor.fetchall()
-    result.close()
-    out = pd.DataFrame(rows, columns=STAT_COLUMNS)
-    # 'YYYY-MM-DD' (SQLite) or dates (PostgreSQL) to datetime64[D], without parsing per row
-    out["day"] = out["day"].to_numpy().astype("datetime64[D]")
-    out = out.astype(
-        {"value_sum": float, "min_value": float, "max_value": float, "covered_s": float}
-    )
-    out["n_readings"] = out["n_readings"].astype("int64")
-    out["estimated"] = out["estimated"].astype(bool)
-    return out[np.isin(_day_key(out), _day_key(added))]
-
-
-def _day_key(frame: pd.DataFrame) -> np.ndarray:
-    """One int64 per (channel_id, day): channel x 1e6 + days since 1970."""
-    day = np.asarray(frame["day"].to_numpy(), dtype="datetime64[D]").astype("int64")
-    return frame["channel_id"].to_numpy(dtype="int64") * 1_000_000 + day
 
 
 def _per_window(conn: Connection, columns: str) -> str:
@@ -894,10 +859,6 @@ _DAILY_UPDATE = (
 )
 
 
-_PG_TYPES = ["integer", "date", "float8", "float8", "float8", "float8", "integer", "float8",
-             "boolean", "float8", "float8"]  # fmt: skip
-
-
 def _daily_columns(conn: Connection, daily: pd.DataFrame) -> list[list]:
     """The rollup rows column by column, as the driver binds them: NaN as NULL (None for
     PostgreSQL; SQLite binds a NaN as NULL itself), days as 'YYYY-MM-DD' (SQLite) or dates."""
@@ -921,64 +882,153 @@ def _daily_columns(conn: Connection, daily: pd.DataFrame) -> list[list]:
     return cols
 
 
-def _pg_array_literals(daily: pd.DataFrame) -> list[str]:
-    """The rollup columns as PostgreSQL array literals ('{1,NULL,2.5}'), built by numpy: the
-    driver adapts a list element by element, which costs more than the statement's parse.
-    Floats in their shortest round-trip form, NaN as NULL."""
-    out = []
-    for c in DAILY_COLUMNS:
-        col = daily[c].to_numpy()
-        if c == "day":
-            text_ = np.asarray(col, dtype="datetime64[D]").astype(str)
-        elif c in ("channel_id", "n_readings"):
-            text_ = col.astype("int64").astype(str)
-        elif c == "estimated":
-            text_ = np.where(col.astype(bool), "t", "f")
-        else:  # repr: the shortest round-trip form, cheaper than numpy's str
-            col = col.astype(float)
-            text_ = np.array(list(map(repr, col.tolist())), dtype=object)
-            text_[np.isnan(col)] = "NULL"
-        out.append("{" + ",".join(text_.tolist()) + "}")
-    return out
+_DAILY_TMP = "tmp_daily_rows"
+_PG_DAILY = [("int4", "channel_id"), ("int4", "day"), ("float8", "value"),
+             ("float8", "energy_kwh"), ("float8", "min_value"), ("float8", "max_value"),
+             ("int4", "n_readings"), ("float8", "coverage"), ("int2", "estimated"),
+             ("float8", "value_sum"), ("float8", "covered_s")]  # fmt: skip
+
+
+def _pg_write_daily(raw, daily: pd.DataFrame, tail: str) -> int:
+    """PostgreSQL: the rows by one binary COPY (`carnet.pg_copy`, built by numpy) into a
+    temporary table kept by the connection, then one INSERT ... SELECT from it. The text
+    arrays this replaces cost more to format in Python and to parse on the server than the
+    upsert itself. Days travel as days since 1970, flags as 0/1."""
+    columns = []
+    for pg_type, name in _PG_DAILY:
+        col = daily[name].to_numpy()
+        if name == "day":
+            col = np.asarray(col, dtype="datetime64[D]").astype("int64")
+        elif pg_type == "float8":
+            col = col.astype("float64")
+        else:
+            col = col.astype("int64")
+        columns.append((pg_type, col))
+    select = ", ".join(
+        "DATE '1970-01-01' + day" if name == "day" else
+        "estimated <> 0" if name == "estimated" else name
+        for _, name in _PG_DAILY
+    )  # fmt: skip
+    with raw.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_DAILY_TMP} (channel_id integer, day integer,"
+            " value float8, energy_kwh float8, min_value float8, max_value float8,"
+            " n_readings integer, coverage float8, estimated smallint, value_sum float8,"
+            f" covered_s float8) ON COMMIT DELETE ROWS; DELETE FROM {_DAILY_TMP}"
+        )
+        with cur.copy(f"COPY {_DAILY_TMP} FROM STDIN WITH (FORMAT binary)") as copy:
+            copy.write(pg_copy.binary_payload(columns))
+        cur.execute(
+            _DAILY_INSERT.replace("VALUES ({})", f"SELECT {select} FROM {_DAILY_TMP}") + tail
+        )
+        return cur.rowcount
 
 
 _DAILY_ROWS_PER_INSERT = 500  # x 11 parameters per statement (SQLite allows 32,766)
 
 
-def _write_daily(conn: Connection, daily: pd.DataFrame, upsert: bool) -> None:
-    """One statement per 50,000 rows on PostgreSQL (arrays unnested), multi-row VALUES of 500
-    rows on SQLite (about twice as fast as a statement per row): both on the driver's
-    cursor."""
+def _write_daily(conn: Connection, daily: pd.DataFrame, tail: str = "") -> int:
+    """A binary COPY and one statement on PostgreSQL (`_pg_write_daily`), multi-row VALUES of
+    500 rows on SQLite (about twice as fast as a statement per row): both on the driver's
+    cursor. `tail`: the statement's ON CONFLICT clause, if any. Returns the rows the
+    statements inserted or updated (an ON CONFLICT DO UPDATE ... WHERE false counts none)."""
     if not len(daily):
-        return
+        return 0
     versions.touch(conn)  # written on the driver's cursor, unseen by the engine
-    tail = _DAILY_UPDATE if upsert else ""
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
-        sql = _DAILY_INSERT.replace("VALUES ({})", f"SELECT * FROM unnest({arrays})") + tail
-        with raw.cursor() as cur:
-            for start in range(0, len(daily), 50_000):
-                part = daily.iloc[start : start + 50_000]
-                cur.execute(sql, _pg_array_literals(part))
-        return
+        return _pg_write_daily(raw, daily, tail)
+    done = 0
     one = "(" + ", ".join(["?"] * len(DAILY_COLUMNS)) + ")"
     flat = [v for row in zip(*_daily_columns(conn, daily), strict=True) for v in row]
     step = _DAILY_ROWS_PER_INSERT * len(DAILY_COLUMNS)
     full = len(flat) // step * step
     if full:
         sql = _DAILY_INSERT.replace("({})", ", ".join([one] * _DAILY_ROWS_PER_INSERT)) + tail
-        raw.executemany(sql, [flat[i : i + step] for i in range(0, full, step)])
+        done += raw.executemany(sql, [flat[i : i + step] for i in range(0, full, step)]).rowcount
     if full < len(flat):
         rest = (len(flat) - full) // len(DAILY_COLUMNS)
-        raw.execute(_DAILY_INSERT.replace("({})", ", ".join([one] * rest)) + tail, flat[full:])
+        sql = _DAILY_INSERT.replace("({})", ", ".join([one] * rest)) + tail
+        done += raw.execute(sql, flat[full:]).rowcount
+    return done
 
 
 def insert_daily(conn: Connection, daily: pd.DataFrame) -> None:
     """Insert rollup rows (columns of `DAILY_COLUMNS`)."""
-    _write_daily(conn, daily, upsert=False)
+    _write_daily(conn, daily)
 
 
 def upsert_daily(conn: Connection, daily: pd.DataFrame) -> None:
     """Insert or replace rollup rows (the merged figures of days already stored)."""
-    _write_daily(conn, daily, upsert=True)
+    _write_daily(conn, daily, _DAILY_UPDATE)
+
+
+def _merge_tail(dialect: str, instant: bool, day_s: float) -> str:
+    """ON CONFLICT clause adding a day's figures of later readings to the stored ones, the
+    arithmetic of `carnet.increments.merge_daily_stats` and `finish_daily` in SQL (counts,
+    sums and covered seconds add, min and max combine skipping NULL, an unknown sum stays
+    unknown; the mean of an instant channel, the share of the day covered rounded as numpy
+    rounds, half to even). The energy adds up: the factor in force on a day is the same for
+    both sides (a factor changed later refreshes the days it applies to). A stored day
+    without covered seconds (rolled up before they were kept) is left alone: not counted,
+    the caller rebuilds it."""
+    d, e = "daily_rollup", "excluded"
+    total = f"({d}.value_sum + {e}.value_sum)"
+    n = f"({d}.n_readings + {e}.n_readings)"
+    covered = f"({d}.covered_s + COALESCE({e}.covered_s, 0))"
+    if dialect == "postgresql":
+        lo = f"LEAST({d}.min_value, {e}.min_value)"
+        hi = f"GREATEST({d}.max_value, {e}.max_value)"
+        mean = f"{total} / GREATEST({n}, 1)"
+        coverage = f"round(LEAST({covered} / {day_s!r}, 1.0) * 10000.0) / 10000.0"
+    else:  # SQLite: min()/max() of a NULL are NULL, round() goes half away from zero
+        lo = (f"min(COALESCE({d}.min_value, {e}.min_value),"
+              f" COALESCE({e}.min_value, {d}.min_value))")  # fmt: skip
+        hi = (f"max(COALESCE({d}.max_value, {e}.max_value),"
+              f" COALESCE({e}.max_value, {d}.max_value))")  # fmt: skip
+        mean = f"{total} / max({n}, 1)"
+        y = f"(min({covered} / {day_s!r}, 1.0) * 10000.0)"
+        whole = f"CAST({y} AS INTEGER)"
+        coverage = (f"({whole} + (CASE WHEN {y} - {whole} > 0.5 OR ({y} - {whole} = 0.5"
+                    f" AND {whole} % 2 = 1) THEN 1 ELSE 0 END)) / 10000.0")  # fmt: skip
+    value = mean if instant else total
+    energy = "NULL" if instant else f"{d}.energy_kwh + {e}.energy_kwh"
+    return (
+        f" ON CONFLICT (channel_id, day) DO UPDATE SET value = {value}, energy_kwh = {energy},"
+        f" min_value = {lo}, max_value = {hi}, n_readings = {n}, coverage = {coverage},"
+        f" estimated = ({d}.estimated OR {e}.estimated), value_sum = {total},"
+        f" covered_s = {covered} WHERE {d}.covered_s IS NOT NULL"
+    )
+
+
+def merge_daily(conn: Connection, fresh: pd.DataFrame, meta: pd.DataFrame) -> np.ndarray:
+    """Add rollup rows of later readings (`finish_daily` of their figures alone) to the stored
+    days, in the database: a day not yet stored is inserted as it is, a stored one takes the
+    sum (`_merge_tail`). Nothing is read back: a flush a minute touches a day of every
+    channel, and reading those rows to merge them in pandas cost more than the merge. One
+    statement per day length and kind of mean (a flush holds one or two local days).
+    Returns the channels with a stored day that could not be merged (rolled up before
+    covered seconds were kept): the caller recomputes them from their readings."""
+    if not len(fresh):
+        return np.array([], dtype="int64")
+    days = np.asarray(fresh["day"].to_numpy(), dtype="datetime64[D]")
+    day_s = day_length_s(days)
+    instant = (fresh["channel_id"].map(meta["kind"]) == ChannelKind.INSTANT).to_numpy()
+    done = 0
+    for length in np.unique(day_s):
+        for kind in (True, False):
+            part = (day_s == length) & (instant == kind)
+            if part.any():
+                tail = _merge_tail(conn.dialect.name, kind, float(length))
+                done += _write_daily(conn, fresh[part], tail)
+    if done == len(fresh):
+        return np.array([], dtype="int64")
+    ids = ",".join(map(str, np.unique(fresh["channel_id"].to_numpy(dtype="int64")).tolist()))
+    legacy = conn.execute(
+        text(
+            "SELECT DISTINCT channel_id FROM daily_rollup WHERE covered_s IS NULL"
+            f" AND channel_id IN ({ids}) AND day >= :lo AND day <= :hi"
+        ),
+        {"lo": pd.Timestamp(days.min()).date(), "hi": pd.Timestamp(days.max()).date()},
+    ).scalars()
+    return np.array(sorted(legacy), dtype="int64")

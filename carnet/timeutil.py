@@ -63,9 +63,12 @@ def local_dates(ts_s) -> np.ndarray:
 def day_length_s(days) -> np.ndarray:
     """Length in seconds of each local day (82,800 / 86,400 / 90,000)."""
     d = np.asarray(days, dtype="datetime64[D]")
-    starts = local_midnight_epoch(d)
-    ends = local_midnight_epoch(d + np.timedelta64(1, "D"))
-    return ends - starts
+    if d.ndim != 1 or len(d) < 2:
+        return local_midnight_epoch(d + np.timedelta64(1, "D")) - local_midnight_epoch(d)
+    uniq, at = np.unique(d, return_inverse=True)  # a day's rows of thousands of channels
+    starts = local_midnight_epoch(uniq)
+    ends = local_midnight_epoch(uniq + np.timedelta64(1, "D"))
+    return (ends - starts)[at.reshape(-1)]
 
 
 def parse_local_date(text: str) -> dt.date:
