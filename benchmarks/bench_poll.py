@@ -264,9 +264,8 @@ def main() -> int:
         serve([int(p) for p in args.serve.split(",")], args.units)
         return 0
     full = args.devices
-    if args.quick:
-        args.devices, args.rounds = min(args.devices, 100), min(args.rounds, 3)
-        args.prefill_min = min(args.prefill_min, 60)
+    if args.quick:  # the site at its size, a shorter morning before and fewer periods
+        args.rounds, args.prefill_min = min(args.rounds, 3), min(args.prefill_min, 60)
     gateways = max(1, args.devices // UNITS_PER_GATEWAY)
     units = UNITS_PER_GATEWAY if args.devices >= UNITS_PER_GATEWAY else args.devices
     devices = gateways * units
