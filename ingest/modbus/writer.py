@@ -311,32 +311,66 @@ _STATUS_UPDATE = (
 )
 
 
-_PG_STATUS_KEYS = ["g", "u", "model", "building_id", "equipment_id", "last_contact_at",
-                   "last_error", "last_error_at", "consecutive_failures"]  # fmt: skip
 _PG_STATUS_UPDATE = (
-    "UPDATE device_status AS s SET model = u.model, building_id = u.building_id,"
-    " equipment_id = u.equipment_id,"
-    " last_contact_at = COALESCE(u.last_contact_at, s.last_contact_at),"
-    " last_error = u.last_error, last_error_at = u.last_error_at,"
-    " consecutive_failures = u.failures"
-    " FROM unnest(%s::varchar[], %s::integer[], %s::varchar[], %s::integer[], %s::integer[],"
-    " %s::timestamptz[], %s::text[], %s::timestamptz[], %s::integer[])"
-    " AS u(g, unit, model, building_id, equipment_id, last_contact_at, last_error,"
-    " last_error_at, failures)"
-    " WHERE s.gateway_code = u.g AND s.unit = u.unit"
+    (
+        "UPDATE device_status AS s SET model = u.model, building_id = u.building_id,"
+        " equipment_id = u.equipment_id,"
+        " last_contact_at = COALESCE(_E + u.contact_us * _US, s.last_contact_at),"
+        " last_error = u.last_error, last_error_at = _E + u.error_us * _US,"
+        " consecutive_failures = u.failures"
+        " FROM unnest(%s::integer[], %s::text[], %s::integer[], %s::integer[], %s::bigint[],"
+        " %s::text[], %s::bigint[], %s::integer[])"
+        " AS u(id, model, building_id, equipment_id, contact_us, last_error, error_us, failures)"
+        " WHERE s.id = u.id"
+    )
+    .replace("_E", "TIMESTAMPTZ 'epoch'")
+    .replace("_US", "INTERVAL '1 microsecond'")
 )
 
 
-def _pg_status_update(conn, rows: list[dict]) -> None:
-    """PostgreSQL: the known devices' rows in one statement, the columns as arrays: hundreds
-    of one-row UPDATEs cost a round of the pipeline each, more than the flush's readings."""
-    for r in rows:
-        for k in ("last_contact_at", "last_error_at"):
-            if r[k] is not None and r[k].tzinfo is None:
-                raise ValueError("naive datetime refused: store aware UTC datetimes")
-    columns = [[r[k] for r in rows] for k in _PG_STATUS_KEYS]
+def _pg_array(values: list) -> str:
+    """A PostgreSQL array literal of numbers, strings or None, built here: the driver's
+    adaptation of a list checks and quotes each element, which for the hundreds of devices
+    of a flush cost more than the statement."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("NULL")
+        elif isinstance(v, str):
+            out.append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            out.append(repr(v))
+    return "{" + ",".join(out) + "}"
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _epoch_us(t: dt.datetime | None) -> int | None:
+    """Exact microseconds since 1970 of an aware instant."""
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        raise ValueError("naive datetime refused: store aware UTC datetimes")
+    return (t - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _pg_status_update(conn, rows: list[dict], ids: dict) -> None:
+    """PostgreSQL: the known devices' rows in one statement, by id, the columns as array
+    literals (instants as microseconds since 1970): hundreds of one-row UPDATEs cost a round of the
+    pipeline each, more than the flush's readings."""
+    columns = [
+        [ids[(r["g"], r["u"])] for r in rows],
+        [r["model"] for r in rows],
+        [r["building_id"] for r in rows],
+        [r["equipment_id"] for r in rows],
+        [_epoch_us(r["last_contact_at"]) for r in rows],
+        [r["last_error"] for r in rows],
+        [_epoch_us(r["last_error_at"]) for r in rows],
+        [int(r["consecutive_failures"]) for r in rows],
+    ]
     with conn.connection.driver_connection.cursor() as cur:
-        cur.execute(_PG_STATUS_UPDATE, columns)
+        cur.execute(_PG_STATUS_UPDATE, [_pg_array(c) for c in columns])
 
 
 def _save_status(conn, statuses: list[DeviceSnapshot]) -> None:
@@ -346,13 +380,12 @@ def _save_status(conn, statuses: list[DeviceSnapshot]) -> None:
     if not statuses:
         return
     gateways = sorted({st.gateway for st in statuses})
-    known = set(
-        conn.execute(
-            select(_STATUS.c.gateway_code, _STATUS.c.unit).where(
-                _STATUS.c.gateway_code.in_(gateways)
-            )
-        ).all()
+    result = conn.execute(
+        select(_STATUS.c.gateway_code, _STATUS.c.unit, _STATUS.c.id).where(
+            _STATUS.c.gateway_code.in_(gateways)
+        )
     )
+    known = {(g, u): i for g, u, i in result}
     rows = [
         {
             "g": st.gateway,
@@ -370,7 +403,7 @@ def _save_status(conn, statuses: list[DeviceSnapshot]) -> None:
     old = [r for r in rows if (r["g"], r["u"]) in known]
     new = [r for r in rows if (r["g"], r["u"]) not in known]
     if old and conn.dialect.name == "postgresql":
-        _pg_status_update(conn, old)
+        _pg_status_update(conn, old, known)
     elif old:
         conn.execute(_STATUS_UPDATE, old)
     if new:
