@@ -64,56 +64,76 @@ class DecodePlan:
         self.any_signed = bool(self.twos_signed.any())
         self.any_sign_magnitude = bool(self.sign_magnitude.any())
         self.any_float = bool((self.is_float32 | self.is_float64).any())
+        # precomputed so that a decode pays only for the steps the map needs
+        self.any_float32 = bool(self.is_float32.any())
+        self.any_float64 = bool(self.is_float64.any())
+        self.top_twos = np.where(self.twos_signed, self.top, np.uint64(0)).astype(np.uint64)
+        self.span_twos = np.where(self.twos_signed, self.span, 0.0)
+        self.float_idx = np.flatnonzero(self.is_float32 | self.is_float64)
+        self.unit_scale = bool((self.scale == 1.0).all() and (self.offset == 0.0).all())
+        self.measured = np.full(len(self.points), int(Quality.MEASURED), dtype=np.int64)
 
     def _floats(self, raw: np.ndarray, value: np.ndarray) -> np.ndarray:
-        if self.is_float32.any():
-            f32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
-            value = np.where(self.is_float32, f32.astype(np.float64), value)
-        if self.is_float64.any():
+        if self.any_float32:  # the low 32 bits, as the C cast to uint32 keeps them
+            f32 = raw.astype(np.uint32).view(np.float32)
+            value = np.where(self.is_float32, f32, value)
+        if self.any_float64:
             value = np.where(self.is_float64, raw.view(np.float64), value)
         return value
 
     def decode(self, regs: np.ndarray) -> Decoded:
-        """`regs`: (points x 4) registers in wire order; columns past a point's width are 0.
+        """`regs`: (points x 4) registers in wire order; columns past a point's width are 0."""
+        regs = np.asarray(regs, dtype=np.uint64).reshape(-1)
+        return self.decode_ordered(regs[self.flat_take] if self.any_word_swap else regs)
+
+    def decode_ordered(self, regs: np.ndarray) -> Decoded:
+        """`regs`: the (points x 4) registers already in word order (wire order with each
+        point's words reversed where its word order swaps them), flat or not.
 
         Steps a device's map does not need (swaps, signs, floats) are skipped: a poll cycle
         decodes one device at a time, so the fixed cost of each numpy call is what counts.
         """
-        regs = np.asarray(regs, dtype=np.uint64).reshape(len(self.points), 4)
+        regs = regs.reshape(len(self.points), 4)
         if self.any_byte_swap:
             swapped = ((regs & 0xFF) << 8) | (regs >> 8)
             regs = np.where(self.swap_bytes[:, None], swapped, regs)
-        if self.any_word_swap:
-            regs = regs.reshape(-1)[self.flat_take].reshape(regs.shape)
         raw = (regs << self.shift).sum(axis=1, dtype=np.uint64)
 
         value = raw.astype(np.float64)
-        if self.any_signed or self.any_sign_magnitude:
+        if self.any_sign_magnitude:
             negative = (raw & self.top) != 0
             if self.any_signed:
                 twos = value - np.where(negative, self.span, 0.0)
                 value = np.where(self.twos_signed, twos, value)
-            if self.any_sign_magnitude:
-                magnitude = (raw & (self.top - np.uint64(1))).astype(np.float64)
-                signed_mag = np.where(negative, -magnitude, magnitude)
-                value = np.where(self.sign_magnitude, signed_mag, value)
+            magnitude = (raw & (self.top - np.uint64(1))).astype(np.float64)
+            signed_mag = np.where(negative, -magnitude, magnitude)
+            value = np.where(self.sign_magnitude, signed_mag, value)
+        elif self.any_signed:  # two's complement only: subtract 2**bits where the top bit is set
+            value -= np.where((raw & self.top_twos) != 0, self.span_twos, 0.0)
         if self.any_float:
             with np.errstate(invalid="ignore"):  # signalling NaNs are flagged just below
                 value = self._floats(raw, value)
             invalid = ~np.isfinite(value)
         else:
-            invalid = np.zeros(len(value), dtype=bool)
+            invalid = None
         if len(self.invalid_idx):
+            if invalid is None:
+                invalid = np.zeros(len(value), dtype=bool)
             hit = raw[self.invalid_idx] == self.invalid_raw
             invalid[self.invalid_idx[hit]] = True
-        if self.any_float:  # garbage float64 times a scale may overflow: it is flagged anyway
+        if self.unit_scale:
+            pass
+        elif self.any_float:  # garbage float64 times a scale may overflow: it is flagged anyway
             with np.errstate(invalid="ignore", over="ignore"):
                 value = value * self.scale + self.offset
         else:
             value = value * self.scale + self.offset
-        if invalid.any():
+        if invalid is None or not invalid.any():
+            quality = self.measured.copy()
+        else:
             value[invalid] = np.nan
-        quality = np.where(invalid, int(Quality.INVALID), int(Quality.MEASURED)).astype(np.int64)
+            quality = np.where(invalid, int(Quality.INVALID), int(Quality.MEASURED))
+            quality = quality.astype(np.int64)
         return Decoded(value=value, quality=quality, raw=raw)
 
 
@@ -134,6 +154,8 @@ def implausible_floats(
 ) -> list[tuple[str, str]]:
     """(point key, hint) for floats that look like a word-order mistake, naming the orders
     that would look sane. Points in `skip` (already reported) are not examined again."""
+    if read is None and decoded is not None and all_floats_sane(plan, decoded):
+        return []
     floats = plan.is_float32 | plan.is_float64
     if read is not None:
         floats = floats & read
@@ -179,6 +201,17 @@ def implausible_floats(
             hint += " (" + ", ".join(alternatives) + ")"
         hints.append((point.key, hint))
     return hints
+
+
+def all_floats_sane(plan: DecodePlan, decoded: Decoded) -> bool:
+    """Every float of the device zero or of a plausible magnitude: nothing for
+    `implausible_floats` to report (NaN compares False, so an invalid float is not sane)."""
+    value = decoded.value[plan.float_idx]
+    if not plan.unit_scale:
+        value = (value - plan.offset[plan.float_idx]) / plan.scale[plan.float_idx]
+    magnitude = np.abs(value)
+    sane = (magnitude == 0) | ((magnitude >= IMPLAUSIBLE_TINY) & (magnitude <= IMPLAUSIBLE_HUGE))
+    return bool(sane.all())
 
 
 def enum_label(point: Point, value: float) -> str | None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from carnet.kinds import Quality
-from ingest.modbus.blocks import Block, Scatter, plan_blocks
+from ingest.modbus.blocks import Block, plan_blocks
 from ingest.modbus.config import BoundDevice
-from ingest.modbus.decode import DecodePlan, implausible_floats
+from ingest.modbus.decode import DecodePlan, all_floats_sane, implausible_floats
 from ingest.modbus.gateway import GATEWAY_SILENT, DeviceSilent, Gateway, RequestRefused
 from ingest.modbus.health import LABELS, OK, PARTIAL, round_state
 
@@ -50,6 +50,11 @@ class PollResult:
         return LABELS[self.state]
 
 
+# (id of a register map, keys read) -> (the map, decode plan, blocks and their layout): a site's
+# hundreds of devices share a handful of maps, and planning each one costs start-up time
+_SHARED: dict[tuple[int, tuple[str, ...]], tuple] = {}
+
+
 def _n_blocks(n: int) -> str:
     return f"{n} bloc" if n == 1 else f"{n} blocs"
 
@@ -79,14 +84,23 @@ class DeviceReader:
         cfg = bound.config
         wanted = [p for p in cfg.map.points if p.key in bound.channel_ids or p.alarm]
         self.points = list(cfg.map.points) if read_all or not wanted else wanted
-        self.plan = DecodePlan(self.points)
-        self._set_blocks(plan_blocks(self.points, cfg.map.max_gap))
+        key = (id(cfg.map), tuple(p.key for p in self.points))
+        shared = _SHARED.get(key)
+        if shared is None or shared[0] is not cfg.map:
+            self.plan = DecodePlan(self.points)
+            self._set_blocks(plan_blocks(self.points, cfg.map.max_gap))
+            _SHARED[key] = (cfg.map, self.plan, self.blocks, self._gather, self._gather_ordered,
+                            self._members)  # fmt: skip
+        else:  # the devices of one model share their plan (read-only: a split makes new lists)
+            _, self.plan, self.blocks, self._gather, self._gather_ordered, self._members = shared
         self.channel_idx = np.array(
             [i for i, p in enumerate(self.points) if p.key in bound.channel_ids], dtype=np.int64
         )
         self.channel_ids = np.array(
             [bound.channel_ids[self.points[i].key] for i in self.channel_idx], dtype=np.int64
         )
+        # every point a channel, in order: the buffer takes the decoded arrays as they are
+        self.all_channels = bool(np.array_equal(self.channel_idx, np.arange(len(self.points))))
         self.alarm_idx = [i for i, p in enumerate(self.points) if p.alarm]
         self.keys = [p.key for p in self.points]
         self.hinted: set[str] = set()
@@ -97,11 +111,33 @@ class DeviceReader:
         self.last_error_at: dt.datetime | None = None
         self.dirty = False
         self.last: PollResult | None = None
-        self.last_regs: np.ndarray | None = None  # registers of the last read, for diagnostics
+        self._last_read: tuple[np.ndarray, np.ndarray] | None = None  # registers, gather
 
     def _set_blocks(self, blocks: list[Block]) -> None:
+        """The blocks and, for a read's registers laid end to end (block by block, then one 0),
+        where each cell of the (points x 4) matrix takes its register: in wire order
+        (`last_regs`) and in word order (what `DecodePlan.decode_ordered` takes), so that a
+        read is placed and reordered by one fancy index."""
         self.blocks = blocks
-        self.scatters = [Scatter(self.points, b) for b in blocks]
+        total = sum(b.count for b in blocks)
+        gather = np.full((len(self.points), 4), total, dtype=np.int64)  # the trailing 0
+        at = 0
+        for b in blocks:
+            for i in b.members:
+                p = self.points[i]
+                gather[i, : p.width] = at + p.address - b.start + np.arange(p.width)
+            at += b.count
+        self._gather = gather.reshape(-1)
+        self._gather_ordered = self._gather[self.plan.flat_take]
+        self._members = [np.array(b.members, dtype=np.int64) for b in blocks]
+
+    @property
+    def last_regs(self) -> np.ndarray | None:
+        """The (points x 4) registers of the last read in wire order, for diagnostics."""
+        if self._last_read is None:
+            return None
+        flat, gather = self._last_read
+        return flat[gather].reshape(len(self.points), 4)
 
     def _split_block(self, k: int) -> None:
         """A block the device refuses (a hole in its map) is read point by point from now on."""
@@ -120,17 +156,17 @@ class DeviceReader:
         unit = self.bound.unit
         started = time.perf_counter()
         ts = int(time.time()) if ts is None else int(ts)
-        regs = np.zeros((len(self.points), 4), dtype=np.uint64)
-        ok = np.zeros(len(self.points), dtype=bool)
+        flat: list[int] = []  # the registers of every block, in block order (0 if unread)
+        unread: list[int] = []  # blocks not read
         n_read = 0
         refused: dict[int, list[Block]] = {}  # exception code -> blocks it answered
         skipped = 0  # blocks not asked once the gateway said the device is unreachable
         silent: str | None = None
         planned = self.blocks
+        k = 0
         async with gateway.lock:
             try:
                 await gateway.ensure_connected()
-                k = 0
                 while k < len(self.blocks):
                     block = self.blocks[k]
                     try:
@@ -140,29 +176,45 @@ class DeviceReader:
                             self._split_block(k)
                             continue  # same k, now a smaller block
                         refused.setdefault(exc.code, []).append(block)
+                        flat += [0] * block.count
+                        unread.append(k)
                         k += 1
                         if exc.code in GATEWAY_SILENT:
                             skipped = len(self.blocks) - k
                             break
                         continue
-                    self.scatters[k].apply(values, regs)
-                    ok[self.scatters[k].members] = True
+                    flat += values
                     n_read += len(block.members)
                     k += 1
             except DeviceSilent as exc:
                 silent = str(exc)
+        # the layout of this read's blocks (a refusing device gets its planned blocks back)
+        gather, ordered, members = self._gather, self._gather_ordered, self._members
+        for j in range(k, len(self.blocks)):  # not asked: after a silence or a gateway failure
+            flat += [0] * self.blocks[j].count
+            unread.append(j)
         if not n_read and self.blocks is not planned:
             # nothing read at all: a refusing device, not holes in its map; keep the blocks
             self._set_blocks(planned)
-        decoded = self.plan.decode(regs)
-        self.last_regs = regs
+        flat.append(0)
+        registers = np.array(flat, dtype=np.uint64)
+        decoded = self.plan.decode_ordered(registers[ordered])
+        self._last_read = (registers, gather)
         n = len(self.points)
         if n_read == n:
-            value, quality = decoded.value, decoded.quality
+            value, quality, ok = decoded.value, decoded.quality, None
         else:
+            ok = np.ones(n, dtype=bool)
+            for j in unread:
+                ok[members[j]] = False
             value = np.where(ok, decoded.value, np.nan)
             quality = np.where(ok, decoded.quality, int(Quality.GAP))
-        if n_read and self.plan.any_float:
+        if (
+            n_read
+            and self.plan.any_float
+            and not (ok is None and all_floats_sane(self.plan, decoded))
+        ):
+            regs = registers[gather].reshape(n, 4)
             for key, hint in implausible_floats(self.plan, regs, decoded, ok, self.hinted):
                 self.hinted.add(key)
                 log.warning("%s/%s %s", self.bound.gateway, unit, hint)

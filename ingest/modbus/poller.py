@@ -58,6 +58,9 @@ class Poller:
             DeviceReader(bound[(g.code, d.unit)]) for g in config.gateways for d in g.devices
         ]
         self.writer.points = point_sources(self.readers)
+        self._by_gateway = {code: [] for code in self.gateways}  # in config order
+        for r in self.readers:
+            self._by_gateway[r.bound.gateway].append(r)
         self.on_status = on_status
         self.clock = clock  # the readings' timestamps; tests pass their own
         self._parts: list[tuple[np.ndarray, ...]] = []  # channel_id, ts, value, quality
@@ -72,12 +75,13 @@ class Poller:
     # --- buffer -------------------------------------------------------------------------------
 
     def _buffer(self, reader: DeviceReader, result: PollResult, value, quality) -> None:
-        if len(reader.channel_idx):
-            idx = reader.channel_idx
-            self._parts.append(
-                (reader.channel_ids, np.full(len(idx), result.ts, dtype=np.int64),
-                 value[idx], quality[idx])
-            )  # fmt: skip
+        idx = reader.channel_idx
+        if len(idx):
+            ts = np.full(len(idx), result.ts, dtype=np.int64)
+            if reader.all_channels:
+                self._parts.append((reader.channel_ids, ts, value, quality))
+            else:
+                self._parts.append((reader.channel_ids, ts, value[idx], quality[idx]))
             self._rows += len(idx)
         b = reader.bound
         for i in reader.alarm_idx:
@@ -153,7 +157,7 @@ class Poller:
         """Every device once: gateways in parallel, the devices of a gateway in turn."""
 
         async def gateway_round(code: str) -> list[PollResult]:
-            return [await self.poll_device(r) for r in self.readers if r.bound.gateway == code]
+            return [await self.poll_device(r) for r in self._by_gateway[code]]
 
         rounds = await asyncio.gather(*(gateway_round(c) for c in self.gateways))
         return [r for rs in rounds for r in rs]
