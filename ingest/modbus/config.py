@@ -86,7 +86,9 @@ def _num(source, path, value, kind=float, low=None):
     return value
 
 
-def _device(source: str, path: str, raw, base: Path | None) -> DeviceConfig:
+def _device(source: str, path: str, raw, base: Path | None, maps: dict | None = None
+            ) -> DeviceConfig:  # fmt: skip
+    """`maps`: the maps this configuration already loaded (hundreds of devices share one)."""
     if not isinstance(raw, dict):
         raise _err(source, path, "chaque équipement doit être un dictionnaire")
     unknown = sorted(set(raw) - DEVICE_KEYS)
@@ -99,14 +101,19 @@ def _device(source: str, path: str, raw, base: Path | None) -> DeviceConfig:
     if not 0 <= unit <= 247:
         raise _err(source, f"{path}.unit", "l'adresse d'esclave doit être entre 0 et 247")
     try:
-        register_map = load_map(raw["map"], base)
+        key = (str(raw["map"]), base)
+        register_map = maps.get(key) if maps is not None else None
+        if register_map is None:
+            register_map = load_map(raw["map"], base)
+            if maps is not None:
+                maps[key] = register_map
     except MapError as exc:
         raise _err(source, f"{path}.map", str(exc)) from exc
     channels = raw.get("channels") or {}
     if not isinstance(channels, dict):
         raise _err(source, f"{path}.channels", "doit être un dictionnaire {point: CODE-VOIE}")
     for key, code in channels.items():
-        if key not in register_map.keys:
+        if not register_map.has(key):
             raise _err(
                 source,
                 f"{path}.channels.{key}",
@@ -126,7 +133,8 @@ def _device(source: str, path: str, raw, base: Path | None) -> DeviceConfig:
     )
 
 
-def _gateway(source: str, path: str, raw, base: Path | None) -> GatewayConfig:
+def _gateway(source: str, path: str, raw, base: Path | None, maps: dict | None = None
+             ) -> GatewayConfig:  # fmt: skip
     if not isinstance(raw, dict):
         raise _err(source, path, "chaque passerelle doit être un dictionnaire")
     unknown = sorted(set(raw) - GATEWAY_KEYS)
@@ -160,7 +168,8 @@ def _gateway(source: str, path: str, raw, base: Path | None) -> GatewayConfig:
     devices_raw = raw.get("devices")
     if not isinstance(devices_raw, list) or not devices_raw:
         raise _err(source, f"{path}.devices", "liste d'équipements obligatoire et non vide")
-    devices = [_device(source, f"{path}.devices[{i}]", d, base) for i, d in enumerate(devices_raw)]
+    devices = [_device(source, f"{path}.devices[{i}]", d, base, maps)
+               for i, d in enumerate(devices_raw)]  # fmt: skip
     units = [d.unit for d in devices]
     dupes = sorted({u for u in units if units.count(u) > 1})
     if dupes:
@@ -187,7 +196,9 @@ def parse_config(raw, source: str = "<dict>", base: Path | None = None) -> Polle
     gateways_raw = raw.get("gateways")
     if not isinstance(gateways_raw, list) or not gateways_raw:
         raise _err(source, "gateways", "liste de passerelles obligatoire et non vide")
-    gateways = [_gateway(source, f"gateways[{i}]", g, base) for i, g in enumerate(gateways_raw)]
+    maps: dict = {}
+    gateways = [_gateway(source, f"gateways[{i}]", g, base, maps)
+                for i, g in enumerate(gateways_raw)]  # fmt: skip
     codes = [g.code for g in gateways]
     dupes = sorted({c for c in codes if codes.count(c) > 1})
     if dupes:
@@ -250,7 +261,11 @@ def bind_channels(session: Session, config: PollerConfig) -> dict[tuple[str, int
         select(Channel.id, Channel.code, Channel.kind, Channel.modulus, Channel.equipment_id,
                Channel.building_id).where(Channel.code.in_(codes))
     )  # fmt: skip
-    channels = {r.code: SimpleNamespace(**r._mapping) for r in rows}
+    channels = {
+        code: SimpleNamespace(id=i, code=code, kind=kind, modulus=modulus, equipment_id=eq,
+                              building_id=b)
+        for i, code, kind, modulus, eq, b in rows
+    }  # fmt: skip
     errors = []
     bound = {}
     for gi, gw in enumerate(config.gateways):

@@ -64,12 +64,19 @@ class DecodePlan:
         self.any_signed = bool(self.twos_signed.any())
         self.any_sign_magnitude = bool(self.sign_magnitude.any())
         self.any_float = bool((self.is_float32 | self.is_float64).any())
+        self.any_float32 = bool(self.is_float32.any())
+        self.any_float64 = bool(self.is_float64.any())
+        # the float points, for the cheap test of `maybe_implausible` (Python lists: a device
+        # has a handful, and numpy's fixed cost per call outweighs the arithmetic)
+        self.float_idx = np.flatnonzero(self.is_float32 | self.is_float64)
+        self.float_offset = self.offset[self.float_idx].tolist()
+        self.float_scale = self.scale[self.float_idx].tolist()
 
     def _floats(self, raw: np.ndarray, value: np.ndarray) -> np.ndarray:
-        if self.is_float32.any():
+        if self.any_float32:
             f32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
             value = np.where(self.is_float32, f32.astype(np.float64), value)
-        if self.is_float64.any():
+        if self.any_float64:
             value = np.where(self.is_float64, raw.view(np.float64), value)
         return value
 
@@ -113,8 +120,33 @@ class DecodePlan:
             value = value * self.scale + self.offset
         if invalid.any():
             value[invalid] = np.nan
-        quality = np.where(invalid, int(Quality.INVALID), int(Quality.MEASURED)).astype(np.int64)
+            quality = np.where(invalid, int(Quality.INVALID), int(Quality.MEASURED))
+            quality = quality.astype(np.int64)
+        else:
+            quality = np.full(len(value), int(Quality.MEASURED), dtype=np.int64)
         return Decoded(value=value, quality=quality, raw=raw)
+
+    def maybe_implausible(self, decoded: Decoded, read: np.ndarray | None = None) -> bool:
+        """Whether `implausible_floats` can find anything: a float point read whose value is
+        invalid, or whose magnitude as sent is tiny or huge. False for nearly every read of a
+        sane device, at a fraction of that function's cost."""
+        if not len(self.float_idx):
+            return False
+        values = decoded.value[self.float_idx].tolist()
+        flags = decoded.quality[self.float_idx].tolist()
+        was_read = [True] * len(values) if read is None else read[self.float_idx].tolist()
+        for v, q, ok, off, sc in zip(values, flags, was_read, self.float_offset,
+                                     self.float_scale, strict=True):  # fmt: skip
+            if not ok:
+                continue
+            if q == Quality.INVALID or v != v:
+                return True
+            if sc == 0:
+                return True
+            m = abs((v - off) / sc)
+            if (0 < m < IMPLAUSIBLE_TINY) or m > IMPLAUSIBLE_HUGE:
+                return True
+        return False
 
 
 def decode_one(point: Point, registers: Sequence[int]) -> tuple[float, int]:

@@ -71,6 +71,34 @@ def refusal_summary(refused: dict[int, list[Block]], skipped: int = 0) -> str:
     return " ; ".join(parts)
 
 
+@dataclass(frozen=True)
+class _SharedPlan:
+    """What reading a set of points of a map needs, the same for every device using them."""
+
+    register_map: object  # held so that the key's id() stays this map's
+    points: tuple
+    plan: DecodePlan
+    blocks: list[Block]
+    scatters: list[Scatter]
+
+
+_PLANS: dict[tuple[int, tuple[str, ...]], _SharedPlan] = {}
+
+
+def _plan_of(register_map, points: list) -> _SharedPlan:
+    """The decode plan and blocks of `points` of `register_map`, built once per process: a
+    site has hundreds of devices of one model, and building them per device was most of a
+    start-up. Shared read-only (a device that splits a refused block makes its own lists)."""
+    key = (id(register_map), tuple(p.key for p in points))
+    shared = _PLANS.get(key)
+    if shared is None or shared.register_map is not register_map:
+        blocks = plan_blocks(points, register_map.max_gap)
+        shared = _SharedPlan(register_map, tuple(points), DecodePlan(points), blocks,
+                             [Scatter(points, b) for b in blocks])  # fmt: skip
+        _PLANS[key] = shared
+    return shared
+
+
 class DeviceReader:
     """Everything precomputed to read and decode one device quickly."""
 
@@ -78,9 +106,11 @@ class DeviceReader:
         self.bound = bound
         cfg = bound.config
         wanted = [p for p in cfg.map.points if p.key in bound.channel_ids or p.alarm]
-        self.points = list(cfg.map.points) if read_all or not wanted else wanted
-        self.plan = DecodePlan(self.points)
-        self._set_blocks(plan_blocks(self.points, cfg.map.max_gap))
+        points = list(cfg.map.points) if read_all or not wanted else wanted
+        shared = _plan_of(cfg.map, points)
+        self.points = list(shared.points)
+        self.plan = shared.plan
+        self.blocks, self.scatters = shared.blocks, shared.scatters
         self.channel_idx = np.array(
             [i for i, p in enumerate(self.points) if p.key in bound.channel_ids], dtype=np.int64
         )
@@ -162,7 +192,7 @@ class DeviceReader:
         else:
             value = np.where(ok, decoded.value, np.nan)
             quality = np.where(ok, decoded.quality, int(Quality.GAP))
-        if n_read and self.plan.any_float:
+        if n_read and self.plan.maybe_implausible(decoded, ok):
             for key, hint in implausible_floats(self.plan, regs, decoded, ok, self.hinted):
                 self.hinted.add(key)
                 log.warning("%s/%s %s", self.bound.gateway, unit, hint)
