@@ -12,7 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import String, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from carnet.kinds import ChannelKind
@@ -257,9 +258,13 @@ def bind_channels(session: Session, config: PollerConfig) -> dict[tuple[str, int
     """
     codes = {c for g in config.gateways for d in g.devices for c in d.channels.values()}
     # plain rows, not ORM objects: a site binds thousands of channels at every start-up
+    if session.get_bind().dialect.name == "postgresql":  # one array, not 10 000 parameters
+        wanted = Channel.code == any_(bindparam("codes", sorted(codes), type_=ARRAY(String)))
+    else:
+        wanted = Channel.code.in_(codes)
     rows = session.execute(
         select(Channel.id, Channel.code, Channel.kind, Channel.modulus, Channel.equipment_id,
-               Channel.building_id).where(Channel.code.in_(codes))
+               Channel.building_id).where(wanted)
     )  # fmt: skip
     channels = {
         code: SimpleNamespace(id=i, code=code, kind=kind, modulus=modulus, equipment_id=eq,
