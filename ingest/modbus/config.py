@@ -12,7 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import String, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from carnet.kinds import ChannelKind
@@ -86,7 +87,9 @@ def _num(source, path, value, kind=float, low=None):
     return value
 
 
-def _device(source: str, path: str, raw, base: Path | None) -> DeviceConfig:
+def _device(source: str, path: str, raw, base: Path | None, maps: dict | None = None
+            ) -> DeviceConfig:  # fmt: skip
+    """`maps`: the maps this configuration already loaded (hundreds of devices share one)."""
     if not isinstance(raw, dict):
         raise _err(source, path, "chaque équipement doit être un dictionnaire")
     unknown = sorted(set(raw) - DEVICE_KEYS)
@@ -99,14 +102,19 @@ def _device(source: str, path: str, raw, base: Path | None) -> DeviceConfig:
     if not 0 <= unit <= 247:
         raise _err(source, f"{path}.unit", "l'adresse d'esclave doit être entre 0 et 247")
     try:
-        register_map = load_map(raw["map"], base)
+        key = (str(raw["map"]), base)
+        register_map = maps.get(key) if maps is not None else None
+        if register_map is None:
+            register_map = load_map(raw["map"], base)
+            if maps is not None:
+                maps[key] = register_map
     except MapError as exc:
         raise _err(source, f"{path}.map", str(exc)) from exc
     channels = raw.get("channels") or {}
     if not isinstance(channels, dict):
         raise _err(source, f"{path}.channels", "doit être un dictionnaire {point: CODE-VOIE}")
     for key, code in channels.items():
-        if key not in register_map.keys:
+        if not register_map.has(key):
             raise _err(
                 source,
                 f"{path}.channels.{key}",
@@ -126,7 +134,8 @@ def _device(source: str, path: str, raw, base: Path | None) -> DeviceConfig:
     )
 
 
-def _gateway(source: str, path: str, raw, base: Path | None) -> GatewayConfig:
+def _gateway(source: str, path: str, raw, base: Path | None, maps: dict | None = None
+             ) -> GatewayConfig:  # fmt: skip
     if not isinstance(raw, dict):
         raise _err(source, path, "chaque passerelle doit être un dictionnaire")
     unknown = sorted(set(raw) - GATEWAY_KEYS)
@@ -160,7 +169,8 @@ def _gateway(source: str, path: str, raw, base: Path | None) -> GatewayConfig:
     devices_raw = raw.get("devices")
     if not isinstance(devices_raw, list) or not devices_raw:
         raise _err(source, f"{path}.devices", "liste d'équipements obligatoire et non vide")
-    devices = [_device(source, f"{path}.devices[{i}]", d, base) for i, d in enumerate(devices_raw)]
+    devices = [_device(source, f"{path}.devices[{i}]", d, base, maps)
+               for i, d in enumerate(devices_raw)]  # fmt: skip
     units = [d.unit for d in devices]
     dupes = sorted({u for u in units if units.count(u) > 1})
     if dupes:
@@ -187,7 +197,9 @@ def parse_config(raw, source: str = "<dict>", base: Path | None = None) -> Polle
     gateways_raw = raw.get("gateways")
     if not isinstance(gateways_raw, list) or not gateways_raw:
         raise _err(source, "gateways", "liste de passerelles obligatoire et non vide")
-    gateways = [_gateway(source, f"gateways[{i}]", g, base) for i, g in enumerate(gateways_raw)]
+    maps: dict = {}
+    gateways = [_gateway(source, f"gateways[{i}]", g, base, maps)
+                for i, g in enumerate(gateways_raw)]  # fmt: skip
     codes = [g.code for g in gateways]
     dupes = sorted({c for c in codes if codes.count(c) > 1})
     if dupes:
@@ -246,11 +258,19 @@ def bind_channels(session: Session, config: PollerConfig) -> dict[tuple[str, int
     """
     codes = {c for g in config.gateways for d in g.devices for c in d.channels.values()}
     # plain rows, not ORM objects: a site binds thousands of channels at every start-up
+    if session.get_bind().dialect.name == "postgresql":  # one array, not 10 000 parameters
+        wanted = Channel.code == any_(bindparam("codes", sorted(codes), type_=ARRAY(String)))
+    else:
+        wanted = Channel.code.in_(codes)
     rows = session.execute(
         select(Channel.id, Channel.code, Channel.kind, Channel.modulus, Channel.equipment_id,
-               Channel.building_id).where(Channel.code.in_(codes))
+               Channel.building_id).where(wanted)
     )  # fmt: skip
-    channels = {r.code: SimpleNamespace(**r._mapping) for r in rows}
+    channels = {
+        code: SimpleNamespace(id=i, code=code, kind=kind, modulus=modulus, equipment_id=eq,
+                              building_id=b)
+        for i, code, kind, modulus, eq, b in rows
+    }  # fmt: skip
     errors = []
     bound = {}
     for gi, gw in enumerate(config.gateways):

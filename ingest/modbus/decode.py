@@ -64,18 +64,21 @@ class DecodePlan:
         self.any_signed = bool(self.twos_signed.any())
         self.any_sign_magnitude = bool(self.sign_magnitude.any())
         self.any_float = bool((self.is_float32 | self.is_float64).any())
-        # precomputed so that a decode pays only for the steps the map needs
         self.any_float32 = bool(self.is_float32.any())
         self.any_float64 = bool(self.is_float64.any())
+        # the float points, for the cheap test of `maybe_implausible` (Python lists: a device
+        # has a handful, and numpy's fixed cost per call outweighs the arithmetic)
+        self.float_idx = np.flatnonzero(self.is_float32 | self.is_float64)
+        self.float_offset = self.offset[self.float_idx].tolist()
+        self.float_scale = self.scale[self.float_idx].tolist()
+        # precomputed so that a decode pays only for the steps the map needs
         self.top_twos = np.where(self.twos_signed, self.top, np.uint64(0)).astype(np.uint64)
         self.span_twos = np.where(self.twos_signed, self.span, 0.0)
-        self.float_idx = np.flatnonzero(self.is_float32 | self.is_float64)
         self.unit_scale = bool((self.scale == 1.0).all() and (self.offset == 0.0).all())
-        self.measured = np.full(len(self.points), int(Quality.MEASURED), dtype=np.int64)
 
     def _floats(self, raw: np.ndarray, value: np.ndarray) -> np.ndarray:
-        if self.any_float32:  # the low 32 bits, as the C cast to uint32 keeps them
-            f32 = raw.astype(np.uint32).view(np.float32)
+        if self.any_float32:
+            f32 = raw.astype(np.uint32).view(np.float32)  # the low 32 bits (a C cast)
             value = np.where(self.is_float32, f32, value)
         if self.any_float64:
             value = np.where(self.is_float64, raw.view(np.float64), value)
@@ -88,10 +91,11 @@ class DecodePlan:
 
     def decode_ordered(self, regs: np.ndarray) -> Decoded:
         """`regs`: the (points x 4) registers already in word order (wire order with each
-        point's words reversed where its word order swaps them), flat or not.
+        point's words reversed where its word order swaps them), flat or not; a reader
+        places and orders a read's registers with one index (`DeviceReader._set_blocks`).
 
-        Steps a device's map does not need (swaps, signs, floats) are skipped: a poll cycle
-        decodes one device at a time, so the fixed cost of each numpy call is what counts.
+        Steps a device's map does not need (swaps, signs, floats, scale) are skipped: a poll
+        cycle decodes one device at a time, so the fixed cost of each numpy call is what counts.
         """
         regs = regs.reshape(len(self.points), 4)
         if self.any_byte_swap:
@@ -108,14 +112,13 @@ class DecodePlan:
             magnitude = (raw & (self.top - np.uint64(1))).astype(np.float64)
             signed_mag = np.where(negative, -magnitude, magnitude)
             value = np.where(self.sign_magnitude, signed_mag, value)
-        elif self.any_signed:  # two's complement only: subtract 2**bits where the top bit is set
+        elif self.any_signed:  # two's complement only: less 2**bits where the top bit is set
             value -= np.where((raw & self.top_twos) != 0, self.span_twos, 0.0)
+        invalid = None
         if self.any_float:
             with np.errstate(invalid="ignore"):  # signalling NaNs are flagged just below
                 value = self._floats(raw, value)
             invalid = ~np.isfinite(value)
-        else:
-            invalid = None
         if len(self.invalid_idx):
             if invalid is None:
                 invalid = np.zeros(len(value), dtype=bool)
@@ -128,13 +131,35 @@ class DecodePlan:
                 value = value * self.scale + self.offset
         else:
             value = value * self.scale + self.offset
-        if invalid is None or not invalid.any():
-            quality = self.measured.copy()
-        else:
+        if invalid is not None and invalid.any():
             value[invalid] = np.nan
             quality = np.where(invalid, int(Quality.INVALID), int(Quality.MEASURED))
             quality = quality.astype(np.int64)
+        else:
+            quality = np.full(len(value), int(Quality.MEASURED), dtype=np.int64)
         return Decoded(value=value, quality=quality, raw=raw)
+
+    def maybe_implausible(self, decoded: Decoded, read: np.ndarray | None = None) -> bool:
+        """Whether `implausible_floats` can find anything: a float point read whose value is
+        invalid, or whose magnitude as sent is tiny or huge. False for nearly every read of a
+        sane device, at a fraction of that function's cost."""
+        if not len(self.float_idx):
+            return False
+        values = decoded.value[self.float_idx].tolist()
+        flags = decoded.quality[self.float_idx].tolist()
+        was_read = [True] * len(values) if read is None else read[self.float_idx].tolist()
+        for v, q, ok, off, sc in zip(values, flags, was_read, self.float_offset,
+                                     self.float_scale, strict=True):  # fmt: skip
+            if not ok:
+                continue
+            if q == Quality.INVALID or v != v:
+                return True
+            if sc == 0:
+                return True
+            m = abs((v - off) / sc)
+            if (0 < m < IMPLAUSIBLE_TINY) or m > IMPLAUSIBLE_HUGE:
+                return True
+        return False
 
 
 def decode_one(point: Point, registers: Sequence[int]) -> tuple[float, int]:
@@ -154,8 +179,6 @@ def implausible_floats(
 ) -> list[tuple[str, str]]:
     """(point key, hint) for floats that look like a word-order mistake, naming the orders
     that would look sane. Points in `skip` (already reported) are not examined again."""
-    if read is None and decoded is not None and all_floats_sane(plan, decoded):
-        return []
     floats = plan.is_float32 | plan.is_float64
     if read is not None:
         floats = floats & read
@@ -201,17 +224,6 @@ def implausible_floats(
             hint += " (" + ", ".join(alternatives) + ")"
         hints.append((point.key, hint))
     return hints
-
-
-def all_floats_sane(plan: DecodePlan, decoded: Decoded) -> bool:
-    """Every float of the device zero or of a plausible magnitude: nothing for
-    `implausible_floats` to report (NaN compares False, so an invalid float is not sane)."""
-    value = decoded.value[plan.float_idx]
-    if not plan.unit_scale:
-        value = (value - plan.offset[plan.float_idx]) / plan.scale[plan.float_idx]
-    magnitude = np.abs(value)
-    sane = (magnitude == 0) | ((magnitude >= IMPLAUSIBLE_TINY) & (magnitude <= IMPLAUSIBLE_HUGE))
-    return bool(sane.all())
 
 
 def enum_label(point: Point, value: float) -> str | None:

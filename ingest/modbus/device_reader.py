@@ -14,7 +14,7 @@ import numpy as np
 from carnet.kinds import Quality
 from ingest.modbus.blocks import Block, plan_blocks
 from ingest.modbus.config import BoundDevice
-from ingest.modbus.decode import DecodePlan, all_floats_sane, implausible_floats
+from ingest.modbus.decode import DecodePlan, implausible_floats
 from ingest.modbus.gateway import GATEWAY_SILENT, DeviceSilent, Gateway, RequestRefused
 from ingest.modbus.health import LABELS, OK, PARTIAL, round_state
 
@@ -50,11 +50,6 @@ class PollResult:
         return LABELS[self.state]
 
 
-# (id of a register map, keys read) -> (the map, decode plan, blocks and their layout): a site's
-# hundreds of devices share a handful of maps, and planning each one costs start-up time
-_SHARED: dict[tuple[int, tuple[str, ...]], tuple] = {}
-
-
 def _n_blocks(n: int) -> str:
     return f"{n} bloc" if n == 1 else f"{n} blocs"
 
@@ -76,6 +71,52 @@ def refusal_summary(refused: dict[int, list[Block]], skipped: int = 0) -> str:
     return " ; ".join(parts)
 
 
+@dataclass(frozen=True)
+class _SharedPlan:
+    """What reading a set of points of a map needs, the same for every device using them."""
+
+    register_map: object  # held so that the key's id() stays this map's
+    points: tuple
+    plan: DecodePlan
+    blocks: list[Block]
+    layout: tuple  # what `DeviceReader._layout` makes of the blocks
+
+
+_PLANS: dict[tuple[int, tuple[str, ...]], _SharedPlan] = {}
+
+
+def _plan_of(register_map, points: list) -> _SharedPlan:
+    """The decode plan and blocks of `points` of `register_map`, built once per process: a
+    site has hundreds of devices of one model, and building them per device was most of a
+    start-up. Shared read-only (a device that splits a refused block makes its own lists)."""
+    key = (id(register_map), tuple(p.key for p in points))
+    shared = _PLANS.get(key)
+    if shared is None or shared.register_map is not register_map:
+        blocks = plan_blocks(points, register_map.max_gap)
+        plan = DecodePlan(points)
+        shared = _SharedPlan(register_map, tuple(points), plan, blocks,
+                             _layout(points, plan, blocks))  # fmt: skip
+        _PLANS[key] = shared
+    return shared
+
+
+def _layout(points, plan: DecodePlan, blocks: list[Block]) -> tuple:
+    """For a read's registers laid end to end (block by block, then one 0): where each cell of
+    the (points x 4) matrix takes its register, in wire order (`last_regs`) and in word order
+    (what `DecodePlan.decode_ordered` takes), so that a read is placed and ordered by one
+    fancy index; and each block's points."""
+    total = sum(b.count for b in blocks)
+    gather = np.full((len(points), 4), total, dtype=np.int64)  # the trailing 0
+    at = 0
+    for b in blocks:
+        for i in b.members:
+            p = points[i]
+            gather[i, : p.width] = at + p.address - b.start + np.arange(p.width)
+        at += b.count
+    gather = gather.reshape(-1)
+    return gather, gather[plan.flat_take], [np.array(b.members, dtype=np.int64) for b in blocks]
+
+
 class DeviceReader:
     """Everything precomputed to read and decode one device quickly."""
 
@@ -83,16 +124,11 @@ class DeviceReader:
         self.bound = bound
         cfg = bound.config
         wanted = [p for p in cfg.map.points if p.key in bound.channel_ids or p.alarm]
-        self.points = list(cfg.map.points) if read_all or not wanted else wanted
-        key = (id(cfg.map), tuple(p.key for p in self.points))
-        shared = _SHARED.get(key)
-        if shared is None or shared[0] is not cfg.map:
-            self.plan = DecodePlan(self.points)
-            self._set_blocks(plan_blocks(self.points, cfg.map.max_gap))
-            _SHARED[key] = (cfg.map, self.plan, self.blocks, self._gather, self._gather_ordered,
-                            self._members)  # fmt: skip
-        else:  # the devices of one model share their plan (read-only: a split makes new lists)
-            _, self.plan, self.blocks, self._gather, self._gather_ordered, self._members = shared
+        points = list(cfg.map.points) if read_all or not wanted else wanted
+        shared = _plan_of(cfg.map, points)
+        self.points = list(shared.points)
+        self.plan = shared.plan
+        self.blocks, self._layout = shared.blocks, shared.layout
         self.channel_idx = np.array(
             [i for i, p in enumerate(self.points) if p.key in bound.channel_ids], dtype=np.int64
         )
@@ -114,22 +150,8 @@ class DeviceReader:
         self._last_read: tuple[np.ndarray, np.ndarray] | None = None  # registers, gather
 
     def _set_blocks(self, blocks: list[Block]) -> None:
-        """The blocks and, for a read's registers laid end to end (block by block, then one 0),
-        where each cell of the (points x 4) matrix takes its register: in wire order
-        (`last_regs`) and in word order (what `DecodePlan.decode_ordered` takes), so that a
-        read is placed and reordered by one fancy index."""
         self.blocks = blocks
-        total = sum(b.count for b in blocks)
-        gather = np.full((len(self.points), 4), total, dtype=np.int64)  # the trailing 0
-        at = 0
-        for b in blocks:
-            for i in b.members:
-                p = self.points[i]
-                gather[i, : p.width] = at + p.address - b.start + np.arange(p.width)
-            at += b.count
-        self._gather = gather.reshape(-1)
-        self._gather_ordered = self._gather[self.plan.flat_take]
-        self._members = [np.array(b.members, dtype=np.int64) for b in blocks]
+        self._layout = _layout(self.points, self.plan, blocks)
 
     @property
     def last_regs(self) -> np.ndarray | None:
@@ -189,7 +211,7 @@ class DeviceReader:
             except DeviceSilent as exc:
                 silent = str(exc)
         # the layout of this read's blocks (a refusing device gets its planned blocks back)
-        gather, ordered, members = self._gather, self._gather_ordered, self._members
+        gather, ordered, members = self._layout
         for j in range(k, len(self.blocks)):  # not asked: after a silence or a gateway failure
             flat += [0] * self.blocks[j].count
             unread.append(j)
@@ -209,11 +231,7 @@ class DeviceReader:
                 ok[members[j]] = False
             value = np.where(ok, decoded.value, np.nan)
             quality = np.where(ok, decoded.quality, int(Quality.GAP))
-        if (
-            n_read
-            and self.plan.any_float
-            and not (ok is None and all_floats_sane(self.plan, decoded))
-        ):
+        if n_read and self.plan.maybe_implausible(decoded, ok):
             regs = registers[gather].reshape(n, 4)
             for key, hint in implausible_floats(self.plan, regs, decoded, ok, self.hinted):
                 self.hinted.add(key)

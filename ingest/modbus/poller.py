@@ -30,7 +30,7 @@ from ingest.modbus.device_reader import DeviceReader, PollResult
 from ingest.modbus.gateway import Gateway
 from ingest.modbus.health import FAILING, OK, PARTIAL, SILENT
 from ingest.modbus.spool import Spool
-from ingest.modbus.writer import DeviceSnapshot, FlushReport, Writer, point_sources
+from ingest.modbus.writer import DeviceSnapshot, FlushReport, PointSources, Writer
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,7 @@ class Poller:
         self.readers = [
             DeviceReader(bound[(g.code, d.unit)]) for g in config.gateways for d in g.devices
         ]
-        self.writer.points = point_sources(self.readers)
-        self._by_gateway = {code: [] for code in self.gateways}  # in config order
-        for r in self.readers:
-            self._by_gateway[r.bound.gateway].append(r)
+        self.writer.points = PointSources(self.readers)
         self.on_status = on_status
         self.clock = clock  # the readings' timestamps; tests pass their own
         self._parts: list[tuple[np.ndarray, ...]] = []  # channel_id, ts, value, quality
@@ -78,7 +75,7 @@ class Poller:
         idx = reader.channel_idx
         if len(idx):
             ts = np.full(len(idx), result.ts, dtype=np.int64)
-            if reader.all_channels:
+            if reader.all_channels:  # the decoded arrays are the reader's own, fresh each read
                 self._parts.append((reader.channel_ids, ts, value, quality))
             else:
                 self._parts.append((reader.channel_ids, ts, value[idx], quality[idx]))
@@ -156,10 +153,14 @@ class Poller:
     async def poll_round(self) -> list[PollResult]:
         """Every device once: gateways in parallel, the devices of a gateway in turn."""
 
-        async def gateway_round(code: str) -> list[PollResult]:
-            return [await self.poll_device(r) for r in self._by_gateway[code]]
+        by_gateway: dict[str, list[DeviceReader]] = {code: [] for code in self.gateways}
+        for r in self.readers:
+            by_gateway[r.bound.gateway].append(r)
 
-        rounds = await asyncio.gather(*(gateway_round(c) for c in self.gateways))
+        async def gateway_round(readers: list[DeviceReader]) -> list[PollResult]:
+            return [await self.poll_device(r) for r in readers]
+
+        rounds = await asyncio.gather(*(gateway_round(rs) for rs in by_gateway.values()))
         return [r for rs in rounds for r in rs]
 
     async def poll_once(self) -> list[PollResult]:

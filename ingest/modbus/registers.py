@@ -8,6 +8,7 @@ since the YAML loader costs milliseconds per device at a 500-device start-up.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass, field
@@ -88,14 +89,19 @@ class RegisterMap:
     source: str = "<dict>"
 
     def point(self, key: str) -> Point:
-        for p in self.points:
-            if p.key == key:
-                return p
-        raise KeyError(key)
+        return self._by_key[key]
 
     @property
     def keys(self) -> list[str]:
-        return [p.key for p in self.points]
+        return list(self._by_key)
+
+    def has(self, key: str) -> bool:
+        return key in self._by_key
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, Point]:
+        """Points by key, once per map: a site binds thousands of points to one shared map."""
+        return {p.key: p for p in self.points}
 
 
 def _fail(source: str, path: str, message: str) -> MapError:

@@ -100,7 +100,8 @@ class Writer:
         self.url = url
         self.spool = Spool(spool_dir or carnet_home() / "spool")
         self.source = source or "modbus"
-        self.points: dict[int, PointSource] = {}  # channel id -> where it is read
+        # channel id -> where it is read (a dict, or the poller's `PointSources`)
+        self.points: dict[int, PointSource] | PointSources = {}
         # channel limits, read again only when the data version says something changed
         self._limits = versions.Memo(channel_limits)
         # the end of each channel's stored readings, as this writer's flushes left it: true
@@ -411,6 +412,21 @@ def _save_status(conn, statuses: list[DeviceSnapshot]) -> None:
             insert(_STATUS),
             [{"gateway_code": r.pop("g"), "unit": r.pop("u"), **r} for r in new],
         )
+
+
+class PointSources:
+    """`point_sources` of the readers, made when first asked: only a held reading needs to
+    say where it was read, and describing 10 000 points cost a start-up as much as binding
+    them."""
+
+    def __init__(self, readers: list[DeviceReader]):
+        self._readers = readers
+        self._sources: dict[int, PointSource] | None = None
+
+    def get(self, channel_id: int, default=None) -> PointSource | None:
+        if self._sources is None:
+            self._sources = point_sources(self._readers)
+        return self._sources.get(channel_id, default)
 
 
 def point_sources(readers: list[DeviceReader]) -> dict[int, PointSource]:
