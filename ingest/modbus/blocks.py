@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from ingest.modbus.registers import Point
 
 MAX_REGISTERS = 125  # Modbus limit for read holding/input registers
@@ -60,23 +58,3 @@ def plan_blocks(
         if current:
             blocks.append(Block(table, start, end - start, tuple(current)))
     return blocks
-
-
-class Scatter:
-    """Where each register of a block response goes in the (points x 4) matrix, precomputed."""
-
-    def __init__(self, points: Sequence[Point], block: Block):
-        rows, cols, src = [], [], []
-        for i in block.members:
-            p = points[i]
-            for j in range(p.width):
-                rows.append(i)
-                cols.append(j)
-                src.append(p.address - block.start + j)
-        self.rows = np.array(rows, dtype=np.int64)
-        self.cols = np.array(cols, dtype=np.int64)
-        self.src = np.array(src, dtype=np.int64)
-        self.members = np.array(block.members, dtype=np.int64)
-
-    def apply(self, registers: Sequence[int], out: np.ndarray) -> None:
-        out[self.rows, self.cols] = np.asarray(registers, dtype=np.uint64)[self.src]
