@@ -16,7 +16,7 @@ from carnet.timeutil import day_length_s, local_dates, local_midnight_epoch
 UNIT_KWH = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}  # an energy unit's kWh
 # a sample (instant or interval) reading covers the time since the channel's previous valid
 # reading, at most an hour (the first reading of a channel: an hour): additive per day, so a
-# day's rollup merges with later readings exactly (`merge_daily_stats`)
+# day's rollup merges with later readings exactly (`carnet.store.merge_daily`)
 COVER_CAP_S = 3600.0
 DAILY_COLUMNS = [
     "channel_id",
@@ -42,7 +42,7 @@ def increments(
 ) -> pd.DataFrame:
     """Consumption of each interval between consecutive valid index readings of the same
     channel (see `index_increments`), for many channels at once."""
-    valid = readings[readings["value"].notna()].sort_values(["channel_id", "ts"], kind="stable")
+    valid = _sorted(readings[readings["value"].notna()])
     ch = valid["channel_id"].to_numpy(dtype="int64")
     ts = valid["ts"].to_numpy(dtype="int64")
     val = valid["value"].to_numpy(dtype=float)
@@ -216,7 +216,7 @@ def daily_stats(
     prev: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The additive figures of each channel-day (`STAT_COLUMNS`): what `finish_daily` turns
-    into rollups and what `merge_daily_stats` adds later readings to. `prev` (sample channels):
+    into rollups and what `carnet.store.merge_daily` adds later readings to. `prev` (sample channels):
     per channel, the last valid reading before `readings`."""
     if not len(readings):
         return pd.DataFrame(columns=STAT_COLUMNS)
@@ -237,82 +237,6 @@ def daily_stats(
     out["n_readings"] = out["n_readings"].astype("int64")
     out["estimated"] = out["estimated"].astype(bool)
     return out[STAT_COLUMNS].sort_values(["channel_id", "day"], ignore_index=True)
-
-
-def merge_daily_stats(stored: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
-    """The figures of channel-days from stored ones and those of later readings: counts,
-    sums and covered seconds add, min and max combine, an unknown index day stays unknown."""
-    merged = _merge_unique(stored, added)
-    if merged is not None:
-        return merged
-    both = pd.concat([stored[STAT_COLUMNS], added[STAT_COLUMNS]], ignore_index=True)
-    both["day"] = np.asarray(pd.to_datetime(both["day"]).to_numpy(), dtype="datetime64[D]")
-    both["unknown"] = both["value_sum"].isna()
-    g = both.groupby(["channel_id", "day"])
-    out = pd.DataFrame(
-        {
-            "value_sum": g["value_sum"].sum(),
-            "min_value": g["min_value"].min(),
-            "max_value": g["max_value"].max(),
-            "n_readings": g["n_readings"].sum(),
-            "covered_s": g["covered_s"].sum(),
-            "estimated": g["estimated"].any(),
-        }
-    )
-    out.loc[g["unknown"].any(), "value_sum"] = np.nan
-    out = out.reset_index()
-    out["n_readings"] = out["n_readings"].astype("int64")
-    out["estimated"] = out["estimated"].astype(bool)
-    return out[STAT_COLUMNS]
-
-
-# per figure, what a side without the channel-day contributes (NaN: skipped)
-_MERGE_FILL = {"value_sum": np.nan, "min_value": np.nan, "max_value": np.nan,
-               "n_readings": np.int64(0), "covered_s": np.nan, "estimated": False}  # fmt: skip
-
-
-def _merge_unique(stored: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame | None:
-    """`merge_daily_stats` when each side holds a channel-day once (the stored rows and one
-    flush's figures), by aligning the two on one int64 key rather than grouping their
-    concatenation: a flush a minute, where the grouping's overhead outweighed the sums.
-    Same figures as the grouping (NaN skipped by sums, min and max; an unknown sum stays
-    unknown; both covered seconds unknown add to 0). None when a key repeats or a day is
-    before 1970 (the key's order is then not the channel-day order)."""
-    days = [np.asarray(pd.to_datetime(f["day"]).to_numpy(), dtype="datetime64[D]").astype("int64")
-            for f in (stored, added)]  # fmt: skip
-    keys = [f["channel_id"].to_numpy(dtype="int64") * 1_000_000 + d
-            for f, d in zip((stored, added), days, strict=True)]  # fmt: skip
-    if any(len(d) and d.min() < 0 for d in days):
-        return None
-    if any(len(np.unique(k)) != len(k) for k in keys):
-        return None
-    key = np.union1d(*keys)
-    n = len(key)
-    cols: dict[str, list[np.ndarray]] = {}
-    for f, k in zip((stored, added), keys, strict=True):
-        at = np.searchsorted(key, k)
-        here = np.zeros(n, dtype=bool)
-        here[at] = True
-        for c, fill in _MERGE_FILL.items():
-            col = np.full(n, fill)
-            col[at] = f[c].to_numpy(dtype=col.dtype)
-            cols.setdefault(c, []).append(col)
-        cols.setdefault("here", []).append(here)
-    (s_here, a_here), (s_sum, a_sum) = cols["here"], cols["value_sum"]
-    value_sum = np.where(s_here, s_sum, 0.0) + np.where(a_here, a_sum, 0.0)  # NaN stays
-    s_cov, a_cov = cols["covered_s"]
-    return pd.DataFrame(
-        {
-            "channel_id": key // 1_000_000,
-            "day": (key % 1_000_000).astype("datetime64[D]"),
-            "value_sum": value_sum,
-            "min_value": np.fmin(*cols["min_value"]),
-            "max_value": np.fmax(*cols["max_value"]),
-            "n_readings": (cols["n_readings"][0] + cols["n_readings"][1]).astype("int64"),
-            "covered_s": np.nan_to_num(s_cov, nan=0.0) + np.nan_to_num(a_cov, nan=0.0),
-            "estimated": cols["estimated"][0] | cols["estimated"][1],
-        }
-    )[STAT_COLUMNS]
 
 
 def finish_daily(

@@ -384,7 +384,7 @@ class DailyRollup(Base):
     n_readings: Mapped[int] = mapped_column(Integer, default=0)
     coverage: Mapped[float | None] = mapped_column(Float)  # share of the day's hours covered
     estimated: Mapped[bool] = mapped_column(Boolean, default=False)
-    # what later readings of the day merge into (carnet.increments.merge_daily_stats)
+    # what later readings of the day merge into (carnet.store.merge_daily)
     value_sum: Mapped[float | None] = mapped_column(Float)  # sum of values / consumption
     covered_s: Mapped[float | None] = mapped_column(Float)  # seconds of the day covered
 

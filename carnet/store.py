@@ -887,6 +887,8 @@ _PG_DAILY = [("int4", "channel_id"), ("int4", "day"), ("float8", "value"),
              ("float8", "energy_kwh"), ("float8", "min_value"), ("float8", "max_value"),
              ("int4", "n_readings"), ("float8", "coverage"), ("int2", "estimated"),
              ("float8", "value_sum"), ("float8", "covered_s")]  # fmt: skip
+_PG_SQL_TYPES = {"int2": "smallint", "int4": "integer", "float8": "float8"}
+_PG_DAILY_TMP_COLUMNS = ", ".join(f"{name} {_PG_SQL_TYPES[t]}" for t, name in _PG_DAILY)
 
 
 def _pg_write_daily(raw, daily: pd.DataFrame, tail: str) -> int:
@@ -911,10 +913,8 @@ def _pg_write_daily(raw, daily: pd.DataFrame, tail: str) -> int:
     )  # fmt: skip
     with raw.cursor() as cur:
         cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_DAILY_TMP} (channel_id integer, day integer,"
-            " value float8, energy_kwh float8, min_value float8, max_value float8,"
-            " n_readings integer, coverage float8, estimated smallint, value_sum float8,"
-            f" covered_s float8) ON COMMIT DELETE ROWS; DELETE FROM {_DAILY_TMP}"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_DAILY_TMP} ({_PG_DAILY_TMP_COLUMNS})"
+            f" ON COMMIT DELETE ROWS; DELETE FROM {_DAILY_TMP}"
         )
         with cur.copy(f"COPY {_DAILY_TMP} FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(pg_copy.binary_payload(columns))
@@ -965,7 +965,7 @@ def upsert_daily(conn: Connection, daily: pd.DataFrame) -> None:
 
 def _merge_tail(dialect: str, instant: bool, day_s: float) -> str:
     """ON CONFLICT clause adding a day's figures of later readings to the stored ones, the
-    arithmetic of `carnet.increments.merge_daily_stats` and `finish_daily` in SQL (counts,
+    arithmetic of `carnet.increments.finish_daily` over two sets of readings, in SQL (counts,
     sums and covered seconds add, min and max combine skipping NULL, an unknown sum stays
     unknown; the mean of an instant channel, the share of the day covered rounded as numpy
     rounds, half to even). The energy adds up: the factor in force on a day is the same for

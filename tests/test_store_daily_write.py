@@ -1,5 +1,5 @@
 """Rollup rows written as the driver-side literals of `carnet.store._write_daily` (multi-row
-VALUES on SQLite, array literals on PostgreSQL): NaN lands as SQL NULL, floats come back bit
+VALUES on SQLite, a binary COPY on PostgreSQL): NaN lands as SQL NULL, floats come back bit
 for bit, days and flags as given, and a second write of the same keys replaces the first."""
 
 from __future__ import annotations

@@ -18,23 +18,15 @@ from carnet.store import recompute_daily, write_readings
 from carnet.timeutil import local_midnight_epoch
 from ingest.importer import import_file
 from tests.helpers.reading_reads import ReadingReads
+from tests.helpers.rollup_town import channels
+from tests.helpers.rollup_town import rollups as _rollups
 
 KINDS = {1: "index", 2: "index", 3: "interval", 4: "interval", 5: "instant", 6: "instant"}
-UNITS = {"index": "m3", "interval": "kWh", "instant": "degC"}
 H = 3600
 
 
 def _channels(engine) -> None:
-    with engine.begin() as conn:
-        for cid, kind in KINDS.items():
-            conn.execute(
-                text(
-                    "INSERT INTO channel (id, code, quantity, kind, unit, kwh_per_unit)"
-                    " VALUES (:i, :c, 'q', :k, :u, :f)"
-                ),
-                {"i": cid, "c": f"C{cid}", "k": kind, "u": UNITS[kind],
-                 "f": 10.0 if kind == "index" else None},
-            )  # fmt: skip
+    channels(engine, KINDS, clear=False)
 
 
 def _hourly(channel_id: int, start: int, hours: int, base: float = 0.0) -> pd.DataFrame:
@@ -54,11 +46,6 @@ def _analyse(engine) -> None:
     build a temporary index of `reading` rather than seek its key: the plans must not)."""
     with engine.begin() as conn:
         conn.execute(text("ANALYZE reading"))
-
-
-def _rollups(engine) -> pd.DataFrame:
-    frame = pd.read_sql_query(text("SELECT * FROM daily_rollup ORDER BY channel_id, day"), engine)
-    return frame.assign(day=pd.to_datetime(frame["day"]).dt.date)
 
 
 def _full_recompute(engine) -> pd.DataFrame:

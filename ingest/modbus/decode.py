@@ -124,13 +124,10 @@ class DecodePlan:
                 invalid = np.zeros(len(value), dtype=bool)
             hit = raw[self.invalid_idx] == self.invalid_raw
             invalid[self.invalid_idx[hit]] = True
-        if self.unit_scale:
-            pass
-        elif self.any_float:  # garbage float64 times a scale may overflow: it is flagged anyway
+        if not self.unit_scale:
+            # garbage float64 times a scale may overflow: it is flagged anyway
             with np.errstate(invalid="ignore", over="ignore"):
                 value = value * self.scale + self.offset
-        else:
-            value = value * self.scale + self.offset
         if invalid is not None and invalid.any():
             value[invalid] = np.nan
             quality = np.where(invalid, int(Quality.INVALID), int(Quality.MEASURED))

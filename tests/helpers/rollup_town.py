@@ -14,11 +14,12 @@ SPRING = int(pd.Timestamp("2025-03-29 20:00", tz="UTC").timestamp())  # 30/03: 2
 AUTUMN = int(pd.Timestamp("2025-10-25 20:00", tz="UTC").timestamp())  # 26/10: 25 h
 
 
-def channels(engine) -> None:
+def channels(engine, kinds: dict[int, str] = KINDS, clear: bool = True) -> None:
+    """Channels `kinds` (id -> kind), a factor on index ones; `clear`: empty the tables first."""
     with engine.begin() as conn:
-        for table in ("daily_rollup", "reading", "channel"):
+        for table in ("daily_rollup", "reading", "channel") if clear else ():
             conn.execute(text(f"DELETE FROM {table}"))
-        for cid, kind in KINDS.items():
+        for cid, kind in kinds.items():
             conn.execute(
                 text(
                     "INSERT INTO channel (id, code, quantity, kind, unit, kwh_per_unit)"
