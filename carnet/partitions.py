@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import weakref
 
 import numpy as np
 from sqlalchemy import Connection, text
@@ -32,11 +33,41 @@ class UnknownChannel(ValueError):
     """A batch names a channel that does not exist (what the per-row foreign key refused)."""
 
 
+def _in_transaction(conn: Connection) -> dict:
+    """What this module has learnt in the connection's current transaction (nothing outside
+    one): whether `reading` is partitioned, the partitions seen, the channel ids found. A
+    batch written in chunks asks once, not once per chunk; nothing Carnet does drops a
+    partition or a channel, and a migration runs in a transaction of its own."""
+    txn = conn.get_transaction()
+    if txn is None:
+        return {}
+    held = conn.info.get(_KNOWN)
+    if held is None or held[0]() is not txn:
+        held = (weakref.ref(txn), {})
+        conn.info[_KNOWN] = held
+    return held[1]
+
+
+_KNOWN = "carnet.partitions.known"
+
+
+def forget(conn: Connection) -> None:
+    """Drop what this transaction learnt: `reading` was just made partitioned or plain."""
+    conn.info.pop(_KNOWN, None)
+
+
 def is_partitioned(conn: Connection) -> bool:
-    """True on PostgreSQL once 0011 has run (one catalogue probe, not cached: a migration on
-    a pooled connection changes the answer)."""
+    """True on PostgreSQL once 0011 has run (one catalogue probe per transaction, not kept
+    longer: a migration on a pooled connection changes the answer)."""
     if conn.dialect.name != "postgresql":
         return False
+    known = _in_transaction(conn)
+    if "partitioned" not in known:
+        known["partitioned"] = _probe_partitioned(conn)
+    return known["partitioned"]
+
+
+def _probe_partitioned(conn: Connection) -> bool:
     return bool(
         conn.execute(
             text(
@@ -71,7 +102,7 @@ def months_between(ts_min: int, ts_max: int) -> list[dt.date]:
 
 
 def existing(conn: Connection) -> set[str]:
-    return set(
+    found = set(
         conn.execute(
             text(
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
@@ -80,6 +111,8 @@ def existing(conn: Connection) -> set[str]:
             )
         ).scalars()
     )
+    _in_transaction(conn).setdefault("partitions", set()).update(found)
+    return found
 
 
 def create_month(conn: Connection, month: dt.date) -> None:
@@ -101,6 +134,9 @@ def create_month(conn: Connection, month: dt.date) -> None:
 
 def ensure_months(conn: Connection, months: list[dt.date]) -> int:
     """Make the missing partitions of `months` (in the caller's transaction); returns how many."""
+    seen = _in_transaction(conn).get("partitions", set())
+    if all(month_name(m) in seen for m in months):
+        return 0
     have = existing(conn)
     missing = [m for m in months if month_name(m) not in have]
     if not missing:
@@ -110,6 +146,7 @@ def ensure_months(conn: Connection, months: list[dt.date]) -> int:
     missing = [m for m in missing if month_name(m) not in have]
     for month in missing:
         create_month(conn, month)
+    _in_transaction(conn).setdefault("partitions", set()).update(map(month_name, missing))
     return len(missing)
 
 
@@ -136,12 +173,15 @@ def check_channels(conn: Connection, channel_ids: np.ndarray) -> None:
     if not is_partitioned(conn):
         return
     ids = np.unique(np.asarray(channel_ids, dtype="int64"))
+    checked = _in_transaction(conn).setdefault("channels", set())
+    ask = [int(c) for c in ids if int(c) not in checked]
+    if not ask:
+        return
     found = set(
-        conn.execute(
-            text("SELECT id FROM channel WHERE id = ANY(:ids)"), {"ids": ids.tolist()}
-        ).scalars()
+        conn.execute(text("SELECT id FROM channel WHERE id = ANY(:ids)"), {"ids": ask}).scalars()
     )
-    unknown = [int(c) for c in ids if int(c) not in found]
+    checked.update(found)
+    unknown = [c for c in ask if c not in found]
     if unknown:
         raise UnknownChannel(f"voie(s) inconnue(s) : {unknown[:10]}")
 

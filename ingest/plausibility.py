@@ -198,12 +198,14 @@ def stored_context(
     `previous` (indexed by channel_id): prev_ts/prev_value, the last valid stored reading
     before the channel's first candidate, and next_ts/next_value, the first after its last;
     `resets`: the declared replacements (index_reset) of those channels. Two statements."""
-    kinds = frame["channel_id"].map(meta["kind"])
-    sel = frame[kinds.isin(["index", "interval"]).to_numpy()]
     empty = pd.DataFrame(columns=["prev_ts", "prev_value", "next_ts", "next_value"])
     no_resets = pd.DataFrame(columns=["channel_id", "ts", "old_final_value", "new_start_value"])
-    if not len(sel):
+    ids = frame["channel_id"].to_numpy()
+    channels = pd.unique(ids)  # a handful: the kinds are looked up per channel, not per row
+    wanted = channels[meta["kind"].reindex(channels).isin(["index", "interval"]).to_numpy()]
+    if not len(wanted):
         return empty, no_resets
+    sel = frame if len(wanted) == len(channels) else frame[np.isin(ids, wanted)]
     span = sel.groupby("channel_id")["ts"].agg(["min", "max"])
     values = ", ".join(
         f"({int(c)}, {int(a)}, {int(b)})"

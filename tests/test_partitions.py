@@ -9,11 +9,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from carnet import db, partitions
-from carnet.store import write_readings
+from carnet.store import upsert_readings, write_readings
 
 
 def _channel(engine, cid: int = 1) -> None:
@@ -128,3 +128,56 @@ def test_existing_readings_move_into_the_partitions(pg):
     db.downgrade(pg, "0009")
     assert _where(pg) == {"reading": 53}
     db.upgrade(pg)
+
+
+def _catalogue_statements(engine, run) -> list[str]:
+    """The statements on the partitions catalogue and on `channel` that `run()` issues."""
+    seen: list[str] = []
+
+    def spy(conn, cursor, statement, *args):
+        if "pg_partitioned_table" in statement or "pg_inherits" in statement:
+            seen.append("catalogue")
+        elif statement.startswith("SELECT id FROM channel"):
+            seen.append("channels")
+
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    return seen
+
+
+def test_a_batch_in_chunks_asks_the_catalogue_once_per_transaction(pg):
+    _channel(pg)
+    _channel(pg, 2)
+    chunks = [_hours("2019-02-27", 24), _hours("2019-02-28", 24), _hours("2019-02-28", 24, cid=2)]
+
+    def one_transaction():
+        with pg.begin() as conn:
+            for chunk in chunks:
+                upsert_readings(conn, chunk, refresh=False)
+
+    seen = _catalogue_statements(pg, one_transaction)
+    # the first chunk: partitioned? which months exist? (again under the lock, then it makes
+    # February); the others: nothing. Each channel is checked once.
+    assert seen.count("catalogue") == 3
+    assert seen.count("channels") == 2
+    assert _where(pg) == {"reading_y2019m02": 72}
+    # a new transaction asks again: what it learnt is not kept past its end
+    again = _catalogue_statements(pg, lambda: write_readings(pg, _hours("2019-02-26", 2)))
+    assert again.count("catalogue") == 2 and again.count("channels") == 1
+
+
+def test_the_migration_makes_the_coming_months_in_its_own_transaction(pg):
+    """0011 asks whether `reading` is partitioned before converting it, in the transaction
+    that converts it: the months ahead are made by the migration itself, not only by the
+    `ensure_ahead` that `db.upgrade` runs after it."""
+    db.downgrade(pg, "0009")
+    db._migrate(pg, "upgrade", "head")
+    with pg.connect() as conn:
+        have = partitions.existing(conn)
+    month = dt.datetime.now(dt.UTC).date().replace(day=1)
+    for _ in range(partitions.MONTHS_AHEAD + 1):
+        assert partitions.month_name(month) in have
+        month = partitions._next(month)

@@ -41,6 +41,7 @@ def upgrade() -> None:
         )
     )
     conn.execute(text(f"CREATE TABLE {partitions.DEFAULT} PARTITION OF reading DEFAULT"))
+    partitions.forget(conn)  # asked above in this transaction: the answer has changed
     lo, hi = conn.execute(text("SELECT MIN(ts), MAX(ts) FROM reading_unpartitioned")).one()
     now = int(dt.datetime.now(dt.UTC).timestamp())
     months = partitions.months_between(min(lo, now) if lo is not None else now, max(hi or now, now))
@@ -66,6 +67,7 @@ def downgrade() -> None:
             " batch_id integer, CONSTRAINT reading_pkey PRIMARY KEY (channel_id, ts))"
         )
     )
+    partitions.forget(conn)
     conn.execute(
         text(f"INSERT INTO reading ({_COLUMNS}) SELECT {_COLUMNS} FROM reading_partitioned")
     )
