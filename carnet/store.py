@@ -320,6 +320,28 @@ def _next_tail(
     return pd.concat([known[~known.index.isin(ids)], new])[_TAIL_COLUMNS]
 
 
+def stored_tail(conn: Connection, channel_ids, from_ts: int) -> pd.DataFrame | None:
+    """A `Tail`'s `known` for channels about to receive readings from `from_ts` on, read
+    before they arrive (the poller, while its first round is read): when nothing is stored
+    from `from_ts` on, each channel's last valid reading before it, and `from_ts - 1` as the
+    last instant stored (all a tail must know: later rows are then appends). None when some
+    channel already has readings from `from_ts` on (the write probes as usual). The probe
+    of the first write, made ahead: the same statement (`_probe_after`)."""
+    ids = np.unique(np.asarray(list(channel_ids), dtype="int64"))
+    if not len(ids):
+        return None
+    frame = pd.DataFrame({"channel_id": ids, "ts": np.full(len(ids), int(from_ts), "int64")})
+    try:
+        after = _probe_after(conn, frame)
+    finally:
+        conn.info.pop(_NOTHING_FROM, None)  # that answer served this frame, not a write
+    if after is None:
+        return None
+    out = after[["p_ts", "p_value", "p_quality"]].copy()
+    out.insert(0, "last_ts", float(int(from_ts) - 1))
+    return out[_TAIL_COLUMNS]
+
+
 _NOTHING_FROM = "carnet_store_nothing_from"  # conn.info: the span `_probe_after` found clear
 _WINDOWS_UNLOADED = "carnet_store_windows_unloaded"  # conn.info: `_tail_answer` skipped them
 

@@ -92,3 +92,66 @@ def test_rollup_pages_keep_room_for_the_flushes_updates(engine):
             "SELECT reloptions FROM pg_class WHERE relname = 'daily_rollup'"
         ).scalar_one()
     assert "fillfactor=70" in (options or [])
+
+
+def _import_minute(engine, tmp_path, k: int) -> None:
+    """Minute `k` of the three channels from a file: another writer's commit."""
+    path = tmp_path / f"minute{k}.csv"
+    m = _minute(k)
+    pd.DataFrame(
+        {
+            "channel": [f"C{c}" for c in m["channel_id"]],
+            "timestamp": pd.to_datetime(m["ts"], unit="s", utc=True).dt.strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "value": m["value"],
+        }
+    ).to_csv(path, index=False)
+    assert import_file(engine, path).rows_inserted == len(KINDS)
+
+
+def test_a_writer_warmed_during_the_first_round_reads_nothing_at_its_first_flush(
+    engine, db_url, tmp_path
+):
+    """The poller's first round: the writer reads the limits and the end of each channel's
+    readings (minute 0, stored before it started) while the devices are read; its first
+    flush then reads nothing from `reading`, and the index's increment from minute 0 counts."""
+    _channels(engine)
+    _import_minute(engine, tmp_path, 0)
+    writer = Writer(db_url, tmp_path / "spool", source="test")
+    with ReadingReads(engine) as warm:
+        assert writer.warm(list(KINDS), T0 + 60)
+    assert warm.statements >= 1
+    with ReadingReads(engine) as reads:
+        for k in (1, 2):
+            assert writer.flush(_minute(k), [], []).stored == len(KINDS)
+    assert reads.statements == 0, reads.log
+    _same_as_recompute(engine)
+
+
+def test_a_warm_tail_is_dropped_by_a_commit_before_the_first_flush(engine, db_url, tmp_path):
+    """Minute 1 imported between the warm-up and the first flush (minute 2): the warm tail
+    would name minute 0 as the reading before minute 2; the flush probes instead."""
+    _channels(engine)
+    _import_minute(engine, tmp_path, 0)
+    writer = Writer(db_url, tmp_path / "spool", source="test")
+    assert writer.warm(list(KINDS), T0 + 60)
+    _import_minute(engine, tmp_path, 1)
+    with ReadingReads(engine) as reads:
+        assert writer.flush(_minute(2), [], []).stored == len(KINDS)
+    assert reads.statements >= 1
+    _same_as_recompute(engine)
+
+
+def test_no_warm_tail_when_readings_are_stored_from_its_instant_on(engine, db_url, tmp_path):
+    """Warmed for instants from minute 1 on while minute 1 is already stored: no tail is
+    kept (a later row might not be an append); the first flush probes and stays right."""
+    _channels(engine)
+    for k in (0, 1):
+        _import_minute(engine, tmp_path, k)
+    writer = Writer(db_url, tmp_path / "spool", source="test")
+    assert writer.warm(list(KINDS), T0 + 60)
+    with ReadingReads(engine) as reads:
+        assert writer.flush(_minute(2), [], []).stored == len(KINDS)
+    assert reads.statements >= 1
+    _same_as_recompute(engine)

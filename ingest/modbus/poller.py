@@ -10,10 +10,12 @@ database is away they go to a local spool that is replayed, oldest first, when i
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +68,8 @@ class Poller:
         self._stop: asyncio.Event | None = None
         self.last_flush: FlushReport | None = None
         self._background: set[asyncio.Task] = set()
+        # the writer's reads ahead of its first write (`_warm_up`)
+        self._warming: concurrent.futures.Future | None = None
         self.written_rows = 0  # this run, spool replays not counted
         self.held_rows = 0  # readings of this run held in quarantine, spool replays counted
 
@@ -105,6 +109,9 @@ class Poller:
         if self._flush_lock is None:
             self._flush_lock = asyncio.Lock()
         async with self._flush_lock:
+            if self._warming is not None and not self._warming.done():
+                # the writer is never used by two threads at once
+                await asyncio.wrap_future(self._warming)
             parts = self._parts
             frame = pd.DataFrame(
                 {
@@ -150,9 +157,29 @@ class Poller:
         self._buffer(reader, result, value, quality)
         return result
 
+    def _warm_up(self) -> None:
+        """Once, as the first round starts: the writer reads what its first write needs
+        (`Writer.warm`) in a thread while the devices are read, not after them."""
+        if self._warming is not None:
+            return
+        parts = [r.channel_ids for r in self.readers if len(r.channel_ids)]
+        ids = np.concatenate(parts) if parts else np.array([], dtype="int64")
+        from_ts = int(self.clock())
+        done: concurrent.futures.Future = concurrent.futures.Future()
+
+        def warm() -> None:  # a thread of its own: any event loop can wait for it
+            try:
+                done.set_result(self.writer.warm(ids, from_ts))
+            except BaseException as exc:  # warm() reports its own errors; this is a bug
+                done.set_exception(exc)
+
+        self._warming = done
+        threading.Thread(target=warm, name="carnet-modbus-prechargement", daemon=True).start()
+
     async def poll_round(self) -> list[PollResult]:
         """Every device once: gateways in parallel, the devices of a gateway in turn."""
 
+        self._warm_up()
         by_gateway: dict[str, list[DeviceReader]] = {code: [] for code in self.gateways}
         for r in self.readers:
             by_gateway[r.bound.gateway].append(r)
@@ -223,6 +250,7 @@ class Poller:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(sig, self.stop)
                     installed.append(sig)
+        self._warm_up()
         tasks = [asyncio.create_task(self._device_loop(r)) for r in self.readers]
         tasks.append(asyncio.create_task(self._flush_loop()))
         try:

@@ -21,7 +21,7 @@ from carnet.config import carnet_home
 from carnet.kinds import Quality
 from carnet.models import DeviceStatus, ImportBatch
 from carnet.quarantine import hold, reason_label
-from carnet.store import Tail, normalise_readings, upsert_readings
+from carnet.store import Tail, normalise_readings, stored_tail, upsert_readings
 from ingest.modbus.alarms import AlarmEvent, AlarmTracker
 from ingest.modbus.spool import Spool
 from ingest.plausibility import channel_limits, screen
@@ -193,6 +193,27 @@ class Writer:
             )
         )
         return _Written(batch_id, n_held, reasons, samples)
+
+    def warm(self, channel_ids, from_ts: int) -> bool:
+        """Blocking; run in a thread while the first round is read. What the first write
+        would read before writing, read now: the channel limits, and the end of the
+        channels' stored readings (`carnet.store.stored_tail`), kept in the writer's memos
+        (true while nobody else commits: any other writer's commit drops them and the first
+        write reads them itself). An optimisation only: on any error it says False and the
+        first write does it all."""
+        try:
+            with self._engine().connect() as conn:
+                _no_jit(conn)
+                self._cache_pages(conn)
+                self._limits.get(conn)
+                tail = self._tails.get(conn)
+                if tail.known is None:
+                    tail.known = stored_tail(conn, channel_ids, from_ts)
+                conn.rollback()  # read only
+            return True
+        except Exception as exc:
+            log.info("préchargement avant la première écriture impossible : %s", exc)
+            return False
 
     def _committed(self) -> None:
         """After a transaction of `_write` committed: the memos carried through it."""
