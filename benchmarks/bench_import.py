@@ -13,10 +13,13 @@ steps) after the history of 12 channels of their own:
 - the baseline, the same rows already in memory: on SQLite the faster of a multi-row VALUES
   INSERT (1,000 rows a statement) and an `executemany` of one-row INSERTs, on PostgreSQL a
   COPY from a CSV buffer built beforehand; one transaction, same table, same indexes.
-Prints the database, `existing_rows=N`, the size of `reading`, each rate, and last
-`ratio=R` = ours / baseline (higher is better; target >= 0.5).
+`--repeat` rounds (5) of both, each round on channels of its own and the two measured one
+after the other: on a machine whose speed moves from one second to the next, one round's
+figures say little, the median of the rounds' ratios says how the two compare.
+Prints the database, `existing_rows=N`, the size of `reading`, each round, the median rates,
+and last `ratio=R` = ours / baseline, median of the rounds (higher is better; target >= 0.5).
 
-    python benchmarks/bench_import.py [--quick] [--rows N] [--existing N] [--database-url URL]
+    python benchmarks/bench_import.py [--quick] [--rows N] [--existing N] [--repeat R] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -205,6 +208,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 M existing rows, 240,000 imported")
     parser.add_argument("--rows", type=int, default=None, help="rows imported (each writer)")
     parser.add_argument("--existing", type=int, default=None, help="readings already stored")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="rounds (reference then import, each on channels of its own)")  # fmt: skip
     parser.add_argument("--database-url", default=None,
                         help="postgresql://... server for a scratch database (default: SQLite)")  # fmt: skip
     parser.add_argument("--postgres", action="store_true",
@@ -229,33 +234,44 @@ def main() -> None:
             print(f"base : {kind} ; historique de {existing:,} relevés écrit en "
                   f"{time.perf_counter() - t:.1f} s")  # fmt: skip
             codes = list(ids)
-            ours_codes, raw_codes = codes[:WRITERS], codes[WRITERS : 2 * WRITERS]
-            csv_path = work / "releves.csv"
-            rows = generate(csv_path, ours_codes, n_rows, end)
-            raw_frame = pd.DataFrame({
-                "channel_id": rows["channel"].map(dict(zip(ours_codes, raw_codes, strict=True)))
-                .map(ids).to_numpy(dtype="int64"),
-                "ts": rows["ts"].to_numpy(), "value": rows["value"].to_numpy(), "quality": 0,
-            })  # fmt: skip
-            print(f"fichier : {len(rows):,} lignes, {csv_path.stat().st_size / 1e6:.0f} Mo")
             print(f"table reading avant : {table_size(engine)}")
-            raw_s, raw_name = baseline(engine, raw_frame)
-            t = time.perf_counter()
-            report = import_file(engine, csv_path)
-            ours_s = time.perf_counter() - t
-            assert report.rows_inserted == len(rows), report.as_dict()
-            print("carnet import, détail :", {k: round(v, 2) for k, v in report.timings.items()})
+            rounds = []
+            for k in range(args.repeat):  # each round on channels of its own, in turn
+                ours_codes = codes[2 * WRITERS * k : 2 * WRITERS * k + WRITERS]
+                raw_codes = codes[2 * WRITERS * k + WRITERS : 2 * WRITERS * (k + 1)]
+                csv_path = work / f"releves-{k + 1}.csv"
+                rows = generate(csv_path, ours_codes, n_rows, end)
+                raw_frame = pd.DataFrame({
+                    "channel_id": rows["channel"].map(dict(zip(ours_codes, raw_codes, strict=True)))
+                    .map(ids).to_numpy(dtype="int64"),
+                    "ts": rows["ts"].to_numpy(), "value": rows["value"].to_numpy(), "quality": 0,
+                })  # fmt: skip
+                if k == 0:
+                    print(f"fichier : {len(rows):,} lignes, {csv_path.stat().st_size / 1e6:.0f} Mo")
+                raw_s, raw_name = baseline(engine, raw_frame)
+                t = time.perf_counter()
+                report = import_file(engine, csv_path)
+                ours_s = time.perf_counter() - t
+                assert report.rows_inserted == len(rows), report.as_dict()
+                rounds.append((raw_s, ours_s))
+                print(f"tour {k + 1} : référence {raw_s:.2f} s, carnet import {ours_s:.2f} s,"
+                      f" rapport {raw_s / ours_s:.3f} ; détail :",
+                      {key: round(v, 2) for key, v in report.timings.items()})  # fmt: skip
             print(f"table reading après : {table_size(engine)}")
         finally:
             db.reset_engines()
             drop()
-    ours_rate, raw_rate = len(rows) / ours_s, len(rows) / raw_s
+    raw_s = float(np.median([r for r, _ in rounds]))
+    ours_s = float(np.median([o for _, o in rounds]))
+    ratio = float(np.median([r / o for r, o in rounds]))
     print(f"base de données      : {kind}")
     print(f"existing_rows={existing}")
     print(f"référence            : {raw_name}")
-    print(f"référence (brut)     : {raw_rate:12,.0f} lignes/s ({raw_s:.2f} s)")
-    print(f"carnet import        : {ours_rate:12,.0f} lignes/s ({ours_s:.2f} s)")
-    print(f"ratio={ours_rate / raw_rate:.3f}")
+    print(f"tours                : {len(rounds)} (médianes ; le rapport est la médiane des"
+          " rapports de chaque tour, référence et import mesurés l'un après l'autre)")  # fmt: skip
+    print(f"référence (brut)     : {len(rows) / raw_s:12,.0f} lignes/s ({raw_s:.2f} s)")
+    print(f"carnet import        : {len(rows) / ours_s:12,.0f} lignes/s ({ours_s:.2f} s)")
+    print(f"ratio={ratio:.3f}")
 
 
 if __name__ == "__main__":
