@@ -45,7 +45,6 @@ from ingest.sniff import (
 )
 
 CHUNK_LINES = 200_000
-FIRST_CHUNK_LINES = 25_000  # then doubled: the writer starts early, the reader keeps ahead
 log = logging.getLogger(__name__)
 
 
@@ -198,9 +197,7 @@ def _parsed_tables(job: _Job) -> Iterator[tuple[Table, Parsed, float]]:
         return False
 
     def work() -> None:
-        tables = iter_tables(
-            job.sn, job.parser.header_line, job.chunk_lines, min(FIRST_CHUNK_LINES, job.chunk_lines)
-        )
+        tables = iter_tables(job.sn, job.parser.header_line, job.chunk_lines)
         try:
             while not stop.is_set():
                 t = time.perf_counter()

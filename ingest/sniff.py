@@ -648,13 +648,8 @@ def _stray_note(src: _LineSource, first: int, end: int) -> list[str]:
     ]
 
 
-def iter_tables(
-    sn: Sniffed, start_line: int, chunk_lines: int = 200_000, first_lines: int | None = None
-) -> Iterator[Table]:
-    """Tables of the non-blank lines after physical line `start_line` (1-based, excluded).
-
-    `first_lines`: the first table's lines, doubled at each table up to `chunk_lines` (an
-    importer writing one table while the next is read waits only for a small first one)."""
+def iter_tables(sn: Sniffed, start_line: int, chunk_lines: int = 200_000) -> Iterator[Table]:
+    """Tables of the non-blank lines after physical line `start_line` (1-based, excluded)."""
     if sn.is_xlsx:
         from ingest.xlsx import iter_xlsx_tables
 
@@ -665,10 +660,8 @@ def iter_tables(
         src = _LineSource(f, sn.encoding.startswith("utf-8"))
         if not src.skip(start_line):
             return
-        size = min(first_lines or chunk_lines, chunk_lines)
         while True:
-            lines, first = src.take(size, limits.CHUNK_CHARS)
-            size = min(2 * size, chunk_lines)
+            lines, first = src.take(chunk_lines, limits.CHUNK_CHARS)
             if not lines:
                 return
             # a chunk of many short fields is cut earlier (the fields are Python strings)

@@ -214,21 +214,3 @@ def test_stray_bytes_in_a_utf8_file_touch_their_own_lines_only(tmp_path_factory,
     assert _fields(path) == rows  # the stray byte read as Windows-1252: the same "é"
     notes = [n for t in iter_tables(sniff(path), 0) for n in t.notes]
     assert notes and f"{len(stray)} ligne(s) contenant des octets hors UTF-8" in notes[0]
-
-
-def test_tables_grow_from_a_small_first_one_and_keep_every_line_once(tmp_path):
-    """The importer's first table is small (its writer starts early), each next one twice the
-    last up to the chunk size; blank and refused lines do not shift the numbering."""
-    lines = ["Point;Horodatage;Valeur"]
-    for i in range(40):
-        lines.append("" if i == 17 else f"P1;2024-01-01T{i % 24:02d}:00:00+01:00;{i}")
-    lines[30] = "P1;" + "x" * 5 + ";1;" + ";" * 3000  # refused: too many columns
-    path = tmp_path / "releves.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tables = list(iter_tables(sniff(path), 1, chunk_lines=8, first_lines=2))
-    assert [len(t) + len(t.rejects) for t in tables][:4] == [2, 4, 8, 7]  # 7: a blank line
-    kept = [int(n) for t in tables for n in t.line_no]
-    refused = [int(n) for t in tables for n in t.rejects["line_no"]]
-    assert refused == [31]
-    assert sorted(kept + refused) == [n for n in range(2, 42) if n != 19]
-    assert len(set(kept)) == len(kept)
