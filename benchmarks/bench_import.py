@@ -223,6 +223,8 @@ def main() -> None:
         args.existing if args.existing is not None else (2_000_000 if args.quick else 10_000_000)
     )
     n_rows = args.rows or (240_000 if args.quick else 1_200_000)
+    if not 1 <= args.repeat <= HISTORY_CHANNELS // (2 * WRITERS):
+        raise SystemExit(f"--repeat : de 1 à {HISTORY_CHANNELS // (2 * WRITERS)} tours")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         url, drop = scratch_database(args.database_url, work)
