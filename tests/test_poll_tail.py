@@ -31,6 +31,22 @@ def _minute(k: int) -> pd.DataFrame:
     )
 
 
+def _import_minute(engine, tmp_path, k: int) -> None:
+    """Minute `k` of the three channels from a file: another writer's commit."""
+    path = tmp_path / f"minute{k}.csv"
+    m = _minute(k)
+    pd.DataFrame(
+        {
+            "channel": [f"C{c}" for c in m["channel_id"]],
+            "timestamp": pd.to_datetime(m["ts"], unit="s", utc=True).dt.strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "value": m["value"],
+        }
+    ).to_csv(path, index=False)
+    assert import_file(engine, path).rows_inserted == len(KINDS)
+
+
 def _same_as_recompute(engine) -> None:
     pd.testing.assert_frame_equal(_rollups(engine), _full_recompute(engine), check_exact=False,
                                   rtol=1e-9, atol=1e-9, check_dtype=False)  # fmt: skip
@@ -60,19 +76,7 @@ def test_an_import_between_two_flushes_drops_the_tail(engine, db_url, tmp_path):
     writer = Writer(db_url, tmp_path / "spool", source="test")
     for k in (0, 1):
         assert writer.flush(_minute(k), [], []).written
-    path = tmp_path / "minute2.csv"
-    m2 = _minute(2)
-    pd.DataFrame(
-        {
-            "channel": [f"C{c}" for c in m2["channel_id"]],
-            "timestamp": pd.to_datetime(m2["ts"], unit="s", utc=True).dt.strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-            "value": m2["value"],
-        }
-    ).to_csv(path, index=False)
-    report = import_file(engine, path)
-    assert report.rows_inserted == len(KINDS)
+    _import_minute(engine, tmp_path, 2)
     with ReadingReads(engine) as reads:
         assert writer.flush(_minute(3), [], []).stored == len(KINDS)
     assert reads.statements >= 1  # probed again
@@ -92,22 +96,6 @@ def test_rollup_pages_keep_room_for_the_flushes_updates(engine):
             "SELECT reloptions FROM pg_class WHERE relname = 'daily_rollup'"
         ).scalar_one()
     assert "fillfactor=70" in (options or [])
-
-
-def _import_minute(engine, tmp_path, k: int) -> None:
-    """Minute `k` of the three channels from a file: another writer's commit."""
-    path = tmp_path / f"minute{k}.csv"
-    m = _minute(k)
-    pd.DataFrame(
-        {
-            "channel": [f"C{c}" for c in m["channel_id"]],
-            "timestamp": pd.to_datetime(m["ts"], unit="s", utc=True).dt.strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-            "value": m["value"],
-        }
-    ).to_csv(path, index=False)
-    assert import_file(engine, path).rows_inserted == len(KINDS)
 
 
 def test_a_writer_warmed_during_the_first_round_reads_nothing_at_its_first_flush(
