@@ -327,7 +327,7 @@ def stored_tail(conn: Connection, channel_ids, from_ts: int) -> pd.DataFrame | N
     last instant stored (all a tail must know: later rows are then appends). None when some
     channel already has readings from `from_ts` on (the write probes as usual). The probe
     of the first write, made ahead: the same statement (`_probe_after`)."""
-    ids = np.unique(np.asarray(list(channel_ids), dtype="int64"))
+    ids = np.unique(np.asarray(channel_ids, dtype="int64"))
     if not len(ids):
         return None
     frame = pd.DataFrame({"channel_id": ids, "ts": np.full(len(ids), int(from_ts), "int64")})
