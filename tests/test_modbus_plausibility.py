@@ -23,7 +23,7 @@ from tests.helpers.browser import password_of, sign_in, wait_for
 from tests.helpers.modbus_sim import FakeDevice, ThreadedServer, encode
 from tests.helpers.seed import seed_town
 
-FAST = {"timeout_s": 0.2, "retries": 0}
+FAST = {"timeout_s": 1.0, "retries": 0}
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
 NNBSP = "\u202f"  # the thousands separator of French figures
 T0 = int(dt.datetime(2025, 11, 20, 9, 0, tzinfo=dt.UTC).timestamp())  # 10:00 in Paris

@@ -28,7 +28,7 @@ SITE = {
 
 def _gateways(port: int, channel: str = "MAIRIE-TEXT") -> dict:
     return {"gateways": [{
-        "code": "GW-MAIRIE", "host": "127.0.0.1", "port": port, "timeout_s": 0.2, "retries": 0,
+        "code": "GW-MAIRIE", "host": "127.0.0.1", "port": port, "timeout_s": 1.0, "retries": 0,
         "devices": [{"unit": 10, "map": "generic-boiler", "equipment": "MAIRIE-CHAUD",
                      "channels": {"outdoor_temp": channel}}],
     }]}  # fmt: skip

@@ -10,7 +10,7 @@ from ingest.modbus.poller import Poller
 from tests.helpers.modbus_sim import FakeDevice, ThreadedServer
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-FAST = {"timeout_s": 0.2, "retries": 0}
+FAST = {"timeout_s": 1.0, "retries": 0}
 T0 = 1_764_000_000
 
 
