@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 
 import dash
 import numpy as np
@@ -126,19 +127,21 @@ def demo_server(tmp_path_factory):
 
 
 def _drawn_text(browser) -> str:
-    """The page's text once Dash has drawn it: the same on three looks with nothing loading
-    (or on ten looks: a part some pages leave loading until the user acts)."""
-    seen = {"last": None, "same": 0}
+    """The page's text once Dash has drawn it: unchanged for 0.6 s with nothing loading (or
+    for 2 s: a part some pages leave loading until the user acts), looked at every 0.1 s."""
+    seen = {"last": None, "since": 0.0}
 
     def settled():
         loading, text = browser.execute_script(
             "return [!!document.querySelector('[data-dash-is-loading]'), document.body.innerText]"
         )
-        seen["same"] = seen["same"] + 1 if text and text == seen["last"] else 0
-        seen["last"] = text
-        return text if seen["same"] >= (10 if loading else 3) else None
+        now = time.monotonic()
+        if not text or text != seen["last"]:
+            seen.update(last=text, since=now)
+            return None
+        return text if now - seen["since"] >= (2.0 if loading else 0.6) else None
 
-    return until(settled, timeout_s=20, interval_s=0.3, what="the page drawn")
+    return until(settled, timeout_s=20, interval_s=0.1, what="the page drawn")
 
 
 @pytest.mark.xdist_group(name="demo")

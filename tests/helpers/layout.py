@@ -5,6 +5,7 @@ the page's width once rendered (`overflow_px`), with the elements that stick out
 from __future__ import annotations
 
 import re
+import time
 
 from carnet.roles import can
 
@@ -70,18 +71,23 @@ def pages_of_role(role: str, template_values: dict[str, str]) -> list[str]:
     return paths
 
 
-def wait_rendered(browser, timeout: float = 20) -> None:
-    """Until the Dash page is rendered and its size is stable over two looks."""
+def wait_rendered(browser, timeout: float = 20, settled_s: float = 0.25) -> None:
+    """Until the Dash page is rendered and its size has not changed for `settled_s`: looked at
+    every 50 ms, so the wait ends `settled_s` after the page settled, not up to a poll
+    interval later (a layout test opens some 50 pages per role)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    seen = []
+    since: list = [None, None]  # the size last seen, and when it was first seen so
 
     def stable(driver):
         size = driver.execute_script(RENDERED_JS)
-        seen.append(size)
-        return size is not None and len(seen) > 1 and seen[-2] == size
+        now = time.monotonic()
+        if size is None or size != since[0]:
+            since[:] = [size, now]
+            return False
+        return now - since[1] >= settled_s
 
-    WebDriverWait(browser, timeout, poll_frequency=0.25).until(stable)
+    WebDriverWait(browser, timeout, poll_frequency=0.05).until(stable)
 
 
 def overflow(browser) -> dict:
