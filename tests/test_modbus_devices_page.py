@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from ingest.modbus.config import parse_config
 from ingest.modbus.poller import Poller
 from tests.helpers.browser import http_session, password_of, sign_in, wait_for
-from tests.helpers.modbus_sim import FakeDevice, ThreadedServer
+from tests.helpers.modbus_sim import TIMEOUTS, FakeDevice, ThreadedServer
 from tests.helpers.seed import TOWN, seed_town
 
 pytestmark = pytest.mark.browser
@@ -20,7 +20,7 @@ def _poll_town(port: int) -> None:
     """MAIRIE (in the contractor's contract): one boiler in fault 12, one silent controller;
     ECOLE-PASTEUR (outside it): one boiler in fault 20."""
     cfg = parse_config({"gateways": [{
-        "code": "GW-TEST", "host": "127.0.0.1", "port": port, "timeout_s": 1.0, "retries": 0,
+        "code": "GW-TEST", "host": "127.0.0.1", "port": port, **TIMEOUTS,
         "devices": [
             {"unit": 10, "map": "generic-boiler", "channels": {"outdoor_temp": "MAIRIE-T"}},
             {"unit": 11, "map": "generic-boiler", "channels": {"burner_starts": "PASTEUR-GAZ"}},

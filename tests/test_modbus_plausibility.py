@@ -20,10 +20,9 @@ from carnet_cli.main import main as cli_main
 from ingest.modbus.config import parse_config
 from ingest.modbus.poller import Poller
 from tests.helpers.browser import password_of, sign_in, wait_for
-from tests.helpers.modbus_sim import FakeDevice, ThreadedServer, encode
+from tests.helpers.modbus_sim import TIMEOUTS, FakeDevice, ThreadedServer, encode
 from tests.helpers.seed import seed_town
 
-FAST = {"timeout_s": 1.0, "retries": 0}
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
 NNBSP = "\u202f"  # the thousands separator of French figures
 T0 = int(dt.datetime(2025, 11, 20, 9, 0, tzinfo=dt.UTC).timestamp())  # 10:00 in Paris
@@ -62,7 +61,7 @@ BOILER = {"unit": 10, "map": "generic-boiler",
 
 def _config(port: int, devices: list[dict]):
     return parse_config({"gateways": [{"code": "GW-CHAUFFERIE", "host": "127.0.0.1",
-                                       "port": port, **FAST, "devices": devices}]}, "site.yaml")  # fmt: skip
+                                       "port": port, **TIMEOUTS, "devices": devices}]}, "site.yaml")  # fmt: skip
 
 
 def _m3(value_m3: float) -> list[int]:
@@ -255,7 +254,7 @@ def test_a_300_c_flow_temperature_is_held_out_of_range(engine, tmp_path, capsys)
     with ThreadedServer([boiler]) as server:
         config = tmp_path / "site.yaml"
         config.write_text(yaml.safe_dump({"gateways": [{
-            "code": "GW-CHAUFFERIE", "host": "127.0.0.1", "port": server.port, **FAST,
+            "code": "GW-CHAUFFERIE", "host": "127.0.0.1", "port": server.port, **TIMEOUTS,
             "devices": [BOILER]}]}), encoding="utf-8")  # fmt: skip
         assert cli_main(["poll", "--config", str(config), "--once"]) == 1
     out = capsys.readouterr().out
@@ -290,7 +289,7 @@ def test_devices_page_shows_a_refusing_device_en_echec(live_app, browser):
     holey.holes.add(("holding", 1))
     with ThreadedServer([fine, refusing, holey]) as server:
         cfg = parse_config({"gateways": [{
-            "code": "GW-TEST", "host": "127.0.0.1", "port": server.port, **FAST,
+            "code": "GW-TEST", "host": "127.0.0.1", "port": server.port, **TIMEOUTS,
             "devices": [
                 {"unit": 10, "map": "generic-boiler", "channels": {"outdoor_temp": "MAIRIE-T"}},
                 {"unit": 11, "map": "generic-boiler", "channels": {"outdoor_temp": "MAIRIE-T"}},

@@ -26,11 +26,9 @@ from ingest.modbus.device_reader import DeviceReader
 from ingest.modbus.gateway import Gateway
 from ingest.modbus.poller import Poller
 from ingest.modbus.registers import WORD_ORDERS, load_map, parse_map
-from tests.helpers.modbus_sim import FakeDevice, ThreadedServer, encode, sign_magnitude
+from tests.helpers.modbus_sim import TIMEOUTS, FakeDevice, ThreadedServer, encode, sign_magnitude
 from tests.helpers.wait import until, until_async
 
-# long enough that a loaded CI machine does not turn an answering device into a silent one
-FAST = {"timeout_s": 1.0, "retries": 0}
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
 
 
@@ -47,7 +45,7 @@ def _site(engine, channels: dict[str, str]) -> dict[str, int]:
 
 
 def _config(port, devices, framer="socket", **poller):
-    gw = {"code": "GW-MAIRIE", "host": "127.0.0.1", "port": port, "framer": framer, **FAST,
+    gw = {"code": "GW-MAIRIE", "host": "127.0.0.1", "port": port, "framer": framer, **TIMEOUTS,
           "devices": devices}  # fmt: skip
     return parse_config({"gateways": [gw], "poller": poller}, "site.yaml")
 
@@ -96,7 +94,7 @@ def test_every_type_and_word_order(framer):
             expected[key] = raw_value * scale + offset
             next_address[table] += len(encode(raw_value, kind, order))
     register_map = parse_map({"model": "all-types", "points": points})
-    gw = GatewayConfig(code="GW", host="127.0.0.1", framer=framer, **FAST)
+    gw = GatewayConfig(code="GW", host="127.0.0.1", framer=framer, **TIMEOUTS)
     reader = DeviceReader(BoundDevice("GW", DeviceConfig(7, register_map), {}, None, None), True)
     with ThreadedServer([device], framer) as server:
         gw.port = server.port
@@ -196,7 +194,7 @@ def test_silent_device_costs_gaps_and_backoff_not_the_others(engine):
     assert not by_unit[11].answered and by_unit[11].points_read == 0
     assert by_unit[10].answered and by_unit[10].points_failed == 0
     # one timeout for the silent one (not one per point), then on with the others
-    assert elapsed < 2 * FAST["timeout_s"]
+    assert elapsed < 2 * TIMEOUTS["timeout_s"]
     rows = _readings(engine).set_index("channel_id")
     for code in ("B-T", "B-D"):
         assert (
@@ -382,7 +380,7 @@ def test_sigterm_flushes_the_buffer(engine, db_url, tmp_path):
         config = tmp_path / "poller.yaml"
         config.write_text(yaml.safe_dump({
             "poller": {"flush_s": 3600},
-            "gateways": [{"code": "GW", "host": "127.0.0.1", "port": server.port, **FAST,
+            "gateways": [{"code": "GW", "host": "127.0.0.1", "port": server.port, **TIMEOUTS,
                           "devices": [{"unit": 10, "map": "generic-boiler", "poll_s": 0.5,
                                        "channels": {"outdoor_temp": "T"}}]}],
         }), encoding="utf-8")  # fmt: skip
@@ -472,7 +470,7 @@ def test_cli_poll_once_and_modbus_read(engine, tmp_path, capsys):
     with ThreadedServer([boiler, meter], "rtu") as server:
         config = tmp_path / "site.yaml"
         config.write_text(yaml.safe_dump({"gateways": [{
-            "code": "GW-RTU", "host": "127.0.0.1", "port": server.port, "framer": "rtu", **FAST,
+            "code": "GW-RTU", "host": "127.0.0.1", "port": server.port, "framer": "rtu", **TIMEOUTS,
             "devices": [{"unit": 10, "map": "generic-boiler", "channels": {"outdoor_temp": "T"}},
                         {"unit": 20, "map": "heat-meter-cdab", "channels": {"heat_energy": "E"}}],
         }]}), encoding="utf-8")  # fmt: skip
@@ -535,7 +533,7 @@ def test_cli_poll_with_the_database_away_at_start(engine, tmp_path, monkeypatch,
     _site(engine, {"T": "instant"})
     config = tmp_path / "site.yaml"
     config.write_text(yaml.safe_dump({"gateways": [{
-        "code": "GW", "host": "127.0.0.1", "port": 1, **FAST,
+        "code": "GW", "host": "127.0.0.1", "port": 1, **TIMEOUTS,
         "devices": [{"unit": 1, "map": "generic-boiler", "channels": {"outdoor_temp": "T"}}],
     }]}), encoding="utf-8")  # fmt: skip
     monkeypatch.setenv("CARNET_DATABASE_URL", UNREACHABLE_DB)
@@ -551,7 +549,7 @@ def test_serial_gateway_through_pyserial_url(engine, capsys):
     with ThreadedServer([boiler], "rtu") as server:
         cfg = parse_config({"gateways": [{
             "code": "GW-SERIE", "port": f"socket://127.0.0.1:{server.port}", "baudrate": 19200,
-            "parity": "E", **FAST,
+            "parity": "E", **TIMEOUTS,
             "devices": [{"unit": 5, "map": "generic-boiler", "channels": {"outdoor_temp": "T"}}],
         }]}, "site.yaml")  # fmt: skip
         assert cfg.gateways[0].kind == "serial" and cfg.gateways[0].framer == "rtu"
@@ -590,7 +588,7 @@ def test_device_answering_only_exceptions_fails_like_a_silent_one(engine, tmp_pa
     with ThreadedServer([refusing, broken, holey]) as server:
         config = tmp_path / "site.yaml"
         config.write_text(yaml.safe_dump({"gateways": [{
-            "code": "GW-MAIRIE", "host": "127.0.0.1", "port": server.port, **FAST,
+            "code": "GW-MAIRIE", "host": "127.0.0.1", "port": server.port, **TIMEOUTS,
             "devices": devices}]}), encoding="utf-8")  # fmt: skip
         assert cli_main(["poll", "--config", str(config), "--once"]) == 1
         out = capsys.readouterr().out
@@ -657,7 +655,7 @@ def test_refusing_device_backs_off_like_a_silent_one():
     cfg = DeviceConfig(10, register_map, poll_s=30, channels={"outdoor_temp": "T"})
     reader = DeviceReader(BoundDevice("GW", cfg, {"outdoor_temp": 1}, None, None))
     with ThreadedServer([device]) as server:
-        gw = GatewayConfig(code="GW", host="127.0.0.1", port=server.port, **FAST)
+        gw = GatewayConfig(code="GW", host="127.0.0.1", port=server.port, **TIMEOUTS)
 
         async def three():
             gateway = Gateway(gw)

@@ -14,7 +14,7 @@ from carnet.portfolio import load_portfolio
 from carnet.portfolio_export import export_gateways
 from carnet.portfolio_parse import PortfolioError
 from tests.helpers.cli import run
-from tests.helpers.modbus_sim import FakeDevice, ThreadedServer
+from tests.helpers.modbus_sim import TIMEOUTS, FakeDevice, ThreadedServer
 
 SITE = {
     "buildings": [{
@@ -28,7 +28,7 @@ SITE = {
 
 def _gateways(port: int, channel: str = "MAIRIE-TEXT") -> dict:
     return {"gateways": [{
-        "code": "GW-MAIRIE", "host": "127.0.0.1", "port": port, "timeout_s": 1.0, "retries": 0,
+        "code": "GW-MAIRIE", "host": "127.0.0.1", "port": port, **TIMEOUTS,
         "devices": [{"unit": 10, "map": "generic-boiler", "equipment": "MAIRIE-CHAUD",
                      "channels": {"outdoor_temp": channel}}],
     }]}  # fmt: skip

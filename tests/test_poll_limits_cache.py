@@ -17,7 +17,7 @@ from carnet.models import Building, Channel, Equipment
 from ingest.modbus.config import parse_config
 from ingest.modbus.poller import Poller
 from ingest.plausibility import channel_limits
-from tests.helpers.modbus_sim import FakeDevice, ThreadedServer, encode
+from tests.helpers.modbus_sim import TIMEOUTS, FakeDevice, ThreadedServer, encode
 
 T0 = int(dt.datetime(2025, 11, 20, 9, 0, tzinfo=dt.UTC).timestamp())
 GAS = {"unit": 3, "map": "gas-pulse-counter", "channels": {"gas_volume": "ECOLE-GAZ"}}
@@ -35,7 +35,7 @@ def _boiler_room(engine) -> None:
 
 def _poller(port: int, clock: list[int]) -> tuple[Poller, list[int]]:
     config = parse_config({"gateways": [{"code": "GW", "host": "127.0.0.1", "port": port,
-                                         "timeout_s": 0.5, "retries": 0, "devices": [GAS]}]},
+                                         **TIMEOUTS, "devices": [GAS]}]},
                           "site.yaml")  # fmt: skip
     poller = Poller(config, clock=lambda: clock[0])
     loads = []

@@ -20,7 +20,7 @@ from carnet.portfolio_parse import PortfolioError
 from carnet.quantities import QUANTITY_LABELS_FR, quantity_labels
 from carnet_cli.main import main as cli_main
 from ingest.importer import import_file
-from tests.helpers.modbus_sim import FakeDevice, ThreadedServer, encode
+from tests.helpers.modbus_sim import TIMEOUTS, FakeDevice, ThreadedServer, encode
 
 FLUE_LABEL = "Température des fumées"
 TOWN = {
@@ -153,8 +153,7 @@ def test_polled_over_modbus_and_imported_from_csv_within_its_own_range(engine, t
     with ThreadedServer([boiler]) as server:
         site = copy.deepcopy(TOWN)  # one file: the portfolio and its Modbus site
         site["gateways"] = [{
-            "code": "GW-GYM", "host": "127.0.0.1", "port": server.port, "timeout_s": 0.5,
-            "retries": 0,
+            "code": "GW-GYM", "host": "127.0.0.1", "port": server.port, **TIMEOUTS,
             "devices": [{"unit": 5, "map": "chaudiere-fumees.yaml",
                          "channels": {"flue_temp": "GYM-FUMEES"}}],
         }]  # fmt: skip

@@ -7,10 +7,9 @@ import asyncio
 
 from ingest.modbus.config import parse_config
 from ingest.modbus.poller import Poller
-from tests.helpers.modbus_sim import FakeDevice, ThreadedServer
+from tests.helpers.modbus_sim import TIMEOUTS, FakeDevice, ThreadedServer
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-FAST = {"timeout_s": 1.0, "retries": 0}
 T0 = 1_764_000_000
 
 
@@ -28,7 +27,7 @@ class Site:
             "code": "GW-MAIRIE",
             "host": "127.0.0.1",
             "port": server.port,
-            **FAST,
+            **TIMEOUTS,
             "devices": [{"unit": 10, "map": "generic-boiler", "channels": {"fault_code": "DEF"}}],
         }
         poller = Poller(parse_config({"gateways": [gw]}, "site.yaml"), clock=lambda: self.t)

@@ -17,6 +17,9 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
+# a test gateway's timeouts: long enough that a loaded CI machine does not turn an answering
+# device into a silent one (0.2 s did), short enough that a silent one costs only a second
+TIMEOUTS = {"timeout_s": 1.0, "retries": 0}
 FMT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": "f", "float64": "d"}
 
 
