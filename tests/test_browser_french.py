@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import time
 
 import dash
 import numpy as np
@@ -31,7 +30,7 @@ from tests.helpers.carnet_web_seed import seed_carnet
 from tests.helpers.demo_town import demo_database
 from tests.helpers.french_text import english_in
 from tests.helpers.seed import seed_town
-from tests.helpers.wait import until
+from tests.helpers.wait import held, until
 
 pytestmark = pytest.mark.browser
 
@@ -129,19 +128,15 @@ def demo_server(tmp_path_factory):
 def _drawn_text(browser) -> str:
     """The page's text once Dash has drawn it: unchanged for 0.6 s with nothing loading (or
     for 2 s: a part some pages leave loading until the user acts), looked at every 0.1 s."""
-    seen = {"last": None, "since": 0.0}
 
-    def settled():
+    def look():
         loading, text = browser.execute_script(
             "return [!!document.querySelector('[data-dash-is-loading]'), document.body.innerText]"
         )
-        now = time.monotonic()
-        if not text or text != seen["last"]:
-            seen.update(last=text, since=now)
-            return None
-        return text if now - seen["since"] >= (2.0 if loading else 0.6) else None
+        return (loading, text) if text else None
 
-    return until(settled, timeout_s=20, interval_s=0.1, what="the page drawn")
+    drawn = held(look, lambda seen: 2.0 if seen[0] else 0.6)
+    return until(drawn, timeout_s=20, interval_s=0.1, what="the page drawn")[1]
 
 
 @pytest.mark.xdist_group(name="demo")

@@ -5,9 +5,9 @@ the page's width once rendered (`overflow_px`), with the elements that stick out
 from __future__ import annotations
 
 import re
-import time
 
 from carnet.roles import can
+from tests.helpers.wait import held, until
 
 PHONE = (390, 844)
 DESKTOP = (1400, 1000)
@@ -72,22 +72,10 @@ def pages_of_role(role: str, template_values: dict[str, str]) -> list[str]:
 
 
 def wait_rendered(browser, timeout: float = 20, settled_s: float = 0.25) -> None:
-    """Until the Dash page is rendered and its size has not changed for `settled_s`: looked at
-    every 50 ms, so the wait ends `settled_s` after the page settled, not up to a poll
-    interval later (a layout test opens some 50 pages per role)."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    since: list = [None, None]  # the size last seen, and when it was first seen so
-
-    def stable(driver):
-        size = driver.execute_script(RENDERED_JS)
-        now = time.monotonic()
-        if size is None or size != since[0]:
-            since[:] = [size, now]
-            return False
-        return now - since[1] >= settled_s
-
-    WebDriverWait(browser, timeout, poll_frequency=0.05).until(stable)
+    """Until the Dash page is rendered and its size has not changed for `settled_s`, looked at
+    every 50 ms (a layout test opens some 50 pages per role)."""
+    look = held(lambda: browser.execute_script(RENDERED_JS), settled_s)
+    until(look, timeout_s=timeout, interval_s=0.05, what="the page rendered and its size still")
 
 
 def overflow(browser) -> dict:

@@ -26,6 +26,23 @@ def until(
         time.sleep(interval_s)
 
 
+def held(look: Callable[[], T], hold_s: float | Callable[[T], float]) -> Callable[[], T | None]:
+    """A predicate for `until`: what `look()` returns once it has returned the same truthy
+    value for `hold_s` seconds (a number, or a function of that value); a page drawn by
+    callbacks is judged by time, not by a count of looks that depends on the interval."""
+    seen: list = [None, 0.0]  # the value last seen, and since when
+
+    def check() -> T | None:
+        value, now = look(), time.monotonic()
+        if not value or value != seen[0]:
+            seen[:] = [value, now]
+            return None
+        need_s = hold_s(value) if callable(hold_s) else hold_s
+        return value if now - seen[1] >= need_s else None
+
+    return check
+
+
 async def until_async(
     predicate: Callable[[], T], timeout_s: float = 10.0, what: str = "", interval_s: float = 0.02
 ) -> T:
