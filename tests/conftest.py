@@ -44,6 +44,16 @@ def pg_scratch_url():
     admin.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _demo_templates():
+    """The demo towns this worker built once for its copies (`tests/helpers/demo_copy.py`),
+    dropped at the end of the session."""
+    from tests.helpers.demo_copy import drop_templates
+
+    yield
+    drop_templates()
+
+
 def _wipe_postgres(url: str) -> None:
     engine = create_engine(_pg_admin_url(url))
     with engine.begin() as conn:

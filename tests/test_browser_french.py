@@ -139,7 +139,6 @@ def _drawn_text(browser) -> str:
     return until(drawn, timeout_s=20, interval_s=0.1, what="the page drawn")[1]
 
 
-@pytest.mark.xdist_group(name="demo")
 @pytest.mark.parametrize("login", ["gestionnaire", "exploitant"])
 def test_no_drawn_page_shows_a_code_or_a_decimal_point(demo_server, browser, login):
     sign_in(browser, demo_server, login, f"demo-{login}")

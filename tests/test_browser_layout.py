@@ -26,7 +26,7 @@ from tests.helpers.layout import (
     wait_rendered,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(name="demo-layout")]
+pytestmark = pytest.mark.browser
 
 BUILDING = "MAIRIE"
 # plain Flask pages opened on site, with the capability that opens them

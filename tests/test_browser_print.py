@@ -16,7 +16,7 @@ from tests.helpers.browser import browser_session, sign_in, wait_for
 from tests.helpers.demo_site import served_demo
 from tests.helpers.layout import wait_rendered
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(name="demo-print")]
+pytestmark = pytest.mark.browser
 
 A4_CSS_PX = 718  # 190 mm of printable width (A4 less the 10 mm margins) at 96 px per inch
 MAX_SHEETS = 3

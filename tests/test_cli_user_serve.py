@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 
@@ -18,6 +17,7 @@ from werkzeug.security import check_password_hash
 from carnet.db import get_engine, session_scope
 from carnet.models import User
 from carnet_cli.main import main
+from carnet_cli.ports import free_port
 from tests.helpers.browser import CONTRACT_CODE, seed_users
 from tests.helpers.wait import until
 
@@ -70,16 +70,10 @@ def test_user_add_refusals_change_nothing(db_url, monkeypatch, capsys, args, pas
     assert stored(db_url, "refuse") is None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_carnet_serve_runs_waitress_and_signs_in(db_url):
     engine = get_engine(db_url)
     seed_users(engine)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     proc = subprocess.Popen(
         [sys.executable, "-m", "carnet_cli.main", "serve", "--port", str(port)],

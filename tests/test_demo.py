@@ -31,11 +31,8 @@ from carnet.timeutil import local_dates, local_day_bounds
 from carnet.users import authenticate
 from carnet_cli.demo.calendar_weather import ORIGIN
 from carnet_cli.demo.scenario import demo_passwords, load_demo_portfolio
-from carnet_cli.demo.town import build_demo, readings_checksum, simulate
-from tests.helpers.demo_town import scratch_database
-
-# one worker builds the demo and runs all of these (`make test` uses --dist loadgroup)
-pytestmark = pytest.mark.xdist_group(name="demo")
+from carnet_cli.demo.town import readings_checksum, simulate
+from tests.helpers.demo_copy import demo_copy, demo_summary
 
 TODAY = dt.date(2026, 11, 25)
 SEASONS = (2023, 2024, 2025)
@@ -49,10 +46,9 @@ def _season(season: int) -> tuple[dt.date, dt.date]:
 def demo(tmp_path_factory):
     """One full build per module, on its own database (SQLite file or a scratch PostgreSQL
     database), so that other tests' fixtures cannot wipe it meanwhile."""
-    with scratch_database(tmp_path_factory.mktemp("demo"), "carnet_demo") as url:
+    with demo_copy(tmp_path_factory.mktemp("demo"), "carnet_demo", today=TODAY) as url:
         engine = carnet_db.make_engine(url)
-        summary = build_demo(engine, seed=42, today=TODAY)
-        yield engine, summary, url
+        yield engine, demo_summary(today=TODAY), url
         engine.dispose()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import pytest
 from sqlalchemy import func, select
 
 from carnet.access import Actor, scope_of
@@ -20,8 +19,6 @@ from carnet_cli.demo.town import build_demo
 from dashboards.equipements_data import devices_and_alarms
 from tests.helpers.wait import until
 from tests.helpers.web_client import body, components, page_content, sign_in
-
-pytestmark = pytest.mark.xdist_group(name="demo")
 
 SUMMARY = re.compile(r"(\d+) équipement\(s\) relevé\(s\), (\d+) en échec ou sans nouvelles")
 

@@ -28,9 +28,6 @@ from tests.helpers.french_text import CODES, english_in
 from tests.helpers.seed import seed_town
 from tests.helpers.web_client import body, page_content, sign_in, signed_in_client, upload
 
-# one worker builds the demo and renders on it (`make test` uses --dist loadgroup)
-pytestmark = pytest.mark.xdist_group(name="demo")
-
 LOGINS = {roles.MANAGER: "gestionnaire", roles.CONTRACTOR: "exploitant",
           roles.FINANCE: "finances", roles.PROGRAMMER: "culture", roles.AGENT: "agent"}  # fmt: skip
 EXPECTED_FR = " ; ".join(f"{name} : {what}" for name, what in EXPECTED.items())

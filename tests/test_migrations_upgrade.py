@@ -22,10 +22,8 @@ from carnet import db as carnet_db
 from carnet.backup import database_counts
 from carnet.config import data_dir
 from carnet.restore import read_manifest
-from carnet_cli.demo.town import build_demo
 from tests.helpers.backup_support import Targets, cli, finance_json, read_tables, settle_json
-
-pytestmark = pytest.mark.xdist_group(name="demo")
+from tests.helpers.demo_copy import copy_demo
 
 CONTRACT = "CHAUFF-2024"
 TODAY = dt.date(2026, 11, 25)
@@ -127,7 +125,7 @@ def test_a_0001_database_holding_the_demo_upgrades_to_head_intact(
     engine, db_url, tmp_path, targets
 ):
     home = Path(os.environ["CARNET_HOME"])
-    build_demo(engine, seed=42, today=TODAY)
+    copy_demo(db_url, today=TODAY)
     assert carnet_db.current_revision(engine) == head()
     at_head = read_tables(db_url)
     expected = figures(home, db_url)

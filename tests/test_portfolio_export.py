@@ -16,9 +16,9 @@ from carnet.db import session_scope
 from carnet.models import AuditEvent, User
 from carnet.portfolio import load_portfolio
 from carnet.portfolio_export import export_portfolio, write_portfolio
-from carnet_cli.demo.town import build_demo
 from tests.helpers.backup_support import read_tables
 from tests.helpers.cli import run
+from tests.helpers.demo_copy import copy_demo
 
 TODAY = dt.date(2026, 11, 25)
 # the readings are compared by count and sums (millions of rows): a load never writes them
@@ -62,7 +62,7 @@ GATEWAYS = {
 
 
 def test_demo_town_export_then_load_changes_nothing(engine, db_url, tmp_path, capsys):
-    build_demo(engine, seed=42, today=TODAY)
+    copy_demo(db_url, today=TODAY)
     with session_scope(engine) as s:
         load_portfolio(s, GATEWAYS)
     before, bulk_before = _tables(db_url), _aggregates(engine)

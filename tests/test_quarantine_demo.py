@@ -4,96 +4,39 @@ penalty. Now it waits in quarantine and the settlement stays byte for byte what 
 decision (accept, reject, replace) is audited and leaves the season as it was; a real meter
 replacement, declared from the quarantine or ahead of the file, gives the right consumption.
 
-The demo is built once per module; each test works on its own copy (SQLite backup, or a
-PostgreSQL database created from it as a template)."""
+Each test works on its own copy of the demo (`tests/helpers/demo_copy.py`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import sqlite3
-import uuid
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 from carnet import db as carnet_db
 from carnet.db import session_scope
 from carnet.kinds import Quality
 from carnet.models import AuditEvent, IndexReset, LogbookEntry
-from carnet_cli.demo.town import build_demo
 from carnet_cli.main import main
+from tests.helpers.demo_copy import demo_copy
 from tests.helpers.ingest_support import SAMPLES, daily, readings
-
-pytestmark = pytest.mark.xdist_group(name="demo")
 
 TODAY = dt.date(2026, 11, 25)
 SETTLE = ("settle", "--contract", "CHAUFF-2024", "--season", "2024-2025", "--json")
 MANAGER = "gestionnaire"
 
 
-def _admin(base):
-    return create_engine(
-        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    """The demo town, built once: a SQLite file or a PostgreSQL database used as template."""
-    base = os.environ.get("CARNET_TEST_DATABASE_URL", "")
-    if base.startswith("postgresql"):
-        name = f"carnet_qdemo_{uuid.uuid4().hex[:10]}"
-        admin = _admin(base)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = f"{base.rpartition('/')[0]}/{name}"
-    else:
-        name, admin = None, None
-        url = f"sqlite:///{tmp_path_factory.mktemp('qdemo') / 'demo.sqlite'}"
-    engine = carnet_db.make_engine(url)
-    carnet_db.upgrade(engine)
-    build_demo(engine, seed=42, today=TODAY)
-    engine.dispose()
-    yield url, name
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture
-def town(demo_template, tmp_path, monkeypatch):
+def town(tmp_path, monkeypatch):
     """A copy of the demo for one test; the CLI points at it."""
-    url, template = demo_template
-    base = os.environ.get("CARNET_TEST_DATABASE_URL", "")
-    copy_name = None
-    if template:
-        copy_name = f"carnet_qcopy_{uuid.uuid4().hex[:10]}"
-        admin = _admin(base)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{copy_name}" TEMPLATE "{template}"'))
-        copy = f"{base.rpartition('/')[0]}/{copy_name}"
-    else:
-        path = tmp_path / "copy.sqlite"
-        src = sqlite3.connect(url.removeprefix("sqlite:///"))
-        dst = sqlite3.connect(path)
-        src.backup(dst)
-        src.close()
-        dst.close()
-        copy = f"sqlite:///{path}"
-    monkeypatch.setenv("CARNET_DATABASE_URL", copy)
-    monkeypatch.setenv("CARNET_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("CARNET_USER", raising=False)
-    carnet_db.reset_engines()
-    yield carnet_db.get_engine(copy)
-    carnet_db.reset_engines()
-    if copy_name:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy_name}" WITH (FORCE)'))
-        admin.dispose()
+    with demo_copy(tmp_path, "carnet_qcopy", today=TODAY) as url:
+        monkeypatch.setenv("CARNET_DATABASE_URL", url)
+        monkeypatch.setenv("CARNET_HOME", str(tmp_path / "home"))
+        monkeypatch.delenv("CARNET_USER", raising=False)
+        carnet_db.reset_engines()
+        yield carnet_db.get_engine(url)
 
 
 def run(capsys, *argv) -> tuple[int, str]:

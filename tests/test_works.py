@@ -23,14 +23,11 @@ from carnet.db import session_scope
 from carnet.models import Contract, WorksProject, WorksSubsidy
 from carnet.roles import MANAGER
 from carnet.works import works_rows
-from carnet_cli.demo.town import build_demo
 from carnet_cli.main import main
 from contract.tertiaire import tertiaire_trajectory
 from contract.works_savings import WorksPlan, payback_years, tertiaire_steps, works_windows
 from dashboards.programme_travaux_data import measured_rows
-from tests.helpers.demo_town import scratch_database
-
-pytestmark = pytest.mark.xdist_group(name="demo")
+from tests.helpers.demo_copy import demo_copy, demo_summary
 
 TODAY = dt.date(2026, 11, 25)
 MANAGER_ACTOR = Actor("gestionnaire", MANAGER)
@@ -41,10 +38,9 @@ CLEAN = ("MAIRIE", "CENTRE-SOCIAL", "CTM", "MEDIATHEQUE", "SALLE-POLY")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    with scratch_database(tmp_path_factory.mktemp("wdemo"), "carnet_wdemo") as url:
+    with demo_copy(tmp_path_factory.mktemp("wdemo"), "carnet_wdemo", today=TODAY) as url:
         engine = carnet_db.make_engine(url)
-        summary = build_demo(engine, seed=42, today=TODAY)
-        yield engine, summary, url
+        yield engine, demo_summary(today=TODAY), url
         engine.dispose()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy import Engine, select
 from carnet.db import session_scope
 from carnet.models import Channel, DeviceStatus, Equipment, Reading
 from carnet_cli.demo.faults import SILENT_DEVICE_BUILDING
+from carnet_cli.ports import free_port
 from ingest.modbus.config import PollerConfig, parse_config
 from ingest.modbus.poller import Poller
 
@@ -38,12 +38,6 @@ FLOW_REGISTER, FAULT_REGISTER = 1, 20
 # generic-boiler points -> the suffix of the demo channel they feed
 POINT_CHANNELS = {"flow_temp": "-CHAUD-1-TD", "fault_code": "-CHAUD-1-DEF"}
 DEFAULT_FLOW_C = 55.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The demo town built and served for browser tests that need a realistic town (wide tables,
-long names, every page filled): built once per test module on its own SQLite file (about 10 s),
+long names, every page filled) as of now: a copy of the worker's build on its own SQLite file,
 signed in with the demo's own accounts."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
+
+from tests.helpers.demo_copy import copy_demo
 
 # the demo's login of each role
 DEMO_LOGINS = {
@@ -36,7 +38,6 @@ def served_demo(home: Path):
     """The demo town in `home` (CARNET_HOME for the duration), served on a free port."""
     from carnet import db as carnet_db
     from carnet_cli.demo.scenario import demo_passwords, load_demo_portfolio
-    from carnet_cli.demo.town import build_demo
     from dashboards.app import create_app
     from dashboards.server import BackgroundServer
 
@@ -47,8 +48,8 @@ def served_demo(home: Path):
     carnet_db.reset_engines()
     server = None
     try:
+        copy_demo(url, today=None)
         engine = carnet_db.get_engine(url)
-        build_demo(engine)
         server = BackgroundServer(create_app(url).server)
         yield DemoSite(server.url, engine, demo_passwords(load_demo_portfolio()))
     finally:

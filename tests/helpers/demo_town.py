@@ -11,9 +11,7 @@ import uuid
 from sqlalchemy import create_engine, text
 
 from carnet import db as carnet_db
-from carnet_cli.demo.town import build_demo
-
-TODAY = dt.date(2026, 11, 25)
+from tests.helpers.demo_copy import TODAY, demo_copy
 
 
 @contextlib.contextmanager
@@ -48,9 +46,7 @@ def scratch_database(tmp_dir, prefix: str = "carnet_demo"):
 
 @contextlib.contextmanager
 def demo_database(tmp_dir, today: dt.date = TODAY):
-    """Yields the URL of a database holding the demo (seed 42, as of `today`)."""
-    with scratch_database(tmp_dir) as url:
-        engine = carnet_db.make_engine(url)
-        build_demo(engine, seed=42, today=today)
-        engine.dispose()
+    """Yields the URL of a database holding the demo (seed 42, as of `today`), a copy of the
+    worker's build."""
+    with demo_copy(tmp_dir, today=today) as url:
         yield url

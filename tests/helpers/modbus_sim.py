@@ -8,7 +8,6 @@ exception (illegal address, device failure, gateway target failed) or not answer
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
 
 from pymodbus import FramerType
@@ -16,17 +15,13 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from carnet_cli.ports import free_port
+
 ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
 # a test gateway's timeouts: long enough that a loaded CI machine does not turn an answering
 # device into a silent one (0.2 s did), short enough that a silent one costs only a second
 TIMEOUTS = {"timeout_s": 1.0, "retries": 0}
 FMT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": "f", "float64": "d"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def encode(value, kind: str, order: str = "ABCD") -> list[int]:

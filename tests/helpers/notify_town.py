@@ -6,7 +6,6 @@ loopback (aiosmtpd) that can refuse mail or go away."""
 from __future__ import annotations
 
 import email
-import socket
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from carnet.db import session_scope
 from carnet.models import User
 from carnet.portfolio import load_portfolio
 from carnet.users import set_user
+from carnet_cli.ports import free_port
 from tests.helpers.seed import seed_town
 
 EXTRA = {
@@ -75,12 +75,6 @@ def seed_notify_town(engine: Engine) -> dict[str, int]:
         for login, (role, contract, mail) in PEOPLE.items():
             set_user(s, login, role, contract_code=contract, email=mail, actor="test")
         return dict(s.execute(select(User.login, User.id)).all())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
