@@ -27,7 +27,7 @@ from dashboards.plotly_fr import SHORT_MONTHS_FR
 from dashboards.server import BackgroundServer
 from tests.helpers.browser import password_of, sign_in, wait_for
 from tests.helpers.carnet_web_seed import seed_carnet
-from tests.helpers.demo_town import demo_database
+from tests.helpers.demo_copy import demo_copy
 from tests.helpers.french_text import english_in
 from tests.helpers.seed import seed_town
 from tests.helpers.wait import held, until
@@ -117,7 +117,7 @@ def test_a_chart_writes_its_months_in_french(live_app, browser):
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
-    with demo_database(tmp_path_factory.mktemp("demo-fr-browser")) as url:
+    with demo_copy(tmp_path_factory.mktemp("demo-fr-browser")) as url:
         server = BackgroundServer(create_app(url).server)
         try:
             yield server.url

@@ -23,7 +23,7 @@ from ingest.format_detection import FORMAT_HINT, for_the_page
 from ingest.formats import EXPECTED
 from ingest.formats.generic import COLUMNS_HINT
 from tests.helpers.browser import seed_users
-from tests.helpers.demo_town import demo_database
+from tests.helpers.demo_copy import demo_copy
 from tests.helpers.french_text import CODES, english_in
 from tests.helpers.seed import seed_town
 from tests.helpers.web_client import body, page_content, sign_in, signed_in_client, upload
@@ -57,7 +57,7 @@ def visible_texts(node) -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
-    with demo_database(tmp_path_factory.mktemp("demo-fr")) as url:
+    with demo_copy(tmp_path_factory.mktemp("demo-fr")) as url:
         with session_scope(carnet_db.get_engine(url)) as s:
             codes = list(s.scalars(select(Building.code).order_by(Building.code)))
         yield create_app(url), codes

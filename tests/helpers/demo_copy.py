@@ -1,8 +1,9 @@
 """The demo town built once per test worker and copied into each database that needs it: a
-build takes 6-10 s and a dozen modules read the same town (seed 42 as of 25/11/2026), while a
-copy takes a fraction of a second (SQLite's backup API; on PostgreSQL a database created from
-the built one as its template). A copy is the build's own bytes, so a test that changes its
-copy changes nothing for the next one."""
+build takes 6-14 s and a dozen modules read the same town (seed 42 as of 25/11/2026, or as of
+now for the pages that show the current days), while a copy takes a fraction of a second
+(SQLite's backup API; on PostgreSQL a database created from the built one as its template). A
+copy is the build's own bytes, so a test that changes its copy changes nothing for the next
+one."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class _Built:
     summary: dict  # what build_demo returned
 
 
-_BUILT: dict[tuple[int, dt.date], _Built] = {}
+_BUILT: dict[tuple[bool, int, dt.date | None], _Built] = {}  # (PostgreSQL, seed, today)
 _HOME: list[str] = []  # this worker's directory of SQLite templates
 
 
@@ -76,8 +77,8 @@ def _built(postgres: bool, seed: int, today: dt.date | None) -> _Built:
 
 def copy_demo(url: str, seed: int = 42, today: dt.date | None = TODAY) -> dict:
     """Replace the database at `url` (a test's own, at the head revision, empty or not there
-    yet) with the demo; returns the build's summary. The engines of the process are disposed first: no
-    connection may stay open on a database being replaced."""
+    yet) with the demo; returns the build's summary. The process's engines are disposed
+    first: no connection may stay open on a database being replaced."""
     postgres = url.startswith("postgresql")
     built = _built(postgres, seed, today)
     carnet_db.reset_engines()
@@ -112,9 +113,9 @@ def demo_summary(seed: int = 42, today: dt.date = TODAY) -> dict:
 
 @contextlib.contextmanager
 def demo_copy(tmp_dir, prefix: str = "carnet_demo", seed: int = 42, today: dt.date = TODAY):
-    """Yields the URL of a new database holding the demo: a SQLite file in `tmp_dir`, or a
-    PostgreSQL database of its own (dropped afterwards) that other tests' fixtures cannot
-    wipe meanwhile."""
+    """Yields the URL of a new database holding the demo, for a module's tests that read it
+    as users would: a SQLite file in `tmp_dir`, or a PostgreSQL database of its own (dropped
+    afterwards) that other tests' fixtures cannot wipe meanwhile."""
     if _base().startswith("postgresql"):
         url = f"{_base().rpartition('/')[0]}/{prefix}_{uuid.uuid4().hex[:10]}"
     else:
