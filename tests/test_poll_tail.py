@@ -1,15 +1,17 @@
 """The poller keeps, per channel, the end of what it stored (last instant, last valid reading)
 between its own flushes, so that a flush reads nothing back from `reading`; another writer's
 commit (a CSV import of the same channels) drops it and the next flush probes the table again,
-leaving the rollups a full recompute gives. SQLite and PostgreSQL."""
+leaving the rollups a full recompute gives. SQLite and PostgreSQL. On SQLite, its write-ahead
+log is copied back into the database every few flushes rather than at each commit."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from sqlalchemy import event
 
 from ingest.importer import import_file
-from ingest.modbus.writer import Writer
+from ingest.modbus.writer import SQLITE_AUTOCHECKPOINT_PAGES, SQLITE_CHECKPOINT_FLUSHES, Writer
 from tests.helpers.reading_reads import ReadingReads
 from tests.helpers.rollup_town import KINDS, SPRING
 from tests.helpers.rollup_town import channels as _channels
@@ -142,4 +144,38 @@ def test_no_warm_tail_when_readings_are_stored_from_its_instant_on(engine, db_ur
     with ReadingReads(engine) as reads:
         assert writer.flush(_minute(2), [], []).stored == len(KINDS)
     assert reads.statements >= 1
+    _same_as_recompute(engine)
+
+
+def test_sqlite_log_is_copied_back_every_few_flushes_and_at_close(engine, db_url, tmp_path):
+    """SQLite: a flush rewrites the same pages every minute (each channel's last leaf of
+    `reading`, its day's rollup); SQLite's own checkpoint, past 1 000 pages of log, copied
+    them back into the database at nearly every commit of a large site (a third of a
+    10 000-point flush). The poller's connections checkpoint only past a much longer log, and
+    the poller copies it back every few flushes and when it closes."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    _channels(engine)
+    pragmas: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "wal_" in statement:
+            pragmas.append(statement)
+
+    def copies() -> int:
+        return sum("wal_checkpoint(PASSIVE)" in s for s in pragmas)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        writer = Writer(db_url, tmp_path / "spool", source="test")
+        for k in range(2 * SQLITE_CHECKPOINT_FLUSHES + 1):
+            assert writer.flush(_minute(k), [], []).stored == len(KINDS)
+            assert copies() == (k + 1) // SQLITE_CHECKPOINT_FLUSHES
+        assert f"PRAGMA wal_autocheckpoint = {SQLITE_AUTOCHECKPOINT_PAGES}" in pragmas
+        writer.close()  # the last flush's log
+        assert copies() == 3
+        writer.close()  # nothing written since: nothing to copy
+        assert copies() == 3
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
     _same_as_recompute(engine)

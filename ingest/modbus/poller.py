@@ -267,3 +267,4 @@ class Poller:
     def close(self) -> None:
         for g in self.gateways.values():
             g.close()
+        self.writer.close()
