@@ -44,8 +44,9 @@ def _season(season: int) -> tuple[dt.date, dt.date]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """One full build per module, on its own database (SQLite file or a scratch PostgreSQL
-    database), so that other tests' fixtures cannot wipe it meanwhile."""
+    """A copy of the worker's build (`tests/helpers/demo_copy.py`), on its own database
+    (SQLite file or a scratch PostgreSQL database), so that other tests' fixtures cannot wipe
+    it meanwhile."""
     with demo_copy(tmp_path_factory.mktemp("demo"), "carnet_demo", today=TODAY) as url:
         engine = carnet_db.make_engine(url)
         yield engine, demo_summary(today=TODAY), url
