@@ -45,6 +45,20 @@ def _admin():
     )
 
 
+def _pg_url(name: str) -> str:
+    """The URL of database `name` on the server of CARNET_TEST_DATABASE_URL."""
+    return f"{_base().rpartition('/')[0]}/{name}"
+
+
+def _pg_drop(names) -> None:
+    """Drop these databases of the test server, whoever is still connected."""
+    admin = _admin()
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _built(postgres: bool, seed: int, today: dt.date | None) -> _Built:
     """The demo built on a template of the kind of database asked for (`today` None: as of
     the first build's time, for pages that show the current days)."""
@@ -59,7 +73,7 @@ def _built(postgres: bool, seed: int, today: dt.date | None) -> _Built:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
-        url = f"{_base().rpartition('/')[0]}/{name}"
+        url = _pg_url(name)
     else:
         if not _HOME:
             _HOME.append(tempfile.mkdtemp(prefix="carnet-demo-"))
@@ -117,7 +131,7 @@ def demo_copy(tmp_dir, prefix: str = "carnet_demo", seed: int = 42, today: dt.da
     as users would: a SQLite file in `tmp_dir`, or a PostgreSQL database of its own (dropped
     afterwards) that other tests' fixtures cannot wipe meanwhile."""
     if _base().startswith("postgresql"):
-        url = f"{_base().rpartition('/')[0]}/{prefix}_{uuid.uuid4().hex[:10]}"
+        url = _pg_url(f"{prefix}_{uuid.uuid4().hex[:10]}")
     else:
         url = f"sqlite:///{os.path.join(tmp_dir, 'demo.sqlite')}"
     try:
@@ -126,12 +140,7 @@ def demo_copy(tmp_dir, prefix: str = "carnet_demo", seed: int = 42, today: dt.da
     finally:
         carnet_db.reset_engines()
         if url.startswith("postgresql"):
-            admin = _admin()
-            with admin.connect() as conn:
-                conn.execute(
-                    text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-                )
-            admin.dispose()
+            _pg_drop([make_url(url).database])
 
 
 def drop_templates() -> None:
@@ -139,10 +148,6 @@ def drop_templates() -> None:
     pg = [make_url(b.url).database for b in _BUILT.values() if b.url.startswith("postgresql")]
     _BUILT.clear()
     if pg:
-        admin = _admin()
-        with admin.connect() as conn:
-            for name in pg:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _pg_drop(pg)
     while _HOME:
         shutil.rmtree(_HOME.pop(), ignore_errors=True)
