@@ -30,6 +30,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -262,9 +264,19 @@ class ImportBatch(Base):
     reverted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reverted_by: Mapped[str | None] = mapped_column(String(64))
     revert_reason: Mapped[str | None] = mapped_column(Text)
+    # a poller batch whose readings are not yet in the rollups (carnet.pending_rollups)
+    rollups_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     rejected: Mapped[list["RejectedRow"]] = relationship(
         back_populates="batch", order_by="RejectedRow.line_no"
     )
+
+
+Index(
+    "ix_import_batch_rollups_pending",
+    ImportBatch.rollups_pending,
+    postgresql_where=text("rollups_pending"),
+    sqlite_where=text("rollups_pending"),
+)
 
 
 class RejectedRow(Base):
@@ -387,6 +399,8 @@ class DailyRollup(Base):
     # what later readings of the day merge into (carnet.store.merge_daily)
     value_sum: Mapped[float | None] = mapped_column(Float)  # sum of values / consumption
     covered_s: Mapped[float | None] = mapped_column(Float)  # seconds of the day covered
+    # the data version read when the row was rebuilt from the readings (carnet.pending_rollups)
+    rebuilt_version: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class IndexReset(Base):

@@ -10,6 +10,7 @@ affected local days only, vectorised with pandas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,9 @@ from carnet.increments import (
 )
 from carnet.kinds import ChannelKind, Quality
 from carnet.timeutil import day_length_s, local_dates, local_midnight_epoch
+
+if TYPE_CHECKING:
+    from carnet.pending_rollups import PendingRollups
 
 READING_COLUMNS = ["channel_id", "ts", "value", "quality"]
 TMP = "tmp_reading_upsert"
@@ -177,6 +181,7 @@ def upsert_readings(
     chunk_rows: int = 500_000,
     channels: pd.DataFrame | None = None,
     tail: Tail | None = None,
+    pending: PendingRollups | None = None,
 ) -> UpsertCounts:
     """Insert or update readings keyed on (channel_id, ts) inside the caller's transaction.
 
@@ -186,7 +191,9 @@ def upsert_readings(
     and the channels it names need no existence check. `tail` (optional): what the caller, the
     only writer since, knows of the end of each channel's stored readings (see `Tail`): when
     every row comes after it, the pre-insert probe is not run; the tail this write leaves is
-    staged on it.
+    staged on it. `pending` (optional, the poller's `carnet.pending_rollups.PendingRollups`):
+    rows all new after everything stored are staged there instead of merged into the rollups
+    (the caller merges them later); any other write merges what waits there first.
     """
     take_write_lock(conn)
     frame = normalise_readings(frame)
@@ -206,13 +213,23 @@ def upsert_readings(
         after = _tail_answer(conn, frame, tail) if tail is not None else None
         if after is None:
             after = _probe_after(conn, frame)
+    if pending is not None and after is None and pending.rows:
+        # rows that are not all appends: what waits is merged before they are written (the
+        # merge takes the readings just before the waiting ones from what it was told)
+        pending.merge(conn, channels)
     try:
         for start in range(0, len(frame), chunk_rows):
             chunk = frame.iloc[start : start + chunk_rows]
             counts = counts + _upsert_chunk(conn, chunk, batch_id)
     finally:
         conn.info.pop(_NOTHING_FROM, None)
-    if refresh and len(frame):
+    if refresh and len(frame) and pending is not None:
+        if counts.inserted == len(frame) and after is not None:
+            pending.add(conn, frame, after, batch_id, tail)
+        else:  # what waits, then these rows' days rebuilt or merged as usual
+            pending.merge(conn, channels)
+            pending = None
+    if refresh and len(frame) and pending is None:
         # rows all new: the rollups take them as they are, without reading them back
         fresh = counts.inserted == len(frame)
         refresh_rollups(
@@ -344,6 +361,12 @@ def stored_tail(conn: Connection, channel_ids, from_ts: int) -> pd.DataFrame | N
 
 _NOTHING_FROM = "carnet_store_nothing_from"  # conn.info: the span `_probe_after` found clear
 _WINDOWS_UNLOADED = "carnet_store_windows_unloaded"  # conn.info: `_tail_answer` skipped them
+
+
+def forget_windows(conn: Connection) -> None:
+    """The window table no longer holds the windows of the rows about to be merged (a merge
+    of rows stored by earlier transactions, `carnet.pending_rollups`): loaded again if needed."""
+    conn.info[_WINDOWS_UNLOADED] = True
 
 
 def _probe_after(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -878,7 +901,8 @@ _DAILY_UPDATE = (
     " energy_kwh = excluded.energy_kwh, min_value = excluded.min_value,"
     " max_value = excluded.max_value, n_readings = excluded.n_readings,"
     " coverage = excluded.coverage, estimated = excluded.estimated,"
-    " value_sum = excluded.value_sum, covered_s = excluded.covered_s"
+    " value_sum = excluded.value_sum, covered_s = excluded.covered_s,"
+    " rebuilt_version = excluded.rebuilt_version"
 )
 
 
@@ -914,7 +938,7 @@ _PG_SQL_TYPES = {"int2": "smallint", "int4": "integer", "float8": "float8"}
 _PG_DAILY_TMP_COLUMNS = ", ".join(f"{name} {_PG_SQL_TYPES[t]}" for t, name in _PG_DAILY)
 
 
-def _pg_write_daily(raw, daily: pd.DataFrame, tail: str) -> int:
+def _pg_write_daily(raw, daily: pd.DataFrame, tail: str, rebuilt: int | None = None) -> int:
     """PostgreSQL: the rows by one binary COPY (`carnet.pg_copy`, built by numpy) into a
     temporary table kept by the connection, then one INSERT ... SELECT from it. The text
     arrays this replaces cost more to format in Python and to parse on the server than the
@@ -941,8 +965,11 @@ def _pg_write_daily(raw, daily: pd.DataFrame, tail: str) -> int:
         )
         with cur.copy(f"COPY {_DAILY_TMP} FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(pg_copy.binary_payload(columns))
+        if rebuilt is not None:
+            select += f", {int(rebuilt)}"
         cur.execute(
-            _DAILY_INSERT.replace("VALUES ({})", f"SELECT {select} FROM {_DAILY_TMP}") + tail
+            _daily_insert(rebuilt).replace("VALUES ({})", f"SELECT {select} FROM {_DAILY_TMP}")
+            + tail
         )
         return cur.rowcount
 
@@ -950,40 +977,65 @@ def _pg_write_daily(raw, daily: pd.DataFrame, tail: str) -> int:
 _DAILY_ROWS_PER_INSERT = 500  # x 11 parameters per statement (SQLite allows 32,766)
 
 
-def _write_daily(conn: Connection, daily: pd.DataFrame, tail: str = "") -> int:
+def _daily_insert(rebuilt: int | None) -> str:
+    """`_DAILY_INSERT`, with the rebuild marker when the rows are rebuilt from readings."""
+    if rebuilt is None:
+        return _DAILY_INSERT
+    return _DAILY_INSERT.replace(" covered_s)", " covered_s, rebuilt_version)")
+
+
+def rebuild_marker(conn: Connection) -> int:
+    """The data version now, which rows rebuilt from the readings read after it carry
+    (`daily_rollup.rebuilt_version`): a writer that merges the figures of readings it stored
+    earlier (`carnet.pending_rollups`) tells by it the channel-days rebuilt since, whose rows
+    may already count them. Read after the readings the rebuild used: versions only grow."""
+    return int(conn.exec_driver_sql(versions.READ_VERSION).scalar_one())
+
+
+def _write_daily(
+    conn: Connection, daily: pd.DataFrame, tail: str = "", rebuilt: bool = False
+) -> int:
     """A binary COPY and one statement on PostgreSQL (`_pg_write_daily`), multi-row VALUES of
     500 rows on SQLite (about twice as fast as a statement per row): both on the driver's
-    cursor. `tail`: the statement's ON CONFLICT clause, if any. Returns the rows the
+    cursor. `tail`: the statement's ON CONFLICT clause, if any; `rebuilt`: the rows are
+    rebuilt from the readings, and carry the marker (`rebuild_marker`). Returns the rows the
     statements inserted or updated (an ON CONFLICT DO UPDATE ... WHERE false counts none)."""
     if not len(daily):
         return 0
+    marker = rebuild_marker(conn) if rebuilt else None
     versions.touch(conn)  # written on the driver's cursor, unseen by the engine
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        return _pg_write_daily(raw, daily, tail)
+        return _pg_write_daily(raw, daily, tail, marker)
     done = 0
-    one = "(" + ", ".join(["?"] * len(DAILY_COLUMNS)) + ")"
+    one = (
+        "("
+        + ", ".join(["?"] * len(DAILY_COLUMNS))
+        + ("" if marker is None else f", {marker}")
+        + ")"
+    )
     flat = [v for row in zip(*_daily_columns(conn, daily), strict=True) for v in row]
     step = _DAILY_ROWS_PER_INSERT * len(DAILY_COLUMNS)
     full = len(flat) // step * step
     if full:
-        sql = _DAILY_INSERT.replace("({})", ", ".join([one] * _DAILY_ROWS_PER_INSERT)) + tail
+        sql = _daily_insert(marker).replace("({})", ", ".join([one] * _DAILY_ROWS_PER_INSERT))
+        sql += tail
         done += raw.executemany(sql, [flat[i : i + step] for i in range(0, full, step)]).rowcount
     if full < len(flat):
         rest = (len(flat) - full) // len(DAILY_COLUMNS)
-        sql = _DAILY_INSERT.replace("({})", ", ".join([one] * rest)) + tail
+        sql = _daily_insert(marker).replace("({})", ", ".join([one] * rest)) + tail
         done += raw.execute(sql, flat[full:]).rowcount
     return done
 
 
 def insert_daily(conn: Connection, daily: pd.DataFrame) -> None:
-    """Insert rollup rows (columns of `DAILY_COLUMNS`)."""
-    _write_daily(conn, daily)
+    """Insert rollup rows (columns of `DAILY_COLUMNS`), rebuilt from the readings."""
+    _write_daily(conn, daily, rebuilt=True)
 
 
 def upsert_daily(conn: Connection, daily: pd.DataFrame) -> None:
     """Insert or replace rollup rows (the merged figures of days already stored)."""
-    _write_daily(conn, daily, _DAILY_UPDATE)
+    _write_daily(conn, daily, _DAILY_UPDATE, rebuilt=True)
 
 
 def _merge_tail(dialect: str, instant: bool, day_s: float) -> str:

@@ -60,7 +60,8 @@ _DML = re.compile(
 _MARK = "carnet_data_written"
 _OFF = "carnet_data_version_off"
 _BUMP = "UPDATE data_version SET version = version + 1 WHERE id = 1"
-_READ = "SELECT epoch, version FROM data_version WHERE id = 1"
+_READ = READ_EPOCH_VERSION = "SELECT epoch, version FROM data_version WHERE id = 1"
+READ_VERSION = "SELECT version FROM data_version WHERE id = 1"
 _MEMOS = "carnet_data_version_memos"  # conn.info: the Memos read in this transaction
 
 

@@ -49,7 +49,7 @@ class Poller:
         self.config = config
         self.url = url
         codes = ",".join(g.code for g in config.gateways)
-        self.writer = Writer(url, spool_dir, source=f"modbus:{codes}")
+        self.writer = Writer(url, spool_dir, source=f"modbus:{codes}", clock=clock)
         engine = carnet_db.get_engine(url)
         with carnet_db.session_scope(engine) as session:
             bound = bind_channels(session, config)

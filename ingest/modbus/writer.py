@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ from carnet import versions
 from carnet.config import carnet_home
 from carnet.kinds import Quality
 from carnet.models import DeviceStatus, ImportBatch
+from carnet.pending_rollups import ROLLUP_LAG_S, PendingRollups, recover
 from carnet.quarantine import hold, reason_label
 from carnet.store import Tail, normalise_readings, stored_tail, upsert_readings
 from ingest.modbus.alarms import AlarmEvent, AlarmTracker
@@ -100,7 +103,14 @@ class Writer:
     what the equipment cannot have done is held in quarantine, not written, so it changes no
     rollup and never becomes the reference of the next increment."""
 
-    def __init__(self, url: str | None = None, spool_dir: Path | None = None, source: str = ""):
+    def __init__(
+        self,
+        url: str | None = None,
+        spool_dir: Path | None = None,
+        source: str = "",
+        clock: Callable[[], float] = time.time,
+        rollup_lag_s: float = ROLLUP_LAG_S,
+    ):
         self.url = url
         self.spool = Spool(spool_dir or carnet_home() / "spool")
         self.source = source or "modbus"
@@ -114,6 +124,13 @@ class Writer:
         self._tails = versions.Memo(lambda conn: Tail())
         self._tail: Tail | None = None  # the one the current transaction stages on
         self._uncheckpointed = 0  # flushes committed since the log was copied back (SQLite)
+        # today's rollups of the last flushes, merged every `rollup_lag_s` of `clock` (the
+        # poller's: the instants it stamps readings with) rather than at each flush
+        self.clock = clock
+        self.rollup_lag_s = rollup_lag_s
+        self._pending = PendingRollups()
+        self._recovered = False  # this source's batches left pending by an earlier run
+        self._recovering = False
 
     def _engine(self):
         return carnet_db.get_engine(self.url)
@@ -148,8 +165,37 @@ class Writer:
             log.info("copie du journal SQLite dans la base différée : %s", exc)
 
     def close(self) -> None:
-        """The log of the last flushes copied back into the database (SQLite)."""
+        """The rollups still waiting merged, then the log of the last flushes copied back
+        into the database (SQLite)."""
+        self.merge_pending()
         self._checkpoint(every=1)
+
+    @property
+    def pending_rows(self) -> int:
+        """Readings stored whose rollups wait for a later flush (`carnet.pending_rollups`)."""
+        self._pending.discard()
+        return self._pending.rows
+
+    def merge_pending(self) -> bool:
+        """Merge the rollups that wait, in a transaction of their own. False when the
+        database refused: their batches stay flagged, and the next start rebuilds them."""
+        self._pending.discard()
+        if not self._pending.rows:
+            return True
+        try:
+            with self._engine().begin() as conn:
+                _no_jit(conn)
+                self._cache_pages(conn)
+                self._pending.begin()
+                foreign = self._pending.foreign(self._tails.get(conn))
+                self._pending.merge(conn, self._limits.get(conn), check=foreign)
+            self._committed()
+            return True
+        except Exception as exc:
+            self._pending.discard()
+            log.error("cumuls en attente non fusionnés (reconstruits au prochain démarrage) : %s",
+                      exc)  # fmt: skip
+            return False
 
     def _screen(
         self, conn, frame: pd.DataFrame
@@ -175,6 +221,7 @@ class Writer:
         minute for months, where the unit of work cost as much as the rows' own insert."""
         self._cache_pages(conn)
         self._tail = None
+        self._pending.begin()
         batch_id = conn.execute(
             insert(ImportBatch).values(
                 source=source[:500], origin="modbus", format="modbus", user_login="poller"
@@ -184,12 +231,22 @@ class Writer:
         accepted, held, limits = self._screen(conn, frame)
         if len(held):
             self._hold(conn, held, batch_id)
+        if not self._recovered:  # once per run, at its first write
+            recover(conn, self.source, limits)
+            self._recovering = True
         counts = None
-        if len(accepted):
+        pending = self._pending
+        if len(accepted) or pending.rows:
             self._tail = self._tails.get(conn)
+            if pending.foreign(self._tail):  # somebody else committed since they waited
+                pending.merge(conn, limits, check=True)
+        if len(accepted):
             counts = upsert_readings(
-                conn, accepted, batch_id=batch_id, channels=limits, tail=self._tail
-            )
+                conn, accepted, batch_id=batch_id, channels=limits, tail=self._tail,
+                pending=pending if self.rollup_lag_s > 0 else None,
+            )  # fmt: skip
+        if pending.rows and not pending.may_wait(self.clock(), self.rollup_lag_s):
+            pending.merge(conn, limits)
         reasons: dict[str, int] = {}
         samples: list[str] = []
         if len(held):
@@ -215,6 +272,7 @@ class Writer:
             .values(
                 **done,
                 rows_quarantined=n_held,
+                rollups_pending=batch_id in pending.batch_ids,
                 status="partial" if notes else "ok",
                 message=" ; ".join(notes) or None,
                 finished_at=dt.datetime.now(dt.UTC),
@@ -247,6 +305,9 @@ class Writer:
         """After a transaction of `_write` committed: the memos carried through it."""
         self._limits.committed()
         self._tails.committed()
+        self._pending.commit()
+        if self._recovering:
+            self._recovered, self._recovering = True, False
         if self._tail is not None:
             self._tail.commit()
             self._tail = None

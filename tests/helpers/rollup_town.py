@@ -31,7 +31,9 @@ def channels(engine, kinds: dict[int, str] = KINDS, clear: bool = True) -> None:
 
 
 def rollups(engine) -> pd.DataFrame:
+    """The rollup figures (not the rebuild marker, which says who wrote them, not what)."""
     frame = pd.read_sql_query(text("SELECT * FROM daily_rollup ORDER BY channel_id, day"), engine)
+    frame = frame.drop(columns=["rebuilt_version"], errors="ignore")
     return frame.assign(day=pd.to_datetime(frame["day"]).dt.date)
 
 
