@@ -8,9 +8,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import text
 
-from ingest.importer import import_file
 from ingest.modbus.writer import Writer
-from tests.helpers.rollup_town import KINDS
+from tests.helpers.rollup_town import KINDS, import_readings
 from tests.helpers.rollup_town import channels as _channels
 from tests.helpers.rollup_town import full_recompute as _full_recompute
 from tests.helpers.rollup_town import rollups as _rollups
@@ -48,6 +47,18 @@ def _flush(writer: Writer, clock: _Clock, k: float, t0: int = T0) -> None:
     assert writer.flush(_minute(k, t0), [], []).stored == len(KINDS)
 
 
+def _waiting(engine, db_url, tmp_path, minutes: int = 3, other: bool = False):
+    """The three channels (and channel 9, `other`), a writer, minutes 0.. flushed: waiting."""
+    _channels(engine)
+    if other:
+        _channels(engine, {9: "interval"}, clear=False)
+    clock = _Clock(T0)
+    writer = _writer(db_url, tmp_path, clock)
+    for k in range(minutes):
+        _flush(writer, clock, k)
+    return writer, clock
+
+
 def _flagged(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(
@@ -65,27 +76,8 @@ def _same_as_recompute(engine) -> None:
                                   rtol=1e-9, atol=1e-9, check_dtype=False)  # fmt: skip
 
 
-def _import(engine, tmp_path, frame: pd.DataFrame, name: str) -> None:
-    """`frame` from a file: another writer's commit, rollups refreshed its own way."""
-    path = tmp_path / f"{name}.csv"
-    pd.DataFrame(
-        {
-            "channel": [f"C{c}" for c in frame["channel_id"]],
-            "timestamp": pd.to_datetime(frame["ts"], unit="s", utc=True).dt.strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-            "value": frame["value"],
-        }
-    ).to_csv(path, index=False)
-    assert import_file(engine, path).rows_inserted == len(frame)
-
-
 def test_todays_rollups_wait_the_lag_then_equal_a_recompute(engine, db_url, tmp_path):
-    _channels(engine)
-    clock = _Clock(T0)
-    writer = _writer(db_url, tmp_path, clock)
-    for k in range(5):  # minutes 0..4: less than the lag since the first
-        _flush(writer, clock, k)
+    writer, clock = _waiting(engine, db_url, tmp_path, 5)  # less than the lag since the first
     assert _rollup_rows(engine) == 0
     assert _flagged(engine) == 5  # each batch says its rollups wait
     assert writer.pending_rows == 5 * len(KINDS)
@@ -97,11 +89,7 @@ def test_todays_rollups_wait_the_lag_then_equal_a_recompute(engine, db_url, tmp_
 
 
 def test_close_merges_what_waits(engine, db_url, tmp_path):
-    _channels(engine)
-    clock = _Clock(T0)
-    writer = _writer(db_url, tmp_path, clock)
-    for k in range(3):
-        _flush(writer, clock, k)
+    writer, clock = _waiting(engine, db_url, tmp_path)
     assert _rollup_rows(engine) == 0
     writer.close()
     assert writer.pending_rows == 0 and _flagged(engine) == 0
@@ -112,12 +100,8 @@ def test_a_day_rebuilt_by_another_writer_is_not_counted_twice(engine, db_url, tm
     """A reading imported between two waiting ones makes the import rebuild the day from the
     readings, waiting ones included: the poller then rebuilds that day again rather than
     adding its waiting figures to it (the index's increments would count twice)."""
-    _channels(engine)
-    clock = _Clock(T0)
-    writer = _writer(db_url, tmp_path, clock)
-    for k in range(3):
-        _flush(writer, clock, k)
-    _import(engine, tmp_path, _minute(1.5), "between")  # 08:01:30, between waiting rows
+    writer, clock = _waiting(engine, db_url, tmp_path)
+    import_readings(engine, tmp_path, _minute(1.5), "between")  # 08:01:30, between waiting rows
     _flush(writer, clock, 3)  # somebody else committed: what waited merged first
     assert _rollup_rows(engine) == len(KINDS)
     assert writer.pending_rows == len(KINDS) and _flagged(engine) == 1  # minute 3 waits
@@ -130,12 +114,8 @@ def test_a_day_rebuilt_by_another_writer_is_not_counted_twice(engine, db_url, tm
 def test_an_import_after_the_waiting_rows_adds_up_with_them(engine, db_url, tmp_path):
     """A later reading imported while the poller's rows wait: the import merges its own row
     onto a day that lacks the waiting ones, the poller then adds them."""
-    _channels(engine)
-    clock = _Clock(T0)
-    writer = _writer(db_url, tmp_path, clock)
-    for k in range(3):
-        _flush(writer, clock, k)
-    _import(engine, tmp_path, _minute(3), "after")
+    writer, clock = _waiting(engine, db_url, tmp_path)
+    import_readings(engine, tmp_path, _minute(3), "after")
     _flush(writer, clock, 4)
     writer.close()
     _same_as_recompute(engine)
@@ -144,14 +124,9 @@ def test_an_import_after_the_waiting_rows_adds_up_with_them(engine, db_url, tmp_
 def test_a_commit_elsewhere_keeps_the_waiting_rows_exact(engine, db_url, tmp_path):
     """Another writer's commit on a channel the poller does not write: nothing of the poller's
     days was rebuilt, its waiting figures are added as they are."""
-    _channels(engine)
-    _channels(engine, {9: "interval"}, clear=False)
-    clock = _Clock(T0)
-    writer = _writer(db_url, tmp_path, clock)
-    for k in range(3):
-        _flush(writer, clock, k)
+    writer, clock = _waiting(engine, db_url, tmp_path, other=True)
     other = pd.DataFrame({"channel_id": [9, 9], "ts": [T0 - 7200, T0 + 30], "value": [1.0, 2.0]})
-    _import(engine, tmp_path, other, "elsewhere")
+    import_readings(engine, tmp_path, other, "elsewhere")
     for k in range(3, 6):
         _flush(writer, clock, k)
     writer.close()
@@ -159,12 +134,7 @@ def test_a_commit_elsewhere_keeps_the_waiting_rows_exact(engine, db_url, tmp_pat
 
 
 def test_a_poller_stopped_without_merging_is_rebuilt_at_the_next_start(engine, db_url, tmp_path):
-    _channels(engine)
-    _channels(engine, {9: "interval"}, clear=False)
-    clock = _Clock(T0)
-    killed = _writer(db_url, tmp_path, clock)
-    for k in range(3):
-        _flush(killed, clock, k)
+    killed, clock = _waiting(engine, db_url, tmp_path, other=True)
     assert _flagged(engine) == 3 and _rollup_rows(engine) == 0
     del killed  # no close: its waiting figures are lost with it, the flags stay
     elsewhere = _writer(db_url, tmp_path / "b", clock, source="another site")
@@ -205,11 +175,7 @@ def test_a_database_replaced_while_rows_wait_gets_none_of_them(engine, db_url, t
     batches' flags (other ids) are left to its own next start."""
     from carnet import versions
 
-    _channels(engine)
-    clock = _Clock(T0)
-    writer = _writer(db_url, tmp_path, clock)
-    for k in range(3):
-        _flush(writer, clock, k)
+    writer, clock = _waiting(engine, db_url, tmp_path)
     with engine.begin() as conn:  # the restored database: an hour earlier, nothing waiting
         conn.execute(text("DELETE FROM reading"))
         conn.execute(text("UPDATE import_batch SET rollups_pending = false"))

@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import event
 
-from ingest.importer import import_file
 from ingest.modbus.writer import SQLITE_AUTOCHECKPOINT_PAGES, SQLITE_CHECKPOINT_FLUSHES, Writer
 from tests.helpers.reading_reads import ReadingReads
-from tests.helpers.rollup_town import KINDS, SPRING
+from tests.helpers.rollup_town import KINDS, SPRING, import_readings
 from tests.helpers.rollup_town import channels as _channels
 from tests.helpers.rollup_town import full_recompute as _full_recompute
 from tests.helpers.rollup_town import rollups as _rollups
@@ -35,18 +34,7 @@ def _minute(k: int) -> pd.DataFrame:
 
 def _import_minute(engine, tmp_path, k: int) -> None:
     """Minute `k` of the three channels from a file: another writer's commit."""
-    path = tmp_path / f"minute{k}.csv"
-    m = _minute(k)
-    pd.DataFrame(
-        {
-            "channel": [f"C{c}" for c in m["channel_id"]],
-            "timestamp": pd.to_datetime(m["ts"], unit="s", utc=True).dt.strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-            "value": m["value"],
-        }
-    ).to_csv(path, index=False)
-    assert import_file(engine, path).rows_inserted == len(KINDS)
+    import_readings(engine, tmp_path, _minute(k), f"minute{k}")
 
 
 def _same_as_recompute(engine) -> None:

@@ -30,6 +30,24 @@ def channels(engine, kinds: dict[int, str] = KINDS, clear: bool = True) -> None:
             )  # fmt: skip
 
 
+def import_readings(engine, tmp_path, frame: pd.DataFrame, name: str) -> None:
+    """`frame` (channel_id, ts, value) from a CSV file of channel codes: another writer's
+    commit, with its own rollups."""
+    from ingest.importer import import_file
+
+    path = tmp_path / f"{name}.csv"
+    pd.DataFrame(
+        {
+            "channel": [f"C{c}" for c in frame["channel_id"]],
+            "timestamp": pd.to_datetime(frame["ts"], unit="s", utc=True).dt.strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "value": frame["value"],
+        }
+    ).to_csv(path, index=False)
+    assert import_file(engine, path).rows_inserted == len(frame)
+
+
 def rollups(engine) -> pd.DataFrame:
     """The rollup figures (not the rebuild marker, which says who wrote them, not what)."""
     frame = pd.read_sql_query(text("SELECT * FROM daily_rollup ORDER BY channel_id, day"), engine)
