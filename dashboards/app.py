@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dash
@@ -79,17 +80,32 @@ def trusted_proxies() -> int:
 
 def secret_key() -> str:
     """`CARNET_SECRET_KEY`, else a key generated once and kept in CARNET_HOME/secret_key (0600)
-    so that sessions survive a restart."""
+    so that sessions survive a restart. The file appears whole or not at all (written aside,
+    then linked into place): the server's other processes starting at the same moment read
+    the same key, never an empty file (an empty key makes every page that uses the session
+    fail)."""
     key = os.environ.get("CARNET_SECRET_KEY")
     if key:
         return key
     path = carnet_home() / "secret_key"
+    if path.exists():
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+    fd, aside = tempfile.mkstemp(prefix=".secret_key-", dir=path.parent)  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(secrets.token_hex(32))
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(aside, path)  # fails if another process published its key first
+        except FileExistsError:
+            if not path.read_text(encoding="ascii").strip():
+                os.replace(aside, path)  # an empty file left by a crash: the key replaces it
+    finally:
+        if os.path.exists(aside):
+            os.unlink(aside)
     return path.read_text(encoding="ascii").strip()
 
 

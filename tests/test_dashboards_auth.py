@@ -228,6 +228,44 @@ def test_secret_key_is_generated_once_and_private(db_url, monkeypatch):
     assert secret_key() == "depuis-l-environnement"
 
 
+def test_secret_key_file_is_never_seen_empty_by_a_process_starting_alongside(db_url, monkeypatch):
+    """Two server processes starting together on a fresh home: the second one, reading while
+    the first is still generating its key, gets the same key, never an empty one (CI saw a
+    sign-in page fail so: its two test workers shared the default home)."""
+    import secrets as secrets_module
+
+    from carnet.config import carnet_home
+    from dashboards.app import secret_key
+
+    monkeypatch.delenv("CARNET_SECRET_KEY", raising=False)
+    real_token_hex = secrets_module.token_hex
+    seen_meanwhile = []
+
+    def token_hex_while_another_process_starts(nbytes=None):
+        if not seen_meanwhile:  # the other process asks for the key while this one makes it
+            seen_meanwhile.append(None)
+            seen_meanwhile[0] = secret_key()
+        return real_token_hex(nbytes)
+
+    monkeypatch.setattr(secrets_module, "token_hex", token_hex_while_another_process_starts)
+    mine = secret_key()
+    assert len(mine) == 64 and seen_meanwhile == [mine]
+    assert (carnet_home() / "secret_key").read_text(encoding="ascii") == mine
+    assert [p.name for p in carnet_home().glob(".secret_key-*")] == []
+
+
+def test_an_empty_secret_key_file_left_by_a_crash_is_replaced(db_url, monkeypatch):
+    from carnet.config import carnet_home
+    from dashboards.app import secret_key
+
+    monkeypatch.delenv("CARNET_SECRET_KEY", raising=False)
+    path = carnet_home() / "secret_key"
+    path.write_text("", encoding="ascii")
+    key = secret_key()
+    assert len(key) == 64 and path.read_text(encoding="ascii") == key == secret_key()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
 def test_raw_http_callback_of_a_refused_role_gets_403_from_the_served_app(live_app):
     seed_town(live_app.engine)
     base = live_app.url
