@@ -11,7 +11,8 @@ month made later moves its rows out of it first.
 No foreign key from the partitioned `reading` to `channel`: checked per row it costs about
 2.5 times the insert at bulk load, so the store checks once per batch that its channel ids
 exist (`check_channels`). Channels are never deleted by Carnet, so nothing else can orphan a
-reading.
+reading. `daily_rollup`, computed only from stored readings, has none either (0019): the
+poller's first merge of a day inserts a row per channel, and the check doubled its cost.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, text
 MONTHS_AHEAD = 3
 DEFAULT = "reading_default"
 PARTITION = re.compile(r"^reading_(y\d{4}m\d{2}|default)$")
+NO_FOREIGN_KEY = ("reading", "daily_rollup")  # on PostgreSQL: checked once per batch
 _LOCK = 0x43_41_52_4E  # advisory lock key of the partition DDL ("CARN")
 
 
@@ -188,7 +190,8 @@ def check_channels(conn: Connection, channel_ids: np.ndarray) -> None:
 
 def include_object(partitioned: bool):
     """Alembic's comparison filter for a database: the partitions are not tables of the
-    models, and the partitioned `reading` has no foreign key on purpose (module docstring)."""
+    models, and neither the partitioned `reading` nor `daily_rollup` has a foreign key on
+    purpose (module docstring; migration 0019)."""
 
     def include(obj, name, type_, reflected, compare_to) -> bool:
         if not partitioned:
@@ -196,7 +199,7 @@ def include_object(partitioned: bool):
         if type_ == "table" and reflected and compare_to is None:
             return not PARTITION.match(name or "")
         if type_ == "foreign_key_constraint" and not reflected and compare_to is None:
-            return obj.parent.name != "reading"
+            return obj.parent.name not in NO_FOREIGN_KEY
         return True
 
     return include

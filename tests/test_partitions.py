@@ -47,6 +47,9 @@ def test_sqlite_keeps_one_table_and_its_foreign_key(engine):
         assert not partitions.is_partitioned(conn)
         fks = conn.exec_driver_sql("PRAGMA foreign_key_list(reading)").fetchall()
     assert [(f[2], f[3], f[4]) for f in fks] == [("channel", "channel_id", "id")]
+    with engine.connect() as conn:
+        fks = conn.exec_driver_sql("PRAGMA foreign_key_list(daily_rollup)").fetchall()
+    assert [(f[2], f[3], f[4]) for f in fks] == [("channel", "channel_id", "id")]
     _channel(engine)
     assert write_readings(engine, _hours("2019-02-27", 72)).inserted == 72
 
@@ -72,6 +75,33 @@ def test_upgrade_makes_the_coming_months_and_no_foreign_key(pg):
         month = partitions._next(month)
     assert partitions.DEFAULT in have
     assert fks == 0
+
+
+def _rollup_foreign_keys(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'daily_rollup'::regclass"
+                 " AND contype = 'f'")
+        ).scalar()  # fmt: skip
+
+
+def test_rollups_have_no_per_row_foreign_key_and_0019_goes_both_ways(pg):
+    """0019 drops the key (a merge of a day's first rows paid a check per row), its downgrade
+    puts it back, and the rollups of a batch are still written for known channels only."""
+    assert _rollup_foreign_keys(pg) == 0
+    db.downgrade(pg, "0018")
+    assert _rollup_foreign_keys(pg) == 1
+    db.upgrade(pg)
+    assert _rollup_foreign_keys(pg) == 0
+    _channel(pg)
+    assert write_readings(pg, _hours("2024-01-01", 30)).inserted == 30
+    with pg.connect() as conn:
+        days = conn.execute(text("SELECT channel_id, COUNT(*) FROM daily_rollup GROUP BY 1"))
+        assert days.all() == [(1, 2)]
+    with pytest.raises(partitions.UnknownChannel):  # refused before any row or rollup
+        write_readings(pg, _hours("2024-01-03", 3, cid=98))
+    with pg.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM daily_rollup")).scalar() == 2
 
 
 def test_the_writer_makes_the_months_a_batch_reaches(pg):
