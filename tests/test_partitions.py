@@ -45,13 +45,19 @@ def test_sqlite_keeps_one_table_and_its_foreign_key(engine):
         pytest.skip("SQLite only")
     with engine.connect() as conn:
         assert not partitions.is_partitioned(conn)
-        fks = conn.exec_driver_sql("PRAGMA foreign_key_list(reading)").fetchall()
-    assert [(f[2], f[3], f[4]) for f in fks] == [("channel", "channel_id", "id")]
-    with engine.connect() as conn:
-        fks = conn.exec_driver_sql("PRAGMA foreign_key_list(daily_rollup)").fetchall()
-    assert [(f[2], f[3], f[4]) for f in fks] == [("channel", "channel_id", "id")]
+        for table in ("reading", "daily_rollup"):
+            fks = conn.exec_driver_sql(f"PRAGMA foreign_key_list({table})").fetchall()
+            assert [(f[2], f[3], f[4]) for f in fks] == [("channel", "channel_id", "id")], table
     _channel(engine)
     assert write_readings(engine, _hours("2019-02-27", 72)).inserted == 72
+
+
+def _foreign_keys(engine, table: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT COUNT(*) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)"
+                 " AND contype = 'f'"), {"t": table}
+        ).scalar()  # fmt: skip
 
 
 @pytest.fixture
@@ -65,34 +71,22 @@ def test_upgrade_makes_the_coming_months_and_no_foreign_key(pg):
     with pg.connect() as conn:
         assert partitions.is_partitioned(conn)
         have = partitions.existing(conn)
-        fks = conn.execute(
-            text("SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'reading'::regclass"
-                 " AND contype = 'f'")
-        ).scalar()  # fmt: skip
     month = dt.datetime.now(dt.UTC).date().replace(day=1)
     for _ in range(partitions.MONTHS_AHEAD + 1):
         assert partitions.month_name(month) in have
         month = partitions._next(month)
     assert partitions.DEFAULT in have
-    assert fks == 0
-
-
-def _rollup_foreign_keys(engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(
-            text("SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'daily_rollup'::regclass"
-                 " AND contype = 'f'")
-        ).scalar()  # fmt: skip
+    assert _foreign_keys(pg, "reading") == 0
 
 
 def test_rollups_have_no_per_row_foreign_key_and_0019_goes_both_ways(pg):
     """0019 drops the key (a merge of a day's first rows paid a check per row), its downgrade
     puts it back, and the rollups of a batch are still written for known channels only."""
-    assert _rollup_foreign_keys(pg) == 0
+    assert _foreign_keys(pg, "daily_rollup") == 0
     db.downgrade(pg, "0018")
-    assert _rollup_foreign_keys(pg) == 1
+    assert _foreign_keys(pg, "daily_rollup") == 1
     db.upgrade(pg)
-    assert _rollup_foreign_keys(pg) == 0
+    assert _foreign_keys(pg, "daily_rollup") == 0
     _channel(pg)
     assert write_readings(pg, _hours("2024-01-01", 30)).inserted == 30
     with pg.connect() as conn:
