@@ -45,6 +45,18 @@ def pg_scratch_url():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _own_home(tmp_path_factory):
+    """A home of this worker's own for the tests that set none (`db_url` sets one per test):
+    never the checkout's `var/`, which two workers, or a developer's running demo, share."""
+    before = os.environ.get("CARNET_HOME")
+    if before is None:
+        os.environ["CARNET_HOME"] = str(tmp_path_factory.mktemp("home"))
+    yield
+    if before is None:
+        os.environ.pop("CARNET_HOME", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _demo_templates():
     """The demo towns this worker built once for its copies (`tests/helpers/demo_copy.py`),
     dropped at the end of the session."""

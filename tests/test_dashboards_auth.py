@@ -266,6 +266,19 @@ def test_an_empty_secret_key_file_left_by_a_crash_is_replaced(db_url, monkeypatc
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
+def test_a_test_without_a_database_never_uses_the_checkouts_home():
+    """A test that sets no home of its own gets its worker's (conftest `_own_home`): the
+    checkout's `var/` is where `make demo` keeps its key and database, and two workers
+    sharing it is how a sign-in page once failed in CI."""
+    from pathlib import Path
+
+    from carnet.config import carnet_home
+
+    checkout_var = (Path(__file__).resolve().parents[1] / "var").resolve()
+    assert carnet_home() != checkout_var
+    assert checkout_var not in carnet_home().parents
+
+
 def test_raw_http_callback_of_a_refused_role_gets_403_from_the_served_app(live_app):
     seed_town(live_app.engine)
     base = live_app.url
