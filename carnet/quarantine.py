@@ -128,8 +128,9 @@ def hold(conn: Connection, held: pd.DataFrame, *, batch_id: int | None, file: st
 
 
 def _insert_many(conn: Connection, cols: dict[str, list], n: int) -> None:
-    """One executemany on the driver: a hostile file can hold many rows, and SQLAlchemy's
-    per-row parameter processing would cost more than the checks themselves."""
+    """One bulk write on the driver (executemany on SQLite, COPY on PostgreSQL): a hostile
+    file can hold many rows, and SQLAlchemy's per-row parameter processing would cost more
+    than the checks themselves."""
     now = dt.datetime.now(dt.UTC)
     names = [*cols, "created_at"]
     if conn.dialect.name == "sqlite":  # as UTCDateTime stores it: naive UTC text
@@ -144,9 +145,13 @@ def _insert_many(conn: Connection, cols: dict[str, list], n: int) -> None:
     raw = conn.connection.driver_connection
     if conn.dialect.name == "sqlite":
         raw.executemany(sql, rows)
-    else:
-        with raw.cursor() as cur:
-            cur.executemany(sql, rows)
+    else:  # COPY: an executemany costs a round of parameter handling per row (42 µs a row)
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY quarantined_reading ({', '.join(names)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
 
 
 def _already_waiting(conn: Connection, frame: pd.DataFrame) -> np.ndarray:

@@ -341,6 +341,43 @@ def test_hold_takes_closed_period_and_skips_what_waits_already(town):
     assert count(town, "reading") == 0
 
 
+def test_held_raw_lines_come_back_byte_for_byte_whatever_they_hold(town):
+    """The held rows go in by the driver's bulk path (COPY on PostgreSQL): a raw line with a
+    tab, a backslash, a quote or a line break, a missing value and an absent line number come
+    back as they were, with their creation time."""
+    cid = channel_id(town, "MAIRIE-GAZ")
+    raws = ["a\tb;1,5", "c:\\compteurs\\n2;\\N", '"12;5";x\r\ny', "", None]
+    held = pd.DataFrame(
+        {
+            "channel_id": [cid] * 5,
+            "ts": [utc(h) for h in HOURS[:5]],
+            "value": [1.5, float("nan"), -2.0, 1e12, 0.0],
+            "quality": [0, 1, 0, 0, 0],
+            "reason_code": ["range"] * 5,
+            "reason": ["valeur hors plage\t« 1 »"] * 5,
+            "line_no": [2, 3, None, 5, 6],
+            "raw": raws,
+        }
+    )
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    with town.begin() as conn:
+        assert hold(conn, held, batch_id=None, file="relevés\\été.csv") == 5
+    got = list_held(town, channel_ids=[cid]).sort_values("ts")
+    assert got["raw"].tolist() == raws
+    assert got["line_no"].tolist()[:2] == [2, 3] and pd.isna(got["line_no"].iloc[2])
+    assert got["value"].iloc[0] == 1.5 and pd.isna(got["value"].iloc[1])
+    assert got["value"].tolist()[2:] == [-2.0, 1e12, 0.0]
+    assert set(got["file"]) == {"relevés\\été.csv"}
+    assert set(got["reason"]) == {"valeur hors plage\t« 1 »"}
+    with town.connect() as conn:
+        created = conn.execute(text("SELECT MIN(created_at) FROM quarantined_reading")).scalar()
+    created = pd.Timestamp(created)
+    created = created.tz_localize("UTC") if created.tzinfo is None else created
+    assert created >= pd.Timestamp(before)
+    with town.begin() as conn:  # the same rows again: already waiting, not held twice
+        assert hold(conn, held, batch_id=None, file="relevés\\été.csv") == 0
+
+
 # --- a replacement declared before the file ---------------------------------------------
 
 
