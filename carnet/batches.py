@@ -41,7 +41,7 @@ from carnet.logbook import cancel_entry
 from carnet.models import AuditEvent, ImportBatch, QuarantinedReading, User
 from carnet.price_indices import revert_indices
 from carnet.roles import MANAGER, ROLE_LABELS_FR, can
-from carnet.store import refresh_rollups
+from carnet.store import refresh_rollups, take_write_lock
 from carnet.timeutil import fr_date, local_day_bounds
 
 # batch status codes (import_batch.status) as users read them
@@ -659,6 +659,7 @@ def revert_batch(engine: Engine, batch_id: int, *, actor: str, why: str) -> str:
     with Session(engine) as session, session.begin():
         _check_actor(session, actor)
         conn = session.connection()
+        take_write_lock(conn)  # the readings' lock before any row's: see carnet.store
         # claim it first: a second revert waits here, then finds it reverted
         claimed = conn.execute(
             update(table)

@@ -22,7 +22,7 @@ from carnet import audit, versions
 from carnet.kinds import Quality
 from carnet.models import Channel, IndexReset, LogbookEntry, QuarantinedReading, Reading, User
 from carnet.roles import can
-from carnet.store import refresh_rollups, upsert_readings
+from carnet.store import refresh_rollups, take_write_lock, upsert_readings
 from carnet.timeutil import fr_date
 
 STATUSES = ("held", "accepted", "rejected", "replaced", "applied")
@@ -269,6 +269,7 @@ def _pending(session: Session, quarantine_id: int, actor: str, why: str) -> Quar
     if not why or not str(why).strip():
         raise QuarantineError("décision refusée : dites pourquoi (--why)")
     _check_actor(session, actor)
+    take_write_lock(session.connection())  # the readings' lock before the row's (see store)
     row = session.get(QuarantinedReading, int(quarantine_id), with_for_update=True)
     if row is None:
         raise QuarantineError(f"aucun relevé en quarantaine n° {quarantine_id}")

@@ -164,13 +164,24 @@ _CHANGED = (
 )
 
 
+READINGS_LOCK_KEY = 0x636172_6E6574  # "carnet": PostgreSQL's advisory lock of the readings
+
+
 def take_write_lock(conn: Connection) -> None:
-    """SQLite: take the database's write lock now, waiting `busy_timeout` for it. A transaction
-    that reads first and writes later may hold a snapshot another writer has since moved past,
-    and SQLite then refuses its first write at once (« database is locked », no waiting): the
-    reads that decide what to write must be made under the lock. A no-op on PostgreSQL."""
+    """Take the readings' write lock for the rest of the transaction, before the reads that
+    decide what it writes to `reading` and `daily_rollup` (one writer of those at a time, as
+    SQLite has it anyway). SQLite: the database's write lock, waiting `busy_timeout` for it
+    (a transaction that read first may hold a snapshot another writer has since moved past,
+    and SQLite then refuses its first write at once). PostgreSQL: a transaction-level
+    advisory lock. Without it, an import rebuilding a day from the readings and a poller
+    merging its figures into that day could each decide from a view the other was changing:
+    the merge waited for the rebuilt rows' locks, then added readings they counted already,
+    and a rebuild could overwrite figures committed after it read. Pages, the logbook and
+    bookings never take it. Taken again in the same transaction, it is already held."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("DELETE FROM reading WHERE 0")
+    elif conn.dialect.name == "postgresql":  # held again at once: a counter until the end
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({READINGS_LOCK_KEY})")
 
 
 def upsert_readings(
@@ -625,6 +636,7 @@ def refresh_rollups(
     `_probe_after` answered before `known` was inserted (the window table still as it left
     it); `channels`: see `upsert_readings`.
     """
+    take_write_lock(conn)
     span = touched.groupby("channel_id")["ts"].agg(["min", "max"])
     meta = _meta_of(conn, span.index.to_numpy(dtype="int64"), channels)
     if known is not None and len(known):

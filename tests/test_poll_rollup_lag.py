@@ -188,3 +188,81 @@ def test_a_database_replaced_while_rows_wait_gets_none_of_them(engine, db_url, t
     assert writer.pending_rows == 0
     assert _rollup_rows(engine) == 0  # none of the replaced database's figures
     assert _flagged(engine) == 1  # the restored database's own flag is not the poller's
+
+
+def _import_paused_before_commit(engine, tmp_path, monkeypatch, frame: pd.DataFrame):
+    """An import of `frame` in a thread, stopped after its rollups are rebuilt and before its
+    commit: (the thread, an event set once it is there, the event that lets it commit)."""
+    import threading
+
+    from carnet import batches
+
+    there, go = threading.Event(), threading.Event()
+    real = batches.checkpoint
+
+    def checkpoint(stage: str) -> None:
+        if stage == "before_commit" and threading.current_thread().name == "import":
+            there.set()
+            assert go.wait(30)
+        real(stage)
+
+    monkeypatch.setattr(batches, "checkpoint", checkpoint)
+    thread = threading.Thread(
+        target=import_readings, args=(engine, tmp_path, frame, "between"), name="import"
+    )
+    thread.start()
+    assert there.wait(30)
+    return thread, go
+
+
+def test_a_merge_waiting_on_an_import_rebuilding_the_day_does_not_count_twice(
+    engine, db_url, tmp_path, monkeypatch
+):
+    """The import has rebuilt the day, waiting readings included, and not yet committed when
+    the poller merges what waits: the merge must not add those readings' figures on top of
+    the import's rows once it commits (on PostgreSQL the merge used to wait for the rows'
+    locks, then add to the rebuilt rows: the index's increments counted twice)."""
+    import threading
+
+    writer, clock = _waiting(engine, db_url, tmp_path)
+    thread, go = _import_paused_before_commit(engine, tmp_path, monkeypatch, _minute(1.5))
+    merged: list[bool] = []
+    merge = threading.Thread(target=lambda: merged.append(writer.merge_pending()))
+    merge.start()
+    merge.join(1.0)  # it waits for the import (or, on SQLite, for its write lock)
+    go.set()
+    thread.join(30)
+    merge.join(30)
+    assert not thread.is_alive() and not merge.is_alive()
+    writer.close()  # whatever the merge could not do is done now
+    assert writer.pending_rows == 0 and _flagged(engine) == 0
+    _same_as_recompute(engine)
+
+
+def test_a_flush_during_an_import_rebuilding_the_day_loses_none_of_its_figures(
+    engine, db_url, tmp_path, monkeypatch
+):
+    """The import has rebuilt the day from the readings it could see and not yet committed
+    when the poller writes a minute that merges at once (the lag reached): the import's rows
+    must not overwrite the poller's figures, nor the poller add to rows that count its
+    waiting readings already."""
+    import threading
+
+    writer, clock = _waiting(engine, db_url, tmp_path, 5)
+    thread, go = _import_paused_before_commit(engine, tmp_path, monkeypatch, _minute(1.5))
+    flushed: list[int] = []
+
+    def flush() -> None:
+        clock.now = int(T0 + 60 * 5)
+        flushed.append(writer.flush(_minute(5), [], []).stored)
+
+    poll = threading.Thread(target=flush)
+    poll.start()
+    poll.join(1.0)
+    go.set()
+    thread.join(30)
+    poll.join(30)
+    assert not thread.is_alive() and not poll.is_alive()
+    writer.close()
+    assert writer.pending_rows == 0 and _flagged(engine) == 0
+    _same_as_recompute(engine)

@@ -24,7 +24,7 @@ from carnet.kinds import Quality
 from carnet.models import DeviceStatus, ImportBatch
 from carnet.pending_rollups import ROLLUP_LAG_S, PendingRollups, recover
 from carnet.quarantine import hold, reason_label
-from carnet.store import Tail, normalise_readings, stored_tail, upsert_readings
+from carnet.store import Tail, normalise_readings, stored_tail, take_write_lock, upsert_readings
 from ingest.modbus.alarms import AlarmEvent, AlarmTracker
 from ingest.modbus.spool import Spool
 from ingest.plausibility import channel_limits, screen
@@ -186,6 +186,7 @@ class Writer:
             with self._engine().begin() as conn:
                 _no_jit(conn)
                 self._cache_pages(conn)
+                take_write_lock(conn)  # before "did anybody else commit": see `_write`
                 self._pending.begin()
                 foreign = self._pending.foreign(self._tails.get(conn))
                 self._pending.merge(conn, self._limits.get(conn), check=foreign)
@@ -220,6 +221,9 @@ class Writer:
         """Readings and their batch on `conn`. Plain statements, no ORM objects: a flush a
         minute for months, where the unit of work cost as much as the rows' own insert."""
         self._cache_pages(conn)
+        # the readings' lock before anything read decides what is written (the tail, the
+        # plausibility context, whether what waits was rebuilt by another writer meanwhile)
+        take_write_lock(conn)
         self._tail = None
         self._pending.begin()
         batch_id = conn.execute(
