@@ -672,11 +672,12 @@ def apply_held(
     around a reopened month) are re-pointed at that period. `force` writes them all: a
     booked regularisation, whose closed figures stay as stored. Returns (applied, held)."""
     from carnet.models import QuarantinedReading
-    from carnet.store import upsert_readings
+    from carnet.store import take_write_lock, upsert_readings
 
     if not len(held):
         return 0, 0
     conn = session.connection()
+    take_write_lock(conn)  # the readings' lock before the held rows' (see carnet.store)
     latest = latest_per_key(held)
     superseded = held[~held["id"].isin(latest["id"])]
     if force:

@@ -572,6 +572,7 @@ def declare_meter_replacement(
         _check_actor(session, actor)
         if not why or not str(why).strip():
             raise QuarantineError("déclaration refusée : dites pourquoi (--why)")
+        take_write_lock(session.connection())  # what is stored at `at`, read under it
         ch = session.scalar(select(Channel).where(Channel.code == channel_code))
         if ch is None:
             raise QuarantineError(f"point de mesure inconnu « {channel_code} »")
