@@ -123,6 +123,9 @@ class Sniffed:
     head: list[str]  # first lines, decoded, without line ends (blank lines kept)
     is_xlsx: bool = False
     xlsx_rows: list[list[str]] = field(default_factory=list)
+    # b"\n" bytes in the file: a hint of its line count for the chunk sizes (0: unknown,
+    # lines ended by "\r" alone; UTF-16 may count a few more)
+    newlines: int = 0
     _rows: dict = field(default_factory=dict, repr=False, compare=False)
 
     def head_rows(self) -> list[list[str]]:
@@ -159,8 +162,8 @@ def norm(label: str) -> str:
 # --- encoding ----------------------------------------------------------------------------------
 
 
-def hash_and_encoding(path: Path) -> tuple[str, int, str]:
-    """SHA-256, size and encoding in one streaming pass.
+def hash_and_encoding(path: Path) -> tuple[str, int, str, int]:
+    """SHA-256, size, encoding and newline bytes in one streaming pass.
 
     Without a BOM, UTF-8 is checked on every byte: the valid non-ASCII characters and the
     stray (invalid) bytes are counted; a file with more of the first than of the second is
@@ -168,7 +171,7 @@ def hash_and_encoding(path: Path) -> tuple[str, int, str]:
     """
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
-    good = bad = size = 0
+    good = bad = size = newlines = 0
     first = b""
     with open(path, "rb") as f:
         while block := f.read(_BLOCK):
@@ -176,6 +179,7 @@ def hash_and_encoding(path: Path) -> tuple[str, int, str]:
                 first = block[:4]
             size += len(block)
             digest.update(block)
+            newlines += block.count(b"\n")
             if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                 continue
             if block.isascii() and not decoder.getstate()[0]:
@@ -193,7 +197,7 @@ def hash_and_encoding(path: Path) -> tuple[str, int, str]:
         encoding = "utf-8"
     else:
         encoding = "cp1252"
-    return digest.hexdigest(), size, encoding
+    return digest.hexdigest(), size, encoding, newlines
 
 
 def open_text(path: Path, encoding: str) -> io.TextIOWrapper:
@@ -389,7 +393,7 @@ def sniff(path: str | Path) -> Sniffed:
     path = Path(path)
     if not path.is_file():
         raise UnreadableFile(f"fichier introuvable : {path}")
-    sha, size, encoding = hash_and_encoding(path)
+    sha, size, encoding, newlines = hash_and_encoding(path)
     if size == 0:
         raise UnreadableFile(f"fichier vide : {path.name}")
     if is_xlsx(path):
@@ -412,7 +416,9 @@ def sniff(path: str | Path) -> Sniffed:
             "commencer par sa marque d'ordre des octets, BOM)"
         )
     sep = detect_separator(head)
-    return Sniffed(path, sha, size, encoding, sep, detect_decimal(head, sep), head)
+    return Sniffed(
+        path, sha, size, encoding, sep, detect_decimal(head, sep), head, newlines=newlines
+    )
 
 
 # --- chunked reading ---------------------------------------------------------------------------

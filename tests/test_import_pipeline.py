@@ -89,3 +89,34 @@ def test_leaving_early_stops_the_worker(town, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         importer.import_file(town, _file(tmp_path / "f.csv", 6 * 60), chunk_lines=60)
     assert not _workers()
+
+
+def test_chunk_sizes_are_balanced_for_the_file():
+    assert importer.balanced_chunk_lines(200_000, 240_000) == 120_000
+    assert importer.balanced_chunk_lines(200_000, 1_200_000) == 200_000
+    assert importer.balanced_chunk_lines(200_000, 1_200_001) == 171_429  # 7 chunks
+    assert importer.balanced_chunk_lines(200_000, 150_000) == 200_000  # one chunk
+    assert importer.balanced_chunk_lines(200_000, 0) == 200_000  # line count unknown
+    for cap in (1, 2, 7, 60):
+        for lines in range(0, 200):
+            size = importer.balanced_chunk_lines(cap, lines)
+            chunks = -(-lines // size) if lines else 0
+            assert size <= max(cap, lines) and (lines <= cap or size <= cap)
+            assert chunks == max(-(-lines // cap), 1 if lines else 0)  # never more chunks
+
+
+def test_a_file_is_read_in_chunks_of_equal_size(town, tmp_path, monkeypatch):
+    """150 lines at 60 a chunk: three of 50, not 60, 60 and 30 (a short last chunk leaves
+    the reading ahead idle while the file's end is written)."""
+    sizes: list[int] = []
+    parse = LongParser.parse
+
+    def recording_parse(self, table):
+        sizes.append(len(table))
+        return parse(self, table)
+
+    monkeypatch.setattr(LongParser, "parse", recording_parse)
+    report = importer.import_file(town, _file(tmp_path / "f.csv", 150), chunk_lines=60)
+    assert report.status == "ok" and report.rows_inserted == 150
+    assert sizes == [50, 50, 50]
+    assert len(readings(town, "MAIRIE-CONSEIL-T")) == 150
