@@ -132,23 +132,21 @@ def _insert_many(conn: Connection, cols: dict[str, list], n: int) -> None:
     file can hold many rows, and SQLAlchemy's per-row parameter processing would cost more
     than the checks themselves."""
     now = dt.datetime.now(dt.UTC)
-    names = [*cols, "created_at"]
-    if conn.dialect.name == "sqlite":  # as UTCDateTime stores it: naive UTC text
-        cols["created_at"] = [now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")] * n
-        marks = ", ".join("?" * len(names))
-    else:
-        cols["created_at"] = [now] * n
-        marks = ", ".join(["%s"] * len(names))
-    sql = f"INSERT INTO quarantined_reading ({', '.join(names)}) VALUES ({marks})"
-    rows = list(zip(*(cols[c] for c in names), strict=True))
+    sqlite = conn.dialect.name == "sqlite"
+    # on SQLite as UTCDateTime stores it: naive UTC text
+    stamp = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+    cols["created_at"] = [stamp] * n
+    names = ", ".join(cols)
+    rows = zip(*cols.values(), strict=True)
     versions.touch(conn)  # written on the driver's cursor, unseen by the engine
     raw = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
-        raw.executemany(sql, rows)
+    if sqlite:
+        marks = ", ".join("?" * len(cols))
+        raw.executemany(f"INSERT INTO quarantined_reading ({names}) VALUES ({marks})", rows)
     else:  # COPY: an executemany costs a round of parameter handling per row (42 µs a row)
         with (
             raw.cursor() as cur,
-            cur.copy(f"COPY quarantined_reading ({', '.join(names)}) FROM STDIN") as copy,
+            cur.copy(f"COPY quarantined_reading ({names}) FROM STDIN") as copy,
         ):
             for row in rows:
                 copy.write_row(row)
