@@ -174,10 +174,9 @@ def prefill(engine, ids: np.ndarray, minutes: int, rollups: bool = True) -> None
             np.repeat(DAY0 + steps * 60, len(ids)),
             np.tile(np.arange(len(ids), dtype=float), len(steps)),
         )
-    if (
-        minutes and rollups
-    ):  # and the day's rollup rows, as a poller in service finds them (its merges
-        # then update rows, they do not insert them)
+    if minutes and rollups:
+        # the day's rollup rows, as a poller in service finds them: its merges then update
+        # rows, they do not insert them
         from carnet.store import recompute_daily
 
         last = DAY0 + (minutes - 1) * 60
@@ -241,8 +240,8 @@ async def ours(url: str, site: dict, rounds: int, minute0: int) -> tuple[float, 
     from ingest.modbus.poller import Poller
 
     clock = [DAY0 + minute0 * 60]
-    gc.collect()  # as the baseline: a full collection owed to the set-up (the rollups made
-    # above) otherwise falls on the side measured next (0.09 to 0.11 s)
+    gc.collect()  # as the baseline: a full collection owed to the set-up (`prefill`'s
+    # rollups) otherwise falls on the side measured next (0.09 to 0.11 s)
     t = time.perf_counter()
     poller = Poller(parse_config(site, "bench"), url=url, clock=lambda: clock[0])
     startup = time.perf_counter() - t

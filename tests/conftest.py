@@ -48,12 +48,10 @@ def pg_scratch_url():
 def _own_home(tmp_path_factory):
     """A home of this worker's own for the tests that set none (`db_url` sets one per test):
     never the checkout's `var/`, which two workers, or a developer's running demo, share."""
-    before = os.environ.get("CARNET_HOME")
-    if before is None:
-        os.environ["CARNET_HOME"] = str(tmp_path_factory.mktemp("home"))
-    yield
-    if before is None:
-        os.environ.pop("CARNET_HOME", None)
+    with pytest.MonkeyPatch.context() as mp:
+        if "CARNET_HOME" not in os.environ:
+            mp.setenv("CARNET_HOME", str(tmp_path_factory.mktemp("home")))
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -190,9 +190,10 @@ def test_a_database_replaced_while_rows_wait_gets_none_of_them(engine, db_url, t
     assert _flagged(engine) == 1  # the restored database's own flag is not the poller's
 
 
-def _import_paused_before_commit(engine, tmp_path, monkeypatch, frame: pd.DataFrame):
-    """An import of `frame` in a thread, stopped after its rollups are rebuilt and before its
-    commit: (the thread, an event set once it is there, the event that lets it commit)."""
+def _alongside_a_paused_import(engine, tmp_path, monkeypatch, frame: pd.DataFrame, action):
+    """`action()` in a thread while an import of `frame` is stopped after rebuilding its
+    rollups and before its commit; the import is let go a second later (the action waits
+    for it meanwhile), then both are joined. Returns what `action` returned."""
     import threading
 
     from carnet import batches
@@ -207,12 +208,20 @@ def _import_paused_before_commit(engine, tmp_path, monkeypatch, frame: pd.DataFr
         real(stage)
 
     monkeypatch.setattr(batches, "checkpoint", checkpoint)
-    thread = threading.Thread(
+    imported = threading.Thread(
         target=import_readings, args=(engine, tmp_path, frame, "between"), name="import"
     )
-    thread.start()
+    imported.start()
     assert there.wait(30)
-    return thread, go
+    done: list = []
+    other = threading.Thread(target=lambda: done.append(action()))
+    other.start()
+    other.join(1.0)  # it waits for the import (or, on SQLite, for its write lock)
+    go.set()
+    imported.join(30)
+    other.join(30)
+    assert not imported.is_alive() and not other.is_alive()
+    return done[0]
 
 
 def test_a_merge_waiting_on_an_import_rebuilding_the_day_does_not_count_twice(
@@ -222,18 +231,8 @@ def test_a_merge_waiting_on_an_import_rebuilding_the_day_does_not_count_twice(
     the poller merges what waits: the merge must not add those readings' figures on top of
     the import's rows once it commits (on PostgreSQL the merge used to wait for the rows'
     locks, then add to the rebuilt rows: the index's increments counted twice)."""
-    import threading
-
     writer, clock = _waiting(engine, db_url, tmp_path)
-    thread, go = _import_paused_before_commit(engine, tmp_path, monkeypatch, _minute(1.5))
-    merged: list[bool] = []
-    merge = threading.Thread(target=lambda: merged.append(writer.merge_pending()))
-    merge.start()
-    merge.join(1.0)  # it waits for the import (or, on SQLite, for its write lock)
-    go.set()
-    thread.join(30)
-    merge.join(30)
-    assert not thread.is_alive() and not merge.is_alive()
+    _alongside_a_paused_import(engine, tmp_path, monkeypatch, _minute(1.5), writer.merge_pending)
     writer.close()  # whatever the merge could not do is done now
     assert writer.pending_rows == 0 and _flagged(engine) == 0
     _same_as_recompute(engine)
@@ -246,23 +245,11 @@ def test_a_flush_during_an_import_rebuilding_the_day_loses_none_of_its_figures(
     when the poller writes a minute that merges at once (the lag reached): the import's rows
     must not overwrite the poller's figures, nor the poller add to rows that count its
     waiting readings already."""
-    import threading
-
     writer, clock = _waiting(engine, db_url, tmp_path, 5)
-    thread, go = _import_paused_before_commit(engine, tmp_path, monkeypatch, _minute(1.5))
-    flushed: list[int] = []
-
-    def flush() -> None:
-        clock.now = int(T0 + 60 * 5)
-        flushed.append(writer.flush(_minute(5), [], []).stored)
-
-    poll = threading.Thread(target=flush)
-    poll.start()
-    poll.join(1.0)
-    go.set()
-    thread.join(30)
-    poll.join(30)
-    assert not thread.is_alive() and not poll.is_alive()
+    clock.now = int(T0 + 60 * 5)
+    _alongside_a_paused_import(
+        engine, tmp_path, monkeypatch, _minute(1.5), lambda: writer.flush(_minute(5), [], [])
+    )
     writer.close()
     assert writer.pending_rows == 0 and _flagged(engine) == 0
     _same_as_recompute(engine)
