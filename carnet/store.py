@@ -9,6 +9,7 @@ affected local days only, vectorised with pandas.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -193,6 +194,8 @@ def upsert_readings(
     channels: pd.DataFrame | None = None,
     tail: Tail | None = None,
     pending: PendingRollups | None = None,
+    appends: Appends | None = None,
+    before_send: Callable[[], None] | None = None,
 ) -> UpsertCounts:
     """Insert or update readings keyed on (channel_id, ts) inside the caller's transaction.
 
@@ -205,6 +208,9 @@ def upsert_readings(
     staged on it. `pending` (optional, the poller's `carnet.pending_rollups.PendingRollups`):
     rows all new after everything stored are staged there instead of merged into the rollups
     (the caller merges them later); any other write merges what waits there first.
+    `appends` (optional, an import's `Appends`): probed with these rows before they are
+    written, for the rollups of the whole file. `before_send` (optional): called just before
+    the rows go to the database (the import reads its next piece while the server takes them).
     """
     take_write_lock(conn)
     frame = normalise_readings(frame)
@@ -224,6 +230,8 @@ def upsert_readings(
         after = _tail_answer(conn, frame, tail) if tail is not None else None
         if after is None:
             after = _probe_after(conn, frame)
+    if appends is not None and len(frame):
+        appends.probe(conn, frame)
     if pending is not None and after is None and pending.rows:
         # rows that are not all appends: what waits is merged before they are written (the
         # merge takes the readings just before the waiting ones from what it was told)
@@ -231,7 +239,7 @@ def upsert_readings(
     try:
         for start in range(0, len(frame), chunk_rows):
             chunk = frame.iloc[start : start + chunk_rows]
-            counts = counts + _upsert_chunk(conn, chunk, batch_id)
+            counts = counts + _upsert_chunk(conn, chunk, batch_id, before_send)
     finally:
         conn.info.pop(_NOTHING_FROM, None)
     if refresh and len(frame) and pending is not None:
@@ -283,6 +291,47 @@ class Tail:
 
 
 _TAIL_COLUMNS = ["last_ts", "p_ts", "p_value", "p_quality"]
+_BEFORE_COLUMNS = ["p_ts", "p_value", "p_quality"]
+
+
+class Appends:
+    """What an import learns, piece by piece, of what its channels held after its rows. In a
+    file of appends (the usual export: each piece after everything stored) the rollups then
+    merge the file's figures knowing each channel's last valid reading before its first row,
+    without counting the channel's rows back from the table (`_appended`: a count across
+    every month's partition). Each piece is probed before it is written (`_probe_after`),
+    which costs what the all-new check it spares costs (`_nothing_stored_in_range` reads its
+    answer). The write lock is held from the first probe to the commit: rows found after
+    none of a piece's channels, and written in order, are all the table holds from each
+    channel's first row on. Once a piece is not all appends nothing more is probed and the
+    rollups ask as usual."""
+
+    def __init__(self) -> None:
+        self.before: pd.DataFrame | None = None  # p_ts, p_value, p_quality by channel
+        self.broken = False
+
+    def probe(self, conn: Connection, frame: pd.DataFrame) -> None:
+        if self.broken:
+            return
+        after = _probe_after(conn, frame)
+        if after is None:
+            self.broken, self.before = True, None
+            return
+        seen = after[_BEFORE_COLUMNS]  # a channel seen before keeps its first answer
+        if self.before is None:
+            self.before = seen
+        elif not seen.index.isin(self.before.index).all():
+            self.before = pd.concat([self.before, seen[~seen.index.isin(self.before.index)]])
+
+    def answer(self, known: pd.DataFrame) -> pd.DataFrame | None:
+        """`_appended`'s answer for `known`, every row the import wrote; None when a piece
+        was not all appends."""
+        if self.broken or self.before is None:
+            return None
+        size = known.groupby("channel_id").size()
+        out = self.before.reindex(size.index)
+        out.insert(0, "stored", size.to_numpy(dtype="float64"))
+        return out
 
 
 def _tail_answer(conn: Connection, frame: pd.DataFrame, tail: Tail) -> pd.DataFrame | None:
@@ -480,8 +529,16 @@ def _keep_overwritten(conn: Connection, batch_id: int) -> None:
     )
 
 
-def _upsert_chunk(conn: Connection, frame: pd.DataFrame, batch_id: int | None) -> UpsertCounts:
-    if _nothing_stored_in_range(conn, frame):
+def _upsert_chunk(
+    conn: Connection,
+    frame: pd.DataFrame,
+    batch_id: int | None,
+    before_send: Callable[[], None] | None = None,
+) -> UpsertCounts:
+    all_new = _nothing_stored_in_range(conn, frame)
+    if before_send is not None:
+        before_send()
+    if all_new:
         # all new: insert directly, no temp table to compare (a concurrent writer of the same
         # keys makes this fail loudly on the primary key, never duplicates or loses a value)
         versions.touch(conn)  # written on the driver's cursor, unseen by the engine

@@ -12,7 +12,13 @@ import pandas as pd
 from carnet.kinds import Quality
 from carnet.price_indices import upsert_indices
 from carnet.quarantine import hold, reason_label
-from carnet.store import duplicated_keys, refresh_rollups, upsert_readings
+from carnet.store import (
+    Appends,
+    duplicated_keys,
+    forget_windows,
+    refresh_rollups,
+    upsert_readings,
+)
 from ingest.factors import record_factors
 from ingest.formats.base import Parsed
 from ingest.meters import mark_meter_changes, record_meter_changes
@@ -35,9 +41,11 @@ class ImportRun(RejectedRows):
         self.valid_values = 0
         self.known: list[pd.DataFrame] | None = []
         self.known_rows = 0
+        self.appends = Appends()
 
     # -- one parsed piece -------------------------------------------------------------------
-    def take(self, parsed: Parsed, table=None) -> None:
+    def take(self, parsed: Parsed, table=None, ahead=None) -> None:
+        """`ahead` (optional): called just before the rows are sent to the database."""
         self._table, self._parsed_raw = table, parsed.raw
         frame = parsed.readings
         rejects = [parsed.rejects] if len(parsed.rejects) else []
@@ -125,7 +133,14 @@ class ImportRun(RejectedRows):
             self.valid_values += len(frame)
             return
         t = time.perf_counter()
-        counts = upsert_readings(self.conn, frame, batch_id=self.batch_id, refresh=False)
+        counts = upsert_readings(
+            self.conn,
+            frame,
+            batch_id=self.batch_id,
+            refresh=False,
+            appends=self.appends,
+            before_send=ahead,
+        )
         self.add_time("écriture", t)
         self._remember(frame, counts)
         self.report.rows_inserted += counts.inserted
@@ -247,5 +262,7 @@ class ImportRun(RejectedRows):
             }
         )
         known = pd.concat(self.known, ignore_index=True) if self.known else None
-        refresh_rollups(self.conn, frame, known=known)
+        appended = self.appends.answer(known) if known is not None else None
+        forget_windows(self.conn)  # they hold the last piece's: the merge loads the file's
+        refresh_rollups(self.conn, frame, known=known, appended=appended)
         self.add_time("cumuls journaliers", t)

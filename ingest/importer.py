@@ -45,6 +45,7 @@ from ingest.sniff import (
 )
 
 CHUNK_LINES = 200_000
+HALF_FIRST_MIN_LINES = 50_000  # a smaller file is one chunk: a chunk's own steps cost more
 log = logging.getLogger(__name__)
 
 
@@ -185,59 +186,84 @@ def balanced_chunk_lines(chunk_lines: int, lines: int) -> int:
     return -(-lines // chunks)
 
 
-def _parsed_tables(job: _Job) -> Iterator[tuple[Table, Parsed, float]]:
+def chunk_sizes(chunk_lines: int, lines: int) -> tuple[int, int]:
+    """(first, then): the lines of the first chunk and of each one after it, for a file of
+    about `lines` lines. The first is half the others: the writer waits for it alone, and
+    the next, twice its size, is parsed in about the time its rows take to be written
+    (240 000 lines: 60 000, then two of 90 000; 1.2 M: 100 000, then six of 183 334).
+    Chunks of equal size after it (`balanced_chunk_lines`)."""
+    whole = balanced_chunk_lines(chunk_lines, lines)
+    if lines < max(HALF_FIRST_MIN_LINES, 2):
+        return whole, whole
+    whole = min(whole, lines)
+    first = max(whole // 2, 1)
+    return first, balanced_chunk_lines(whole, lines - first)
+
+
+class _Reader:
     """The file's tables, each with its parse and the seconds reading, splitting and parsing
-    it took, prepared one chunk ahead (never more) by a worker thread: the next chunk is read
-    while this one is written (much of both runs without the GIL: pandas' tokenizer, numpy,
-    SQLite's steps, the PostgreSQL server). Only the worker touches the parser until the end
-    of the file, and it never touches the database; its error is raised here, in the file's
-    order. Closing the generator early (an error, a signal) stops the worker after its
-    current chunk."""
-    pending: queue.Queue = queue.Queue()
-    taken = threading.Semaphore(0)  # released by the reader for each item it gets
-    stop = threading.Event()
+    it took, prepared one chunk ahead (never more: memory holds two chunks) by a worker
+    thread, which reads the next chunk while the database takes this one's rows. It starts
+    on a chunk when the writer says it is about to wait on the database (`ahead`, called
+    just before the rows are sent) or asks for the next chunk, whichever comes first, not as
+    soon as this chunk is handed over: splitting and parsing hold the interpreter, and the
+    writer's own checks of the chunk (plausibility, typing, closed periods) ran several times
+    slower beside them while the database sat idle. Only the worker touches the parser until
+    the end of the file, and it never touches the database; its error is raised here, in
+    the file's order. `close()` (an error, a signal) stops the worker after its current
+    chunk."""
 
-    def hand_over(item) -> bool:
-        """Give `item` to the reader and wait until it has it: the worker then reads the
-        next chunk while the reader writes this one, and no further (memory: two chunks)."""
-        pending.put(item)
-        while not stop.is_set():
-            if taken.acquire(timeout=0.1):
-                return True
-        return False
+    def __init__(self, job: _Job) -> None:
+        self._job = job
+        self._pending: queue.Queue = queue.Queue()
+        self._go = threading.Semaphore(0)  # one release per chunk handed over
+        self._stop = threading.Event()
+        self._owed = False  # a chunk was handed over and the worker not yet let go on
+        self._worker = threading.Thread(target=self._work, name="carnet-import-lecture",
+                                        daemon=True)  # fmt: skip
+        self._worker.start()
 
-    def work() -> None:
-        size = balanced_chunk_lines(job.chunk_lines, job.sn.newlines - job.parser.header_line)
-        tables = iter_tables(job.sn, job.parser.header_line, size)
+    def _work(self) -> None:
+        job = self._job
+        first, size = chunk_sizes(job.chunk_lines, job.sn.newlines - job.parser.header_line)
+        tables = iter_tables(job.sn, job.parser.header_line, size, first)
         try:
-            while not stop.is_set():
+            while not self._stop.is_set():
                 t = time.perf_counter()
                 table = next(tables, None)
                 if table is None:
                     break
                 parsed = job.parser.parse(table)
-                if not hand_over((table, parsed, time.perf_counter() - t)):
-                    return
-            hand_over(_END)
+                self._pending.put((table, parsed, time.perf_counter() - t))
+                while not self._go.acquire(timeout=0.1):
+                    if self._stop.is_set():
+                        return
+            self._pending.put(_END)
         except BaseException as exc:  # raised again by the reader, in the file's order
-            hand_over(exc)
+            self._pending.put(exc)
         finally:
             tables.close()
 
-    worker = threading.Thread(target=work, name="carnet-import-lecture", daemon=True)
-    worker.start()
-    try:
+    def ahead(self) -> None:
+        """The writer is about to wait on the database: the worker reads the next chunk."""
+        if self._owed:
+            self._owed = False
+            self._go.release()
+
+    def __iter__(self) -> Iterator[tuple[Table, Parsed, float]]:
         while True:
-            item = pending.get()
-            taken.release()
+            self.ahead()  # at the latest when the next chunk is asked for
+            item = self._pending.get()
             if item is _END:
                 return
             if isinstance(item, BaseException):
                 raise item
+            self._owed = True
             yield item
-    finally:
-        stop.set()
-        worker.join()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._worker.join()
 
 
 def _run_batch(engine: Engine, report: BatchReport, job: _Job) -> None:
@@ -262,11 +288,11 @@ def _run_batch(engine: Engine, report: BatchReport, job: _Job) -> None:
                 job.allowed,
             )
             done = 0
-            with closing(_parsed_tables(job)) as chunks:  # closed: the worker stops at once
+            with closing(_Reader(job)) as chunks:  # closed: the worker stops at once
                 for table, parsed, seconds in chunks:
                     report.timings["lecture"] = report.timings.get("lecture", 0.0) + seconds
                     report.lines_read += len(table)
-                    run.take(parsed, table)
+                    run.take(parsed, table, ahead=chunks.ahead)
                     batches.checkpoint("mid_write")
                     if job.progress is not None:
                         done += table.n_chars

@@ -654,8 +654,11 @@ def _stray_note(src: _LineSource, first: int, end: int) -> list[str]:
     ]
 
 
-def iter_tables(sn: Sniffed, start_line: int, chunk_lines: int = 200_000) -> Iterator[Table]:
-    """Tables of the non-blank lines after physical line `start_line` (1-based, excluded)."""
+def iter_tables(
+    sn: Sniffed, start_line: int, chunk_lines: int = 200_000, first_lines: int | None = None
+) -> Iterator[Table]:
+    """Tables of the non-blank lines after physical line `start_line` (1-based, excluded),
+    `chunk_lines` at a time (`first_lines` for the first, when given; CSV only)."""
     if sn.is_xlsx:
         from ingest.xlsx import iter_xlsx_tables
 
@@ -666,8 +669,10 @@ def iter_tables(sn: Sniffed, start_line: int, chunk_lines: int = 200_000) -> Ite
         src = _LineSource(f, sn.encoding.startswith("utf-8"))
         if not src.skip(start_line):
             return
+        size = first_lines or chunk_lines
         while True:
-            lines, first = src.take(chunk_lines, limits.CHUNK_CHARS)
+            lines, first = src.take(size, limits.CHUNK_CHARS)
+            size = chunk_lines
             if not lines:
                 return
             # a chunk of many short fields is cut earlier (the fields are Python strings)

@@ -1,4 +1,4 @@
-"""The import reads the next chunk while it writes this one (ingest.importer._parsed_tables):
+"""The import reads the next chunk while it writes this one (ingest.importer._Reader):
 one chunk ahead, never more, errors raised in the file's order, the worker always stopped."""
 
 from __future__ import annotations
@@ -32,32 +32,75 @@ def _workers() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "carnet-import-lecture"]
 
 
-def test_next_chunk_is_parsed_while_this_one_is_written(town, tmp_path, monkeypatch):
-    parsed_before_take: list[int] = []
-    parses = []
-    parse, take = LongParser.parse, ImportRun.take
+def _parsed_sizes(monkeypatch) -> list[int]:
+    """The size of each table parsed from now on, in order."""
+    sizes: list[int] = []
+    parse = LongParser.parse
 
-    def counting_parse(self, table):
-        parses.append(len(table))
+    def recording_parse(self, table):
+        sizes.append(len(table))
         return parse(self, table)
 
-    def waiting_take(self, parsed, table=None):
-        # give the worker time to parse ahead: it is one chunk ahead, never more
-        for _ in range(200):
-            if len(parses) >= min(len(parsed_before_take) + 2, 6):
-                break
-            threading.Event().wait(0.01)
-        parsed_before_take.append(len(parses))
-        return take(self, parsed, table)
+    monkeypatch.setattr(LongParser, "parse", recording_parse)
+    return sizes
 
-    monkeypatch.setattr(LongParser, "parse", counting_parse)
-    monkeypatch.setattr(ImportRun, "take", waiting_take)
+
+def _wait_for(parses: list, n: int) -> None:
+    for _ in range(200):
+        if len(parses) >= n:
+            return
+        threading.Event().wait(0.01)
+
+
+def test_next_chunk_is_parsed_while_this_one_is_written(town, tmp_path, monkeypatch):
+    """The worker starts on chunk k + 1 when the rows of chunk k are about to be sent (the
+    store calls `ahead`), not before: the writer's own checks of chunk k run alone."""
+    at_take: list[int] = []  # chunks parsed when the k-th write starts
+    at_send: list[int] = []  # ... when its rows are about to be sent
+    after_take: list[int] = []  # ... once it is written (the worker given time to run)
+    parses = _parsed_sizes(monkeypatch)
+    take = ImportRun.take
+
+    def watching_take(self, parsed, table=None, ahead=None):
+        threading.Event().wait(0.05)  # a worker running ahead would parse now
+        at_take.append(len(parses))
+
+        def watched_ahead():
+            if len(at_send) < len(at_take):
+                at_send.append(len(parses))
+            ahead()
+
+        take(self, parsed, table, ahead=watched_ahead)
+        _wait_for(parses, min(len(at_take) + 1, 6))
+        threading.Event().wait(0.05)
+        after_take.append(len(parses))
+
+    monkeypatch.setattr(ImportRun, "take", watching_take)
     report = importer.import_file(town, _file(tmp_path / "f.csv", 6 * 60), chunk_lines=60)
     assert report.status == "ok", report.as_dict()
     assert report.rows_inserted == 6 * 60
     assert len(readings(town, "MAIRIE-CONSEIL-T")) == 6 * 60
-    # at the k-th write (from 1), chunk k + 1 is already parsed and chunk k + 2 is not
-    assert parsed_before_take == [2, 3, 4, 5, 6, 6]
+    # at the k-th write (from 1) only chunks up to k are parsed, up to the sending of its
+    # rows; chunk k + 1 is parsed while they are written, and chunk k + 2 is not
+    assert at_take == [1, 2, 3, 4, 5, 6]
+    assert at_send == [1, 2, 3, 4, 5, 6]
+    assert after_take == [2, 3, 4, 5, 6, 6]
+    assert not _workers()
+
+
+def test_a_chunk_with_nothing_to_send_still_lets_the_worker_go(town, tmp_path, monkeypatch):
+    """A write that never reaches the database (here: never calls `ahead`) does not stall the
+    reading: the next chunk is asked for, and read."""
+    parses = _parsed_sizes(monkeypatch)
+    take = ImportRun.take
+
+    def silent_take(self, parsed, table=None, ahead=None):
+        return take(self, parsed, table)
+
+    monkeypatch.setattr(ImportRun, "take", silent_take)
+    report = importer.import_file(town, _file(tmp_path / "f.csv", 6 * 60), chunk_lines=60)
+    assert report.status == "ok" and report.rows_inserted == 6 * 60
+    assert parses == [60] * 6
     assert not _workers()
 
 
@@ -82,7 +125,7 @@ def test_an_error_in_a_later_chunk_writes_nothing_and_stops_the_worker(town, tmp
 
 
 def test_leaving_early_stops_the_worker(town, tmp_path, monkeypatch):
-    def interrupted_take(self, parsed, table=None):
+    def interrupted_take(self, parsed, table=None, ahead=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ImportRun, "take", interrupted_take)
@@ -105,18 +148,39 @@ def test_chunk_sizes_are_balanced_for_the_file():
             assert chunks == max(-(-lines // cap), 1 if lines else 0)  # never more chunks
 
 
+def _sizes_of_150_lines_at_60(town, tmp_path, monkeypatch) -> list[int]:
+    sizes = _parsed_sizes(monkeypatch)
+    report = importer.import_file(town, _file(tmp_path / "f.csv", 150), chunk_lines=60)
+    assert report.status == "ok" and report.rows_inserted == 150
+    assert len(readings(town, "MAIRIE-CONSEIL-T")) == 150
+    return sizes
+
+
 def test_a_file_is_read_in_chunks_of_equal_size(town, tmp_path, monkeypatch):
     """150 lines at 60 a chunk: three of 50, not 60, 60 and 30 (a short last chunk leaves
     the reading ahead idle while the file's end is written)."""
-    sizes: list[int] = []
-    parse = LongParser.parse
+    assert _sizes_of_150_lines_at_60(town, tmp_path, monkeypatch) == [50, 50, 50]
 
-    def recording_parse(self, table):
-        sizes.append(len(table))
-        return parse(self, table)
 
-    monkeypatch.setattr(LongParser, "parse", recording_parse)
-    report = importer.import_file(town, _file(tmp_path / "f.csv", 150), chunk_lines=60)
-    assert report.status == "ok" and report.rows_inserted == 150
-    assert sizes == [50, 50, 50]
-    assert len(readings(town, "MAIRIE-CONSEIL-T")) == 150
+def test_the_first_chunk_is_half_the_others():
+    assert importer.chunk_sizes(200_000, 240_000) == (60_000, 90_000)
+    assert importer.chunk_sizes(200_000, 1_200_000) == (100_000, 183_334)
+    assert importer.chunk_sizes(200_000, 40_000) == (200_000, 200_000)  # one chunk, whole
+    assert importer.chunk_sizes(200_000, 0) == (200_000, 200_000)  # line count unknown
+
+
+def test_chunk_sizes_never_add_more_than_one_chunk(monkeypatch):
+    monkeypatch.setattr(importer, "HALF_FIRST_MIN_LINES", 0)
+    for cap in (1, 2, 7, 60):
+        for lines in range(2, 300):
+            first, then = importer.chunk_sizes(cap, lines)
+            assert 1 <= first <= then <= cap or lines <= cap and then <= lines
+            chunks = 1 + -(-(lines - first) // then)
+            assert chunks <= -(-lines // cap) + 1
+            assert first < lines  # the first is never the whole file: it is half of one
+
+
+def test_a_large_file_starts_with_half_a_chunk(town, tmp_path, monkeypatch):
+    """150 lines at 60 a chunk, above the threshold: 25, then three of 42 or less."""
+    monkeypatch.setattr(importer, "HALF_FIRST_MIN_LINES", 100)
+    assert _sizes_of_150_lines_at_60(town, tmp_path, monkeypatch) == [25, 42, 42, 41]

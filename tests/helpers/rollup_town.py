@@ -30,10 +30,12 @@ def channels(engine, kinds: dict[int, str] = KINDS, clear: bool = True) -> None:
             )  # fmt: skip
 
 
-def import_readings(engine, tmp_path, frame: pd.DataFrame, name: str) -> None:
+def import_readings(
+    engine, tmp_path, frame: pd.DataFrame, name: str, chunk_lines: int | None = None
+) -> None:
     """`frame` (channel_id, ts, value) from a CSV file of channel codes: another writer's
-    commit, with its own rollups."""
-    from ingest.importer import import_file
+    commit, with its own rollups (read `chunk_lines` at a time, when given)."""
+    from ingest.importer import CHUNK_LINES, import_file
 
     path = tmp_path / f"{name}.csv"
     pd.DataFrame(
@@ -45,7 +47,8 @@ def import_readings(engine, tmp_path, frame: pd.DataFrame, name: str) -> None:
             "value": frame["value"],
         }
     ).to_csv(path, index=False)
-    assert import_file(engine, path).rows_inserted == len(frame)
+    report = import_file(engine, path, chunk_lines=chunk_lines or CHUNK_LINES)
+    assert report.rows_inserted == len(frame), report.as_dict()
 
 
 def rollups(engine) -> pd.DataFrame:
