@@ -176,28 +176,32 @@ def _sample_daily(readings: pd.DataFrame, prev: pd.Series | None) -> pd.DataFram
     value = valid["value"].to_numpy(dtype=float)
     cover = np.minimum(gap, COVER_CAP_S)
     est = valid["quality"].to_numpy() == Quality.ESTIMATED
-    if not ((ch[1:] == ch[:-1]) & (day[1:] == day[:-1])).any():
+    # rows sorted by channel then instant, so each channel-day is one run of rows
+    start = np.flatnonzero(np.r_[True, (ch[1:] != ch[:-1]) | (day[1:] != day[:-1])])
+    index = pd.MultiIndex.from_arrays([ch[start], day[start]], names=["channel_id", "day"])
+    if len(start) == len(ch):
         # one reading per channel-day (a poller's flush): the figures are the readings', no
         # grouping (whose overhead at a flush a minute outweighed the sums)
-        index = pd.MultiIndex.from_arrays([ch, day], names=["channel_id", "day"])
         return pd.DataFrame(
             {"value_sum": value, "min_value": value, "max_value": value,
              "n_readings": np.ones(len(ch), dtype="int64"), "covered_s": cover,
              "estimated": est},
             index=index,
         )  # fmt: skip
-    frame = pd.DataFrame({"channel_id": ch, "day": day, "value": value, "cover": cover,
-                          "est": est})  # fmt: skip
-    grouped = frame.groupby(["channel_id", "day"])
+    # the sums grouped by run number (pandas' compensated sum, as by channel and day: the
+    # same figures to the last bit); the rest reduced over the runs
+    run = np.repeat(np.arange(len(start)), np.diff(np.r_[start, len(ch)]))
+    sums = pd.DataFrame({"value": value, "cover": cover}).groupby(run).sum()
     return pd.DataFrame(
         {
-            "value_sum": grouped["value"].sum(),
-            "min_value": grouped["value"].min(),
-            "max_value": grouped["value"].max(),
-            "n_readings": grouped["value"].size(),
-            "covered_s": grouped["cover"].sum(),
-            "estimated": grouped["est"].any(),
-        }
+            "value_sum": sums["value"].to_numpy(),
+            "min_value": np.minimum.reduceat(value, start),
+            "max_value": np.maximum.reduceat(value, start),
+            "n_readings": np.diff(np.r_[start, len(ch)]),
+            "covered_s": sums["cover"].to_numpy(),
+            "estimated": np.logical_or.reduceat(est, start),
+        },
+        index=index,
     )
 
 
@@ -220,8 +224,8 @@ def daily_stats(
     per channel, the last valid reading before `readings`."""
     if not len(readings):
         return pd.DataFrame(columns=STAT_COLUMNS)
-    kind = readings["channel_id"].map(meta["kind"])
-    is_index = (kind == ChannelKind.INDEX).to_numpy()
+    index_ids = meta.index[(meta["kind"] == ChannelKind.INDEX).to_numpy()]
+    is_index = np.isin(readings["channel_id"].to_numpy(), index_ids.to_numpy())
     frames = [
         f
         for f in (
