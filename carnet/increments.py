@@ -190,14 +190,15 @@ def _sample_daily(readings: pd.DataFrame, prev: pd.Series | None) -> pd.DataFram
         )  # fmt: skip
     # the sums grouped by run number (pandas' compensated sum, as by channel and day: the
     # same figures to the last bit); the rest reduced over the runs
-    run = np.repeat(np.arange(len(start)), np.diff(np.r_[start, len(ch)]))
+    lengths = np.diff(np.r_[start, len(ch)])
+    run = np.repeat(np.arange(len(start)), lengths)
     sums = pd.DataFrame({"value": value, "cover": cover}).groupby(run).sum()
     return pd.DataFrame(
         {
             "value_sum": sums["value"].to_numpy(),
             "min_value": np.minimum.reduceat(value, start),
             "max_value": np.maximum.reduceat(value, start),
-            "n_readings": np.diff(np.r_[start, len(ch)]),
+            "n_readings": lengths,
             "covered_s": sums["cover"].to_numpy(),
             "estimated": np.logical_or.reduceat(est, start),
         },

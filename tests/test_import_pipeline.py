@@ -10,6 +10,7 @@ import pytest
 from ingest import importer
 from ingest.formats.generic import LongParser
 from ingest.import_run import ImportRun
+from tests.helpers.calls import sizes_of_calls
 from tests.helpers.ingest_support import count, load_samples, readings
 
 
@@ -34,15 +35,7 @@ def _workers() -> list[threading.Thread]:
 
 def _parsed_sizes(monkeypatch) -> list[int]:
     """The size of each table parsed from now on, in order."""
-    sizes: list[int] = []
-    parse = LongParser.parse
-
-    def recording_parse(self, table):
-        sizes.append(len(table))
-        return parse(self, table)
-
-    monkeypatch.setattr(LongParser, "parse", recording_parse)
-    return sizes
+    return sizes_of_calls(monkeypatch, LongParser, "parse", arg=1)  # (self, table)
 
 
 def _wait_for(parses: list, n: int) -> None:

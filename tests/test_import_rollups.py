@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from carnet import store
 from carnet.store import write_readings
+from tests.helpers.calls import sizes_of_calls
 from tests.helpers.rollup_town import AUTUMN, KINDS, SPRING, import_readings
 from tests.helpers.rollup_town import channels as _channels
 from tests.helpers.rollup_town import full_recompute as _full_recompute
@@ -41,18 +42,6 @@ def _same_as_recompute(engine) -> None:
                                   rtol=1e-9, atol=1e-9, check_dtype=False)  # fmt: skip
 
 
-def _counting_appended(monkeypatch) -> list[int]:
-    calls: list[int] = []
-    appended = store._appended
-
-    def counted(conn, span):
-        calls.append(len(span))
-        return appended(conn, span)
-
-    monkeypatch.setattr(store, "_appended", counted)
-    return calls
-
-
 @settings(max_examples=10, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(
@@ -73,7 +62,7 @@ def test_a_file_of_appends_merges_its_pieces_figures_without_counting_rows_back(
     after, level = (start, 100.0) if history is None else (history["ts"].max(), 1e6)
     frame = _readings(n, int(after), rng, level).sort_values(["channel_id", "ts"], kind="stable")
     with monkeypatch.context() as m:
-        calls = _counting_appended(m)
+        calls = sizes_of_calls(m, store, "_appended", arg=1)  # (conn, span)
         import_readings(engine, tmp_path_factory.mktemp("f"), frame, "appends", chunk_lines)
     assert calls == []  # the pieces' probes answered: no count of the channels' rows
     _same_as_recompute(engine)
